@@ -1,0 +1,323 @@
+//! The decision: does this request pass, or is it refused for maintenance?
+//!
+//! [`decide`] is pure: no I/O, no clock (the caller passes `now`), no allocation on the
+//! common paths. The order, each step a reason:
+//!
+//! 1. no snapshot yet: the policy's fail mode;
+//! 2. no site for the host and no default site, flag off, or outside the window: allow;
+//! 3. a valid bypass link (`<prefix>/<secret>`): set the cookie and redirect;
+//! 4. internal network (policy), then the site's allowed networks;
+//! 5. superuser; staff unless `block_staff`;
+//! 6. ignored path (policy patterns, then the site's);
+//! 7. valid bypass cookie or header;
+//! 8. read-only mode and a safe method (`GET`, `HEAD`, `OPTIONS`);
+//! 9. otherwise block.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+
+use crate::bypass::{self, BypassGrant};
+use crate::client_ip::{client_ip, in_networks};
+use crate::model::{Mode, SiteState};
+use crate::pattern::path_for_matching;
+use crate::policy::{FailMode, Policy};
+use crate::request::{Identity, RequestView};
+use crate::snapshot::{LiveSite, Snapshot};
+
+/// Why a request was allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowReason {
+    /// No snapshot could be loaded yet and the fail mode is open.
+    NoSnapshot,
+    /// No site matches the host and there is no default site.
+    NoSite,
+    /// The site's maintenance flag is off.
+    NotInMaintenance,
+    /// The flag is on but the window has not started yet (a banner may announce it).
+    Scheduled {
+        /// When maintenance starts.
+        starts_at: DateTime<Utc>,
+    },
+    /// The flag is on but the window has ended.
+    WindowEnded,
+    /// The client is in one of the policy's internal networks.
+    InternalNetwork,
+    /// The client is in one of the site's allowed networks.
+    AllowedNetwork,
+    /// The user is a superuser.
+    Superuser,
+    /// The user is staff and staff are not blocked.
+    Staff,
+    /// The path matches an ignored pattern.
+    IgnoredPath,
+    /// The request carries a valid bypass cookie.
+    BypassCookie,
+    /// The request carries the bypass secret in the bypass header.
+    BypassHeader,
+    /// The site is read-only and the method is safe.
+    ReadOnlySafeMethod,
+}
+
+impl AllowReason {
+    /// A short stable name for logs and metrics, e.g. `internal_network`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AllowReason::NoSnapshot => "no_snapshot",
+            AllowReason::NoSite => "no_site",
+            AllowReason::NotInMaintenance => "not_in_maintenance",
+            AllowReason::Scheduled { .. } => "scheduled",
+            AllowReason::WindowEnded => "window_ended",
+            AllowReason::InternalNetwork => "internal_network",
+            AllowReason::AllowedNetwork => "allowed_network",
+            AllowReason::Superuser => "superuser",
+            AllowReason::Staff => "staff",
+            AllowReason::IgnoredPath => "ignored_path",
+            AllowReason::BypassCookie => "bypass_cookie",
+            AllowReason::BypassHeader => "bypass_header",
+            AllowReason::ReadOnlySafeMethod => "read_only_safe_method",
+        }
+    }
+
+    /// Whether maintenance is in force for the site and the request passed only through an
+    /// exemption (network, identity, path, bypass, read-only).
+    pub fn is_exemption(&self) -> bool {
+        !matches!(
+            self,
+            AllowReason::NoSnapshot
+                | AllowReason::NoSite
+                | AllowReason::NotInMaintenance
+                | AllowReason::Scheduled { .. }
+                | AllowReason::WindowEnded
+        )
+    }
+}
+
+/// Why a request was blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockReason {
+    /// The site is in full maintenance.
+    Maintenance,
+    /// The site is read-only and the method writes.
+    ReadOnly,
+    /// No snapshot could be loaded yet and the fail mode is closed.
+    NoSnapshot,
+}
+
+impl BlockReason {
+    /// A short stable name for logs and metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BlockReason::Maintenance => "maintenance",
+            BlockReason::ReadOnly => "read_only",
+            BlockReason::NoSnapshot => "no_snapshot",
+        }
+    }
+}
+
+/// A refusal: what to answer.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// The status to answer with (the policy's, 503 by default).
+    pub status: StatusCode,
+    /// The `Retry-After` seconds, when known.
+    pub retry_after: Option<u64>,
+    /// Why.
+    pub reason: BlockReason,
+    /// The site in maintenance (`None` when failing closed without a snapshot).
+    pub site: Option<Arc<LiveSite>>,
+}
+
+impl Block {
+    /// The site's state, when there is a site.
+    pub fn site_state(&self) -> Option<&SiteState> {
+        self.site.as_deref().map(LiveSite::state)
+    }
+
+    /// The message for users: the site's, else the policy's default.
+    pub fn message<'a>(&'a self, policy: &'a Policy) -> &'a str {
+        self.site_state()
+            .and_then(|s| s.message.as_deref())
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or(policy.default_message())
+    }
+}
+
+/// The outcome for one request.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Let the request through.
+    Allow(AllowReason),
+    /// Refuse it; the handler must not run.
+    Block(Block),
+    /// A valid bypass link: answer with the cookie and the redirect; the handler must not run.
+    Bypass(BypassGrant),
+}
+
+impl Decision {
+    /// Whether the request goes on to the handler.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    /// A short stable name of the reason, for logs and metrics.
+    pub fn reason_str(&self) -> &'static str {
+        match self {
+            Decision::Allow(r) => r.as_str(),
+            Decision::Block(b) => b.reason.as_str(),
+            Decision::Bypass(_) => "bypass_link",
+        }
+    }
+}
+
+const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
+
+/// Decides what to do with `req` made by `identity` at `now`.
+///
+/// ```
+/// use chrono::Utc;
+/// use maintenance_core::{decide, Decision, AllowReason, Identity, Policy, SiteState, Snapshot};
+/// let mut site = SiteState::new(1, "example.com");
+/// site.is_default = true;
+/// site.enabled = true;
+/// let snap = Snapshot::new(1, vec![site]);
+/// let policy = Policy::default();
+/// let req = http::Request::builder().uri("/").body(()).unwrap();
+///
+/// let d = decide(Some(&snap), &policy, &req, Identity::Anonymous, Utc::now());
+/// assert!(matches!(d, Decision::Block(_)));
+/// let d = decide(Some(&snap), &policy, &req, Identity::Superuser, Utc::now());
+/// assert!(matches!(d, Decision::Allow(AllowReason::Superuser)));
+/// ```
+pub fn decide<R: RequestView + ?Sized>(
+    snapshot: Option<&Snapshot>,
+    policy: &Policy,
+    req: &R,
+    identity: Identity,
+    now: DateTime<Utc>,
+) -> Decision {
+    let Some(snapshot) = snapshot else {
+        return match policy.fail_mode() {
+            FailMode::Open => Decision::Allow(AllowReason::NoSnapshot),
+            FailMode::Closed => Decision::Block(Block {
+                status: policy.status(),
+                retry_after: None,
+                reason: BlockReason::NoSnapshot,
+                site: None,
+            }),
+        };
+    };
+    let Some(site) = snapshot.site_for_host(req.host()) else {
+        return Decision::Allow(AllowReason::NoSite);
+    };
+    let state = site.state();
+    if !state.enabled {
+        return Decision::Allow(AllowReason::NotInMaintenance);
+    }
+    if let Some(starts_at) = state.starts_at.filter(|&s| now < s) {
+        return Decision::Allow(AllowReason::Scheduled { starts_at });
+    }
+    if state.ends_at.is_some_and(|e| now >= e) {
+        return Decision::Allow(AllowReason::WindowEnded);
+    }
+
+    let hash = state.bypass_secret_hash.as_deref();
+    let method = req.method();
+    if let Some(hash) = hash {
+        if let Some(grant) = bypass_link(policy, req, method, hash, state.id, now) {
+            return Decision::Bypass(grant);
+        }
+    }
+
+    if let Some(ip) = client_ip(req, policy.trusted_proxies(), policy.client_ip_header()) {
+        if in_networks(policy.internal_networks(), ip) {
+            return Decision::Allow(AllowReason::InternalNetwork);
+        }
+        if in_networks(site.networks(), ip) {
+            return Decision::Allow(AllowReason::AllowedNetwork);
+        }
+    }
+
+    match identity {
+        Identity::Superuser => return Decision::Allow(AllowReason::Superuser),
+        Identity::Staff if !policy.block_staff() => return Decision::Allow(AllowReason::Staff),
+        _ => {}
+    }
+
+    if !policy.ignored.is_empty() || !site.ignored().is_empty() {
+        if let Some(path) = path_for_matching(req.path()) {
+            if policy.ignored.matches_prepared(&path) || site.ignored().matches_prepared(&path) {
+                return Decision::Allow(AllowReason::IgnoredPath);
+            }
+        }
+    }
+
+    if let Some(hash) = hash {
+        let settings = policy.bypass();
+        if req
+            .header(settings.header.as_str())
+            .is_some_and(|secret| bypass::secret_matches(secret.trim(), hash))
+        {
+            return Decision::Allow(AllowReason::BypassHeader);
+        }
+        if bypass::cookie_value(req, &settings.cookie_name).is_some_and(|value| {
+            bypass::verify_cookie(settings.signing_key.as_deref(), hash, state.id, value, now)
+        }) {
+            return Decision::Allow(AllowReason::BypassCookie);
+        }
+    }
+
+    let safe = SAFE_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method));
+    if state.mode == Mode::ReadOnly && safe {
+        return Decision::Allow(AllowReason::ReadOnlySafeMethod);
+    }
+
+    Decision::Block(Block {
+        status: policy.status(),
+        retry_after: retry_after(state, now),
+        reason: match state.mode {
+            Mode::Full => BlockReason::Maintenance,
+            Mode::ReadOnly => BlockReason::ReadOnly,
+        },
+        site: Some(Arc::clone(site)),
+    })
+}
+
+/// The grant for a valid bypass link, `GET <prefix>/<secret>`.
+fn bypass_link<R: RequestView + ?Sized>(
+    policy: &Policy,
+    req: &R,
+    method: &str,
+    hash: &str,
+    site_id: i64,
+    now: DateTime<Utc>,
+) -> Option<BypassGrant> {
+    if !method.eq_ignore_ascii_case("GET") {
+        return None;
+    }
+    let settings = policy.bypass();
+    let secret = req
+        .path()
+        .strip_prefix(settings.path_prefix.as_str())?
+        .strip_prefix('/')?;
+    if secret.is_empty() || secret.contains('/') {
+        return None;
+    }
+    bypass::secret_matches(secret, hash).then(|| BypassGrant::new(settings, hash, site_id, now))
+}
+
+/// Seconds until the client should retry: the site's setting, else until the window ends
+/// (rounded up, at least 1).
+pub fn retry_after(state: &SiteState, now: DateTime<Utc>) -> Option<u64> {
+    if let Some(secs) = state.retry_after_secs {
+        return Some(u64::from(secs));
+    }
+    let end = state.ends_at?;
+    let millis = (end - now).num_milliseconds();
+    if millis <= 0 {
+        return None;
+    }
+    let millis = u64::try_from(millis).ok()?;
+    Some(millis.div_ceil(1000).max(1))
+}

@@ -1,0 +1,119 @@
+//! Errors of the core: invalid input, invalid policy, and store failures.
+
+use std::error::Error as StdError;
+
+/// A value that cannot be stored or used, with the value and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// A path pattern that is not a valid regular expression (or is too large).
+    #[error("invalid ignored-path pattern `{pattern}`: {reason}")]
+    Pattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What the regex compiler said.
+        reason: String,
+    },
+    /// A network that is not in CIDR notation.
+    #[error("invalid network `{0}`: expected CIDR notation such as 10.0.0.0/8 or 2001:db8::/32, or a single address")]
+    Cidr(String),
+    /// A domain that cannot name a site.
+    #[error("invalid site domain `{0}`: expected a host name such as example.com (letters, digits, `-` and `.`), an IPv4 address or a bracketed IPv6 address")]
+    Domain(String),
+    /// An unknown mode.
+    #[error("invalid mode `{0}`: expected `full` or `read-only`")]
+    Mode(String),
+    /// A window whose end is not after its start.
+    #[error("invalid window: ends_at {ends_at} is not after starts_at {starts_at}")]
+    Window {
+        /// The start, RFC 3339.
+        starts_at: String,
+        /// The end, RFC 3339.
+        ends_at: String,
+    },
+    /// A text field that is too long.
+    #[error("{field} is {len} characters long; at most {max} are allowed")]
+    TooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A bypass secret hash in an unknown format.
+    #[error("invalid bypass secret hash: expected `sha256:` followed by 64 hex digits")]
+    SecretHash,
+}
+
+/// A [`crate::Policy`] that cannot be built; names the bad setting and value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// A bad value in a list setting (internal networks, trusted proxies, ignored patterns).
+    #[error("policy setting `{setting}`: {source}")]
+    Invalid {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong with the value.
+        source: ValidationError,
+    },
+    /// A status code outside 400..=599.
+    #[error("policy setting `status`: {0} is not an error status; expected 400 to 599 (503 is usual)")]
+    Status(u16),
+    /// A header name that is not valid.
+    #[error("policy setting `{setting}`: `{value}` is not a valid HTTP header name")]
+    HeaderName {
+        /// The setting's name.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A cookie name or path prefix that is not usable.
+    #[error("policy setting `{setting}`: `{value}` is not valid: {expected}")]
+    Bypass {
+        /// The setting's name.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+/// An error from a [`crate::MaintenanceStore`].
+///
+/// Stores map their own errors into this enum and keep the source.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The value to write is invalid; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The named site does not exist.
+    #[error("unknown site `{0}`")]
+    UnknownSite(String),
+    /// The site already exists.
+    #[error("site `{0}` already exists")]
+    SiteExists(String),
+    /// The default site cannot be removed.
+    #[error("the default site `{0}` cannot be removed")]
+    DefaultSite(String),
+    /// A pattern or network to remove is not there.
+    #[error("{what} `{value}` is not set on site `{site}`")]
+    NotFound {
+        /// `ignored pattern` or `allowed network`.
+        what: &'static str,
+        /// The value asked for.
+        value: String,
+        /// The site's domain.
+        site: String,
+    },
+    /// The database or backend failed; the source says why.
+    #[error("store backend error: {0}")]
+    Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),
+}
+
+impl StoreError {
+    /// Wraps a backend error, keeping it as the source.
+    pub fn backend(err: impl StdError + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(err))
+    }
+}

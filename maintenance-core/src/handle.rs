@@ -1,0 +1,254 @@
+//! The live handle: the current snapshot in memory, kept fresh in the background.
+//!
+//! Requests read the snapshot through an atomic pointer (no lock, no query); a background
+//! task reloads it when the store says something changed. If the store fails, the last good
+//! snapshot keeps serving and the failure is logged; if nothing was ever loaded, the policy's
+//! fail mode decides.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
+
+use crate::decision::{Block, Decision, decide};
+use crate::error::StoreError;
+use crate::policy::Policy;
+use crate::request::{Identity, RequestView};
+use crate::response::blocked_response;
+use crate::snapshot::Snapshot;
+use crate::store::{ChangeFeed, MaintenanceStore};
+
+struct Inner {
+    store: Arc<dyn MaintenanceStore>,
+    policy: Policy,
+    snapshot: ArcSwapOption<Snapshot>,
+    reload_lock: tokio::sync::Mutex<()>,
+    refresher: Mutex<Option<JoinHandle<()>>>,
+    loads: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.refresher.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+/// The maintenance state of every site, live. Cheap to clone; share one per process.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use maintenance_core::{Identity, Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+///
+/// let store = Arc::new(MemoryStore::new());
+/// let maintenance = Maintenance::start(store.clone(), Policy::default()).await;
+/// let req = http::Request::builder().uri("/").body(()).unwrap();
+/// assert!(maintenance.check(&req, Identity::Anonymous).is_allowed());
+///
+/// store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
+/// maintenance.refresh().await.unwrap(); // the background task would do this within moments
+/// assert!(!maintenance.check(&req, Identity::Anonymous).is_allowed());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Maintenance {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Maintenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Maintenance")
+            .field("revision", &self.revision())
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Maintenance {
+    /// A handle with no snapshot yet and no background task: call [`Maintenance::refresh`]
+    /// and [`Maintenance::spawn_refresher`] yourself, or use [`Maintenance::start`].
+    pub fn new(store: Arc<dyn MaintenanceStore>, policy: Policy) -> Self {
+        Maintenance {
+            inner: Arc::new(Inner {
+                store,
+                policy,
+                snapshot: ArcSwapOption::empty(),
+                reload_lock: tokio::sync::Mutex::new(()),
+                refresher: Mutex::new(None),
+                loads: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Loads the first snapshot (a failure is logged and the fail mode applies until the store
+    /// answers) and starts the background refresher. Needs a Tokio runtime.
+    pub async fn start(store: Arc<dyn MaintenanceStore>, policy: Policy) -> Self {
+        let handle = Maintenance::new(store, policy);
+        if let Err(e) = handle.refresh().await {
+            tracing::error!(error = %e, fail_mode = ?handle.inner.policy.fail_mode(),
+                "could not load maintenance state at start-up; the fail mode applies until the store answers");
+        }
+        handle.spawn_refresher();
+        handle
+    }
+
+    /// Decides for `req` now. No I/O, no lock: safe on every request.
+    pub fn check<R: RequestView + ?Sized>(&self, req: &R, identity: Identity) -> Decision {
+        self.check_at(req, identity, Utc::now())
+    }
+
+    /// Decides for `req` at `now` (for tests and replays).
+    pub fn check_at<R: RequestView + ?Sized>(&self, req: &R, identity: Identity, now: DateTime<Utc>) -> Decision {
+        let snapshot = self.inner.snapshot.load();
+        decide(snapshot.as_deref(), &self.inner.policy, req, identity, now)
+    }
+
+    /// The response for a blocked request, as the policy renders it.
+    pub fn blocked_response<R: RequestView + ?Sized>(&self, block: &Block, req: &R) -> http::Response<String> {
+        blocked_response(block, &self.inner.policy, req)
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The store behind the handle.
+    pub fn store(&self) -> &Arc<dyn MaintenanceStore> {
+        &self.inner.store
+    }
+
+    /// The current snapshot, if one was loaded.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.inner.snapshot.load_full()
+    }
+
+    /// The revision of the current snapshot.
+    pub fn revision(&self) -> Option<i64> {
+        self.inner.snapshot.load().as_ref().map(|s| s.revision())
+    }
+
+    /// How many snapshots were loaded, and how many refreshes failed, so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.inner.loads.load(Ordering::Relaxed),
+            self.inner.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Reloads the snapshot from the store now. On error the current snapshot stays.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        reload(&self.inner).await
+    }
+
+    /// Starts the background refresher (once; later calls do nothing). It follows the store's
+    /// change feed when it has one, and polls the revision otherwise. Needs a Tokio runtime.
+    pub fn spawn_refresher(&self) {
+        let mut slot = self.inner.refresher.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            let weak = Arc::downgrade(&self.inner);
+            let store = Arc::clone(&self.inner.store);
+            let policy = self.inner.policy.clone();
+            *slot = Some(tokio::spawn(refresh_loop(weak, store, policy)));
+        }
+    }
+}
+
+async fn reload(inner: &Inner) -> Result<(), StoreError> {
+    let _one_at_a_time = inner.reload_lock.lock().await;
+    match inner.store.load().await {
+        Ok(contents) => {
+            let snapshot = Snapshot::new(contents.revision, contents.sites);
+            inner.snapshot.store(Some(Arc::new(snapshot)));
+            inner.loads.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            inner.failures.fetch_add(1, Ordering::Relaxed);
+            Err(e)
+        }
+    }
+}
+
+/// Reloads when the revision moved (or nothing is loaded yet).
+async fn refresh_if_changed(inner: &Inner) -> Result<bool, StoreError> {
+    let current = inner.snapshot.load().as_ref().map(|s| s.revision());
+    let revision = match inner.store.revision().await {
+        Ok(r) => r,
+        Err(e) => {
+            inner.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+    };
+    if current == Some(revision) {
+        return Ok(false);
+    }
+    reload(inner).await.map(|()| true)
+}
+
+async fn refresh_loop(weak: Weak<Inner>, store: Arc<dyn MaintenanceStore>, policy: Policy) {
+    let mut feed: Option<ChangeFeed> = None;
+    let mut next_subscribe = tokio::time::Instant::now();
+    let mut failing = false;
+    loop {
+        if feed.is_none() && tokio::time::Instant::now() >= next_subscribe {
+            match store.subscribe().await {
+                Ok(f) => feed = f,
+                Err(e) => tracing::warn!(error = %e, "could not subscribe to maintenance changes; polling"),
+            }
+            next_subscribe = tokio::time::Instant::now() + policy.feed_poll_interval();
+        }
+        let wait = if feed.is_some() {
+            policy.feed_poll_interval()
+        } else {
+            policy.poll_interval()
+        };
+        let notified = match feed.as_mut() {
+            Some(f) => tokio::select! {
+                msg = f.recv() => {
+                    if msg.is_none() {
+                        tracing::warn!("maintenance change feed closed; polling");
+                        feed = None;
+                    }
+                    true
+                }
+                () = tokio::time::sleep(wait) => false,
+            },
+            None => {
+                tokio::time::sleep(wait).await;
+                false
+            }
+        };
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let result = if notified {
+            reload(&inner).await.map(|()| true)
+        } else {
+            refresh_if_changed(&inner).await
+        };
+        drop(inner);
+        match result {
+            Ok(changed) => {
+                if failing {
+                    tracing::info!("maintenance store reachable again");
+                    failing = false;
+                }
+                if changed {
+                    tracing::debug!("maintenance snapshot reloaded");
+                }
+            }
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "maintenance store unreachable; serving the last known state");
+                failing = true;
+            }
+            Err(e) => tracing::debug!(error = %e, "maintenance store still unreachable"),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! # maintenance-core
+//!
+//! The framework-free core of maintenance-rs: put web services into maintenance mode from a
+//! shared database, and decide for every request, without any I/O, whether it passes.
+//!
+//! - [`SiteState`], [`Snapshot`]: the sites and their maintenance state, compiled for requests.
+//! - [`Policy`]: what the application decides in code (internal networks, ignored patterns,
+//!   staff, trusted proxies, status, fail mode, bypass cookie).
+//! - [`RequestView`], [`Identity`]: the request and who makes it.
+//! - [`decide`] → [`Decision`]: pure, in the documented order, naming its reason.
+//! - [`blocked_response`]: 503 with `Retry-After`, `Cache-Control: no-store`, JSON or HTML.
+//! - [`MaintenanceStore`], [`MemoryStore`]: where state lives; stores for databases are in
+//!   `maintenance-sqlx` and `maintenance-diesel`.
+//! - [`Maintenance`]: the live handle, refreshed in the background, checked on every request.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use maintenance_core::{Decision, Identity, Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+//!
+//! let store = Arc::new(MemoryStore::new());
+//! store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
+//! let policy = Policy::builder().internal_networks(["10.0.0.0/8"]).build().unwrap();
+//! let maintenance = Maintenance::start(store, policy).await;
+//!
+//! let req = http::Request::builder().uri("/").body(()).unwrap();
+//! match maintenance.check(&req, Identity::Anonymous) {
+//!     Decision::Block(block) => {
+//!         let res = maintenance.blocked_response(&block, &req);
+//!         assert_eq!(res.status(), 503);
+//!     }
+//!     other => panic!("expected a block, got {other:?}"),
+//! }
+//! # });
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bypass;
+mod client_ip;
+mod decision;
+mod error;
+mod handle;
+mod host;
+mod memory;
+mod model;
+mod pattern;
+mod policy;
+mod request;
+mod response;
+mod snapshot;
+mod store;
+pub mod validate;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
+#[cfg(test)]
+mod tests;
+
+pub use bypass::BypassGrant;
+pub use client_ip::{ClientIpHeader, client_ip, in_networks};
+pub use decision::{AllowReason, Block, BlockReason, Decision, decide, retry_after};
+pub use error::{PolicyError, StoreError, ValidationError};
+pub use handle::Maintenance;
+pub use host::{normalize_host, validate_domain};
+pub use memory::MemoryStore;
+pub use model::{AllowedNetwork, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange};
+pub use pattern::{PatternSet, path_for_matching, validate_pattern};
+pub use policy::{BypassSettings, DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder};
+pub use request::{Identity, PeerAddr, RequestView, WithPeer};
+pub use response::{blocked_response, escape_html, html_body, json_body, wants_json};
+pub use snapshot::{LiveSite, Snapshot};
+pub use store::{
+    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceStore, StoreContents, find_site, state_action,
+    unknown_site,
+};
+
+pub use chrono;
+pub use http;
+pub use ipnet;

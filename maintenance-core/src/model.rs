@@ -1,0 +1,316 @@
+//! The data model: sites, their maintenance state, and the audit log.
+//!
+//! These types are what every store reads and writes. They are plain data: the compiled,
+//! request-ready form lives in [`crate::Snapshot`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ValidationError;
+
+/// How much of a site maintenance takes down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Every request is blocked (the seed's behaviour).
+    #[default]
+    Full,
+    /// Safe methods (`GET`, `HEAD`, `OPTIONS`) pass, writes are blocked.
+    ReadOnly,
+}
+
+impl Mode {
+    /// The name stored in the database: `full` or `read-only`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::ReadOnly => "read-only",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = ValidationError;
+
+    /// ```
+    /// use maintenance_core::Mode;
+    /// assert_eq!("read-only".parse::<Mode>().unwrap(), Mode::ReadOnly);
+    /// assert!("readonly!".parse::<Mode>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(Mode::Full),
+            "read-only" | "read_only" | "readonly" => Ok(Mode::ReadOnly),
+            other => Err(ValidationError::Mode(other.to_owned())),
+        }
+    }
+}
+
+/// An ignored path pattern of a site (the seed's `IgnoredURL`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredPath {
+    /// The regular expression, matched at the start of the path without its leading `/`.
+    pub pattern: String,
+    /// Why it is ignored, for operators.
+    pub description: String,
+}
+
+/// A network whose clients pass while the site is in maintenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowedNetwork {
+    /// The network, IPv4 or IPv6.
+    pub network: IpNet,
+    /// Whose network this is, for operators.
+    pub description: String,
+}
+
+/// One site (a domain) and its whole maintenance state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteState {
+    /// The store's identifier of the site.
+    pub id: i64,
+    /// The normalised domain (lower case, no port, no trailing dot).
+    pub domain: String,
+    /// A display name.
+    pub name: String,
+    /// Whether requests for unknown hosts use this site.
+    pub is_default: bool,
+    /// The maintenance flag (the seed's `is_being_performed`).
+    pub enabled: bool,
+    /// Full or read-only maintenance.
+    pub mode: Mode,
+    /// The message shown to blocked users; `None` uses the default text.
+    pub message: Option<String>,
+    /// Maintenance is in force only from this instant on, when set.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Maintenance is in force only until this instant, when set.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The `Retry-After` value in seconds; `None` derives it from `ends_at`.
+    pub retry_after_secs: Option<u32>,
+    /// Paths that stay reachable.
+    pub ignored_paths: Vec<IgnoredPath>,
+    /// Networks whose clients stay served.
+    pub allowed_networks: Vec<AllowedNetwork>,
+    /// The hash of the bypass secret ([`crate::bypass::hash_secret`]), when one is set.
+    pub bypass_secret_hash: Option<String>,
+    /// When the state last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Who last changed it.
+    pub updated_by: Option<String>,
+}
+
+impl SiteState {
+    /// A site that is not in maintenance, with nothing configured.
+    ///
+    /// ```
+    /// let site = maintenance_core::SiteState::new(1, "example.com");
+    /// assert!(!site.enabled);
+    /// assert_eq!(site.name, "example.com");
+    /// ```
+    pub fn new(id: i64, domain: impl Into<String>) -> Self {
+        let domain = domain.into();
+        SiteState {
+            id,
+            name: domain.clone(),
+            domain,
+            is_default: false,
+            enabled: false,
+            mode: Mode::Full,
+            message: None,
+            starts_at: None,
+            ends_at: None,
+            retry_after_secs: None,
+            ignored_paths: Vec::new(),
+            allowed_networks: Vec::new(),
+            bypass_secret_hash: None,
+            updated_at: None,
+            updated_by: None,
+        }
+    }
+
+    /// Whether maintenance is in force at `now`: the flag is set and `now` is inside the
+    /// window (`starts_at` inclusive, `ends_at` exclusive).
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        self.enabled
+            && self.starts_at.is_none_or(|start| now >= start)
+            && self.ends_at.is_none_or(|end| now < end)
+    }
+}
+
+/// Names a site in store calls.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SiteRef {
+    /// The default site (the one a fresh database has).
+    Default,
+    /// The site with this domain (normalised by the store).
+    Domain(String),
+}
+
+impl SiteRef {
+    /// `None` means the default site, as the CLI's missing `--site` does.
+    pub fn from_option(domain: Option<&str>) -> Self {
+        match domain {
+            Some(d) => SiteRef::Domain(d.to_owned()),
+            None => SiteRef::Default,
+        }
+    }
+}
+
+impl fmt::Display for SiteRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SiteRef::Default => f.write_str("the default site"),
+            SiteRef::Domain(d) => write!(f, "site `{d}`"),
+        }
+    }
+}
+
+/// A change to a site's state; fields left `None` keep their value.
+///
+/// ```
+/// use maintenance_core::{Mode, StateChange};
+/// let change = StateChange::turn_on().mode(Mode::ReadOnly).message("Back at 14:00");
+/// assert_eq!(change.enabled, Some(true));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateChange {
+    /// New maintenance flag.
+    pub enabled: Option<bool>,
+    /// New mode.
+    pub mode: Option<Mode>,
+    /// New message (`Some(None)` clears it).
+    pub message: Option<Option<String>>,
+    /// New window start (`Some(None)` clears it).
+    pub starts_at: Option<Option<DateTime<Utc>>>,
+    /// New window end (`Some(None)` clears it).
+    pub ends_at: Option<Option<DateTime<Utc>>>,
+    /// New `Retry-After` seconds (`Some(None)` clears it).
+    pub retry_after_secs: Option<Option<u32>>,
+}
+
+impl StateChange {
+    /// Turn maintenance on, keeping everything else.
+    pub fn turn_on() -> Self {
+        StateChange {
+            enabled: Some(true),
+            ..Default::default()
+        }
+    }
+
+    /// Turn maintenance off and clear the window, so that it does not come back by itself.
+    pub fn turn_off() -> Self {
+        StateChange {
+            enabled: Some(false),
+            starts_at: Some(None),
+            ends_at: Some(None),
+            ..Default::default()
+        }
+    }
+
+    /// Set the mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Set the message.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(Some(message.into()));
+        self
+    }
+
+    /// Set the window; either end may be open.
+    pub fn window(mut self, starts_at: Option<DateTime<Utc>>, ends_at: Option<DateTime<Utc>>) -> Self {
+        self.starts_at = Some(starts_at);
+        self.ends_at = Some(ends_at);
+        self
+    }
+
+    /// Set the `Retry-After` seconds.
+    pub fn retry_after_secs(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(Some(secs));
+        self
+    }
+
+    /// Applies the change to `site` and checks the result ([`crate::validate::site_state`]).
+    /// On error `site` is left untouched.
+    pub fn apply_to(&self, site: &mut SiteState) -> Result<(), ValidationError> {
+        let mut next = site.clone();
+        if let Some(v) = self.enabled {
+            next.enabled = v;
+        }
+        if let Some(v) = self.mode {
+            next.mode = v;
+        }
+        if let Some(v) = &self.message {
+            next.message = v.clone();
+        }
+        if let Some(v) = self.starts_at {
+            next.starts_at = v;
+        }
+        if let Some(v) = self.ends_at {
+            next.ends_at = v;
+        }
+        if let Some(v) = self.retry_after_secs {
+            next.retry_after_secs = v;
+        }
+        crate::validate::site_state(&next)?;
+        *site = next;
+        Ok(())
+    }
+
+    /// A short human description for the audit log, e.g. `enabled=true mode=read-only`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(v) = self.enabled {
+            parts.push(format!("enabled={v}"));
+        }
+        if let Some(v) = self.mode {
+            parts.push(format!("mode={v}"));
+        }
+        if let Some(v) = &self.message {
+            parts.push(format!("message={:?}", v.as_deref().unwrap_or("")));
+        }
+        let time = |t: &Option<DateTime<Utc>>| t.map_or_else(|| "none".to_owned(), |t| t.to_rfc3339());
+        if let Some(v) = &self.starts_at {
+            parts.push(format!("starts_at={}", time(v)));
+        }
+        if let Some(v) = &self.ends_at {
+            parts.push(format!("ends_at={}", time(v)));
+        }
+        if let Some(v) = self.retry_after_secs {
+            parts.push(format!(
+                "retry_after={}",
+                v.map_or_else(|| "none".to_owned(), |s| s.to_string())
+            ));
+        }
+        parts.join(" ")
+    }
+}
+
+/// One entry of the audit log: who did what to which site, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The store's identifier of the event.
+    pub id: i64,
+    /// The site's domain at the time of the event (kept when the site is removed).
+    pub site: Option<String>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it (a user name, `admin:<addr>`, ...).
+    pub actor: String,
+    /// What was done, e.g. `on`, `off`, `ignore.add`.
+    pub action: String,
+    /// Details of the change.
+    pub detail: String,
+}

@@ -1,0 +1,263 @@
+//! The blocked response: status, headers, and a JSON or HTML body.
+
+use http::{HeaderValue, Response, header};
+use serde_json::json;
+
+use crate::decision::{Block, BlockReason};
+use crate::policy::Policy;
+use crate::request::RequestView;
+
+/// Whether the client should get JSON: its `Content-Type` is JSON (the seed's rule, with
+/// parameters allowed), or its `Accept` header prefers JSON to HTML.
+///
+/// ```
+/// use maintenance_core::wants_json;
+/// let req = |k: &str, v: &str| http::Request::builder().header(k, v).body(()).unwrap();
+/// assert!(wants_json(&req("accept", "application/json")));
+/// assert!(wants_json(&req("content-type", "application/json; charset=utf-8")));
+/// assert!(!wants_json(&req("accept", "text/html,application/xhtml+xml,*/*;q=0.8")));
+/// ```
+pub fn wants_json<R: RequestView + ?Sized>(req: &R) -> bool {
+    if req.header("content-type").is_some_and(|ct| is_json_type(media_type(ct))) {
+        return true;
+    }
+    let mut json_q: Option<f32> = None;
+    let mut html_q: Option<f32> = None;
+    for range in req.header_values("accept").flat_map(|line| line.split(',')) {
+        let mut parts = range.split(';');
+        let ty = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if is_json_type(&ty) {
+            json_q = Some(json_q.map_or(q, |old| old.max(q)));
+        } else if ty == "text/html" || ty == "application/xhtml+xml" {
+            html_q = Some(html_q.map_or(q, |old| old.max(q)));
+        }
+    }
+    match (json_q, html_q) {
+        (Some(j), Some(h)) => j > 0.0 && j >= h,
+        (Some(j), None) => j > 0.0,
+        _ => false,
+    }
+}
+
+fn media_type(value: &str) -> &str {
+    value.split(';').next().unwrap_or("").trim()
+}
+
+fn is_json_type(ty: &str) -> bool {
+    ty.eq_ignore_ascii_case("application/json")
+        || ty.len() > 5 && ty.is_char_boundary(ty.len() - 5) && ty[ty.len() - 5..].eq_ignore_ascii_case("+json")
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JSON body: the seed's fields plus `message`, `retry_after` and `mode`.
+pub fn json_body(block: &Block, policy: &Policy) -> String {
+    json!({
+        "code": block.status.as_u16(),
+        "error": "temporarily_unavailable",
+        "reason": "maintenance",
+        "error_description": policy.default_message(),
+        "message": block.message(policy),
+        "retry_after": block.retry_after,
+        "mode": match block.reason {
+            BlockReason::ReadOnly => "read-only",
+            _ => "full",
+        },
+    })
+    .to_string()
+}
+
+const DEFAULT_TEMPLATE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Temporarily unavailable</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:#f6f7f9;color:#1f2933}
+main{max-width:36rem;padding:2rem;text-align:center}
+h1{font-size:1.6rem;margin-bottom:.5rem}
+p{line-height:1.5}
+.retry{color:#52606d;font-size:.9rem}
+</style>
+</head>
+<body>
+<main>
+<h1>Temporarily unavailable</h1>
+<p>{{message}}</p>
+{{retry_line}}
+</main>
+</body>
+</html>
+"#;
+
+/// The HTML body: the policy's template or the default page, values escaped.
+pub fn html_body(block: &Block, policy: &Policy) -> String {
+    let message = escape_html(block.message(policy));
+    let retry = block.retry_after.map(|s| s.to_string()).unwrap_or_default();
+    let site = escape_html(block.site_state().map_or("", |s| s.name.as_str()));
+    match policy.html_template() {
+        Some(t) => t
+            .replace("{{message}}", &message)
+            .replace("{{retry_after}}", &retry)
+            .replace("{{site}}", &site),
+        None => {
+            let retry_line = block
+                .retry_after
+                .map(|s| format!("<p class=\"retry\">Please try again in {}.</p>", human_secs(s)))
+                .unwrap_or_default();
+            DEFAULT_TEMPLATE
+                .replace("{{message}}", &message)
+                .replace("{{retry_line}}", &retry_line)
+        }
+    }
+}
+
+fn human_secs(secs: u64) -> String {
+    match secs {
+        0..=90 => format!("{secs} seconds"),
+        91..=5400 => format!("{} minutes", secs.div_ceil(60)),
+        _ => format!("{} hours", secs.div_ceil(3600)),
+    }
+}
+
+/// The full blocked response for `req`: status, `Retry-After`, `Cache-Control: no-store`,
+/// and JSON or HTML as the client asks.
+///
+/// ```
+/// use maintenance_core::{blocked_response, Block, BlockReason, Policy};
+/// let block = Block { status: http::StatusCode::SERVICE_UNAVAILABLE, retry_after: Some(60),
+///     reason: BlockReason::Maintenance, site: None };
+/// let req = http::Request::builder().header("accept", "application/json").body(()).unwrap();
+/// let res = blocked_response(&block, &Policy::default(), &req);
+/// assert_eq!(res.status(), 503);
+/// assert_eq!(res.headers()["retry-after"], "60");
+/// assert!(res.body().contains("\"temporarily_unavailable\""));
+/// ```
+pub fn blocked_response<R: RequestView + ?Sized>(block: &Block, policy: &Policy, req: &R) -> Response<String> {
+    let (body, content_type) = if wants_json(req) {
+        (json_body(block, policy), "application/json")
+    } else {
+        (html_body(block, policy), "text/html; charset=utf-8")
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = block.status;
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(secs) = block.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SiteState;
+    use crate::snapshot::LiveSite;
+    use http::StatusCode;
+    use std::sync::Arc;
+
+    fn block(message: Option<&str>, retry: Option<u64>) -> Block {
+        let mut s = SiteState::new(1, "example.com");
+        s.name = "Shop <1>".into();
+        s.message = message.map(str::to_owned);
+        Block {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: retry,
+            reason: BlockReason::Maintenance,
+            site: Some(Arc::new(LiveSite::compile(s, |_| {}))),
+        }
+    }
+
+    fn req(headers: &[(&str, &str)]) -> http::Request<()> {
+        let mut b = http::Request::builder();
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn json_or_html_by_headers() {
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[], false),
+            (&[("accept", "*/*")], false),
+            (&[("accept", "application/json")], true),
+            (&[("accept", "application/problem+json")], true),
+            (&[("accept", "application/json;q=0")], false),
+            (&[("accept", "text/html;q=0.9, application/json")], true),
+            (&[("accept", "text/html, application/json;q=0.5")], false),
+            (&[("content-type", "application/json")], true),
+            (&[("content-type", "Application/JSON; charset=utf-8")], true),
+            (&[("content-type", "text/plain")], false),
+            (&[("content-type", "application/x-www-form-urlencoded"), ("accept", "text/html")], false),
+        ];
+        for (headers, want) in cases {
+            assert_eq!(wants_json(&req(headers)), *want, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn json_body_has_the_seeds_fields() {
+        let res = blocked_response(&block(Some("Back at 5"), Some(120)), &Policy::default(), &req(&[("accept", "application/json")]));
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let v: serde_json::Value = serde_json::from_str(res.body()).unwrap();
+        assert_eq!(v["code"], 503);
+        assert_eq!(v["error"], "temporarily_unavailable");
+        assert_eq!(v["reason"], "maintenance");
+        assert_eq!(v["error_description"], "Sorry, the service is temporarily down for maintenance");
+        assert_eq!(v["message"], "Back at 5");
+        assert_eq!(v["retry_after"], 120);
+    }
+
+    #[test]
+    fn html_escapes_the_message() {
+        let res = blocked_response(&block(Some("<script>x</script> & co"), None), &Policy::default(), &req(&[]));
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert!(res.headers().get("retry-after").is_none());
+        let body = res.body();
+        assert!(body.contains("Temporarily unavailable"));
+        assert!(body.contains("&lt;script&gt;x&lt;/script&gt; &amp; co"));
+        assert!(!body.contains("<script>"));
+    }
+
+    #[test]
+    fn default_message_when_site_has_none() {
+        let res = blocked_response(&block(None, Some(30)), &Policy::default(), &req(&[]));
+        assert!(res.body().contains("Sorry, the service is temporarily down for maintenance"));
+        assert!(res.body().contains("30 seconds"));
+        assert_eq!(res.headers()["retry-after"], "30");
+    }
+
+    #[test]
+    fn custom_template_is_filled_and_escaped() {
+        let policy = Policy::builder()
+            .html_template("<h1>{{site}}</h1><p>{{message}}</p><i>{{retry_after}}</i>")
+            .build()
+            .unwrap();
+        let res = blocked_response(&block(Some("a<b"), Some(9)), &policy, &req(&[]));
+        assert_eq!(res.body(), "<h1>Shop &lt;1&gt;</h1><p>a&lt;b</p><i>9</i>");
+    }
+}

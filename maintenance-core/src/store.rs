@@ -1,0 +1,133 @@
+//! The store trait: where maintenance state lives (a database shared by every server).
+//!
+//! Reads are what the [`crate::Maintenance`] handle needs: every site at once, and a cheap
+//! revision number to know when to read again. Writes are what the CLI and the admin page need;
+//! each one validates through the core (so every store refuses the same input), bumps the
+//! revision and appends an audit [`Event`] in one transaction.
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::error::StoreError;
+use crate::model::{Event, SiteRef, SiteState, StateChange};
+
+/// A feed of change notices: each message means "the data may have changed, read again".
+///
+/// The store that hands it out keeps it alive (reconnecting as needed) and sends a notice after
+/// each reconnection, since changes may have been missed meanwhile. A closed feed means the
+/// store gave up; the handle then polls.
+pub type ChangeFeed = mpsc::Receiver<()>;
+
+/// Everything a store holds, read at one revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreContents {
+    /// The revision the sites were read at.
+    pub revision: i64,
+    /// Every site with its patterns and networks.
+    pub sites: Vec<SiteState>,
+}
+
+/// Where maintenance state is kept. Object safe: use it as `Arc<dyn MaintenanceStore>`.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync + 'static {
+    /// Reads every site, consistently, with the revision it was read at.
+    async fn load(&self) -> Result<StoreContents, StoreError>;
+
+    /// The current revision: one cheap read, bumped by every write.
+    async fn revision(&self) -> Result<i64, StoreError>;
+
+    /// A feed of change notices, for stores that can push them (PostgreSQL's `LISTEN`).
+    /// `None` (the default) means the handle polls [`MaintenanceStore::revision`].
+    async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        Ok(None)
+    }
+
+    /// Adds a site for `domain` (normalised); fails with [`StoreError::SiteExists`] if present.
+    async fn add_site(&self, domain: &str, name: Option<&str>, actor: &str) -> Result<SiteState, StoreError>;
+
+    /// Removes a site with its patterns and networks. The default site cannot be removed.
+    async fn remove_site(&self, domain: &str, actor: &str) -> Result<(), StoreError>;
+
+    /// Changes a site's state and returns the new state.
+    async fn set_state(&self, site: &SiteRef, change: &StateChange, actor: &str) -> Result<SiteState, StoreError>;
+
+    /// Adds an ignored-path pattern; adding one already there updates its description.
+    async fn add_ignored_path(
+        &self,
+        site: &SiteRef,
+        pattern: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Removes an ignored-path pattern; [`StoreError::NotFound`] if it is not there.
+    async fn remove_ignored_path(&self, site: &SiteRef, pattern: &str, actor: &str) -> Result<(), StoreError>;
+
+    /// Adds an allowed network (CIDR or a single address); adding one already there updates
+    /// its description.
+    async fn add_allowed_network(
+        &self,
+        site: &SiteRef,
+        network: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Removes an allowed network; [`StoreError::NotFound`] if it is not there.
+    async fn remove_allowed_network(&self, site: &SiteRef, network: &str, actor: &str) -> Result<(), StoreError>;
+
+    /// Sets ([`crate::bypass::hash_secret`] form) or clears the bypass secret's hash.
+    async fn set_bypass_secret_hash(&self, site: &SiteRef, hash: Option<&str>, actor: &str) -> Result<(), StoreError>;
+
+    /// The newest audit events first, at most `limit`, of one site or of all.
+    async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError>;
+
+    /// One site's state.
+    async fn site(&self, site: &SiteRef) -> Result<SiteState, StoreError> {
+        let contents = self.load().await?;
+        find_site(&contents.sites, site)
+            .cloned()
+            .ok_or_else(|| unknown_site(site))
+    }
+
+    /// Adds the site if it is not there yet, and returns it either way.
+    async fn ensure_site(&self, domain: &str, name: Option<&str>, actor: &str) -> Result<SiteState, StoreError> {
+        match self.add_site(domain, name, actor).await {
+            Err(StoreError::SiteExists(_)) => self.site(&SiteRef::Domain(domain.to_owned())).await,
+            other => other,
+        }
+    }
+}
+
+/// Finds a site in a list by reference (the default flag, or the normalised domain).
+pub fn find_site<'a>(sites: &'a [SiteState], site: &SiteRef) -> Option<&'a SiteState> {
+    match site {
+        SiteRef::Default => sites.iter().find(|s| s.is_default),
+        SiteRef::Domain(d) => {
+            let d = crate::host::normalize_host(d);
+            sites.iter().find(|s| s.domain == d)
+        }
+    }
+}
+
+/// The error for a site that is not there.
+pub fn unknown_site(site: &SiteRef) -> StoreError {
+    match site {
+        SiteRef::Default => StoreError::UnknownSite("(default site; run migrations first)".to_owned()),
+        SiteRef::Domain(d) => StoreError::UnknownSite(d.clone()),
+    }
+}
+
+/// The audit action of a state change: `on`, `off` or `update`.
+pub fn state_action(change: &StateChange) -> &'static str {
+    match change.enabled {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "update",
+    }
+}
+
+/// The domain of the site a fresh store creates, and its name.
+pub const DEFAULT_SITE_DOMAIN: &str = "default";
+/// The name of the site a fresh store creates.
+pub const DEFAULT_SITE_NAME: &str = "Default site";

@@ -1,0 +1,400 @@
+//! The store conformance suite (feature `testkit`): one set of assertions every store passes.
+//!
+//! In a store crate's tests, give the macro an `async fn` that returns a fresh, migrated store
+//! (or `None` to skip, e.g. when a database URL is not set):
+//!
+//! ```ignore
+//! async fn fresh_store() -> Option<MyStore> { Some(MyStore::connect_fresh().await) }
+//! maintenance_core::store_conformance_tests!(fresh_store);
+//! ```
+//!
+//! Each case becomes one `#[tokio::test]`. [`CountingStore`] counts the calls a handle makes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::error::StoreError;
+use crate::model::{Event, Mode, SiteRef, SiteState, StateChange};
+use crate::store::{ChangeFeed, MaintenanceStore, StoreContents};
+
+/// Generates one `#[tokio::test]` per conformance case. See the [module docs](crate::testkit).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:path) => {
+        $crate::store_conformance_tests!(@cases $make;
+            fresh_store_has_one_default_site_not_in_maintenance,
+            state_round_trips,
+            every_write_bumps_the_revision,
+            invalid_writes_are_refused_and_change_nothing,
+            ignored_paths_are_added_and_removed,
+            allowed_networks_are_added_and_removed,
+            sites_are_added_and_removed,
+            sites_are_independent,
+            bypass_secret_is_set_and_cleared,
+            writes_are_audited,
+            change_feed_announces_writes,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                match $make().await {
+                    Some(store) => $crate::testkit::$case(&store).await,
+                    None => eprintln!("skipped {}: no database configured", stringify!($case)),
+                }
+            }
+        )*
+    };
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+async fn default_site(store: &dyn MaintenanceStore) -> SiteState {
+    store.site(&SiteRef::Default).await.expect("the default site")
+}
+
+/// A fresh store holds exactly one site, the default one, not in maintenance.
+pub async fn fresh_store_has_one_default_site_not_in_maintenance(store: &dyn MaintenanceStore) {
+    let contents = store.load().await.expect("load");
+    assert_eq!(contents.sites.len(), 1, "{:?}", contents.sites);
+    let site = &contents.sites[0];
+    assert!(site.is_default);
+    assert!(!site.enabled);
+    assert_eq!(site.mode, Mode::Full);
+    assert!(site.ignored_paths.is_empty() && site.allowed_networks.is_empty());
+    assert!(site.bypass_secret_hash.is_none());
+}
+
+/// Every field of the state is stored and read back as written.
+pub async fn state_round_trips(store: &dyn MaintenanceStore) {
+    let change = StateChange::turn_on()
+        .mode(Mode::ReadOnly)
+        .message("Back at 14:00 — «soon» <b>")
+        .window(Some(at(1_900_000_000)), Some(at(1_900_003_600)))
+        .retry_after_secs(600);
+    let written = store.set_state(&SiteRef::Default, &change, "alice").await.expect("set_state");
+    let read = default_site(store).await;
+    assert_eq!(read, written);
+    assert!(read.enabled);
+    assert_eq!(read.mode, Mode::ReadOnly);
+    assert_eq!(read.message.as_deref(), Some("Back at 14:00 — «soon» <b>"));
+    assert_eq!(read.starts_at, Some(at(1_900_000_000)));
+    assert_eq!(read.ends_at, Some(at(1_900_003_600)));
+    assert_eq!(read.retry_after_secs, Some(600));
+    assert_eq!(read.updated_by.as_deref(), Some("alice"));
+    let updated = read.updated_at.expect("updated_at");
+    assert!((Utc::now() - updated).num_seconds().abs() < 300, "updated_at {updated}");
+
+    let off = store.set_state(&SiteRef::Default, &StateChange::turn_off(), "bob").await.expect("off");
+    assert!(!off.enabled);
+    assert_eq!((off.starts_at, off.ends_at), (None, None), "off clears the window");
+    assert_eq!(off.mode, Mode::ReadOnly, "off keeps the mode");
+    let cleared = StateChange {
+        message: Some(None),
+        retry_after_secs: Some(None),
+        ..Default::default()
+    };
+    let read = store.set_state(&SiteRef::Default, &cleared, "bob").await.expect("clear");
+    assert_eq!((read.message, read.retry_after_secs), (None, None));
+    assert_eq!(default_site(store).await.updated_by.as_deref(), Some("bob"));
+}
+
+/// Each write moves the revision forward, and `load` reports the same revision.
+pub async fn every_write_bumps_the_revision(store: &dyn MaintenanceStore) {
+    let mut last = store.revision().await.expect("revision");
+    assert_eq!(store.load().await.expect("load").revision, last);
+    let site = SiteRef::Default;
+    for step in 0..7 {
+        match step {
+            0 => drop(store.set_state(&site, &StateChange::turn_on(), "t").await.expect("on")),
+            1 => store.add_ignored_path(&site, "^x/", "", "t").await.expect("ignore"),
+            2 => store.add_allowed_network(&site, "10.0.0.0/8", "", "t").await.expect("allow"),
+            3 => store.set_bypass_secret_hash(&site, Some(&crate::bypass::hash_secret("s")), "t").await.expect("bypass"),
+            4 => drop(store.add_site("rev.example.com", None, "t").await.expect("add site")),
+            5 => store.remove_site("rev.example.com", "t").await.expect("remove site"),
+            _ => drop(store.set_state(&site, &StateChange::turn_off(), "t").await.expect("off")),
+        }
+        let now = store.revision().await.expect("revision");
+        assert!(now > last, "step {step}: revision {now} not after {last}");
+        assert_eq!(store.load().await.expect("load").revision, now);
+        last = now;
+    }
+}
+
+/// Bad input is refused with an error naming it, and the store is unchanged.
+pub async fn invalid_writes_are_refused_and_change_nothing(store: &dyn MaintenanceStore) {
+    let before = store.load().await.expect("load");
+    let site = SiteRef::Default;
+    let long = "x".repeat(crate::validate::MAX_MESSAGE_LEN + 1);
+    let cases: Vec<(Result<(), StoreError>, &str)> = vec![
+        (
+            store
+                .set_state(&site, &StateChange::turn_on().window(Some(at(2000)), Some(at(1000))), "t")
+                .await
+                .map(drop),
+            "window",
+        ),
+        (store.set_state(&site, &StateChange::turn_on().message(long), "t").await.map(drop), "message"),
+        (store.add_ignored_path(&site, "^(unclosed", "", "t").await, "^(unclosed"),
+        (store.add_allowed_network(&site, "10.0.0.0/40", "", "t").await, "10.0.0.0/40"),
+        (store.add_allowed_network(&site, "not-a-net", "", "t").await, "not-a-net"),
+        (store.add_site("bad domain!", None, "t").await.map(drop), "bad domain!"),
+        (store.set_bypass_secret_hash(&site, Some("plaintext"), "t").await, "hash"),
+        (
+            store
+                .set_state(&SiteRef::Domain("nowhere.example".into()), &StateChange::turn_on(), "t")
+                .await
+                .map(drop),
+            "nowhere.example",
+        ),
+        (store.remove_ignored_path(&site, "^never-added", "t").await, "^never-added"),
+        (store.remove_allowed_network(&site, "192.0.2.0/24", "t").await, "192.0.2.0/24"),
+        (store.remove_site("nowhere.example", "t").await, "nowhere.example"),
+    ];
+    for (result, named) in cases {
+        let err = result.expect_err(named);
+        assert!(err.to_string().contains(named), "error `{err}` should name `{named}`");
+    }
+    let default_domain = default_site(store).await.domain;
+    let err = store.remove_site(&default_domain, "t").await.expect_err("default site");
+    assert!(matches!(err, StoreError::DefaultSite(_)), "{err}");
+    assert_eq!(store.load().await.expect("load"), before, "nothing may change");
+}
+
+/// Patterns are added (idempotently), listed and removed.
+pub async fn ignored_paths_are_added_and_removed(store: &dyn MaintenanceStore) {
+    let site = SiteRef::Default;
+    store.add_ignored_path(&site, "^ignored-page/$", "from the seed", "t").await.expect("add");
+    store.add_ignored_path(&site, "^api/health", "probes", "t").await.expect("add");
+    store.add_ignored_path(&site, "^api/health", "load balancer", "t").await.expect("re-add");
+    let s = default_site(store).await;
+    let got: Vec<(&str, &str)> = s.ignored_paths.iter().map(|p| (p.pattern.as_str(), p.description.as_str())).collect();
+    assert_eq!(got, [("^ignored-page/$", "from the seed"), ("^api/health", "load balancer")]);
+    store.remove_ignored_path(&site, "^ignored-page/$", "t").await.expect("remove");
+    let s = default_site(store).await;
+    assert_eq!(s.ignored_paths.len(), 1);
+    assert_eq!(s.ignored_paths[0].pattern, "^api/health");
+}
+
+/// Networks, v4 and v6, are added (idempotently), listed and removed.
+pub async fn allowed_networks_are_added_and_removed(store: &dyn MaintenanceStore) {
+    let site = SiteRef::Default;
+    store.add_allowed_network(&site, "192.168.0.0/16", "office", "t").await.expect("v4");
+    store.add_allowed_network(&site, "2001:db8::/32", "vpn", "t").await.expect("v6");
+    store.add_allowed_network(&site, "203.0.113.7", "home", "t").await.expect("host");
+    store.add_allowed_network(&site, "192.168.0.0/16", "office (new)", "t").await.expect("re-add");
+    let s = default_site(store).await;
+    let got: Vec<(String, &str)> = s
+        .allowed_networks
+        .iter()
+        .map(|n| (n.network.to_string(), n.description.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("192.168.0.0/16".to_owned(), "office (new)"),
+            ("2001:db8::/32".to_owned(), "vpn"),
+            ("203.0.113.7/32".to_owned(), "home"),
+        ]
+    );
+    store.remove_allowed_network(&site, "2001:db8::/32", "t").await.expect("remove");
+    store.remove_allowed_network(&site, "203.0.113.7", "t").await.expect("remove host");
+    let s = default_site(store).await;
+    assert_eq!(s.allowed_networks.len(), 1);
+}
+
+/// Sites are added with normalised domains, refused twice, and removed with their data.
+pub async fn sites_are_added_and_removed(store: &dyn MaintenanceStore) {
+    let added = store.add_site("Shop.Example.COM.", Some("The shop"), "t").await.expect("add");
+    assert_eq!(added.domain, "shop.example.com");
+    assert_eq!(added.name, "The shop");
+    assert!(!added.is_default && !added.enabled);
+    let err = store.add_site("shop.example.com", None, "t").await.expect_err("twice");
+    assert!(matches!(err, StoreError::SiteExists(_)), "{err}");
+    let same = store.ensure_site("SHOP.example.com", None, "t").await.expect("ensure");
+    assert_eq!(same.id, added.id);
+    let shop = SiteRef::Domain("SHOP.example.com".into());
+    store.add_ignored_path(&shop, "^x", "", "t").await.expect("pattern");
+    store.add_allowed_network(&shop, "10.0.0.0/8", "", "t").await.expect("network");
+    assert_eq!(store.load().await.expect("load").sites.len(), 2);
+    store.remove_site("shop.example.com", "t").await.expect("remove");
+    let sites = store.load().await.expect("load").sites;
+    assert_eq!(sites.len(), 1);
+    assert!(sites[0].is_default);
+    let again = store.add_site("shop.example.com", None, "t").await.expect("re-add");
+    assert!(again.ignored_paths.is_empty() && again.allowed_networks.is_empty(), "removed with its data");
+}
+
+/// Changing one site leaves the others as they were.
+pub async fn sites_are_independent(store: &dyn MaintenanceStore) {
+    store.add_site("a.example", None, "t").await.expect("a");
+    store.add_site("b.example", None, "t").await.expect("b");
+    store
+        .set_state(&SiteRef::Domain("a.example".into()), &StateChange::turn_on(), "t")
+        .await
+        .expect("on");
+    store
+        .add_ignored_path(&SiteRef::Domain("a.example".into()), "^only-a", "", "t")
+        .await
+        .expect("pattern");
+    let sites = store.load().await.expect("load").sites;
+    let by = |d: &str| sites.iter().find(|s| s.domain == d).cloned().expect(d);
+    assert!(by("a.example").enabled);
+    assert!(!by("b.example").enabled);
+    assert!(by("b.example").ignored_paths.is_empty());
+    assert!(!sites.iter().find(|s| s.is_default).expect("default").enabled);
+}
+
+/// The bypass secret hash is stored, replaced and cleared.
+pub async fn bypass_secret_is_set_and_cleared(store: &dyn MaintenanceStore) {
+    let site = SiteRef::Default;
+    let first = crate::bypass::hash_secret("first");
+    store.set_bypass_secret_hash(&site, Some(&first), "t").await.expect("set");
+    assert_eq!(default_site(store).await.bypass_secret_hash.as_deref(), Some(first.as_str()));
+    let second = crate::bypass::hash_secret("second");
+    store.set_bypass_secret_hash(&site, Some(&second), "t").await.expect("replace");
+    assert_eq!(default_site(store).await.bypass_secret_hash.as_deref(), Some(second.as_str()));
+    store.set_bypass_secret_hash(&site, None, "t").await.expect("clear");
+    assert_eq!(default_site(store).await.bypass_secret_hash, None);
+}
+
+/// Each write leaves an event naming actor, action and detail; newest first, filtered, limited.
+pub async fn writes_are_audited(store: &dyn MaintenanceStore) {
+    let site = SiteRef::Default;
+    store.set_state(&site, &StateChange::turn_on().message("upgrade"), "alice").await.expect("on");
+    store.add_ignored_path(&site, "^status$", "", "bob").await.expect("ignore");
+    store.add_site("audit.example", None, "carol").await.expect("site");
+    store.set_state(&site, &StateChange::turn_off(), "alice").await.expect("off");
+
+    let all: Vec<Event> = store.events(None, 100).await.expect("events");
+    let summary: Vec<(&str, &str)> = all.iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
+    assert_eq!(summary, [("alice", "off"), ("carol", "site.add"), ("bob", "ignore.add"), ("alice", "on")]);
+    assert!(all[3].detail.contains("upgrade"), "detail: {}", all[3].detail);
+    assert!(all[2].detail.contains("^status$"), "detail: {}", all[2].detail);
+    assert_eq!(all[1].site.as_deref(), Some("audit.example"));
+    assert!(all.windows(2).all(|w| w[0].at >= w[1].at && w[0].id > w[1].id), "newest first");
+
+    let limited = store.events(None, 2).await.expect("limited");
+    assert_eq!(limited, all[..2].to_vec());
+    let only_audit = store.events(Some(&SiteRef::Domain("audit.example".into())), 100).await.expect("by site");
+    assert_eq!(only_audit.len(), 1);
+    assert_eq!(only_audit[0].action, "site.add");
+    let default_only = store.events(Some(&site), 100).await.expect("default");
+    assert_eq!(default_only.len(), 3);
+}
+
+/// A store with a change feed sends a notice after a write.
+pub async fn change_feed_announces_writes(store: &dyn MaintenanceStore) {
+    let Some(mut feed) = store.subscribe().await.expect("subscribe") else {
+        return;
+    };
+    // Drain the notice a feed may send when it (re)connects.
+    while tokio::time::timeout(Duration::from_millis(200), feed.recv()).await.is_ok_and(|m| m.is_some()) {}
+    store.set_state(&SiteRef::Default, &StateChange::turn_on(), "t").await.expect("on");
+    let got = tokio::time::timeout(Duration::from_secs(10), feed.recv()).await;
+    assert!(matches!(got, Ok(Some(()))), "no change notice within 10 s: {got:?}");
+}
+
+/// A store decorator that counts calls, to show what a handle asks of its store.
+#[derive(Debug)]
+pub struct CountingStore<S> {
+    inner: S,
+    loads: AtomicU64,
+    revisions: AtomicU64,
+    other: AtomicU64,
+}
+
+impl<S: MaintenanceStore> CountingStore<S> {
+    /// Wraps a store.
+    pub fn new(inner: S) -> Arc<Self> {
+        Arc::new(CountingStore {
+            inner,
+            loads: AtomicU64::new(0),
+            revisions: AtomicU64::new(0),
+            other: AtomicU64::new(0),
+        })
+    }
+
+    /// Every call so far: `load`s, `revision`s and any other.
+    pub fn calls(&self) -> u64 {
+        self.loads() + self.revisions() + self.other.load(Ordering::SeqCst)
+    }
+
+    /// `load` calls so far.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::SeqCst)
+    }
+
+    /// `revision` calls so far.
+    pub fn revisions(&self) -> u64 {
+        self.revisions.load(Ordering::SeqCst)
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn count_other(&self) {
+        self.other.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
+    async fn load(&self) -> Result<StoreContents, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load().await
+    }
+    async fn revision(&self) -> Result<i64, StoreError> {
+        self.revisions.fetch_add(1, Ordering::SeqCst);
+        self.inner.revision().await
+    }
+    async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        self.count_other();
+        self.inner.subscribe().await
+    }
+    async fn add_site(&self, domain: &str, name: Option<&str>, actor: &str) -> Result<SiteState, StoreError> {
+        self.count_other();
+        self.inner.add_site(domain, name, actor).await
+    }
+    async fn remove_site(&self, domain: &str, actor: &str) -> Result<(), StoreError> {
+        self.count_other();
+        self.inner.remove_site(domain, actor).await
+    }
+    async fn set_state(&self, site: &SiteRef, change: &StateChange, actor: &str) -> Result<SiteState, StoreError> {
+        self.count_other();
+        self.inner.set_state(site, change, actor).await
+    }
+    async fn add_ignored_path(&self, site: &SiteRef, pattern: &str, description: &str, actor: &str) -> Result<(), StoreError> {
+        self.count_other();
+        self.inner.add_ignored_path(site, pattern, description, actor).await
+    }
+    async fn remove_ignored_path(&self, site: &SiteRef, pattern: &str, actor: &str) -> Result<(), StoreError> {
+        self.count_other();
+        self.inner.remove_ignored_path(site, pattern, actor).await
+    }
+    async fn add_allowed_network(&self, site: &SiteRef, network: &str, description: &str, actor: &str) -> Result<(), StoreError> {
+        self.count_other();
+        self.inner.add_allowed_network(site, network, description, actor).await
+    }
+    async fn remove_allowed_network(&self, site: &SiteRef, network: &str, actor: &str) -> Result<(), StoreError> {
+        self.count_other();
+        self.inner.remove_allowed_network(site, network, actor).await
+    }
+    async fn set_bypass_secret_hash(&self, site: &SiteRef, hash: Option<&str>, actor: &str) -> Result<(), StoreError> {
+        self.count_other();
+        self.inner.set_bypass_secret_hash(site, hash, actor).await
+    }
+    async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.count_other();
+        self.inner.events(site, limit).await
+    }
+}

@@ -1,0 +1,77 @@
+//! Checks shared by every store, the CLI and the admin page, so they all refuse the same input.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::error::ValidationError;
+use crate::model::SiteState;
+
+pub use crate::host::validate_domain as domain;
+pub use crate::pattern::validate_pattern as pattern;
+
+/// The longest message accepted.
+pub const MAX_MESSAGE_LEN: usize = 2000;
+/// The longest description (of a pattern or a network) accepted.
+pub const MAX_DESCRIPTION_LEN: usize = 255;
+/// The longest site name accepted.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Parses a network in CIDR notation; a bare address means that one host.
+///
+/// The host bits are kept as written (`10.1.2.3/8` contains the same addresses as `10.0.0.0/8`).
+///
+/// ```
+/// use maintenance_core::validate::network;
+/// assert_eq!(network("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+/// assert_eq!(network("127.0.0.1").unwrap().to_string(), "127.0.0.1/32");
+/// assert_eq!(network("::1").unwrap().to_string(), "::1/128");
+/// assert!(network("10.0.0.0/33").unwrap_err().to_string().contains("10.0.0.0/33"));
+/// ```
+pub fn network(text: &str) -> Result<IpNet, ValidationError> {
+    let t = text.trim();
+    if let Ok(net) = t.parse::<IpNet>() {
+        return Ok(net);
+    }
+    t.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| ValidationError::Cidr(text.to_owned()))
+}
+
+/// Checks a text field's length in characters.
+pub fn text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationError> {
+    let len = value.chars().count();
+    if len > max {
+        Err(ValidationError::TooLong { field, len, max })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a whole site state as a store is about to write it.
+pub fn site_state(site: &SiteState) -> Result<(), ValidationError> {
+    domain(&site.domain)?;
+    text("name", &site.name, MAX_NAME_LEN)?;
+    if let Some(m) = &site.message {
+        text("message", m, MAX_MESSAGE_LEN)?;
+    }
+    if let (Some(start), Some(end)) = (site.starts_at, site.ends_at) {
+        if end <= start {
+            return Err(ValidationError::Window {
+                starts_at: start.to_rfc3339(),
+                ends_at: end.to_rfc3339(),
+            });
+        }
+    }
+    for p in &site.ignored_paths {
+        pattern(&p.pattern)?;
+        text("description", &p.description, MAX_DESCRIPTION_LEN)?;
+    }
+    for n in &site.allowed_networks {
+        text("description", &n.description, MAX_DESCRIPTION_LEN)?;
+    }
+    if let Some(h) = &site.bypass_secret_hash {
+        crate::bypass::check_hash_format(h)?;
+    }
+    Ok(())
+}
