@@ -42,7 +42,10 @@ pub fn generate_secret() -> Result<String, getrandom::Error> {
 /// assert!(!secret_matches("let-me-out", &hash));
 /// ```
 pub fn hash_secret(secret: &str) -> String {
-    format!("{HASH_PREFIX}{}", hex::encode(Sha256::digest(secret.as_bytes())))
+    format!(
+        "{HASH_PREFIX}{}",
+        hex::encode(Sha256::digest(secret.as_bytes()))
+    )
 }
 
 /// Checks that a stored hash has the form [`hash_secret`] gives.
@@ -56,19 +59,27 @@ pub fn check_hash_format(hash: &str) -> Result<(), ValidationError> {
 /// Whether `secret` hashes to `stored_hash`, compared in constant time.
 pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
     let candidate = hash_secret(secret);
-    candidate.len() == stored_hash.len() && bool::from(candidate.as_bytes().ct_eq(stored_hash.as_bytes()))
+    candidate.len() == stored_hash.len()
+        && bool::from(candidate.as_bytes().ct_eq(stored_hash.as_bytes()))
 }
 
 fn mac(key: Option<&[u8]>, stored_hash: &str, site_id: i64, expires: i64) -> Hmac<Sha256> {
     let key = key.unwrap_or(stored_hash.as_bytes());
     // HMAC takes keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(format!("maintenance-bypass|{COOKIE_VERSION}|{site_id}|{expires}|{stored_hash}").as_bytes());
+    mac.update(
+        format!("maintenance-bypass|{COOKIE_VERSION}|{site_id}|{expires}|{stored_hash}").as_bytes(),
+    );
     mac
 }
 
 /// The cookie value for a site: `v1.<site id>.<expiry, unix seconds>.<signature>`.
-pub fn sign_cookie(key: Option<&[u8]>, stored_hash: &str, site_id: i64, expires: DateTime<Utc>) -> String {
+pub fn sign_cookie(
+    key: Option<&[u8]>,
+    stored_hash: &str,
+    site_id: i64,
+    expires: DateTime<Utc>,
+) -> String {
     let exp = expires.timestamp();
     let sig = mac(key, stored_hash, site_id, exp).finalize().into_bytes();
     format!("{COOKIE_VERSION}.{site_id}.{exp}.{}", hex::encode(sig))
@@ -84,9 +95,13 @@ pub fn verify_cookie(
     now: DateTime<Utc>,
 ) -> bool {
     let mut parts = value.split('.');
-    let (Some(version), Some(id), Some(exp), Some(sig), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(version), Some(id), Some(exp), Some(sig), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return false;
     };
     if version != COOKIE_VERSION || id.parse::<i64>().ok() != Some(site_id) {
@@ -101,7 +116,9 @@ pub fn verify_cookie(
     let Ok(sig) = hex::decode(sig) else {
         return false;
     };
-    mac(key, stored_hash, site_id, exp).verify_slice(&sig).is_ok()
+    mac(key, stored_hash, site_id, exp)
+        .verify_slice(&sig)
+        .is_ok()
 }
 
 /// The value of the cookie `name` among the request's `Cookie` headers.
@@ -124,11 +141,26 @@ pub struct BypassGrant {
 }
 
 impl BypassGrant {
-    pub(crate) fn new(settings: &BypassSettings, stored_hash: &str, site_id: i64, now: DateTime<Utc>) -> Self {
-        let ttl = chrono::Duration::from_std(settings.cookie_ttl).unwrap_or(chrono::Duration::hours(12));
+    pub(crate) fn new(
+        settings: &BypassSettings,
+        stored_hash: &str,
+        site_id: i64,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let ttl =
+            chrono::Duration::from_std(settings.cookie_ttl).unwrap_or(chrono::Duration::hours(12));
         let expires = now + ttl;
-        let value = sign_cookie(settings.signing_key.as_deref(), stored_hash, site_id, expires);
-        let secure = if settings.cookie_secure { "; Secure" } else { "" };
+        let value = sign_cookie(
+            settings.signing_key.as_deref(),
+            stored_hash,
+            site_id,
+            expires,
+        );
+        let secure = if settings.cookie_secure {
+            "; Secure"
+        } else {
+            ""
+        };
         BypassGrant {
             set_cookie: format!(
                 "{}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
@@ -150,7 +182,10 @@ impl BypassGrant {
         if let Ok(v) = http::HeaderValue::from_str(&self.set_cookie) {
             headers.insert(http::header::SET_COOKIE, v);
         }
-        headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
         res
     }
 }
@@ -231,7 +266,11 @@ mod tests {
     fn grant_sets_a_safe_cookie() {
         let settings = BypassSettings::default();
         let g = BypassGrant::new(&settings, &hash_secret("s"), 3, t(0));
-        assert!(g.set_cookie.starts_with("maintenance_bypass=v1.3.43200."), "{}", g.set_cookie);
+        assert!(
+            g.set_cookie.starts_with("maintenance_bypass=v1.3.43200."),
+            "{}",
+            g.set_cookie
+        );
         assert!(g.set_cookie.contains("HttpOnly"));
         assert!(g.set_cookie.contains("SameSite=Lax"));
         assert!(g.set_cookie.contains("Max-Age=43200"));

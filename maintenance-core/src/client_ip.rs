@@ -143,23 +143,51 @@ mod tests {
     #[test]
     fn no_trusted_proxies_means_peer() {
         let r = req("10.0.0.9", &[("x-forwarded-for", "127.0.0.1")]);
-        assert_eq!(client_ip(&r, &[], &ClientIpHeader::XForwardedFor), ip("10.0.0.9"));
+        assert_eq!(
+            client_ip(&r, &[], &ClientIpHeader::XForwardedFor),
+            ip("10.0.0.9")
+        );
     }
 
     #[test]
     fn rightmost_untrusted_entry_is_used() {
         let trusted = nets(&["10.0.0.0/8", "192.168.0.0/16"]);
-        let cases: &[(&[(&str, &str)], Option<IpAddr>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<IpAddr>);
+        let cases: &[Case<'_>] = &[
             (&[("x-forwarded-for", "203.0.113.7")], ip("203.0.113.7")),
-            (&[("x-forwarded-for", "127.0.0.1, 203.0.113.7")], ip("203.0.113.7")),
-            (&[("x-forwarded-for", "203.0.113.7, 192.168.1.1")], ip("203.0.113.7")),
-            (&[("x-forwarded-for", "127.0.0.1"), ("x-forwarded-for", "198.51.100.2")], ip("198.51.100.2")),
-            (&[("x-forwarded-for", "10.1.1.1, 192.168.1.1")], ip("10.1.1.1")),
+            (
+                &[("x-forwarded-for", "127.0.0.1, 203.0.113.7")],
+                ip("203.0.113.7"),
+            ),
+            (
+                &[("x-forwarded-for", "203.0.113.7, 192.168.1.1")],
+                ip("203.0.113.7"),
+            ),
+            (
+                &[
+                    ("x-forwarded-for", "127.0.0.1"),
+                    ("x-forwarded-for", "198.51.100.2"),
+                ],
+                ip("198.51.100.2"),
+            ),
+            (
+                &[("x-forwarded-for", "10.1.1.1, 192.168.1.1")],
+                ip("10.1.1.1"),
+            ),
             (&[], ip("10.0.0.2")),
-            (&[("x-forwarded-for", "198.51.100.2:5555")], ip("198.51.100.2")),
-            (&[("x-forwarded-for", "[2001:db8::1]:80")], ip("2001:db8::1")),
+            (
+                &[("x-forwarded-for", "198.51.100.2:5555")],
+                ip("198.51.100.2"),
+            ),
+            (
+                &[("x-forwarded-for", "[2001:db8::1]:80")],
+                ip("2001:db8::1"),
+            ),
             (&[("x-forwarded-for", "2001:db8::2")], ip("2001:db8::2")),
-            (&[("x-forwarded-for", "::ffff:198.51.100.3")], ip("198.51.100.3")),
+            (
+                &[("x-forwarded-for", "::ffff:198.51.100.3")],
+                ip("198.51.100.3"),
+            ),
             (&[("x-forwarded-for", "127.0.0.1, garbage")], None),
             (&[("x-forwarded-for", "unknown")], None),
         ];
@@ -187,7 +215,11 @@ mod tests {
         ];
         for (value, want) in cases {
             let r = req("10.0.0.2", &[("forwarded", value)]);
-            assert_eq!(client_ip(&r, &trusted, &ClientIpHeader::Forwarded), want, "{value}");
+            assert_eq!(
+                client_ip(&r, &trusted, &ClientIpHeader::Forwarded),
+                want,
+                "{value}"
+            );
         }
     }
 
@@ -195,15 +227,30 @@ mod tests {
     fn named_header_is_read() {
         let trusted = nets(&["10.0.0.0/8"]);
         let h = ClientIpHeader::Named(http::HeaderName::from_static("x-real-ip"));
-        let r = req("10.0.0.2", &[("x-real-ip", "198.51.100.8"), ("x-forwarded-for", "1.1.1.1")]);
+        let r = req(
+            "10.0.0.2",
+            &[
+                ("x-real-ip", "198.51.100.8"),
+                ("x-forwarded-for", "1.1.1.1"),
+            ],
+        );
         assert_eq!(client_ip(&r, &trusted, &h), ip("198.51.100.8"));
     }
 
     #[test]
     fn mapped_ipv6_peer_matches_ipv4_networks() {
-        assert!(in_networks(&nets(&["127.0.0.0/8"]), "::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!in_networks(&nets(&["10.0.0.0/8"]), "2001:db8::1".parse().unwrap()));
-        assert!(in_networks(&nets(&["2001:db8::/32"]), "2001:db8::1".parse().unwrap()));
+        assert!(in_networks(
+            &nets(&["127.0.0.0/8"]),
+            "::ffff:127.0.0.1".parse().unwrap()
+        ));
+        assert!(!in_networks(
+            &nets(&["10.0.0.0/8"]),
+            "2001:db8::1".parse().unwrap()
+        ));
+        assert!(in_networks(
+            &nets(&["2001:db8::/32"]),
+            "2001:db8::1".parse().unwrap()
+        ));
     }
 
     #[test]

@@ -224,10 +224,10 @@ pub fn decide<R: RequestView + ?Sized>(
 
     let hash = state.bypass_secret_hash.as_deref();
     let method = req.method();
-    if let Some(hash) = hash {
-        if let Some(grant) = bypass_link(policy, req, method, hash, state.id, now) {
-            return Decision::Bypass(grant);
-        }
+    if let Some(hash) = hash
+        && let Some(grant) = bypass_link(policy, req, method, hash, state.id, now)
+    {
+        return Decision::Bypass(grant);
     }
 
     if let Some(ip) = client_ip(req, policy.trusted_proxies(), policy.client_ip_header()) {
@@ -245,12 +245,11 @@ pub fn decide<R: RequestView + ?Sized>(
         _ => {}
     }
 
-    if !policy.ignored.is_empty() || !site.ignored().is_empty() {
-        if let Some(path) = path_for_matching(req.path()) {
-            if policy.ignored.matches_prepared(&path) || site.ignored().matches_prepared(&path) {
-                return Decision::Allow(AllowReason::IgnoredPath);
-            }
-        }
+    if (!policy.ignored.is_empty() || !site.ignored().is_empty())
+        && let Some(path) = path_for_matching(req.path())
+        && (policy.ignored.matches_prepared(&path) || site.ignored().matches_prepared(&path))
+    {
+        return Decision::Allow(AllowReason::IgnoredPath);
     }
 
     if let Some(hash) = hash {

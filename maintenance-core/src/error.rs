@@ -14,10 +14,14 @@ pub enum ValidationError {
         reason: String,
     },
     /// A network that is not in CIDR notation.
-    #[error("invalid network `{0}`: expected CIDR notation such as 10.0.0.0/8 or 2001:db8::/32, or a single address")]
+    #[error(
+        "invalid network `{0}`: expected CIDR notation such as 10.0.0.0/8 or 2001:db8::/32, or a single address"
+    )]
     Cidr(String),
     /// A domain that cannot name a site.
-    #[error("invalid site domain `{0}`: expected a host name such as example.com (letters, digits, `-` and `.`), an IPv4 address or a bracketed IPv6 address")]
+    #[error(
+        "invalid site domain `{0}`: expected a host name such as example.com (letters, digits, `-` and `.`), an IPv4 address or a bracketed IPv6 address"
+    )]
     Domain(String),
     /// An unknown mode.
     #[error("invalid mode `{0}`: expected `full` or `read-only`")]
@@ -57,7 +61,9 @@ pub enum PolicyError {
         source: ValidationError,
     },
     /// A status code outside 400..=599.
-    #[error("policy setting `status`: {0} is not an error status; expected 400 to 599 (503 is usual)")]
+    #[error(
+        "policy setting `status`: {0} is not an error status; expected 400 to 599 (503 is usual)"
+    )]
     Status(u16),
     /// A header name that is not valid.
     #[error("policy setting `{setting}`: `{value}` is not a valid HTTP header name")]

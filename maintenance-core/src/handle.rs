@@ -104,13 +104,22 @@ impl Maintenance {
     }
 
     /// Decides for `req` at `now` (for tests and replays).
-    pub fn check_at<R: RequestView + ?Sized>(&self, req: &R, identity: Identity, now: DateTime<Utc>) -> Decision {
+    pub fn check_at<R: RequestView + ?Sized>(
+        &self,
+        req: &R,
+        identity: Identity,
+        now: DateTime<Utc>,
+    ) -> Decision {
         let snapshot = self.inner.snapshot.load();
         decide(snapshot.as_deref(), &self.inner.policy, req, identity, now)
     }
 
     /// The response for a blocked request, as the policy renders it.
-    pub fn blocked_response<R: RequestView + ?Sized>(&self, block: &Block, req: &R) -> http::Response<String> {
+    pub fn blocked_response<R: RequestView + ?Sized>(
+        &self,
+        block: &Block,
+        req: &R,
+    ) -> http::Response<String> {
         blocked_response(block, &self.inner.policy, req)
     }
 
@@ -150,7 +159,11 @@ impl Maintenance {
     /// Starts the background refresher (once; later calls do nothing). It follows the store's
     /// change feed when it has one, and polls the revision otherwise. Needs a Tokio runtime.
     pub fn spawn_refresher(&self) {
-        let mut slot = self.inner.refresher.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = self
+            .inner
+            .refresher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_none() {
             let weak = Arc::downgrade(&self.inner);
             let store = Arc::clone(&self.inner.store);
@@ -197,10 +210,16 @@ async fn refresh_loop(weak: Weak<Inner>, store: Arc<dyn MaintenanceStore>, polic
     let mut next_subscribe = tokio::time::Instant::now();
     let mut failing = false;
     loop {
+        let mut just_subscribed = false;
         if feed.is_none() && tokio::time::Instant::now() >= next_subscribe {
             match store.subscribe().await {
-                Ok(f) => feed = f,
-                Err(e) => tracing::warn!(error = %e, "could not subscribe to maintenance changes; polling"),
+                Ok(f) => {
+                    just_subscribed = f.is_some();
+                    feed = f;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not subscribe to maintenance changes; polling")
+                }
             }
             next_subscribe = tokio::time::Instant::now() + policy.feed_poll_interval();
         }
@@ -210,6 +229,9 @@ async fn refresh_loop(weak: Weak<Inner>, store: Arc<dyn MaintenanceStore>, polic
             policy.poll_interval()
         };
         let notified = match feed.as_mut() {
+            // A change made between the last load and the subscription sent no notice to
+            // this feed: look at the revision once before waiting on it.
+            Some(_) if just_subscribed => false,
             Some(f) => tokio::select! {
                 msg = f.recv() => {
                     if msg.is_none() {

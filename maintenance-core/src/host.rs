@@ -50,8 +50,14 @@ pub fn validate_domain(domain: &str) -> Result<String, ValidationError> {
     if normalized.is_empty() || normalized.len() > 253 {
         return Err(bad());
     }
-    if let Some(inner) = normalized.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        return inner.parse::<Ipv6Addr>().map(|_| normalized.clone()).map_err(|_| bad());
+    if let Some(inner) = normalized
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+    {
+        return inner
+            .parse::<Ipv6Addr>()
+            .map(|_| normalized.clone())
+            .map_err(|_| bad());
     }
     if normalized.parse::<IpAddr>().is_ok() {
         return Ok(normalized);
@@ -61,9 +67,15 @@ pub fn validate_domain(domain: &str) -> Result<String, ValidationError> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     });
-    if labels_ok { Ok(normalized) } else { Err(bad()) }
+    if labels_ok {
+        Ok(normalized)
+    } else {
+        Err(bad())
+    }
 }
 
 #[cfg(test)]
@@ -91,11 +103,22 @@ mod tests {
 
     #[test]
     fn domains_are_validated() {
-        assert_eq!(validate_domain("Shop.Example.COM").unwrap(), "shop.example.com");
+        assert_eq!(
+            validate_domain("Shop.Example.COM").unwrap(),
+            "shop.example.com"
+        );
         assert_eq!(validate_domain("localhost:3000").unwrap(), "localhost");
         assert_eq!(validate_domain("[::1]").unwrap(), "[::1]");
         assert_eq!(validate_domain("10.0.0.1").unwrap(), "10.0.0.1");
-        for bad in ["", "a b", "-x.com", "x..com", "[nope]", "exa$mple.com", "/path"] {
+        for bad in [
+            "",
+            "a b",
+            "-x.com",
+            "x..com",
+            "[nope]",
+            "exa$mple.com",
+            "/path",
+        ] {
             let err = validate_domain(bad).unwrap_err();
             assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
         }

@@ -72,8 +72,8 @@ pub use request::{Identity, PeerAddr, RequestView, WithPeer};
 pub use response::{blocked_response, escape_html, html_body, json_body, wants_json};
 pub use snapshot::{LiveSite, Snapshot};
 pub use store::{
-    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceStore, StoreContents, find_site, state_action,
-    unknown_site,
+    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceStore, StoreContents, find_site,
+    state_action, unknown_site,
 };
 
 pub use chrono;

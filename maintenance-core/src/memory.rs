@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use crate::error::StoreError;
 use crate::model::{AllowedNetwork, Event, IgnoredPath, SiteRef, SiteState, StateChange};
 use crate::store::{
-    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceStore, StoreContents, find_site, state_action,
-    unknown_site,
+    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceStore, StoreContents, find_site,
+    state_action, unknown_site,
 };
 use crate::validate;
 
@@ -64,10 +64,16 @@ impl MemoryStore {
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Inner) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         // A panic while holding the lock cannot leave half-written state (writes go through
         // `write`, which mutates a copy), so a poisoned lock is still usable.
-        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut inner)
     }
 
@@ -112,7 +118,8 @@ impl Inner {
             action: action.to_owned(),
             detail,
         });
-        self.subscribers.retain(|tx| !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(_))));
+        self.subscribers
+            .retain(|tx| !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(_))));
     }
 }
 
@@ -139,7 +146,12 @@ impl MaintenanceStore for MemoryStore {
         })
     }
 
-    async fn add_site(&self, domain: &str, name: Option<&str>, actor: &str) -> Result<SiteState, StoreError> {
+    async fn add_site(
+        &self,
+        domain: &str,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
         let domain = validate::domain(domain)?;
         self.with(|inner| {
             if inner.sites.iter().any(|s| s.domain == domain) {
@@ -177,7 +189,12 @@ impl MaintenanceStore for MemoryStore {
         })
     }
 
-    async fn set_state(&self, site: &SiteRef, change: &StateChange, actor: &str) -> Result<SiteState, StoreError> {
+    async fn set_state(
+        &self,
+        site: &SiteRef,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
         self.write(site, actor, state_action(change), |s| {
             change.apply_to(s)?;
             Ok(change.describe())
@@ -205,7 +222,12 @@ impl MaintenanceStore for MemoryStore {
         .map(drop)
     }
 
-    async fn remove_ignored_path(&self, site: &SiteRef, pattern: &str, actor: &str) -> Result<(), StoreError> {
+    async fn remove_ignored_path(
+        &self,
+        site: &SiteRef,
+        pattern: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.write(site, actor, "ignore.remove", |s| {
             let before = s.ignored_paths.len();
             s.ignored_paths.retain(|p| p.pattern != pattern);
@@ -242,7 +264,12 @@ impl MaintenanceStore for MemoryStore {
         .map(drop)
     }
 
-    async fn remove_allowed_network(&self, site: &SiteRef, network: &str, actor: &str) -> Result<(), StoreError> {
+    async fn remove_allowed_network(
+        &self,
+        site: &SiteRef,
+        network: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         let net = validate::network(network)?;
         self.write(site, actor, "allow.remove", |s| {
             let before = s.allowed_networks.len();
@@ -259,11 +286,20 @@ impl MaintenanceStore for MemoryStore {
         .map(drop)
     }
 
-    async fn set_bypass_secret_hash(&self, site: &SiteRef, hash: Option<&str>, actor: &str) -> Result<(), StoreError> {
+    async fn set_bypass_secret_hash(
+        &self,
+        site: &SiteRef,
+        hash: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         if let Some(h) = hash {
             crate::bypass::check_hash_format(h)?;
         }
-        let action = if hash.is_some() { "bypass.set" } else { "bypass.clear" };
+        let action = if hash.is_some() {
+            "bypass.set"
+        } else {
+            "bypass.clear"
+        };
         self.write(site, actor, action, |s| {
             s.bypass_secret_hash = hash.map(str::to_owned);
             Ok(String::new())
@@ -275,7 +311,12 @@ impl MaintenanceStore for MemoryStore {
         self.with(|inner| {
             let domain = match site {
                 None => None,
-                Some(r) => Some(find_site(&inner.sites, r).ok_or_else(|| unknown_site(r))?.domain.clone()),
+                Some(r) => Some(
+                    find_site(&inner.sites, r)
+                        .ok_or_else(|| unknown_site(r))?
+                        .domain
+                        .clone(),
+                ),
             };
             Ok(inner
                 .events

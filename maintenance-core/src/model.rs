@@ -230,7 +230,11 @@ impl StateChange {
     }
 
     /// Set the window; either end may be open.
-    pub fn window(mut self, starts_at: Option<DateTime<Utc>>, ends_at: Option<DateTime<Utc>>) -> Self {
+    pub fn window(
+        mut self,
+        starts_at: Option<DateTime<Utc>>,
+        ends_at: Option<DateTime<Utc>>,
+    ) -> Self {
         self.starts_at = Some(starts_at);
         self.ends_at = Some(ends_at);
         self
@@ -281,7 +285,8 @@ impl StateChange {
         if let Some(v) = &self.message {
             parts.push(format!("message={:?}", v.as_deref().unwrap_or("")));
         }
-        let time = |t: &Option<DateTime<Utc>>| t.map_or_else(|| "none".to_owned(), |t| t.to_rfc3339());
+        let time =
+            |t: &Option<DateTime<Utc>>| t.map_or_else(|| "none".to_owned(), |t| t.to_rfc3339());
         if let Some(v) = &self.starts_at {
             parts.push(format!("starts_at={}", time(v)));
         }

@@ -151,7 +151,10 @@ pub fn path_for_matching(path: &str) -> Option<Cow<'_, str>> {
         return None;
     }
     let decoded: Cow<'_, str> = if relative.contains('%') {
-        if ["%2f", "%2F", "%5c", "%5C"].iter().any(|enc| relative.contains(enc)) {
+        if ["%2f", "%2F", "%5c", "%5C"]
+            .iter()
+            .any(|enc| relative.contains(enc))
+        {
             return None;
         }
         let bytes = percent_decode(relative)?;
@@ -226,7 +229,12 @@ mod tests {
 
     #[test]
     fn leading_slash_means_the_same() {
-        for p in ["^/ignored-page/$", "/ignored-page/$", "^ignored-page/$", "ignored-page/$"] {
+        for p in [
+            "^/ignored-page/$",
+            "/ignored-page/$",
+            "^ignored-page/$",
+            "ignored-page/$",
+        ] {
             let s = set(&[p]);
             assert!(matches(&s, "/ignored-page/"), "pattern {p}");
             assert!(!matches(&s, "/other/"), "pattern {p}");

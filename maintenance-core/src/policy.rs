@@ -190,7 +190,8 @@ impl PolicyBuilder {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.internal_networks.extend(networks.into_iter().map(|s| s.as_ref().to_owned()));
+        self.internal_networks
+            .extend(networks.into_iter().map(|s| s.as_ref().to_owned()));
         self
     }
 
@@ -206,7 +207,12 @@ impl PolicyBuilder {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.ignored_patterns = Some(patterns.into_iter().map(|s| s.as_ref().to_owned()).collect());
+        self.ignored_patterns = Some(
+            patterns
+                .into_iter()
+                .map(|s| s.as_ref().to_owned())
+                .collect(),
+        );
         self
     }
 
@@ -222,7 +228,8 @@ impl PolicyBuilder {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.trusted_proxies.extend(networks.into_iter().map(|s| s.as_ref().to_owned()));
+        self.trusted_proxies
+            .extend(networks.into_iter().map(|s| s.as_ref().to_owned()));
         self
     }
 
@@ -313,20 +320,23 @@ impl PolicyBuilder {
         let defaults = Policy::default();
         let networks = |setting: &'static str, list: &[String]| {
             list.iter()
-                .map(|s| validate::network(s).map_err(|source| PolicyError::Invalid { setting, source }))
+                .map(|s| {
+                    validate::network(s).map_err(|source| PolicyError::Invalid { setting, source })
+                })
                 .collect::<Result<Vec<_>, _>>()
         };
         let internal_networks = networks("internal_networks", &self.internal_networks)?;
         let trusted_proxies = networks("trusted_proxies", &self.trusted_proxies)?;
-        let ignored = match &self.ignored_patterns {
-            None => defaults.ignored,
-            Some(list) => PatternSet::compile_strict(list.iter().map(String::as_str)).map_err(
-                |source| PolicyError::Invalid {
-                    setting: "ignored_patterns",
-                    source,
-                },
-            )?,
-        };
+        let ignored =
+            match &self.ignored_patterns {
+                None => defaults.ignored,
+                Some(list) => PatternSet::compile_strict(list.iter().map(String::as_str)).map_err(
+                    |source| PolicyError::Invalid {
+                        setting: "ignored_patterns",
+                        source,
+                    },
+                )?,
+            };
         let header_name = |setting: &'static str, value: &str| {
             HeaderName::from_bytes(value.trim().as_bytes()).map_err(|_| PolicyError::HeaderName {
                 setting,
@@ -355,7 +365,9 @@ impl PolicyBuilder {
         let prefix = bypass.path_prefix.trim_end_matches('/').to_owned();
         let prefix_ok = prefix.starts_with('/')
             && prefix.len() > 1
-            && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
         if !prefix_ok {
             return Err(PolicyError::Bypass {
                 setting: "bypass_path_prefix",
@@ -430,18 +442,48 @@ mod tests {
     #[test]
     fn bad_settings_are_named() {
         let cases: Vec<(PolicyBuilder, &[&str])> = vec![
-            (Policy::builder().internal_networks(["1.2.3"]), &["internal_networks", "1.2.3"]),
-            (Policy::builder().trusted_proxies(["nope"]), &["trusted_proxies", "nope"]),
-            (Policy::builder().ignored_patterns(["^(x"]), &["ignored_patterns", "^(x"]),
+            (
+                Policy::builder().internal_networks(["1.2.3"]),
+                &["internal_networks", "1.2.3"],
+            ),
+            (
+                Policy::builder().trusted_proxies(["nope"]),
+                &["trusted_proxies", "nope"],
+            ),
+            (
+                Policy::builder().ignored_patterns(["^(x"]),
+                &["ignored_patterns", "^(x"],
+            ),
             (Policy::builder().status(200), &["status", "200"]),
             (Policy::builder().status(1000), &["status", "1000"]),
-            (Policy::builder().client_ip_header("bad header"), &["client_ip_header", "bad header"]),
-            (Policy::builder().bypass_header("x y"), &["bypass_header", "x y"]),
-            (Policy::builder().bypass_path_prefix("nope"), &["bypass_path_prefix", "nope"]),
-            (Policy::builder().bypass_path_prefix("/"), &["bypass_path_prefix"]),
-            (Policy::builder().bypass_cookie_name("a b"), &["bypass_cookie_name", "a b"]),
-            (Policy::builder().bypass_cookie_ttl(Duration::ZERO), &["bypass_cookie_ttl"]),
-            (Policy::builder().poll_interval(Duration::ZERO), &["poll_interval"]),
+            (
+                Policy::builder().client_ip_header("bad header"),
+                &["client_ip_header", "bad header"],
+            ),
+            (
+                Policy::builder().bypass_header("x y"),
+                &["bypass_header", "x y"],
+            ),
+            (
+                Policy::builder().bypass_path_prefix("nope"),
+                &["bypass_path_prefix", "nope"],
+            ),
+            (
+                Policy::builder().bypass_path_prefix("/"),
+                &["bypass_path_prefix"],
+            ),
+            (
+                Policy::builder().bypass_cookie_name("a b"),
+                &["bypass_cookie_name", "a b"],
+            ),
+            (
+                Policy::builder().bypass_cookie_ttl(Duration::ZERO),
+                &["bypass_cookie_ttl"],
+            ),
+            (
+                Policy::builder().poll_interval(Duration::ZERO),
+                &["poll_interval"],
+            ),
         ];
         for (builder, words) in cases {
             let err = builder.build().unwrap_err().to_string();
@@ -453,9 +495,15 @@ mod tests {
 
     #[test]
     fn header_choices() {
-        let p = Policy::builder().client_ip_header("Forwarded").build().unwrap();
+        let p = Policy::builder()
+            .client_ip_header("Forwarded")
+            .build()
+            .unwrap();
         assert_eq!(p.client_ip_header(), &ClientIpHeader::Forwarded);
-        let p = Policy::builder().client_ip_header("X-Real-IP").build().unwrap();
+        let p = Policy::builder()
+            .client_ip_header("X-Real-IP")
+            .build()
+            .unwrap();
         assert_eq!(
             p.client_ip_header(),
             &ClientIpHeader::Named(HeaderName::from_static("x-real-ip"))
@@ -464,7 +512,10 @@ mod tests {
 
     #[test]
     fn trailing_slash_of_prefix_is_dropped() {
-        let p = Policy::builder().bypass_path_prefix("/let-me-in/").build().unwrap();
+        let p = Policy::builder()
+            .bypass_path_prefix("/let-me-in/")
+            .build()
+            .unwrap();
         assert_eq!(p.bypass().path_prefix, "/let-me-in");
     }
 }

@@ -68,7 +68,10 @@ fn host_of<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri) -> Option<&'a s
         .or_else(|| uri.authority().map(http::uri::Authority::as_str))
 }
 
-fn values_of<'a>(headers: &'a http::HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+fn values_of<'a>(
+    headers: &'a http::HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers.get_all(name).iter().filter_map(|v| v.to_str().ok())
 }
 
@@ -160,7 +163,8 @@ mod tests {
             .header("x-forwarded-for", "2.2.2.2")
             .body(())
             .unwrap();
-        req.extensions_mut().insert(SocketAddr::from(([10, 0, 0, 1], 4000)));
+        req.extensions_mut()
+            .insert(SocketAddr::from(([10, 0, 0, 1], 4000)));
         assert_eq!(RequestView::method(&req), "POST");
         assert_eq!(RequestView::host(&req), Some("api.example.com"));
         assert_eq!(RequestView::path(&req), "/items/%41");
@@ -171,7 +175,9 @@ mod tests {
         assert_eq!(req.peer_addr(), Some(IpAddr::from([10, 0, 0, 1])));
 
         let (mut parts, ()) = req.into_parts();
-        parts.extensions.insert(PeerAddr(IpAddr::from([192, 168, 1, 1])));
+        parts
+            .extensions
+            .insert(PeerAddr(IpAddr::from([192, 168, 1, 1])));
         assert_eq!(RequestView::method(&parts), "POST");
         assert_eq!(RequestView::host(&parts), Some("api.example.com"));
         assert_eq!(parts.header("X-Forwarded-For"), Some("1.1.1.1"));

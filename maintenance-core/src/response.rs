@@ -18,7 +18,10 @@ use crate::request::RequestView;
 /// assert!(!wants_json(&req("accept", "text/html,application/xhtml+xml,*/*;q=0.8")));
 /// ```
 pub fn wants_json<R: RequestView + ?Sized>(req: &R) -> bool {
-    if req.header("content-type").is_some_and(|ct| is_json_type(media_type(ct))) {
+    if req
+        .header("content-type")
+        .is_some_and(|ct| is_json_type(media_type(ct)))
+    {
         return true;
     }
     let mut json_q: Option<f32> = None;
@@ -49,7 +52,9 @@ fn media_type(value: &str) -> &str {
 
 fn is_json_type(ty: &str) -> bool {
     ty.eq_ignore_ascii_case("application/json")
-        || ty.len() > 5 && ty.is_char_boundary(ty.len() - 5) && ty[ty.len() - 5..].eq_ignore_ascii_case("+json")
+        || ty.len() > 5
+            && ty.is_char_boundary(ty.len() - 5)
+            && ty[ty.len() - 5..].eq_ignore_ascii_case("+json")
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -123,7 +128,12 @@ pub fn html_body(block: &Block, policy: &Policy) -> String {
         None => {
             let retry_line = block
                 .retry_after
-                .map(|s| format!("<p class=\"retry\">Please try again in {}.</p>", human_secs(s)))
+                .map(|s| {
+                    format!(
+                        "<p class=\"retry\">Please try again in {}.</p>",
+                        human_secs(s)
+                    )
+                })
                 .unwrap_or_default();
             DEFAULT_TEMPLATE
                 .replace("{{message}}", &message)
@@ -153,7 +163,11 @@ fn human_secs(secs: u64) -> String {
 /// assert_eq!(res.headers()["retry-after"], "60");
 /// assert!(res.body().contains("\"temporarily_unavailable\""));
 /// ```
-pub fn blocked_response<R: RequestView + ?Sized>(block: &Block, policy: &Policy, req: &R) -> Response<String> {
+pub fn blocked_response<R: RequestView + ?Sized>(
+    block: &Block,
+    policy: &Policy,
+    req: &R,
+) -> Response<String> {
     let (body, content_type) = if wants_json(req) {
         (json_body(block, policy), "application/json")
     } else {
@@ -211,7 +225,13 @@ mod tests {
             (&[("content-type", "application/json")], true),
             (&[("content-type", "Application/JSON; charset=utf-8")], true),
             (&[("content-type", "text/plain")], false),
-            (&[("content-type", "application/x-www-form-urlencoded"), ("accept", "text/html")], false),
+            (
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("accept", "text/html"),
+                ],
+                false,
+            ),
         ];
         for (headers, want) in cases {
             assert_eq!(wants_json(&req(headers)), *want, "{headers:?}");
@@ -220,20 +240,31 @@ mod tests {
 
     #[test]
     fn json_body_has_the_seeds_fields() {
-        let res = blocked_response(&block(Some("Back at 5"), Some(120)), &Policy::default(), &req(&[("accept", "application/json")]));
+        let res = blocked_response(
+            &block(Some("Back at 5"), Some(120)),
+            &Policy::default(),
+            &req(&[("accept", "application/json")]),
+        );
         assert_eq!(res.headers()["content-type"], "application/json");
         let v: serde_json::Value = serde_json::from_str(res.body()).unwrap();
         assert_eq!(v["code"], 503);
         assert_eq!(v["error"], "temporarily_unavailable");
         assert_eq!(v["reason"], "maintenance");
-        assert_eq!(v["error_description"], "Sorry, the service is temporarily down for maintenance");
+        assert_eq!(
+            v["error_description"],
+            "Sorry, the service is temporarily down for maintenance"
+        );
         assert_eq!(v["message"], "Back at 5");
         assert_eq!(v["retry_after"], 120);
     }
 
     #[test]
     fn html_escapes_the_message() {
-        let res = blocked_response(&block(Some("<script>x</script> & co"), None), &Policy::default(), &req(&[]));
+        let res = blocked_response(
+            &block(Some("<script>x</script> & co"), None),
+            &Policy::default(),
+            &req(&[]),
+        );
         assert_eq!(res.status(), 503);
         assert_eq!(res.headers()["cache-control"], "no-store");
         assert!(res.headers().get("retry-after").is_none());
@@ -246,7 +277,10 @@ mod tests {
     #[test]
     fn default_message_when_site_has_none() {
         let res = blocked_response(&block(None, Some(30)), &Policy::default(), &req(&[]));
-        assert!(res.body().contains("Sorry, the service is temporarily down for maintenance"));
+        assert!(
+            res.body()
+                .contains("Sorry, the service is temporarily down for maintenance")
+        );
         assert!(res.body().contains("30 seconds"));
         assert_eq!(res.headers()["retry-after"], "30");
     }

@@ -25,7 +25,10 @@ pub struct LiveSite {
 impl LiveSite {
     /// Compiles a site's patterns; invalid ones go to `on_invalid`.
     pub fn compile(state: SiteState, on_invalid: impl FnMut(ValidationError)) -> Self {
-        let ignored = PatternSet::compile(state.ignored_paths.iter().map(|p| p.pattern.as_str()), on_invalid);
+        let ignored = PatternSet::compile(
+            state.ignored_paths.iter().map(|p| p.pattern.as_str()),
+            on_invalid,
+        );
         let networks = state.allowed_networks.iter().map(|n| n.network).collect();
         LiveSite {
             state,
@@ -88,7 +91,9 @@ impl Snapshot {
             if site.state.is_default && default.is_none() {
                 default = Some(index);
             }
-            by_domain.entry(normalize_host(&site.state.domain).into_owned()).or_insert(index);
+            by_domain
+                .entry(normalize_host(&site.state.domain).into_owned())
+                .or_insert(index);
             compiled.push(Arc::new(site));
         }
         Snapshot {

@@ -43,13 +43,23 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     }
 
     /// Adds a site for `domain` (normalised); fails with [`StoreError::SiteExists`] if present.
-    async fn add_site(&self, domain: &str, name: Option<&str>, actor: &str) -> Result<SiteState, StoreError>;
+    async fn add_site(
+        &self,
+        domain: &str,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<SiteState, StoreError>;
 
     /// Removes a site with its patterns and networks. The default site cannot be removed.
     async fn remove_site(&self, domain: &str, actor: &str) -> Result<(), StoreError>;
 
     /// Changes a site's state and returns the new state.
-    async fn set_state(&self, site: &SiteRef, change: &StateChange, actor: &str) -> Result<SiteState, StoreError>;
+    async fn set_state(
+        &self,
+        site: &SiteRef,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<SiteState, StoreError>;
 
     /// Adds an ignored-path pattern; adding one already there updates its description.
     async fn add_ignored_path(
@@ -61,7 +71,12 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Removes an ignored-path pattern; [`StoreError::NotFound`] if it is not there.
-    async fn remove_ignored_path(&self, site: &SiteRef, pattern: &str, actor: &str) -> Result<(), StoreError>;
+    async fn remove_ignored_path(
+        &self,
+        site: &SiteRef,
+        pattern: &str,
+        actor: &str,
+    ) -> Result<(), StoreError>;
 
     /// Adds an allowed network (CIDR or a single address); adding one already there updates
     /// its description.
@@ -74,10 +89,20 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Removes an allowed network; [`StoreError::NotFound`] if it is not there.
-    async fn remove_allowed_network(&self, site: &SiteRef, network: &str, actor: &str) -> Result<(), StoreError>;
+    async fn remove_allowed_network(
+        &self,
+        site: &SiteRef,
+        network: &str,
+        actor: &str,
+    ) -> Result<(), StoreError>;
 
     /// Sets ([`crate::bypass::hash_secret`] form) or clears the bypass secret's hash.
-    async fn set_bypass_secret_hash(&self, site: &SiteRef, hash: Option<&str>, actor: &str) -> Result<(), StoreError>;
+    async fn set_bypass_secret_hash(
+        &self,
+        site: &SiteRef,
+        hash: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError>;
 
     /// The newest audit events first, at most `limit`, of one site or of all.
     async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError>;
@@ -91,7 +116,12 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     }
 
     /// Adds the site if it is not there yet, and returns it either way.
-    async fn ensure_site(&self, domain: &str, name: Option<&str>, actor: &str) -> Result<SiteState, StoreError> {
+    async fn ensure_site(
+        &self,
+        domain: &str,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
         match self.add_site(domain, name, actor).await {
             Err(StoreError::SiteExists(_)) => self.site(&SiteRef::Domain(domain.to_owned())).await,
             other => other,
@@ -113,7 +143,9 @@ pub fn find_site<'a>(sites: &'a [SiteState], site: &SiteRef) -> Option<&'a SiteS
 /// The error for a site that is not there.
 pub fn unknown_site(site: &SiteRef) -> StoreError {
     match site {
-        SiteRef::Default => StoreError::UnknownSite("(default site; run migrations first)".to_owned()),
+        SiteRef::Default => {
+            StoreError::UnknownSite("(default site; run migrations first)".to_owned())
+        }
         SiteRef::Domain(d) => StoreError::UnknownSite(d.clone()),
     }
 }

@@ -57,7 +57,10 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 async fn default_site(store: &dyn MaintenanceStore) -> SiteState {
-    store.site(&SiteRef::Default).await.expect("the default site")
+    store
+        .site(&SiteRef::Default)
+        .await
+        .expect("the default site")
 }
 
 /// A fresh store holds exactly one site, the default one, not in maintenance.
@@ -79,7 +82,10 @@ pub async fn state_round_trips(store: &dyn MaintenanceStore) {
         .message("Back at 14:00 — «soon» <b>")
         .window(Some(at(1_900_000_000)), Some(at(1_900_003_600)))
         .retry_after_secs(600);
-    let written = store.set_state(&SiteRef::Default, &change, "alice").await.expect("set_state");
+    let written = store
+        .set_state(&SiteRef::Default, &change, "alice")
+        .await
+        .expect("set_state");
     let read = default_site(store).await;
     assert_eq!(read, written);
     assert!(read.enabled);
@@ -90,18 +96,31 @@ pub async fn state_round_trips(store: &dyn MaintenanceStore) {
     assert_eq!(read.retry_after_secs, Some(600));
     assert_eq!(read.updated_by.as_deref(), Some("alice"));
     let updated = read.updated_at.expect("updated_at");
-    assert!((Utc::now() - updated).num_seconds().abs() < 300, "updated_at {updated}");
+    assert!(
+        (Utc::now() - updated).num_seconds().abs() < 300,
+        "updated_at {updated}"
+    );
 
-    let off = store.set_state(&SiteRef::Default, &StateChange::turn_off(), "bob").await.expect("off");
+    let off = store
+        .set_state(&SiteRef::Default, &StateChange::turn_off(), "bob")
+        .await
+        .expect("off");
     assert!(!off.enabled);
-    assert_eq!((off.starts_at, off.ends_at), (None, None), "off clears the window");
+    assert_eq!(
+        (off.starts_at, off.ends_at),
+        (None, None),
+        "off clears the window"
+    );
     assert_eq!(off.mode, Mode::ReadOnly, "off keeps the mode");
     let cleared = StateChange {
         message: Some(None),
         retry_after_secs: Some(None),
         ..Default::default()
     };
-    let read = store.set_state(&SiteRef::Default, &cleared, "bob").await.expect("clear");
+    let read = store
+        .set_state(&SiteRef::Default, &cleared, "bob")
+        .await
+        .expect("clear");
     assert_eq!((read.message, read.retry_after_secs), (None, None));
     assert_eq!(default_site(store).await.updated_by.as_deref(), Some("bob"));
 }
@@ -113,13 +132,40 @@ pub async fn every_write_bumps_the_revision(store: &dyn MaintenanceStore) {
     let site = SiteRef::Default;
     for step in 0..7 {
         match step {
-            0 => drop(store.set_state(&site, &StateChange::turn_on(), "t").await.expect("on")),
-            1 => store.add_ignored_path(&site, "^x/", "", "t").await.expect("ignore"),
-            2 => store.add_allowed_network(&site, "10.0.0.0/8", "", "t").await.expect("allow"),
-            3 => store.set_bypass_secret_hash(&site, Some(&crate::bypass::hash_secret("s")), "t").await.expect("bypass"),
-            4 => drop(store.add_site("rev.example.com", None, "t").await.expect("add site")),
-            5 => store.remove_site("rev.example.com", "t").await.expect("remove site"),
-            _ => drop(store.set_state(&site, &StateChange::turn_off(), "t").await.expect("off")),
+            0 => drop(
+                store
+                    .set_state(&site, &StateChange::turn_on(), "t")
+                    .await
+                    .expect("on"),
+            ),
+            1 => store
+                .add_ignored_path(&site, "^x/", "", "t")
+                .await
+                .expect("ignore"),
+            2 => store
+                .add_allowed_network(&site, "10.0.0.0/8", "", "t")
+                .await
+                .expect("allow"),
+            3 => store
+                .set_bypass_secret_hash(&site, Some(&crate::bypass::hash_secret("s")), "t")
+                .await
+                .expect("bypass"),
+            4 => drop(
+                store
+                    .add_site("rev.example.com", None, "t")
+                    .await
+                    .expect("add site"),
+            ),
+            5 => store
+                .remove_site("rev.example.com", "t")
+                .await
+                .expect("remove site"),
+            _ => drop(
+                store
+                    .set_state(&site, &StateChange::turn_off(), "t")
+                    .await
+                    .expect("off"),
+            ),
         }
         let now = store.revision().await.expect("revision");
         assert!(now > last, "step {step}: revision {now} not after {last}");
@@ -136,48 +182,124 @@ pub async fn invalid_writes_are_refused_and_change_nothing(store: &dyn Maintenan
     let cases: Vec<(Result<(), StoreError>, &str)> = vec![
         (
             store
-                .set_state(&site, &StateChange::turn_on().window(Some(at(2000)), Some(at(1000))), "t")
+                .set_state(
+                    &site,
+                    &StateChange::turn_on().window(Some(at(2000)), Some(at(1000))),
+                    "t",
+                )
                 .await
                 .map(drop),
             "window",
         ),
-        (store.set_state(&site, &StateChange::turn_on().message(long), "t").await.map(drop), "message"),
-        (store.add_ignored_path(&site, "^(unclosed", "", "t").await, "^(unclosed"),
-        (store.add_allowed_network(&site, "10.0.0.0/40", "", "t").await, "10.0.0.0/40"),
-        (store.add_allowed_network(&site, "not-a-net", "", "t").await, "not-a-net"),
-        (store.add_site("bad domain!", None, "t").await.map(drop), "bad domain!"),
-        (store.set_bypass_secret_hash(&site, Some("plaintext"), "t").await, "hash"),
         (
             store
-                .set_state(&SiteRef::Domain("nowhere.example".into()), &StateChange::turn_on(), "t")
+                .set_state(&site, &StateChange::turn_on().message(long), "t")
+                .await
+                .map(drop),
+            "message",
+        ),
+        (
+            store.add_ignored_path(&site, "^(unclosed", "", "t").await,
+            "^(unclosed",
+        ),
+        (
+            store
+                .add_allowed_network(&site, "10.0.0.0/40", "", "t")
+                .await,
+            "10.0.0.0/40",
+        ),
+        (
+            store.add_allowed_network(&site, "not-a-net", "", "t").await,
+            "not-a-net",
+        ),
+        (
+            store.add_site("bad domain!", None, "t").await.map(drop),
+            "bad domain!",
+        ),
+        (
+            store
+                .set_bypass_secret_hash(&site, Some("plaintext"), "t")
+                .await,
+            "hash",
+        ),
+        (
+            store
+                .set_state(
+                    &SiteRef::Domain("nowhere.example".into()),
+                    &StateChange::turn_on(),
+                    "t",
+                )
                 .await
                 .map(drop),
             "nowhere.example",
         ),
-        (store.remove_ignored_path(&site, "^never-added", "t").await, "^never-added"),
-        (store.remove_allowed_network(&site, "192.0.2.0/24", "t").await, "192.0.2.0/24"),
-        (store.remove_site("nowhere.example", "t").await, "nowhere.example"),
+        (
+            store.remove_ignored_path(&site, "^never-added", "t").await,
+            "^never-added",
+        ),
+        (
+            store
+                .remove_allowed_network(&site, "192.0.2.0/24", "t")
+                .await,
+            "192.0.2.0/24",
+        ),
+        (
+            store.remove_site("nowhere.example", "t").await,
+            "nowhere.example",
+        ),
     ];
     for (result, named) in cases {
         let err = result.expect_err(named);
-        assert!(err.to_string().contains(named), "error `{err}` should name `{named}`");
+        assert!(
+            err.to_string().contains(named),
+            "error `{err}` should name `{named}`"
+        );
     }
     let default_domain = default_site(store).await.domain;
-    let err = store.remove_site(&default_domain, "t").await.expect_err("default site");
+    let err = store
+        .remove_site(&default_domain, "t")
+        .await
+        .expect_err("default site");
     assert!(matches!(err, StoreError::DefaultSite(_)), "{err}");
-    assert_eq!(store.load().await.expect("load"), before, "nothing may change");
+    assert_eq!(
+        store.load().await.expect("load"),
+        before,
+        "nothing may change"
+    );
 }
 
 /// Patterns are added (idempotently), listed and removed.
 pub async fn ignored_paths_are_added_and_removed(store: &dyn MaintenanceStore) {
     let site = SiteRef::Default;
-    store.add_ignored_path(&site, "^ignored-page/$", "from the seed", "t").await.expect("add");
-    store.add_ignored_path(&site, "^api/health", "probes", "t").await.expect("add");
-    store.add_ignored_path(&site, "^api/health", "load balancer", "t").await.expect("re-add");
+    store
+        .add_ignored_path(&site, "^ignored-page/$", "from the seed", "t")
+        .await
+        .expect("add");
+    store
+        .add_ignored_path(&site, "^api/health", "probes", "t")
+        .await
+        .expect("add");
+    store
+        .add_ignored_path(&site, "^api/health", "load balancer", "t")
+        .await
+        .expect("re-add");
     let s = default_site(store).await;
-    let got: Vec<(&str, &str)> = s.ignored_paths.iter().map(|p| (p.pattern.as_str(), p.description.as_str())).collect();
-    assert_eq!(got, [("^ignored-page/$", "from the seed"), ("^api/health", "load balancer")]);
-    store.remove_ignored_path(&site, "^ignored-page/$", "t").await.expect("remove");
+    let got: Vec<(&str, &str)> = s
+        .ignored_paths
+        .iter()
+        .map(|p| (p.pattern.as_str(), p.description.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("^ignored-page/$", "from the seed"),
+            ("^api/health", "load balancer")
+        ]
+    );
+    store
+        .remove_ignored_path(&site, "^ignored-page/$", "t")
+        .await
+        .expect("remove");
     let s = default_site(store).await;
     assert_eq!(s.ignored_paths.len(), 1);
     assert_eq!(s.ignored_paths[0].pattern, "^api/health");
@@ -186,10 +308,22 @@ pub async fn ignored_paths_are_added_and_removed(store: &dyn MaintenanceStore) {
 /// Networks, v4 and v6, are added (idempotently), listed and removed.
 pub async fn allowed_networks_are_added_and_removed(store: &dyn MaintenanceStore) {
     let site = SiteRef::Default;
-    store.add_allowed_network(&site, "192.168.0.0/16", "office", "t").await.expect("v4");
-    store.add_allowed_network(&site, "2001:db8::/32", "vpn", "t").await.expect("v6");
-    store.add_allowed_network(&site, "203.0.113.7", "home", "t").await.expect("host");
-    store.add_allowed_network(&site, "192.168.0.0/16", "office (new)", "t").await.expect("re-add");
+    store
+        .add_allowed_network(&site, "192.168.0.0/16", "office", "t")
+        .await
+        .expect("v4");
+    store
+        .add_allowed_network(&site, "2001:db8::/32", "vpn", "t")
+        .await
+        .expect("v6");
+    store
+        .add_allowed_network(&site, "203.0.113.7", "home", "t")
+        .await
+        .expect("host");
+    store
+        .add_allowed_network(&site, "192.168.0.0/16", "office (new)", "t")
+        .await
+        .expect("re-add");
     let s = default_site(store).await;
     let got: Vec<(String, &str)> = s
         .allowed_networks
@@ -204,32 +338,62 @@ pub async fn allowed_networks_are_added_and_removed(store: &dyn MaintenanceStore
             ("203.0.113.7/32".to_owned(), "home"),
         ]
     );
-    store.remove_allowed_network(&site, "2001:db8::/32", "t").await.expect("remove");
-    store.remove_allowed_network(&site, "203.0.113.7", "t").await.expect("remove host");
+    store
+        .remove_allowed_network(&site, "2001:db8::/32", "t")
+        .await
+        .expect("remove");
+    store
+        .remove_allowed_network(&site, "203.0.113.7", "t")
+        .await
+        .expect("remove host");
     let s = default_site(store).await;
     assert_eq!(s.allowed_networks.len(), 1);
 }
 
 /// Sites are added with normalised domains, refused twice, and removed with their data.
 pub async fn sites_are_added_and_removed(store: &dyn MaintenanceStore) {
-    let added = store.add_site("Shop.Example.COM.", Some("The shop"), "t").await.expect("add");
+    let added = store
+        .add_site("Shop.Example.COM.", Some("The shop"), "t")
+        .await
+        .expect("add");
     assert_eq!(added.domain, "shop.example.com");
     assert_eq!(added.name, "The shop");
     assert!(!added.is_default && !added.enabled);
-    let err = store.add_site("shop.example.com", None, "t").await.expect_err("twice");
+    let err = store
+        .add_site("shop.example.com", None, "t")
+        .await
+        .expect_err("twice");
     assert!(matches!(err, StoreError::SiteExists(_)), "{err}");
-    let same = store.ensure_site("SHOP.example.com", None, "t").await.expect("ensure");
+    let same = store
+        .ensure_site("SHOP.example.com", None, "t")
+        .await
+        .expect("ensure");
     assert_eq!(same.id, added.id);
     let shop = SiteRef::Domain("SHOP.example.com".into());
-    store.add_ignored_path(&shop, "^x", "", "t").await.expect("pattern");
-    store.add_allowed_network(&shop, "10.0.0.0/8", "", "t").await.expect("network");
+    store
+        .add_ignored_path(&shop, "^x", "", "t")
+        .await
+        .expect("pattern");
+    store
+        .add_allowed_network(&shop, "10.0.0.0/8", "", "t")
+        .await
+        .expect("network");
     assert_eq!(store.load().await.expect("load").sites.len(), 2);
-    store.remove_site("shop.example.com", "t").await.expect("remove");
+    store
+        .remove_site("shop.example.com", "t")
+        .await
+        .expect("remove");
     let sites = store.load().await.expect("load").sites;
     assert_eq!(sites.len(), 1);
     assert!(sites[0].is_default);
-    let again = store.add_site("shop.example.com", None, "t").await.expect("re-add");
-    assert!(again.ignored_paths.is_empty() && again.allowed_networks.is_empty(), "removed with its data");
+    let again = store
+        .add_site("shop.example.com", None, "t")
+        .await
+        .expect("re-add");
+    assert!(
+        again.ignored_paths.is_empty() && again.allowed_networks.is_empty(),
+        "removed with its data"
+    );
 }
 
 /// Changing one site leaves the others as they were.
@@ -237,7 +401,11 @@ pub async fn sites_are_independent(store: &dyn MaintenanceStore) {
     store.add_site("a.example", None, "t").await.expect("a");
     store.add_site("b.example", None, "t").await.expect("b");
     store
-        .set_state(&SiteRef::Domain("a.example".into()), &StateChange::turn_on(), "t")
+        .set_state(
+            &SiteRef::Domain("a.example".into()),
+            &StateChange::turn_on(),
+            "t",
+        )
         .await
         .expect("on");
     store
@@ -249,41 +417,100 @@ pub async fn sites_are_independent(store: &dyn MaintenanceStore) {
     assert!(by("a.example").enabled);
     assert!(!by("b.example").enabled);
     assert!(by("b.example").ignored_paths.is_empty());
-    assert!(!sites.iter().find(|s| s.is_default).expect("default").enabled);
+    assert!(
+        !sites
+            .iter()
+            .find(|s| s.is_default)
+            .expect("default")
+            .enabled
+    );
 }
 
 /// The bypass secret hash is stored, replaced and cleared.
 pub async fn bypass_secret_is_set_and_cleared(store: &dyn MaintenanceStore) {
     let site = SiteRef::Default;
     let first = crate::bypass::hash_secret("first");
-    store.set_bypass_secret_hash(&site, Some(&first), "t").await.expect("set");
-    assert_eq!(default_site(store).await.bypass_secret_hash.as_deref(), Some(first.as_str()));
+    store
+        .set_bypass_secret_hash(&site, Some(&first), "t")
+        .await
+        .expect("set");
+    assert_eq!(
+        default_site(store).await.bypass_secret_hash.as_deref(),
+        Some(first.as_str())
+    );
     let second = crate::bypass::hash_secret("second");
-    store.set_bypass_secret_hash(&site, Some(&second), "t").await.expect("replace");
-    assert_eq!(default_site(store).await.bypass_secret_hash.as_deref(), Some(second.as_str()));
-    store.set_bypass_secret_hash(&site, None, "t").await.expect("clear");
+    store
+        .set_bypass_secret_hash(&site, Some(&second), "t")
+        .await
+        .expect("replace");
+    assert_eq!(
+        default_site(store).await.bypass_secret_hash.as_deref(),
+        Some(second.as_str())
+    );
+    store
+        .set_bypass_secret_hash(&site, None, "t")
+        .await
+        .expect("clear");
     assert_eq!(default_site(store).await.bypass_secret_hash, None);
 }
 
 /// Each write leaves an event naming actor, action and detail; newest first, filtered, limited.
 pub async fn writes_are_audited(store: &dyn MaintenanceStore) {
     let site = SiteRef::Default;
-    store.set_state(&site, &StateChange::turn_on().message("upgrade"), "alice").await.expect("on");
-    store.add_ignored_path(&site, "^status$", "", "bob").await.expect("ignore");
-    store.add_site("audit.example", None, "carol").await.expect("site");
-    store.set_state(&site, &StateChange::turn_off(), "alice").await.expect("off");
+    store
+        .set_state(&site, &StateChange::turn_on().message("upgrade"), "alice")
+        .await
+        .expect("on");
+    store
+        .add_ignored_path(&site, "^status$", "", "bob")
+        .await
+        .expect("ignore");
+    store
+        .add_site("audit.example", None, "carol")
+        .await
+        .expect("site");
+    store
+        .set_state(&site, &StateChange::turn_off(), "alice")
+        .await
+        .expect("off");
 
     let all: Vec<Event> = store.events(None, 100).await.expect("events");
-    let summary: Vec<(&str, &str)> = all.iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
-    assert_eq!(summary, [("alice", "off"), ("carol", "site.add"), ("bob", "ignore.add"), ("alice", "on")]);
-    assert!(all[3].detail.contains("upgrade"), "detail: {}", all[3].detail);
-    assert!(all[2].detail.contains("^status$"), "detail: {}", all[2].detail);
+    let summary: Vec<(&str, &str)> = all
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("alice", "off"),
+            ("carol", "site.add"),
+            ("bob", "ignore.add"),
+            ("alice", "on")
+        ]
+    );
+    assert!(
+        all[3].detail.contains("upgrade"),
+        "detail: {}",
+        all[3].detail
+    );
+    assert!(
+        all[2].detail.contains("^status$"),
+        "detail: {}",
+        all[2].detail
+    );
     assert_eq!(all[1].site.as_deref(), Some("audit.example"));
-    assert!(all.windows(2).all(|w| w[0].at >= w[1].at && w[0].id > w[1].id), "newest first");
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].at >= w[1].at && w[0].id > w[1].id),
+        "newest first"
+    );
 
     let limited = store.events(None, 2).await.expect("limited");
     assert_eq!(limited, all[..2].to_vec());
-    let only_audit = store.events(Some(&SiteRef::Domain("audit.example".into())), 100).await.expect("by site");
+    let only_audit = store
+        .events(Some(&SiteRef::Domain("audit.example".into())), 100)
+        .await
+        .expect("by site");
     assert_eq!(only_audit.len(), 1);
     assert_eq!(only_audit[0].action, "site.add");
     let default_only = store.events(Some(&site), 100).await.expect("default");
@@ -296,10 +523,19 @@ pub async fn change_feed_announces_writes(store: &dyn MaintenanceStore) {
         return;
     };
     // Drain the notice a feed may send when it (re)connects.
-    while tokio::time::timeout(Duration::from_millis(200), feed.recv()).await.is_ok_and(|m| m.is_some()) {}
-    store.set_state(&SiteRef::Default, &StateChange::turn_on(), "t").await.expect("on");
+    while tokio::time::timeout(Duration::from_millis(200), feed.recv())
+        .await
+        .is_ok_and(|m| m.is_some())
+    {}
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .expect("on");
     let got = tokio::time::timeout(Duration::from_secs(10), feed.recv()).await;
-    assert!(matches!(got, Ok(Some(()))), "no change notice within 10 s: {got:?}");
+    assert!(
+        matches!(got, Ok(Some(()))),
+        "no change notice within 10 s: {got:?}"
+    );
 }
 
 /// A store decorator that counts calls, to show what a handle asks of its store.
@@ -361,7 +597,12 @@ impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
         self.count_other();
         self.inner.subscribe().await
     }
-    async fn add_site(&self, domain: &str, name: Option<&str>, actor: &str) -> Result<SiteState, StoreError> {
+    async fn add_site(
+        &self,
+        domain: &str,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
         self.count_other();
         self.inner.add_site(domain, name, actor).await
     }
@@ -369,27 +610,65 @@ impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
         self.count_other();
         self.inner.remove_site(domain, actor).await
     }
-    async fn set_state(&self, site: &SiteRef, change: &StateChange, actor: &str) -> Result<SiteState, StoreError> {
+    async fn set_state(
+        &self,
+        site: &SiteRef,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
         self.count_other();
         self.inner.set_state(site, change, actor).await
     }
-    async fn add_ignored_path(&self, site: &SiteRef, pattern: &str, description: &str, actor: &str) -> Result<(), StoreError> {
+    async fn add_ignored_path(
+        &self,
+        site: &SiteRef,
+        pattern: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.count_other();
-        self.inner.add_ignored_path(site, pattern, description, actor).await
+        self.inner
+            .add_ignored_path(site, pattern, description, actor)
+            .await
     }
-    async fn remove_ignored_path(&self, site: &SiteRef, pattern: &str, actor: &str) -> Result<(), StoreError> {
+    async fn remove_ignored_path(
+        &self,
+        site: &SiteRef,
+        pattern: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.count_other();
         self.inner.remove_ignored_path(site, pattern, actor).await
     }
-    async fn add_allowed_network(&self, site: &SiteRef, network: &str, description: &str, actor: &str) -> Result<(), StoreError> {
+    async fn add_allowed_network(
+        &self,
+        site: &SiteRef,
+        network: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.count_other();
-        self.inner.add_allowed_network(site, network, description, actor).await
+        self.inner
+            .add_allowed_network(site, network, description, actor)
+            .await
     }
-    async fn remove_allowed_network(&self, site: &SiteRef, network: &str, actor: &str) -> Result<(), StoreError> {
+    async fn remove_allowed_network(
+        &self,
+        site: &SiteRef,
+        network: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.count_other();
-        self.inner.remove_allowed_network(site, network, actor).await
+        self.inner
+            .remove_allowed_network(site, network, actor)
+            .await
     }
-    async fn set_bypass_secret_hash(&self, site: &SiteRef, hash: Option<&str>, actor: &str) -> Result<(), StoreError> {
+    async fn set_bypass_secret_hash(
+        &self,
+        site: &SiteRef,
+        hash: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.count_other();
         self.inner.set_bypass_secret_hash(site, hash, actor).await
     }

@@ -55,13 +55,13 @@ pub fn site_state(site: &SiteState) -> Result<(), ValidationError> {
     if let Some(m) = &site.message {
         text("message", m, MAX_MESSAGE_LEN)?;
     }
-    if let (Some(start), Some(end)) = (site.starts_at, site.ends_at) {
-        if end <= start {
-            return Err(ValidationError::Window {
-                starts_at: start.to_rfc3339(),
-                ends_at: end.to_rfc3339(),
-            });
-        }
+    if let (Some(start), Some(end)) = (site.starts_at, site.ends_at)
+        && end <= start
+    {
+        return Err(ValidationError::Window {
+            starts_at: start.to_rfc3339(),
+            ends_at: end.to_rfc3339(),
+        });
     }
     for p in &site.ignored_paths {
         pattern(&p.pattern)?;
