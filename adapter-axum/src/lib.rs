@@ -1,5 +1,280 @@
-//! `maintenance-axum`: the tower Layer and Service for axum, hyper and tonic.
+//! # maintenance-axum
 //!
-//! Not built yet: this crate is an empty placeholder in the workspace and
-//! provides nothing so far. See the workspace README for what works today.
+//! A tower [`Layer`](tower_layer::Layer) that puts a service into maintenance mode: while the
+//! request's site is in maintenance, requests get `503 Service Unavailable` (JSON or HTML)
+//! unless an exemption applies, and never reach the inner service. It depends on `http` and
+//! tower's traits only, so it serves axum, plain hyper and tonic alike.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use maintenance_axum::MaintenanceLayer;
+//! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
+//!
+//! # async fn run() {
+//! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "Hello" }))
+//!     .layer(
+//!         MaintenanceLayer::new(maintenance)
+//!             // Who is staff: here, a header set by an authenticating proxy.
+//!             .with_identity(|parts: &http::request::Parts| match parts.headers.get("x-role") {
+//!                 Some(v) if v == "admin" => Identity::Superuser,
+//!                 _ => Identity::Anonymous,
+//!             }),
+//!     );
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+//!     .await
+//!     .unwrap();
+//! # }
+//! ```
+//!
+//! The [`Decision`] is put in the request's extensions, so handlers can read it (to show a
+//! banner for an upcoming window, say): `Extension<Decision>` in axum.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::request::Parts;
+use http::{Request, Response};
+use maintenance_core::{Block, Decision, Identity, Maintenance, PeerAddr, WithPeer};
+use tower_layer::Layer;
+use tower_service::Service;
+
+pub use maintenance_core;
+
+type IdentityHook = Arc<dyn Fn(&Parts) -> Identity + Send + Sync>;
+type BlockedHook = Arc<dyn Fn(&Block, &Parts) -> Response<String> + Send + Sync>;
+
+/// The layer. Cheap to clone; build it once with the live [`Maintenance`] handle.
+#[derive(Clone)]
+pub struct MaintenanceLayer {
+    maintenance: Maintenance,
+    identity: Option<IdentityHook>,
+    blocked: Option<BlockedHook>,
+}
+
+impl fmt::Debug for MaintenanceLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaintenanceLayer")
+            .field("maintenance", &self.maintenance)
+            .field("identity_hook", &self.identity.is_some())
+            .field("blocked_hook", &self.blocked.is_some())
+            .finish()
+    }
+}
+
+impl MaintenanceLayer {
+    /// A layer deciding with `maintenance`; every request is anonymous until
+    /// [`MaintenanceLayer::with_identity`] says otherwise.
+    pub fn new(maintenance: Maintenance) -> Self {
+        MaintenanceLayer {
+            maintenance,
+            identity: None,
+            blocked: None,
+        }
+    }
+
+    /// Tells who makes a request (staff and superusers pass), e.g. from a session or from
+    /// claims an authentication layer put in the extensions.
+    ///
+    /// ```
+    /// # use maintenance_axum::MaintenanceLayer;
+    /// # use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
+    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// #[derive(Clone)]
+    /// struct Claims { staff: bool }
+    /// let layer = MaintenanceLayer::new(maintenance).with_identity(|parts: &http::request::Parts| {
+    ///     match parts.extensions.get::<Claims>() {
+    ///         Some(c) if c.staff => Identity::Staff,
+    ///         _ => Identity::Anonymous,
+    ///     }
+    /// });
+    /// ```
+    pub fn with_identity<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Parts) -> Identity + Send + Sync + 'static,
+    {
+        self.identity = Some(Arc::new(hook));
+        self
+    }
+
+    /// Replaces the blocked response (the default is the policy's JSON or HTML page).
+    ///
+    /// ```
+    /// # use maintenance_axum::MaintenanceLayer;
+    /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
+    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// let layer = MaintenanceLayer::new(maintenance).with_blocked_response(|block, _parts| {
+    ///     let mut res = http::Response::new("Down for maintenance, back soon.".to_owned());
+    ///     *res.status_mut() = block.status;
+    ///     res
+    /// });
+    /// ```
+    pub fn with_blocked_response<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Block, &Parts) -> Response<String> + Send + Sync + 'static,
+    {
+        self.blocked = Some(Arc::new(hook));
+        self
+    }
+
+    /// The handle the layer decides with.
+    pub fn maintenance(&self) -> &Maintenance {
+        &self.maintenance
+    }
+}
+
+impl<S> Layer<S> for MaintenanceLayer {
+    type Service = MaintenanceService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MaintenanceService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service the layer wraps around an inner one.
+#[derive(Clone)]
+pub struct MaintenanceService<S> {
+    inner: S,
+    layer: MaintenanceLayer,
+}
+
+impl<S: fmt::Debug> fmt::Debug for MaintenanceService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaintenanceService")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+/// The peer address from the extensions: axum's `ConnectInfo`, a [`PeerAddr`] or a
+/// [`SocketAddr`].
+pub fn peer_addr(parts: &Parts) -> Option<IpAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(info) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(info.0.ip());
+    }
+    parts
+        .extensions
+        .get::<PeerAddr>()
+        .map(|p| p.0)
+        .or_else(|| parts.extensions.get::<SocketAddr>().map(SocketAddr::ip))
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MaintenanceService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (mut parts, body) = req.into_parts();
+        let identity = self
+            .layer
+            .identity
+            .as_ref()
+            .map_or(Identity::Anonymous, |hook| hook(&parts));
+        let view = WithPeer::new(&parts, peer_addr(&parts));
+        let decision = self.layer.maintenance.check(&view, identity);
+        match decision {
+            Decision::Allow(_) => {
+                parts.extensions.insert(decision);
+                let req = Request::from_parts(parts, body);
+                // The clone is not ready yet; the one `poll_ready` readied serves this call.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::inner(inner.call(req))
+            }
+            Decision::Block(block) => {
+                let res = match &self.layer.blocked {
+                    Some(hook) => hook(&block, &parts),
+                    None => self.layer.maintenance.blocked_response(&block, &view),
+                };
+                ResponseFuture::ready(res.map(ResBody::from))
+            }
+            Decision::Bypass(grant) => {
+                ResponseFuture::ready(grant.to_response().map(ResBody::from))
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future: the inner service's, or an answer ready at once. It is not boxed.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner {
+            #[pin]
+            future: F,
+        },
+        Ready {
+            response: Option<Response<B>>,
+        },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    fn inner(future: F) -> Self {
+        ResponseFuture {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn ready(response: Response<B>) -> Self {
+        ResponseFuture {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Ready { response } => match response.take() {
+                Some(res) => Poll::Ready(Ok(res)),
+                // Polled again after completion: a caller bug, but never a panic here.
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
