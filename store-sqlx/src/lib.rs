@@ -1,5 +1,61 @@
-//! `maintenance-sqlx`: the database-backed store on sqlx (SQLite, PostgreSQL, MariaDB/MySQL).
+//! # maintenance-sqlx
 //!
-//! Not built yet: this crate is an empty placeholder in the workspace and
-//! provides nothing so far. See the workspace README for what works today.
+//! The database-backed [`MaintenanceStore`](maintenance_core::MaintenanceStore) of
+//! maintenance-rs, on sqlx: SQLite (feature `sqlite`, the default), PostgreSQL (`postgres`) and
+//! MariaDB/MySQL (`mysql`). The features add up: all three can be enabled at once.
+//!
+//! - [`connect`] picks the backend from the URL (`sqlite:`, `postgres:`/`postgresql:`,
+//!   `mysql:`/`mariadb:`) and returns a [`SqlxStore`].
+//! - One type per backend, built from an existing pool: [`SqliteStore`], [`PgStore`],
+//!   [`MySqlStore`]. Each has `migrate()`, which runs the embedded migrations (safe to run twice,
+//!   and from two servers at once) and makes sure the default site exists.
+//! - Every write validates through the core first, then bumps the revision and appends an audit
+//!   event in the same transaction. `load()` reads one consistent view; rows written by hand
+//!   that the core would refuse are skipped with a warning (an unknown mode reads as `full`).
+//! - On PostgreSQL a trigger sends `NOTIFY maintenance_changes` and [`PgStore`] hands out a
+//!   change feed, so a change made by any writer reaches every server at once. The other
+//!   backends are polled through their revision number, one indexed read.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use maintenance_core::{Maintenance, Policy};
+//!
+//! let store = maintenance_sqlx::connect("sqlite://maintenance.db").await?;
+//! store.migrate().await?;
+//! let maintenance = Maintenance::start(Arc::new(store), Policy::default()).await;
+//! # let _ = maintenance;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod any;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod common;
+mod error;
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod url;
+
+pub use any::{SqlxStore, connect};
+pub use error::Error;
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{NOTIFY_CHANNEL, PgStore};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use url::{Backend, redact_url};
+
+pub use sqlx;
+
+/// How long `connect` waits for a database server before giving up.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

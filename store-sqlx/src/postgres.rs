@@ -1,0 +1,301 @@
+//! The PostgreSQL store: [`PgStore`], with a change feed over `LISTEN`/`NOTIFY`.
+//!
+//! The migration installs a statement-level trigger on the state tables that sends
+//! `NOTIFY maintenance_changes`; [`PgStore`]'s `subscribe()` listens on that channel from a
+//! connection of its own, so a change made by any writer (a store, the CLI, plain `psql`)
+//! reaches every server at once.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use maintenance_core::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event, StoreError};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use tokio::sync::mpsc;
+
+use crate::common::{
+    self, Engine, Rows, SiteKey, WriteTx, decode_all, decode_event, decode_network, decode_path,
+    decode_site,
+};
+use crate::error::Error;
+use crate::sql;
+use crate::url::redact_url;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+const BACKEND: &str = "PostgreSQL";
+
+/// The channel the migration's trigger notifies after every change to the state tables.
+pub const NOTIFY_CHANNEL: &str = "maintenance_changes";
+
+/// The first wait before reconnecting the change feed; it doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A connection that lasted this long resets the backoff.
+const STABLE_CONNECTION: Duration = Duration::from_secs(60);
+
+/// The maintenance store on PostgreSQL.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), maintenance_sqlx::Error> {
+/// use maintenance_sqlx::PgStore;
+/// let store = PgStore::connect("postgres://app@db.internal/app").await?;
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// A store on an existing pool. Call [`PgStore::migrate`] before first use.
+    pub fn new(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// Connects to `url` (`postgres://` or `postgresql://`).
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(crate::CONNECT_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|source| Error::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        Ok(PgStore::new(pool))
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates or updates the tables and the change trigger, and the default site if it is
+    /// missing. Safe to run again, and from several servers at once (the migrator holds an
+    /// advisory lock).
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let query_error = |source| Error::Query {
+            backend: BACKEND,
+            source,
+        };
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|source| Error::Migrate {
+                backend: BACKEND,
+                source,
+            })?;
+        let mut tx = self.pool.begin().await.map_err(query_error)?;
+        sqlx::query(sql::ENSURE_REVISION)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error)?;
+        let added = sqlx::query(sql::ENSURE_DEFAULT_SITE)
+            .bind(DEFAULT_SITE_DOMAIN)
+            .bind(DEFAULT_SITE_NAME)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error)?;
+        if added.rows_affected() > 0 {
+            sqlx::query(sql::BUMP_REVISION_ONLY)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error)?;
+        }
+        tx.commit().await.map_err(query_error)
+    }
+}
+
+struct PgWrite {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl Engine for PgStore {
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, sqlx::Error> {
+        let tx = self.pool.begin().await?;
+        Ok(Box::new(PgWrite { tx }))
+    }
+
+    async fn read_all(&self) -> Result<Rows, sqlx::Error> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let revision = sqlx::query_scalar(sql::SELECT_REVISION)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let sites = sqlx::query(sql::SELECT_SITES).fetch_all(&mut *tx).await?;
+        let paths = sqlx::query(sql::SELECT_PATHS).fetch_all(&mut *tx).await?;
+        let networks = sqlx::query(sql::SELECT_NETWORKS)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Rows {
+            revision,
+            sites: decode_all("maintenance_sites", &sites, decode_site),
+            paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
+            networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
+        })
+    }
+
+    async fn read_revision(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(sql::SELECT_REVISION)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, sqlx::Error> {
+        match key {
+            SiteKey::Default => {
+                sqlx::query_scalar(sql::SELECT_DEFAULT_DOMAIN)
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+            SiteKey::Domain(d) => {
+                sqlx::query_scalar(sql::SELECT_DOMAIN)
+                    .bind(d)
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+        }
+    }
+
+    async fn read_events(
+        &self,
+        domain: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>, sqlx::Error> {
+        let rows = match domain {
+            Some(d) => {
+                sqlx::query(sql::SELECT_SITE_EVENTS)
+                    .bind(d)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(sql::SELECT_EVENTS)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        Ok(decode_all("maintenance_events", &rows, decode_event))
+    }
+
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        let options = (*self.pool.connect_options()).clone();
+        let acquire_timeout = self.pool.options().get_acquire_timeout();
+        subscribe(options, acquire_timeout)
+            .await
+            .map(Some)
+            .map_err(StoreError::backend)
+    }
+}
+
+crate::sql::impl_write_tx!(PgWrite);
+
+common::impl_maintenance_store!(PgStore);
+
+/// Listens on [`NOTIFY_CHANNEL`] from a pool of one connection of its own (so the store's pool
+/// keeps its size), and hands the notices to a task that keeps listening.
+///
+/// The first connection is made here, so a database that cannot be reached is an error the
+/// handle sees (it then polls and tries again later). Connecting gives up after the store pool's
+/// acquire timeout.
+async fn subscribe(
+    options: PgConnectOptions,
+    acquire_timeout: Duration,
+) -> Result<ChangeFeed, sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(acquire_timeout)
+        .min_connections(0)
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options);
+    let listener = listen(&pool).await?;
+    let (tx, rx) = mpsc::channel(1);
+    // Changes made before LISTEN took effect are not announced: say "read again" once.
+    notify(&tx);
+    tokio::spawn(forward(pool, listener, tx));
+    Ok(rx)
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(NOTIFY_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Sends a notice unless one is already waiting; `false` once the receiver is gone.
+fn notify(tx: &mpsc::Sender<()>) -> bool {
+    !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(())))
+}
+
+/// Forwards notifications until the receiver is dropped, reconnecting (with backoff) after the
+/// connection is lost, and sending one notice after each reconnection, since changes may have
+/// been missed meanwhile.
+async fn forward(pool: PgPool, mut listener: PgListener, tx: mpsc::Sender<()>) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let connected_at = Instant::now();
+        loop {
+            let received = tokio::select! {
+                () = tx.closed() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(_)) => {}
+                // The listener lost its connection and made a new one, listening again.
+                Ok(None) => tracing::info!(
+                    channel = NOTIFY_CHANNEL,
+                    "maintenance change feed reconnected"
+                ),
+                Err(e) => {
+                    tracing::warn!(channel = NOTIFY_CHANNEL, error = %e,
+                        "maintenance change feed lost its connection; reconnecting");
+                    break;
+                }
+            }
+            if !notify(&tx) {
+                return;
+            }
+        }
+        drop(listener);
+        // A connection that failed soon after it was made keeps the backoff growing.
+        if connected_at.elapsed() >= STABLE_CONNECTION {
+            backoff = MIN_BACKOFF;
+        }
+        listener = loop {
+            tokio::select! {
+                () = tx.closed() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            let attempt = tokio::select! {
+                () = tx.closed() => return,
+                attempt = listen(&pool) => attempt,
+            };
+            match attempt {
+                Ok(listener) => break listener,
+                Err(e) => {
+                    tracing::debug!(channel = NOTIFY_CHANNEL, error = %e, retry_in = ?backoff,
+                    "could not reconnect the maintenance change feed")
+                }
+            }
+        };
+        tracing::info!(
+            channel = NOTIFY_CHANNEL,
+            "maintenance change feed reconnected"
+        );
+        if !notify(&tx) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The SQLite store: [`SqliteStore`].
+//!
+//! Writes take SQLite's write lock at once (`BEGIN IMMEDIATE`), so two writers never deadlock on
+//! a lock upgrade; migrations run under that lock too, which makes two processes migrating the
+//! same file at the same time safe. There is no change feed: handles poll the revision.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Sqlite, Transaction};
+
+use crate::common::{
+    self, Engine, Rows, SiteKey, WriteTx, decode_all, decode_event, decode_network, decode_path,
+    decode_site,
+};
+use crate::error::Error;
+use crate::sql;
+use crate::url::redact_url;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+const BACKEND: &str = "SQLite";
+
+/// The maintenance store on SQLite.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), maintenance_sqlx::Error> {
+/// use maintenance_sqlx::SqliteStore;
+/// let store = SqliteStore::connect("sqlite://maintenance.db").await?;
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// A store on an existing pool. Call [`SqliteStore::migrate`] before first use.
+    ///
+    /// Keep sqlx's defaults of `foreign_keys = ON` and a busy timeout: writers wait for each
+    /// other's lock instead of failing.
+    pub fn new(pool: SqlitePool) -> Self {
+        SqliteStore { pool }
+    }
+
+    /// Opens `url` (`sqlite://path`, `sqlite:path` or `sqlite::memory:`), creating the file if it
+    /// is missing. An in-memory database lives in one connection that the pool keeps open.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let connect_error = |source| Error::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let url_lower = normalize_scheme(url);
+        let options = SqliteConnectOptions::from_str(&url_lower)
+            .map_err(connect_error)?
+            .create_if_missing(true);
+        let pool = if is_in_memory(&url_lower) {
+            // Each connection to `:memory:` would see its own empty database.
+            SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new()
+        }
+        .connect_with(options)
+        .await
+        .map_err(connect_error)?;
+        Ok(SqliteStore::new(pool))
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates or updates the tables, and the default site if it is missing. Safe to run again,
+    /// and from several processes at once: it holds SQLite's write lock throughout.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let query_error = |source| Error::Query {
+            backend: BACKEND,
+            source,
+        };
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(query_error)?;
+        // `run_direct` on the connection, not `run`: `run`'s generic `Acquire` bound makes the
+        // future impossible to prove `Send` (a known rustc limitation), and a `migrate()` that
+        // cannot be spawned or boxed would be of little use.
+        MIGRATOR
+            .run_direct(None, &mut *tx, false)
+            .await
+            .map_err(|source| Error::Migrate {
+                backend: BACKEND,
+                source,
+            })?;
+        sqlx::query(sql::ENSURE_REVISION)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error)?;
+        let added = sqlx::query(sql::ENSURE_DEFAULT_SITE)
+            .bind(DEFAULT_SITE_DOMAIN)
+            .bind(DEFAULT_SITE_NAME)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error)?;
+        if added.rows_affected() > 0 {
+            sqlx::query(sql::BUMP_REVISION_ONLY)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error)?;
+        }
+        tx.commit().await.map_err(query_error)
+    }
+}
+
+/// The URL with its scheme in lower case, as sqlx expects it (`connect()` accepts any case).
+fn normalize_scheme(url: &str) -> String {
+    match url.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite:") => format!("sqlite:{}", &url[7..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Whether sqlx opens `url` (scheme in lower case) as an in-memory database.
+fn is_in_memory(url: &str) -> bool {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
+}
+
+struct SqliteWrite {
+    tx: Transaction<'static, Sqlite>,
+}
+
+#[async_trait]
+impl Engine for SqliteStore {
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, sqlx::Error> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteWrite { tx }))
+    }
+
+    async fn read_all(&self) -> Result<Rows, sqlx::Error> {
+        // A read transaction sees one snapshot from its first read to its end.
+        let mut tx = self.pool.begin().await?;
+        let revision = sqlx::query_scalar(sql::SELECT_REVISION)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let sites = sqlx::query(sql::SELECT_SITES).fetch_all(&mut *tx).await?;
+        let paths = sqlx::query(sql::SELECT_PATHS).fetch_all(&mut *tx).await?;
+        let networks = sqlx::query(sql::SELECT_NETWORKS)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Rows {
+            revision,
+            sites: decode_all("maintenance_sites", &sites, decode_site),
+            paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
+            networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
+        })
+    }
+
+    async fn read_revision(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(sql::SELECT_REVISION)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, sqlx::Error> {
+        match key {
+            SiteKey::Default => {
+                sqlx::query_scalar(sql::SELECT_DEFAULT_DOMAIN)
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+            SiteKey::Domain(d) => {
+                sqlx::query_scalar(sql::SELECT_DOMAIN)
+                    .bind(d)
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+        }
+    }
+
+    async fn read_events(
+        &self,
+        domain: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>, sqlx::Error> {
+        let rows = match domain {
+            Some(d) => {
+                sqlx::query(sql::SELECT_SITE_EVENTS)
+                    .bind(d)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(sql::SELECT_EVENTS)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        Ok(decode_all("maintenance_events", &rows, decode_event))
+    }
+}
+
+crate::sql::impl_write_tx!(SqliteWrite);
+
+common::impl_maintenance_store!(SqliteStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_memory_urls_are_recognised() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite://x.db?mode=memory&cache=shared",
+        ] {
+            assert!(is_in_memory(url), "{url}");
+        }
+        for url in [
+            "sqlite://maintenance.db",
+            "sqlite:maintenance.db",
+            "sqlite:///tmp/:memory:.db",
+        ] {
+            assert!(!is_in_memory(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn scheme_case_is_normalised() {
+        assert_eq!(normalize_scheme("SQLite::memory:"), "sqlite::memory:");
+        assert_eq!(normalize_scheme("SQLITE://a.db"), "sqlite://a.db");
+        assert_eq!(normalize_scheme("sqlite://A.db"), "sqlite://A.db");
+        assert_eq!(normalize_scheme("sq"), "sq");
+    }
+}
