@@ -1,5 +1,304 @@
-//! `maintenance-examples`: the test project for each framework and a custom hyper server.
+//! The test project of maintenance-rs: the same small site for every framework, configured by
+//! environment, so one HTTP conformance suite runs against each of them.
 //!
-//! Not built yet: this crate is an empty placeholder in the workspace and
-//! provides nothing so far. See the workspace README for what works today.
+//! Routes: `/` ("This is the home view."), `/ignored-page/` ("Ignored"), `/admin/login/`
+//! (GET: a form; POST `username`, `password`: sets a session cookie), `/api/items` (JSON;
+//! POST adds an item). The policy ignores `^admin` like the seed.
+//!
+//! The demo accounts `staff`/`staff`, `super`/`super` and `user`/`user` exist for the demo
+//! and the tests only: never deploy them.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use maintenance_core::{Identity, Maintenance, MaintenanceStore, Policy, PolicyError};
+
+pub mod axum_app;
+pub mod hyper_app;
+
+/// The test project's settings, read from the environment (see [`Config::from_env`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `DATABASE_URL`, default `sqlite://maintenance.db` (migrated at start).
+    pub database_url: String,
+    /// `BIND`, default `127.0.0.1:3000`.
+    pub bind: SocketAddr,
+    /// `INTERNAL_IPS`: comma-separated CIDRs or addresses.
+    pub internal_ips: Vec<String>,
+    /// `TRUSTED_PROXIES`: comma-separated CIDRs or addresses.
+    pub trusted_proxies: Vec<String>,
+    /// `BLOCK_STAFF=1`.
+    pub block_staff: bool,
+    /// `MAINTENANCE_LAYER=off` serves without the maintenance layer (for benchmarks).
+    pub layer: bool,
+    /// `MAINTENANCE_POLL_MS`: how often the revision is polled (default 250).
+    pub poll_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://maintenance.db".to_owned(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            internal_ips: Vec::new(),
+            trusted_proxies: Vec::new(),
+            block_staff: false,
+            layer: true,
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A setting that cannot be used; names the variable and the value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable with a bad value.
+    #[error("environment variable {name}={value:?}: {expected}")]
+    Var {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The policy refused a value.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The store could not be opened or migrated.
+    #[error("database {url}: {source}")]
+    Store {
+        /// The URL, without password.
+        url: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Config {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `var` (the environment, or a map in tests).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        if let Some(url) = var("DATABASE_URL").filter(|v| !v.trim().is_empty()) {
+            c.database_url = url;
+        }
+        if let Some(bind) = var("BIND") {
+            c.bind = bind.trim().parse().map_err(|_| ConfigError::Var {
+                name: "BIND",
+                value: bind.clone(),
+                expected: "an address and port such as 127.0.0.1:3000",
+            })?;
+        }
+        if let Some(v) = var("INTERNAL_IPS") {
+            c.internal_ips = list(&v);
+        }
+        if let Some(v) = var("TRUSTED_PROXIES") {
+            c.trusted_proxies = list(&v);
+        }
+        let flag = |name: &'static str, value: String| match value.trim() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            _ => Err(ConfigError::Var {
+                name,
+                value,
+                expected: "1 or 0 (true/false, yes/no, on/off)",
+            }),
+        };
+        if let Some(v) = var("BLOCK_STAFF") {
+            c.block_staff = flag("BLOCK_STAFF", v)?;
+        }
+        if let Some(v) = var("MAINTENANCE_LAYER") {
+            c.layer = flag("MAINTENANCE_LAYER", v)?;
+        }
+        if let Some(v) = var("MAINTENANCE_POLL_MS") {
+            let ms: u64 =
+                v.trim()
+                    .parse()
+                    .ok()
+                    .filter(|&ms| ms > 0)
+                    .ok_or_else(|| ConfigError::Var {
+                        name: "MAINTENANCE_POLL_MS",
+                        value: v.clone(),
+                        expected: "a number of milliseconds greater than 0",
+                    })?;
+            c.poll_interval = Duration::from_millis(ms);
+        }
+        Ok(c)
+    }
+
+    /// The policy: the seed's defaults plus these settings.
+    pub fn policy(&self) -> Result<Policy, ConfigError> {
+        Ok(Policy::builder()
+            .internal_networks(&self.internal_ips)
+            .trusted_proxies(&self.trusted_proxies)
+            .block_staff(self.block_staff)
+            .poll_interval(self.poll_interval)
+            .build()?)
+    }
+
+    /// Opens and migrates the store, then starts the live handle.
+    pub async fn start_maintenance(&self) -> Result<Maintenance, ConfigError> {
+        let policy = self.policy()?;
+        let store = open_store(&self.database_url).await?;
+        Ok(Maintenance::start(store, policy).await)
+    }
+}
+
+/// Opens the store at `url` and runs its migrations.
+pub async fn open_store(url: &str) -> Result<Arc<dyn MaintenanceStore>, ConfigError> {
+    let store_err = |e: Box<dyn std::error::Error + Send + Sync>| ConfigError::Store {
+        url: maintenance_sqlx::redact_url(url),
+        source: e,
+    };
+    let store = maintenance_sqlx::connect(url)
+        .await
+        .map_err(|e| store_err(Box::new(e)))?;
+    store.migrate().await.map_err(|e| store_err(Box::new(e)))?;
+    Ok(Arc::new(store))
+}
+
+/// A demo account: name, password, identity.
+pub const DEMO_ACCOUNTS: [(&str, &str, Identity); 3] = [
+    ("staff", "staff", Identity::Staff),
+    ("super", "super", Identity::Superuser),
+    ("user", "user", Identity::Anonymous),
+];
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "sessionid";
+
+/// Logged-in sessions, in memory: random token -> identity.
+#[derive(Debug, Default, Clone)]
+pub struct Sessions {
+    by_token: Arc<Mutex<HashMap<String, (String, Identity)>>>,
+}
+
+impl Sessions {
+    /// Checks a demo account; returns the new session's token.
+    pub fn login(&self, username: &str, password: &str) -> Option<String> {
+        let (_, _, identity) = DEMO_ACCOUNTS
+            .iter()
+            .find(|(u, p, _)| *u == username && *p == password)?;
+        let token = maintenance_core::bypass::generate_secret().ok()?;
+        self.lock()
+            .insert(token.clone(), (username.to_owned(), *identity));
+        Some(token)
+    }
+
+    /// The identity of the session named in the request's cookies.
+    pub fn identity(&self, headers: &http::HeaderMap) -> Identity {
+        self.user(headers).map_or(Identity::Anonymous, |(_, id)| id)
+    }
+
+    /// The user name and identity of the session named in the request's cookies.
+    pub fn user(&self, headers: &http::HeaderMap) -> Option<(String, Identity)> {
+        let token = headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|line| line.split(';'))
+            .find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                (k == SESSION_COOKIE).then(|| v.to_owned())
+            })?;
+        self.lock().get(&token).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Identity)>> {
+        self.by_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The login form.
+pub const LOGIN_FORM: &str = r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Log in</title></head>
+<body>
+<h1>Log in</h1>
+<p>Demo accounts only: staff/staff, super/super, user/user.</p>
+<form method="post" action="/admin/login/">
+<label>Username <input name="username" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Log in</button>
+</form>
+</body></html>
+"#;
+
+/// The items `/api/items` lists.
+pub fn items() -> serde_json::Value {
+    serde_json::json!([
+        {"id": 1, "name": "Widget"},
+        {"id": 2, "name": "Gadget"},
+    ])
+}
+
+/// Sets up logging from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_and_checks_the_environment() {
+        let vars: HashMap<&str, &str> = [
+            ("BIND", "127.0.0.1:4000"),
+            ("INTERNAL_IPS", "127.0.0.1, 10.0.0.0/8"),
+            ("BLOCK_STAFF", "1"),
+            ("MAINTENANCE_LAYER", "off"),
+        ]
+        .into();
+        let c = Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.bind.port(), 4000);
+        assert_eq!(c.internal_ips, ["127.0.0.1", "10.0.0.0/8"]);
+        assert!(c.block_staff && !c.layer);
+        assert_eq!(c.database_url, "sqlite://maintenance.db");
+
+        let bad = Config::from_vars(|k| (k == "BIND").then(|| "nowhere".to_owned())).unwrap_err();
+        assert!(bad.to_string().contains("BIND=\"nowhere\""), "{bad}");
+        let bad =
+            Config::from_vars(|k| (k == "BLOCK_STAFF").then(|| "maybe".to_owned())).unwrap_err();
+        assert!(bad.to_string().contains("BLOCK_STAFF"), "{bad}");
+        let c =
+            Config::from_vars(|k| (k == "INTERNAL_IPS").then(|| "10.0.0.0/99".to_owned())).unwrap();
+        let err = c.policy().unwrap_err().to_string();
+        assert!(err.contains("10.0.0.0/99"), "{err}");
+    }
+
+    #[test]
+    fn demo_logins() {
+        let s = Sessions::default();
+        assert!(s.login("staff", "wrong").is_none());
+        let token = s.login("super", "super").unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            format!("a=b; {SESSION_COOKIE}={token}").parse().unwrap(),
+        );
+        assert_eq!(s.identity(&headers), Identity::Superuser);
+        assert_eq!(s.identity(&http::HeaderMap::new()), Identity::Anonymous);
+    }
+}

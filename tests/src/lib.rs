@@ -1,5 +1,10 @@
-//! `maintenance-tests`: the cross-crate suites: store conformance on every store and backend, HTTP conformance on every adapter.
+//! Cross-crate suites of maintenance-rs.
 //!
-//! Not built yet: this crate is an empty placeholder in the workspace and
-//! provides nothing so far. See the workspace README for what works today.
+//! [`http`] holds the HTTP conformance suite: written once, run over real TCP with a real
+//! HTTP client against every test project (`testproject-axum`, `custom-hyper`, ...), each on
+//! its own fresh SQLite database, changed through a second store connection as an operator
+//! would change it.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod http;

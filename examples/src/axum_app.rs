@@ -1,0 +1,119 @@
+//! The test project on axum.
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Extension, Form, Json, Router};
+use maintenance_axum::MaintenanceLayer;
+use maintenance_core::{AllowReason, Decision, Maintenance};
+use serde::Deserialize;
+
+use crate::{Config, ConfigError, LOGIN_FORM, SESSION_COOKIE, Sessions, items};
+
+#[derive(Clone)]
+struct AppState {
+    sessions: Sessions,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+async fn home(decision: Option<Extension<Decision>>) -> Response {
+    // A banner for an upcoming window, read from the decision the layer left.
+    let banner = match decision.as_deref() {
+        Some(Decision::Allow(AllowReason::Scheduled { starts_at })) => {
+            format!(" Maintenance is scheduled for {}.", starts_at.to_rfc3339())
+        }
+        _ => String::new(),
+    };
+    format!("This is the home view.{banner}").into_response()
+}
+
+async fn ignored() -> &'static str {
+    "Ignored"
+}
+
+async fn login_form() -> Html<&'static str> {
+    Html(LOGIN_FORM)
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Response {
+    match state.sessions.login(&form.username, &form.password) {
+        Some(token) => {
+            let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax");
+            let mut res = Redirect::to("/").into_response();
+            if let Ok(v) = cookie.parse() {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Html("Invalid username or password."),
+        )
+            .into_response(),
+    }
+}
+
+async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> String {
+    match state.sessions.user(&headers) {
+        Some((name, identity)) => format!("{name} ({identity:?})"),
+        None => "anonymous".to_owned(),
+    }
+}
+
+async fn list_items() -> Json<serde_json::Value> {
+    Json(items())
+}
+
+async fn add_item(Json(item): Json<serde_json::Value>) -> (StatusCode, Json<serde_json::Value>) {
+    (StatusCode::CREATED, Json(item))
+}
+
+/// The routes, with the maintenance layer when `maintenance` is given.
+pub fn router(sessions: Sessions, maintenance: Option<Maintenance>) -> Router {
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/ignored-page/", get(ignored))
+        .route("/admin/login/", get(login_form).post(login))
+        .route("/admin/whoami/", get(whoami))
+        .route("/api/items", get(list_items).post(add_item))
+        .with_state(AppState {
+            sessions: sessions.clone(),
+        });
+    match maintenance {
+        Some(m) => app.layer(
+            MaintenanceLayer::new(m).with_identity(move |parts| sessions.identity(&parts.headers)),
+        ),
+        None => app,
+    }
+}
+
+/// Builds the app from `config`: opens and migrates the store, starts the live handle (unless
+/// the layer is off), and returns the router and the handle.
+pub async fn build(config: &Config) -> Result<(Router, Option<Maintenance>), ConfigError> {
+    let maintenance = if config.layer {
+        Some(config.start_maintenance().await?)
+    } else {
+        None
+    };
+    Ok((
+        router(Sessions::default(), maintenance.clone()),
+        maintenance,
+    ))
+}
+
+/// Serves `router` on `listener` with peer addresses, until the process stops.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}

@@ -1,0 +1,709 @@
+//! The HTTP conformance suite and the harness that starts a test project for it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use maintenance_core::{MaintenanceStore, Mode, SiteRef, StateChange, bypass};
+use maintenance_examples::{Config, Sessions, axum_app, hyper_app, open_store};
+use reqwest::StatusCode;
+
+/// Which test project to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// `testproject-axum`: the tower layer on axum.
+    Axum,
+    /// `custom-hyper`: the core used directly from a hyper service.
+    Hyper,
+}
+
+/// A running test project on a fresh database, and a second connection to that database.
+pub struct TestSite {
+    /// `http://127.0.0.1:<port>` (or `http://[::1]:<port>`).
+    pub base: String,
+    /// The address the server listens on.
+    pub addr: SocketAddr,
+    /// A separate store on the same database: what an operator's tool writes through.
+    pub store: Arc<dyn MaintenanceStore>,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestSite {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts `server` on a fresh SQLite database, listening on `bind` (port 0 for any), with the
+/// settings `configure` makes.
+pub async fn start_on(server: Server, bind: &str, configure: impl FnOnce(&mut Config)) -> TestSite {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("maintenance.db").display());
+    let mut config = Config {
+        database_url: url.clone(),
+        bind: bind.parse().expect("bind address"),
+        poll_interval: Duration::from_millis(25),
+        ..Config::default()
+    };
+    configure(&mut config);
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .expect("listen");
+    let addr = listener.local_addr().expect("local addr");
+    let task = match server {
+        Server::Axum => {
+            let (router, _) = axum_app::build(&config).await.expect("axum app");
+            tokio::spawn(async move {
+                let _ = axum_app::serve(listener, router).await;
+            })
+        }
+        Server::Hyper => {
+            let maintenance = if config.layer {
+                Some(config.start_maintenance().await.expect("maintenance"))
+            } else {
+                None
+            };
+            tokio::spawn(async move {
+                let _ = hyper_app::serve(listener, maintenance, Sessions::default()).await;
+            })
+        }
+    };
+    let store = open_store(&url).await.expect("second store");
+    TestSite {
+        base: format!("http://{addr}"),
+        addr,
+        store,
+        server: task,
+        _dir: dir,
+    }
+}
+
+/// Starts `server` on 127.0.0.1.
+pub async fn start(server: Server, configure: impl FnOnce(&mut Config)) -> TestSite {
+    start_on(server, "127.0.0.1:0", configure).await
+}
+
+/// A client that keeps cookies and does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The same server reached through another base URL.
+pub struct Via {
+    base: String,
+}
+
+impl Via {
+    /// `GET path`: the status.
+    pub async fn status(&self, path: &str) -> StatusCode {
+        client()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+            .status()
+    }
+
+    /// Waits until `GET path` answers `want`.
+    pub async fn wait_for(&self, path: &str, want: StatusCode) {
+        for _ in 0..400 {
+            if self.status(path).await == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "GET {path} via {} never answered {want} within 10 s",
+            self.base
+        );
+    }
+}
+
+impl TestSite {
+    /// The server reached through `base` (another address of the same listener).
+    pub fn at(_site: &TestSite, base: String) -> Via {
+        Via { base }
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET path` with a fresh client: the status.
+    pub async fn status(&self, path: &str) -> StatusCode {
+        self.via().status(path).await
+    }
+
+    /// Waits until `GET path` answers `want` (the change has reached the server).
+    pub async fn wait_for(&self, path: &str, want: StatusCode) {
+        self.via().wait_for(path, want).await
+    }
+
+    fn via(&self) -> Via {
+        Via {
+            base: self.base.clone(),
+        }
+    }
+
+    /// Turns maintenance on for the default site and waits until the server blocks `/`.
+    pub async fn turn_on(&self) {
+        self.change(&StateChange::turn_on()).await;
+        self.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+    }
+
+    /// Applies a change to the default site (through the second connection).
+    pub async fn change(&self, change: &StateChange) {
+        self.store
+            .set_state(&SiteRef::Default, change, "conformance")
+            .await
+            .expect("set_state");
+    }
+
+    /// Logs in with a demo account on `client`.
+    pub async fn login(&self, client: &reqwest::Client, user: &str) {
+        let res = client
+            .post(self.url("/admin/login/"))
+            .form(&[("username", user), ("password", user)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "login as {user}");
+    }
+}
+
+/// Generates one `#[tokio::test]` per conformance case for a [`Server`].
+#[macro_export]
+macro_rules! http_conformance_tests {
+    ($server:expr) => {
+        $crate::http_conformance_tests!(@cases $server;
+            home_page_is_served_when_off,
+            maintenance_answers_503_with_the_page,
+            logged_in_user_is_blocked,
+            staff_passes_unless_block_staff,
+            superuser_always_passes,
+            internal_ips_pass,
+            ignored_page_passes_after_its_pattern_is_added,
+            admin_login_is_reachable,
+            allowed_network_v4,
+            allowed_network_v6,
+            trusted_proxy_versus_spoofed_forwarded_for,
+            json_by_accept_and_by_content_type,
+            retry_after_and_cache_control,
+            scheduled_window_turns_itself_on_and_off,
+            read_only_mode_blocks_writes_only,
+            bypass_secret_link_cookie_and_header,
+            sites_by_host,
+            head_and_options_are_blocked_too,
+            database_change_reaches_the_running_server,
+            layer_off_serves_everything,
+        );
+    };
+    (@cases $server:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::http::cases::$case($server).await;
+            }
+        )*
+    };
+}
+
+/// The cases, each a function of the server under test.
+pub mod cases {
+    use super::*;
+
+    /// Seed: the home page answers 200 when maintenance is off.
+    pub async fn home_page_is_served_when_off(server: Server) {
+        let site = start(server, |_| {}).await;
+        let res = client().get(site.url("/")).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.text().await.expect("body"), "This is the home view.");
+    }
+
+    /// Seed: 503 with "Temporarily unavailable" when on.
+    pub async fn maintenance_answers_503_with_the_page(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(&StateChange::turn_on().message("Upgrading the <database>"))
+            .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let res = client().get(site.url("/")).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .expect("ct")
+                .starts_with("text/html")
+        );
+        let body = res.text().await.expect("body");
+        assert!(body.contains("Temporarily unavailable"), "{body}");
+        assert!(body.contains("Upgrading the &lt;database&gt;"), "{body}");
+    }
+
+    /// Seed: a logged-in user who is not staff gets 503.
+    pub async fn logged_in_user_is_blocked(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.turn_on().await;
+        let c = client();
+        site.login(&c, "user").await;
+        let res = c.get(site.url("/")).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    /// Seed: staff get 200, and 503 with `BLOCK_STAFF=1`.
+    pub async fn staff_passes_unless_block_staff(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.turn_on().await;
+        let c = client();
+        site.login(&c, "staff").await;
+        let res = c.get(site.url("/")).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.text().await.expect("body"), "This is the home view.");
+
+        let strict = start(server, |c| c.block_staff = true).await;
+        strict.turn_on().await;
+        let c = client();
+        strict.login(&c, "staff").await;
+        assert_eq!(
+            c.get(strict.url("/")).send().await.expect("get").status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    /// Seed: a superuser always gets 200, even with `BLOCK_STAFF=1`.
+    pub async fn superuser_always_passes(server: Server) {
+        let site = start(server, |c| c.block_staff = true).await;
+        site.turn_on().await;
+        let c = client();
+        site.login(&c, "super").await;
+        assert_eq!(
+            c.get(site.url("/")).send().await.expect("get").status(),
+            StatusCode::OK
+        );
+    }
+
+    /// Seed: a client in `INTERNAL_IPS` gets 200; others get 503.
+    pub async fn internal_ips_pass(server: Server) {
+        // Listening on both stacks: 127.0.0.1 is internal, ::1 is not.
+        let site = start_on(server, "[::]:0", |c| {
+            c.internal_ips = vec!["127.0.0.1".into()]
+        })
+        .await;
+        let port = site.addr.port();
+        let v6 = TestSite::at(&site, format!("http://[::1]:{port}"));
+        site.change(&StateChange::turn_on()).await;
+        v6.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let v4 = client()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(v4.status(), StatusCode::OK);
+        assert_eq!(v4.text().await.expect("body"), "This is the home view.");
+    }
+
+    /// Seed: `/ignored-page/` answers 200 once `^ignored-page/$` is added.
+    pub async fn ignored_page_passes_after_its_pattern_is_added(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.turn_on().await;
+        assert_eq!(
+            site.status("/ignored-page/").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        site.store
+            .add_ignored_path(
+                &SiteRef::Default,
+                "^ignored-page/$",
+                "seed test",
+                "conformance",
+            )
+            .await
+            .expect("pattern");
+        site.wait_for("/ignored-page/", StatusCode::OK).await;
+        let res = client()
+            .get(site.url("/ignored-page/"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.text().await.expect("body"), "Ignored");
+        assert_eq!(
+            site.status("/ignored-page/x").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            site.status("/ignored-page/../").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    /// Seed: `/admin/login/` stays reachable (the policy ignores `^admin`).
+    pub async fn admin_login_is_reachable(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.turn_on().await;
+        let res = client()
+            .get(site.url("/admin/login/"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.expect("body").contains("<form"));
+    }
+
+    /// An allowed IPv4 network on the site lets its clients through.
+    pub async fn allowed_network_v4(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.turn_on().await;
+        site.store
+            .add_allowed_network(&SiteRef::Default, "127.0.0.0/8", "loopback", "conformance")
+            .await
+            .expect("network");
+        site.wait_for("/", StatusCode::OK).await;
+        site.store
+            .remove_allowed_network(&SiteRef::Default, "127.0.0.0/8", "conformance")
+            .await
+            .expect("remove");
+        site.store
+            .add_allowed_network(
+                &SiteRef::Default,
+                "192.0.2.0/24",
+                "elsewhere",
+                "conformance",
+            )
+            .await
+            .expect("network");
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+    }
+
+    /// An allowed IPv6 network on the site lets its clients through, and only them.
+    pub async fn allowed_network_v6(server: Server) {
+        let site = start_on(server, "[::1]:0", |_| {}).await;
+        site.turn_on().await;
+        site.store
+            .add_allowed_network(&SiteRef::Default, "::1/128", "v6 loopback", "conformance")
+            .await
+            .expect("network");
+        site.wait_for("/", StatusCode::OK).await;
+        site.store
+            .remove_allowed_network(&SiteRef::Default, "::1/128", "conformance")
+            .await
+            .expect("remove");
+        site.store
+            .add_allowed_network(
+                &SiteRef::Default,
+                "2001:db8::/32",
+                "documentation",
+                "conformance",
+            )
+            .await
+            .expect("network");
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+    }
+
+    /// Behind a trusted proxy the forwarded client counts; from anyone else it is ignored.
+    pub async fn trusted_proxy_versus_spoofed_forwarded_for(server: Server) {
+        let proxied = start(server, |c| {
+            c.internal_ips = vec!["10.0.0.0/8".into()];
+            c.trusted_proxies = vec!["127.0.0.1".into()];
+        })
+        .await;
+        proxied.turn_on().await;
+        let send = |site: &TestSite, xff: &str| {
+            client()
+                .get(site.url("/"))
+                .header("x-forwarded-for", xff.to_owned())
+                .send()
+        };
+        assert_eq!(
+            send(&proxied, "10.1.2.3").await.expect("get").status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&proxied, "10.1.2.3, 203.0.113.7")
+                .await
+                .expect("get")
+                .status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a client-supplied leftmost entry is not believed"
+        );
+
+        let direct = start(server, |c| c.internal_ips = vec!["10.0.0.0/8".into()]).await;
+        direct.turn_on().await;
+        assert_eq!(
+            send(&direct, "10.1.2.3").await.expect("get").status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "spoofed X-Forwarded-For from an untrusted peer"
+        );
+    }
+
+    /// JSON for `Accept: application/json` and for a JSON `Content-Type`; HTML otherwise.
+    pub async fn json_by_accept_and_by_content_type(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(
+            &StateChange::turn_on()
+                .message("Back soon")
+                .retry_after_secs(300),
+        )
+        .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let by_accept = client()
+            .get(site.url("/api/items"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("get");
+        let by_type = client()
+            .post(site.url("/api/items"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("post");
+        for res in [by_accept, by_type] {
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(res.headers()["content-type"], "application/json");
+            let v: serde_json::Value = res.json().await.expect("json");
+            assert_eq!(v["code"], 503);
+            assert_eq!(v["error"], "temporarily_unavailable");
+            assert_eq!(v["reason"], "maintenance");
+            assert_eq!(
+                v["error_description"],
+                "Sorry, the service is temporarily down for maintenance"
+            );
+            assert_eq!(v["message"], "Back soon");
+            assert_eq!(v["retry_after"], 300);
+        }
+        let browser = client()
+            .get(site.url("/"))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            browser.headers()["content-type"]
+                .to_str()
+                .expect("ct")
+                .starts_with("text/html")
+        );
+    }
+
+    /// `Retry-After` from the setting, else from the window's end; `Cache-Control: no-store`.
+    pub async fn retry_after_and_cache_control(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(&StateChange::turn_on().retry_after_secs(120))
+            .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let res = client().get(site.url("/")).send().await.expect("get");
+        assert_eq!(res.headers()["retry-after"], "120");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+
+        let end = Utc::now() + chrono::Duration::seconds(600);
+        site.change(&StateChange {
+            retry_after_secs: Some(None),
+            ends_at: Some(Some(end)),
+            ..Default::default()
+        })
+        .await;
+        let mut secs = 0;
+        for _ in 0..400 {
+            let res = client().get(site.url("/")).send().await.expect("get");
+            secs = res.headers()["retry-after"]
+                .to_str()
+                .expect("ra")
+                .parse::<u64>()
+                .expect("secs");
+            if secs != 120 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(
+            (590..=600).contains(&secs),
+            "retry-after {secs} should count down from 600"
+        );
+    }
+
+    /// A window turns maintenance on and off by itself, with no write.
+    pub async fn scheduled_window_turns_itself_on_and_off(server: Server) {
+        let site = start(server, |_| {}).await;
+        let start_at = Utc::now() + chrono::Duration::milliseconds(1500);
+        let end_at = start_at + chrono::Duration::milliseconds(1500);
+        site.change(&StateChange::turn_on().window(Some(start_at), Some(end_at)))
+            .await;
+        // Wait until the server has the new state: the home page shows the coming window
+        // (axum reads it from the decision) or, at the latest, the window starts.
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(Utc::now() >= start_at, "blocked before the window started");
+        site.wait_for("/", StatusCode::OK).await;
+        assert!(Utc::now() >= end_at, "served again before the window ended");
+    }
+
+    /// Read-only mode: safe methods pass, writes get 503.
+    pub async fn read_only_mode_blocks_writes_only(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(&StateChange::turn_on().mode(Mode::ReadOnly))
+            .await;
+        for _ in 0..400 {
+            let res = client()
+                .post(site.url("/api/items"))
+                .json(&serde_json::json!({"name": "x"}))
+                .send()
+                .await
+                .expect("post");
+            if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let post = client()
+            .post(site.url("/api/items"))
+            .json(&serde_json::json!({"name": "x"}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(post.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let v: serde_json::Value = post.json().await.expect("json");
+        assert_eq!(v["mode"], "read-only");
+        assert_eq!(site.status("/api/items").await, StatusCode::OK);
+        assert_eq!(site.status("/").await, StatusCode::OK);
+    }
+
+    /// The bypass link sets a cookie that passes; the header passes API clients.
+    pub async fn bypass_secret_link_cookie_and_header(server: Server) {
+        let site = start(server, |_| {}).await;
+        let secret = bypass::generate_secret().expect("secret");
+        site.store
+            .set_bypass_secret_hash(
+                &SiteRef::Default,
+                Some(&bypass::hash_secret(&secret)),
+                "conformance",
+            )
+            .await
+            .expect("secret");
+        site.turn_on().await;
+        let c = client();
+        let wrong = c
+            .get(site.url("/_maintenance/bypass/not-the-secret"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(wrong.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let res = c
+            .get(site.url(&format!("/_maintenance/bypass/{secret}")))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], "/");
+        let cookie = res.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let home = c.get(site.url("/")).send().await.expect("get");
+        assert_eq!(home.status(), StatusCode::OK, "the cookie passes");
+        assert_eq!(
+            site.status("/").await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "others still blocked"
+        );
+        let api = client()
+            .get(site.url("/api/items"))
+            .header("x-maintenance-bypass", secret.as_str())
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(api.status(), StatusCode::OK);
+    }
+
+    /// Each host has its own site: one down, another up.
+    pub async fn sites_by_host(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.store
+            .add_site("shop.test", Some("Shop"), "conformance")
+            .await
+            .expect("site");
+        site.store
+            .set_state(
+                &SiteRef::Domain("shop.test".into()),
+                &StateChange::turn_on(),
+                "conformance",
+            )
+            .await
+            .expect("on");
+        let port = site.addr.port();
+        let for_host = |host: String| client().get(site.url("/")).header("host", host).send();
+        for _ in 0..400 {
+            if for_host(format!("shop.test:{port}"))
+                .await
+                .expect("get")
+                .status()
+                == StatusCode::SERVICE_UNAVAILABLE
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(
+            for_host(format!("SHOP.test:{port}"))
+                .await
+                .expect("get")
+                .status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            for_host(format!("blog.test:{port}"))
+                .await
+                .expect("get")
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            site.status("/").await,
+            StatusCode::OK,
+            "the default site is up"
+        );
+    }
+
+    /// `HEAD` and `OPTIONS` get 503 in full maintenance, and `HEAD` has no body.
+    pub async fn head_and_options_are_blocked_too(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.turn_on().await;
+        let head = client().head(site.url("/")).send().await.expect("head");
+        assert_eq!(head.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(head.headers()["cache-control"], "no-store");
+        assert!(head.bytes().await.expect("body").is_empty());
+        let options = client()
+            .request(reqwest::Method::OPTIONS, site.url("/"))
+            .send()
+            .await
+            .expect("options");
+        assert_eq!(options.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    /// A change written by another connection reaches the running server, both ways.
+    pub async fn database_change_reaches_the_running_server(server: Server) {
+        let site = start(server, |_| {}).await;
+        assert_eq!(site.status("/").await, StatusCode::OK);
+        site.turn_on().await;
+        site.change(&StateChange::turn_off()).await;
+        site.wait_for("/", StatusCode::OK).await;
+        site.turn_on().await;
+    }
+
+    /// `MAINTENANCE_LAYER=off` serves everything (the benchmark baseline).
+    pub async fn layer_off_serves_everything(server: Server) {
+        let site = start(server, |c| c.layer = false).await;
+        site.change(&StateChange::turn_on()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(site.status("/").await, StatusCode::OK);
+    }
+}
