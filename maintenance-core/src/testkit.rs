@@ -3,7 +3,7 @@
 //! In a store crate's tests, give the macro an `async fn` that returns a fresh, migrated store
 //! (or `None` to skip, e.g. when a database URL is not set):
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh_store() -> Option<MyStore> { Some(MyStore::connect_fresh().await) }
 //! maintenance_core::store_conformance_tests!(fresh_store);
 //! ```
