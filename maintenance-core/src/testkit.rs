@@ -28,6 +28,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@cases $make;
             fresh_store_has_one_default_site_not_in_maintenance,
             state_round_trips,
+            far_future_times_round_trip,
             every_write_bumps_the_revision,
             invalid_writes_are_refused_and_change_nothing,
             ignored_paths_are_added_and_removed,
@@ -123,6 +124,17 @@ pub async fn state_round_trips(store: &dyn MaintenanceStore) {
         .expect("clear");
     assert_eq!((read.message, read.retry_after_secs), (None, None));
     assert_eq!(default_site(store).await.updated_by.as_deref(), Some("bob"));
+}
+
+/// Times well past 2038 (beyond 32-bit timestamps) are kept, not lost.
+pub async fn far_future_times_round_trip(store: &dyn MaintenanceStore) {
+    let (start, end) = (at(4_102_444_800), at(4_102_448_400)); // 2100-01-01, one hour
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on().window(Some(start), Some(end)), "t")
+        .await
+        .expect("set_state");
+    let read = default_site(store).await;
+    assert_eq!((read.starts_at, read.ends_at), (Some(start), Some(end)));
 }
 
 /// Each write moves the revision forward, and `load` reports the same revision.

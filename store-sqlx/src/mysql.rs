@@ -8,6 +8,8 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
+// Times are bound as naive UTC so they travel as DATETIME: a `DateTime<Utc>` travels as
+// TIMESTAMP, whose range ends in 2038, and MariaDB stores NULL past it without an error.
 use chrono::{DateTime, Utc};
 use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event, SiteState};
 use sqlx::migrate::Migrator;
@@ -340,11 +342,11 @@ impl WriteTx for MySqlWrite {
             .bind(site.enabled)
             .bind(site.mode.as_str())
             .bind(&site.message)
-            .bind(site.starts_at)
-            .bind(site.ends_at)
+            .bind(site.starts_at.map(|t| t.naive_utc()))
+            .bind(site.ends_at.map(|t| t.naive_utc()))
             .bind(site.retry_after_secs.map(i64::from))
             .bind(&site.bypass_secret_hash)
-            .bind(site.updated_at)
+            .bind(site.updated_at.map(|t| t.naive_utc()))
             .bind(&site.updated_by)
             .execute(&mut *self.tx)
             .await?;
@@ -366,11 +368,11 @@ impl WriteTx for MySqlWrite {
             .bind(site.enabled)
             .bind(site.mode.as_str())
             .bind(&site.message)
-            .bind(site.starts_at)
-            .bind(site.ends_at)
+            .bind(site.starts_at.map(|t| t.naive_utc()))
+            .bind(site.ends_at.map(|t| t.naive_utc()))
             .bind(site.retry_after_secs.map(i64::from))
             .bind(&site.bypass_secret_hash)
-            .bind(site.updated_at)
+            .bind(site.updated_at.map(|t| t.naive_utc()))
             .bind(&site.updated_by)
             .bind(site.id)
             .execute(&mut *self.tx)
@@ -385,7 +387,7 @@ impl WriteTx for MySqlWrite {
         by: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(TOUCH_SITE)
-            .bind(at)
+            .bind(at.naive_utc())
             .bind(by)
             .bind(site_id)
             .execute(&mut *self.tx)
@@ -461,7 +463,7 @@ impl WriteTx for MySqlWrite {
         sqlx::query(INSERT_EVENT)
             .bind(event.site_id)
             .bind(event.site_domain)
-            .bind(event.at)
+            .bind(event.at.naive_utc())
             .bind(event.actor)
             .bind(event.action)
             .bind(event.detail)

@@ -1,0 +1,886 @@
+//! The admin web page: every site with its maintenance state, ignored patterns and allowed
+//! networks, edited through plain HTML forms, and the audit log.
+//!
+//! - Login with the admin token (compared in constant time) sets an `HttpOnly`,
+//!   `SameSite=Strict` session cookie; scripts may send `Authorization: Bearer <token>` instead.
+//! - Every form carries the session's CSRF token, checked on each POST; a POST whose `Origin`
+//!   (or `Sec-Fetch-Site`) shows another site is refused.
+//! - POST-redirect-GET; a refused value re-renders the page with the message beside the field
+//!   (status 422) and nothing written.
+//! - Each change goes through the [`MaintenanceStore`], which writes the audit event; the actor
+//!   is `admin@<client address>`.
+
+mod page;
+mod session;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use maintenance_core::{
+    MaintenanceStore, Mode, SiteRef, SiteState, StateChange, StoreError, ValidationError,
+    find_site, validate,
+};
+
+use crate::error::CliError;
+use crate::parse;
+
+pub use page::{FormData, FormKind, Invalid};
+pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
+
+/// The largest form body accepted.
+const MAX_BODY: usize = 64 * 1024;
+
+/// How many audit events the page shows.
+const LOG_LIMIT: u32 = 100;
+
+/// How the admin page checks who may use it.
+#[derive(Clone)]
+pub enum AdminAuth {
+    /// Log in with this token (or send it as a bearer token).
+    Token(String),
+    /// No login: only for a server listening on a loopback address.
+    Open,
+}
+
+impl std::fmt::Debug for AdminAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminAuth::Token(_) => f.write_str("Token(***)"),
+            AdminAuth::Open => f.write_str("Open"),
+        }
+    }
+}
+
+impl AdminAuth {
+    /// The authentication for `admin`'s options: a token when one is given (not blank);
+    /// otherwise no login, only with `--insecure-no-auth` on a loopback address.
+    ///
+    /// ```
+    /// use maintenance_cli::admin::AdminAuth;
+    /// let local = "127.0.0.1:8085".parse().unwrap();
+    /// assert!(AdminAuth::from_options(local, None, false).is_err());
+    /// assert!(matches!(AdminAuth::from_options(local, None, true), Ok(AdminAuth::Open)));
+    /// assert!(AdminAuth::from_options("0.0.0.0:8085".parse().unwrap(), None, true).is_err());
+    /// ```
+    pub fn from_options(
+        listen: SocketAddr,
+        token: Option<&str>,
+        insecure_no_auth: bool,
+    ) -> Result<AdminAuth, CliError> {
+        if let Some(t) = token.map(str::trim).filter(|t| !t.is_empty()) {
+            return Ok(AdminAuth::Token(t.to_owned()));
+        }
+        if !insecure_no_auth {
+            return Err(CliError::Usage(
+                "refusing to start the admin page without a token: expected --token TOKEN or \
+                 the environment variable MAINTENANCE_ADMIN_TOKEN (or, on a loopback address \
+                 only, --insecure-no-auth)"
+                    .to_owned(),
+            ));
+        }
+        if !listen.ip().is_loopback() {
+            return Err(CliError::Usage(format!(
+                "refusing --insecure-no-auth on {listen}: it is only allowed on a loopback \
+                 address such as 127.0.0.1:8085 or [::1]:8085; give a token instead"
+            )));
+        }
+        Ok(AdminAuth::Open)
+    }
+}
+
+struct AdminState {
+    store: Arc<dyn MaintenanceStore>,
+    auth: AdminAuth,
+    sessions: Sessions,
+}
+
+/// Who is making a request.
+enum Access {
+    /// A browser session, with its id and CSRF token.
+    Session { id: String, csrf: String },
+    /// A script with the bearer token (no CSRF token needed: browsers cannot send the header
+    /// cross-site without the server's consent).
+    Bearer,
+    /// Nobody known.
+    Anonymous,
+    /// A wrong bearer token.
+    Denied,
+}
+
+/// The admin page's routes on `store`.
+pub fn router(store: Arc<dyn MaintenanceStore>, auth: AdminAuth) -> Router {
+    let state = Arc::new(AdminState {
+        store,
+        auth,
+        sessions: Sessions::default(),
+    });
+    Router::new()
+        .route("/", get(index))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/state", post(save_state))
+        .route("/ignored/add", post(add_ignored))
+        .route("/ignored/remove", post(remove_ignored))
+        .route("/networks/add", post(add_network))
+        .route("/networks/remove", post(remove_network))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves the admin page on `listener` (with client addresses for the audit log) until
+/// `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure_headers(h);
+    res
+}
+
+fn secure_headers(h: &mut HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+fn redirect(location: &str, cookie: Option<String>) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, v);
+    }
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::SET_COOKIE, c);
+    }
+    secure_headers(h);
+    res
+}
+
+fn problem(status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, page::problem(title, message))
+}
+
+async fn not_found() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such page here.",
+    )
+}
+
+impl AdminState {
+    fn access(&self, headers: &HeaderMap) -> Access {
+        if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            let given = auth
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim);
+            return match (&self.auth, given) {
+                (AdminAuth::Open, _) => Access::Bearer,
+                (AdminAuth::Token(t), Some(g)) if secrets_match(g, t) => Access::Bearer,
+                _ => Access::Denied,
+            };
+        }
+        if let Some(id) = session::cookie(headers, COOKIE_NAME)
+            && let Some(csrf) = self.sessions.csrf(id)
+        {
+            return Access::Session {
+                id: id.to_owned(),
+                csrf,
+            };
+        }
+        Access::Anonymous
+    }
+}
+
+/// Whether a POST comes from this page: its `Origin`, when sent, is this host, and
+/// `Sec-Fetch-Site`, when sent, does not name another site.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        match site.to_str() {
+            Ok("same-origin" | "none") => {}
+            _ => return false,
+        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Some(host)) = (
+        origin.to_str(),
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    ) else {
+        return false;
+    };
+    let origin = origin.to_ascii_lowercase();
+    // Behind a reverse proxy the public host may arrive in `X-Forwarded-Host`; a browser cannot
+    // add that header to a cross-site form, so it is as good a witness as `Host`.
+    let forwarded = headers
+        .get_all("x-forwarded-host")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    std::iter::once(host)
+        .chain(forwarded)
+        .map(|h| h.trim().to_ascii_lowercase())
+        .any(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+}
+
+/// Whether the request came over HTTPS through a proxy (the session cookie is then `Secure`).
+fn behind_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip())
+}
+
+async fn login_form(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    match (&app.auth, app.access(req.headers())) {
+        (AdminAuth::Open, _) | (_, Access::Session { .. }) => redirect("/", None),
+        _ => html(StatusCode::OK, page::login(None)),
+    }
+}
+
+async fn login(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    if !same_origin(req.headers()) {
+        return cross_origin();
+    }
+    let AdminAuth::Token(token) = &app.auth else {
+        return redirect("/", None);
+    };
+    let secure = behind_https(req.headers());
+    let form = match read_form(req).await {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    let given = form.text("token").trim();
+    if given.is_empty() || !secrets_match(given, token) {
+        tracing::warn!("admin login with a wrong token");
+        let msg = if given.is_empty() {
+            "Enter the admin token."
+        } else {
+            "Wrong token: expected the token the server was started with."
+        };
+        return html(StatusCode::UNAUTHORIZED, page::login(Some(msg)));
+    }
+    match app.sessions.create() {
+        Some((id, _)) => redirect("/", Some(session::set_cookie(&id, secure))),
+        None => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Login failed",
+            "The system has no randomness to make a session with.",
+        ),
+    }
+}
+
+fn cross_origin() -> Response {
+    problem(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was changed.",
+    )
+}
+
+async fn read_form(req: Request) -> Result<FormData, Response> {
+    match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(bytes) => Ok(FormData::parse(&bytes)),
+        Err(_) => Err(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Form too large",
+            &format!("The form is larger than {MAX_BODY} bytes; nothing was changed."),
+        )),
+    }
+}
+
+async fn index(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let notice = req
+        .uri()
+        .query()
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "done")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|code| notice_text(&code));
+    match app.access(req.headers()) {
+        Access::Session { csrf, .. } => render(&app, &csrf, notice, None, StatusCode::OK).await,
+        Access::Bearer => render(&app, "", notice, None, StatusCode::OK).await,
+        Access::Denied => unauthorized(),
+        Access::Anonymous => match app.auth {
+            AdminAuth::Token(_) => redirect("/login", None),
+            AdminAuth::Open => match app.sessions.create() {
+                Some((id, csrf)) => {
+                    let mut res = render(&app, &csrf, notice, None, StatusCode::OK).await;
+                    let cookie = session::set_cookie(&id, behind_https(req.headers()));
+                    if let Ok(v) = HeaderValue::from_str(&cookie) {
+                        res.headers_mut().insert(header::SET_COOKIE, v);
+                    }
+                    res
+                }
+                None => problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "No session",
+                    "The system has no randomness to make a session with.",
+                ),
+            },
+        },
+    }
+}
+
+fn unauthorized() -> Response {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "Not logged in",
+        "Log in with the admin token at /login, or send it as `Authorization: Bearer <token>`.",
+    )
+}
+
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "saved" => "Saved.",
+        "unchanged" => "Nothing to save: the state was already so.",
+        "ignored-added" => "Ignored pattern saved.",
+        "ignored-removed" => "Ignored pattern removed.",
+        "network-added" => "Allowed network saved.",
+        "network-removed" => "Allowed network removed.",
+        _ => return None,
+    })
+}
+
+async fn render(
+    app: &AdminState,
+    csrf: &str,
+    notice: Option<&str>,
+    invalid: Option<&Invalid>,
+    status: StatusCode,
+) -> Response {
+    let loaded = async {
+        let contents = app.store.load().await?;
+        let events = app.store.events(None, LOG_LIMIT).await?;
+        Ok::<_, StoreError>((contents.sites, events))
+    }
+    .await;
+    match loaded {
+        Ok((sites, events)) => html(
+            status,
+            page::render(&page::Page {
+                sites: &sites,
+                events: &events,
+                csrf,
+                notice,
+                invalid,
+                auth: matches!(app.auth, AdminAuth::Token(_)),
+                now: Utc::now(),
+            }),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "admin page could not read the store");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Database unavailable",
+                &format!("Could not read the maintenance tables: {e}"),
+            )
+        }
+    }
+}
+
+/// A POST that passed the checks: the form, the actor and the CSRF token to render with.
+struct Post {
+    form: FormData,
+    actor: String,
+    csrf: String,
+}
+
+/// Checks origin, login and CSRF token, then reads the form.
+async fn begin_post(app: &AdminState, req: Request) -> Result<Post, Response> {
+    if !same_origin(req.headers()) {
+        return Err(cross_origin());
+    }
+    let access = app.access(req.headers());
+    let actor = match client_ip(&req) {
+        Some(ip) => format!("admin@{ip}"),
+        None => "admin@unknown".to_owned(),
+    };
+    let session_csrf = match access {
+        Access::Session { csrf, .. } => Some(csrf),
+        Access::Bearer => None,
+        Access::Denied | Access::Anonymous => return Err(unauthorized()),
+    };
+    let form = read_form(req).await?;
+    if let Some(expected) = &session_csrf
+        && !form
+            .get("csrf")
+            .is_some_and(|got| secrets_match(got, expected))
+    {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "The form's CSRF token is missing or out of date: reload the page and try again. Nothing was changed.",
+        ));
+    }
+    Ok(Post {
+        form,
+        actor,
+        csrf: session_csrf.unwrap_or_default(),
+    })
+}
+
+async fn logout(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let id = match app.access(req.headers()) {
+        Access::Session { id, .. } => Some(id),
+        _ => None,
+    };
+    if let Err(res) = begin_post(&app, req).await {
+        return res;
+    }
+    if let Some(id) = id {
+        app.sessions.remove(&id);
+    }
+    redirect("/login", Some(session::clear_cookie()))
+}
+
+/// Finds the form's site, or the response that says it is unknown.
+async fn form_site(app: &AdminState, post: &Post, kind: FormKind) -> Result<SiteState, Response> {
+    let domain = post.form.text("site");
+    let sites = match app.store.load().await {
+        Ok(c) => c.sites,
+        Err(e) => return Err(store_failure(app, post, None, kind, e).await),
+    };
+    match find_site(&sites, &SiteRef::Domain(domain.to_owned())) {
+        Some(s) => Ok(s.clone()),
+        None => Err(refuse(
+            app,
+            post,
+            None,
+            kind,
+            vec![(
+                "general",
+                format!("unknown site `{domain}`: it may have been removed meanwhile; nothing was changed"),
+            )],
+            StatusCode::NOT_FOUND,
+        )
+        .await),
+    }
+}
+
+async fn refuse(
+    app: &AdminState,
+    post: &Post,
+    site_id: Option<i64>,
+    kind: FormKind,
+    errors: Vec<(&'static str, String)>,
+    status: StatusCode,
+) -> Response {
+    let invalid = Invalid {
+        site_id,
+        kind,
+        values: post.form.clone(),
+        errors,
+    };
+    render(app, &post.csrf, None, Some(&invalid), status).await
+}
+
+async fn store_failure(
+    app: &AdminState,
+    post: &Post,
+    site_id: Option<i64>,
+    kind: FormKind,
+    err: StoreError,
+) -> Response {
+    let status = match &err {
+        StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        StoreError::NotFound { .. } | StoreError::UnknownSite(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %err, "admin change failed");
+    }
+    let kind = if status == StatusCode::UNPROCESSABLE_ENTITY {
+        kind
+    } else {
+        FormKind::Remove
+    };
+    refuse(
+        app,
+        post,
+        site_id,
+        kind,
+        vec![("general", format!("{err}; nothing was changed"))],
+        status,
+    )
+    .await
+}
+
+fn done(code: &str, site: &SiteState) -> Response {
+    redirect(&format!("/?done={code}#site-{}", site.id), None)
+}
+
+/// Reads the state form into a change, or the errors beside each field.
+fn state_change(
+    form: &FormData,
+    site: &SiteState,
+) -> Result<StateChange, Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
+    let mode_text = form.get("mode").unwrap_or("full");
+    let mode = match mode_text.parse::<Mode>() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            errors.push(("mode", e.to_string()));
+            None
+        }
+    };
+    let message_text = form.text("message").replace("\r\n", "\n");
+    let message = if message_text.trim().is_empty() {
+        None
+    } else {
+        if let Err(e) = parse::message(&message_text) {
+            errors.push(("message", e));
+        }
+        Some(message_text)
+    };
+    let mut time_field = |field: &'static str| {
+        let text = form.text(field).trim();
+        if text.is_empty() {
+            return None;
+        }
+        parse::form_time(text)
+            .map_err(|e| errors.push((field, e)))
+            .ok()
+    };
+    let starts_at = time_field("starts_at");
+    let ends_at = time_field("ends_at");
+    let retry_text = form.text("retry_after").trim();
+    let retry_after = if retry_text.is_empty() {
+        None
+    } else {
+        match retry_text.parse::<u32>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                errors.push((
+                    "retry_after",
+                    format!(
+                        "invalid Retry-After `{retry_text}`: expected a whole number of seconds from 0 to {}, or nothing to derive it from the end",
+                        u32::MAX
+                    ),
+                ));
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let change = StateChange {
+        enabled: Some(form.get("enabled").is_some()),
+        mode,
+        message: Some(message),
+        starts_at: Some(starts_at),
+        ends_at: Some(ends_at),
+        retry_after_secs: Some(retry_after),
+    };
+    let mut next = site.clone();
+    match change.apply_to(&mut next) {
+        Ok(()) => Ok(change),
+        Err(e @ ValidationError::Window { .. }) => Err(vec![(
+            "ends_at",
+            format!("{e}; expected an end after the start"),
+        )]),
+        Err(e) => Err(vec![("general", e.to_string())]),
+    }
+}
+
+async fn save_state(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let post = match begin_post(&app, req).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let site = match form_site(&app, &post, FormKind::State).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let change = match state_change(&post.form, &site) {
+        Ok(c) => c,
+        Err(errors) => {
+            return refuse(
+                &app,
+                &post,
+                Some(site.id),
+                FormKind::State,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let mut next = site.clone();
+    if change.apply_to(&mut next).is_ok() && next == site {
+        return done("unchanged", &site);
+    }
+    match app
+        .store
+        .set_state(&SiteRef::Domain(site.domain.clone()), &change, &post.actor)
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(site = %site.domain, actor = %post.actor, change = %change.describe(), "admin changed state");
+            done("saved", &site)
+        }
+        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::State, e).await,
+    }
+}
+
+/// Checks a value and its description for an add form.
+fn check_add(
+    form: &FormData,
+    field: &'static str,
+    check: impl Fn(&str) -> Result<String, String>,
+    empty: &str,
+) -> Result<(String, String), Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
+    let value = form.text(field).trim();
+    let checked = if value.is_empty() {
+        errors.push((field, empty.to_owned()));
+        None
+    } else {
+        check(value).map_err(|e| errors.push((field, e))).ok()
+    };
+    let description = form.text("description").trim().to_owned();
+    if let Err(e) = validate::text("description", &description, validate::MAX_DESCRIPTION_LEN) {
+        errors.push(("description", e.to_string()));
+    }
+    match checked {
+        Some(v) if errors.is_empty() => Ok((v, description)),
+        _ => Err(errors),
+    }
+}
+
+async fn add_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let post = match begin_post(&app, req).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let site = match form_site(&app, &post, FormKind::IgnoredAdd).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let (pattern, description) = match check_add(
+        &post.form,
+        "pattern",
+        parse::pattern,
+        "expected a regular expression such as ^health/$",
+    ) {
+        Ok(v) => v,
+        Err(errors) => {
+            return refuse(
+                &app,
+                &post,
+                Some(site.id),
+                FormKind::IgnoredAdd,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match app
+        .store
+        .add_ignored_path(
+            &SiteRef::Domain(site.domain.clone()),
+            &pattern,
+            &description,
+            &post.actor,
+        )
+        .await
+    {
+        Ok(()) => done("ignored-added", &site),
+        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::IgnoredAdd, e).await,
+    }
+}
+
+async fn remove_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let post = match begin_post(&app, req).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let site = match form_site(&app, &post, FormKind::Remove).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let pattern = post.form.text("pattern");
+    match app
+        .store
+        .remove_ignored_path(&SiteRef::Domain(site.domain.clone()), pattern, &post.actor)
+        .await
+    {
+        Ok(()) => done("ignored-removed", &site),
+        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::Remove, e).await,
+    }
+}
+
+async fn add_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let post = match begin_post(&app, req).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let site = match form_site(&app, &post, FormKind::NetworkAdd).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let (network, description) = match check_add(
+        &post.form,
+        "network",
+        parse::network,
+        "expected a network such as 10.0.0.0/8 or 2001:db8::/32, or a single address",
+    ) {
+        Ok(v) => v,
+        Err(errors) => {
+            return refuse(
+                &app,
+                &post,
+                Some(site.id),
+                FormKind::NetworkAdd,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match app
+        .store
+        .add_allowed_network(
+            &SiteRef::Domain(site.domain.clone()),
+            &network,
+            &description,
+            &post.actor,
+        )
+        .await
+    {
+        Ok(()) => done("network-added", &site),
+        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::NetworkAdd, e).await,
+    }
+}
+
+async fn remove_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let post = match begin_post(&app, req).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let site = match form_site(&app, &post, FormKind::Remove).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let network = post.form.text("network");
+    match app
+        .store
+        .remove_allowed_network(&SiteRef::Domain(site.domain.clone()), network, &post.actor)
+        .await
+    {
+        Ok(()) => done("network-removed", &site),
+        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::Remove, e).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origin_must_be_this_host_when_sent() {
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:8085")])));
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:8085"),
+            ("origin", "http://127.0.0.1:8085")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:8085"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:8085"),
+            ("origin", "null")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:8085"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:8085"),
+            ("x-forwarded-host", "admin.example.com"),
+            ("origin", "https://admin.example.com")
+        ])));
+    }
+
+    #[test]
+    fn state_form_errors_name_their_field() {
+        let site = SiteState::new(1, "a.example");
+        let form = FormData::parse(
+            b"enabled=on&mode=sideways&starts_at=soon&ends_at=&retry_after=-1&message=",
+        );
+        let errors = state_change(&form, &site).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["mode", "starts_at", "retry_after"]);
+        let form = FormData::parse(
+            b"mode=full&starts_at=2030-01-02T00:00:00Z&ends_at=2030-01-01T00:00&retry_after=",
+        );
+        let errors = state_change(&form, &site).unwrap_err();
+        assert_eq!(errors[0].0, "ends_at");
+        let form = FormData::parse(b"enabled=on&mode=read-only&retry_after=30&message=Hi");
+        let change = state_change(&form, &site).unwrap();
+        assert_eq!(change.enabled, Some(true));
+        assert_eq!(change.mode, Some(Mode::ReadOnly));
+        assert_eq!(change.retry_after_secs, Some(Some(30)));
+    }
+}

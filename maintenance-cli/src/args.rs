@@ -1,0 +1,331 @@
+//! The command line: every command and flag of the `maintenance` binary, parsed by clap.
+//!
+//! Values that can be checked without the database (durations, times, patterns, networks,
+//! domains, lengths) are checked here, so a bad one is a usage error (exit status 2) and
+//! nothing is opened or written.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::parse;
+
+/// The database used when neither `--database-url` nor `DATABASE_URL` is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://maintenance.db";
+
+/// The address the admin page listens on by default.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8085";
+
+/// `maintenance`: put web services into maintenance mode from their shared database.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "maintenance",
+    version,
+    about = "Put web services into maintenance mode from their shared database",
+    long_about = "Put web services into maintenance mode from their shared database.\n\n\
+        Every server using maintenance-rs on the same database obeys within a fraction of a \
+        second. Without --site, commands act on the default site.\n\n\
+        Exit status: 0 on success, 1 on a failure, 2 on bad usage."
+)]
+pub struct Cli {
+    /// The database: sqlite://FILE, postgres://..., mysql://... or mariadb://...
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = DEFAULT_DATABASE_URL,
+        value_name = "URL"
+    )]
+    pub database_url: String,
+
+    /// Who makes the change, for the audit log [default: $USER, else `unknown`]
+    #[arg(long, global = true, value_name = "NAME", value_parser = parse::actor)]
+    pub actor: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The actor for the audit log: `--actor`, else `$USER`, else `unknown`.
+    pub fn actor(&self) -> String {
+        self.actor
+            .clone()
+            .or_else(|| {
+                std::env::var("USER")
+                    .ok()
+                    .and_then(|u| parse::actor(&u).ok())
+            })
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
+/// The commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Create or update the tables (safe to run again).
+    Migrate,
+    /// Show every site's maintenance state, or one site's.
+    Status(StatusArgs),
+    /// Turn maintenance on: the options given define the whole state (the others are reset).
+    On(OnArgs),
+    /// Turn maintenance off and clear the window.
+    Off(OffArgs),
+    /// List, add or remove sites (domains).
+    #[command(subcommand)]
+    Sites(SitesCommand),
+    /// List, add or remove ignored path patterns (regular expressions) of a site.
+    Ignore(IgnoreArgs),
+    /// List, add or remove allowed networks (CIDR) of a site.
+    Allow(AllowArgs),
+    /// Set a new bypass secret (printed once) or clear it.
+    Bypass(BypassArgs),
+    /// Show the audit log, newest first.
+    Log(LogArgs),
+    /// Serve the admin web page.
+    Admin(AdminArgs),
+}
+
+/// `status [--site D] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Only this site (domain).
+    #[arg(long, value_name = "DOMAIN")]
+    pub site: Option<String>,
+    /// Machine-readable output: a JSON array of sites (an object with --site).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `on [--site D]... [--all] [--message T] [--for DUR | --until TIME] [--from TIME]
+/// [--retry-after SECS] [--read-only]`
+#[derive(Debug, Clone, Args)]
+pub struct OnArgs {
+    /// A site (domain); repeat for several. Default: the default site.
+    #[arg(long = "site", value_name = "DOMAIN", conflicts_with = "all")]
+    pub sites: Vec<String>,
+    /// Every site.
+    #[arg(long)]
+    pub all: bool,
+    /// The message shown to blocked users (default: the application's text).
+    #[arg(long, value_name = "TEXT", value_parser = parse::message)]
+    pub message: Option<String>,
+    /// End maintenance after this long (from --from, else from now): 30m, 2h, 90s, 1h30m, 1d.
+    #[arg(long = "for", value_name = "DUR", value_parser = parse::duration, conflicts_with = "until")]
+    pub for_duration: Option<TimeDelta>,
+    /// End maintenance at this time (RFC 3339, e.g. 2025-06-01T23:00:00Z).
+    #[arg(long, value_name = "TIME", value_parser = parse::time)]
+    pub until: Option<DateTime<Utc>>,
+    /// Start maintenance at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse::time)]
+    pub from: Option<DateTime<Utc>>,
+    /// The Retry-After value in seconds (default: derived from the window end).
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<u32>,
+    /// Read-only mode: GET, HEAD and OPTIONS pass, writes are blocked (default: full).
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+/// `off [--site D]... [--all]`
+#[derive(Debug, Clone, Args)]
+pub struct OffArgs {
+    /// A site (domain); repeat for several. Default: the default site.
+    #[arg(long = "site", value_name = "DOMAIN", conflicts_with = "all")]
+    pub sites: Vec<String>,
+    /// Every site.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `sites list|add D [--name N]|remove D`
+#[derive(Debug, Clone, Subcommand)]
+pub enum SitesCommand {
+    /// List the sites.
+    List,
+    /// Add a site for a domain.
+    Add {
+        /// The domain, e.g. shop.example.com.
+        #[arg(value_name = "DOMAIN", value_parser = parse::domain)]
+        domain: String,
+        /// A display name (default: the domain).
+        #[arg(long, value_name = "NAME", value_parser = parse::site_name)]
+        name: Option<String>,
+    },
+    /// Remove a site with its patterns and networks (not the default site).
+    Remove {
+        /// The domain.
+        #[arg(value_name = "DOMAIN")]
+        domain: String,
+    },
+}
+
+/// `ignore list|add PATTERN [--description T]|remove PATTERN [--site D]`
+#[derive(Debug, Clone, Args)]
+pub struct IgnoreArgs {
+    /// The site (domain). Default: the default site.
+    #[arg(long, global = true, value_name = "DOMAIN")]
+    pub site: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: IgnoreAction,
+}
+
+/// The `ignore` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum IgnoreAction {
+    /// List the site's ignored patterns.
+    List,
+    /// Add a pattern: a regular expression matched at the start of the path without its
+    /// leading `/` (e.g. `^health/$`). Adding one already there updates its description.
+    Add {
+        /// The regular expression.
+        #[arg(value_name = "PATTERN", value_parser = parse::pattern, allow_hyphen_values = true)]
+        pattern: String,
+        /// Why it is ignored.
+        #[arg(long, value_name = "TEXT", default_value = "", value_parser = parse::description)]
+        description: String,
+    },
+    /// Remove a pattern, written exactly as listed.
+    Remove {
+        /// The pattern.
+        #[arg(value_name = "PATTERN", allow_hyphen_values = true)]
+        pattern: String,
+    },
+}
+
+/// `allow list|add CIDR [--description T]|remove CIDR [--site D]`
+#[derive(Debug, Clone, Args)]
+pub struct AllowArgs {
+    /// The site (domain). Default: the default site.
+    #[arg(long, global = true, value_name = "DOMAIN")]
+    pub site: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AllowAction,
+}
+
+/// The `allow` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AllowAction {
+    /// List the site's allowed networks.
+    List,
+    /// Add a network (CIDR, or a single address). Adding one already there updates its
+    /// description.
+    Add {
+        /// The network, e.g. 10.0.0.0/8 or 2001:db8::/32.
+        #[arg(value_name = "CIDR", value_parser = parse::network)]
+        network: String,
+        /// Whose network it is.
+        #[arg(long, value_name = "TEXT", default_value = "", value_parser = parse::description)]
+        description: String,
+    },
+    /// Remove a network.
+    Remove {
+        /// The network.
+        #[arg(value_name = "CIDR", value_parser = parse::network)]
+        network: String,
+    },
+}
+
+/// `bypass new|clear [--site D]`
+#[derive(Debug, Clone, Args)]
+pub struct BypassArgs {
+    /// The site (domain). Default: the default site.
+    #[arg(long, global = true, value_name = "DOMAIN")]
+    pub site: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: BypassAction,
+}
+
+/// The `bypass` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BypassAction {
+    /// Set a new random secret; prints it and the bypass URL once (only a hash is stored).
+    New {
+        /// Scheme and host (and path, if the app is mounted below one) for the printed URL,
+        /// e.g. https://shop.example.com. Default: http://<site domain>.
+        #[arg(long, value_name = "URL", value_parser = parse::base_url)]
+        base_url: Option<String>,
+    },
+    /// Clear the secret: links and cookies handed out before stop working.
+    Clear,
+}
+
+/// `log [--site D] [--limit N] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Only this site's events.
+    #[arg(long, value_name = "DOMAIN")]
+    pub site: Option<String>,
+    /// At most this many events (1 to 10000).
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    /// Machine-readable output: a JSON array of events.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `admin [--listen ADDR] [--token TOKEN]`
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADMIN_LISTEN)]
+    pub listen: SocketAddr,
+    /// The token to log in with (prefer the environment variable: arguments are visible to
+    /// other local users).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MAINTENANCE_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Serve without a token; only allowed on a loopback address.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn for_conflicts_with_until() {
+        let err = Cli::try_parse_from([
+            "maintenance",
+            "on",
+            "--for",
+            "1h",
+            "--until",
+            "2030-01-01T00:00:00Z",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn site_is_accepted_before_and_after_the_action() {
+        for args in [
+            &["maintenance", "ignore", "--site", "a.example", "list"][..],
+            &["maintenance", "ignore", "list", "--site", "a.example"][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            match cli.command {
+                Command::Ignore(i) => assert_eq!(i.site.as_deref(), Some("a.example")),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The command's errors and the exit status each one gives.
+
+use maintenance_core::StoreError;
+
+/// Exit status of a successful command.
+pub const EXIT_OK: i32 = 0;
+/// Exit status of a command that failed (database, unknown site, nothing to remove, ...).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit status of a command given bad arguments (clap uses the same for its usage errors).
+pub const EXIT_USAGE: i32 = 2;
+
+/// Why a command did not succeed. Every message names the bad value and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The arguments are wrong in a way clap cannot see (e.g. a window that ends before it
+    /// starts). Exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The database could not be opened, or its URL is not usable.
+    #[error("{0}")]
+    Database(#[from] maintenance_sqlx::Error),
+    /// The store refused or failed a read or a write.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Any other failure, already worded for the operator.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// The process exit status for this error: 2 for bad usage, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => EXIT_USAGE,
+            CliError::Store(StoreError::Invalid(_)) => EXIT_USAGE,
+            CliError::Database(
+                maintenance_sqlx::Error::UnsupportedUrl { .. }
+                | maintenance_sqlx::Error::BackendNotCompiled { .. },
+            ) => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        }
+    }
+}

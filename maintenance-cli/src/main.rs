@@ -1,0 +1,76 @@
+//! The `maintenance` binary: parses the command line, runs the command, prints the result,
+//! and exits 0 on success, 1 on a failure, 2 on bad usage.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use maintenance_cli::admin::{self, AdminAuth};
+use maintenance_cli::args::{AdminArgs, Command};
+use maintenance_cli::{Cli, CliError, commands};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAINTENANCE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Admin(args) => serve_admin(&cli, args).await.map(|()| String::new()),
+            _ => commands::run(&cli).await,
+        }
+    });
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
+    let auth = AdminAuth::from_options(args.listen, args.token.as_deref(), args.insecure_no_auth)?;
+    let store = commands::connect(&cli.database_url).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::Failed(format!("could not listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    println!(
+        "Admin page on http://{addr}/ for `{}`{} (Ctrl-C stops it)",
+        maintenance_sqlx::redact_url(&cli.database_url),
+        match auth {
+            AdminAuth::Open => " WITHOUT LOGIN (--insecure-no-auth)",
+            AdminAuth::Token(_) => "",
+        }
+    );
+    let shutdown = async {
+        // A failure to install the handler leaves the server running until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    admin::serve(
+        listener,
+        admin::router(std::sync::Arc::new(store), auth),
+        shutdown,
+    )
+    .await
+    .map_err(|e| CliError::Failed(format!("the admin server stopped: {e}")))
+}

@@ -1,0 +1,345 @@
+//! What the commands print: site states and audit events, as text for people and as JSON with
+//! stable field names for scripts.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use maintenance_core::{Event, SiteState};
+use serde::Serialize;
+
+/// Where a site stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Maintenance is off.
+    Off,
+    /// Maintenance is on and in force.
+    On,
+    /// Maintenance is on, but its window has not started.
+    Scheduled,
+    /// Maintenance is on, but its window is over.
+    Ended,
+}
+
+impl Phase {
+    /// The phase of `site` at `now`.
+    pub fn of(site: &SiteState, now: DateTime<Utc>) -> Phase {
+        if !site.enabled {
+            Phase::Off
+        } else if site.starts_at.is_some_and(|start| now < start) {
+            Phase::Scheduled
+        } else if site.ends_at.is_some_and(|end| now >= end) {
+            Phase::Ended
+        } else {
+            Phase::On
+        }
+    }
+
+    /// `off`, `on`, `scheduled` or `ended`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Off => "off",
+            Phase::On => "on",
+            Phase::Scheduled => "scheduled",
+            Phase::Ended => "ended",
+        }
+    }
+}
+
+/// A time as printed everywhere: RFC 3339 in UTC, whole seconds.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The window in words: `from X until Y`, `until Y`, `from X`, or `none`.
+pub fn window(site: &SiteState) -> String {
+    match (site.starts_at, site.ends_at) {
+        (Some(s), Some(e)) => format!("from {} until {}", time(s), time(e)),
+        (None, Some(e)) => format!("until {}", time(e)),
+        (Some(s), None) => format!("from {}", time(s)),
+        (None, None) => "none".to_owned(),
+    }
+}
+
+/// One site in `status --json`. The field names are part of the command's interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReport {
+    /// The site's domain (`default` for the default site).
+    pub domain: String,
+    /// Its display name.
+    pub name: String,
+    /// Whether it is the default site.
+    pub is_default: bool,
+    /// `off`, `on`, `scheduled` or `ended`, computed at `now`.
+    pub state: Phase,
+    /// The stored maintenance flag.
+    pub enabled: bool,
+    /// `full` or `read-only`.
+    pub mode: String,
+    /// The message, or null for the default text.
+    pub message: Option<String>,
+    /// The window's start (RFC 3339), or null.
+    pub starts_at: Option<String>,
+    /// The window's end (RFC 3339), or null.
+    pub ends_at: Option<String>,
+    /// The Retry-After seconds, or null to derive it from the window end.
+    pub retry_after_secs: Option<u32>,
+    /// The ignored path patterns.
+    pub ignored_paths: Vec<PatternReport>,
+    /// The allowed networks.
+    pub allowed_networks: Vec<NetworkReport>,
+    /// Whether a bypass secret is set (the secret itself is never stored).
+    pub bypass_secret_set: bool,
+    /// When the state last changed (RFC 3339), or null.
+    pub updated_at: Option<String>,
+    /// Who last changed it, or null.
+    pub updated_by: Option<String>,
+}
+
+/// An ignored pattern in `status --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatternReport {
+    /// The regular expression.
+    pub pattern: String,
+    /// Why it is ignored.
+    pub description: String,
+}
+
+/// An allowed network in `status --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkReport {
+    /// The network in CIDR notation.
+    pub network: String,
+    /// Whose network it is.
+    pub description: String,
+}
+
+impl SiteReport {
+    /// The report of `site` at `now`.
+    pub fn new(site: &SiteState, now: DateTime<Utc>) -> Self {
+        SiteReport {
+            domain: site.domain.clone(),
+            name: site.name.clone(),
+            is_default: site.is_default,
+            state: Phase::of(site, now),
+            enabled: site.enabled,
+            mode: site.mode.as_str().to_owned(),
+            message: site.message.clone(),
+            starts_at: site.starts_at.map(time),
+            ends_at: site.ends_at.map(time),
+            retry_after_secs: site.retry_after_secs,
+            ignored_paths: site
+                .ignored_paths
+                .iter()
+                .map(|p| PatternReport {
+                    pattern: p.pattern.clone(),
+                    description: p.description.clone(),
+                })
+                .collect(),
+            allowed_networks: site
+                .allowed_networks
+                .iter()
+                .map(|n| NetworkReport {
+                    network: n.network.to_string(),
+                    description: n.description.clone(),
+                })
+                .collect(),
+            bypass_secret_set: site.bypass_secret_hash.is_some(),
+            updated_at: site.updated_at.map(time),
+            updated_by: site.updated_by.clone(),
+        }
+    }
+}
+
+fn described(value: &str, description: &str) -> String {
+    if description.is_empty() {
+        value.to_owned()
+    } else {
+        format!("{value}  ({description})")
+    }
+}
+
+/// A site as `status` prints it.
+pub fn site_text(site: &SiteState, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let default = if site.is_default {
+        ", the default site"
+    } else {
+        ""
+    };
+    out.push_str(&format!("{} ({}{default})\n", site.domain, site.name));
+    let mut line = |label: &str, value: &str| out.push_str(&format!("  {label:<13}{value}\n"));
+    line("state:", Phase::of(site, now).as_str());
+    line("mode:", site.mode.as_str());
+    line(
+        "message:",
+        site.message.as_deref().unwrap_or("(the default text)"),
+    );
+    line("window:", &window(site));
+    let retry = match site.retry_after_secs {
+        Some(s) => format!("{s}s"),
+        None => "derived from the window end".to_owned(),
+    };
+    line("retry-after:", &retry);
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(&format!("\n  {:<13}", ""))
+        }
+    };
+    line(
+        "ignored:",
+        &list(
+            site.ignored_paths
+                .iter()
+                .map(|p| described(&p.pattern, &p.description))
+                .collect(),
+        ),
+    );
+    line(
+        "allowed:",
+        &list(
+            site.allowed_networks
+                .iter()
+                .map(|n| described(&n.network.to_string(), &n.description))
+                .collect(),
+        ),
+    );
+    line(
+        "bypass:",
+        if site.bypass_secret_hash.is_some() {
+            "secret set"
+        } else {
+            "not set"
+        },
+    );
+    let last = match (&site.updated_by, site.updated_at) {
+        (Some(by), Some(at)) => format!("{by} at {}", time(at)),
+        (Some(by), None) => by.clone(),
+        (None, Some(at)) => time(at),
+        (None, None) => "never".to_owned(),
+    };
+    line("last change:", &last);
+    out
+}
+
+/// One line about a site's state after `on` or `off`.
+pub fn state_line(site: &SiteState, now: DateTime<Utc>) -> String {
+    let phase = Phase::of(site, now);
+    match phase {
+        Phase::Off => format!("{}: maintenance off", site.domain),
+        _ => {
+            let mut s = format!(
+                "{}: maintenance {} (mode {}",
+                site.domain,
+                phase.as_str(),
+                site.mode
+            );
+            if site.starts_at.is_some() || site.ends_at.is_some() {
+                s.push_str(&format!(", {}", window(site)));
+            }
+            if let Some(r) = site.retry_after_secs {
+                s.push_str(&format!(", retry after {r}s"));
+            }
+            s.push(')');
+            s
+        }
+    }
+}
+
+/// The audit log as `log` prints it, newest first.
+pub fn events_text(events: &[Event]) -> String {
+    if events.is_empty() {
+        return "No events.\n".to_owned();
+    }
+    let mut out = String::new();
+    for e in events {
+        let line = format!(
+            "{}  {}  {}  {}  {}",
+            time(e.at),
+            e.site.as_deref().unwrap_or("-"),
+            e.actor,
+            e.action,
+            e.detail
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// One event in `log --json`. The field names are part of the command's interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventReport {
+    /// The store's identifier.
+    pub id: i64,
+    /// The site's domain at the time, or null.
+    pub site: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What: `on`, `off`, `update`, `ignore.add`, ...
+    pub action: String,
+    /// Details.
+    pub detail: String,
+}
+
+impl From<&Event> for EventReport {
+    fn from(e: &Event) -> Self {
+        EventReport {
+            id: e.id,
+            site: e.site.clone(),
+            at: time(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 1, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn phase_follows_flag_and_window() {
+        let mut site = SiteState::new(1, "a.example");
+        assert_eq!(Phase::of(&site, t(5)), Phase::Off);
+        site.enabled = true;
+        assert_eq!(Phase::of(&site, t(5)), Phase::On);
+        site.starts_at = Some(t(6));
+        site.ends_at = Some(t(8));
+        assert_eq!(Phase::of(&site, t(5)), Phase::Scheduled);
+        assert_eq!(Phase::of(&site, t(6)), Phase::On);
+        assert_eq!(Phase::of(&site, t(8)), Phase::Ended);
+        site.enabled = false;
+        assert_eq!(Phase::of(&site, t(7)), Phase::Off);
+    }
+
+    #[test]
+    fn status_text_names_everything() {
+        let mut site = SiteState::new(1, "a.example");
+        site.enabled = true;
+        site.ends_at = Some(t(8));
+        site.ignored_paths.push(maintenance_core::IgnoredPath {
+            pattern: "^health$".into(),
+            description: "probes".into(),
+        });
+        let text = site_text(&site, t(5));
+        for want in [
+            "a.example",
+            "state:       on",
+            "until 2030-01-01T08:00:00Z",
+            "^health$  (probes)",
+            "allowed:     none",
+            "bypass:      not set",
+        ] {
+            assert!(text.contains(want), "{want} in\n{text}");
+        }
+    }
+}

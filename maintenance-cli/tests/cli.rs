@@ -1,0 +1,872 @@
+//! The `maintenance` binary run as a process against each backend: a table of commands with
+//! their expected exit status and output, every bad input included. After each failing
+//! command the state and the audit log are compared with before: nothing may be written.
+//!
+//! SQLite always runs; PostgreSQL and MariaDB run when `MAINTENANCE_TEST_POSTGRES_URL` /
+//! `MAINTENANCE_TEST_MYSQL_URL` are set (each test creates its own database through them).
+
+// Tests may unwrap: a panic is how they fail.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Backend, Run, cli, cli_env, fresh_db, ok};
+use serde_json::Value;
+
+/// One command of the table.
+struct Case {
+    args: &'static [&'static str],
+    code: i32,
+    stdout: &'static [&'static str],
+    stderr: &'static [&'static str],
+}
+
+const fn case(
+    args: &'static [&'static str],
+    code: i32,
+    stdout: &'static [&'static str],
+    stderr: &'static [&'static str],
+) -> Case {
+    Case {
+        args,
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+/// The state and the audit log, to prove a failing command wrote nothing.
+fn snapshot(url: &str) -> (String, String) {
+    let status = ok(&cli(url, &["status", "--json"])).stdout.clone();
+    let log = ok(&cli(url, &["log", "--json", "--limit", "10000"]))
+        .stdout
+        .clone();
+    (status, log)
+}
+
+fn run_table(url: &str, cases: &[Case]) {
+    let mut before: Option<(String, String)> = None;
+    for c in cases {
+        if c.code != 0 && before.is_none() {
+            before = Some(snapshot(url));
+        }
+        let run = cli(url, c.args);
+        let show = |run: &Run| format!("maintenance {:?}\n{run:#?}", c.args);
+        assert_eq!(run.code, c.code, "exit status of {}", show(&run));
+        for want in c.stdout {
+            assert!(
+                run.stdout.contains(want),
+                "stdout lacks {want:?}: {}",
+                show(&run)
+            );
+        }
+        for want in c.stderr {
+            assert!(
+                run.stderr.contains(want),
+                "stderr lacks {want:?}: {}",
+                show(&run)
+            );
+        }
+        if c.code == 0 {
+            before = None;
+        } else {
+            assert!(
+                run.stderr.starts_with("error:") || run.stderr.contains("Usage:"),
+                "errors go to stderr: {}",
+                show(&run)
+            );
+            let after = snapshot(url);
+            assert_eq!(
+                before.as_ref(),
+                Some(&after),
+                "a failing command changed the database: {}",
+                show(&run)
+            );
+        }
+    }
+}
+
+const SETUP: &[Case] = &[
+    case(&["migrate"], 0, &["Migrated"], &[]),
+    case(&["migrate"], 0, &["Migrated", "1 site(s)"], &[]),
+    case(
+        &["status"],
+        0,
+        &[
+            "default (Default site, the default site)",
+            "state:       off",
+            "bypass:      not set",
+        ],
+        &[],
+    ),
+    case(
+        &["sites", "add", "shop.example.com", "--name", "Shop"],
+        0,
+        &["Added site shop.example.com (Shop)"],
+        &[],
+    ),
+    case(
+        &["sites", "add", "Shop.Example.COM"],
+        1,
+        &[],
+        &["shop.example.com", "already exists"],
+    ),
+    case(
+        &["sites", "add", "bad domain"],
+        2,
+        &[],
+        &["invalid site domain `bad domain`", "expected a host name"],
+    ),
+    case(
+        &["sites", "add", "x.example", "--name", ""],
+        2,
+        &[],
+        &["invalid site name"],
+    ),
+    case(
+        &["sites", "list"],
+        0,
+        &["DOMAIN", "shop.example.com", "Shop", "(default site)"],
+        &[],
+    ),
+];
+
+const STATE: &[Case] = &[
+    // Several sites: every one must exist before any is written.
+    case(
+        &[
+            "on",
+            "--site",
+            "shop.example.com",
+            "--site",
+            "nope.example.com",
+        ],
+        1,
+        &[],
+        &[
+            "unknown site `nope.example.com`",
+            "expected one of",
+            "shop.example.com",
+        ],
+    ),
+    case(
+        &["on", "--for", "30m", "--until", "2037-01-01T00:00:00Z"],
+        2,
+        &[],
+        &["'--for <DUR>' cannot be used with '--until <TIME>'"],
+    ),
+    case(
+        &["on", "--site", "shop.example.com", "--all"],
+        2,
+        &[],
+        &["cannot be used with"],
+    ),
+    case(
+        &["on", "--until", "2099-13-01T00:00:00Z"],
+        2,
+        &[],
+        &["invalid time `2099-13-01T00:00:00Z`", "expected RFC 3339"],
+    ),
+    case(
+        &["on", "--from", "tomorrow"],
+        2,
+        &[],
+        &["invalid time `tomorrow`", "expected RFC 3339"],
+    ),
+    case(
+        &["on", "--for", "5x"],
+        2,
+        &[],
+        &["invalid duration `5x`", "expected a duration such as"],
+    ),
+    case(
+        &["on", "--for", "30"],
+        2,
+        &[],
+        &["invalid duration `30`", "has no unit"],
+    ),
+    case(
+        &["on", "--for", "0s"],
+        2,
+        &[],
+        &["invalid duration `0s`", "it is zero"],
+    ),
+    case(
+        &["on", "--until", "2001-01-01T00:00:00Z"],
+        2,
+        &[],
+        &[
+            "invalid window",
+            "2001-01-01T00:00:00Z",
+            "not in the future",
+        ],
+    ),
+    case(
+        &[
+            "on",
+            "--from",
+            "2037-01-02T00:00:00Z",
+            "--until",
+            "2037-01-01T00:00:00Z",
+        ],
+        2,
+        &[],
+        &[
+            "invalid window",
+            "--until 2037-01-01T00:00:00Z is not after --from 2037-01-02T00:00:00Z",
+        ],
+    ),
+    case(
+        &["on", "--retry-after", "soon"],
+        2,
+        &[],
+        &["invalid value 'soon' for '--retry-after <SECS>'"],
+    ),
+    case(
+        &["on", "--retry-after", "-5"],
+        2,
+        &[],
+        &["unexpected argument '-5'"],
+    ),
+    case(
+        &["on", "--bogus"],
+        2,
+        &[],
+        &["unexpected argument '--bogus'"],
+    ),
+    case(
+        &["off", "--site", "nope.example.com"],
+        1,
+        &[],
+        &["unknown site `nope.example.com`"],
+    ),
+    case(
+        &[
+            "on",
+            "--site",
+            "shop.example.com",
+            "--from",
+            "2037-01-01T00:00:00Z",
+            "--for",
+            "1h30m",
+        ],
+        0,
+        &[
+            "shop.example.com: maintenance scheduled (mode full, from 2037-01-01T00:00:00Z until 2037-01-01T01:30:00Z)",
+        ],
+        &[],
+    ),
+    case(
+        &["status", "--site", "SHOP.example.com"],
+        0,
+        &[
+            "shop.example.com (Shop)",
+            "state:       scheduled",
+            "window:      from 2037-01-01T00:00:00Z until 2037-01-01T01:30:00Z",
+        ],
+        &[],
+    ),
+    case(
+        &[
+            "on",
+            "--message",
+            "Back at 14:00",
+            "--retry-after",
+            "120",
+            "--read-only",
+        ],
+        0,
+        &["default: maintenance on (mode read-only, retry after 120s)"],
+        &[],
+    ),
+    case(
+        &["status", "--site", "default"],
+        0,
+        &[
+            "state:       on",
+            "mode:        read-only",
+            "message:     Back at 14:00",
+            "retry-after: 120s",
+            "last change: tester at ",
+        ],
+        &[],
+    ),
+    // `on` without --read-only is full maintenance, and resets what is not given.
+    case(&["on"], 0, &["default: maintenance on (mode full)"], &[]),
+    case(
+        &["status", "--site", "default"],
+        0,
+        &[
+            "mode:        full",
+            "message:     (the default text)",
+            "retry-after: derived from the window end",
+        ],
+        &[],
+    ),
+    case(
+        &["on", "--for", "2h"],
+        0,
+        &["default: maintenance on (mode full, until "],
+        &[],
+    ),
+    case(
+        &["status", "--site", "nope.example.com"],
+        1,
+        &[],
+        &["unknown site `nope.example.com`"],
+    ),
+];
+
+const LISTS: &[Case] = &[
+    case(
+        &["ignore", "add", "^(unclosed"],
+        2,
+        &[],
+        &[
+            "invalid ignored-path pattern `^(unclosed`",
+            "regex parse error",
+            "unclosed group",
+        ],
+    ),
+    case(
+        &["ignore", "add", ""],
+        2,
+        &[],
+        &["invalid ignored-path pattern ``"],
+    ),
+    case(
+        &[
+            "ignore",
+            "add",
+            "^health/$",
+            "--description",
+            "Health checks",
+        ],
+        0,
+        &["Added ignored pattern `^health/$` to default"],
+        &[],
+    ),
+    case(
+        &["ignore", "add", "^health/$", "--description", "Probes"],
+        0,
+        &["Added ignored pattern `^health/$`"],
+        &[],
+    ),
+    case(&["ignore", "list"], 0, &["^health/$\tProbes"], &[]),
+    case(
+        &["ignore", "list", "--site", "shop.example.com"],
+        0,
+        &["No ignored patterns for shop.example.com."],
+        &[],
+    ),
+    case(
+        &["ignore", "--site", "nope.example.com", "add", "^api/"],
+        1,
+        &[],
+        &["unknown site `nope.example.com`"],
+    ),
+    case(
+        &["ignore", "remove", "^nothere"],
+        1,
+        &[],
+        &[
+            "`^nothere`",
+            "is not set on site `default`",
+            "`maintenance ignore list` shows",
+        ],
+    ),
+    case(
+        &["allow", "add", "10.0.0.0/33"],
+        2,
+        &[],
+        &["invalid network `10.0.0.0/33`", "expected CIDR notation"],
+    ),
+    case(
+        &["allow", "add", "not-an-ip"],
+        2,
+        &[],
+        &["invalid network `not-an-ip`"],
+    ),
+    case(
+        &["allow", "remove", "10.0.0.0/99"],
+        2,
+        &[],
+        &["invalid network `10.0.0.0/99`"],
+    ),
+    case(
+        &[
+            "allow",
+            "--site",
+            "shop.example.com",
+            "add",
+            "10.0.0.0/8",
+            "--description",
+            "Office",
+        ],
+        0,
+        &["Added allowed network 10.0.0.0/8 to shop.example.com"],
+        &[],
+    ),
+    case(
+        &["allow", "add", "2001:db8::/32"],
+        0,
+        &["Added allowed network 2001:db8::/32 to default"],
+        &[],
+    ),
+    case(
+        &["allow", "list", "--site", "shop.example.com"],
+        0,
+        &["10.0.0.0/8\tOffice"],
+        &[],
+    ),
+    case(
+        &["allow", "remove", "2001:db8::/32"],
+        0,
+        &["Removed allowed network 2001:db8::/32 from default"],
+        &[],
+    ),
+    case(
+        &["allow", "list"],
+        0,
+        &["No allowed networks for default."],
+        &[],
+    ),
+    case(
+        &[
+            "allow",
+            "remove",
+            "192.168.0.0/16",
+            "--site",
+            "shop.example.com",
+        ],
+        1,
+        &[],
+        &[
+            "192.168.0.0/16",
+            "is not set on site `shop.example.com`",
+            "`maintenance allow list --site shop.example.com` shows",
+        ],
+    ),
+    case(
+        &["bypass", "new", "--base-url", "ftp://x"],
+        2,
+        &[],
+        &["invalid base URL `ftp://x`", "expected http:// or https://"],
+    ),
+    case(
+        &["bypass", "new", "--site", "nope.example.com"],
+        1,
+        &[],
+        &["unknown site `nope.example.com`"],
+    ),
+    case(
+        &["bypass", "clear"],
+        0,
+        &["default had no bypass secret"],
+        &[],
+    ),
+];
+
+const END: &[Case] = &[
+    case(
+        &["off", "--all"],
+        0,
+        &[
+            "default: maintenance off",
+            "shop.example.com: maintenance off",
+        ],
+        &[],
+    ),
+    case(&["status"], 0, &["state:       off"], &[]),
+    case(
+        &["log", "--site", "nope.example.com"],
+        1,
+        &[],
+        &["unknown site `nope.example.com`"],
+    ),
+    case(
+        &["log", "--limit", "0"],
+        2,
+        &[],
+        &["invalid value '0' for '--limit <N>'"],
+    ),
+    case(
+        &["log", "--limit", "many"],
+        2,
+        &[],
+        &["invalid value 'many' for '--limit <N>'"],
+    ),
+    case(
+        &["log", "--site", "shop.example.com"],
+        0,
+        &["shop.example.com  tester  allow.add  10.0.0.0/8"],
+        &[],
+    ),
+    case(
+        &["sites", "remove", "default"],
+        1,
+        &[],
+        &["the default site `default` cannot be removed"],
+    ),
+    case(
+        &["sites", "remove", "nope.example.com"],
+        1,
+        &[],
+        &["unknown site `nope.example.com`"],
+    ),
+    case(&[], 2, &[], &["Usage: maintenance"]),
+    case(
+        &["frobnicate"],
+        2,
+        &[],
+        &["unrecognized subcommand 'frobnicate'"],
+    ),
+    case(&["sites"], 2, &[], &["Usage: maintenance sites"]),
+    case(&["--actor", "", "status"], 2, &[], &["invalid actor ``"]),
+    case(
+        &["admin"],
+        2,
+        &[],
+        &[
+            "refusing to start the admin page without a token",
+            "MAINTENANCE_ADMIN_TOKEN",
+        ],
+    ),
+    case(
+        &["admin", "--listen", "0.0.0.0:0", "--insecure-no-auth"],
+        2,
+        &[],
+        &["refusing --insecure-no-auth on 0.0.0.0:0", "loopback"],
+    ),
+    case(
+        &["admin", "--listen", "nowhere", "--token", "t"],
+        2,
+        &[],
+        &["invalid value 'nowhere' for '--listen <ADDR>'"],
+    ),
+    case(
+        &["--actor", "alice", "sites", "remove", "shop.example.com"],
+        0,
+        &["Removed site shop.example.com"],
+        &[],
+    ),
+    case(&["sites", "list"], 0, &["default"], &[]),
+];
+
+fn site<'a>(status: &'a Value, domain: &str) -> &'a Value {
+    status
+        .as_array()
+        .expect("status --json is an array")
+        .iter()
+        .find(|s| s["domain"] == domain)
+        .unwrap_or_else(|| panic!("{domain} in {status}"))
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&ok(run).stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{run:#?}"))
+}
+
+/// The whole scenario on one database.
+fn scenario(url: &str) {
+    run_table(url, SETUP);
+    run_table(url, STATE);
+
+    // --json: stable field names, computed state, the window as given.
+    let status = json(&cli(url, &["status", "--json"]));
+    let shop = site(&status, "shop.example.com");
+    assert_eq!(shop["state"], "scheduled");
+    assert_eq!(shop["enabled"], true);
+    assert_eq!(shop["starts_at"], "2037-01-01T00:00:00Z");
+    assert_eq!(shop["ends_at"], "2037-01-01T01:30:00Z");
+    assert_eq!(shop["is_default"], false);
+    let default = site(&status, "default");
+    assert_eq!(default["state"], "on");
+    assert_eq!(default["mode"], "full");
+    assert_eq!(default["message"], Value::Null);
+    assert_eq!(default["starts_at"], Value::Null);
+    assert!(default["ends_at"].is_string(), "{default}");
+    assert_eq!(default["updated_by"], "tester");
+    for field in [
+        "domain",
+        "name",
+        "is_default",
+        "state",
+        "enabled",
+        "mode",
+        "message",
+        "starts_at",
+        "ends_at",
+        "retry_after_secs",
+        "ignored_paths",
+        "allowed_networks",
+        "bypass_secret_set",
+        "updated_at",
+        "updated_by",
+    ] {
+        assert!(default.get(field).is_some(), "field {field} in {default}");
+    }
+    let one = json(&cli(url, &["status", "--site", "default", "--json"]));
+    assert!(one.is_object(), "{one}");
+    assert_eq!(one["domain"], "default");
+
+    run_table(url, LISTS);
+
+    let status = json(&cli(url, &["status", "--json"]));
+    let default = site(&status, "default");
+    assert_eq!(default["ignored_paths"][0]["pattern"], "^health/$");
+    assert_eq!(default["ignored_paths"][0]["description"], "Probes");
+    assert_eq!(default["allowed_networks"], serde_json::json!([]));
+    let shop = site(&status, "shop.example.com");
+    assert_eq!(shop["allowed_networks"][0]["network"], "10.0.0.0/8");
+
+    // The bypass secret is printed once, with its URL; only the hash is stored.
+    let run = ok(&cli(url, &["bypass", "new"])).clone();
+    let secret = run
+        .stdout
+        .lines()
+        .nth(1)
+        .map(str::trim)
+        .expect("the secret on the second line")
+        .to_owned();
+    assert_eq!(secret.len(), 64, "{run:#?}");
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(
+        run.stdout
+            .contains(&format!("http://default/_maintenance/bypass/{secret}")),
+        "{run:#?}"
+    );
+    let run = ok(&cli(
+        url,
+        &[
+            "bypass",
+            "new",
+            "--site",
+            "shop.example.com",
+            "--base-url",
+            "https://shop.example.com/",
+        ],
+    ))
+    .clone();
+    assert!(
+        run.stdout
+            .contains("https://shop.example.com/_maintenance/bypass/"),
+        "{run:#?}"
+    );
+    let status = json(&cli(url, &["status", "--json"]));
+    assert_eq!(site(&status, "default")["bypass_secret_set"], true);
+    assert!(
+        !status.to_string().contains(&secret),
+        "the secret is not stored"
+    );
+    ok(&cli(url, &["bypass", "clear"]));
+    let status = json(&cli(url, &["status", "--json"]));
+    assert_eq!(site(&status, "default")["bypass_secret_set"], false);
+    assert_eq!(site(&status, "shop.example.com")["bypass_secret_set"], true);
+
+    run_table(url, END);
+
+    // Every change is in the audit log, with its actor.
+    let log = json(&cli(url, &["log", "--json", "--limit", "1000"]));
+    let events = log.as_array().expect("log --json is an array");
+    let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
+    for want in [
+        "site.add",
+        "on",
+        "off",
+        "ignore.add",
+        "allow.add",
+        "allow.remove",
+        "bypass.set",
+        "bypass.clear",
+        "site.remove",
+    ] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+    assert!(
+        events
+            .iter()
+            .all(|e| e["actor"] == "tester" || e["actor"] == "alice"),
+        "{log}"
+    );
+    assert_eq!(events[0]["actor"], "alice");
+    assert_eq!(events[0]["action"], "site.remove");
+    for field in ["id", "site", "at", "actor", "action", "detail"] {
+        assert!(events[0].get(field).is_some(), "{field} in {}", events[0]);
+    }
+    let run = ok(&cli(url, &["log", "--limit", "2"])).clone();
+    assert_eq!(run.stdout.lines().count(), 2, "{run:#?}");
+}
+
+async fn scenario_on(backend: Backend, test: &str) {
+    let Some(db) = fresh_db(backend, test).await else {
+        return;
+    };
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || scenario(&url))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    drop(db);
+}
+
+#[tokio::test]
+async fn commands_behave_as_documented_on_sqlite() {
+    scenario_on(Backend::Sqlite, "commands_behave_as_documented_on_sqlite").await;
+}
+
+#[tokio::test]
+async fn commands_behave_as_documented_on_postgres() {
+    scenario_on(
+        Backend::Postgres,
+        "commands_behave_as_documented_on_postgres",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn commands_behave_as_documented_on_mysql() {
+    scenario_on(Backend::MySql, "commands_behave_as_documented_on_mysql").await;
+}
+
+#[test]
+fn unreachable_database_is_named_without_its_password() {
+    let timeout = [("MAINTENANCE_CONNECT_TIMEOUT", "2")];
+    for url in [
+        "postgres://maint:s3cret@127.0.0.1:1/nothing",
+        "mysql://maint:s3cret@127.0.0.1:1/nothing",
+    ] {
+        let run = cli_env(url, &["status"], &timeout, &[]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        let shown = url.replace("s3cret", "***");
+        assert!(run.stderr.contains(&format!("`{shown}`")), "{run:#?}");
+        assert!(!run.stderr.contains("s3cret"), "{run:#?}");
+        assert!(!run.stdout.contains("s3cret"), "{run:#?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/missing-dir/m.db", dir.path().display());
+    let run = cli(&url, &["status"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains(&format!("could not connect to `{url}`")),
+        "{run:#?}"
+    );
+
+    let run = cli("redis://u:s3cret@cache/0", &["status"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("unsupported database URL `redis://u:***@cache/0`"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("expected a URL starting with"),
+        "{run:#?}"
+    );
+
+    let run = cli_env(
+        "postgres://127.0.0.1:1/x",
+        &["status"],
+        &[("MAINTENANCE_CONNECT_TIMEOUT", "soon")],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("invalid MAINTENANCE_CONNECT_TIMEOUT=\"soon\""),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn missing_tables_say_to_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let run = cli(&url, &["status"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("run `maintenance migrate` first"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn database_url_comes_from_the_flag_then_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("env.db").display());
+    let mut cmd = std::process::Command::new(common::BIN);
+    let out = cmd
+        .args(["migrate"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&url));
+    // The default is sqlite://maintenance.db in the working directory.
+    let out = std::process::Command::new(common::BIN)
+        .args(["migrate"])
+        .env_remove("DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(dir.path().join("maintenance.db").exists());
+}
+
+#[test]
+fn actor_is_the_flag_then_user_then_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    ok(&cli(&url, &["migrate"]));
+    ok(&cli_env(&url, &["on"], &[("USER", "carol")], &[]));
+    ok(&cli_env(&url, &["off"], &[], &["USER"]));
+    ok(&cli(&url, &["--actor", "dave", "on"]));
+    let log = json(&cli(&url, &["log", "--json"]));
+    let actors: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["actor"].as_str())
+        .collect();
+    assert_eq!(actors, ["dave", "unknown", "carol"]);
+}
+
+#[test]
+fn help_lists_every_command() {
+    let run = cli("sqlite::memory:", &["--help"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    for command in [
+        "migrate", "status", "on", "off", "sites", "ignore", "allow", "bypass", "log", "admin",
+    ] {
+        assert!(run.stdout.contains(command), "{command} in {}", run.stdout);
+    }
+    let run = cli("sqlite::memory:", &["on", "--help"]);
+    for flag in [
+        "--site",
+        "--all",
+        "--message",
+        "--for",
+        "--until",
+        "--from",
+        "--retry-after",
+        "--read-only",
+    ] {
+        assert!(run.stdout.contains(flag), "{flag} in {}", run.stdout);
+    }
+}
+
+#[test]
+fn database_names_are_replaced() {
+    use common::with_database;
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "mt_1"),
+        "postgres://postgres@127.0.0.1:5432/mt_1"
+    );
+    assert_eq!(
+        with_database("mysql://root@127.0.0.1:3306", "mt_1"),
+        "mysql://root@127.0.0.1:3306/mt_1"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "mt_2"),
+        "postgres://u:p@h/mt_2?sslmode=disable"
+    );
+}

@@ -1,0 +1,274 @@
+//! Helpers shared by the integration tests: a fresh database per test on each backend, and the
+//! `maintenance` binary run as a process.
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_maintenance");
+
+/// A database backend the tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    /// The variable with the server URL, for the backends that need a server.
+    pub fn env_var(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some("MAINTENANCE_TEST_POSTGRES_URL"),
+            Backend::MySql => Some("MAINTENANCE_TEST_MYSQL_URL"),
+        }
+    }
+}
+
+/// A fresh database for one test: a temporary SQLite file, or a new database `mt_<unique>`
+/// created through the server URL.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    /// The server URL and the database name, to drop the database afterwards.
+    server: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    /// Drops the test's database (best effort; `.ci/run` also drops every `mt_*` database).
+    fn drop(&mut self) {
+        let Some((server, name)) = self.server.take() else {
+            return;
+        };
+        let backend = self.backend;
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                match backend {
+                    Backend::Postgres => {
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&server).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+                        }
+                    }
+                    Backend::MySql => {
+                        if let Ok(mut conn) = sqlx::MySqlConnection::connect(&server).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name}");
+                            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+                        }
+                    }
+                    Backend::Sqlite => {}
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with ://");
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let authority = before_query.split('/').next().unwrap_or_default();
+    let mut out = format!("{scheme}://{authority}/{name}");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("mt_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A fresh database on `backend`, or `None` (after saying the test was skipped) when the
+/// backend's server URL is not set.
+pub async fn fresh_db(backend: Backend, test: &str) -> Option<TestDb> {
+    let Some(var) = backend.env_var() else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("maintenance.db").display());
+        return Some(TestDb {
+            url,
+            backend,
+            _dir: Some(dir),
+            server: None,
+        });
+    };
+    let Some(server) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
+        eprintln!("{test}: skipped on {backend:?}: {var} is not set");
+        return None;
+    };
+    let name = unique_name();
+    let create = format!("CREATE DATABASE {name}");
+    match backend {
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&server)
+                .await
+                .unwrap_or_else(|e| panic!("{var}: cannot connect: {e}"));
+            sqlx::raw_sql(AssertSqlSafe(create))
+                .execute(&mut conn)
+                .await
+                .expect("CREATE DATABASE on PostgreSQL");
+            conn.close().await.ok();
+        }
+        Backend::MySql => {
+            let mut conn = sqlx::MySqlConnection::connect(&server)
+                .await
+                .unwrap_or_else(|e| panic!("{var}: cannot connect: {e}"));
+            sqlx::raw_sql(AssertSqlSafe(create))
+                .execute(&mut conn)
+                .await
+                .expect("CREATE DATABASE on MariaDB");
+            conn.close().await.ok();
+        }
+        Backend::Sqlite => unreachable!(),
+    }
+    Some(TestDb {
+        url: with_database(&server, &name),
+        backend,
+        _dir: None,
+        server: Some((server, name)),
+    })
+}
+
+/// What a run of the binary gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+fn command(url: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("MAINTENANCE_ADMIN_TOKEN")
+        .env_remove("MAINTENANCE_CONNECT_TIMEOUT")
+        .env("USER", "tester")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `maintenance --database-url URL ARGS...` with `USER=tester`.
+pub fn cli(url: &str, args: &[&str]) -> Run {
+    Run::from_output(command(url, args).output().expect("run the binary"))
+}
+
+/// The same, with changes to the environment.
+pub fn cli_env(url: &str, args: &[&str], set: &[(&str, &str)], remove: &[&str]) -> Run {
+    let mut cmd = command(url, args);
+    for (k, v) in set {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    Run::from_output(cmd.output().expect("run the binary"))
+}
+
+/// Runs the binary without blocking the async runtime (for tests with in-process servers).
+pub async fn cli_async(url: &str, args: &[&str]) -> Run {
+    let cmd = command(url, args);
+    let out = tokio::process::Command::from(cmd)
+        .output()
+        .await
+        .expect("run the binary");
+    Run::from_output(out)
+}
+
+/// Asserts that a run succeeded, printing everything when it did not.
+pub fn ok(run: &Run) -> &Run {
+    assert_eq!(run.code, 0, "expected success, got {run:#?}");
+    run
+}
+
+/// GETs `url` until it answers `status`, for at most 10 s; panics with the last answer.
+pub async fn wait_for_status(client: &reqwest::Client, url: &str, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match client.get(url).send().await {
+            Ok(res) if res.status().as_u16() == status => return,
+            Ok(res) => last = format!("status {}", res.status()),
+            Err(e) => last = format!("error {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not answer {status} within 10 s; last: {last}");
+}
+
+/// Starts the axum test project on `url`'s database at 127.0.0.1:<free port>; returns its
+/// base URL.
+pub async fn start_test_project(url: &str) -> String {
+    let config = maintenance_examples::Config {
+        database_url: url.to_owned(),
+        bind: "127.0.0.1:0".parse().expect("address"),
+        poll_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let (router, _maintenance) = maintenance_examples::axum_app::build(&config)
+        .await
+        .expect("build the test project");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(maintenance_examples::axum_app::serve(listener, router));
+    format!("http://{addr}")
+}
+
+/// Starts the admin page in-process on `url`'s database; returns its base URL.
+pub async fn start_admin(url: &str, auth: maintenance_cli::admin::AdminAuth) -> String {
+    let store = maintenance_sqlx::connect(url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    let router = maintenance_cli::admin::router(std::sync::Arc::new(store), auth);
+    tokio::spawn(maintenance_cli::admin::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    format!("http://{addr}")
+}
+
+/// Opens the store directly, to check what was written.
+pub async fn store(url: &str) -> maintenance_sqlx::SqlxStore {
+    maintenance_sqlx::connect(url).await.expect("connect")
+}

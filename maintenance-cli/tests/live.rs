@@ -1,0 +1,606 @@
+//! Changes reach running servers: the CLI (as a process) and the admin page (over HTTP) change
+//! the database, and the axum test project, started in-process on the same database, obeys.
+
+// Tests may unwrap: a panic is how they fail.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Backend, cli_async, fresh_db, ok, start_admin, start_test_project, wait_for_status};
+use maintenance_cli::admin::AdminAuth;
+use maintenance_core::{MaintenanceStore, SiteRef};
+
+const TOKEN: &str = "correct-horse-battery-staple";
+
+async fn cli_change_reaches_the_server(backend: Backend, test: &str) {
+    let Some(db) = fresh_db(backend, test).await else {
+        return;
+    };
+    let app = start_test_project(&db.url).await;
+    let http = reqwest::Client::new();
+    let home = format!("{app}/");
+    wait_for_status(&http, &home, 200).await;
+
+    ok(&cli_async(
+        &db.url,
+        &["on", "--message", "Upgrading", "--retry-after", "30"],
+    )
+    .await);
+    wait_for_status(&http, &home, 503).await;
+    let res = http.get(&home).send().await.unwrap();
+    assert_eq!(res.headers()["retry-after"], "30");
+    assert!(res.text().await.unwrap().contains("Upgrading"));
+    // The seed's admin pattern still passes.
+    let login = http
+        .get(format!("{app}/admin/login/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+
+    ok(&cli_async(&db.url, &["ignore", "add", "^ignored-page/$"]).await);
+    wait_for_status(&http, &format!("{app}/ignored-page/"), 200).await;
+
+    ok(&cli_async(&db.url, &["off"]).await);
+    wait_for_status(&http, &home, 200).await;
+
+    ok(&cli_async(&db.url, &["on", "--read-only"]).await);
+    let post = || {
+        http.post(format!("{app}/api/items"))
+            .json(&serde_json::json!({"name": "x"}))
+            .send()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if post().await.unwrap().status() == 503 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "read-only never blocked a POST"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(http.get(&home).send().await.unwrap().status(), 200);
+    ok(&cli_async(&db.url, &["off"]).await);
+    wait_for_status(&http, &format!("{app}/api/items"), 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_change_reaches_a_running_server_on_sqlite() {
+    cli_change_reaches_the_server(
+        Backend::Sqlite,
+        "cli_change_reaches_a_running_server_on_sqlite",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_change_reaches_a_running_server_on_postgres() {
+    cli_change_reaches_the_server(
+        Backend::Postgres,
+        "cli_change_reaches_a_running_server_on_postgres",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_change_reaches_a_running_server_on_mysql() {
+    cli_change_reaches_the_server(
+        Backend::MySql,
+        "cli_change_reaches_a_running_server_on_mysql",
+    )
+    .await;
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the first hidden `csrf` field in a page.
+fn csrf_of(page: &str) -> String {
+    let start = page
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no csrf field in {page}"))
+        + "name=\"csrf\" value=\"".len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn event_count(store: &dyn MaintenanceStore) -> usize {
+    store.events(None, 10_000).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
+    let db = fresh_db(Backend::Sqlite, "admin").await.unwrap();
+    let admin = start_admin(&db.url, AdminAuth::Token(TOKEN.to_owned())).await;
+    let store: Arc<dyn MaintenanceStore> = Arc::new(common::store(&db.url).await);
+    let http = no_redirects();
+
+    // Not logged in: the page sends to the login form; POSTs are refused.
+    let res = http.get(format!("{admin}/")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login");
+    let res = http
+        .post(format!("{admin}/state"))
+        .form(&[("site", "default"), ("enabled", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // A wrong token: 401, the message beside the field, no cookie.
+    let res = http
+        .post(format!("{admin}/login"))
+        .form(&[("token", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get("set-cookie").is_none());
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("<span class=\"error\" id=\"token-error\""),
+        "{body}"
+    );
+    assert!(body.contains("Wrong token"), "{body}");
+
+    // A cross-origin login is refused.
+    let res = http
+        .post(format!("{admin}/login"))
+        .header("origin", "http://evil.example")
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // The right token: a strict, HttpOnly session cookie.
+    let res = http
+        .post(format!("{admin}/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    let res = http
+        .post(format!("{admin}/login"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let behind_tls = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(behind_tls.contains("; Secure"), "{behind_tls}");
+
+    let page = http
+        .get(format!("{admin}/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("form-action 'self'")
+    );
+    let page = page.text().await.unwrap();
+    assert!(page.contains("In maintenance mode"), "{page}");
+    assert!(page.contains("Audit log"), "{page}");
+    let csrf = csrf_of(&page);
+
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        http.post(format!("{admin}{path}"))
+            .header("cookie", &session)
+            .form(&form)
+            .send()
+    };
+    let events = event_count(store.as_ref()).await;
+
+    // Without the CSRF token, or with a wrong one, or from another origin: refused.
+    let res = post("/state", vec![("site", "default"), ("enabled", "on")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post(
+        "/state",
+        vec![("csrf", "nope"), ("site", "default"), ("enabled", "on")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = http
+        .post(format!("{admin}/state"))
+        .header("cookie", &session)
+        .header("origin", "http://evil.example")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("site", "default"),
+            ("enabled", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(event_count(store.as_ref()).await, events);
+    assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
+
+    // A valid change: POST-redirect-GET, written with the admin actor.
+    let res = http
+        .post(format!("{admin}/state"))
+        .header("cookie", &session)
+        .header("origin", admin.as_str())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("site", "default"),
+            ("enabled", "on"),
+            ("mode", "read-only"),
+            ("message", "Back <soon>"),
+            ("starts_at", ""),
+            ("ends_at", "2037-01-01T00:00"),
+            ("retry_after", "90"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/?done=saved")
+    );
+    let site = store.site(&SiteRef::Default).await.unwrap();
+    assert!(site.enabled);
+    assert_eq!(site.mode.as_str(), "read-only");
+    assert_eq!(site.message.as_deref(), Some("Back <soon>"));
+    assert_eq!(site.retry_after_secs, Some(90));
+    assert_eq!(
+        site.ends_at.map(|t| t.to_rfc3339()),
+        Some("2037-01-01T00:00:00+00:00".to_owned())
+    );
+    let last = &store.events(None, 1).await.unwrap()[0];
+    assert_eq!(last.actor, "admin@127.0.0.1");
+    let page = http
+        .get(format!("{admin}/?done=saved"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Saved."), "{page}");
+    assert!(page.contains("Back &lt;soon&gt;"), "escaped: {page}");
+    assert!(!page.contains("Back <soon>"), "escaped: {page}");
+
+    // Bad values: 422, the page again with each message beside its field, nothing written.
+    let events = event_count(store.as_ref()).await;
+    let before = store.site(&SiteRef::Default).await.unwrap();
+    let res = post(
+        "/ignored/add",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("pattern", "^(unclosed"),
+            ("description", "x"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("value=\"^(unclosed\" placeholder=\"^health/$\" aria-invalid=\"true\""),
+        "the value is kept: {body}"
+    );
+    let error_at = body
+        .find("-error\" role=\"alert\">invalid ignored-path pattern `^(unclosed`")
+        .expect("error span");
+    let input_at = body.find("value=\"^(unclosed\"").unwrap();
+    assert!(
+        error_at > input_at && error_at - input_at < 300,
+        "the error is beside the field"
+    );
+    assert!(body.contains("unclosed group"), "the regex error: {body}");
+
+    let res = post(
+        "/networks/add",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("network", "10.0.0.0/33"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("invalid network `10.0.0.0/33`"), "{body}");
+    assert!(body.contains("id=\"network-network-1-error\""), "{body}");
+
+    let res = post(
+        "/state",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("enabled", "on"),
+            ("mode", "full"),
+            ("starts_at", "soon"),
+            ("ends_at", ""),
+            ("retry_after", "-1"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("id=\"starts_at-1-error\" role=\"alert\">invalid time `soon`"),
+        "{body}"
+    );
+    assert!(
+        body.contains("id=\"retry_after-1-error\" role=\"alert\">invalid Retry-After `-1`"),
+        "{body}"
+    );
+
+    let res = post(
+        "/state",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("mode", "full"),
+            ("starts_at", "2037-01-02T00:00:00Z"),
+            ("ends_at", "2037-01-01T00:00:00Z"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("id=\"ends_at-1-error\" role=\"alert\">invalid window"),
+        "{body}"
+    );
+
+    let res = post(
+        "/ignored/add",
+        vec![("csrf", &csrf), ("site", "gone.example"), ("pattern", "^x")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("unknown site `gone.example`")
+    );
+
+    let res = post(
+        "/ignored/remove",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("pattern", "^not-there"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        event_count(store.as_ref()).await,
+        events,
+        "nothing was written"
+    );
+    assert_eq!(store.site(&SiteRef::Default).await.unwrap(), before);
+
+    // Adding and removing inline.
+    let res = post(
+        "/ignored/add",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("pattern", "^health/$"),
+            ("description", "<probes>"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = post(
+        "/networks/add",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("network", "10.0.0.0/8"),
+            ("description", "Office"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let site = store.site(&SiteRef::Default).await.unwrap();
+    assert_eq!(site.ignored_paths[0].pattern, "^health/$");
+    assert_eq!(site.allowed_networks[0].network.to_string(), "10.0.0.0/8");
+    let page = http
+        .get(format!("{admin}/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("&lt;probes&gt;") && !page.contains("<probes>"),
+        "{page}"
+    );
+    assert!(page.contains("admin@127.0.0.1"), "the audit log: {page}");
+    let res = post(
+        "/ignored/remove",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("pattern", "^health/$"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = post(
+        "/networks/remove",
+        vec![
+            ("csrf", &csrf),
+            ("site", "default"),
+            ("network", "10.0.0.0/8"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let site = store.site(&SiteRef::Default).await.unwrap();
+    assert!(site.ignored_paths.is_empty() && site.allowed_networks.is_empty());
+
+    // Scripts: a bearer token instead of the cookie and CSRF token.
+    let res = http
+        .post(format!("{admin}/state"))
+        .bearer_auth(TOKEN)
+        .form(&[("site", "default"), ("mode", "full")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
+    let res = http
+        .post(format!("{admin}/state"))
+        .bearer_auth("wrong")
+        .form(&[("site", "default"), ("enabled", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // Log out: the session is gone.
+    let res = post("/logout", vec![("csrf", &csrf)]).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let res = http
+        .get(format!("{admin}/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_without_auth_still_needs_the_csrf_token() {
+    let db = fresh_db(Backend::Sqlite, "admin-open").await.unwrap();
+    let admin = start_admin(&db.url, AdminAuth::Open).await;
+    let http = no_redirects();
+    let res = http.get(format!("{admin}/")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let page = res.text().await.unwrap();
+    assert!(!page.contains("id=\"logout\""));
+    let csrf = csrf_of(&page);
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let res = http
+        .post(format!("{admin}/state"))
+        .header("cookie", &session)
+        .form(&[("site", "default"), ("enabled", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = http
+        .post(format!("{admin}/state"))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("site", "default"),
+            ("enabled", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+/// Kills the child process when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_binary_serves_the_page_with_a_token_from_the_environment() {
+    let db = fresh_db(Backend::Sqlite, "admin-binary").await.unwrap();
+    ok(&cli_async(&db.url, &["migrate"]).await);
+    let mut child = Child(
+        std::process::Command::new(common::BIN)
+            .args([
+                "--database-url",
+                &db.url,
+                "admin",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("MAINTENANCE_ADMIN_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        line.starts_with("Admin page on http://127.0.0.1:"),
+        "{line}"
+    );
+    let base = line
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let http = no_redirects();
+    let res = http.get(format!("{base}/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http
+        .post(format!("{base}/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    drop(child);
+}
