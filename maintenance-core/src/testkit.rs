@@ -130,7 +130,11 @@ pub async fn state_round_trips(store: &dyn MaintenanceStore) {
 pub async fn far_future_times_round_trip(store: &dyn MaintenanceStore) {
     let (start, end) = (at(4_102_444_800), at(4_102_448_400)); // 2100-01-01, one hour
     store
-        .set_state(&SiteRef::Default, &StateChange::turn_on().window(Some(start), Some(end)), "t")
+        .set_state(
+            &SiteRef::Default,
+            &StateChange::turn_on().window(Some(start), Some(end)),
+            "t",
+        )
         .await
         .expect("set_state");
     let read = default_site(store).await;
