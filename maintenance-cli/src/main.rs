@@ -53,7 +53,7 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("could not listen on {}: {e}", args.listen)))?;
     let addr = listener.local_addr().unwrap_or(args.listen);
     println!(
-        "Admin page on http://{addr}/ for `{}`{} (Ctrl-C stops it)",
+        "Admin page on http://{addr}/ for `{}`{} (Ctrl-C or SIGTERM stops it)",
         maintenance_sqlx::redact_url(&cli.database_url),
         match auth {
             AdminAuth::Open => " WITHOUT LOGIN (--insecure-no-auth)",
@@ -61,9 +61,23 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
         }
     );
     let shutdown = async {
-        // A failure to install the handler leaves the server running until killed.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+        // A handler that cannot be installed never fires; the other one still stops the server.
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut sig) => {
+                    sig.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
         }
     };
     admin::serve(
