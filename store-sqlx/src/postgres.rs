@@ -7,17 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use maintenance_core::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event, StoreError};
+use maintenance_core::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::mpsc;
 
-use crate::common::{
-    self, Engine, Rows, SiteKey, WriteTx, decode_all, decode_event, decode_network, decode_path,
-    decode_site,
-};
+use crate::common;
 use crate::error::Error;
 use crate::sql;
 use crate::url::redact_url;
@@ -114,80 +110,11 @@ struct PgWrite {
     tx: Transaction<'static, Postgres>,
 }
 
-#[async_trait]
-impl Engine for PgStore {
-    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, sqlx::Error> {
-        let tx = self.pool.begin().await?;
-        Ok(Box::new(PgWrite { tx }))
-    }
-
-    async fn read_all(&self) -> Result<Rows, sqlx::Error> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
-        let revision = sqlx::query_scalar(sql::SELECT_REVISION)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let sites = sqlx::query(sql::SELECT_SITES).fetch_all(&mut *tx).await?;
-        let paths = sqlx::query(sql::SELECT_PATHS).fetch_all(&mut *tx).await?;
-        let networks = sqlx::query(sql::SELECT_NETWORKS)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Rows {
-            revision,
-            sites: decode_all("maintenance_sites", &sites, decode_site),
-            paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
-            networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
-        })
-    }
-
-    async fn read_revision(&self) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(sql::SELECT_REVISION)
-            .fetch_optional(&self.pool)
-            .await
-    }
-
-    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, sqlx::Error> {
-        match key {
-            SiteKey::Default => {
-                sqlx::query_scalar(sql::SELECT_DEFAULT_DOMAIN)
-                    .fetch_optional(&self.pool)
-                    .await
-            }
-            SiteKey::Domain(d) => {
-                sqlx::query_scalar(sql::SELECT_DOMAIN)
-                    .bind(d)
-                    .fetch_optional(&self.pool)
-                    .await
-            }
-        }
-    }
-
-    async fn read_events(
-        &self,
-        domain: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Event>, sqlx::Error> {
-        let rows = match domain {
-            Some(d) => {
-                sqlx::query(sql::SELECT_SITE_EVENTS)
-                    .bind(d)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query(sql::SELECT_EVENTS)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        Ok(decode_all("maintenance_events", &rows, decode_event))
-    }
-
+crate::sql::impl_engine!(
+    PgStore,
+    write = PgWrite,
+    begin_write = |pool| pool.begin(),
+    begin_read = |pool| pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
         let options = (*self.pool.connect_options()).clone();
         let acquire_timeout = self.pool.options().get_acquire_timeout();
@@ -196,7 +123,7 @@ impl Engine for PgStore {
             .map(Some)
             .map_err(StoreError::backend)
     }
-}
+);
 
 crate::sql::impl_write_tx!(PgWrite);
 

@@ -300,3 +300,120 @@ macro_rules! impl_write_tx {
     };
 }
 pub(crate) use impl_write_tx;
+
+/// Implements [`crate::common::Engine`] for a store with a `pool` field whose backend uses the
+/// statements above. sqlx types executors per backend, so the shared bodies are written once
+/// here: `$begin_write` opens a write transaction (wrapped in `$write { tx }`), `$begin_read`
+/// the read transaction of `read_all`; further items (e.g. `change_feed`) follow.
+macro_rules! impl_engine {
+    (
+        $store:ty,
+        write = $write:ident,
+        begin_write = |$wpool:ident| $begin_write:expr,
+        begin_read = |$rpool:ident| $begin_read:expr
+        $(, $($extra:tt)+)?
+    ) => {
+        #[async_trait::async_trait]
+        impl crate::common::Engine for $store {
+        async fn begin_write(
+            &self,
+        ) -> Result<Box<dyn crate::common::WriteTx + '_>, sqlx::Error> {
+            let $wpool = &self.pool;
+            let tx = $begin_write.await?;
+            Ok(Box::new($write { tx }))
+        }
+
+        async fn read_all(&self) -> Result<crate::common::Rows, sqlx::Error> {
+            let $rpool = &self.pool;
+            let mut tx = $begin_read.await?;
+            let revision = sqlx::query_scalar(crate::sql::SELECT_REVISION)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let sites = sqlx::query(crate::sql::SELECT_SITES)
+                .fetch_all(&mut *tx)
+                .await?;
+            let paths = sqlx::query(crate::sql::SELECT_PATHS)
+                .fetch_all(&mut *tx)
+                .await?;
+            let networks = sqlx::query(crate::sql::SELECT_NETWORKS)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(crate::common::Rows {
+                revision,
+                sites: crate::common::decode_all(
+                    "maintenance_sites",
+                    &sites,
+                    crate::common::decode_site,
+                ),
+                paths: crate::common::decode_all(
+                    "maintenance_ignored_paths",
+                    &paths,
+                    crate::common::decode_path,
+                ),
+                networks: crate::common::decode_all(
+                    "maintenance_allowed_networks",
+                    &networks,
+                    crate::common::decode_network,
+                ),
+            })
+        }
+
+        async fn read_revision(&self) -> Result<Option<i64>, sqlx::Error> {
+            sqlx::query_scalar(crate::sql::SELECT_REVISION)
+                .fetch_optional(&self.pool)
+                .await
+        }
+
+        async fn read_site_domain(
+            &self,
+            key: &crate::common::SiteKey,
+        ) -> Result<Option<String>, sqlx::Error> {
+            match key {
+                crate::common::SiteKey::Default => {
+                    sqlx::query_scalar(crate::sql::SELECT_DEFAULT_DOMAIN)
+                        .fetch_optional(&self.pool)
+                        .await
+                }
+                crate::common::SiteKey::Domain(d) => {
+                    sqlx::query_scalar(crate::sql::SELECT_DOMAIN)
+                        .bind(d)
+                        .fetch_optional(&self.pool)
+                        .await
+                }
+            }
+        }
+
+        async fn read_events(
+            &self,
+            domain: Option<&str>,
+            limit: i64,
+        ) -> Result<Vec<maintenance_core::Event>, sqlx::Error> {
+            let rows = match domain {
+                Some(d) => {
+                    sqlx::query(crate::sql::SELECT_SITE_EVENTS)
+                        .bind(d)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+                None => {
+                    sqlx::query(crate::sql::SELECT_EVENTS)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
+            Ok(crate::common::decode_all(
+                "maintenance_events",
+                &rows,
+                crate::common::decode_event,
+            ))
+        }
+
+        $($($extra)+)?
+        }
+    };
+}
+
+pub(crate) use impl_engine;

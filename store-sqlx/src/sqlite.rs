@@ -6,16 +6,12 @@
 
 use std::str::FromStr;
 
-use async_trait::async_trait;
-use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event};
+use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Sqlite, Transaction};
 
-use crate::common::{
-    self, Engine, Rows, SiteKey, WriteTx, decode_all, decode_event, decode_network, decode_path,
-    decode_site,
-};
+use crate::common;
 use crate::error::Error;
 use crate::sql;
 use crate::url::redact_url;
@@ -143,78 +139,12 @@ struct SqliteWrite {
     tx: Transaction<'static, Sqlite>,
 }
 
-#[async_trait]
-impl Engine for SqliteStore {
-    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, sqlx::Error> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteWrite { tx }))
-    }
-
-    async fn read_all(&self) -> Result<Rows, sqlx::Error> {
-        // A read transaction sees one snapshot from its first read to its end.
-        let mut tx = self.pool.begin().await?;
-        let revision = sqlx::query_scalar(sql::SELECT_REVISION)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let sites = sqlx::query(sql::SELECT_SITES).fetch_all(&mut *tx).await?;
-        let paths = sqlx::query(sql::SELECT_PATHS).fetch_all(&mut *tx).await?;
-        let networks = sqlx::query(sql::SELECT_NETWORKS)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Rows {
-            revision,
-            sites: decode_all("maintenance_sites", &sites, decode_site),
-            paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
-            networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
-        })
-    }
-
-    async fn read_revision(&self) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(sql::SELECT_REVISION)
-            .fetch_optional(&self.pool)
-            .await
-    }
-
-    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, sqlx::Error> {
-        match key {
-            SiteKey::Default => {
-                sqlx::query_scalar(sql::SELECT_DEFAULT_DOMAIN)
-                    .fetch_optional(&self.pool)
-                    .await
-            }
-            SiteKey::Domain(d) => {
-                sqlx::query_scalar(sql::SELECT_DOMAIN)
-                    .bind(d)
-                    .fetch_optional(&self.pool)
-                    .await
-            }
-        }
-    }
-
-    async fn read_events(
-        &self,
-        domain: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Event>, sqlx::Error> {
-        let rows = match domain {
-            Some(d) => {
-                sqlx::query(sql::SELECT_SITE_EVENTS)
-                    .bind(d)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query(sql::SELECT_EVENTS)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        Ok(decode_all("maintenance_events", &rows, decode_event))
-    }
-}
+crate::sql::impl_engine!(
+    SqliteStore,
+    write = SqliteWrite,
+    begin_write = |pool| pool.begin_with("BEGIN IMMEDIATE"),
+    begin_read = |pool| pool.begin()
+);
 
 crate::sql::impl_write_tx!(SqliteWrite);
 
