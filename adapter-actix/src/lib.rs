@@ -1,5 +1,2 @@
-//! `maintenance-actix`: the actix-web middleware.
-//!
-//! Not built yet: this crate is an empty placeholder in the workspace and
-//! provides nothing so far. See the workspace README for what works today.
+//! placeholder
 #![forbid(unsafe_code)]
