@@ -1,2 +1,381 @@
-//! placeholder
+//! # maintenance-actix
+//!
+//! An actix-web 4 middleware that puts an application into maintenance mode: while the
+//! request's site is in maintenance, requests get `503 Service Unavailable` (JSON or HTML,
+//! `Retry-After`, `Cache-Control: no-store`) unless an exemption applies, and never reach the
+//! inner service.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use actix_web::{App, HttpResponse, HttpServer, web};
+//! use maintenance_actix::MaintenanceMiddleware;
+//! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
+//! let middleware = MaintenanceMiddleware::new(maintenance)
+//!     // Who is staff: here, a header set by an authenticating proxy.
+//!     .with_identity(|req| match req.headers().get("x-role") {
+//!         Some(v) if v == "admin" => Identity::Superuser,
+//!         _ => Identity::Anonymous,
+//!     });
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(middleware.clone())
+//!         .route("/", web::get().to(|| async { HttpResponse::Ok().body("Hello") }))
+//! })
+//! .bind(("127.0.0.1", 3000))?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! The [`Decision`] is put in the request's extensions, so handlers can read it (to show a
+//! banner for an upcoming window, say): `web::ReqData<Decision>`, or `req.extensions()`.
+//!
+//! actix-web 4 uses `http` 0.2 types; [`ActixRequest`] reads its requests for the decision
+//! and the core's `http` 1.x responses are turned into [`HttpResponse`]s with
+//! [`to_http_response`].
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
+use maintenance_core::{Block, Decision, Identity, Maintenance, RequestView};
+
+pub use maintenance_core;
+
+type IdentityHook = Arc<dyn Fn(&ServiceRequest) -> Identity + Send + Sync>;
+type BlockedHook = Arc<dyn Fn(&Block, &HttpRequest) -> HttpResponse + Send + Sync>;
+
+/// The middleware factory. Cheap to clone; build it once with the live [`Maintenance`] handle
+/// and `.wrap(middleware.clone())` in each worker's `App`.
+#[derive(Clone)]
+pub struct MaintenanceMiddleware {
+    maintenance: Maintenance,
+    identity: Option<IdentityHook>,
+    blocked: Option<BlockedHook>,
+}
+
+impl fmt::Debug for MaintenanceMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaintenanceMiddleware")
+            .field("maintenance", &self.maintenance)
+            .field("identity_hook", &self.identity.is_some())
+            .field("blocked_hook", &self.blocked.is_some())
+            .finish()
+    }
+}
+
+impl MaintenanceMiddleware {
+    /// A middleware deciding with `maintenance`; every request is anonymous until
+    /// [`MaintenanceMiddleware::with_identity`] says otherwise.
+    ///
+    /// ```
+    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
+    /// let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// let middleware = MaintenanceMiddleware::new(maintenance);
+    /// let app = actix_web::App::new().wrap(middleware);
+    /// ```
+    pub fn new(maintenance: Maintenance) -> Self {
+        MaintenanceMiddleware {
+            maintenance,
+            identity: None,
+            blocked: None,
+        }
+    }
+
+    /// Tells who makes a request (staff and superusers pass), e.g. from a session cookie or
+    /// from claims an outer authentication middleware put in the extensions.
+    ///
+    /// ```
+    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
+    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// use actix_web::HttpMessage;
+    /// #[derive(Clone)]
+    /// struct Claims { staff: bool }
+    /// let middleware = MaintenanceMiddleware::new(maintenance).with_identity(|req| {
+    ///     match req.extensions().get::<Claims>() {
+    ///         Some(c) if c.staff => Identity::Staff,
+    ///         _ => Identity::Anonymous,
+    ///     }
+    /// });
+    /// ```
+    pub fn with_identity<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&ServiceRequest) -> Identity + Send + Sync + 'static,
+    {
+        self.identity = Some(Arc::new(hook));
+        self
+    }
+
+    /// Replaces the blocked response (the default is the policy's JSON or HTML page).
+    ///
+    /// ```
+    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
+    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// use actix_web::HttpResponse;
+    /// use actix_web::http::StatusCode;
+    /// let middleware = MaintenanceMiddleware::new(maintenance).with_blocked_response(|block, _req| {
+    ///     let status = StatusCode::from_u16(block.status.as_u16())
+    ///         .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    ///     HttpResponse::build(status).body("Down for maintenance, back soon.")
+    /// });
+    /// ```
+    pub fn with_blocked_response<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Block, &HttpRequest) -> HttpResponse + Send + Sync + 'static,
+    {
+        self.blocked = Some(Arc::new(hook));
+        self
+    }
+
+    /// The handle the middleware decides with.
+    pub fn maintenance(&self) -> &Maintenance {
+        &self.maintenance
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for MaintenanceMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = MaintenanceMiddlewareService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(MaintenanceMiddlewareService {
+            service: Rc::new(service),
+            config: self.clone(),
+        }))
+    }
+}
+
+/// The service the middleware wraps around the application.
+pub struct MaintenanceMiddlewareService<S> {
+    service: Rc<S>,
+    config: MaintenanceMiddleware,
+}
+
+impl<S> fmt::Debug for MaintenanceMiddlewareService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaintenanceMiddlewareService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for MaintenanceMiddlewareService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future, B>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let identity = self
+            .config
+            .identity
+            .as_ref()
+            .map_or(Identity::Anonymous, |hook| hook(&req));
+        let decision = self
+            .config
+            .maintenance
+            .check(&ActixRequest::new(req.request()), identity);
+        match decision {
+            Decision::Allow(_) => {
+                req.extensions_mut().insert(decision);
+                ResponseFuture::inner(self.service.call(req))
+            }
+            Decision::Block(block) => {
+                let res = match &self.config.blocked {
+                    Some(hook) => hook(&block, req.request()),
+                    None => to_http_response(
+                        self.config
+                            .maintenance
+                            .blocked_response(&block, &ActixRequest::new(req.request())),
+                    ),
+                };
+                ResponseFuture::ready(req.into_response(res).map_into_right_body())
+            }
+            Decision::Bypass(grant) => {
+                let res = to_http_response(grant.to_response());
+                ResponseFuture::ready(req.into_response(res).map_into_right_body())
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future: the inner service's, or an answer ready at once. It is not boxed.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner {
+            #[pin]
+            future: F,
+        },
+        Ready {
+            response: Option<ServiceResponse<EitherBody<B>>>,
+        },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    fn inner(future: F) -> Self {
+        ResponseFuture {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
+        ResponseFuture {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F, B> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => {
+                future.poll(cx).map_ok(ServiceResponse::map_into_left_body)
+            }
+            KindProj::Ready { response } => match response.take() {
+                Some(res) => Poll::Ready(Ok(res)),
+                // Polled again after completion: a caller bug, but never a panic here.
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// An actix-web request as the decision reads it: method, host (the `Host` header, else the
+/// URI's authority), path (still percent-encoded), headers, and the connection's peer address
+/// (`HttpRequest::peer_addr`, never a header).
+///
+/// ```
+/// use actix_web::test::TestRequest;
+/// use maintenance_actix::ActixRequest;
+/// use maintenance_core::RequestView;
+///
+/// let req = TestRequest::get()
+///     .uri("/shop/%41?page=2")
+///     .insert_header(("host", "example.com"))
+///     .peer_addr("192.0.2.1:4000".parse().unwrap())
+///     .to_http_request();
+/// let view = ActixRequest::new(&req);
+/// assert_eq!(view.path(), "/shop/%41");
+/// assert_eq!(view.host(), Some("example.com"));
+/// assert_eq!(view.peer_addr(), Some("192.0.2.1".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ActixRequest<'a> {
+    req: &'a HttpRequest,
+}
+
+impl<'a> ActixRequest<'a> {
+    /// Wraps `req`.
+    pub fn new(req: &'a HttpRequest) -> Self {
+        ActixRequest { req }
+    }
+}
+
+impl RequestView for ActixRequest<'_> {
+    fn method(&self) -> &str {
+        self.req.method().as_str()
+    }
+
+    fn host(&self) -> Option<&str> {
+        self.req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| self.req.uri().authority().map(|a| a.as_str()))
+    }
+
+    fn path(&self) -> &str {
+        self.req.uri().path()
+    }
+
+    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.req
+            .headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+    }
+
+    fn peer_addr(&self) -> Option<IpAddr> {
+        self.req.peer_addr().map(|a| a.ip())
+    }
+}
+
+/// Turns one of the core's responses (`http` 1.x: the blocked page, the bypass redirect) into
+/// an actix-web response with the same status, headers and body.
+///
+/// ```
+/// use maintenance_actix::to_http_response;
+/// let res = http::Response::builder()
+///     .status(503)
+///     .header("retry-after", "120")
+///     .body("Back soon".to_owned())
+///     .unwrap();
+/// let res = to_http_response(res);
+/// assert_eq!(res.status().as_u16(), 503);
+/// assert_eq!(res.headers().get("retry-after").unwrap(), "120");
+/// ```
+pub fn to_http_response(res: http::Response<String>) -> HttpResponse {
+    let (parts, body) = res.into_parts();
+    // Both `http` versions accept the same codes (100 to 999).
+    let status =
+        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut out = HttpResponse::build(status).body(body);
+    let headers = out.headers_mut();
+    for (name, value) in &parts.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use maintenance_core::{Identity, Maintenance, MaintenanceStore, Policy, PolicyError};
 
+pub mod actix_app;
 pub mod axum_app;
 pub mod hyper_app;
+pub mod rocket_app;
 
 /// The test project's settings, read from the environment (see [`Config::from_env`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,16 +212,34 @@ impl Sessions {
 
     /// The user name and identity of the session named in the request's cookies.
     pub fn user(&self, headers: &http::HeaderMap) -> Option<(String, Identity)> {
-        let token = headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+        self.user_from_cookies(
+            headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    }
+
+    /// The user name and identity of the session named in `Cookie` header lines, for servers
+    /// whose header types are not `http` 1.x (actix-web 4, rocket).
+    pub fn user_from_cookies<'a>(
+        &self,
+        lines: impl IntoIterator<Item = &'a str>,
+    ) -> Option<(String, Identity)> {
+        let token = lines
+            .into_iter()
             .flat_map(|line| line.split(';'))
             .find_map(|pair| {
                 let (k, v) = pair.trim().split_once('=')?;
-                (k == SESSION_COOKIE).then(|| v.to_owned())
+                (k == SESSION_COOKIE).then_some(v)
             })?;
-        self.lock().get(&token).cloned()
+        self.lock().get(token).cloned()
+    }
+
+    /// The identity of the session named in `Cookie` header lines.
+    pub fn identity_from_cookies<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> Identity {
+        self.user_from_cookies(lines)
+            .map_or(Identity::Anonymous, |(_, id)| id)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Identity)>> {
@@ -300,5 +320,22 @@ mod tests {
         );
         assert_eq!(s.identity(&headers), Identity::Superuser);
         assert_eq!(s.identity(&http::HeaderMap::new()), Identity::Anonymous);
+    }
+
+    #[test]
+    fn sessions_from_cookie_lines() {
+        let s = Sessions::default();
+        let token = s.login("staff", "staff").unwrap();
+        let line = format!("a=b; {SESSION_COOKIE}={token}");
+        assert_eq!(
+            s.user_from_cookies(["x=y", line.as_str()]),
+            Some(("staff".to_owned(), Identity::Staff))
+        );
+        assert_eq!(s.identity_from_cookies([line.as_str()]), Identity::Staff);
+        assert_eq!(
+            s.identity_from_cookies([format!("{SESSION_COOKIE}=forged").as_str()]),
+            Identity::Anonymous
+        );
+        assert_eq!(s.identity_from_cookies([]), Identity::Anonymous);
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use maintenance_core::{MaintenanceStore, Mode, SiteRef, StateChange, bypass};
-use maintenance_examples::{Config, Sessions, axum_app, hyper_app, open_store};
+use maintenance_examples::{
+    Config, Sessions, actix_app, axum_app, hyper_app, open_store, rocket_app,
+};
 use reqwest::StatusCode;
 
 /// Which test project to run.
@@ -16,6 +18,10 @@ pub enum Server {
     Axum,
     /// `custom-hyper`: the core used directly from a hyper service.
     Hyper,
+    /// `testproject-actix`: the actix-web middleware.
+    Actix,
+    /// `testproject-rocket`: the rocket fairing.
+    Rocket,
 }
 
 /// A running test project on a fresh database, and a second connection to that database.
@@ -48,26 +54,59 @@ pub async fn start_on(server: Server, bind: &str, configure: impl FnOnce(&mut Co
         ..Config::default()
     };
     configure(&mut config);
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .expect("listen");
-    let addr = listener.local_addr().expect("local addr");
-    let task = match server {
+    let (addr, task) = match server {
         Server::Axum => {
+            let (listener, addr) = listen(config.bind).await;
             let (router, _) = axum_app::build(&config).await.expect("axum app");
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let _ = axum_app::serve(listener, router).await;
-            })
+            });
+            (addr, task)
         }
         Server::Hyper => {
+            let (listener, addr) = listen(config.bind).await;
             let maintenance = if config.layer {
                 Some(config.start_maintenance().await.expect("maintenance"))
             } else {
                 None
             };
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let _ = hyper_app::serve(listener, maintenance, Sessions::default()).await;
-            })
+            });
+            (addr, task)
+        }
+        Server::Actix => {
+            let (listener, addr) = listen(config.bind).await;
+            let site = actix_app::build(&config).await.expect("actix app");
+            let listener = listener.into_std().expect("std listener");
+            let options = actix_app::ServerOptions {
+                workers: Some(1),
+                handle_signals: false,
+            };
+            let server = actix_app::server(listener, site, options).expect("actix server");
+            // actix-server runs its accept loop and workers on threads of their own; this task
+            // drives its control loop, and aborting it (on drop) stops them all.
+            let task = tokio::spawn(async move {
+                let _ = server.await;
+            });
+            (addr, task)
+        }
+        Server::Rocket => {
+            // Rocket binds its own listener: give it the address as asked (port 0 for any)
+            // and learn the port it got once it has bound it.
+            let rocket_config = rocket_app::rocket_config(config.bind, true);
+            let (rocket, _) = rocket_app::build(&config, rocket_config)
+                .await
+                .expect("rocket app");
+            let (rocket, bound) = rocket_app::report_address(rocket);
+            let task = tokio::spawn(async move {
+                if let Err(e) = rocket.launch().await {
+                    eprintln!("rocket stopped: {e}");
+                }
+            });
+            let addr = bound.await.expect("rocket bound its address");
+            wait_until_accepting(addr).await;
+            (addr, task)
         }
     };
     let store = open_store(&url).await.expect("second store");
@@ -78,6 +117,30 @@ pub async fn start_on(server: Server, bind: &str, configure: impl FnOnce(&mut Co
         server: task,
         _dir: dir,
     }
+}
+
+async fn listen(bind: SocketAddr) -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind(bind).await.expect("listen");
+    let addr = listener.local_addr().expect("local addr");
+    (listener, addr)
+}
+
+/// Waits until `addr` accepts connections (at most 10 s).
+async fn wait_until_accepting(addr: SocketAddr) {
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(target).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{addr} never accepted a connection within 10 s");
 }
 
 /// Starts `server` on 127.0.0.1.

@@ -1,0 +1,290 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::dev::ServiceResponse;
+use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use actix_web::{App, HttpResponse, web};
+use maintenance_core::{MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange, bypass};
+
+use super::*;
+
+async fn handle(on: bool, policy: Policy) -> (Maintenance, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    if on {
+        store
+            .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+            .await
+            .unwrap();
+    }
+    let m = Maintenance::new(store.clone(), policy);
+    m.refresh().await.unwrap();
+    (m, store)
+}
+
+/// An app whose only handler counts its calls and answers with the decision's reason.
+macro_rules! counting_app {
+    ($middleware:expr, $hits:expr) => {{
+        let hits: Arc<AtomicUsize> = $hits;
+        init_service(App::new().wrap($middleware).route(
+            "/",
+            web::route().to(move |decision: web::ReqData<Decision>| {
+                let hits = hits.clone();
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    HttpResponse::Ok().body(format!("home {}", decision.reason_str()))
+                }
+            }),
+        ))
+        .await
+    }};
+}
+
+fn header<'a>(headers: &'a actix_web::http::header::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("header {name} missing or not text"))
+}
+
+async fn text<B: MessageBody>(res: ServiceResponse<B>) -> String {
+    String::from_utf8(read_body(res).await.to_vec()).unwrap()
+}
+
+#[actix_web::test]
+async fn blocked_requests_never_reach_the_inner_service() {
+    let (m, _) = handle(true, Policy::default()).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = counting_app!(MaintenanceMiddleware::new(m), hits.clone());
+    for method in ["GET", "POST", "HEAD", "OPTIONS"] {
+        let req = TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri("/")
+            .to_request();
+        let res = call_service(&app, req).await;
+        assert_eq!(res.status(), 503, "{method}");
+        assert_eq!(header(res.headers(), "cache-control"), "no-store");
+        assert!(text(res).await.contains("Temporarily unavailable"));
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[actix_web::test]
+async fn allowed_requests_carry_the_decision() {
+    let (m, _) = handle(false, Policy::default()).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = counting_app!(MaintenanceMiddleware::new(m), hits.clone());
+    let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(text(res).await, "home not_in_maintenance");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[actix_web::test]
+async fn identity_hook_lets_staff_through() {
+    let (m, _) = handle(true, Policy::default()).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let middleware = MaintenanceMiddleware::new(m).with_identity(|req| {
+        if req.headers().contains_key("x-staff") {
+            Identity::Staff
+        } else {
+            Identity::Anonymous
+        }
+    });
+    let app = counting_app!(middleware, hits.clone());
+    let req = TestRequest::get()
+        .uri("/")
+        .insert_header(("x-staff", "1"))
+        .to_request();
+    assert_eq!(text(call_service(&app, req).await).await, "home staff");
+    let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[actix_web::test]
+async fn peer_address_is_the_connection_not_a_header() {
+    let policy = Policy::builder()
+        .internal_networks(["192.0.2.0/24"])
+        .build()
+        .unwrap();
+    let (m, _) = handle(true, policy).await;
+    let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
+    let req = TestRequest::get()
+        .uri("/")
+        .peer_addr("192.0.2.7:5555".parse().unwrap())
+        .to_request();
+    assert_eq!(
+        text(call_service(&app, req).await).await,
+        "home internal_network"
+    );
+    let req = TestRequest::get()
+        .uri("/")
+        .peer_addr("198.51.100.7:5555".parse().unwrap())
+        .insert_header(("x-forwarded-for", "192.0.2.7"))
+        .to_request();
+    assert_eq!(call_service(&app, req).await.status(), 503);
+    let req = TestRequest::get()
+        .uri("/")
+        .peer_addr("[::ffff:192.0.2.7]:5555".parse().unwrap())
+        .to_request();
+    assert_eq!(
+        text(call_service(&app, req).await).await,
+        "home internal_network",
+        "a v4-mapped peer on a dual-stack socket counts as its v4 address"
+    );
+}
+
+#[actix_web::test]
+async fn bypass_link_sets_a_cookie_that_passes() {
+    let (m, store) = handle(true, Policy::default()).await;
+    store
+        .set_bypass_secret_hash(&SiteRef::Default, Some(&bypass::hash_secret("s3cret")), "t")
+        .await
+        .unwrap();
+    m.refresh().await.unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = counting_app!(MaintenanceMiddleware::new(m), hits.clone());
+    let req = TestRequest::get()
+        .uri("/_maintenance/bypass/s3cret")
+        .to_request();
+    let res = call_service(&app, req).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(header(res.headers(), "location"), "/");
+    assert_eq!(header(res.headers(), "cache-control"), "no-store");
+    let cookie = header(res.headers(), "set-cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    let req = TestRequest::get()
+        .uri("/")
+        .insert_header(("cookie", pair))
+        .to_request();
+    assert_eq!(
+        text(call_service(&app, req).await).await,
+        "home bypass_cookie"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[actix_web::test]
+async fn custom_blocked_response_is_used() {
+    let (m, _) = handle(true, Policy::default()).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let middleware = MaintenanceMiddleware::new(m).with_blocked_response(|block, req| {
+        HttpResponse::build(StatusCode::from_u16(block.status.as_u16()).unwrap()).body(format!(
+            "custom {} {}",
+            block.status.as_u16(),
+            req.path()
+        ))
+    });
+    let app = counting_app!(middleware, hits.clone());
+    let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(text(res).await, "custom 503 /");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[actix_web::test]
+async fn json_with_retry_after_for_api_clients() {
+    let (m, store) = handle(true, Policy::default()).await;
+    store
+        .set_state(
+            &SiteRef::Default,
+            &StateChange::turn_on().retry_after_secs(120),
+            "t",
+        )
+        .await
+        .unwrap();
+    m.refresh().await.unwrap();
+    let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
+    let req = TestRequest::get()
+        .uri("/")
+        .insert_header(("accept", "application/json"))
+        .to_request();
+    let res = call_service(&app, req).await;
+    assert_eq!(header(res.headers(), "content-type"), "application/json");
+    assert_eq!(header(res.headers(), "retry-after"), "120");
+    let body = text(res).await;
+    assert!(body.contains("\"reason\":\"maintenance\""), "{body}");
+    assert!(body.contains("\"retry_after\":120"), "{body}");
+}
+
+#[actix_web::test]
+async fn sites_are_chosen_by_host_header() {
+    let (m, store) = handle(false, Policy::default()).await;
+    store.add_site("shop.test", None, "t").await.unwrap();
+    store
+        .set_state(
+            &SiteRef::Domain("shop.test".into()),
+            &StateChange::turn_on(),
+            "t",
+        )
+        .await
+        .unwrap();
+    m.refresh().await.unwrap();
+    let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
+    let for_host = |host: &str| {
+        TestRequest::get()
+            .uri("/")
+            .insert_header(("host", host))
+            .to_request()
+    };
+    assert_eq!(
+        call_service(&app, for_host("SHOP.test:8080"))
+            .await
+            .status(),
+        503
+    );
+    assert_eq!(
+        call_service(&app, for_host("blog.test")).await.status(),
+        200
+    );
+}
+
+#[test]
+fn request_view_reads_actix_requests() {
+    let req = TestRequest::post()
+        .uri("http://api.example.com/items/%41?x=1")
+        .insert_header(("x-forwarded-for", "1.1.1.1"))
+        .append_header(("x-forwarded-for", "2.2.2.2"))
+        .insert_header(("x-bad", &b"\xff"[..]))
+        .to_http_request();
+    let view = ActixRequest::new(&req);
+    assert_eq!(view.method(), "POST");
+    assert_eq!(view.host(), Some("api.example.com"), "the URI's authority");
+    assert_eq!(view.path(), "/items/%41");
+    assert_eq!(
+        view.header_values("X-Forwarded-For").collect::<Vec<_>>(),
+        ["1.1.1.1", "2.2.2.2"]
+    );
+    assert_eq!(view.header("x-bad"), None, "values that are not text");
+    assert_eq!(view.header("not a header name"), None);
+    assert_eq!(view.peer_addr(), None);
+
+    let req = TestRequest::get()
+        .uri("http://a.example/")
+        .insert_header(("host", "b.example"))
+        .to_http_request();
+    assert_eq!(ActixRequest::new(&req).host(), Some("b.example"));
+}
+
+#[actix_web::test]
+async fn conversion_keeps_status_headers_and_body() {
+    let res = http::Response::builder()
+        .status(599)
+        .header("set-cookie", "a=1")
+        .header("set-cookie", "b=2")
+        .header("content-type", "text/html; charset=utf-8")
+        .body("<p>down</p>".to_owned())
+        .unwrap();
+    let res = to_http_response(res);
+    assert_eq!(res.status().as_u16(), 599);
+    assert_eq!(res.headers().get_all("set-cookie").count(), 2);
+    assert_eq!(
+        header(res.headers(), "content-type"),
+        "text/html; charset=utf-8",
+        "the core's content type, not a default"
+    );
+    let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+    assert_eq!(&body[..], b"<p>down</p>");
+}

@@ -1,0 +1,40 @@
+//! The test project on actix-web. Configured by environment: `DATABASE_URL` (default
+//! `sqlite://maintenance.db`, migrated at start), `BIND` (default `127.0.0.1:3000`),
+//! `INTERNAL_IPS`, `TRUSTED_PROXIES`, `BLOCK_STAFF=1`, `MAINTENANCE_LAYER=off`.
+
+use std::process::ExitCode;
+
+use maintenance_examples::actix_app::{self, ServerOptions};
+use maintenance_examples::{Config, init_logging};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let result = async {
+        let config = Config::from_env()?;
+        let site = actix_app::build(&config).await?;
+        let listener = std::net::TcpListener::bind(config.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        tracing::info!(
+            address = %config.bind,
+            database = %maintenance_sqlx::redact_url(&config.database_url),
+            maintenance_layer = config.layer,
+            "testproject-actix listening on http://{}/",
+            config.bind
+        );
+        let options = ServerOptions {
+            workers: None,
+            handle_signals: true,
+        };
+        actix_app::server(listener, site, options)?.await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("testproject-actix: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
