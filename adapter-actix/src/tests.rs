@@ -4,22 +4,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::dev::ServiceResponse;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use actix_web::{App, HttpResponse, web};
-use maintenance_core::{MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange, bypass};
+use maintenance_core::{MaintenanceStore, Policy, SiteRef, StateChange, bypass};
 
 use super::*;
 
-async fn handle(on: bool, policy: Policy) -> (Maintenance, Arc<MemoryStore>) {
-    let store = Arc::new(MemoryStore::new());
-    if on {
-        store
-            .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-            .await
-            .unwrap();
-    }
-    let m = Maintenance::new(store.clone(), policy);
-    m.refresh().await.unwrap();
-    (m, store)
-}
+use maintenance_core::testkit::memory_handle as handle;
 
 /// An app whose only handler counts its calls and answers with the decision's reason.
 macro_rules! counting_app {

@@ -7,25 +7,12 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::{Extension, Router};
 use http_body_util::BodyExt;
-use maintenance_core::{
-    AllowReason, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange, bypass,
-};
+use maintenance_core::{MaintenanceStore, Policy, SiteRef, bypass};
 use tower::ServiceExt;
 
 use super::*;
 
-async fn handle(on: bool, policy: Policy) -> (Maintenance, Arc<MemoryStore>) {
-    let store = Arc::new(MemoryStore::new());
-    if on {
-        store
-            .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-            .await
-            .unwrap();
-    }
-    let m = Maintenance::new(store.clone(), policy);
-    m.refresh().await.unwrap();
-    (m, store)
-}
+use maintenance_core::testkit::memory_handle as handle;
 
 fn counting_app(layer: MaintenanceLayer, hits: Arc<AtomicUsize>) -> Router {
     Router::new()
@@ -192,5 +179,4 @@ async fn works_on_a_plain_tower_service() {
         .await
         .unwrap();
     assert_eq!(res.into_body(), "Some(\"not_in_maintenance\")");
-    let _ = AllowReason::NoSite;
 }

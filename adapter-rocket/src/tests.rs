@@ -1,6 +1,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use maintenance_core::{MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange, bypass};
+use maintenance_core::{MaintenanceStore, Policy, SiteRef, StateChange, bypass};
 use rocket::State;
 use rocket::config::LogLevel;
 use rocket::http::{Header, Method};
@@ -8,18 +8,7 @@ use rocket::local::asynchronous::{Client, LocalResponse};
 
 use super::*;
 
-async fn handle(on: bool, policy: Policy) -> (Maintenance, Arc<MemoryStore>) {
-    let store = Arc::new(MemoryStore::new());
-    if on {
-        store
-            .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-            .await
-            .unwrap();
-    }
-    let m = Maintenance::new(store.clone(), policy);
-    m.refresh().await.unwrap();
-    (m, store)
-}
+use maintenance_core::testkit::memory_handle as handle;
 
 #[derive(Default)]
 struct Hits(AtomicUsize);

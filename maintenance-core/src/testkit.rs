@@ -554,6 +554,25 @@ pub async fn change_feed_announces_writes(store: &dyn MaintenanceStore) {
     );
 }
 
+/// A handle on a fresh [`MemoryStore`](crate::MemoryStore), its default site in maintenance
+/// when `on`, loaded and ready (no background refresher: call `refresh()` after changes).
+/// For adapter tests.
+pub async fn memory_handle(
+    on: bool,
+    policy: crate::Policy,
+) -> (crate::Maintenance, Arc<crate::MemoryStore>) {
+    let store = Arc::new(crate::MemoryStore::new());
+    if on {
+        store
+            .set_state(&SiteRef::Default, &StateChange::turn_on(), "test")
+            .await
+            .expect("turn on");
+    }
+    let handle = crate::Maintenance::new(store.clone(), policy);
+    handle.refresh().await.expect("first load");
+    (handle, store)
+}
+
 /// A store decorator that counts calls, to show what a handle asks of its store.
 #[derive(Debug)]
 pub struct CountingStore<S> {
