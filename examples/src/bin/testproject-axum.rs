@@ -1,6 +1,7 @@
 //! The test project on axum. Configured by environment: `DATABASE_URL` (default
 //! `sqlite://maintenance.db`, migrated at start), `BIND` (default `127.0.0.1:3000`),
 //! `INTERNAL_IPS`, `TRUSTED_PROXIES`, `BLOCK_STAFF=1`, `MAINTENANCE_LAYER=off`.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -2,6 +2,7 @@
 //! `sqlite://maintenance.db`, migrated at start), `BIND` (default `127.0.0.1:3000`),
 //! `INTERNAL_IPS`, `TRUSTED_PROXIES`, `BLOCK_STAFF=1`, `MAINTENANCE_LAYER=off`. No
 //! `Rocket.toml` and no `ROCKET_*` variables are read: the address comes from `BIND`.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
