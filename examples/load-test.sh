@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Load test of testproject-axum with wrk: the layer off (baseline), the layer on while not in
+# Load test of a test project with wrk: the layer off (baseline), the layer on while not in
 # maintenance, and in maintenance (blocked, exempt and pattern-checked paths).
-# Usage: bash examples/load-test.sh   (needs wrk: apt-get install wrk)
+# Usage: bash examples/load-test.sh [testproject-axum|testproject-actix|testproject-rocket|custom-hyper]
+# (default testproject-axum; needs wrk: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p maintenance-examples --bin testproject-axum
+SERVER=${1:-testproject-axum}
+cargo build --release -q -p maintenance-examples --bin "$SERVER"
 cargo build --release -q -p maintenance-cli --bin maintenance
-BIN=$PWD/target/release/testproject-axum
+BIN=$PWD/target/release/$SERVER
 CLI=$PWD/target/release/maintenance
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -28,6 +30,7 @@ run() { # name, MAINTENANCE_LAYER, path
         "$(awk '/Non-2xx/ {print $5}' "$work/wrk.out")"
 }
 
+echo "$SERVER"
 "$CLI" off >/dev/null
 run "layer off, GET /" off /
 run "layer on, not in maintenance, GET /" on /

@@ -1,0 +1,768 @@
+//! What every backend shares: the rows as read, turning them into the core's model (skipping
+//! what the core would refuse), and the steps of each write (validate, lock, change, audit,
+//! commit).
+//!
+//! A backend supplies its queries through [`Engine`] (reads, and opening a write) and
+//! [`WriteTx`] (one write transaction); the functions here hold the behaviour, so that every
+//! backend matches [`maintenance_core::MemoryStore`] and maintenance-sqlx the same way.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use maintenance_core::ipnet::IpNet;
+use maintenance_core::{
+    AllowedNetwork, ChangeFeed, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange,
+    StoreContents, StoreError, normalize_host, state_action, unknown_site, validate,
+};
+
+use crate::error::Error;
+
+/// How a site is looked up: the default flag, or a normalised domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SiteKey {
+    Default,
+    Domain(String),
+}
+
+impl SiteKey {
+    pub(crate) fn of(site: &SiteRef) -> Self {
+        match site {
+            SiteRef::Default => SiteKey::Default,
+            SiteRef::Domain(d) => SiteKey::Domain(normalize_host(d).into_owned()),
+        }
+    }
+}
+
+/// A `maintenance_sites` row as stored (timestamps already read, leniently).
+#[derive(Debug, Clone)]
+pub(crate) struct SiteRow {
+    pub id: i64,
+    pub domain: String,
+    pub name: String,
+    pub is_default: bool,
+    pub enabled: bool,
+    pub mode: String,
+    pub message: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub retry_after_secs: Option<i64>,
+    pub bypass_secret_hash: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
+}
+
+/// A `maintenance_ignored_paths` row as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct PathRow {
+    pub id: i64,
+    pub site_id: i64,
+    pub pattern: String,
+    pub description: String,
+}
+
+/// A `maintenance_allowed_networks` row as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct NetworkRow {
+    pub id: i64,
+    pub site_id: i64,
+    pub cidr: String,
+    pub description: String,
+}
+
+/// Everything `load` reads, in one transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    pub revision: Option<i64>,
+    pub sites: Vec<SiteRow>,
+    pub paths: Vec<PathRow>,
+    pub networks: Vec<NetworkRow>,
+}
+
+/// An audit event to append.
+#[derive(Debug)]
+pub(crate) struct NewEvent<'a> {
+    pub site_id: Option<i64>,
+    pub site_domain: Option<&'a str>,
+    pub at: DateTime<Utc>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub detail: &'a str,
+}
+
+/// A timestamp column's value as the backend gave it: `None` (SQL NULL), or a value that
+/// either converted (`Ok`) or did not (`Err`, e.g. text written by hand on SQLite).
+pub(crate) type RawTime = Option<Result<DateTime<Utc>, String>>;
+
+/// Reads an optional timestamp; one that cannot be read is logged with its table, row id and
+/// column, and read as unset, so the row still loads.
+pub(crate) fn lenient_time(
+    table: &'static str,
+    id: i64,
+    column: &'static str,
+    raw: RawTime,
+) -> Option<DateTime<Utc>> {
+    match raw? {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(table, id, column, error = %e, "unreadable timestamp; reading it as unset");
+            None
+        }
+    }
+}
+
+/// An event row, or `None` (with a warning naming the row) when its time cannot be read.
+pub(crate) fn event_from_parts(
+    id: i64,
+    site: Option<String>,
+    at: Result<DateTime<Utc>, String>,
+    actor: String,
+    action: String,
+    detail: String,
+) -> Option<Event> {
+    match at {
+        Ok(at) => Some(Event {
+            id,
+            site,
+            at,
+            actor,
+            action,
+            detail,
+        }),
+        Err(e) => {
+            tracing::warn!(table = "maintenance_events", id, column = "at", error = %e,
+                "skipping an event whose time cannot be read");
+            None
+        }
+    }
+}
+
+/// Turns a site row and its pattern and network rows into the core's [`SiteState`].
+///
+/// Values the core would refuse on write are dealt with here, each with a warning naming the
+/// table and row id: an invalid pattern or network is left out; an unknown mode reads as
+/// [`Mode::Full`] (maintenance stays in force); a bad `retry_after_secs` or bypass hash reads
+/// as unset; a site whose domain cannot match a host is left out (the default site is kept).
+pub(crate) fn assemble_site<'a>(
+    row: SiteRow,
+    paths: impl IntoIterator<Item = &'a PathRow>,
+    networks: impl IntoIterator<Item = &'a NetworkRow>,
+) -> Option<SiteState> {
+    const TABLE: &str = "maintenance_sites";
+    let id = row.id;
+    let domain = match validate::domain(&row.domain) {
+        Ok(d) => d,
+        Err(e) if row.is_default => {
+            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e,
+                "the default site's domain is invalid; keeping it");
+            row.domain
+        }
+        Err(e) => {
+            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e,
+                "skipping a site with an invalid domain");
+            return None;
+        }
+    };
+    let mode = match row.mode.parse::<Mode>() {
+        Ok(mode) => mode,
+        Err(e) => {
+            tracing::warn!(table = TABLE, id, mode = %row.mode, error = %e,
+                "unknown maintenance mode; treating the site as in full maintenance mode");
+            Mode::Full
+        }
+    };
+    let retry_after_secs = row
+        .retry_after_secs
+        .and_then(|secs| match u32::try_from(secs) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                tracing::warn!(
+                    table = TABLE,
+                    id,
+                    retry_after_secs = secs,
+                    "retry_after_secs out of range; reading it as unset"
+                );
+                None
+            }
+        });
+    let bypass_secret_hash =
+        row.bypass_secret_hash
+            .filter(|h| match maintenance_core::bypass::check_hash_format(h) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(table = TABLE, id, error = %e,
+                    "invalid bypass secret hash; reading it as unset");
+                    false
+                }
+            });
+    let ignored_paths = paths
+        .into_iter()
+        .filter_map(|p| match validate::pattern(&p.pattern) {
+            Ok(()) => Some(IgnoredPath {
+                pattern: p.pattern.clone(),
+                description: p.description.clone(),
+            }),
+            Err(e) => {
+                tracing::warn!(table = "maintenance_ignored_paths", id = p.id, site_id = id,
+                    error = %e, "skipping an invalid ignored-path pattern");
+                None
+            }
+        })
+        .collect();
+    let allowed_networks = networks
+        .into_iter()
+        .filter_map(|n| match validate::network(&n.cidr) {
+            Ok(network) => Some(AllowedNetwork {
+                network,
+                description: n.description.clone(),
+            }),
+            Err(e) => {
+                tracing::warn!(table = "maintenance_allowed_networks", id = n.id, site_id = id,
+                    error = %e, "skipping an invalid allowed network");
+                None
+            }
+        })
+        .collect();
+    Some(SiteState {
+        id,
+        domain,
+        name: row.name,
+        is_default: row.is_default,
+        enabled: row.enabled,
+        mode,
+        message: row.message,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        retry_after_secs,
+        ignored_paths,
+        allowed_networks,
+        bypass_secret_hash,
+        updated_at: row.updated_at,
+        updated_by: row.updated_by,
+    })
+}
+
+/// Every site of a [`Rows`], in id order, each with its own patterns and networks.
+pub(crate) fn assemble_all(rows: Rows) -> Result<StoreContents, StoreError> {
+    let revision = rows.revision.ok_or(Error::NoRevisionRow)?;
+    let mut paths: HashMap<i64, Vec<&PathRow>> = HashMap::new();
+    for p in &rows.paths {
+        paths.entry(p.site_id).or_default().push(p);
+    }
+    let mut networks: HashMap<i64, Vec<&NetworkRow>> = HashMap::new();
+    for n in &rows.networks {
+        networks.entry(n.site_id).or_default().push(n);
+    }
+    let sites = rows
+        .sites
+        .into_iter()
+        .filter_map(|row| {
+            let id = row.id;
+            assemble_site(
+                row,
+                paths.get(&id).into_iter().flatten().copied(),
+                networks.get(&id).into_iter().flatten().copied(),
+            )
+        })
+        .collect();
+    Ok(StoreContents { revision, sites })
+}
+
+/// The reads of a backend, and how it opens a write transaction.
+#[async_trait]
+pub(crate) trait Engine: Send + Sync {
+    /// Opens a write transaction on a connection of the pool.
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, Error>;
+    /// Reads the revision and every row, in one consistent transaction.
+    async fn read_all(&self) -> Result<Rows, Error>;
+    /// Reads the revision.
+    async fn read_revision(&self) -> Result<Option<i64>, Error>;
+    /// The domain of a site, if it exists.
+    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, Error>;
+    /// The newest events first, of one domain or of all.
+    async fn read_events(&self, domain: Option<&str>, limit: i64) -> Result<Vec<Event>, Error>;
+    /// The change feed, for backends that push changes.
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// One write transaction: reads of the rows to change (with their ids), and the changes.
+#[async_trait]
+pub(crate) trait WriteTx: Send {
+    /// Bumps the revision (which takes the writers' lock) and returns the new value, or
+    /// `None` when the revision row is missing.
+    async fn bump_revision(&mut self) -> Result<Option<i64>, Error>;
+    async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, Error>;
+    async fn path_rows(&mut self, site_id: i64) -> Result<Vec<PathRow>, Error>;
+    async fn network_rows(&mut self, site_id: i64) -> Result<Vec<NetworkRow>, Error>;
+    /// Inserts a site and returns its id.
+    async fn insert_site(&mut self, site: &SiteState) -> Result<i64, Error>;
+    /// Deletes a site with its patterns and networks.
+    async fn delete_site(&mut self, site_id: i64) -> Result<(), Error>;
+    /// Writes the site's own columns (not its patterns or networks).
+    async fn update_site(&mut self, site: &SiteState) -> Result<(), Error>;
+    async fn touch_site(&mut self, site_id: i64, at: DateTime<Utc>, by: &str) -> Result<(), Error>;
+    async fn insert_path(
+        &mut self,
+        site_id: i64,
+        pattern: &str,
+        description: &str,
+    ) -> Result<(), Error>;
+    async fn update_path(&mut self, id: i64, description: &str) -> Result<(), Error>;
+    async fn delete_path(&mut self, id: i64) -> Result<(), Error>;
+    async fn insert_network(
+        &mut self,
+        site_id: i64,
+        cidr: &str,
+        description: &str,
+    ) -> Result<(), Error>;
+    async fn update_network(&mut self, id: i64, description: &str) -> Result<(), Error>;
+    async fn delete_network(&mut self, id: i64) -> Result<(), Error>;
+    async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), Error>;
+    async fn commit(self: Box<Self>) -> Result<(), Error>;
+    async fn rollback(self: Box<Self>) -> Result<(), Error>;
+}
+
+fn now() -> DateTime<Utc> {
+    // Microseconds: what every backend keeps.
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A write transaction that holds the writers' lock (the bumped revision row).
+type Tx<'e> = Box<dyn WriteTx + 'e>;
+
+/// Opens a write transaction and takes the write lock by bumping the revision.
+async fn begin<E: Engine + ?Sized>(engine: &E) -> Result<Tx<'_>, StoreError> {
+    let mut tx = engine.begin_write().await?;
+    match tx.bump_revision().await {
+        Ok(Some(_)) => Ok(tx),
+        Ok(None) => Err(rollback(tx, Error::NoRevisionRow.into()).await),
+        Err(e) => Err(rollback(tx, e.into()).await),
+    }
+}
+
+/// Rolls back after `err`, and returns `err` (a failed rollback is logged: the pool then
+/// discards the connection, whose transaction is still open).
+async fn rollback(tx: Tx<'_>, err: StoreError) -> StoreError {
+    if let Err(e) = tx.rollback().await {
+        tracing::warn!(error = %e, "could not roll back a maintenance store transaction");
+    }
+    err
+}
+
+/// Commits when the write's steps succeeded, rolls back otherwise.
+async fn settle<T>(tx: Tx<'_>, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => Err(rollback(tx, e).await),
+    }
+}
+
+/// A site read inside a write transaction: its state, and its rows (with their ids).
+struct Loaded {
+    site: SiteState,
+    paths: Vec<PathRow>,
+    networks: Vec<NetworkRow>,
+}
+
+async fn load_site(tx: &mut dyn WriteTx, site: &SiteRef) -> Result<Loaded, StoreError> {
+    let row = tx
+        .site_row(&SiteKey::of(site))
+        .await?
+        .ok_or_else(|| unknown_site(site))?;
+    let paths = tx.path_rows(row.id).await?;
+    let networks = tx.network_rows(row.id).await?;
+    let site = assemble_site(row, &paths, &networks).ok_or_else(|| unknown_site(site))?;
+    Ok(Loaded {
+        site,
+        paths,
+        networks,
+    })
+}
+
+/// Appends the audit event of a write.
+async fn audit(
+    tx: &mut dyn WriteTx,
+    site: &SiteState,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let event = NewEvent {
+        site_id: Some(site.id),
+        site_domain: Some(&site.domain),
+        at,
+        actor,
+        action,
+        detail,
+    };
+    Ok(tx.insert_event(&event).await?)
+}
+
+/// Stamps who changed the site and when, after checking the whole new state.
+fn stamp(site: &mut SiteState, actor: &str) -> Result<DateTime<Utc>, StoreError> {
+    validate::site_state(site)?;
+    let at = now();
+    site.updated_at = Some(at);
+    site.updated_by = Some(actor.to_owned());
+    Ok(at)
+}
+
+/// The change with its instants cut to microseconds, as every backend stores them.
+fn to_micros(change: &StateChange) -> StateChange {
+    let cut = |t: Option<Option<DateTime<Utc>>>| t.map(|t| t.map(|t| t.trunc_subsecs(6)));
+    StateChange {
+        starts_at: cut(change.starts_at),
+        ends_at: cut(change.ends_at),
+        ..change.clone()
+    }
+}
+
+pub(crate) async fn load<E: Engine + ?Sized>(engine: &E) -> Result<StoreContents, StoreError> {
+    assemble_all(engine.read_all().await?)
+}
+
+pub(crate) async fn revision<E: Engine + ?Sized>(engine: &E) -> Result<i64, StoreError> {
+    Ok(engine.read_revision().await?.ok_or(Error::NoRevisionRow)?)
+}
+
+pub(crate) async fn add_site<E: Engine + ?Sized>(
+    engine: &E,
+    domain: &str,
+    name: Option<&str>,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let domain = validate::domain(domain)?;
+    let mut tx = begin(engine).await?;
+    let result = add_site_in(&mut *tx, domain, name, actor).await;
+    settle(tx, result).await
+}
+
+async fn add_site_in(
+    tx: &mut dyn WriteTx,
+    domain: String,
+    name: Option<&str>,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    if tx
+        .site_row(&SiteKey::Domain(domain.clone()))
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::SiteExists(domain));
+    }
+    let mut site = SiteState::new(0, domain);
+    if let Some(n) = name {
+        n.clone_into(&mut site.name);
+    }
+    let at = stamp(&mut site, actor)?;
+    site.id = tx.insert_site(&site).await?;
+    let detail = format!("name={:?}", site.name);
+    audit(tx, &site, at, actor, "site.add", &detail).await?;
+    Ok(site)
+}
+
+pub(crate) async fn remove_site<E: Engine + ?Sized>(
+    engine: &E,
+    domain: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let domain = validate::domain(domain)?;
+    let mut tx = begin(engine).await?;
+    let result = remove_site_in(&mut *tx, domain, actor).await;
+    settle(tx, result).await
+}
+
+async fn remove_site_in(
+    tx: &mut dyn WriteTx,
+    domain: String,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let row = tx
+        .site_row(&SiteKey::Domain(domain.clone()))
+        .await?
+        .ok_or_else(|| StoreError::UnknownSite(domain.clone()))?;
+    if row.is_default {
+        return Err(StoreError::DefaultSite(domain));
+    }
+    tx.delete_site(row.id).await?;
+    let site = SiteState::new(row.id, domain);
+    audit(tx, &site, now(), actor, "site.remove", "").await
+}
+
+pub(crate) async fn set_state<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    change: &StateChange,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let mut tx = begin(engine).await?;
+    let result = set_state_in(&mut *tx, site, change, actor).await;
+    settle(tx, result).await
+}
+
+async fn set_state_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    change: &StateChange,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    to_micros(change).apply_to(&mut loaded.site)?;
+    let at = stamp(&mut loaded.site, actor)?;
+    tx.update_site(&loaded.site).await?;
+    audit(
+        tx,
+        &loaded.site,
+        at,
+        actor,
+        state_action(change),
+        &change.describe(),
+    )
+    .await?;
+    Ok(loaded.site)
+}
+
+pub(crate) async fn add_ignored_path<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    pattern: &str,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    validate::pattern(pattern)?;
+    let mut tx = begin(engine).await?;
+    let result = add_ignored_path_in(&mut *tx, site, pattern, description, actor).await;
+    settle(tx, result).await
+}
+
+async fn add_ignored_path_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    pattern: &str,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    let existing = loaded
+        .paths
+        .iter()
+        .find(|p| p.pattern == pattern)
+        .map(|p| p.id);
+    match loaded
+        .site
+        .ignored_paths
+        .iter_mut()
+        .find(|p| p.pattern == pattern)
+    {
+        Some(p) => description.clone_into(&mut p.description),
+        None => loaded.site.ignored_paths.push(IgnoredPath {
+            pattern: pattern.to_owned(),
+            description: description.to_owned(),
+        }),
+    }
+    let at = stamp(&mut loaded.site, actor)?;
+    match existing {
+        Some(id) => tx.update_path(id, description).await?,
+        None => tx.insert_path(loaded.site.id, pattern, description).await?,
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(tx, &loaded.site, at, actor, "ignore.add", pattern).await
+}
+
+pub(crate) async fn remove_ignored_path<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    pattern: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut tx = begin(engine).await?;
+    let result = remove_ignored_path_in(&mut *tx, site, pattern, actor).await;
+    settle(tx, result).await
+}
+
+async fn remove_ignored_path_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    pattern: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    // Raw rows, so that a pattern written by hand that does not compile can still be removed.
+    let ids: Vec<i64> = loaded
+        .paths
+        .iter()
+        .filter(|p| p.pattern == pattern)
+        .map(|p| p.id)
+        .collect();
+    if ids.is_empty() {
+        return Err(StoreError::NotFound {
+            what: "ignored pattern",
+            value: pattern.to_owned(),
+            site: loaded.site.domain,
+        });
+    }
+    loaded.site.ignored_paths.retain(|p| p.pattern != pattern);
+    let at = stamp(&mut loaded.site, actor)?;
+    for id in ids {
+        tx.delete_path(id).await?;
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(tx, &loaded.site, at, actor, "ignore.remove", pattern).await
+}
+
+pub(crate) async fn add_allowed_network<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    network: &str,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let net = validate::network(network)?;
+    let mut tx = begin(engine).await?;
+    let result = add_allowed_network_in(&mut *tx, site, net, description, actor).await;
+    settle(tx, result).await
+}
+
+async fn add_allowed_network_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    net: IpNet,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    let existing = loaded
+        .networks
+        .iter()
+        .find(|n| validate::network(&n.cidr).ok() == Some(net))
+        .map(|n| n.id);
+    match loaded
+        .site
+        .allowed_networks
+        .iter_mut()
+        .find(|n| n.network == net)
+    {
+        Some(n) => description.clone_into(&mut n.description),
+        None => loaded.site.allowed_networks.push(AllowedNetwork {
+            network: net,
+            description: description.to_owned(),
+        }),
+    }
+    let at = stamp(&mut loaded.site, actor)?;
+    let text = net.to_string();
+    match existing {
+        Some(id) => tx.update_network(id, description).await?,
+        None => {
+            tx.insert_network(loaded.site.id, &text, description)
+                .await?
+        }
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(tx, &loaded.site, at, actor, "allow.add", &text).await
+}
+
+pub(crate) async fn remove_allowed_network<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    network: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let net = validate::network(network)?;
+    let mut tx = begin(engine).await?;
+    let result = remove_allowed_network_in(&mut *tx, site, net, actor).await;
+    settle(tx, result).await
+}
+
+async fn remove_allowed_network_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    net: IpNet,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    let ids: Vec<i64> = loaded
+        .networks
+        .iter()
+        .filter(|n| validate::network(&n.cidr).ok() == Some(net))
+        .map(|n| n.id)
+        .collect();
+    if ids.is_empty() {
+        return Err(StoreError::NotFound {
+            what: "allowed network",
+            value: net.to_string(),
+            site: loaded.site.domain,
+        });
+    }
+    loaded.site.allowed_networks.retain(|n| n.network != net);
+    let at = stamp(&mut loaded.site, actor)?;
+    for id in ids {
+        tx.delete_network(id).await?;
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(
+        tx,
+        &loaded.site,
+        at,
+        actor,
+        "allow.remove",
+        &net.to_string(),
+    )
+    .await
+}
+
+pub(crate) async fn set_bypass_secret_hash<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    hash: Option<&str>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    if let Some(h) = hash {
+        maintenance_core::bypass::check_hash_format(h)?;
+    }
+    let mut tx = begin(engine).await?;
+    let result = set_bypass_secret_hash_in(&mut *tx, site, hash, actor).await;
+    settle(tx, result).await
+}
+
+async fn set_bypass_secret_hash_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    hash: Option<&str>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let action = if hash.is_some() {
+        "bypass.set"
+    } else {
+        "bypass.clear"
+    };
+    let mut loaded = load_site(tx, site).await?;
+    loaded.site.bypass_secret_hash = hash.map(str::to_owned);
+    let at = stamp(&mut loaded.site, actor)?;
+    tx.update_site(&loaded.site).await?;
+    audit(tx, &loaded.site, at, actor, action, "").await
+}
+
+pub(crate) async fn events<E: Engine + ?Sized>(
+    engine: &E,
+    site: Option<&SiteRef>,
+    limit: u32,
+) -> Result<Vec<Event>, StoreError> {
+    let domain = match site {
+        None => None,
+        Some(r) => Some(
+            engine
+                .read_site_domain(&SiteKey::of(r))
+                .await?
+                .ok_or_else(|| unknown_site(r))?,
+        ),
+    };
+    Ok(engine
+        .read_events(domain.as_deref(), i64::from(limit))
+        .await?)
+}

@@ -1,0 +1,271 @@
+//! The MariaDB/MySQL store: [`MySqlStore`], on diesel-async's `AsyncMysqlConnection`
+//! (mysql_async, no libmysqlclient).
+//!
+//! Timestamps are `DATETIME(6)` holding UTC: they are bound as DATETIME values (a TIMESTAMP
+//! would end in 2038), and diesel-async sets each connection's session time zone to `+00:00`.
+//! Writers serialise on the revision row, which every write updates first. There is no change
+//! feed: handles poll the revision.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use diesel::mysql::data_types::MysqlTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncMysqlConnection, RunQueryDsl,
+    SimpleAsyncConnection,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+
+use crate::error::{BoxError, Error};
+use crate::url::redact_url;
+
+/// The connection type of [`MySqlStore`]'s pool.
+pub type MySqlConnection = AsyncMysqlConnection;
+/// The pool [`MySqlStore`] is built from.
+pub type MySqlPool = Pool<AsyncMysqlConnection>;
+
+type Conn = AsyncMysqlConnection;
+use crate::schema::mysql as schema;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+const BACKEND: &str = "MySQL";
+const REVISION_ID: i16 = 1;
+/// Connections of the store's pool.
+const POOL_SIZE: usize = 10;
+
+/// How long `migrate()` waits for another server's migration to finish.
+const MIGRATION_LOCK_TIMEOUT_SECS: u32 = 300;
+/// Lock names are server-wide and at most 64 characters: name the database by its digest.
+/// maintenance-sqlx takes the same lock, so the two stores' migrations never overlap. A
+/// positive timeout: MariaDB does not lock at all on `GET_LOCK(name, -1)`.
+const LOCK_MIGRATIONS: &str =
+    "CAST(GET_LOCK(CONCAT('maintenance_migrate_', SHA1(DATABASE())), 300) AS SIGNED)";
+const UNLOCK_MIGRATIONS: &str =
+    "SELECT RELEASE_LOCK(CONCAT('maintenance_migrate_', SHA1(DATABASE())))";
+
+type TimeIn = MysqlTime;
+
+/// A DATETIME as stored; a zero date (`0000-00-00`, which lax SQL modes allow) does not fit.
+fn time_in(t: MysqlTime) -> Result<DateTime<Utc>, String> {
+    let naive = i32::try_from(t.year)
+        .ok()
+        .and_then(|year| NaiveDate::from_ymd_opt(year, t.month, t.day))
+        .and_then(|date| {
+            let micros = u32::try_from(t.second_part).ok()?;
+            date.and_hms_micro_opt(t.hour, t.minute, t.second, micros)
+        });
+    naive.map(|n| Utc.from_utc_datetime(&n)).ok_or_else(|| {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06} is not a valid time",
+            t.year, t.month, t.day, t.hour, t.minute, t.second, t.second_part
+        )
+    })
+}
+
+fn time_out(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+async fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {
+    AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN").await
+}
+
+async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
+    // Applies to the next transaction only; whatever the server's default, the reads of
+    // `load()` see one snapshot.
+    conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await?;
+    AnsiTransactionManager::begin_transaction_sql(
+        conn,
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+    )
+    .await
+}
+
+/// The maintenance store on MariaDB or MySQL.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), maintenance_diesel::Error> {
+/// use maintenance_diesel::MySqlStore;
+/// let store = MySqlStore::connect("mariadb://app@db.internal/app").await?;
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+}
+
+impl std::fmt::Debug for MySqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlStore")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+impl MySqlStore {
+    /// A store on an existing pool. Call [`MySqlStore::migrate`] before first use.
+    ///
+    /// diesel-async sets each connection's session time zone to `+00:00`; keep it so: the
+    /// timestamps are stored in UTC.
+    pub fn new(pool: MySqlPool) -> Self {
+        MySqlStore { pool }
+    }
+
+    /// Connects to `url` (`mysql://` or `mariadb://`).
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let connect_error = |source: BoxError| Error::Connect {
+            url: redact_url(url),
+            source,
+        };
+        // mysql_async knows only the `mysql` scheme.
+        let driver_url = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+                format!("mysql://{rest}")
+            }
+            _ => url.to_owned(),
+        };
+        let manager = AsyncDieselConnectionManager::<Conn>::new(driver_url);
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(crate::CONNECT_TIMEOUT))
+            .create_timeout(Some(crate::CONNECT_TIMEOUT))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| connect_error(Box::new(e)))?;
+        drop(pool.get().await.map_err(|e| connect_error(Box::new(e)))?);
+        Ok(MySqlStore::new(pool))
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// Creates the tables if they are missing, and the revision row and the default site if
+    /// they are missing. Safe to run again, on a database maintenance-sqlx migrated too, and
+    /// from several servers at once: it holds a named lock (`GET_LOCK`, the one
+    /// maintenance-sqlx takes) throughout, on a connection of its own that is closed at the
+    /// end (which frees the lock whatever happens, a cancelled call too).
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let mut conn = Object::take(self.conn().await?);
+        let locked: Option<i64> =
+            diesel::select(diesel::dsl::sql::<Nullable<BigInt>>(LOCK_MIGRATIONS))
+                .get_result(&mut conn)
+                .await
+                .map_err(query_error)?;
+        if locked != Some(1) {
+            return Err(Error::MigrationLock {
+                backend: BACKEND,
+                waited: MIGRATION_LOCK_TIMEOUT_SECS,
+            });
+        }
+        let mut conn = run_migrations(conn).await?;
+        ensure_rows(&mut conn).await.map_err(query_error)?;
+        diesel::sql_query(UNLOCK_MIGRATIONS)
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+}
+
+/// Runs the embedded migrations through diesel's (blocking) migration harness, on tokio's
+/// blocking pool, and gives the connection back.
+async fn run_migrations(conn: Conn) -> Result<Conn, Error> {
+    let migrate_error = |source: BoxError| Error::Migrate {
+        backend: BACKEND,
+        source,
+    };
+    let (conn, ran) = tokio::task::spawn_blocking(move || {
+        let mut wrapper = AsyncConnectionWrapper::<Conn>::from(conn);
+        let ran = wrapper.run_pending_migrations(MIGRATIONS).map(drop);
+        (wrapper.into_inner(), ran)
+    })
+    .await
+    .map_err(|e| migrate_error(Box::new(e)))?;
+    ran.map_err(migrate_error)?;
+    Ok(conn)
+}
+
+/// The revision row and the default site, when missing (a fresh database, or rows deleted by
+/// hand), in one transaction. Under the migration lock, so checking first cannot race another
+/// server.
+async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
+    use schema::maintenance_sites::dsl as s;
+    conn.transaction::<_, diesel::result::Error, _>(async |c| {
+        diesel::sql_query(
+            "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) \
+             ON DUPLICATE KEY UPDATE id = id",
+        )
+        .execute(c)
+        .await?;
+        let defaults: i64 = s::maintenance_sites
+            .filter(s::is_default.eq(true))
+            .count()
+            .get_result(c)
+            .await?;
+        if defaults > 0 {
+            return Ok(());
+        }
+        let added = diesel::sql_query(
+            "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
+             VALUES (?, ?, TRUE, FALSE, 'full') ON DUPLICATE KEY UPDATE id = id",
+        )
+        .bind::<Text, _>(DEFAULT_SITE_DOMAIN)
+        .bind::<Text, _>(DEFAULT_SITE_NAME)
+        .execute(c)
+        .await?;
+        if added > 0 {
+            diesel::sql_query(
+                "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
+            )
+            .execute(c)
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+crate::queries::impl_engine!(MySqlStore, MySqlWrite);
+
+crate::store::impl_maintenance_store!(MySqlStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_convert_and_zero_dates_are_refused() {
+        let t = MysqlTime::new(
+            2100,
+            1,
+            1,
+            0,
+            0,
+            0,
+            250_000,
+            false,
+            diesel::mysql::data_types::MysqlTimestampType::MYSQL_TIMESTAMP_DATETIME,
+            0,
+        );
+        assert_eq!(
+            time_in(t).unwrap(),
+            DateTime::from_timestamp(4_102_444_800, 250_000_000).unwrap()
+        );
+        let mut zero = t;
+        (zero.year, zero.month, zero.day) = (0, 0, 0);
+        assert!(time_in(zero).is_err());
+        assert_eq!(
+            time_out(time_in(t).unwrap()).to_string(),
+            "2100-01-01 00:00:00.250"
+        );
+    }
+}

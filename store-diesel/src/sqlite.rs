@@ -1,0 +1,304 @@
+//! The SQLite store: [`SqliteStore`], on diesel's `SqliteConnection` behind diesel-async's
+//! `SyncConnectionWrapper`, which runs each query on tokio's blocking pool (never on an async
+//! worker thread).
+//!
+//! Timestamps are RFC 3339 text in the form maintenance-sqlx writes
+//! (`2030-03-17T17:46:40.250+00:00`), so both stores read each other's rows. Writes take SQLite's
+//! write lock at once (`BEGIN IMMEDIATE`), and so does `migrate()`, which makes two processes
+//! migrating one file at the same time safe. There is no change feed: handles poll the revision.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::result::ConnectionError;
+use diesel_async::AsyncConnection;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+
+use crate::error::{BoxError, Error};
+use crate::url::redact_url;
+
+/// The connection type of [`SqliteStore`]'s pool.
+pub type SqliteConnection = SyncConnectionWrapper<diesel::SqliteConnection>;
+/// The pool [`SqliteStore`] is built from.
+pub type SqlitePool = Pool<SqliteConnection>;
+
+type Conn = SqliteConnection;
+use crate::schema::sqlite as schema;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const BACKEND: &str = "SQLite";
+const REVISION_ID: i32 = 1;
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+/// Connections of a file database's pool.
+const POOL_SIZE: usize = 8;
+
+type TimeIn = String;
+
+fn time_in(text: String) -> Result<DateTime<Utc>, String> {
+    parse_time(&text).ok_or_else(|| format!("`{text}` is not a timestamp"))
+}
+
+fn time_out(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// Reads the timestamp forms found in SQLite databases: RFC 3339 (what both stores write),
+/// `YYYY-MM-DD HH:MM[:SS[.f]]` with or without a zone (no zone means UTC), and Unix seconds.
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M%:z",
+        "%Y-%m-%dT%H:%M%:z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    let naive = text.strip_suffix('Z').unwrap_or(text);
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(naive, format) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    text.parse::<i64>()
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+}
+
+async fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {
+    conn.spawn_blocking(|c| {
+        diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+    })
+    .await
+}
+
+async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
+    use diesel_async::TransactionManager;
+    <Conn as AsyncConnection>::TransactionManager::begin_transaction(conn).await
+}
+
+/// The maintenance store on SQLite.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), maintenance_diesel::Error> {
+/// use maintenance_diesel::SqliteStore;
+/// let store = SqliteStore::connect("sqlite://maintenance.db").await?;
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// A store on an existing pool. Call [`SqliteStore::migrate`] before first use.
+    ///
+    /// Connections should have `PRAGMA busy_timeout` set (as [`SqliteStore::connect`] does), so
+    /// that writers wait for each other's lock instead of failing.
+    pub fn new(pool: SqlitePool) -> Self {
+        SqliteStore { pool }
+    }
+
+    /// Opens `url` (`sqlite://path`, `sqlite:path` or `sqlite::memory:`), creating the file if
+    /// it is missing. An in-memory database lives in the one connection its pool keeps.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let connect_error = |source: BoxError| Error::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let target = SqliteTarget::from_url(url);
+        let mut config = ManagerConfig::<Conn>::default();
+        config.custom_setup = Box::new(|path| Box::pin(establish(path.to_owned())));
+        // A local file: no round trip to check a connection before handing it out.
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(target.path, config);
+        let pool = Pool::builder(manager)
+            // Each connection to `:memory:` would see a database of its own.
+            .max_size(if target.in_memory { 1 } else { POOL_SIZE })
+            .wait_timeout(Some(crate::CONNECT_TIMEOUT))
+            .create_timeout(Some(crate::CONNECT_TIMEOUT))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| connect_error(Box::new(e)))?;
+        // Connect once now, so that a bad path fails here rather than on first use.
+        drop(pool.get().await.map_err(|e| connect_error(Box::new(e)))?);
+        Ok(SqliteStore::new(pool))
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates the tables if they are missing, and the revision row and the default site if
+    /// they are missing. Safe to run again, on a database maintenance-sqlx migrated too, and
+    /// from several processes at once: it holds SQLite's write lock throughout.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let mut conn = self.conn().await?;
+        let outcome = conn
+            .spawn_blocking(|c| Ok(c.immediate_transaction(migrate_locked)))
+            .await;
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(MigrateError::Harness(source))) => Err(Error::Migrate {
+                backend: BACKEND,
+                source,
+            }),
+            Ok(Err(MigrateError::Query(source))) | Err(source) => Err(query_error(source)),
+        }
+    }
+}
+
+/// What `migrate()` can fail with inside its transaction.
+#[derive(Debug)]
+enum MigrateError {
+    Harness(BoxError),
+    Query(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for MigrateError {
+    fn from(e: diesel::result::Error) -> Self {
+        MigrateError::Query(e)
+    }
+}
+
+/// The migrations and the rows a fresh database needs, under the write lock.
+fn migrate_locked(c: &mut diesel::SqliteConnection) -> Result<(), MigrateError> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::Text;
+    c.run_pending_migrations(MIGRATIONS)
+        .map_err(MigrateError::Harness)?;
+    diesel::sql_query(
+        "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) ON CONFLICT (id) DO NOTHING",
+    )
+    .execute(c)?;
+    let added = diesel::sql_query(
+        "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
+         SELECT ?, ?, TRUE, FALSE, 'full' \
+         WHERE NOT EXISTS (SELECT 1 FROM maintenance_sites WHERE is_default = TRUE) \
+         ON CONFLICT (domain) DO NOTHING",
+    )
+    .bind::<Text, _>(DEFAULT_SITE_DOMAIN)
+    .bind::<Text, _>(DEFAULT_SITE_NAME)
+    .execute(c)?;
+    if added > 0 {
+        diesel::sql_query("UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1")
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Opens one connection with the settings the store relies on.
+async fn establish(path: String) -> diesel::ConnectionResult<Conn> {
+    let mut conn = Conn::establish(&path).await?;
+    let pragmas = format!("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};");
+    conn.spawn_blocking(move |c| c.batch_execute(&pragmas))
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+/// What diesel opens for a `sqlite:` URL.
+#[derive(Debug, PartialEq, Eq)]
+struct SqliteTarget {
+    /// A file name, `:memory:`, or a `file:` URI when the URL has parameters.
+    path: String,
+    in_memory: bool,
+}
+
+impl SqliteTarget {
+    fn from_url(url: &str) -> Self {
+        let rest = match url.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("sqlite:") => &url[7..],
+            _ => url,
+        };
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (file, params) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_memory = file == ":memory:"
+            || params
+                .split('&')
+                .any(|p| p.eq_ignore_ascii_case("mode=memory"));
+        let path = if in_memory {
+            ":memory:".to_owned()
+        } else if params.is_empty() {
+            file.to_owned()
+        } else {
+            format!("file:{file}?{params}")
+        };
+        SqliteTarget { path, in_memory }
+    }
+}
+
+crate::queries::impl_engine!(SqliteStore, SqliteWrite);
+
+crate::store::impl_maintenance_store!(SqliteStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_become_paths() {
+        let t = |url: &str| SqliteTarget::from_url(url);
+        assert_eq!(t("sqlite://maintenance.db").path, "maintenance.db");
+        assert_eq!(t("SQLite:maintenance.db").path, "maintenance.db");
+        assert_eq!(t("sqlite:///tmp/m.db").path, "/tmp/m.db");
+        assert_eq!(t("sqlite://m.db?mode=ro").path, "file:m.db?mode=ro");
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://x.db?mode=memory",
+        ] {
+            assert!(t(url).in_memory, "{url}");
+            assert_eq!(t(url).path, ":memory:");
+        }
+        assert!(!t("sqlite:///tmp/:memory:.db").in_memory);
+    }
+
+    #[test]
+    fn times_are_written_as_sqlx_writes_them_and_read_in_every_common_form() {
+        let t = DateTime::from_timestamp(1_900_000_000, 250_000_000).unwrap();
+        assert_eq!(time_out(t), "2030-03-17T17:46:40.250+00:00");
+        let whole = DateTime::from_timestamp(4_102_444_800, 0).unwrap();
+        assert_eq!(time_out(whole), "2100-01-01T00:00:00+00:00");
+        for text in [
+            "2030-03-17T17:46:40.250+00:00",
+            "2030-03-17T19:46:40.25+02:00",
+            "2030-03-17 17:46:40.250",
+            "2030-03-17 17:46:40.250Z",
+            "2030-03-17T17:46:40.25",
+        ] {
+            assert_eq!(time_in(text.to_owned()), Ok(t), "{text}");
+        }
+        assert_eq!(
+            time_in("1900000000".to_owned()).unwrap().timestamp(),
+            1_900_000_000
+        );
+        assert!(time_in("next tuesday".to_owned()).is_err());
+    }
+}

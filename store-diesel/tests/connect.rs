@@ -1,0 +1,47 @@
+//! `connect()`: the scheme picks the backend; a bad URL is refused with a clear message.
+#![allow(clippy::unwrap_used)]
+
+use maintenance_diesel::{Backend, Error};
+
+#[tokio::test]
+async fn unknown_scheme_is_refused_naming_the_url_without_its_password() {
+    let err = maintenance_diesel::connect("redis://user:hunter2@cache:6379/0")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnsupportedUrl { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("redis://user:***@cache:6379/0"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+    for backend in Backend::ALL.into_iter().filter(|b| b.is_compiled()) {
+        let scheme = match backend {
+            Backend::Sqlite => "`sqlite:`",
+            Backend::Postgres => "`postgres://`",
+            Backend::MySql => "`mysql://`",
+        };
+        assert!(msg.contains(scheme), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_names_the_url_without_its_password() {
+    for (url, compiled) in [
+        (
+            "postgres://app:hunter2@127.0.0.1:1/none",
+            Backend::Postgres.is_compiled(),
+        ),
+        (
+            "mysql://app:hunter2@127.0.0.1:1/none",
+            Backend::MySql.is_compiled(),
+        ),
+    ] {
+        let err = maintenance_diesel::connect(url).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("app:***@127.0.0.1:1/none"), "{msg}");
+        if compiled {
+            assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        } else {
+            assert!(matches!(err, Error::BackendNotCompiled { .. }), "{err:?}");
+        }
+    }
+}
