@@ -18,7 +18,7 @@ DURATION=${DURATION:-10s}
 "$CLI" migrate >/dev/null
 
 run() { # name, MAINTENANCE_LAYER, path
-    MAINTENANCE_LAYER=$2 BIND=127.0.0.1:$PORT "$BIN" &
+    MAINTENANCE_LAYER=$2 BIND=127.0.0.1:$PORT "$BIN" >"$work/server.log" 2>&1 &
     local pid=$!
     sleep 1
     wrk -t2 -c64 -d"$DURATION" "http://127.0.0.1:$PORT$3" >"$work/wrk.out"
