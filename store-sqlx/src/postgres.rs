@@ -22,6 +22,10 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 const BACKEND: &str = "PostgreSQL";
 
+/// Serialises `migrate()` of every store (sqlx's and diesel's) on one database.
+const LOCK_MIGRATIONS: &str =
+    "SELECT pg_advisory_lock(hashtext('maintenance_migrate_' || current_database()))";
+
 /// The channel the migration's trigger notifies after every change to the state tables.
 pub const NOTIFY_CHANNEL: &str = "maintenance_changes";
 
@@ -74,6 +78,27 @@ impl PgStore {
     /// missing. Safe to run again, and from several servers at once (the migrator holds an
     /// advisory lock).
     pub async fn migrate(&self) -> Result<(), Error> {
+        let query_error = |source| Error::Query {
+            backend: BACKEND,
+            source,
+        };
+        // sqlx's migrator locks only against other sqlx migrators; this lock (the one
+        // maintenance-diesel takes too) also keeps a diesel store from migrating the same
+        // database at the same time. It lives on a connection of its own, closed at the end,
+        // which releases it whatever happened.
+        let mut lock = self.pool.acquire().await.map_err(query_error)?.detach();
+        sqlx::query(LOCK_MIGRATIONS)
+            .execute(&mut lock)
+            .await
+            .map_err(query_error)?;
+        let result = self.migrate_locked().await;
+        if let Err(e) = sqlx::Connection::close(lock).await {
+            tracing::warn!(error = %e, "closing the migration lock connection failed");
+        }
+        result
+    }
+
+    async fn migrate_locked(&self) -> Result<(), Error> {
         let query_error = |source| Error::Query {
             backend: BACKEND,
             source,

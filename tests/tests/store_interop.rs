@@ -334,6 +334,45 @@ async fn mysql_diesel_first() {
     mysql("mysql_diesel_first", First::Diesel).await;
 }
 
+/// A sqlx store and a diesel store migrating one fresh database at the same moment both
+/// succeed and leave one schema with one default site (they share the migration lock).
+async fn concurrent_first_migrations(url: &str) {
+    for _ in 0..3 {
+        let sqlx = maintenance_sqlx::connect(url).await.unwrap();
+        let diesel = maintenance_diesel::connect(url).await.unwrap();
+        let (a, b) = tokio::join!(sqlx.migrate(), diesel.migrate());
+        a.unwrap();
+        b.unwrap();
+        let sites = sqlx.load().await.unwrap().sites;
+        assert_eq!(sites.len(), 1, "{sites:?}");
+        assert!(sites[0].is_default);
+        assert_eq!(diesel.load().await.unwrap(), sqlx.load().await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sqlx_and_diesel_migrate_at_once() {
+    let Some(url) = fresh_postgres_url("postgres_sqlx_and_diesel_migrate_at_once").await else {
+        return;
+    };
+    concurrent_first_migrations(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_sqlx_and_diesel_migrate_at_once() {
+    let Some(url) = fresh_mysql_url("mysql_sqlx_and_diesel_migrate_at_once").await else {
+        return;
+    };
+    concurrent_first_migrations(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sqlx_and_diesel_migrate_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("race.db").display());
+    concurrent_first_migrations(&url).await;
+}
+
 /// Every table, column, index, constraint (and on PostgreSQL trigger) of the maintenance
 /// schema, as text, one per line: what a store's migrations created, minus their bookkeeping.
 const SQLITE_SCHEMA: &str = "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master \
