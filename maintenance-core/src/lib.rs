@@ -48,6 +48,7 @@ mod pattern;
 mod policy;
 mod request;
 mod response;
+pub mod rows;
 mod snapshot;
 mod store;
 pub mod validate;

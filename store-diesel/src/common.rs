@@ -6,14 +6,12 @@
 //! [`WriteTx`] (one write transaction); the functions here hold the behaviour, so that every
 //! backend matches [`maintenance_core::MemoryStore`] and maintenance-sqlx the same way.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use maintenance_core::ipnet::IpNet;
 use maintenance_core::{
-    AllowedNetwork, ChangeFeed, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange,
-    StoreContents, StoreError, normalize_host, state_action, unknown_site, validate,
+    AllowedNetwork, ChangeFeed, Event, IgnoredPath, SiteRef, SiteState, StateChange, StoreContents,
+    StoreError, normalize_host, state_action, unknown_site, validate,
 };
 
 use crate::error::Error;
@@ -34,50 +32,7 @@ impl SiteKey {
     }
 }
 
-/// A `maintenance_sites` row as stored (timestamps already read, leniently).
-#[derive(Debug, Clone)]
-pub(crate) struct SiteRow {
-    pub id: i64,
-    pub domain: String,
-    pub name: String,
-    pub is_default: bool,
-    pub enabled: bool,
-    pub mode: String,
-    pub message: Option<String>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub retry_after_secs: Option<i64>,
-    pub bypass_secret_hash: Option<String>,
-    pub updated_at: Option<DateTime<Utc>>,
-    pub updated_by: Option<String>,
-}
-
-/// A `maintenance_ignored_paths` row as stored.
-#[derive(Debug, Clone)]
-pub(crate) struct PathRow {
-    pub id: i64,
-    pub site_id: i64,
-    pub pattern: String,
-    pub description: String,
-}
-
-/// A `maintenance_allowed_networks` row as stored.
-#[derive(Debug, Clone)]
-pub(crate) struct NetworkRow {
-    pub id: i64,
-    pub site_id: i64,
-    pub cidr: String,
-    pub description: String,
-}
-
-/// Everything `load` reads, in one transaction.
-#[derive(Debug, Default)]
-pub(crate) struct Rows {
-    pub revision: Option<i64>,
-    pub sites: Vec<SiteRow>,
-    pub paths: Vec<PathRow>,
-    pub networks: Vec<NetworkRow>,
-}
+pub(crate) use maintenance_core::rows::{NetworkRow, PathRow, Rows, SiteRow, assemble_site};
 
 /// An audit event to append.
 #[derive(Debug)]
@@ -137,135 +92,13 @@ pub(crate) fn event_from_parts(
     }
 }
 
-/// Turns a site row and its pattern and network rows into the core's [`SiteState`].
-///
-/// Values the core would refuse on write are dealt with here, each with a warning naming the
-/// table and row id: an invalid pattern or network is left out; an unknown mode reads as
-/// [`Mode::Full`] (maintenance stays in force); a bad `retry_after_secs` or bypass hash reads
-/// as unset; a site whose domain cannot match a host is left out (the default site is kept).
-pub(crate) fn assemble_site<'a>(
-    row: SiteRow,
-    paths: impl IntoIterator<Item = &'a PathRow>,
-    networks: impl IntoIterator<Item = &'a NetworkRow>,
-) -> Option<SiteState> {
-    const TABLE: &str = "maintenance_sites";
-    let id = row.id;
-    let domain = match validate::domain(&row.domain) {
-        Ok(d) => d,
-        Err(e) if row.is_default => {
-            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e,
-                "the default site's domain is invalid; keeping it");
-            row.domain
-        }
-        Err(e) => {
-            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e,
-                "skipping a site with an invalid domain");
-            return None;
-        }
-    };
-    let mode = match row.mode.parse::<Mode>() {
-        Ok(mode) => mode,
-        Err(e) => {
-            tracing::warn!(table = TABLE, id, mode = %row.mode, error = %e,
-                "unknown maintenance mode; treating the site as in full maintenance mode");
-            Mode::Full
-        }
-    };
-    let retry_after_secs = row
-        .retry_after_secs
-        .and_then(|secs| match u32::try_from(secs) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                tracing::warn!(
-                    table = TABLE,
-                    id,
-                    retry_after_secs = secs,
-                    "retry_after_secs out of range; reading it as unset"
-                );
-                None
-            }
-        });
-    let bypass_secret_hash =
-        row.bypass_secret_hash
-            .filter(|h| match maintenance_core::bypass::check_hash_format(h) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!(table = TABLE, id, error = %e,
-                    "invalid bypass secret hash; reading it as unset");
-                    false
-                }
-            });
-    let ignored_paths = paths
-        .into_iter()
-        .filter_map(|p| match validate::pattern(&p.pattern) {
-            Ok(()) => Some(IgnoredPath {
-                pattern: p.pattern.clone(),
-                description: p.description.clone(),
-            }),
-            Err(e) => {
-                tracing::warn!(table = "maintenance_ignored_paths", id = p.id, site_id = id,
-                    error = %e, "skipping an invalid ignored-path pattern");
-                None
-            }
-        })
-        .collect();
-    let allowed_networks = networks
-        .into_iter()
-        .filter_map(|n| match validate::network(&n.cidr) {
-            Ok(network) => Some(AllowedNetwork {
-                network,
-                description: n.description.clone(),
-            }),
-            Err(e) => {
-                tracing::warn!(table = "maintenance_allowed_networks", id = n.id, site_id = id,
-                    error = %e, "skipping an invalid allowed network");
-                None
-            }
-        })
-        .collect();
-    Some(SiteState {
-        id,
-        domain,
-        name: row.name,
-        is_default: row.is_default,
-        enabled: row.enabled,
-        mode,
-        message: row.message,
-        starts_at: row.starts_at,
-        ends_at: row.ends_at,
-        retry_after_secs,
-        ignored_paths,
-        allowed_networks,
-        bypass_secret_hash,
-        updated_at: row.updated_at,
-        updated_by: row.updated_by,
-    })
-}
-
 /// Every site of a [`Rows`], in id order, each with its own patterns and networks.
 pub(crate) fn assemble_all(rows: Rows) -> Result<StoreContents, StoreError> {
     let revision = rows.revision.ok_or(Error::NoRevisionRow)?;
-    let mut paths: HashMap<i64, Vec<&PathRow>> = HashMap::new();
-    for p in &rows.paths {
-        paths.entry(p.site_id).or_default().push(p);
-    }
-    let mut networks: HashMap<i64, Vec<&NetworkRow>> = HashMap::new();
-    for n in &rows.networks {
-        networks.entry(n.site_id).or_default().push(n);
-    }
-    let sites = rows
-        .sites
-        .into_iter()
-        .filter_map(|row| {
-            let id = row.id;
-            assemble_site(
-                row,
-                paths.get(&id).into_iter().flatten().copied(),
-                networks.get(&id).into_iter().flatten().copied(),
-            )
-        })
-        .collect();
-    Ok(StoreContents { revision, sites })
+    Ok(StoreContents {
+        revision,
+        sites: rows.into_sites(),
+    })
 }
 
 /// The reads of a backend, and how it opens a write transaction.

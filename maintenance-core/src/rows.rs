@@ -1,0 +1,210 @@
+//! Rows as a SQL store keeps them, turned into the core's model.
+//!
+//! For store implementations: every store reads the same tables, and must read bad data the
+//! same way (what the core would refuse on write is skipped, or read in its safe form, with a
+//! warning naming the table and row id). These functions are that reading, written once.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{AllowedNetwork, IgnoredPath, Mode, SiteState};
+use crate::validate;
+
+/// A `maintenance_sites` row as stored.
+#[derive(Debug, Clone)]
+pub struct SiteRow {
+    /// Column `id`.
+    pub id: i64,
+    /// Column `domain`.
+    pub domain: String,
+    /// Column `name`.
+    pub name: String,
+    /// Column `is_default`.
+    pub is_default: bool,
+    /// Column `enabled`.
+    pub enabled: bool,
+    /// Column `mode`.
+    pub mode: String,
+    /// Column `message`.
+    pub message: Option<String>,
+    /// Column `starts_at`.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Column `ends_at`.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Column `retry_after_secs`.
+    pub retry_after_secs: Option<i64>,
+    /// Column `bypass_secret_hash`.
+    pub bypass_secret_hash: Option<String>,
+    /// Column `updated_at`.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Column `updated_by`.
+    pub updated_by: Option<String>,
+}
+
+/// A `maintenance_ignored_paths` row as stored.
+#[derive(Debug, Clone)]
+pub struct PathRow {
+    /// Column `id`.
+    pub id: i64,
+    /// Column `site_id`.
+    pub site_id: i64,
+    /// Column `pattern`.
+    pub pattern: String,
+    /// Column `description`.
+    pub description: String,
+}
+
+/// A `maintenance_allowed_networks` row as stored.
+#[derive(Debug, Clone)]
+pub struct NetworkRow {
+    /// Column `id`.
+    pub id: i64,
+    /// Column `site_id`.
+    pub site_id: i64,
+    /// Column `cidr`.
+    pub cidr: String,
+    /// Column `description`.
+    pub description: String,
+}
+
+/// Everything a store's `load` reads, in one transaction.
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// The revision row's value; `None` when the row is missing.
+    pub revision: Option<i64>,
+    /// The `maintenance_sites` rows.
+    pub sites: Vec<SiteRow>,
+    /// The `maintenance_ignored_paths` rows.
+    pub paths: Vec<PathRow>,
+    /// The `maintenance_allowed_networks` rows.
+    pub networks: Vec<NetworkRow>,
+}
+
+impl Rows {
+    /// Every site, in row order, each with its own patterns and networks, as
+    /// [`assemble_site`] reads them.
+    pub fn into_sites(self) -> Vec<SiteState> {
+        let Rows {
+            sites,
+            paths: path_rows,
+            networks: network_rows,
+            ..
+        } = self;
+        let mut paths: HashMap<i64, Vec<&PathRow>> = HashMap::new();
+        for p in &path_rows {
+            paths.entry(p.site_id).or_default().push(p);
+        }
+        let mut networks: HashMap<i64, Vec<&NetworkRow>> = HashMap::new();
+        for n in &network_rows {
+            networks.entry(n.site_id).or_default().push(n);
+        }
+        sites
+            .into_iter()
+            .filter_map(|row| {
+                let id = row.id;
+                assemble_site(
+                    row,
+                    paths.get(&id).into_iter().flatten().copied(),
+                    networks.get(&id).into_iter().flatten().copied(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Turns a site row and its pattern and network rows into the core's [`SiteState`].
+///
+/// Values the core would refuse on write are dealt with here, each with a warning naming the
+/// table and row id: an invalid pattern or network is left out; an unknown mode reads as
+/// [`Mode::Full`] (maintenance stays in force); a bad `retry_after_secs` or bypass hash reads
+/// as unset; a site whose domain cannot match a host is left out (the default site is kept).
+pub fn assemble_site<'a>(
+    row: SiteRow,
+    paths: impl IntoIterator<Item = &'a PathRow>,
+    networks: impl IntoIterator<Item = &'a NetworkRow>,
+) -> Option<SiteState> {
+    const TABLE: &str = "maintenance_sites";
+    let id = row.id;
+    let domain = match validate::domain(&row.domain) {
+        Ok(d) => d,
+        Err(e) if row.is_default => {
+            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e, "the default site's domain is invalid; keeping it");
+            row.domain
+        }
+        Err(e) => {
+            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e, "skipping a site with an invalid domain");
+            return None;
+        }
+    };
+    let mode = row.mode.parse::<Mode>().unwrap_or_else(|e| {
+        tracing::warn!(table = TABLE, id, mode = %row.mode, error = %e,
+            "unknown maintenance mode; treating the site as in full maintenance mode");
+        Mode::Full
+    });
+    let retry_after_secs = row.retry_after_secs.and_then(|secs| {
+        u32::try_from(secs)
+            .inspect_err(|_| {
+                tracing::warn!(
+                    table = TABLE,
+                    id,
+                    retry_after_secs = secs,
+                    "retry_after_secs out of range; reading it as unset"
+                );
+            })
+            .ok()
+    });
+    let bypass_secret_hash = row.bypass_secret_hash.filter(|h| {
+        crate::bypass::check_hash_format(h)
+            .inspect_err(|e| {
+                tracing::warn!(table = TABLE, id, error = %e, "invalid bypass secret hash; reading it as unset");
+            })
+            .is_ok()
+    });
+    let ignored_paths = paths
+        .into_iter()
+        .filter(|p| match validate::pattern(&p.pattern) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(table = "maintenance_ignored_paths", id = p.id, site_id = id, error = %e,
+                    "skipping an invalid ignored-path pattern");
+                false
+            }
+        })
+        .map(|p| IgnoredPath {
+            pattern: p.pattern.clone(),
+            description: p.description.clone(),
+        })
+        .collect();
+    let allowed_networks = networks
+        .into_iter()
+        .filter_map(|n| match validate::network(&n.cidr) {
+            Ok(network) => Some(AllowedNetwork {
+                network,
+                description: n.description.clone(),
+            }),
+            Err(e) => {
+                tracing::warn!(table = "maintenance_allowed_networks", id = n.id, site_id = id, error = %e,
+                    "skipping an invalid allowed network");
+                None
+            }
+        })
+        .collect();
+    Some(SiteState {
+        id,
+        domain,
+        name: row.name,
+        is_default: row.is_default,
+        enabled: row.enabled,
+        mode,
+        message: row.message,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        retry_after_secs,
+        ignored_paths,
+        allowed_networks,
+        bypass_secret_hash,
+        updated_at: row.updated_at,
+        updated_by: row.updated_by,
+    })
+}
