@@ -50,6 +50,7 @@ mod request;
 mod response;
 pub mod rows;
 mod snapshot;
+pub mod sqlstore;
 mod store;
 pub mod validate;
 

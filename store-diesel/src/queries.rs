@@ -39,6 +39,10 @@ macro_rules! impl_engine {
             }
         }
 
+        fn store_error(source: diesel::result::Error) -> maintenance_core::StoreError {
+            query_error(source).into()
+        }
+
         fn site_columns() -> (
             schema::maintenance_sites::id,
             schema::maintenance_sites::domain,
@@ -172,34 +176,34 @@ macro_rules! impl_engine {
         impl crate::common::Engine for $store {
             async fn begin_write(
                 &self,
-            ) -> Result<Box<dyn crate::common::WriteTx + '_>, crate::error::Error> {
+            ) -> Result<Box<dyn crate::common::WriteTx + '_>, maintenance_core::StoreError> {
                 let mut conn = self.conn().await?;
-                begin_write(&mut conn).await.map_err(query_error)?;
+                begin_write(&mut conn).await.map_err(store_error)?;
                 Ok(Box::new($write { conn }))
             }
 
-            async fn read_all(&self) -> Result<crate::common::Rows, crate::error::Error> {
+            async fn read_all(&self) -> Result<crate::common::Rows, maintenance_core::StoreError> {
                 use diesel_async::{AsyncConnection, TransactionManager};
                 type Tm = <Conn as AsyncConnection>::TransactionManager;
                 let mut conn = self.conn().await?;
-                begin_read(&mut conn).await.map_err(query_error)?;
+                begin_read(&mut conn).await.map_err(store_error)?;
                 match read_rows(&mut conn).await {
                     Ok(rows) => {
                         Tm::commit_transaction(&mut *conn)
                             .await
-                            .map_err(query_error)?;
+                            .map_err(store_error)?;
                         Ok(rows)
                     }
                     Err(e) => {
                         if let Err(rollback) = Tm::rollback_transaction(&mut *conn).await {
                             tracing::warn!(error = %rollback, "could not roll back a read transaction");
                         }
-                        Err(query_error(e))
+                        Err(store_error(e))
                     }
                 }
             }
 
-            async fn read_revision(&self) -> Result<Option<i64>, crate::error::Error> {
+            async fn read_revision(&self) -> Result<Option<i64>, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_revision::dsl as r;
@@ -210,13 +214,13 @@ macro_rules! impl_engine {
                     .first::<i64>(&mut conn)
                     .await
                     .optional()
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn read_site_domain(
                 &self,
                 key: &crate::common::SiteKey,
-            ) -> Result<Option<String>, crate::error::Error> {
+            ) -> Result<Option<String>, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_sites::dsl as s;
@@ -232,14 +236,14 @@ macro_rules! impl_engine {
                     .first::<String>(&mut conn)
                     .await
                     .optional()
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn read_events(
                 &self,
                 domain: Option<&str>,
                 limit: i64,
-            ) -> Result<Vec<maintenance_core::Event>, crate::error::Error> {
+            ) -> Result<Vec<maintenance_core::Event>, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_events::dsl as e;
@@ -252,8 +256,12 @@ macro_rules! impl_engine {
                 if let Some(d) = domain {
                     query = query.filter(e::site_domain.eq(d.to_owned()));
                 }
-                let rows: Vec<EventTuple> = query.load(&mut conn).await.map_err(query_error)?;
+                let rows: Vec<EventTuple> = query.load(&mut conn).await.map_err(store_error)?;
                 Ok(rows.into_iter().filter_map(event_row).collect())
+            }
+
+            fn no_revision_row(&self) -> maintenance_core::StoreError {
+                crate::common::no_revision_row()
             }
 
             $($($extra)+)?
@@ -265,7 +273,7 @@ macro_rules! impl_engine {
 
         #[async_trait::async_trait]
         impl crate::common::WriteTx for $write {
-            async fn bump_revision(&mut self) -> Result<Option<i64>, crate::error::Error> {
+            async fn bump_revision(&mut self) -> Result<Option<i64>, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_revision::dsl as r;
@@ -274,7 +282,7 @@ macro_rules! impl_engine {
                     .set(r::revision.eq(r::revision + 1))
                     .execute(&mut *self.conn)
                     .await
-                    .map_err(query_error)?;
+                    .map_err(store_error)?;
                 if bumped == 0 {
                     return Ok(None);
                 }
@@ -284,13 +292,13 @@ macro_rules! impl_engine {
                     .first::<i64>(&mut *self.conn)
                     .await
                     .optional()
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn site_row(
                 &mut self,
                 key: &crate::common::SiteKey,
-            ) -> Result<Option<crate::common::SiteRow>, crate::error::Error> {
+            ) -> Result<Option<crate::common::SiteRow>, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_sites::dsl as s;
@@ -305,14 +313,14 @@ macro_rules! impl_engine {
                     .first(&mut *self.conn)
                     .await
                     .optional()
-                    .map_err(query_error)?;
+                    .map_err(store_error)?;
                 Ok(row.map(site_row))
             }
 
             async fn path_rows(
                 &mut self,
                 site_id: i64,
-            ) -> Result<Vec<crate::common::PathRow>, crate::error::Error> {
+            ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_ignored_paths::dsl as p;
@@ -322,14 +330,14 @@ macro_rules! impl_engine {
                     .order(p::id)
                     .load(&mut *self.conn)
                     .await
-                    .map_err(query_error)?;
+                    .map_err(store_error)?;
                 Ok(rows.into_iter().map(path_row).collect())
             }
 
             async fn network_rows(
                 &mut self,
                 site_id: i64,
-            ) -> Result<Vec<crate::common::NetworkRow>, crate::error::Error> {
+            ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_allowed_networks::dsl as n;
@@ -339,14 +347,14 @@ macro_rules! impl_engine {
                     .order(n::id)
                     .load(&mut *self.conn)
                     .await
-                    .map_err(query_error)?;
+                    .map_err(store_error)?;
                 Ok(rows.into_iter().map(network_row).collect())
             }
 
             async fn insert_site(
                 &mut self,
                 site: &maintenance_core::SiteState,
-            ) -> Result<i64, crate::error::Error> {
+            ) -> Result<i64, maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_sites::dsl as s;
@@ -367,17 +375,17 @@ macro_rules! impl_engine {
                     ))
                     .execute(&mut *self.conn)
                     .await
-                    .map_err(query_error)?;
+                    .map_err(store_error)?;
                 // The domain is unique; reading it back works the same on every backend.
                 s::maintenance_sites
                     .filter(s::domain.eq(&site.domain))
                     .select(s::id)
                     .first::<i64>(&mut *self.conn)
                     .await
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
-            async fn delete_site(&mut self, site_id: i64) -> Result<(), crate::error::Error> {
+            async fn delete_site(&mut self, site_id: i64) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_allowed_networks::dsl as n;
@@ -388,22 +396,22 @@ macro_rules! impl_engine {
                 diesel::delete(p::maintenance_ignored_paths.filter(p::site_id.eq(site_id)))
                     .execute(&mut *self.conn)
                     .await
-                    .map_err(query_error)?;
+                    .map_err(store_error)?;
                 diesel::delete(n::maintenance_allowed_networks.filter(n::site_id.eq(site_id)))
                     .execute(&mut *self.conn)
                     .await
-                    .map_err(query_error)?;
+                    .map_err(store_error)?;
                 diesel::delete(s::maintenance_sites.filter(s::id.eq(site_id)))
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn update_site(
                 &mut self,
                 site: &maintenance_core::SiteState,
-            ) -> Result<(), crate::error::Error> {
+            ) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_sites::dsl as s;
@@ -422,7 +430,7 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn touch_site(
@@ -430,7 +438,7 @@ macro_rules! impl_engine {
                 site_id: i64,
                 at: chrono::DateTime<chrono::Utc>,
                 by: &str,
-            ) -> Result<(), crate::error::Error> {
+            ) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_sites::dsl as s;
@@ -439,7 +447,7 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn insert_path(
@@ -447,7 +455,7 @@ macro_rules! impl_engine {
                 site_id: i64,
                 pattern: &str,
                 description: &str,
-            ) -> Result<(), crate::error::Error> {
+            ) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_ignored_paths::dsl as p;
@@ -460,14 +468,14 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn update_path(
                 &mut self,
                 id: i64,
                 description: &str,
-            ) -> Result<(), crate::error::Error> {
+            ) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_ignored_paths::dsl as p;
@@ -476,10 +484,10 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
-            async fn delete_path(&mut self, id: i64) -> Result<(), crate::error::Error> {
+            async fn delete_path(&mut self, id: i64) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_ignored_paths::dsl as p;
@@ -487,7 +495,7 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn insert_network(
@@ -495,7 +503,7 @@ macro_rules! impl_engine {
                 site_id: i64,
                 cidr: &str,
                 description: &str,
-            ) -> Result<(), crate::error::Error> {
+            ) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_allowed_networks::dsl as n;
@@ -508,14 +516,14 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn update_network(
                 &mut self,
                 id: i64,
                 description: &str,
-            ) -> Result<(), crate::error::Error> {
+            ) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_allowed_networks::dsl as n;
@@ -524,10 +532,10 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
-            async fn delete_network(&mut self, id: i64) -> Result<(), crate::error::Error> {
+            async fn delete_network(&mut self, id: i64) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_allowed_networks::dsl as n;
@@ -535,13 +543,13 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
             async fn insert_event(
                 &mut self,
                 event: &crate::common::NewEvent<'_>,
-            ) -> Result<(), crate::error::Error> {
+            ) -> Result<(), maintenance_core::StoreError> {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_events::dsl as e;
@@ -557,23 +565,23 @@ macro_rules! impl_engine {
                     .execute(&mut *self.conn)
                     .await
                     .map(drop)
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
-            async fn commit(mut self: Box<Self>) -> Result<(), crate::error::Error> {
+            async fn commit(mut self: Box<Self>) -> Result<(), maintenance_core::StoreError> {
                 use diesel_async::{AsyncConnection, TransactionManager};
                 <Conn as AsyncConnection>::TransactionManager::commit_transaction(&mut *self.conn)
                     .await
-                    .map_err(query_error)
+                    .map_err(store_error)
             }
 
-            async fn rollback(mut self: Box<Self>) -> Result<(), crate::error::Error> {
+            async fn rollback(mut self: Box<Self>) -> Result<(), maintenance_core::StoreError> {
                 use diesel_async::{AsyncConnection, TransactionManager};
                 <Conn as AsyncConnection>::TransactionManager::rollback_transaction(
                     &mut *self.conn,
                 )
                 .await
-                .map_err(query_error)
+                .map_err(store_error)
             }
         }
     };

@@ -1,8 +1,8 @@
 //! [`impl_maintenance_store!`]: the `MaintenanceStore` implementation every backend type shares,
-//! handing each call to the functions of [`crate::common`].
+//! handing each call to the functions of [`maintenance_core::sqlstore`].
 
 /// Implements [`maintenance_core::MaintenanceStore`] for a type that implements
-/// [`crate::common::Engine`].
+/// [`maintenance_core::sqlstore::Engine`].
 macro_rules! impl_maintenance_store {
     ($ty:ty) => {
         #[async_trait::async_trait]
@@ -10,17 +10,17 @@ macro_rules! impl_maintenance_store {
             async fn load(
                 &self,
             ) -> Result<maintenance_core::StoreContents, maintenance_core::StoreError> {
-                crate::common::load(self).await
+                maintenance_core::sqlstore::load(self).await
             }
 
             async fn revision(&self) -> Result<i64, maintenance_core::StoreError> {
-                crate::common::revision(self).await
+                maintenance_core::sqlstore::revision(self).await
             }
 
             async fn subscribe(
                 &self,
             ) -> Result<Option<maintenance_core::ChangeFeed>, maintenance_core::StoreError> {
-                crate::common::Engine::change_feed(self).await
+                maintenance_core::sqlstore::Engine::change_feed(self).await
             }
 
             async fn add_site(
@@ -29,7 +29,7 @@ macro_rules! impl_maintenance_store {
                 name: Option<&str>,
                 actor: &str,
             ) -> Result<maintenance_core::SiteState, maintenance_core::StoreError> {
-                crate::common::add_site(self, domain, name, actor).await
+                maintenance_core::sqlstore::add_site(self, domain, name, actor).await
             }
 
             async fn remove_site(
@@ -37,7 +37,7 @@ macro_rules! impl_maintenance_store {
                 domain: &str,
                 actor: &str,
             ) -> Result<(), maintenance_core::StoreError> {
-                crate::common::remove_site(self, domain, actor).await
+                maintenance_core::sqlstore::remove_site(self, domain, actor).await
             }
 
             async fn set_state(
@@ -46,7 +46,7 @@ macro_rules! impl_maintenance_store {
                 change: &maintenance_core::StateChange,
                 actor: &str,
             ) -> Result<maintenance_core::SiteState, maintenance_core::StoreError> {
-                crate::common::set_state(self, site, change, actor).await
+                maintenance_core::sqlstore::set_state(self, site, change, actor).await
             }
 
             async fn add_ignored_path(
@@ -56,7 +56,14 @@ macro_rules! impl_maintenance_store {
                 description: &str,
                 actor: &str,
             ) -> Result<(), maintenance_core::StoreError> {
-                crate::common::add_ignored_path(self, site, pattern, description, actor).await
+                maintenance_core::sqlstore::add_ignored_path(
+                    self,
+                    site,
+                    pattern,
+                    description,
+                    actor,
+                )
+                .await
             }
 
             async fn remove_ignored_path(
@@ -65,7 +72,7 @@ macro_rules! impl_maintenance_store {
                 pattern: &str,
                 actor: &str,
             ) -> Result<(), maintenance_core::StoreError> {
-                crate::common::remove_ignored_path(self, site, pattern, actor).await
+                maintenance_core::sqlstore::remove_ignored_path(self, site, pattern, actor).await
             }
 
             async fn add_allowed_network(
@@ -75,7 +82,14 @@ macro_rules! impl_maintenance_store {
                 description: &str,
                 actor: &str,
             ) -> Result<(), maintenance_core::StoreError> {
-                crate::common::add_allowed_network(self, site, network, description, actor).await
+                maintenance_core::sqlstore::add_allowed_network(
+                    self,
+                    site,
+                    network,
+                    description,
+                    actor,
+                )
+                .await
             }
 
             async fn remove_allowed_network(
@@ -84,7 +98,7 @@ macro_rules! impl_maintenance_store {
                 network: &str,
                 actor: &str,
             ) -> Result<(), maintenance_core::StoreError> {
-                crate::common::remove_allowed_network(self, site, network, actor).await
+                maintenance_core::sqlstore::remove_allowed_network(self, site, network, actor).await
             }
 
             async fn set_bypass_secret_hash(
@@ -93,7 +107,7 @@ macro_rules! impl_maintenance_store {
                 hash: Option<&str>,
                 actor: &str,
             ) -> Result<(), maintenance_core::StoreError> {
-                crate::common::set_bypass_secret_hash(self, site, hash, actor).await
+                maintenance_core::sqlstore::set_bypass_secret_hash(self, site, hash, actor).await
             }
 
             async fn events(
@@ -101,7 +115,7 @@ macro_rules! impl_maintenance_store {
                 site: Option<&maintenance_core::SiteRef>,
                 limit: u32,
             ) -> Result<Vec<maintenance_core::Event>, maintenance_core::StoreError> {
-                crate::common::events(self, site, limit).await
+                maintenance_core::sqlstore::events(self, site, limit).await
             }
         }
     };

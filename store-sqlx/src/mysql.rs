@@ -11,7 +11,7 @@ use async_trait::async_trait;
 // Times are bound as naive UTC so they travel as DATETIME: a `DateTime<Utc>` travels as
 // TIMESTAMP, whose range ends in 2038, and MariaDB stores NULL past it without an error.
 use chrono::{DateTime, Utc};
-use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event, SiteState};
+use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event, SiteState, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};
@@ -208,44 +208,51 @@ struct MySqlWrite {
 
 #[async_trait]
 impl Engine for MySqlStore {
-    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, sqlx::Error> {
-        let tx = self.pool.begin().await?;
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+        let tx = common::db(self.pool.begin().await)?;
         Ok(Box::new(MySqlWrite { tx }))
     }
 
-    async fn read_all(&self) -> Result<Rows, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        // Applies to the next transaction only; whatever the server's default, the reads below
-        // see one snapshot.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *conn)
-            .await?;
-        let mut tx = conn
-            .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            .await?;
-        let revision = sqlx::query_scalar(SELECT_REVISION)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let sites = sqlx::query(SELECT_SITES).fetch_all(&mut *tx).await?;
-        let paths = sqlx::query(SELECT_PATHS).fetch_all(&mut *tx).await?;
-        let networks = sqlx::query(SELECT_NETWORKS).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(Rows {
-            revision,
-            sites: decode_all("maintenance_sites", &sites, decode_site),
-            paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
-            networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
-        })
+    async fn read_all(&self) -> Result<Rows, StoreError> {
+        common::db(
+            async move {
+                let mut conn = self.pool.acquire().await?;
+                // Applies to the next transaction only; whatever the server's default, the
+                // reads below see one snapshot.
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *conn)
+                    .await?;
+                let mut tx = conn
+                    .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await?;
+                let revision = sqlx::query_scalar(SELECT_REVISION)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let sites = sqlx::query(SELECT_SITES).fetch_all(&mut *tx).await?;
+                let paths = sqlx::query(SELECT_PATHS).fetch_all(&mut *tx).await?;
+                let networks = sqlx::query(SELECT_NETWORKS).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Rows {
+                    revision,
+                    sites: decode_all("maintenance_sites", &sites, decode_site),
+                    paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
+                    networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
+                })
+            }
+            .await,
+        )
     }
 
-    async fn read_revision(&self) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(SELECT_REVISION)
-            .fetch_optional(&self.pool)
-            .await
+    async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
+        common::db(
+            sqlx::query_scalar(SELECT_REVISION)
+                .fetch_optional(&self.pool)
+                .await,
+        )
     }
 
-    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, sqlx::Error> {
-        match key {
+    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError> {
+        common::db(match key {
             SiteKey::Default => {
                 sqlx::query_scalar(SELECT_DEFAULT_DOMAIN)
                     .fetch_optional(&self.pool)
@@ -257,127 +264,168 @@ impl Engine for MySqlStore {
                     .fetch_optional(&self.pool)
                     .await
             }
-        }
+        })
     }
 
     async fn read_events(
         &self,
         domain: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<Event>, sqlx::Error> {
-        let rows = match domain {
-            Some(d) => {
-                sqlx::query(SELECT_SITE_EVENTS)
-                    .bind(d)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
+    ) -> Result<Vec<Event>, StoreError> {
+        common::db(
+            async move {
+                let rows = match domain {
+                    Some(d) => {
+                        sqlx::query(SELECT_SITE_EVENTS)
+                            .bind(d)
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query(SELECT_EVENTS)
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                };
+                Ok(decode_all("maintenance_events", &rows, decode_event))
             }
-            None => {
-                sqlx::query(SELECT_EVENTS)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        Ok(decode_all("maintenance_events", &rows, decode_event))
+            .await,
+        )
+    }
+
+    fn no_revision_row(&self) -> StoreError {
+        common::no_revision_row()
     }
 }
 
 #[async_trait]
 impl WriteTx for MySqlWrite {
-    async fn bump_revision(&mut self) -> Result<Option<i64>, sqlx::Error> {
-        // The update locks the row until commit; the select then sees the value it wrote.
-        let bumped = sqlx::query(BUMP_REVISION).execute(&mut *self.tx).await?;
-        if bumped.rows_affected() == 0 {
-            return Ok(None);
-        }
-        sqlx::query_scalar(SELECT_REVISION)
-            .fetch_optional(&mut *self.tx)
-            .await
-    }
-
-    async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, sqlx::Error> {
-        let row = match key {
-            SiteKey::Default => {
-                sqlx::query(SELECT_DEFAULT_SITE)
+    async fn bump_revision(&mut self) -> Result<Option<i64>, StoreError> {
+        common::db(
+            async move {
+                // The update locks the row until commit; the select then sees the value it wrote.
+                let bumped = sqlx::query(BUMP_REVISION).execute(&mut *self.tx).await?;
+                if bumped.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                sqlx::query_scalar(SELECT_REVISION)
                     .fetch_optional(&mut *self.tx)
-                    .await?
+                    .await
             }
-            SiteKey::Domain(d) => {
-                sqlx::query(SELECT_SITE_BY_DOMAIN)
-                    .bind(d)
-                    .fetch_optional(&mut *self.tx)
-                    .await?
+            .await,
+        )
+    }
+
+    async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, StoreError> {
+        common::db(
+            async move {
+                let row = match key {
+                    SiteKey::Default => {
+                        sqlx::query(SELECT_DEFAULT_SITE)
+                            .fetch_optional(&mut *self.tx)
+                            .await?
+                    }
+                    SiteKey::Domain(d) => {
+                        sqlx::query(SELECT_SITE_BY_DOMAIN)
+                            .bind(d)
+                            .fetch_optional(&mut *self.tx)
+                            .await?
+                    }
+                };
+                row.as_ref().map(decode_site).transpose()
             }
-        };
-        row.as_ref().map(decode_site).transpose()
+            .await,
+        )
     }
 
-    async fn path_rows(&mut self, site_id: i64) -> Result<Vec<PathRow>, sqlx::Error> {
-        let rows = sqlx::query(SELECT_SITE_PATHS)
-            .bind(site_id)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        Ok(decode_all("maintenance_ignored_paths", &rows, decode_path))
+    async fn path_rows(&mut self, site_id: i64) -> Result<Vec<PathRow>, StoreError> {
+        common::db(
+            async move {
+                let rows = sqlx::query(SELECT_SITE_PATHS)
+                    .bind(site_id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                Ok(decode_all("maintenance_ignored_paths", &rows, decode_path))
+            }
+            .await,
+        )
     }
 
-    async fn network_rows(&mut self, site_id: i64) -> Result<Vec<NetworkRow>, sqlx::Error> {
-        let rows = sqlx::query(SELECT_SITE_NETWORKS)
-            .bind(site_id)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        Ok(decode_all(
-            "maintenance_allowed_networks",
-            &rows,
-            decode_network,
-        ))
+    async fn network_rows(&mut self, site_id: i64) -> Result<Vec<NetworkRow>, StoreError> {
+        common::db(
+            async move {
+                let rows = sqlx::query(SELECT_SITE_NETWORKS)
+                    .bind(site_id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                Ok(decode_all(
+                    "maintenance_allowed_networks",
+                    &rows,
+                    decode_network,
+                ))
+            }
+            .await,
+        )
     }
 
-    async fn insert_site(&mut self, site: &SiteState) -> Result<i64, sqlx::Error> {
-        let done = sqlx::query(INSERT_SITE)
-            .bind(&site.domain)
-            .bind(&site.name)
-            .bind(site.is_default)
-            .bind(site.enabled)
-            .bind(site.mode.as_str())
-            .bind(&site.message)
-            .bind(site.starts_at.map(|t| t.naive_utc()))
-            .bind(site.ends_at.map(|t| t.naive_utc()))
-            .bind(site.retry_after_secs.map(i64::from))
-            .bind(&site.bypass_secret_hash)
-            .bind(site.updated_at.map(|t| t.naive_utc()))
-            .bind(&site.updated_by)
-            .execute(&mut *self.tx)
-            .await?;
-        i64::try_from(done.last_insert_id()).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    async fn insert_site(&mut self, site: &SiteState) -> Result<i64, StoreError> {
+        common::db(
+            async move {
+                let done = sqlx::query(INSERT_SITE)
+                    .bind(&site.domain)
+                    .bind(&site.name)
+                    .bind(site.is_default)
+                    .bind(site.enabled)
+                    .bind(site.mode.as_str())
+                    .bind(&site.message)
+                    .bind(site.starts_at.map(|t| t.naive_utc()))
+                    .bind(site.ends_at.map(|t| t.naive_utc()))
+                    .bind(site.retry_after_secs.map(i64::from))
+                    .bind(&site.bypass_secret_hash)
+                    .bind(site.updated_at.map(|t| t.naive_utc()))
+                    .bind(&site.updated_by)
+                    .execute(&mut *self.tx)
+                    .await?;
+                i64::try_from(done.last_insert_id()).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+            }
+            .await,
+        )
     }
 
-    async fn delete_site(&mut self, site_id: i64) -> Result<(), sqlx::Error> {
-        for statement in [DELETE_SITE_PATHS, DELETE_SITE_NETWORKS, DELETE_SITE] {
-            sqlx::query(statement)
-                .bind(site_id)
+    async fn delete_site(&mut self, site_id: i64) -> Result<(), StoreError> {
+        common::db(
+            async move {
+                for statement in [DELETE_SITE_PATHS, DELETE_SITE_NETWORKS, DELETE_SITE] {
+                    sqlx::query(statement)
+                        .bind(site_id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(())
+            }
+            .await,
+        )
+    }
+
+    async fn update_site(&mut self, site: &SiteState) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(UPDATE_SITE)
+                .bind(site.enabled)
+                .bind(site.mode.as_str())
+                .bind(&site.message)
+                .bind(site.starts_at.map(|t| t.naive_utc()))
+                .bind(site.ends_at.map(|t| t.naive_utc()))
+                .bind(site.retry_after_secs.map(i64::from))
+                .bind(&site.bypass_secret_hash)
+                .bind(site.updated_at.map(|t| t.naive_utc()))
+                .bind(&site.updated_by)
+                .bind(site.id)
                 .execute(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn update_site(&mut self, site: &SiteState) -> Result<(), sqlx::Error> {
-        sqlx::query(UPDATE_SITE)
-            .bind(site.enabled)
-            .bind(site.mode.as_str())
-            .bind(&site.message)
-            .bind(site.starts_at.map(|t| t.naive_utc()))
-            .bind(site.ends_at.map(|t| t.naive_utc()))
-            .bind(site.retry_after_secs.map(i64::from))
-            .bind(&site.bypass_secret_hash)
-            .bind(site.updated_at.map(|t| t.naive_utc()))
-            .bind(&site.updated_by)
-            .bind(site.id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+                .await
+                .map(drop),
+        )
     }
 
     async fn touch_site(
@@ -385,14 +433,16 @@ impl WriteTx for MySqlWrite {
         site_id: i64,
         at: DateTime<Utc>,
         by: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(TOUCH_SITE)
-            .bind(at.naive_utc())
-            .bind(by)
-            .bind(site_id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    ) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(TOUCH_SITE)
+                .bind(at.naive_utc())
+                .bind(by)
+                .bind(site_id)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
     async fn insert_path(
@@ -400,31 +450,37 @@ impl WriteTx for MySqlWrite {
         site_id: i64,
         pattern: &str,
         description: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(INSERT_PATH)
-            .bind(site_id)
-            .bind(pattern)
-            .bind(description)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    ) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(INSERT_PATH)
+                .bind(site_id)
+                .bind(pattern)
+                .bind(description)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
-    async fn update_path(&mut self, id: i64, description: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(UPDATE_PATH)
-            .bind(description)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    async fn update_path(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(UPDATE_PATH)
+                .bind(description)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
-    async fn delete_path(&mut self, id: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(DELETE_PATH)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    async fn delete_path(&mut self, id: i64) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(DELETE_PATH)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
     async fn insert_network(
@@ -432,48 +488,56 @@ impl WriteTx for MySqlWrite {
         site_id: i64,
         cidr: &str,
         description: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(INSERT_NETWORK)
-            .bind(site_id)
-            .bind(cidr)
-            .bind(description)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    ) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(INSERT_NETWORK)
+                .bind(site_id)
+                .bind(cidr)
+                .bind(description)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
-    async fn update_network(&mut self, id: i64, description: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(UPDATE_NETWORK)
-            .bind(description)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    async fn update_network(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(UPDATE_NETWORK)
+                .bind(description)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
-    async fn delete_network(&mut self, id: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(DELETE_NETWORK)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    async fn delete_network(&mut self, id: i64) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(DELETE_NETWORK)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
-    async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), sqlx::Error> {
-        sqlx::query(INSERT_EVENT)
-            .bind(event.site_id)
-            .bind(event.site_domain)
-            .bind(event.at.naive_utc())
-            .bind(event.actor)
-            .bind(event.action)
-            .bind(event.detail)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop)
+    async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(INSERT_EVENT)
+                .bind(event.site_id)
+                .bind(event.site_domain)
+                .bind(event.at.naive_utc())
+                .bind(event.actor)
+                .bind(event.action)
+                .bind(event.detail)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
+        )
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        common::db(self.tx.commit().await)
     }
 }
 

@@ -81,117 +81,147 @@ macro_rules! impl_write_tx {
     ($ty:ty) => {
         #[async_trait::async_trait]
         impl crate::common::WriteTx for $ty {
-            async fn bump_revision(&mut self) -> Result<Option<i64>, sqlx::Error> {
-                sqlx::query_scalar(crate::sql::BUMP_REVISION)
-                    .fetch_optional(&mut *self.tx)
-                    .await
+            async fn bump_revision(&mut self) -> Result<Option<i64>, maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query_scalar(crate::sql::BUMP_REVISION)
+                        .fetch_optional(&mut *self.tx)
+                        .await,
+                )
             }
 
             async fn site_row(
                 &mut self,
                 key: &crate::common::SiteKey,
-            ) -> Result<Option<crate::common::SiteRow>, sqlx::Error> {
-                let row = match key {
-                    crate::common::SiteKey::Default => {
-                        sqlx::query(crate::sql::SELECT_DEFAULT_SITE)
-                            .fetch_optional(&mut *self.tx)
-                            .await?
+            ) -> Result<Option<crate::common::SiteRow>, maintenance_core::StoreError> {
+                crate::common::db(
+                    async move {
+                        let row = match key {
+                            crate::common::SiteKey::Default => {
+                                sqlx::query(crate::sql::SELECT_DEFAULT_SITE)
+                                    .fetch_optional(&mut *self.tx)
+                                    .await?
+                            }
+                            crate::common::SiteKey::Domain(d) => {
+                                sqlx::query(crate::sql::SELECT_SITE_BY_DOMAIN)
+                                    .bind(d)
+                                    .fetch_optional(&mut *self.tx)
+                                    .await?
+                            }
+                        };
+                        row.as_ref().map(crate::common::decode_site).transpose()
                     }
-                    crate::common::SiteKey::Domain(d) => {
-                        sqlx::query(crate::sql::SELECT_SITE_BY_DOMAIN)
-                            .bind(d)
-                            .fetch_optional(&mut *self.tx)
-                            .await?
-                    }
-                };
-                row.as_ref().map(crate::common::decode_site).transpose()
+                    .await,
+                )
             }
 
             async fn path_rows(
                 &mut self,
                 site_id: i64,
-            ) -> Result<Vec<crate::common::PathRow>, sqlx::Error> {
-                let rows = sqlx::query(crate::sql::SELECT_SITE_PATHS)
-                    .bind(site_id)
-                    .fetch_all(&mut *self.tx)
-                    .await?;
-                Ok(crate::common::decode_all(
-                    "maintenance_ignored_paths",
-                    &rows,
-                    crate::common::decode_path,
-                ))
+            ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
+                crate::common::db(
+                    async move {
+                        let rows = sqlx::query(crate::sql::SELECT_SITE_PATHS)
+                            .bind(site_id)
+                            .fetch_all(&mut *self.tx)
+                            .await?;
+                        Ok(crate::common::decode_all(
+                            "maintenance_ignored_paths",
+                            &rows,
+                            crate::common::decode_path,
+                        ))
+                    }
+                    .await,
+                )
             }
 
             async fn network_rows(
                 &mut self,
                 site_id: i64,
-            ) -> Result<Vec<crate::common::NetworkRow>, sqlx::Error> {
-                let rows = sqlx::query(crate::sql::SELECT_SITE_NETWORKS)
-                    .bind(site_id)
-                    .fetch_all(&mut *self.tx)
-                    .await?;
-                Ok(crate::common::decode_all(
-                    "maintenance_allowed_networks",
-                    &rows,
-                    crate::common::decode_network,
-                ))
+            ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
+                crate::common::db(
+                    async move {
+                        let rows = sqlx::query(crate::sql::SELECT_SITE_NETWORKS)
+                            .bind(site_id)
+                            .fetch_all(&mut *self.tx)
+                            .await?;
+                        Ok(crate::common::decode_all(
+                            "maintenance_allowed_networks",
+                            &rows,
+                            crate::common::decode_network,
+                        ))
+                    }
+                    .await,
+                )
             }
 
             async fn insert_site(
                 &mut self,
                 site: &maintenance_core::SiteState,
-            ) -> Result<i64, sqlx::Error> {
-                sqlx::query_scalar(crate::sql::INSERT_SITE)
-                    .bind(&site.domain)
-                    .bind(&site.name)
-                    .bind(site.is_default)
-                    .bind(site.enabled)
-                    .bind(site.mode.as_str())
-                    .bind(&site.message)
-                    .bind(site.starts_at)
-                    .bind(site.ends_at)
-                    .bind(site.retry_after_secs.map(i64::from))
-                    .bind(&site.bypass_secret_hash)
-                    .bind(site.updated_at)
-                    .bind(&site.updated_by)
-                    .fetch_one(&mut *self.tx)
-                    .await
+            ) -> Result<i64, maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query_scalar(crate::sql::INSERT_SITE)
+                        .bind(&site.domain)
+                        .bind(&site.name)
+                        .bind(site.is_default)
+                        .bind(site.enabled)
+                        .bind(site.mode.as_str())
+                        .bind(&site.message)
+                        .bind(site.starts_at)
+                        .bind(site.ends_at)
+                        .bind(site.retry_after_secs.map(i64::from))
+                        .bind(&site.bypass_secret_hash)
+                        .bind(site.updated_at)
+                        .bind(&site.updated_by)
+                        .fetch_one(&mut *self.tx)
+                        .await,
+                )
             }
 
-            async fn delete_site(&mut self, site_id: i64) -> Result<(), sqlx::Error> {
-                // Children first, so this does not depend on ON DELETE CASCADE (SQLite applies it only
-                // with foreign keys on, which a pool made elsewhere may have turned off).
-                for statement in [
-                    crate::sql::DELETE_SITE_PATHS,
-                    crate::sql::DELETE_SITE_NETWORKS,
-                    crate::sql::DELETE_SITE,
-                ] {
-                    sqlx::query(statement)
-                        .bind(site_id)
-                        .execute(&mut *self.tx)
-                        .await?;
-                }
-                Ok(())
+            async fn delete_site(
+                &mut self,
+                site_id: i64,
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    async move {
+                        // Children first, so this does not depend on ON DELETE CASCADE (SQLite
+                        // applies it only with foreign keys on, which a pool made elsewhere may
+                        // have turned off).
+                        for statement in [
+                            crate::sql::DELETE_SITE_PATHS,
+                            crate::sql::DELETE_SITE_NETWORKS,
+                            crate::sql::DELETE_SITE,
+                        ] {
+                            sqlx::query(statement)
+                                .bind(site_id)
+                                .execute(&mut *self.tx)
+                                .await?;
+                        }
+                        Ok(())
+                    }
+                    .await,
+                )
             }
 
             async fn update_site(
                 &mut self,
                 site: &maintenance_core::SiteState,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::UPDATE_SITE)
-                    .bind(site.id)
-                    .bind(site.enabled)
-                    .bind(site.mode.as_str())
-                    .bind(&site.message)
-                    .bind(site.starts_at)
-                    .bind(site.ends_at)
-                    .bind(site.retry_after_secs.map(i64::from))
-                    .bind(&site.bypass_secret_hash)
-                    .bind(site.updated_at)
-                    .bind(&site.updated_by)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::UPDATE_SITE)
+                        .bind(site.id)
+                        .bind(site.enabled)
+                        .bind(site.mode.as_str())
+                        .bind(&site.message)
+                        .bind(site.starts_at)
+                        .bind(site.ends_at)
+                        .bind(site.retry_after_secs.map(i64::from))
+                        .bind(&site.bypass_secret_hash)
+                        .bind(site.updated_at)
+                        .bind(&site.updated_by)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
             async fn touch_site(
@@ -199,14 +229,16 @@ macro_rules! impl_write_tx {
                 site_id: i64,
                 at: chrono::DateTime<chrono::Utc>,
                 by: &str,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::TOUCH_SITE)
-                    .bind(site_id)
-                    .bind(at)
-                    .bind(by)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::TOUCH_SITE)
+                        .bind(site_id)
+                        .bind(at)
+                        .bind(by)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
             async fn insert_path(
@@ -214,31 +246,41 @@ macro_rules! impl_write_tx {
                 site_id: i64,
                 pattern: &str,
                 description: &str,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::INSERT_PATH)
-                    .bind(site_id)
-                    .bind(pattern)
-                    .bind(description)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::INSERT_PATH)
+                        .bind(site_id)
+                        .bind(pattern)
+                        .bind(description)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
-            async fn update_path(&mut self, id: i64, description: &str) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::UPDATE_PATH)
-                    .bind(id)
-                    .bind(description)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            async fn update_path(
+                &mut self,
+                id: i64,
+                description: &str,
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::UPDATE_PATH)
+                        .bind(id)
+                        .bind(description)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
-            async fn delete_path(&mut self, id: i64) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::DELETE_PATH)
-                    .bind(id)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            async fn delete_path(&mut self, id: i64) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::DELETE_PATH)
+                        .bind(id)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
             async fn insert_network(
@@ -246,55 +288,66 @@ macro_rules! impl_write_tx {
                 site_id: i64,
                 cidr: &str,
                 description: &str,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::INSERT_NETWORK)
-                    .bind(site_id)
-                    .bind(cidr)
-                    .bind(description)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::INSERT_NETWORK)
+                        .bind(site_id)
+                        .bind(cidr)
+                        .bind(description)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
             async fn update_network(
                 &mut self,
                 id: i64,
                 description: &str,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::UPDATE_NETWORK)
-                    .bind(id)
-                    .bind(description)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::UPDATE_NETWORK)
+                        .bind(id)
+                        .bind(description)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
-            async fn delete_network(&mut self, id: i64) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::DELETE_NETWORK)
-                    .bind(id)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            async fn delete_network(
+                &mut self,
+                id: i64,
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::DELETE_NETWORK)
+                        .bind(id)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
             async fn insert_event(
                 &mut self,
                 event: &crate::common::NewEvent<'_>,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(crate::sql::INSERT_EVENT)
-                    .bind(event.site_id)
-                    .bind(event.site_domain)
-                    .bind(event.at)
-                    .bind(event.actor)
-                    .bind(event.action)
-                    .bind(event.detail)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map(drop)
+            ) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(
+                    sqlx::query(crate::sql::INSERT_EVENT)
+                        .bind(event.site_id)
+                        .bind(event.site_domain)
+                        .bind(event.at)
+                        .bind(event.actor)
+                        .bind(event.action)
+                        .bind(event.detail)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map(drop),
+                )
             }
 
-            async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
-                self.tx.commit().await
+            async fn commit(self: Box<Self>) -> Result<(), maintenance_core::StoreError> {
+                crate::common::db(self.tx.commit().await)
             }
         }
     };
@@ -317,98 +370,116 @@ macro_rules! impl_engine {
         impl crate::common::Engine for $store {
         async fn begin_write(
             &self,
-        ) -> Result<Box<dyn crate::common::WriteTx + '_>, sqlx::Error> {
+        ) -> Result<Box<dyn crate::common::WriteTx + '_>, maintenance_core::StoreError> {
             let $wpool = &self.pool;
-            let tx = $begin_write.await?;
+            let tx = crate::common::db($begin_write.await)?;
             Ok(Box::new($write { tx }))
         }
 
-        async fn read_all(&self) -> Result<crate::common::Rows, sqlx::Error> {
-            let $rpool = &self.pool;
-            let mut tx = $begin_read.await?;
-            let revision = sqlx::query_scalar(crate::sql::SELECT_REVISION)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let sites = sqlx::query(crate::sql::SELECT_SITES)
-                .fetch_all(&mut *tx)
-                .await?;
-            let paths = sqlx::query(crate::sql::SELECT_PATHS)
-                .fetch_all(&mut *tx)
-                .await?;
-            let networks = sqlx::query(crate::sql::SELECT_NETWORKS)
-                .fetch_all(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(crate::common::Rows {
-                revision,
-                sites: crate::common::decode_all(
-                    "maintenance_sites",
-                    &sites,
-                    crate::common::decode_site,
-                ),
-                paths: crate::common::decode_all(
-                    "maintenance_ignored_paths",
-                    &paths,
-                    crate::common::decode_path,
-                ),
-                networks: crate::common::decode_all(
-                    "maintenance_allowed_networks",
-                    &networks,
-                    crate::common::decode_network,
-                ),
-            })
+        async fn read_all(&self) -> Result<crate::common::Rows, maintenance_core::StoreError> {
+            crate::common::db(
+                async move {
+                    let $rpool = &self.pool;
+                    let mut tx = $begin_read.await?;
+                    let revision = sqlx::query_scalar(crate::sql::SELECT_REVISION)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let sites = sqlx::query(crate::sql::SELECT_SITES)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let paths = sqlx::query(crate::sql::SELECT_PATHS)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let networks = sqlx::query(crate::sql::SELECT_NETWORKS)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(crate::common::Rows {
+                        revision,
+                        sites: crate::common::decode_all(
+                            "maintenance_sites",
+                            &sites,
+                            crate::common::decode_site,
+                        ),
+                        paths: crate::common::decode_all(
+                            "maintenance_ignored_paths",
+                            &paths,
+                            crate::common::decode_path,
+                        ),
+                        networks: crate::common::decode_all(
+                            "maintenance_allowed_networks",
+                            &networks,
+                            crate::common::decode_network,
+                        ),
+                    })
+                }
+                .await,
+            )
         }
 
-        async fn read_revision(&self) -> Result<Option<i64>, sqlx::Error> {
-            sqlx::query_scalar(crate::sql::SELECT_REVISION)
-                .fetch_optional(&self.pool)
-                .await
+        async fn read_revision(&self) -> Result<Option<i64>, maintenance_core::StoreError> {
+            crate::common::db(
+                sqlx::query_scalar(crate::sql::SELECT_REVISION)
+                    .fetch_optional(&self.pool)
+                    .await
+            )
         }
 
         async fn read_site_domain(
             &self,
             key: &crate::common::SiteKey,
-        ) -> Result<Option<String>, sqlx::Error> {
-            match key {
-                crate::common::SiteKey::Default => {
-                    sqlx::query_scalar(crate::sql::SELECT_DEFAULT_DOMAIN)
-                        .fetch_optional(&self.pool)
-                        .await
+        ) -> Result<Option<String>, maintenance_core::StoreError> {
+            crate::common::db(
+                match key {
+                    crate::common::SiteKey::Default => {
+                        sqlx::query_scalar(crate::sql::SELECT_DEFAULT_DOMAIN)
+                            .fetch_optional(&self.pool)
+                            .await
+                    }
+                    crate::common::SiteKey::Domain(d) => {
+                        sqlx::query_scalar(crate::sql::SELECT_DOMAIN)
+                            .bind(d)
+                            .fetch_optional(&self.pool)
+                            .await
+                    }
                 }
-                crate::common::SiteKey::Domain(d) => {
-                    sqlx::query_scalar(crate::sql::SELECT_DOMAIN)
-                        .bind(d)
-                        .fetch_optional(&self.pool)
-                        .await
-                }
-            }
+            )
         }
 
         async fn read_events(
             &self,
             domain: Option<&str>,
             limit: i64,
-        ) -> Result<Vec<maintenance_core::Event>, sqlx::Error> {
-            let rows = match domain {
-                Some(d) => {
-                    sqlx::query(crate::sql::SELECT_SITE_EVENTS)
-                        .bind(d)
-                        .bind(limit)
-                        .fetch_all(&self.pool)
-                        .await?
+        ) -> Result<Vec<maintenance_core::Event>, maintenance_core::StoreError> {
+            crate::common::db(
+                async move {
+                    let rows = match domain {
+                        Some(d) => {
+                            sqlx::query(crate::sql::SELECT_SITE_EVENTS)
+                                .bind(d)
+                                .bind(limit)
+                                .fetch_all(&self.pool)
+                                .await?
+                        }
+                        None => {
+                            sqlx::query(crate::sql::SELECT_EVENTS)
+                                .bind(limit)
+                                .fetch_all(&self.pool)
+                                .await?
+                        }
+                    };
+                    Ok(crate::common::decode_all(
+                        "maintenance_events",
+                        &rows,
+                        crate::common::decode_event,
+                    ))
                 }
-                None => {
-                    sqlx::query(crate::sql::SELECT_EVENTS)
-                        .bind(limit)
-                        .fetch_all(&self.pool)
-                        .await?
-                }
-            };
-            Ok(crate::common::decode_all(
-                "maintenance_events",
-                &rows,
-                crate::common::decode_event,
-            ))
+                .await,
+            )
+        }
+
+        fn no_revision_row(&self) -> maintenance_core::StoreError {
+            crate::common::no_revision_row()
         }
 
         $($($extra)+)?

@@ -1,0 +1,623 @@
+//! The write layer of a SQL store, written once: each write's steps (validate, lock, change,
+//! audit, commit), and the reads that turn rows into the core's model.
+//!
+//! For store implementations: a store supplies its SQL through [`Engine`] (reads, and opening
+//! a write) and [`WriteTx`] (one write transaction), and implements
+//! [`MaintenanceStore`](crate::MaintenanceStore) by calling the functions here, so that every
+//! store matches [`MemoryStore`](crate::MemoryStore) the same way. A store maps its own errors
+//! into [`StoreError`] with [`StoreError::backend`], keeping them as the source.
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use ipnet::IpNet;
+
+use crate::error::StoreError;
+use crate::host::normalize_host;
+use crate::model::{AllowedNetwork, Event, IgnoredPath, SiteRef, SiteState, StateChange};
+use crate::rows::{NetworkRow, PathRow, Rows, SiteRow, assemble_site};
+use crate::store::{ChangeFeed, StoreContents, state_action, unknown_site};
+use crate::validate;
+
+/// How a site is looked up: the default flag, or a normalised domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteKey {
+    /// The site flagged `is_default`.
+    Default,
+    /// The site with this (normalised) domain.
+    Domain(String),
+}
+
+impl SiteKey {
+    /// The key of a [`SiteRef`], its domain normalised.
+    pub fn of(site: &SiteRef) -> Self {
+        match site {
+            SiteRef::Default => SiteKey::Default,
+            SiteRef::Domain(d) => SiteKey::Domain(normalize_host(d).into_owned()),
+        }
+    }
+}
+
+/// An audit event to append.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    /// Column `site_id`.
+    pub site_id: Option<i64>,
+    /// Column `site_domain`.
+    pub site_domain: Option<&'a str>,
+    /// Column `at`.
+    pub at: DateTime<Utc>,
+    /// Column `actor`.
+    pub actor: &'a str,
+    /// Column `action`.
+    pub action: &'a str,
+    /// Column `detail`.
+    pub detail: &'a str,
+}
+
+/// The revision table has no row; [`Engine::no_revision_row`] says it in the store's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingRevisionRow;
+
+/// Every site of a [`Rows`], in id order, each with its own patterns and networks; an error
+/// when the revision row is missing.
+pub fn assemble_all(rows: Rows) -> Result<StoreContents, MissingRevisionRow> {
+    let revision = rows.revision.ok_or(MissingRevisionRow)?;
+    Ok(StoreContents {
+        revision,
+        sites: rows.into_sites(),
+    })
+}
+
+/// The reads of a store, and how it opens a write transaction.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Opens a write transaction.
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError>;
+    /// Reads the revision and every row, in one consistent transaction.
+    async fn read_all(&self) -> Result<Rows, StoreError>;
+    /// Reads the revision.
+    async fn read_revision(&self) -> Result<Option<i64>, StoreError>;
+    /// The domain of a site, if it exists.
+    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError>;
+    /// The newest events first, of one domain or of all.
+    async fn read_events(&self, domain: Option<&str>, limit: i64)
+    -> Result<Vec<Event>, StoreError>;
+    /// The change feed, for stores that push changes.
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        Ok(None)
+    }
+    /// The error for a missing revision row (the database was not migrated, or the row was
+    /// deleted), in the store's own terms.
+    fn no_revision_row(&self) -> StoreError;
+}
+
+/// One write transaction: reads of the rows to change (with their ids), and the changes.
+///
+/// A write that fails is ended with [`WriteTx::rollback`]; one that succeeds with
+/// [`WriteTx::commit`].
+#[async_trait]
+pub trait WriteTx: Send {
+    /// Bumps the revision (which takes the writers' lock) and returns the new value, or
+    /// `None` when the revision row is missing.
+    async fn bump_revision(&mut self) -> Result<Option<i64>, StoreError>;
+    /// The row of a site, if it exists.
+    async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, StoreError>;
+    /// The ignored-path rows of a site, in id order.
+    async fn path_rows(&mut self, site_id: i64) -> Result<Vec<PathRow>, StoreError>;
+    /// The allowed-network rows of a site, in id order.
+    async fn network_rows(&mut self, site_id: i64) -> Result<Vec<NetworkRow>, StoreError>;
+    /// Inserts a site and returns its id.
+    async fn insert_site(&mut self, site: &SiteState) -> Result<i64, StoreError>;
+    /// Deletes a site with its patterns and networks.
+    async fn delete_site(&mut self, site_id: i64) -> Result<(), StoreError>;
+    /// Writes a site's own columns (state, bypass hash and `updated_*`; not its patterns or
+    /// networks).
+    async fn update_site(&mut self, site: &SiteState) -> Result<(), StoreError>;
+    /// Writes only a site's `updated_at` and `updated_by`.
+    async fn touch_site(
+        &mut self,
+        site_id: i64,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<(), StoreError>;
+    /// Inserts an ignored-path row.
+    async fn insert_path(
+        &mut self,
+        site_id: i64,
+        pattern: &str,
+        description: &str,
+    ) -> Result<(), StoreError>;
+    /// Writes an ignored-path row's description.
+    async fn update_path(&mut self, id: i64, description: &str) -> Result<(), StoreError>;
+    /// Deletes an ignored-path row.
+    async fn delete_path(&mut self, id: i64) -> Result<(), StoreError>;
+    /// Inserts an allowed-network row.
+    async fn insert_network(
+        &mut self,
+        site_id: i64,
+        cidr: &str,
+        description: &str,
+    ) -> Result<(), StoreError>;
+    /// Writes an allowed-network row's description.
+    async fn update_network(&mut self, id: i64, description: &str) -> Result<(), StoreError>;
+    /// Deletes an allowed-network row.
+    async fn delete_network(&mut self, id: i64) -> Result<(), StoreError>;
+    /// Appends an audit event.
+    async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError>;
+    /// Commits the transaction.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Rolls the transaction back. The default drops it, for drivers whose transactions roll
+    /// back when dropped.
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Now, to the microsecond: every backend stores that much, so what a write returns is what a
+/// later read gives.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A write transaction that holds the writers' lock (the bumped revision row).
+type Tx<'e> = Box<dyn WriteTx + 'e>;
+
+/// Opens a write transaction and takes the write lock by bumping the revision.
+async fn begin<E: Engine + ?Sized>(engine: &E) -> Result<Tx<'_>, StoreError> {
+    let mut tx = engine.begin_write().await?;
+    match tx.bump_revision().await {
+        Ok(Some(_)) => Ok(tx),
+        Ok(None) => Err(rollback(tx, engine.no_revision_row()).await),
+        Err(e) => Err(rollback(tx, e).await),
+    }
+}
+
+/// Rolls back after `err`, and returns `err` (a failed rollback is logged: the pool then
+/// discards the connection, whose transaction is still open).
+async fn rollback(tx: Tx<'_>, err: StoreError) -> StoreError {
+    if let Err(e) = tx.rollback().await {
+        // The store's own error, as the store would log it.
+        let error: &(dyn std::error::Error + 'static) = match &e {
+            StoreError::Backend(source) => &**source,
+            other => other,
+        };
+        tracing::warn!(error = %error, "could not roll back a maintenance store transaction");
+    }
+    err
+}
+
+/// Commits when the write's steps succeeded, rolls back otherwise.
+async fn settle<T>(tx: Tx<'_>, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => Err(rollback(tx, e).await),
+    }
+}
+
+/// A site read inside a write transaction: its state, and its rows (with their ids).
+struct Loaded {
+    site: SiteState,
+    paths: Vec<PathRow>,
+    networks: Vec<NetworkRow>,
+}
+
+async fn load_site(tx: &mut dyn WriteTx, site: &SiteRef) -> Result<Loaded, StoreError> {
+    let row = tx
+        .site_row(&SiteKey::of(site))
+        .await?
+        .ok_or_else(|| unknown_site(site))?;
+    let paths = tx.path_rows(row.id).await?;
+    let networks = tx.network_rows(row.id).await?;
+    let site = assemble_site(row, &paths, &networks).ok_or_else(|| unknown_site(site))?;
+    Ok(Loaded {
+        site,
+        paths,
+        networks,
+    })
+}
+
+/// Appends the audit event of a write.
+async fn audit(
+    tx: &mut dyn WriteTx,
+    site: &SiteState,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let event = NewEvent {
+        site_id: Some(site.id),
+        site_domain: Some(&site.domain),
+        at,
+        actor,
+        action,
+        detail,
+    };
+    tx.insert_event(&event).await
+}
+
+/// Stamps who changed the site and when, after checking the whole new state.
+fn stamp(site: &mut SiteState, actor: &str) -> Result<DateTime<Utc>, StoreError> {
+    validate::site_state(site)?;
+    let at = now();
+    site.updated_at = Some(at);
+    site.updated_by = Some(actor.to_owned());
+    Ok(at)
+}
+
+/// The change with its instants cut to microseconds, as every backend stores them.
+pub fn to_micros(change: &StateChange) -> StateChange {
+    let cut = |t: Option<Option<DateTime<Utc>>>| t.map(|t| t.map(|t| t.trunc_subsecs(6)));
+    StateChange {
+        starts_at: cut(change.starts_at),
+        ends_at: cut(change.ends_at),
+        ..change.clone()
+    }
+}
+
+/// [`MaintenanceStore::load`](crate::MaintenanceStore::load) through an [`Engine`].
+pub async fn load<E: Engine + ?Sized>(engine: &E) -> Result<StoreContents, StoreError> {
+    assemble_all(engine.read_all().await?).map_err(|MissingRevisionRow| engine.no_revision_row())
+}
+
+/// [`MaintenanceStore::revision`](crate::MaintenanceStore::revision) through an [`Engine`].
+pub async fn revision<E: Engine + ?Sized>(engine: &E) -> Result<i64, StoreError> {
+    engine
+        .read_revision()
+        .await?
+        .ok_or_else(|| engine.no_revision_row())
+}
+
+/// [`MaintenanceStore::add_site`](crate::MaintenanceStore::add_site) through an [`Engine`].
+pub async fn add_site<E: Engine + ?Sized>(
+    engine: &E,
+    domain: &str,
+    name: Option<&str>,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let domain = validate::domain(domain)?;
+    let mut tx = begin(engine).await?;
+    let result = add_site_in(&mut *tx, domain, name, actor).await;
+    settle(tx, result).await
+}
+
+async fn add_site_in(
+    tx: &mut dyn WriteTx,
+    domain: String,
+    name: Option<&str>,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    if tx
+        .site_row(&SiteKey::Domain(domain.clone()))
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::SiteExists(domain));
+    }
+    let mut site = SiteState::new(0, domain);
+    if let Some(n) = name {
+        n.clone_into(&mut site.name);
+    }
+    let at = stamp(&mut site, actor)?;
+    site.id = tx.insert_site(&site).await?;
+    let detail = format!("name={:?}", site.name);
+    audit(tx, &site, at, actor, "site.add", &detail).await?;
+    Ok(site)
+}
+
+/// [`MaintenanceStore::remove_site`](crate::MaintenanceStore::remove_site) through an
+/// [`Engine`].
+pub async fn remove_site<E: Engine + ?Sized>(
+    engine: &E,
+    domain: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let domain = validate::domain(domain)?;
+    let mut tx = begin(engine).await?;
+    let result = remove_site_in(&mut *tx, domain, actor).await;
+    settle(tx, result).await
+}
+
+async fn remove_site_in(
+    tx: &mut dyn WriteTx,
+    domain: String,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let row = tx
+        .site_row(&SiteKey::Domain(domain.clone()))
+        .await?
+        .ok_or_else(|| StoreError::UnknownSite(domain.clone()))?;
+    if row.is_default {
+        return Err(StoreError::DefaultSite(domain));
+    }
+    tx.delete_site(row.id).await?;
+    let site = SiteState::new(row.id, domain);
+    audit(tx, &site, now(), actor, "site.remove", "").await
+}
+
+/// [`MaintenanceStore::set_state`](crate::MaintenanceStore::set_state) through an [`Engine`].
+pub async fn set_state<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    change: &StateChange,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let mut tx = begin(engine).await?;
+    let result = set_state_in(&mut *tx, site, change, actor).await;
+    settle(tx, result).await
+}
+
+async fn set_state_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    change: &StateChange,
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    to_micros(change).apply_to(&mut loaded.site)?;
+    let at = stamp(&mut loaded.site, actor)?;
+    tx.update_site(&loaded.site).await?;
+    audit(
+        tx,
+        &loaded.site,
+        at,
+        actor,
+        state_action(change),
+        &change.describe(),
+    )
+    .await?;
+    Ok(loaded.site)
+}
+
+/// [`MaintenanceStore::add_ignored_path`](crate::MaintenanceStore::add_ignored_path) through
+/// an [`Engine`].
+pub async fn add_ignored_path<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    pattern: &str,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    validate::pattern(pattern)?;
+    let mut tx = begin(engine).await?;
+    let result = add_ignored_path_in(&mut *tx, site, pattern, description, actor).await;
+    settle(tx, result).await
+}
+
+async fn add_ignored_path_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    pattern: &str,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    let existing = loaded
+        .paths
+        .iter()
+        .find(|p| p.pattern == pattern)
+        .map(|p| p.id);
+    match loaded
+        .site
+        .ignored_paths
+        .iter_mut()
+        .find(|p| p.pattern == pattern)
+    {
+        Some(p) => description.clone_into(&mut p.description),
+        None => loaded.site.ignored_paths.push(IgnoredPath {
+            pattern: pattern.to_owned(),
+            description: description.to_owned(),
+        }),
+    }
+    let at = stamp(&mut loaded.site, actor)?;
+    match existing {
+        Some(id) => tx.update_path(id, description).await?,
+        None => tx.insert_path(loaded.site.id, pattern, description).await?,
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(tx, &loaded.site, at, actor, "ignore.add", pattern).await
+}
+
+/// [`MaintenanceStore::remove_ignored_path`](crate::MaintenanceStore::remove_ignored_path)
+/// through an [`Engine`].
+pub async fn remove_ignored_path<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    pattern: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut tx = begin(engine).await?;
+    let result = remove_ignored_path_in(&mut *tx, site, pattern, actor).await;
+    settle(tx, result).await
+}
+
+async fn remove_ignored_path_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    pattern: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    // Raw rows, so that a pattern written by hand that does not compile can still be removed.
+    let ids: Vec<i64> = loaded
+        .paths
+        .iter()
+        .filter(|p| p.pattern == pattern)
+        .map(|p| p.id)
+        .collect();
+    if ids.is_empty() {
+        return Err(StoreError::NotFound {
+            what: "ignored pattern",
+            value: pattern.to_owned(),
+            site: loaded.site.domain,
+        });
+    }
+    loaded.site.ignored_paths.retain(|p| p.pattern != pattern);
+    let at = stamp(&mut loaded.site, actor)?;
+    for id in ids {
+        tx.delete_path(id).await?;
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(tx, &loaded.site, at, actor, "ignore.remove", pattern).await
+}
+
+/// [`MaintenanceStore::add_allowed_network`](crate::MaintenanceStore::add_allowed_network)
+/// through an [`Engine`].
+pub async fn add_allowed_network<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    network: &str,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let net = validate::network(network)?;
+    let mut tx = begin(engine).await?;
+    let result = add_allowed_network_in(&mut *tx, site, net, description, actor).await;
+    settle(tx, result).await
+}
+
+async fn add_allowed_network_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    net: IpNet,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    let existing = loaded
+        .networks
+        .iter()
+        .find(|n| validate::network(&n.cidr).ok() == Some(net))
+        .map(|n| n.id);
+    match loaded
+        .site
+        .allowed_networks
+        .iter_mut()
+        .find(|n| n.network == net)
+    {
+        Some(n) => description.clone_into(&mut n.description),
+        None => loaded.site.allowed_networks.push(AllowedNetwork {
+            network: net,
+            description: description.to_owned(),
+        }),
+    }
+    let at = stamp(&mut loaded.site, actor)?;
+    let text = net.to_string();
+    match existing {
+        Some(id) => tx.update_network(id, description).await?,
+        None => {
+            tx.insert_network(loaded.site.id, &text, description)
+                .await?;
+        }
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(tx, &loaded.site, at, actor, "allow.add", &text).await
+}
+
+/// [`MaintenanceStore::remove_allowed_network`](crate::MaintenanceStore::remove_allowed_network)
+/// through an [`Engine`].
+pub async fn remove_allowed_network<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    network: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let net = validate::network(network)?;
+    let mut tx = begin(engine).await?;
+    let result = remove_allowed_network_in(&mut *tx, site, net, actor).await;
+    settle(tx, result).await
+}
+
+async fn remove_allowed_network_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    net: IpNet,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut loaded = load_site(tx, site).await?;
+    let ids: Vec<i64> = loaded
+        .networks
+        .iter()
+        .filter(|n| validate::network(&n.cidr).ok() == Some(net))
+        .map(|n| n.id)
+        .collect();
+    if ids.is_empty() {
+        return Err(StoreError::NotFound {
+            what: "allowed network",
+            value: net.to_string(),
+            site: loaded.site.domain,
+        });
+    }
+    loaded.site.allowed_networks.retain(|n| n.network != net);
+    let at = stamp(&mut loaded.site, actor)?;
+    for id in ids {
+        tx.delete_network(id).await?;
+    }
+    tx.touch_site(loaded.site.id, at, actor).await?;
+    audit(
+        tx,
+        &loaded.site,
+        at,
+        actor,
+        "allow.remove",
+        &net.to_string(),
+    )
+    .await
+}
+
+/// [`MaintenanceStore::set_bypass_secret_hash`](crate::MaintenanceStore::set_bypass_secret_hash)
+/// through an [`Engine`].
+pub async fn set_bypass_secret_hash<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    hash: Option<&str>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    if let Some(h) = hash {
+        crate::bypass::check_hash_format(h)?;
+    }
+    let mut tx = begin(engine).await?;
+    let result = set_bypass_secret_hash_in(&mut *tx, site, hash, actor).await;
+    settle(tx, result).await
+}
+
+async fn set_bypass_secret_hash_in(
+    tx: &mut dyn WriteTx,
+    site: &SiteRef,
+    hash: Option<&str>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let action = if hash.is_some() {
+        "bypass.set"
+    } else {
+        "bypass.clear"
+    };
+    let mut loaded = load_site(tx, site).await?;
+    loaded.site.bypass_secret_hash = hash.map(str::to_owned);
+    let at = stamp(&mut loaded.site, actor)?;
+    tx.update_site(&loaded.site).await?;
+    audit(tx, &loaded.site, at, actor, action, "").await
+}
+
+/// [`MaintenanceStore::events`](crate::MaintenanceStore::events) through an [`Engine`].
+pub async fn events<E: Engine + ?Sized>(
+    engine: &E,
+    site: Option<&SiteRef>,
+    limit: u32,
+) -> Result<Vec<Event>, StoreError> {
+    let domain = match site {
+        None => None,
+        Some(r) => Some(
+            engine
+                .read_site_domain(&SiteKey::of(r))
+                .await?
+                .ok_or_else(|| unknown_site(r))?,
+        ),
+    };
+    engine
+        .read_events(domain.as_deref(), i64::from(limit))
+        .await
+}
