@@ -621,3 +621,97 @@ pub async fn events<E: Engine + ?Sized>(
         .read_events(domain.as_deref(), i64::from(limit))
         .await
 }
+
+/// Every [`Engine`] is a [`MaintenanceStore`](crate::MaintenanceStore): each call runs the
+/// steps of this module over the engine's SQL.
+#[async_trait::async_trait]
+impl<T: Engine + 'static> crate::MaintenanceStore for T {
+    async fn load(&self) -> Result<crate::StoreContents, crate::StoreError> {
+        load(self).await
+    }
+
+    async fn revision(&self) -> Result<i64, crate::StoreError> {
+        revision(self).await
+    }
+
+    async fn subscribe(&self) -> Result<Option<crate::ChangeFeed>, crate::StoreError> {
+        Engine::change_feed(self).await
+    }
+
+    async fn add_site(
+        &self,
+        domain: &str,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<crate::SiteState, crate::StoreError> {
+        add_site(self, domain, name, actor).await
+    }
+
+    async fn remove_site(&self, domain: &str, actor: &str) -> Result<(), crate::StoreError> {
+        remove_site(self, domain, actor).await
+    }
+
+    async fn set_state(
+        &self,
+        site: &crate::SiteRef,
+        change: &crate::StateChange,
+        actor: &str,
+    ) -> Result<crate::SiteState, crate::StoreError> {
+        set_state(self, site, change, actor).await
+    }
+
+    async fn add_ignored_path(
+        &self,
+        site: &crate::SiteRef,
+        pattern: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), crate::StoreError> {
+        add_ignored_path(self, site, pattern, description, actor).await
+    }
+
+    async fn remove_ignored_path(
+        &self,
+        site: &crate::SiteRef,
+        pattern: &str,
+        actor: &str,
+    ) -> Result<(), crate::StoreError> {
+        remove_ignored_path(self, site, pattern, actor).await
+    }
+
+    async fn add_allowed_network(
+        &self,
+        site: &crate::SiteRef,
+        network: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), crate::StoreError> {
+        add_allowed_network(self, site, network, description, actor).await
+    }
+
+    async fn remove_allowed_network(
+        &self,
+        site: &crate::SiteRef,
+        network: &str,
+        actor: &str,
+    ) -> Result<(), crate::StoreError> {
+        remove_allowed_network(self, site, network, actor).await
+    }
+
+    async fn set_bypass_secret_hash(
+        &self,
+        site: &crate::SiteRef,
+        hash: Option<&str>,
+        actor: &str,
+    ) -> Result<(), crate::StoreError> {
+        set_bypass_secret_hash(self, site, hash, actor).await
+    }
+
+    async fn events(
+        &self,
+        site: Option<&crate::SiteRef>,
+        limit: u32,
+    ) -> Result<Vec<crate::Event>, crate::StoreError> {
+        events(self, site, limit).await
+    }
+}

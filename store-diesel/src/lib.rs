@@ -51,7 +51,6 @@ mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod store;
 mod url;
 
 pub use any::{DieselStore, connect};

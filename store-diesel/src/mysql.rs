@@ -236,8 +236,6 @@ async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
 
 crate::queries::impl_engine!(MySqlStore, MySqlWrite);
 
-crate::store::impl_maintenance_store!(MySqlStore);
-
 #[cfg(test)]
 mod tests {
     use super::*;

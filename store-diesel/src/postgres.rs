@@ -215,8 +215,6 @@ crate::queries::impl_engine!(
     }
 );
 
-crate::store::impl_maintenance_store!(PgStore);
-
 /// Listens on [`NOTIFY_CHANNEL`] and hands the notices to a task that keeps listening.
 ///
 /// The first connection is made here, so a database that cannot be reached is an error the

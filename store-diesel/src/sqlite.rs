@@ -256,8 +256,6 @@ impl SqliteTarget {
 
 crate::queries::impl_engine!(SqliteStore, SqliteWrite);
 
-crate::store::impl_maintenance_store!(SqliteStore);
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -540,5 +540,3 @@ impl WriteTx for MySqlWrite {
         common::db(self.tx.commit().await)
     }
 }
-
-common::impl_maintenance_store!(MySqlStore);

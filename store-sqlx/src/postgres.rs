@@ -13,7 +13,6 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::mpsc;
 
-use crate::common;
 use crate::error::Error;
 use crate::sql;
 use crate::url::redact_url;
@@ -151,8 +150,6 @@ crate::sql::impl_engine!(
 );
 
 crate::sql::impl_write_tx!(PgWrite);
-
-common::impl_maintenance_store!(PgStore);
 
 /// Listens on [`NOTIFY_CHANNEL`] from a pool of one connection of its own (so the store's pool
 /// keeps its size), and hands the notices to a task that keeps listening.

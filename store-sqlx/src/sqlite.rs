@@ -11,7 +11,6 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Sqlite, Transaction};
 
-use crate::common;
 use crate::error::Error;
 use crate::sql;
 use crate::url::redact_url;
@@ -147,8 +146,6 @@ crate::sql::impl_engine!(
 );
 
 crate::sql::impl_write_tx!(SqliteWrite);
-
-common::impl_maintenance_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {
