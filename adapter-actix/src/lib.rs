@@ -322,22 +322,24 @@ impl RequestView for ActixRequest<'_> {
     }
 
     fn host(&self) -> Option<&str> {
-        self.req
-            .headers()
-            .get(actix_web::http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| self.req.uri().authority().map(|a| a.as_str()))
+        // RFC 9112 §3.2.2: an absolute-form target's authority (or HTTP/2's `:authority`,
+        // which actix puts in the URI) before `Host`. actix's own `guard::Host` reads `Host`
+        // first on HTTP/1; the core's decision also checks the site `Host` names, so a request
+        // passes only when both let it.
+        self.req.uri().authority().map(|a| a.as_str()).or_else(|| {
+            self.req
+                .headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
     }
 
     fn path(&self) -> &str {
         self.req.uri().path()
     }
 
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.req
-            .headers()
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
+    fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.req.headers().get_all(name).map(|v| v.as_bytes())
     }
 
     fn peer_addr(&self) -> Option<IpAddr> {

@@ -247,11 +247,25 @@ fn request_view_reads_actix_requests() {
         ["1.1.1.1", "2.2.2.2"]
     );
     assert_eq!(view.header("x-bad"), None, "values that are not text");
+    assert_eq!(
+        view.header_bytes("x-bad").collect::<Vec<_>>(),
+        [&b"\xff"[..]],
+        "but kept as bytes"
+    );
     assert_eq!(view.header("not a header name"), None);
     assert_eq!(view.peer_addr(), None);
 
     let req = TestRequest::get()
         .uri("http://a.example/")
+        .insert_header(("host", "b.example"))
+        .to_http_request();
+    assert_eq!(
+        ActixRequest::new(&req).host(),
+        Some("a.example"),
+        "an absolute-form target wins over Host (RFC 9112 §3.2.2)"
+    );
+    let req = TestRequest::get()
+        .uri("/")
         .insert_header(("host", "b.example"))
         .to_http_request();
     assert_eq!(ActixRequest::new(&req).host(), Some("b.example"));

@@ -327,8 +327,8 @@ impl<'r> FromRequest<'r> for MaintenanceDecision<'r> {
     }
 }
 
-/// A rocket request as the decision reads it: method, host (the `Host` header, else the
-/// HTTP/2 authority), path (still percent-encoded), headers, and the connection's peer address
+/// A rocket request as the decision reads it: method, host (what rocket routes on: the `Host`
+/// header on HTTP/1, the `:authority` on HTTP/2), path (still percent-encoded), headers, and the connection's peer address
 /// (`Request::remote`, never a header).
 ///
 /// ```
@@ -370,18 +370,23 @@ impl RequestView for RocketRequest<'_, '_> {
     }
 
     fn host(&self) -> Option<&str> {
+        // What rocket itself routes on: `Host` on HTTP/1, `:authority` on HTTP/2. Rocket
+        // drops an absolute-form target's authority before any fairing or handler sees it.
         self.req
-            .headers()
-            .get_one("Host")
-            .or_else(|| self.req.host().map(|h| h.domain().as_str()))
+            .host()
+            .map(|h| h.domain().as_str())
+            .or_else(|| self.req.headers().get_one("Host"))
     }
 
     fn path(&self) -> &str {
         self.req.uri().path().as_str()
     }
 
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.req.headers().get(name)
+    fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        // Rocket drops header lines that are not UTF-8 before this point; the core treats a
+        // forwarding header missing from a trusted proxy as no client address, so a dropped
+        // line cannot turn into the proxy's own address.
+        self.req.headers().get(name).map(str::as_bytes)
     }
 
     fn peer_addr(&self) -> Option<IpAddr> {

@@ -86,13 +86,16 @@ pub fn sign_cookie(
 }
 
 /// Whether a cookie value is valid for the site at `now`: right version, site and signature,
-/// and not expired. The signature is checked in constant time.
+/// not expired, and expiring no later than `now + max_ttl` (a cookie signed for longer than
+/// the policy allows, by a key leak or a changed setting, is refused). The signature is
+/// checked in constant time.
 pub fn verify_cookie(
     key: Option<&[u8]>,
     stored_hash: &str,
     site_id: i64,
     value: &str,
     now: DateTime<Utc>,
+    max_ttl: std::time::Duration,
 ) -> bool {
     let mut parts = value.split('.');
     let (Some(version), Some(id), Some(exp), Some(sig), None) = (
@@ -110,7 +113,10 @@ pub fn verify_cookie(
     let Ok(exp) = exp.parse::<i64>() else {
         return false;
     };
-    if now.timestamp() >= exp {
+    let latest = i64::try_from(max_ttl.as_secs())
+        .ok()
+        .and_then(|ttl| now.timestamp().checked_add(ttl));
+    if now.timestamp() >= exp || latest.is_none_or(|latest| exp > latest) {
         return false;
     }
     let Ok(sig) = hex::decode(sig) else {
@@ -132,12 +138,23 @@ pub fn cookie_value<'a, R: RequestView + ?Sized>(req: &'a R, name: &'a str) -> O
 }
 
 /// The answer to a valid bypass link: set this cookie and go to `location`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` output leaves out the cookie's value, a credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BypassGrant {
     /// The full `Set-Cookie` header value.
     pub set_cookie: String,
     /// Where to redirect.
     pub location: String,
+}
+
+impl std::fmt::Debug for BypassGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BypassGrant")
+            .field("set_cookie", &"<redacted>")
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 impl BypassGrant {
@@ -195,6 +212,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
     fn t(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(secs, 0).unwrap()
     }
@@ -214,9 +233,55 @@ mod tests {
     fn cookie_is_valid_until_it_expires() {
         let hash = hash_secret("s");
         let value = sign_cookie(None, &hash, 7, t(1000));
-        assert!(verify_cookie(None, &hash, 7, &value, t(999)));
-        assert!(!verify_cookie(None, &hash, 7, &value, t(1000)));
-        assert!(!verify_cookie(None, &hash, 8, &value, t(10)), "other site");
+        assert!(verify_cookie(None, &hash, 7, &value, t(999), TTL));
+        assert!(!verify_cookie(None, &hash, 7, &value, t(1000), TTL));
+        assert!(
+            !verify_cookie(None, &hash, 8, &value, t(10), TTL),
+            "other site"
+        );
+    }
+
+    #[test]
+    fn cookie_expiring_after_now_plus_ttl_is_refused() {
+        let hash = hash_secret("s");
+        let ttl = std::time::Duration::from_secs(100);
+        let value = sign_cookie(None, &hash, 7, t(1000));
+        assert!(verify_cookie(None, &hash, 7, &value, t(900), ttl));
+        assert!(
+            !verify_cookie(None, &hash, 7, &value, t(899), ttl),
+            "too far ahead"
+        );
+        // Correctly signed (as with a leaked key) but far beyond any allowed lifetime.
+        let signed = |exp: i64| {
+            let sig = mac(None, &hash, 7, exp).finalize().into_bytes();
+            format!("v1.7.{exp}.{}", hex::encode(sig))
+        };
+        assert!(verify_cookie(None, &hash, 7, &signed(1000), t(900), ttl));
+        assert!(!verify_cookie(
+            None,
+            &hash,
+            7,
+            &signed(i64::MAX / 2),
+            t(900),
+            TTL
+        ));
+        assert!(!verify_cookie(
+            None,
+            &hash,
+            7,
+            &signed(i64::MAX),
+            t(900),
+            TTL
+        ));
+        // No overflow at the end of time with the longest duration there is.
+        assert!(!verify_cookie(
+            None,
+            &hash,
+            7,
+            &signed(i64::MAX),
+            DateTime::<Utc>::MAX_UTC,
+            std::time::Duration::MAX
+        ));
     }
 
     #[test]
@@ -224,11 +289,11 @@ mod tests {
         let old = hash_secret("old");
         let new = hash_secret("new");
         let value = sign_cookie(None, &old, 1, t(1000));
-        assert!(!verify_cookie(None, &new, 1, &value, t(10)));
+        assert!(!verify_cookie(None, &new, 1, &value, t(10), TTL));
         let keyed = sign_cookie(Some(b"key-a"), &old, 1, t(1000));
-        assert!(verify_cookie(Some(b"key-a"), &old, 1, &keyed, t(10)));
-        assert!(!verify_cookie(Some(b"key-b"), &old, 1, &keyed, t(10)));
-        assert!(!verify_cookie(None, &old, 1, &keyed, t(10)));
+        assert!(verify_cookie(Some(b"key-a"), &old, 1, &keyed, t(10), TTL));
+        assert!(!verify_cookie(Some(b"key-b"), &old, 1, &keyed, t(10), TTL));
+        assert!(!verify_cookie(None, &old, 1, &keyed, t(10), TTL));
     }
 
     #[test]
@@ -246,7 +311,7 @@ mod tests {
             "v1.x.1000.00",
             "v1.1.1000.00.extra",
         ] {
-            assert!(!verify_cookie(None, &hash, 1, bad, t(10)), "{bad}");
+            assert!(!verify_cookie(None, &hash, 1, bad, t(10), TTL), "{bad}");
         }
     }
 
@@ -274,6 +339,9 @@ mod tests {
         assert!(g.set_cookie.contains("HttpOnly"));
         assert!(g.set_cookie.contains("SameSite=Lax"));
         assert!(g.set_cookie.contains("Max-Age=43200"));
+        assert!(g.set_cookie.ends_with("; Secure"), "{}", g.set_cookie);
+        let shown = format!("{g:?}");
+        assert!(!shown.contains("v1.3."), "{shown}");
         let res = g.to_response();
         assert_eq!(res.status(), http::StatusCode::SEE_OTHER);
         assert_eq!(res.headers()["location"], "/");

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
-use crate::request::RequestView;
+use crate::request::{RequestView, header_text};
 
 /// Which header trusted proxies use to pass on the client's address.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,9 +33,15 @@ pub fn in_networks(networks: &[IpNet], ip: IpAddr) -> bool {
 ///
 /// The peer address when it is not a trusted proxy (or no proxy is trusted). Otherwise the
 /// rightmost entry of the forwarding header that is not a trusted proxy; if every entry is
-/// trusted, the leftmost one; with no header, the peer itself. `None` when there is no peer
-/// address, or when the entry that decides is not an address (`unknown`, garbage): no
-/// address-based bypass is then granted.
+/// trusted, the leftmost one.
+///
+/// It fails closed: `None`, so that no address-based bypass is granted, when there is no peer
+/// address, or when the peer is a trusted proxy and the header is missing, empty, holds a line
+/// that is not text (non-ASCII or control bytes: one such line makes the whole header
+/// unreadable), holds an empty element, or the entry that decides (or one to its right) is not
+/// an address. It is never the trusted proxy's own address: a proxy that forwards a request
+/// always names the client, and a framework may drop a line it cannot read, so a missing
+/// header is as untrustworthy as a garbled one.
 ///
 /// ```
 /// use maintenance_core::{client_ip, ClientIpHeader, PeerAddr};
@@ -63,24 +69,43 @@ pub fn client_ip<R: RequestView + ?Sized>(
         ClientIpHeader::Forwarded => "forwarded",
         ClientIpHeader::Named(name) => name.as_str(),
     };
-    let entries: Vec<&str> = req
-        .header_values(name)
-        .flat_map(|line| line.split(','))
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .collect();
-    let mut last_trusted = peer;
+    forwarded_client(
+        req.header_bytes(name),
+        trusted_proxies,
+        matches!(header, ClientIpHeader::Forwarded),
+    )
+}
+
+/// The client named by the lines of a forwarding header, read from the right.
+fn forwarded_client<'a>(
+    lines: impl Iterator<Item = &'a [u8]>,
+    trusted_proxies: &[IpNet],
+    rfc7239: bool,
+) -> Option<IpAddr> {
+    let mut entries: Vec<&str> = Vec::new();
+    for line in lines {
+        let text = header_text(line)?;
+        for entry in text.split(',') {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                return None;
+            }
+            entries.push(entry);
+        }
+    }
+    let mut leftmost = None;
     for entry in entries.iter().rev() {
-        let ip = match header {
-            ClientIpHeader::Forwarded => parse_forwarded_for(entry)?,
-            _ => parse_node(entry)?,
+        let ip = if rfc7239 {
+            parse_forwarded_for(entry)?
+        } else {
+            parse_node(entry)?
         };
         if !in_networks(trusted_proxies, ip) {
             return Some(ip);
         }
-        last_trusted = ip;
+        leftmost = Some(ip);
     }
-    Some(last_trusted)
+    leftmost
 }
 
 /// Parses `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]` or `[::1]:80`.
@@ -174,7 +199,7 @@ mod tests {
                 &[("x-forwarded-for", "10.1.1.1, 192.168.1.1")],
                 ip("10.1.1.1"),
             ),
-            (&[], ip("10.0.0.2")),
+            (&[], None),
             (
                 &[("x-forwarded-for", "198.51.100.2:5555")],
                 ip("198.51.100.2"),
@@ -251,6 +276,79 @@ mod tests {
             &nets(&["2001:db8::/32"]),
             "2001:db8::1".parse().unwrap()
         ));
+    }
+
+    fn raw_req(peer: &str, name: &str, lines: &[&[u8]]) -> http::Request<()> {
+        let mut b = http::Request::builder().uri("/");
+        for line in lines {
+            b = b.header(name, http::HeaderValue::from_bytes(line).unwrap());
+        }
+        let mut r = b.body(()).unwrap();
+        r.extensions_mut().insert(PeerAddr(peer.parse().unwrap()));
+        r
+    }
+
+    #[test]
+    fn unreadable_or_empty_header_from_a_trusted_proxy_means_no_address() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let high: Vec<Vec<u8>> = (0x80..=0xffu8).map(|b| vec![b]).collect();
+        let mut cases: Vec<Vec<&[u8]>> = vec![
+            vec![b""],
+            vec![b","],
+            vec![b" , "],
+            vec![b"203.0.113.7,"],
+            vec![b",203.0.113.7"],
+            vec![b"203.0.113.7,,10.0.0.3"],
+            vec!["é".as_bytes()],
+            vec!["é, 203.0.113.7".as_bytes()],
+            vec!["203.0.113.7".as_bytes(), "é".as_bytes()],
+            vec!["é".as_bytes(), "203.0.113.7".as_bytes()],
+            vec![b"garbage"],
+            vec![b"203.0.113.7, garbage"],
+            vec![b"999.1.1.1"],
+            vec![b"unknown"],
+        ];
+        for h in &high {
+            cases.push(vec![h.as_slice()]);
+            cases.push(vec![b"203.0.113.7", h.as_slice()]);
+        }
+        for header in [
+            ClientIpHeader::XForwardedFor,
+            ClientIpHeader::Forwarded,
+            ClientIpHeader::Named(http::HeaderName::from_static("x-real-ip")),
+        ] {
+            let name = match &header {
+                ClientIpHeader::XForwardedFor => "x-forwarded-for",
+                ClientIpHeader::Forwarded => "forwarded",
+                ClientIpHeader::Named(n) => n.as_str(),
+            };
+            for lines in &cases {
+                let r = raw_req("10.0.0.2", name, lines);
+                assert_eq!(
+                    client_ip(&r, &trusted, &header),
+                    None,
+                    "{header:?} {lines:?}"
+                );
+            }
+            let missing = raw_req("10.0.0.2", name, &[]);
+            assert_eq!(
+                client_ip(&missing, &trusted, &header),
+                None,
+                "{header:?} missing"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_left_of_the_deciding_entry_is_not_read() {
+        // The proxy appended the client's real address; what the client wrote before it does
+        // not matter as long as it is text.
+        let trusted = nets(&["10.0.0.0/8"]);
+        let r = req("10.0.0.2", &[("x-forwarded-for", "garbage, 203.0.113.7")]);
+        assert_eq!(
+            client_ip(&r, &trusted, &ClientIpHeader::XForwardedFor),
+            ip("203.0.113.7")
+        );
     }
 
     #[test]

@@ -20,9 +20,10 @@ use http::StatusCode;
 
 use crate::bypass::{self, BypassGrant};
 use crate::client_ip::{client_ip, in_networks};
+use crate::host::normalize_host;
 use crate::model::{Mode, SiteState};
 use crate::pattern::path_for_matching;
-use crate::policy::{FailMode, Policy};
+use crate::policy::{FailMode, Policy, UnknownHost};
 use crate::request::{Identity, RequestView};
 use crate::snapshot::{LiveSite, Snapshot};
 
@@ -208,9 +209,64 @@ pub fn decide<R: RequestView + ?Sized>(
             }),
         };
     };
-    let Some(site) = snapshot.site_for_host(req.host()) else {
-        return Decision::Allow(AllowReason::NoSite);
+    let host = req.host();
+    let decision = match host.and_then(|h| snapshot.site(h)) {
+        Some(site) => decide_for_site(site, policy, req, identity, now),
+        None => unknown_host(snapshot, policy, req, identity, now),
     };
+    if !matches!(decision, Decision::Allow(_)) {
+        return decision;
+    }
+    // A request may name two authorities (an absolute-form target and a `Host` header, or two
+    // `Host` lines). Frameworks disagree on which one they route on, so a request passes only
+    // if every site it names lets it pass.
+    let chosen = host.map(normalize_host);
+    for other in req.header_values("host") {
+        let other = normalize_host(other);
+        if chosen.as_deref() == Some(other.as_ref()) {
+            continue;
+        }
+        let other = match snapshot.site(&other) {
+            Some(site) => decide_for_site(site, policy, req, identity, now),
+            None => unknown_host(snapshot, policy, req, identity, now),
+        };
+        if let Decision::Block(_) = other {
+            return other;
+        }
+    }
+    decision
+}
+
+/// The decision for a host that names no site, as the policy's [`UnknownHost`] says.
+fn unknown_host<R: RequestView + ?Sized>(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    req: &R,
+    identity: Identity,
+    now: DateTime<Utc>,
+) -> Decision {
+    if policy.unknown_host() == UnknownHost::Strictest {
+        for site in snapshot.enabled_sites() {
+            let decision = decide_for_site(site, policy, req, identity, now);
+            if let Decision::Block(_) = decision {
+                return decision;
+            }
+        }
+    }
+    match snapshot.default_site() {
+        Some(site) => decide_for_site(site, policy, req, identity, now),
+        None => Decision::Allow(AllowReason::NoSite),
+    }
+}
+
+/// The decision for `req` on one site: the steps after the site is known.
+fn decide_for_site<R: RequestView + ?Sized>(
+    site: &Arc<LiveSite>,
+    policy: &Policy,
+    req: &R,
+    identity: Identity,
+    now: DateTime<Utc>,
+) -> Decision {
     let state = site.state();
     if !state.enabled {
         return Decision::Allow(AllowReason::NotInMaintenance);
@@ -261,13 +317,21 @@ pub fn decide<R: RequestView + ?Sized>(
             return Decision::Allow(AllowReason::BypassHeader);
         }
         if bypass::cookie_value(req, &settings.cookie_name).is_some_and(|value| {
-            bypass::verify_cookie(settings.signing_key.as_deref(), hash, state.id, value, now)
+            bypass::verify_cookie(
+                settings.signing_key.as_deref(),
+                hash,
+                state.id,
+                value,
+                now,
+                settings.cookie_ttl,
+            )
         }) {
             return Decision::Allow(AllowReason::BypassCookie);
         }
     }
 
-    let safe = SAFE_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method));
+    // Methods are case-sensitive (RFC 9110 §9.1): `get` is an unknown method, not `GET`.
+    let safe = SAFE_METHODS.contains(&method);
     if state.mode == Mode::ReadOnly && safe {
         return Decision::Allow(AllowReason::ReadOnlySafeMethod);
     }
@@ -292,7 +356,7 @@ fn bypass_link<R: RequestView + ?Sized>(
     site_id: i64,
     now: DateTime<Utc>,
 ) -> Option<BypassGrant> {
-    if !method.eq_ignore_ascii_case("GET") {
+    if method != "GET" {
         return None;
     }
     let settings = policy.bypass();

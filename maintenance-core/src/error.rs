@@ -18,6 +18,11 @@ pub enum ValidationError {
         "invalid network `{0}`: expected CIDR notation such as 10.0.0.0/8 or 2001:db8::/32, or a single address"
     )]
     Cidr(String),
+    /// An IPv4-mapped IPv6 network whose prefix is shorter than 96 bits.
+    #[error(
+        "invalid network `{0}`: an IPv4-mapped IPv6 network (::ffff:a.b.c.d) needs a prefix of at least 96; write the IPv4 network instead, such as 10.0.0.0/8"
+    )]
+    MappedCidr(String),
     /// A domain that cannot name a site.
     #[error(
         "invalid site domain `{0}`: expected a host name such as example.com (letters, digits, `-` and `.`), an IPv4 address or a bracketed IPv6 address"

@@ -69,8 +69,11 @@ pub use host::{normalize_host, validate_domain};
 pub use memory::MemoryStore;
 pub use model::{AllowedNetwork, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange};
 pub use pattern::{PatternSet, path_for_matching, validate_pattern};
-pub use policy::{BypassSettings, DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder};
-pub use request::{Identity, PeerAddr, RequestView, WithPeer};
+pub use policy::{
+    BypassSettings, DEFAULT_MESSAGE, FailMode, MAX_BYPASS_COOKIE_TTL, Policy, PolicyBuilder,
+    UnknownHost,
+};
+pub use request::{Identity, PeerAddr, RequestView, WithPeer, header_text};
 pub use response::{blocked_response, escape_html, html_body, json_body, wants_json};
 pub use snapshot::{LiveSite, Snapshot};
 pub use store::{

@@ -75,7 +75,9 @@ pub struct AllowedNetwork {
 }
 
 /// One site (a domain) and its whole maintenance state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its `Debug` output shows whether a bypass secret is set, never its hash.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteState {
     /// The store's identifier of the site.
     pub id: i64,
@@ -107,6 +109,31 @@ pub struct SiteState {
     pub updated_at: Option<DateTime<Utc>>,
     /// Who last changed it.
     pub updated_by: Option<String>,
+}
+
+impl std::fmt::Debug for SiteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteState")
+            .field("id", &self.id)
+            .field("domain", &self.domain)
+            .field("name", &self.name)
+            .field("is_default", &self.is_default)
+            .field("enabled", &self.enabled)
+            .field("mode", &self.mode)
+            .field("message", &self.message)
+            .field("starts_at", &self.starts_at)
+            .field("ends_at", &self.ends_at)
+            .field("retry_after_secs", &self.retry_after_secs)
+            .field("ignored_paths", &self.ignored_paths)
+            .field("allowed_networks", &self.allowed_networks)
+            .field(
+                "bypass_secret_hash",
+                &self.bypass_secret_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("updated_at", &self.updated_at)
+            .field("updated_by", &self.updated_by)
+            .finish()
+    }
 }
 
 impl SiteState {

@@ -134,9 +134,12 @@ impl PatternSet {
 
 /// Prepares a request path for pattern matching: percent-decoded, without its leading `/`.
 ///
-/// Returns `None` for a path that must never get a path bypass: one with a dot-segment
-/// (`.` or `..`, encoded or not), an encoded `/` or `\`, a raw `\`, a NUL, bad
-/// percent-encoding, or bytes that are not UTF-8 once decoded.
+/// Returns `None` for a path that must never get a path bypass, because a router, a proxy or
+/// the application could read it as another path than the pattern saw: one with a
+/// dot-segment (`.` or `..`, encoded or not), an encoded `/` or `\`, a raw `\`, a NUL, bad
+/// percent-encoding, bytes that are not UTF-8 once decoded, a `%` left after decoding
+/// (double encoding: `%252e`), a `;` (path parameters, which some servers strip), or an
+/// empty segment (`//`, which some routers merge).
 ///
 /// ```
 /// use maintenance_core::path_for_matching;
@@ -144,6 +147,9 @@ impl PatternSet {
 /// assert_eq!(path_for_matching("/caf%C3%A9").as_deref(), Some("café"));
 /// assert_eq!(path_for_matching("/admin/../shop"), None);
 /// assert_eq!(path_for_matching("/admin%2f..%2fshop"), None);
+/// assert_eq!(path_for_matching("/admin/%252e%252e/shop"), None);
+/// assert_eq!(path_for_matching("/admin;x=1/shop"), None);
+/// assert_eq!(path_for_matching("//admin"), None);
 /// ```
 pub fn path_for_matching(path: &str) -> Option<Cow<'_, str>> {
     let relative = path.strip_prefix('/').unwrap_or(path);
@@ -165,6 +171,9 @@ pub fn path_for_matching(path: &str) -> Option<Cow<'_, str>> {
     } else {
         Cow::Borrowed(relative)
     };
+    if decoded.contains(['%', ';']) || decoded.starts_with('/') || decoded.contains("//") {
+        return None;
+    }
     if decoded.split('/').any(|seg| seg == "." || seg == "..") {
         return None;
     }
@@ -270,6 +279,28 @@ mod tests {
         }
         assert!(matches(&s, "/admin/%41"));
         assert!(matches(&s, "/admin/...hidden"));
+        assert!(matches(&s, "/admin/"));
+    }
+
+    #[test]
+    fn double_encoding_path_parameters_and_empty_segments_never_match() {
+        let s = set(&["^admin", "^static/"]);
+        for path in [
+            "/admin/%252e%252e/shop",
+            "/admin%252f..%252fshop",
+            "/admin/%25",
+            "/admin;jsessionid=1",
+            "/admin/..;/shop",
+            "/admin/%3b/shop",
+            "/static/x;/../../shop",
+            "//admin",
+            "/admin//shop",
+            "/static//x",
+            "/%2fadmin",
+        ] {
+            assert!(!matches(&s, path), "path {path}");
+        }
+        assert!(matches(&s, "/static/app.js"));
     }
 
     #[test]

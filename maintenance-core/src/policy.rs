@@ -24,8 +24,28 @@ pub enum FailMode {
     Closed,
 }
 
+/// What a request gets when its host names no site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownHost {
+    /// The default site's state, as the seed does (it knows one site per process). A client
+    /// that sends a made-up host is treated like one of the default site: while only another
+    /// site is in maintenance, it reaches the application.
+    #[default]
+    DefaultSite,
+    /// The strictest state of all sites: blocked whenever any site is in maintenance (and the
+    /// request is not exempt on that site), else the default site's state. Choose it when the
+    /// application serves every site from any host name, so that a made-up host must not get
+    /// round one site's maintenance.
+    Strictest,
+}
+
+/// The longest bypass cookie lifetime accepted: 400 days, the most browsers keep a cookie.
+pub const MAX_BYPASS_COOKIE_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
+
 /// Settings of the bypass secret: the link that sets the cookie, the cookie, the header.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output never shows the signing key.
+#[derive(Clone)]
 pub struct BypassSettings {
     /// Visiting `<path_prefix>/<secret>` sets the cookie and redirects to `/`.
     pub path_prefix: String,
@@ -33,7 +53,8 @@ pub struct BypassSettings {
     pub cookie_name: String,
     /// How long the cookie is valid.
     pub cookie_ttl: Duration,
-    /// Whether the cookie carries `Secure` (set it when served over HTTPS).
+    /// Whether the cookie carries `Secure` (default yes; browsers keep `Secure` cookies set
+    /// by `http://localhost` too).
     pub cookie_secure: bool,
     /// The header API clients send the secret in.
     pub header: HeaderName,
@@ -47,10 +68,26 @@ impl Default for BypassSettings {
             path_prefix: "/_maintenance/bypass".to_owned(),
             cookie_name: "maintenance_bypass".to_owned(),
             cookie_ttl: Duration::from_secs(12 * 3600),
-            cookie_secure: false,
+            cookie_secure: true,
             header: HeaderName::from_static("x-maintenance-bypass"),
             signing_key: None,
         }
+    }
+}
+
+impl std::fmt::Debug for BypassSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BypassSettings")
+            .field("path_prefix", &self.path_prefix)
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_ttl", &self.cookie_ttl)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("header", &self.header)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
     }
 }
 
@@ -65,6 +102,7 @@ pub struct Policy {
     pub(crate) block_staff: bool,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) client_ip_header: ClientIpHeader,
+    pub(crate) unknown_host: UnknownHost,
     pub(crate) status: StatusCode,
     pub(crate) fail_mode: FailMode,
     pub(crate) bypass: BypassSettings,
@@ -83,6 +121,7 @@ impl Default for Policy {
             block_staff: false,
             trusted_proxies: Vec::new(),
             client_ip_header: ClientIpHeader::XForwardedFor,
+            unknown_host: UnknownHost::DefaultSite,
             status: StatusCode::SERVICE_UNAVAILABLE,
             fail_mode: FailMode::Open,
             bypass: BypassSettings::default(),
@@ -135,6 +174,10 @@ impl Policy {
     pub fn client_ip_header(&self) -> &ClientIpHeader {
         &self.client_ip_header
     }
+    /// What a request whose host names no site gets.
+    pub fn unknown_host(&self) -> UnknownHost {
+        self.unknown_host
+    }
     /// The status of blocked responses.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -173,6 +216,7 @@ pub struct PolicyBuilder {
     block_staff: bool,
     trusted_proxies: Vec<String>,
     client_ip_header: Option<String>,
+    unknown_host: UnknownHost,
     status: Option<u16>,
     fail_mode: FailMode,
     bypass: BypassSettings,
@@ -240,6 +284,18 @@ impl PolicyBuilder {
         self
     }
 
+    /// What a request whose host names no site gets (default [`UnknownHost::DefaultSite`]).
+    ///
+    /// ```
+    /// use maintenance_core::{Policy, UnknownHost};
+    /// let p = Policy::builder().unknown_host(UnknownHost::Strictest).build().unwrap();
+    /// assert_eq!(p.unknown_host(), UnknownHost::Strictest);
+    /// ```
+    pub fn unknown_host(mut self, choice: UnknownHost) -> Self {
+        self.unknown_host = choice;
+        self
+    }
+
     /// The status of blocked responses (default 503).
     pub fn status(mut self, status: u16) -> Self {
         self.status = Some(status);
@@ -264,13 +320,15 @@ impl PolicyBuilder {
         self
     }
 
-    /// How long a bypass cookie is valid (default 12 hours).
+    /// How long a bypass cookie is valid (default 12 hours, at most
+    /// [`MAX_BYPASS_COOKIE_TTL`]).
     pub fn bypass_cookie_ttl(mut self, ttl: Duration) -> Self {
         self.bypass.cookie_ttl = ttl;
         self
     }
 
-    /// Marks the bypass cookie `Secure` (do so when served over HTTPS).
+    /// Whether the bypass cookie is `Secure` (default yes). Turn it off only to serve the
+    /// bypass link over plain HTTP to a host other than `localhost`.
     pub fn bypass_cookie_secure(mut self, secure: bool) -> Self {
         self.bypass.cookie_secure = secure;
         self
@@ -282,9 +340,10 @@ impl PolicyBuilder {
         self
     }
 
-    /// A key (shared by every server of the site) to sign bypass cookies with. Without one,
-    /// cookies are signed with the stored hash of the secret, which anyone who can read the
-    /// table also knows.
+    /// A key (shared by every server of the site, at least 32 bytes of randomness) to sign
+    /// bypass cookies with: the way to run in production. Without one, cookies are signed
+    /// with the stored hash of the secret, which anyone who can read the table also knows,
+    /// so they could mint cookies; [`crate::Maintenance`] logs that once at start-up.
     pub fn bypass_signing_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.bypass.signing_key = Some(key.into());
         self
@@ -388,11 +447,18 @@ impl PolicyBuilder {
                 expected: "a cookie name of letters, digits, `-`, `_` or `.`",
             });
         }
-        if bypass.cookie_ttl.is_zero() {
+        if bypass.cookie_ttl.is_zero() || bypass.cookie_ttl > MAX_BYPASS_COOKIE_TTL {
             return Err(PolicyError::Bypass {
                 setting: "bypass_cookie_ttl",
-                value: "0s".to_owned(),
-                expected: "a duration longer than zero",
+                value: format!("{}s", bypass.cookie_ttl.as_secs()),
+                expected: "a duration longer than zero and at most 400 days (34560000s)",
+            });
+        }
+        if bypass.signing_key.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PolicyError::Bypass {
+                setting: "bypass_signing_key",
+                value: "(empty)".to_owned(),
+                expected: "a key of at least one byte (32 random bytes recommended)",
             });
         }
         let positive = |setting: &'static str, d: Option<Duration>, default: Duration| match d {
@@ -410,6 +476,7 @@ impl PolicyBuilder {
             block_staff: self.block_staff,
             trusted_proxies,
             client_ip_header,
+            unknown_host: self.unknown_host,
             status,
             fail_mode: self.fail_mode,
             bypass,
@@ -481,6 +548,22 @@ mod tests {
                 &["bypass_cookie_ttl"],
             ),
             (
+                Policy::builder().bypass_cookie_ttl(Duration::from_secs(400 * 24 * 3600 + 1)),
+                &["bypass_cookie_ttl", "34560001s", "400 days"],
+            ),
+            (
+                Policy::builder().bypass_cookie_ttl(Duration::MAX),
+                &["bypass_cookie_ttl"],
+            ),
+            (
+                Policy::builder().bypass_signing_key(Vec::new()),
+                &["bypass_signing_key"],
+            ),
+            (
+                Policy::builder().internal_networks(["::ffff:10.0.0.0/8"]),
+                &["internal_networks", "::ffff:10.0.0.0/8", "96"],
+            ),
+            (
                 Policy::builder().poll_interval(Duration::ZERO),
                 &["poll_interval"],
             ),
@@ -491,6 +574,39 @@ mod tests {
                 assert!(err.contains(w), "`{err}` should name `{w}`");
             }
         }
+    }
+
+    #[test]
+    fn mapped_networks_are_normalised() {
+        let p = Policy::builder()
+            .internal_networks(["::ffff:10.0.0.0/104", "::ffff:192.0.2.7"])
+            .trusted_proxies(["::ffff:127.0.0.1"])
+            .build()
+            .unwrap();
+        let shown: Vec<String> = p
+            .internal_networks()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32"]);
+        assert_eq!(p.trusted_proxies()[0].to_string(), "127.0.0.1/32");
+    }
+
+    #[test]
+    fn debug_never_shows_the_signing_key() {
+        let p = Policy::builder()
+            .bypass_signing_key(b"super-secret-signing-key".to_vec())
+            .build()
+            .unwrap();
+        let shown = format!("{p:?} {:?}", p.bypass());
+        assert!(!shown.contains("super-secret"), "{shown}");
+        assert!(!shown.contains("115, 117, 112"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn bypass_cookie_is_secure_by_default() {
+        assert!(Policy::default().bypass().cookie_secure);
     }
 
     #[test]

@@ -19,20 +19,48 @@ use std::net::{IpAddr, SocketAddr};
 /// assert_eq!(RequestView::host(&req), Some("example.com"));
 /// ```
 pub trait RequestView {
-    /// The method, e.g. `GET`.
+    /// The method, exactly as received (`get` is not `GET`).
     fn method(&self) -> &str;
-    /// The host the request was sent to (the `Host` header, or the URI's authority).
+    /// The authority the request was sent to, as RFC 9112 §3.2.2 reads it: the target's
+    /// authority (an absolute-form request target, or HTTP/2's `:authority`), else the `Host`
+    /// header. A framework that drops the target's authority answers what it routes on.
     fn host(&self) -> Option<&str>;
     /// The path, as received (still percent-encoded), without the query.
     fn path(&self) -> &str;
-    /// Every value of a header, in the order received. Values that are not text are left out.
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a;
+    /// Every line of a header as raw bytes, in the order received, none left out: what the
+    /// client address is read from, where an unreadable line must not simply vanish.
+    fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a;
     /// The address of the connection's peer, when known.
     fn peer_addr(&self) -> Option<IpAddr>;
 
-    /// The first value of a header.
+    /// Every line of a header that is text (visible ASCII, spaces and tabs), in the order
+    /// received. Lines holding other bytes are left out.
+    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.header_bytes(name).filter_map(header_text)
+    }
+
+    /// The first text line of a header.
     fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.header_values(name).next()
+    }
+}
+
+/// A header line as text, when every byte is visible ASCII, a space or a tab.
+///
+/// ```
+/// use maintenance_core::header_text;
+/// assert_eq!(header_text(b"10.0.0.1, 203.0.113.9"), Some("10.0.0.1, 203.0.113.9"));
+/// assert_eq!(header_text("é".as_bytes()), None);
+/// assert_eq!(header_text(b"a\x00b"), None);
+/// ```
+pub fn header_text(bytes: &[u8]) -> Option<&str> {
+    if bytes
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
     }
 }
 
@@ -61,18 +89,26 @@ fn peer_from_extensions(ext: &http::Extensions) -> Option<IpAddr> {
         .or_else(|| ext.get::<SocketAddr>().map(SocketAddr::ip))
 }
 
+/// The target's authority (absolute-form, or HTTP/2's `:authority`, which hyper puts in the
+/// URI), else the `Host` header: RFC 9112 §3.2.2.
 fn host_of<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri) -> Option<&'a str> {
-    headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| uri.authority().map(http::uri::Authority::as_str))
+    uri.authority()
+        .map(http::uri::Authority::as_str)
+        .or_else(|| {
+            headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
 }
 
-fn values_of<'a>(
+fn bytes_of<'a>(
     headers: &'a http::HeaderMap,
     name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers.get_all(name).iter().filter_map(|v| v.to_str().ok())
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers
+        .get_all(name)
+        .iter()
+        .map(http::HeaderValue::as_bytes)
 }
 
 impl<B> RequestView for http::Request<B> {
@@ -85,8 +121,8 @@ impl<B> RequestView for http::Request<B> {
     fn path(&self) -> &str {
         self.uri().path()
     }
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        values_of(self.headers(), name)
+    fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        bytes_of(self.headers(), name)
     }
     fn peer_addr(&self) -> Option<IpAddr> {
         peer_from_extensions(self.extensions())
@@ -103,8 +139,8 @@ impl RequestView for http::request::Parts {
     fn path(&self) -> &str {
         self.uri.path()
     }
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        values_of(&self.headers, name)
+    fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        bytes_of(&self.headers, name)
     }
     fn peer_addr(&self) -> Option<IpAddr> {
         peer_from_extensions(&self.extensions)
@@ -142,8 +178,8 @@ impl<R: RequestView + ?Sized> RequestView for WithPeer<'_, R> {
     fn path(&self) -> &str {
         self.inner.path()
     }
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.inner.header_values(name)
+    fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.inner.header_bytes(name)
     }
     fn peer_addr(&self) -> Option<IpAddr> {
         self.peer.or_else(|| self.inner.peer_addr())
@@ -185,12 +221,39 @@ mod tests {
     }
 
     #[test]
-    fn host_header_wins_over_authority() {
+    fn target_authority_wins_over_host_header() {
         let req = http::Request::builder()
             .uri("http://a.example/")
             .header("host", "b.example")
             .body(())
             .unwrap();
-        assert_eq!(RequestView::host(&req), Some("b.example"));
+        assert_eq!(RequestView::host(&req), Some("a.example"));
+        let origin_form = http::Request::builder()
+            .uri("/")
+            .header("host", "b.example")
+            .body(())
+            .unwrap();
+        assert_eq!(RequestView::host(&origin_form), Some("b.example"));
+    }
+
+    #[test]
+    fn unreadable_lines_are_kept_as_bytes_and_left_out_as_text() {
+        let req = http::Request::builder()
+            .uri("/")
+            .header(
+                "x-forwarded-for",
+                http::HeaderValue::from_bytes(b"\xe9").unwrap(),
+            )
+            .header("x-forwarded-for", "10.0.0.1")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            req.header_bytes("x-forwarded-for").collect::<Vec<_>>(),
+            [&b"\xe9"[..], b"10.0.0.1"]
+        );
+        assert_eq!(
+            req.header_values("x-forwarded-for").collect::<Vec<_>>(),
+            ["10.0.0.1"]
+        );
     }
 }

@@ -29,7 +29,13 @@ impl LiveSite {
             state.ignored_paths.iter().map(|p| p.pattern.as_str()),
             on_invalid,
         );
-        let networks = state.allowed_networks.iter().map(|n| n.network).collect();
+        // Stores hand over checked networks; a state built in code may still hold an
+        // IPv4-mapped one, which must match the IPv4 form client addresses are compared in.
+        let networks = state
+            .allowed_networks
+            .iter()
+            .filter_map(|n| crate::validate::canonical_network(n.network))
+            .collect();
         LiveSite {
             state,
             ignored,
@@ -60,6 +66,7 @@ pub struct Snapshot {
     sites: Vec<Arc<LiveSite>>,
     by_domain: HashMap<String, usize>,
     default: Option<usize>,
+    enabled: Vec<usize>,
     skipped: Vec<ValidationError>,
 }
 
@@ -81,6 +88,7 @@ impl Snapshot {
         let mut compiled = Vec::with_capacity(sites.len());
         let mut by_domain = HashMap::with_capacity(sites.len());
         let mut default = None;
+        let mut enabled = Vec::new();
         for state in sites {
             let domain = state.domain.clone();
             let site = LiveSite::compile(state, |e| {
@@ -88,6 +96,9 @@ impl Snapshot {
                 skipped.push(e);
             });
             let index = compiled.len();
+            if site.state.enabled {
+                enabled.push(index);
+            }
             if site.state.is_default && default.is_none() {
                 default = Some(index);
             }
@@ -101,6 +112,7 @@ impl Snapshot {
             sites: compiled,
             by_domain,
             default,
+            enabled,
             skipped,
         }
     }
@@ -128,6 +140,12 @@ impl Snapshot {
     /// The default site, if there is one.
     pub fn default_site(&self) -> Option<&Arc<LiveSite>> {
         self.sites.get(self.default?)
+    }
+
+    /// The sites whose maintenance flag is on (in or outside their window), in the store's
+    /// order.
+    pub fn enabled_sites(&self) -> impl Iterator<Item = &Arc<LiveSite>> {
+        self.enabled.iter().filter_map(|&i| self.sites.get(i))
     }
 
     /// Every site, in the store's order.

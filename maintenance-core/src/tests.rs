@@ -435,6 +435,205 @@ fn read_only_lets_safe_methods_through() {
 }
 
 #[test]
+fn read_only_compares_methods_exactly() {
+    let mut s = default_site();
+    s.mode = Mode::ReadOnly;
+    let snap = snap(vec![s]);
+    let p = Policy::default();
+    for m in ["get", "Get", "head", "options", "GETX"] {
+        let b = block(run(
+            &snap,
+            &p,
+            &Req::get("/").method(m),
+            Identity::Anonymous,
+        ));
+        assert_eq!(b.reason, BlockReason::ReadOnly, "{m}");
+    }
+}
+
+#[test]
+fn bypass_link_needs_exactly_get() {
+    let mut s = default_site();
+    s.bypass_secret_hash = Some(hash_secret("open-sesame"));
+    let snap = snap(vec![s]);
+    let p = Policy::default();
+    let link = Req::get("/_maintenance/bypass/open-sesame");
+    assert!(matches!(
+        run(&snap, &p, &link, Identity::Anonymous),
+        Decision::Bypass(_)
+    ));
+    block(run(&snap, &p, &link.method("get"), Identity::Anonymous));
+}
+
+fn two_sites(shop_on: bool, default_on: bool) -> Snapshot {
+    let mut d = default_site();
+    d.enabled = default_on;
+    let mut shop = site(2, "shop.example");
+    shop.enabled = shop_on;
+    let mut blog = site(3, "blog.example");
+    blog.enabled = false;
+    snap(vec![d, shop, blog])
+}
+
+fn absolute(uri: &str, host: &str) -> http::Request<()> {
+    let mut r = http::Request::builder()
+        .uri(uri)
+        .header("host", host)
+        .body(())
+        .unwrap();
+    r.extensions_mut()
+        .insert(PeerAddr("203.0.113.50".parse().unwrap()));
+    r
+}
+
+#[test]
+fn absolute_form_target_names_the_site() {
+    let snap = two_sites(true, false);
+    let p = Policy::default();
+    let d = decide(
+        Some(&snap),
+        &p,
+        &absolute("http://shop.example/", "shop.example"),
+        Identity::Anonymous,
+        t(NOW),
+    );
+    assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
+}
+
+#[test]
+fn conflicting_host_and_target_pass_only_if_both_sites_let_them() {
+    let p = Policy::default();
+    let on_shop = two_sites(true, false);
+    for (uri, host) in [
+        ("http://shop.example/", "blog.example"),
+        ("http://blog.example/", "shop.example"),
+        ("http://blog.example/", "SHOP.example:80"),
+    ] {
+        let d = decide(
+            Some(&on_shop),
+            &p,
+            &absolute(uri, host),
+            Identity::Anonymous,
+            t(NOW),
+        );
+        assert_eq!(
+            block(d).site_state().unwrap().domain,
+            "shop.example",
+            "{uri} with Host {host}"
+        );
+    }
+    let d = decide(
+        Some(&on_shop),
+        &p,
+        &absolute("http://blog.example/", "blog.example:443"),
+        Identity::Anonymous,
+        t(NOW),
+    );
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+}
+
+#[test]
+fn two_host_lines_pass_only_if_both_sites_let_them() {
+    let snap = two_sites(true, false);
+    let r = Req::get("/")
+        .host("blog.example")
+        .header("host", "shop.example");
+    let d = run(&snap, &Policy::default(), &r, Identity::Anonymous);
+    assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
+}
+
+#[test]
+fn unknown_host_gets_the_default_site_or_the_strictest() {
+    let snap = two_sites(true, false);
+    let r = Req::get("/").host("made-up.example");
+    let d = run(&snap, &Policy::default(), &r, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    let no_host = Req::get("/");
+    let d = run(&snap, &Policy::default(), &no_host, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+
+    let strict = Policy::builder()
+        .unknown_host(UnknownHost::Strictest)
+        .build()
+        .unwrap();
+    for req in [&r, &no_host] {
+        let d = run(&snap, &strict, req, Identity::Anonymous);
+        assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
+        // Exemptions still hold on the strictest site; the default site's state decides then.
+        let d = run(&snap, &strict, req, Identity::Superuser);
+        assert!(d.is_allowed(), "{d:?}");
+    }
+    // A known host is not affected by another site's maintenance.
+    let blog = Req::get("/").host("blog.example");
+    let d = run(&snap, &strict, &blog, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    // A window that has not started does not count.
+    let mut later = two_sites(true, false);
+    later = Snapshot::new(
+        2,
+        later
+            .sites()
+            .map(|s| {
+                let mut st = s.state().clone();
+                if st.id == 2 {
+                    st.starts_at = Some(t(NOW + 60));
+                }
+                st
+            })
+            .collect(),
+    );
+    let d = run(&later, &strict, &r, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    // With the default site in maintenance, an unknown host is blocked either way.
+    let both = two_sites(false, true);
+    let d = run(&both, &strict, &r, Identity::Anonymous);
+    assert_eq!(block(d).site_state().unwrap().domain, "default");
+}
+
+#[test]
+fn debug_of_decisions_never_shows_secrets() {
+    let mut s = default_site();
+    let hash = hash_secret("open-sesame");
+    s.bypass_secret_hash = Some(hash.clone());
+    let snap = snap(vec![s.clone()]);
+    let p = Policy::builder()
+        .bypass_signing_key(b"signing-key-0123456789".to_vec())
+        .build()
+        .unwrap();
+    let blocked = run(&snap, &p, &Req::get("/"), Identity::Anonymous);
+    let Decision::Block(b) = &blocked else {
+        panic!("expected a block, got {blocked:?}")
+    };
+    let link = run(
+        &snap,
+        &p,
+        &Req::get("/_maintenance/bypass/open-sesame"),
+        Identity::Anonymous,
+    );
+    let Decision::Bypass(grant) = &link else {
+        panic!("expected a bypass, got {link:?}")
+    };
+    let cookie_value = grant
+        .set_cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap();
+    let hex_digest = hash.trim_start_matches("sha256:").to_owned();
+    let shown = format!("{blocked:?} {b:?} {link:?} {s:?} {p:?} {snap:?}");
+    for secret in [
+        "open-sesame",
+        hex_digest.as_str(),
+        "signing-key",
+        cookie_value.as_str(),
+    ] {
+        assert!(!shown.contains(secret), "`{secret}` shown in {shown}");
+    }
+    assert!(shown.contains("<redacted>"));
+}
+
+#[test]
 fn full_mode_blocks_head_and_options_too() {
     let snap = snap(vec![default_site()]);
     for m in ["HEAD", "OPTIONS"] {

@@ -20,22 +20,49 @@ pub const MAX_NAME_LEN: usize = 255;
 /// Parses a network in CIDR notation; a bare address means that one host.
 ///
 /// The host bits are kept as written (`10.1.2.3/8` contains the same addresses as `10.0.0.0/8`).
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) is turned into the IPv4 network it
+/// means (`10.0.0.0/8`), since client addresses are compared in their IPv4 form; one whose
+/// prefix is shorter than 96 mixes both kinds and is refused.
 ///
 /// ```
 /// use maintenance_core::validate::network;
 /// assert_eq!(network("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
 /// assert_eq!(network("127.0.0.1").unwrap().to_string(), "127.0.0.1/32");
 /// assert_eq!(network("::1").unwrap().to_string(), "::1/128");
+/// assert_eq!(network("::ffff:10.0.0.1").unwrap().to_string(), "10.0.0.1/32");
 /// assert!(network("10.0.0.0/33").unwrap_err().to_string().contains("10.0.0.0/33"));
 /// ```
 pub fn network(text: &str) -> Result<IpNet, ValidationError> {
     let t = text.trim();
-    if let Ok(net) = t.parse::<IpNet>() {
-        return Ok(net);
-    }
-    t.parse::<IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| ValidationError::Cidr(text.to_owned()))
+    let net = match t.parse::<IpNet>() {
+        Ok(net) => net,
+        Err(_) => t
+            .parse::<IpAddr>()
+            .map(IpNet::from)
+            .map_err(|_| ValidationError::Cidr(text.to_owned()))?,
+    };
+    canonical_network(net).ok_or_else(|| ValidationError::MappedCidr(text.to_owned()))
+}
+
+/// The network as client addresses are compared: an IPv4-mapped IPv6 network as IPv4;
+/// `None` for a mapped network whose prefix is shorter than 96 (it would mix both kinds).
+///
+/// ```
+/// use maintenance_core::validate::canonical_network;
+/// let mapped = "::ffff:192.168.0.0/112".parse().unwrap();
+/// assert_eq!(canonical_network(mapped).unwrap().to_string(), "192.168.0.0/16");
+/// let plain = "2001:db8::/32".parse().unwrap();
+/// assert_eq!(canonical_network(plain), Some(plain));
+/// ```
+pub fn canonical_network(net: IpNet) -> Option<IpNet> {
+    let IpNet::V6(v6) = net else {
+        return Some(net);
+    };
+    let Some(v4) = v6.addr().to_ipv4_mapped() else {
+        return Some(net);
+    };
+    let prefix = v6.prefix_len().checked_sub(96)?;
+    ipnet::Ipv4Net::new(v4, prefix).ok().map(IpNet::V4)
 }
 
 /// Checks a text field's length in characters.
