@@ -44,7 +44,7 @@ use std::task::{Context, Poll};
 
 use http::request::Parts;
 use http::{Request, Response};
-use maintenance_core::{Block, Decision, Identity, Maintenance, PeerAddr, WithPeer};
+use maintenance_core::{Block, Decision, Identity, Maintenance, PeerAddr, RequestView};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -176,6 +176,52 @@ pub fn peer_addr(parts: &Parts) -> Option<IpAddr> {
         .or_else(|| parts.extensions.get::<SocketAddr>().map(SocketAddr::ip))
 }
 
+/// The path the client asked for. Under `Router::nest` axum strips the prefix from the URI a
+/// nested router's layers see, and keeps the original in `OriginalUri`: ignored patterns and
+/// the bypass link must be matched against the whole path, wherever the layer sits.
+fn request_path(parts: &Parts) -> &str {
+    #[cfg(feature = "axum")]
+    if let Some(original) = parts.extensions.get::<axum::extract::OriginalUri>() {
+        return original.0.path();
+    }
+    parts.uri.path()
+}
+
+/// A request as the layer decides on it: [`peer_addr`] and the whole path (see above).
+struct View<'a> {
+    parts: &'a Parts,
+    peer: Option<IpAddr>,
+    path: &'a str,
+}
+
+impl<'a> View<'a> {
+    fn new(parts: &'a Parts) -> Self {
+        View {
+            parts,
+            peer: peer_addr(parts),
+            path: request_path(parts),
+        }
+    }
+}
+
+impl RequestView for View<'_> {
+    fn method(&self) -> &str {
+        self.parts.method.as_str()
+    }
+    fn host(&self) -> Option<&str> {
+        RequestView::host(self.parts)
+    }
+    fn path(&self) -> &str {
+        self.path
+    }
+    fn header_bytes<'b>(&'b self, name: &'b str) -> impl Iterator<Item = &'b [u8]> + 'b {
+        self.parts.header_bytes(name)
+    }
+    fn peer_addr(&self) -> Option<IpAddr> {
+        self.peer
+    }
+}
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MaintenanceService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
@@ -196,7 +242,7 @@ where
             .identity
             .as_ref()
             .map_or(Identity::Anonymous, |hook| hook(&parts));
-        let view = WithPeer::new(&parts, peer_addr(&parts));
+        let view = View::new(&parts);
         let decision = self.layer.maintenance.check(&view, identity);
         match decision {
             Decision::Allow(_) => {

@@ -180,3 +180,44 @@ async fn works_on_a_plain_tower_service() {
         .unwrap();
     assert_eq!(res.into_body(), "Some(\"not_in_maintenance\")");
 }
+
+/// The README's shape: the layer on the outermost router, with nested routers inside it.
+fn readme_router(layer: MaintenanceLayer) -> Router {
+    let shop = Router::new()
+        .route("/", get(|| async { "shop" }))
+        .route("/admin", get(|| async { "shop admin" }));
+    Router::new()
+        .route("/", get(|| async { "Hello" }))
+        .route("/admin/login/", get(|| async { "login" }))
+        .nest("/shop", shop)
+        .layer(layer)
+}
+
+#[tokio::test]
+async fn layer_on_the_outermost_router_sees_whole_paths() {
+    // The policy ignores `^admin`: `/shop/admin` is not `/admin`, so it must be blocked.
+    let (m, _) = handle(true, Policy::default()).await;
+    let app = readme_router(MaintenanceLayer::new(m));
+    for (path, status) in [
+        ("/", 503),
+        ("/shop/", 503),
+        ("/shop/admin", 503),
+        ("/admin/login/", 200),
+    ] {
+        let res = app.clone().oneshot(get_req(path)).await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn layer_inside_a_nested_router_still_matches_the_whole_path() {
+    // A layer on a nested router sees the URI with the prefix stripped (`/admin` for
+    // `/shop/admin`); the layer reads axum's `OriginalUri` so that `^admin` cannot exempt it.
+    let (m, _) = handle(true, Policy::default()).await;
+    let shop = Router::new()
+        .route("/admin", get(|| async { "shop admin" }))
+        .layer(MaintenanceLayer::new(m));
+    let app = Router::new().nest("/shop", shop);
+    let res = app.oneshot(get_req("/shop/admin")).await.unwrap();
+    assert_eq!(res.status(), 503);
+}
