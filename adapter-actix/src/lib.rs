@@ -7,19 +7,30 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use actix_web::{App, HttpResponse, HttpServer, web};
+//! use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 //! use maintenance_actix::MaintenanceMiddleware;
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
 //!
+//! /// Who is logged in: put in the extensions by your session or JWT middleware once it has
+//! /// checked the session cookie or the token's signature. Never read identity from a header
+//! /// a client can send.
+//! #[derive(Clone)]
+//! struct CurrentUser {
+//!     is_staff: bool,
+//!     is_superuser: bool,
+//! }
+//!
 //! # async fn run() -> std::io::Result<()> {
 //! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
-//! let middleware = MaintenanceMiddleware::new(maintenance)
-//!     // Who is staff: here, a header set by an authenticating proxy.
-//!     .with_identity(|req| match req.headers().get("x-role") {
-//!         Some(v) if v == "admin" => Identity::Superuser,
+//! let middleware = MaintenanceMiddleware::new(maintenance).with_identity(|req| {
+//!     match req.extensions().get::<CurrentUser>() {
+//!         Some(user) if user.is_superuser => Identity::Superuser,
+//!         Some(user) if user.is_staff => Identity::Staff,
 //!         _ => Identity::Anonymous,
-//!     });
+//!     }
+//! });
 //! HttpServer::new(move || {
+//!     // On the app, not on a scope; `.wrap(your_session_middleware)` after it runs first.
 //!     App::new()
 //!         .wrap(middleware.clone())
 //!         .route("/", web::get().to(|| async { HttpResponse::Ok().body("Hello") }))

@@ -11,18 +11,32 @@
 //! use maintenance_axum::MaintenanceLayer;
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
 //!
+//! /// Who is logged in: put in the extensions by your session or JWT layer once it has checked
+//! /// the session cookie or the token's signature. Never read identity from a header a client
+//! /// can send.
+//! #[derive(Clone)]
+//! struct CurrentUser {
+//!     is_staff: bool,
+//!     is_superuser: bool,
+//! }
+//!
 //! # async fn run() {
 //! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
+//! let shop: Router = Router::new().route("/", get(|| async { "Shop" }));
+//! // The layer goes on the outermost router, around every nested one.
 //! let app: Router = Router::new()
 //!     .route("/", get(|| async { "Hello" }))
+//!     .nest("/shop", shop)
 //!     .layer(
-//!         MaintenanceLayer::new(maintenance)
-//!             // Who is staff: here, a header set by an authenticating proxy.
-//!             .with_identity(|parts: &http::request::Parts| match parts.headers.get("x-role") {
-//!                 Some(v) if v == "admin" => Identity::Superuser,
+//!         MaintenanceLayer::new(maintenance).with_identity(|parts: &http::request::Parts| {
+//!             match parts.extensions.get::<CurrentUser>() {
+//!                 Some(user) if user.is_superuser => Identity::Superuser,
+//!                 Some(user) if user.is_staff => Identity::Staff,
 //!                 _ => Identity::Anonymous,
-//!             }),
+//!             }
+//!         }),
 //!     );
+//!     // .layer(your_session_layer): added after, so it runs first and sets `CurrentUser`.
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
 //! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
 //!     .await

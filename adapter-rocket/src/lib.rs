@@ -6,9 +6,14 @@
 //! handlers never run.
 //!
 //! ```no_run
-//! use std::sync::Arc;
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex};
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
 //! use maintenance_rocket::{MaintenanceDecision, MaintenanceFairing};
+//!
+//! /// Your sessions, filled at login: session id (a random cookie value the server set) to who.
+//! #[derive(Default)]
+//! struct Sessions(Mutex<HashMap<String, Identity>>);
 //!
 //! #[rocket::get("/")]
 //! fn home(decision: Option<MaintenanceDecision<'_>>) -> String {
@@ -17,13 +22,17 @@
 //!
 //! # async fn run() -> Result<(), rocket::Error> {
 //! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
-//! let fairing = MaintenanceFairing::new(maintenance)
-//!     // Who is staff: here, a header set by an authenticating proxy.
-//!     .with_identity(|req| match req.headers().get_one("x-role") {
-//!         Some("admin") => Identity::Superuser,
-//!         _ => Identity::Anonymous,
-//!     });
+//! let fairing = MaintenanceFairing::new(maintenance).with_identity(|req| {
+//!     // The session the server set, looked up in the server's own store: never a header a
+//!     // client can send.
+//!     let (Some(sessions), Some(cookie)) = (req.rocket().state::<Sessions>(), req.cookies().get("session")) else {
+//!         return Identity::Anonymous;
+//!     };
+//!     let found = sessions.0.lock().ok().and_then(|s| s.get(cookie.value()).copied());
+//!     found.unwrap_or(Identity::Anonymous)
+//! });
 //! rocket::build()
+//!     .manage(Sessions::default())
 //!     .attach(fairing)
 //!     .mount("/", rocket::routes![home])
 //!     .launch()
@@ -104,18 +113,25 @@ impl MaintenanceFairing {
         }
     }
 
-    /// Tells who makes a request (staff and superusers pass), e.g. from a session cookie. It
-    /// runs before routing, so it reads the request itself (headers, cookies, managed state).
+    /// Tells who makes a request (staff and superusers pass), e.g. from a server-side session.
+    /// It runs before routing, so it reads the request itself (cookies, managed state); read
+    /// only what the server set and can verify, never a header or cookie value a client could
+    /// simply write.
     ///
     /// ```
     /// # use maintenance_rocket::MaintenanceFairing;
     /// # use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
     /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// use std::collections::HashMap;
+    /// /// Session id (a random value the server set at login) to who, in managed state.
+    /// struct Sessions(std::sync::Mutex<HashMap<String, Identity>>);
     /// let fairing = MaintenanceFairing::new(maintenance).with_identity(|req| {
-    ///     match req.cookies().get("role").map(|c| c.value()) {
-    ///         Some("staff") => Identity::Staff, // trust only a signed or server-side session!
-    ///         _ => Identity::Anonymous,
+    ///     let sessions = req.rocket().state::<Sessions>();
+    ///     match (sessions, req.cookies().get("session")) {
+    ///         (Some(s), Some(c)) => s.0.lock().ok().and_then(|m| m.get(c.value()).copied()),
+    ///         _ => None,
     ///     }
+    ///     .unwrap_or(Identity::Anonymous)
     /// });
     /// ```
     pub fn with_identity<F>(mut self, hook: F) -> Self

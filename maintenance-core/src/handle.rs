@@ -72,7 +72,11 @@ impl std::fmt::Debug for Maintenance {
 impl Maintenance {
     /// A handle with no snapshot yet and no background task: call [`Maintenance::refresh`]
     /// and [`Maintenance::spawn_refresher`] yourself, or use [`Maintenance::start`].
+    ///
+    /// Without a bypass signing key in the policy it logs a warning, once per handle: anyone
+    /// who can read the database could then mint bypass cookies.
     pub fn new(store: Arc<dyn MaintenanceStore>, policy: Policy) -> Self {
+        policy.warn_if_cookies_unsigned();
         Maintenance {
             inner: Arc::new(Inner {
                 store,

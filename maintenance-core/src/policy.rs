@@ -198,6 +198,19 @@ impl Policy {
     pub fn html_template(&self) -> Option<&str> {
         self.html_template.as_deref()
     }
+    /// Logs a warning when bypass cookies are signed with the stored secret hash rather than
+    /// a server key: anyone who can read the sites table could then mint cookies.
+    pub(crate) fn warn_if_cookies_unsigned(&self) {
+        if self.bypass.signing_key.is_none() {
+            tracing::warn!(
+                "no bypass signing key is configured: bypass cookies are signed with the stored \
+                 hash of the bypass secret, so anyone who can read the database can mint them; \
+                 set one with PolicyBuilder::bypass_signing_key (32 random bytes, the same on \
+                 every server)"
+            );
+        }
+    }
+
     /// How often the revision is polled when the store has no change feed.
     pub fn poll_interval(&self) -> Duration {
         self.poll_interval
@@ -602,6 +615,46 @@ mod tests {
         assert!(!shown.contains("super-secret"), "{shown}");
         assert!(!shown.contains("115, 117, 112"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    /// Lines written through `tracing` while `f` runs.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_handle_without_signing_key_warns_once_at_start() {
+        let store = std::sync::Arc::new(crate::MemoryStore::new());
+        let out = logged(|| {
+            let _m = crate::Maintenance::new(store.clone(), Policy::default());
+        });
+        assert_eq!(out.matches("no bypass signing key").count(), 1, "{out}");
+        let keyed = Policy::builder()
+            .bypass_signing_key(b"0123456789abcdef0123456789abcdef".to_vec())
+            .build()
+            .unwrap();
+        let out = logged(|| {
+            let _m = crate::Maintenance::new(store.clone(), keyed);
+        });
+        assert!(!out.contains("signing key"), "{out}");
     }
 
     #[test]
