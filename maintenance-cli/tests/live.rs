@@ -15,7 +15,8 @@ use common::{Backend, cli_async, fresh_db, ok, start_admin, start_test_project, 
 use maintenance_cli::admin::AdminAuth;
 use maintenance_core::{MaintenanceStore, SiteRef};
 
-const TOKEN: &str = "correct-horse-battery-staple";
+/// At least 32 characters: shorter tokens are refused at start-up.
+const TOKEN: &str = "correct-horse-battery-staple-0123456789";
 
 async fn cli_change_reaches_the_server(backend: Backend, test: &str) {
     let Some(db) = fresh_db(backend, test).await else {
@@ -121,7 +122,7 @@ async fn event_count(store: &dyn MaintenanceStore) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     let db = fresh_db(Backend::Sqlite, "admin").await.unwrap();
-    let admin = start_admin(&db.url, AdminAuth::Token(TOKEN.to_owned())).await;
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
     let store: Arc<dyn MaintenanceStore> = Arc::new(common::store(&db.url).await);
     let http = no_redirects();
 
@@ -543,6 +544,36 @@ async fn admin_page_without_auth_still_needs_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_without_a_token_refuses_bearer_tokens() {
+    let db = fresh_db(Backend::Sqlite, "admin-open-bearer")
+        .await
+        .unwrap();
+    let admin = start_admin(&db.url, AdminAuth::Open).await;
+    let store = common::store(&db.url).await;
+    let http = no_redirects();
+    for token in [TOKEN, "anything"] {
+        let res = http
+            .post(format!("{admin}/state"))
+            .bearer_auth(token)
+            .form(&[("site", "default"), ("enabled", "on")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let body = res.text().await.unwrap();
+        assert!(body.contains("--insecure-no-auth"), "{body}");
+        let res = http
+            .get(format!("{admin}/"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
 }
 
 /// Kills the child process when dropped.

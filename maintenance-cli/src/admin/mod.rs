@@ -10,6 +10,7 @@
 //! - Each change goes through the [`MaintenanceStore`], which writes the audit event; the actor
 //!   is `admin@<client address>`.
 
+mod auth;
 mod page;
 mod session;
 
@@ -28,9 +29,9 @@ use maintenance_core::{
     find_site, validate,
 };
 
-use crate::error::CliError;
 use crate::parse;
 
+pub use auth::{AdminAuth, AdminSetupError, AdminToken, MIN_TOKEN_LEN};
 pub use page::{FormData, FormKind, Invalid};
 pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
 
@@ -39,61 +40,6 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// How many audit events the page shows.
 const LOG_LIMIT: u32 = 100;
-
-/// How the admin page checks who may use it.
-#[derive(Clone)]
-pub enum AdminAuth {
-    /// Log in with this token (or send it as a bearer token).
-    Token(String),
-    /// No login: only for a server listening on a loopback address.
-    Open,
-}
-
-impl std::fmt::Debug for AdminAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AdminAuth::Token(_) => f.write_str("Token(***)"),
-            AdminAuth::Open => f.write_str("Open"),
-        }
-    }
-}
-
-impl AdminAuth {
-    /// The authentication for `admin`'s options: a token when one is given (not blank);
-    /// otherwise no login, only with `--insecure-no-auth` on a loopback address.
-    ///
-    /// ```
-    /// use maintenance_cli::admin::AdminAuth;
-    /// let local = "127.0.0.1:8085".parse().unwrap();
-    /// assert!(AdminAuth::from_options(local, None, false).is_err());
-    /// assert!(matches!(AdminAuth::from_options(local, None, true), Ok(AdminAuth::Open)));
-    /// assert!(AdminAuth::from_options("0.0.0.0:8085".parse().unwrap(), None, true).is_err());
-    /// ```
-    pub fn from_options(
-        listen: SocketAddr,
-        token: Option<&str>,
-        insecure_no_auth: bool,
-    ) -> Result<AdminAuth, CliError> {
-        if let Some(t) = token.map(str::trim).filter(|t| !t.is_empty()) {
-            return Ok(AdminAuth::Token(t.to_owned()));
-        }
-        if !insecure_no_auth {
-            return Err(CliError::Usage(
-                "refusing to start the admin page without a token: expected --token TOKEN or \
-                 the environment variable MAINTENANCE_ADMIN_TOKEN (or, on a loopback address \
-                 only, --insecure-no-auth)"
-                    .to_owned(),
-            ));
-        }
-        if !listen.ip().is_loopback() {
-            return Err(CliError::Usage(format!(
-                "refusing --insecure-no-auth on {listen}: it is only allowed on a loopback \
-                 address such as 127.0.0.1:8085 or [::1]:8085; give a token instead"
-            )));
-        }
-        Ok(AdminAuth::Open)
-    }
-}
 
 struct AdminState {
     store: Arc<dyn MaintenanceStore>,
@@ -112,6 +58,8 @@ enum Access {
     Anonymous,
     /// A wrong bearer token.
     Denied,
+    /// A bearer token sent to a page that has no token (`--insecure-no-auth`).
+    NoBearer,
 }
 
 /// The admin page's routes on `store`.
@@ -216,8 +164,11 @@ impl AdminState {
                 })
                 .map(str::trim);
             return match (&self.auth, given) {
-                (AdminAuth::Open, _) => Access::Bearer,
-                (AdminAuth::Token(t), Some(g)) if secrets_match(g, t) => Access::Bearer,
+                // Without a configured token there is nothing a bearer token could be checked
+                // against: accepting any would let every local process (or a page the browser
+                // was tricked into) script the page without even the CSRF token.
+                (AdminAuth::Open, _) => Access::NoBearer,
+                (AdminAuth::Token(t), Some(g)) if t.matches(g) => Access::Bearer,
                 _ => Access::Denied,
             };
         }
@@ -299,7 +250,7 @@ async fn login(State(app): State<Arc<AdminState>>, req: Request) -> Response {
         Err(res) => return res,
     };
     let given = form.text("token").trim();
-    if given.is_empty() || !secrets_match(given, token) {
+    if given.is_empty() || !token.matches(given) {
         tracing::warn!("admin login with a wrong token");
         let msg = if given.is_empty() {
             "Enter the admin token."
@@ -351,6 +302,7 @@ async fn index(State(app): State<Arc<AdminState>>, req: Request) -> Response {
         Access::Session { csrf, .. } => render(&app, &csrf, notice, None, StatusCode::OK).await,
         Access::Bearer => render(&app, "", notice, None, StatusCode::OK).await,
         Access::Denied => unauthorized(),
+        Access::NoBearer => no_bearer(),
         Access::Anonymous => match app.auth {
             AdminAuth::Token(_) => redirect("/login", None),
             AdminAuth::Open => match app.sessions.create() {
@@ -377,6 +329,16 @@ fn unauthorized() -> Response {
         StatusCode::UNAUTHORIZED,
         "Not logged in",
         "Log in with the admin token at /login, or send it as `Authorization: Bearer <token>`.",
+    )
+}
+
+fn no_bearer() -> Response {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "No token configured",
+        "This admin page was started without a token (--insecure-no-auth), so it accepts no \
+         `Authorization` header: send the request without it, or start the page with a token \
+         (MAINTENANCE_ADMIN_TOKEN) to use bearer tokens.",
     )
 }
 
@@ -450,6 +412,7 @@ async fn begin_post(app: &AdminState, req: Request) -> Result<Post, Response> {
         Access::Session { csrf, .. } => Some(csrf),
         Access::Bearer => None,
         Access::Denied | Access::Anonymous => return Err(unauthorized()),
+        Access::NoBearer => return Err(no_bearer()),
     };
     let form = read_form(req).await?;
     if let Some(expected) = &session_csrf
