@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin::PublicOrigin;
 use crate::parse;
 
 /// The database used when neither `--database-url` nor `DATABASE_URL` is given.
@@ -271,14 +272,14 @@ pub struct LogArgs {
     pub json: bool,
 }
 
-/// `admin [--listen ADDR] [--token TOKEN]`
+/// `admin [--listen ADDR] [--token TOKEN] [--public-origin URL]... [--insecure-no-auth]`
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADMIN_LISTEN)]
     pub listen: SocketAddr,
-    /// The token to log in with (prefer the environment variable: arguments are visible to
-    /// other local users).
+    /// The token to log in with, at least 32 characters, e.g. from `openssl rand -hex 32`
+    /// (prefer the environment variable: arguments are visible to other local users).
     #[arg(
         long,
         value_name = "TOKEN",
@@ -286,6 +287,17 @@ pub struct AdminArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// An origin the page is also reached at, e.g. https://ops.example.com behind a TLS proxy;
+    /// repeat for several (comma-separated in the environment variable). Requests for any other
+    /// host than these, the listen address and localhost/127.0.0.1/[::1] with the listen port
+    /// are refused.
+    #[arg(
+        long = "public-origin",
+        value_name = "URL",
+        env = "MAINTENANCE_ADMIN_PUBLIC_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub public_origins: Vec<PublicOrigin>,
     /// Serve without a token; only allowed on a loopback address.
     #[arg(long)]
     pub insecure_no_auth: bool,

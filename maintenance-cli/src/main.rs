@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use maintenance_cli::admin::{self, AdminAuth};
+use maintenance_cli::admin::{self, AdminAuth, AdminConfig};
 use maintenance_cli::args::{AdminArgs, Command};
 use maintenance_cli::{Cli, CliError, commands};
 
@@ -60,6 +60,12 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
             AdminAuth::Token(_) => "",
         }
     );
+    for origin in &args.public_origins {
+        println!("Also answering as {origin}");
+    }
+    // The allowed hosts come from the bound address, so that `--listen 127.0.0.1:0` allows
+    // the port actually chosen.
+    let config = AdminConfig::new(auth, addr, args.public_origins.clone());
     let shutdown = async {
         // A handler that cannot be installed never fires; the other one still stops the server.
         let ctrl_c = async {
@@ -82,7 +88,7 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
     };
     admin::serve(
         listener,
-        admin::router(std::sync::Arc::new(store), auth),
+        admin::router(std::sync::Arc::new(store), config),
         shutdown,
     )
     .await

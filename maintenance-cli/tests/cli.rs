@@ -549,6 +549,24 @@ const END: &[Case] = &[
         ],
     ),
     case(
+        &[
+            "admin",
+            "--public-origin",
+            "https://ops.example.com",
+            "--public-origin",
+            "ftp://ops.example.com",
+        ],
+        2,
+        &[],
+        &["invalid public origin `ftp://ops.example.com`: expected http:// or https://"],
+    ),
+    case(
+        &["admin", "--public-origin", "https://ops.example.com/admin/"],
+        2,
+        &[],
+        &["invalid public origin `https://ops.example.com/admin/`: it has a path"],
+    ),
+    case(
         &["admin", "--listen", "nowhere", "--token", "t"],
         2,
         &[],
@@ -899,5 +917,31 @@ fn short_admin_token_from_the_environment_is_refused_without_showing_it() {
         assert!(run.stderr.contains(want), "{want:?} in {run:#?}");
     }
     assert!(!run.stderr.contains("hunter2"), "{run:#?}");
+    assert!(!run.stdout.contains("Admin page on"), "{run:#?}");
+}
+
+#[test]
+fn public_origins_from_the_environment_are_checked_at_start_up() {
+    let run = cli_env(
+        "sqlite::memory:",
+        &["admin", "--listen", "127.0.0.1:0"],
+        &[
+            (
+                "MAINTENANCE_ADMIN_TOKEN",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "MAINTENANCE_ADMIN_PUBLIC_ORIGIN",
+                "https://ops.example.com, http://ops.example.com:8o8o",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("invalid public origin `http://ops.example.com:8o8o`: invalid port `8o8o`"),
+        "{run:#?}"
+    );
     assert!(!run.stdout.contains("Admin page on"), "{run:#?}");
 }

@@ -11,8 +11,11 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, cli_async, fresh_db, ok, start_admin, start_test_project, wait_for_status};
-use maintenance_cli::admin::AdminAuth;
+use common::{
+    Backend, cli_async, fresh_db, ok, start_admin, start_admin_with, start_test_project,
+    wait_for_status,
+};
+use maintenance_cli::admin::{AdminAuth, AdminConfig};
 use maintenance_core::{MaintenanceStore, SiteRef};
 
 /// At least 32 characters: shorter tokens are refused at start-up.
@@ -574,6 +577,154 @@ async fn admin_page_without_a_token_refuses_bearer_tokens() {
         assert_eq!(res.status(), 401);
     }
     assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
+}
+
+/// Sends `request` as raw bytes (to leave out or repeat headers no client library would) and
+/// returns the whole answer.
+async fn raw_http(base: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_answers_only_its_own_hosts() {
+    let db = fresh_db(Backend::Sqlite, "admin-hosts").await.unwrap();
+    let admin = start_admin_with(&db.url, |addr| {
+        AdminConfig::new(
+            AdminAuth::token(TOKEN).unwrap(),
+            addr,
+            vec!["https://ops.example.com".parse().unwrap()],
+        )
+    })
+    .await;
+    let port = admin.rsplit(':').next().unwrap().to_owned();
+    let http = no_redirects();
+    let get = |path: &str, host: String| {
+        http.get(format!("{admin}{path}"))
+            .header("host", host)
+            .send()
+    };
+
+    // DNS rebinding: a name that resolves here, but is not this page's.
+    for (path, host) in [
+        ("/login", format!("evil.example:{port}")),
+        ("/", format!("evil.example:{port}")),
+        ("/no-such-page", format!("evil.example:{port}")),
+        ("/login", "evil.example".to_owned()),
+        ("/login", "localhost".to_owned()),
+        ("/login", "localhost:1".to_owned()),
+        ("/login", format!("127.1:{port}")),
+        ("/login", format!("ops.example.com:{port}")),
+    ] {
+        let res = get(path, host.clone()).await.unwrap();
+        assert_eq!(res.status(), 421, "{path} as {host}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "text/plain; charset=utf-8",
+            "{host}"
+        );
+        let body = res.text().await.unwrap();
+        assert!(body.contains(&format!("Refused Host `{host}`")), "{body}");
+        assert!(body.contains("--public-origin"), "{body}");
+    }
+    // Refused before any login: neither the token nor a bearer token gets in.
+    let res = http
+        .post(format!("{admin}/login"))
+        .header("host", "evil.example")
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+    assert!(res.headers().get("set-cookie").is_none());
+    let res = http
+        .get(format!("{admin}/"))
+        .header("host", "evil.example")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+
+    // The listen address, the loopback names with the listen port, the public origin.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("LocalHost:{port}"),
+        format!("[::1]:{port}"),
+        "ops.example.com".to_owned(),
+        "ops.example.com:443".to_owned(),
+    ] {
+        let res = get("/login", host.clone()).await.unwrap();
+        assert_eq!(res.status(), 200, "{host}");
+    }
+    let res = http
+        .get(format!("{admin}/"))
+        .header("host", "ops.example.com")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Behind a proxy that sends the listen address as Host, the public origin is a valid
+    // Origin; the same name over plain HTTP is not.
+    let login = |origin: &'static str| {
+        http.post(format!("{admin}/login"))
+            .header("origin", origin)
+            .form(&[("token", TOKEN)])
+            .send()
+    };
+    assert_eq!(
+        login("https://ops.example.com").await.unwrap().status(),
+        303
+    );
+    assert_eq!(login("http://ops.example.com").await.unwrap().status(), 403);
+    assert_eq!(login("https://evil.example").await.unwrap().status(), 403);
+
+    // No Host at all (HTTP/1.1 requires one; HTTP/1.0 is held to the same rule), or two.
+    for request in [
+        "GET /login HTTP/1.1\r\nConnection: close\r\n\r\n".to_owned(),
+        "GET /login HTTP/1.0\r\n\r\n".to_owned(),
+    ] {
+        let answer = raw_http(&admin, &request).await;
+        assert!(answer.starts_with("HTTP/1."), "{answer}");
+        assert!(answer.contains(" 400 Bad Request\r\n"), "{answer}");
+        assert!(answer.contains("no Host header"), "{answer}");
+    }
+    let answer = raw_http(
+        &admin,
+        &format!(
+            "GET /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(answer.contains(" 400 Bad Request\r\n"), "{answer}");
+    // A host in the request line counts as well.
+    let answer = raw_http(
+        &admin,
+        &format!(
+            "GET http://evil.example:{port}/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(answer.contains(" 421 Misdirected Request\r\n"), "{answer}");
+    let answer = raw_http(
+        &admin,
+        &format!("GET /login HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(answer.contains(" 200 OK\r\n"), "{answer}");
 }
 
 /// Kills the child process when dropped.

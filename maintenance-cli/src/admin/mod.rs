@@ -3,14 +3,19 @@
 //!
 //! - Login with the admin token (compared in constant time) sets an `HttpOnly`,
 //!   `SameSite=Strict` session cookie; scripts may send `Authorization: Bearer <token>` instead.
+//! - A request whose `Host` is not the listen address, a loopback name with the listen port or a
+//!   configured public origin is refused with 421 (see [`AllowedHosts`]): a page whose name was
+//!   made to resolve to this address (DNS rebinding) gets nothing.
 //! - Every form carries the session's CSRF token, checked on each POST; a POST whose `Origin`
-//!   (or `Sec-Fetch-Site`) shows another site is refused.
+//!   is not one of the page's origins (or whose `Sec-Fetch-Site` shows another site) is
+//!   refused.
 //! - POST-redirect-GET; a refused value re-renders the page with the message beside the field
 //!   (status 422) and nothing written.
 //! - Each change goes through the [`MaintenanceStore`], which writes the audit event; the actor
 //!   is `admin@<client address>`.
 
 mod auth;
+mod hosts;
 mod page;
 mod session;
 
@@ -20,6 +25,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -32,6 +38,7 @@ use maintenance_core::{
 use crate::parse;
 
 pub use auth::{AdminAuth, AdminSetupError, AdminToken, MIN_TOKEN_LEN};
+pub use hosts::{AllowedHosts, HostRefusal, OriginError, PublicOrigin};
 pub use page::{FormData, FormKind, Invalid};
 pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
 
@@ -41,9 +48,34 @@ const MAX_BODY: usize = 64 * 1024;
 /// How many audit events the page shows.
 const LOG_LIMIT: u32 = 100;
 
+/// Everything the admin page needs besides its store.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Who may use the page.
+    pub auth: AdminAuth,
+    /// The hosts and origins that are the page's.
+    pub hosts: AllowedHosts,
+}
+
+impl AdminConfig {
+    /// A page with `auth`, listening on `listen` (the bound address, with its real port: the
+    /// allowed hosts are derived from it) and reached at `public_origins` too.
+    pub fn new(
+        auth: AdminAuth,
+        listen: SocketAddr,
+        public_origins: Vec<PublicOrigin>,
+    ) -> AdminConfig {
+        AdminConfig {
+            auth,
+            hosts: AllowedHosts::new(listen, public_origins),
+        }
+    }
+}
+
 struct AdminState {
     store: Arc<dyn MaintenanceStore>,
     auth: AdminAuth,
+    hosts: AllowedHosts,
     sessions: Sessions,
 }
 
@@ -63,10 +95,11 @@ enum Access {
 }
 
 /// The admin page's routes on `store`.
-pub fn router(store: Arc<dyn MaintenanceStore>, auth: AdminAuth) -> Router {
+pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
     let state = Arc::new(AdminState {
         store,
-        auth,
+        auth: config.auth,
+        hosts: config.hosts,
         sessions: Sessions::default(),
     });
     Router::new()
@@ -79,7 +112,30 @@ pub fn router(store: Arc<dyn MaintenanceStore>, auth: AdminAuth) -> Router {
         .route("/networks/add", post(add_network))
         .route("/networks/remove", post(remove_network))
         .fallback(not_found)
+        // Outermost, so that it also covers the fallback: no handler sees a foreign host.
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)
+}
+
+/// Refuses a request whose host is not the page's, before any handler runs.
+async fn check_host(State(app): State<Arc<AdminState>>, req: Request, next: Next) -> Response {
+    match app.hosts.check(req.headers(), req.uri()) {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => {
+            let host = match &refusal {
+                HostRefusal::Other(h) => h.as_str(),
+                HostRefusal::Missing => "(none)",
+                HostRefusal::Several => "(several)",
+            };
+            tracing::warn!(
+                client = %client_text(client_ip(&req)),
+                host,
+                "admin request refused: its Host is not this page's (add it with --public-origin \
+                 if it is)"
+            );
+            plain(refusal.status(), refusal.message())
+        }
+    }
 }
 
 /// Serves the admin page on `listener` (with client addresses for the audit log) until
@@ -103,6 +159,17 @@ fn html(status: StatusCode, body: String) -> Response {
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure_headers(h);
+    res
+}
+
+fn plain(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     secure_headers(h);
     res
@@ -184,36 +251,23 @@ impl AdminState {
     }
 }
 
-/// Whether a POST comes from this page: its `Origin`, when sent, is this host, and
-/// `Sec-Fetch-Site`, when sent, does not name another site.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// Whether a POST comes from this page: its `Origin`, when sent, is one of the page's origins
+/// (listen address, loopback names, public origins), and `Sec-Fetch-Site`, when sent, does not
+/// name another site.
+///
+/// `X-Forwarded-Host` is not consulted: a page that rebound its name to this address may send
+/// any such header with `fetch`; the public origin behind a proxy is configured instead.
+fn same_origin(headers: &HeaderMap, hosts: &AllowedHosts) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         match site.to_str() {
             Ok("same-origin" | "none") => {}
             _ => return false,
         }
     }
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let (Ok(origin), Some(host)) = (
-        origin.to_str(),
-        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
-    ) else {
-        return false;
-    };
-    let origin = origin.to_ascii_lowercase();
-    // Behind a reverse proxy the public host may arrive in `X-Forwarded-Host`; a browser cannot
-    // add that header to a cross-site form, so it is as good a witness as `Host`.
-    let forwarded = headers
-        .get_all("x-forwarded-host")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    std::iter::once(host)
-        .chain(forwarded)
-        .map(|h| h.trim().to_ascii_lowercase())
-        .any(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+    match headers.get(header::ORIGIN) {
+        None => true,
+        Some(origin) => origin.to_str().is_ok_and(|o| hosts.allows_origin(o)),
+    }
 }
 
 /// Whether the request came over HTTPS through a proxy (the session cookie is then `Secure`).
@@ -230,6 +284,11 @@ fn client_ip(req: &Request) -> Option<IpAddr> {
         .map(|ci| ci.0.ip())
 }
 
+/// A client address for logs.
+fn client_text(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
 async fn login_form(State(app): State<Arc<AdminState>>, req: Request) -> Response {
     match (&app.auth, app.access(req.headers())) {
         (AdminAuth::Open, _) | (_, Access::Session { .. }) => redirect("/", None),
@@ -238,7 +297,7 @@ async fn login_form(State(app): State<Arc<AdminState>>, req: Request) -> Respons
 }
 
 async fn login(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    if !same_origin(req.headers()) {
+    if !same_origin(req.headers(), &app.hosts) {
         return cross_origin();
     }
     let AdminAuth::Token(token) = &app.auth else {
@@ -273,7 +332,8 @@ fn cross_origin() -> Response {
     problem(
         StatusCode::FORBIDDEN,
         "Refused",
-        "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was changed.",
+        "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was \
+         changed. If the page is reached under another name, start it with --public-origin.",
     )
 }
 
@@ -400,7 +460,7 @@ struct Post {
 
 /// Checks origin, login and CSRF token, then reads the form.
 async fn begin_post(app: &AdminState, req: Request) -> Result<Post, Response> {
-    if !same_origin(req.headers()) {
+    if !same_origin(req.headers(), &app.hosts) {
         return Err(cross_origin());
     }
     let access = app.access(req.headers());
@@ -801,29 +861,41 @@ mod tests {
     }
 
     #[test]
-    fn origin_must_be_this_host_when_sent() {
-        assert!(same_origin(&headers(&[("host", "127.0.0.1:8085")])));
-        assert!(same_origin(&headers(&[
+    fn origin_must_be_one_of_the_pages_when_sent() {
+        let hosts = AllowedHosts::new(
+            "127.0.0.1:8085".parse().unwrap(),
+            vec!["https://admin.example.com".parse().unwrap()],
+        );
+        let ok = |pairs: &[(&'static str, &str)]| same_origin(&headers(pairs), &hosts);
+        assert!(ok(&[("host", "127.0.0.1:8085")]));
+        assert!(ok(&[
             ("host", "127.0.0.1:8085"),
             ("origin", "http://127.0.0.1:8085")
-        ])));
-        assert!(!same_origin(&headers(&[
+        ]));
+        assert!(ok(&[
+            ("host", "localhost:8085"),
+            ("origin", "http://localhost:8085")
+        ]));
+        assert!(!ok(&[
             ("host", "127.0.0.1:8085"),
             ("origin", "http://evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "127.0.0.1:8085"),
-            ("origin", "null")
-        ])));
-        assert!(!same_origin(&headers(&[
+        ]));
+        assert!(!ok(&[("host", "127.0.0.1:8085"), ("origin", "null")]));
+        assert!(!ok(&[
             ("host", "127.0.0.1:8085"),
             ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(same_origin(&headers(&[
+        ]));
+        // Behind a proxy: the configured public origin, whatever Host the proxy sends.
+        assert!(ok(&[
             ("host", "127.0.0.1:8085"),
-            ("x-forwarded-host", "admin.example.com"),
             ("origin", "https://admin.example.com")
-        ])));
+        ]));
+        // A forwarded host proves nothing: a rebinding page can send it.
+        assert!(!ok(&[
+            ("host", "127.0.0.1:8085"),
+            ("x-forwarded-host", "evil.example"),
+            ("origin", "https://evil.example")
+        ]));
     }
 
     #[test]

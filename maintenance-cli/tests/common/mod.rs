@@ -177,6 +177,7 @@ fn command(url: &str, args: &[&str]) -> std::process::Command {
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("MAINTENANCE_ADMIN_TOKEN")
+        .env_remove("MAINTENANCE_ADMIN_PUBLIC_ORIGIN")
         .env_remove("MAINTENANCE_CONNECT_TIMEOUT")
         .env("USER", "tester")
         .stdin(Stdio::null());
@@ -251,15 +252,28 @@ pub async fn start_test_project(url: &str) -> String {
     format!("http://{addr}")
 }
 
-/// Starts the admin page in-process on `url`'s database; returns its base URL.
+/// Starts the admin page in-process on `url`'s database, with no public origin; returns its
+/// base URL.
 pub async fn start_admin(url: &str, auth: maintenance_cli::admin::AdminAuth) -> String {
+    start_admin_with(url, |addr| {
+        maintenance_cli::admin::AdminConfig::new(auth, addr, Vec::new())
+    })
+    .await
+}
+
+/// Starts the admin page in-process on `url`'s database at 127.0.0.1:<free port>, configured
+/// by `config` from the bound address; returns its base URL.
+pub async fn start_admin_with(
+    url: &str,
+    config: impl FnOnce(std::net::SocketAddr) -> maintenance_cli::admin::AdminConfig,
+) -> String {
     let store = maintenance_sqlx::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("local address");
-    let router = maintenance_cli::admin::router(std::sync::Arc::new(store), auth);
+    let router = maintenance_cli::admin::router(std::sync::Arc::new(store), config(addr));
     tokio::spawn(maintenance_cli::admin::serve(
         listener,
         router,
