@@ -256,16 +256,14 @@ impl HostRefusal {
     /// the allowed names (a rebinding page could read them).
     pub fn message(&self) -> String {
         match self {
-            HostRefusal::Missing => "Refused: the request has no Host header. This admin page \
-                answers only to its listen address, loopback names with its port, and the \
-                origins given with --public-origin.\n"
+            HostRefusal::Missing => "Refused: the request has no Host header; this admin page \
+                answers only to its own names (see --public-origin).\n"
                 .to_owned(),
             HostRefusal::Several => "Refused: the request has several Host headers.\n".to_owned(),
             HostRefusal::Other(host) => format!(
-                "Refused Host `{host}`: this admin page answers only to its listen address, \
-                 loopback names with its port, and the origins given with --public-origin. To \
-                 reach it as {host}, start it with --public-origin https://{host} (or http://, as \
-                 the browser sees it; also MAINTENANCE_ADMIN_PUBLIC_ORIGIN).\n"
+                "Refused Host `{host}`: not a name of this admin page. To allow it, start the \
+                 page with --public-origin https://{host} (or http://, as the browser sees it; \
+                 also MAINTENANCE_ADMIN_PUBLIC_ORIGIN).\n"
             ),
         }
     }
