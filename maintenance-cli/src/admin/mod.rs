@@ -1,8 +1,12 @@
 //! The admin web page: every site with its maintenance state, ignored patterns and allowed
 //! networks, edited through plain HTML forms, and the audit log.
 //!
-//! - Login with the admin token (compared in constant time) sets an `HttpOnly`,
-//!   `SameSite=Strict` session cookie; scripts may send `Authorization: Bearer <token>` instead.
+//! - Login with the admin token (at least 32 characters, compared in constant time) sets an
+//!   `HttpOnly`, `SameSite=Strict` session cookie; scripts may send
+//!   `Authorization: Bearer <token>` instead, which is refused when no token is configured.
+//! - After a wrong token, the client address must wait before its next token is compared
+//!   (see [`BackoffPolicy`]): its attempts meanwhile get 429 with `Retry-After`. Each failure
+//!   is logged as a warning with the client address.
 //! - A request whose `Host` is not the listen address, a loopback name with the listen port or a
 //!   configured public origin is refused with 421 (see [`AllowedHosts`]): a page whose name was
 //!   made to resolve to this address (DNS rebinding) gets nothing.
@@ -18,10 +22,12 @@ mod auth;
 mod hosts;
 mod page;
 mod session;
+mod throttle;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -41,6 +47,7 @@ pub use auth::{AdminAuth, AdminSetupError, AdminToken, MIN_TOKEN_LEN};
 pub use hosts::{AllowedHosts, HostRefusal, OriginError, PublicOrigin};
 pub use page::{FormData, FormKind, Invalid};
 pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
+pub use throttle::{BackoffPolicy, Clock, Failure, LoginThrottle};
 
 /// The largest form body accepted.
 const MAX_BODY: usize = 64 * 1024;
@@ -55,6 +62,10 @@ pub struct AdminConfig {
     pub auth: AdminAuth,
     /// The hosts and origins that are the page's.
     pub hosts: AllowedHosts,
+    /// How failed logins slow down the next attempt from the same address.
+    pub backoff: BackoffPolicy,
+    /// The time for the backoff (replaced in tests, so that they need not sleep).
+    pub clock: Clock,
 }
 
 impl AdminConfig {
@@ -68,6 +79,8 @@ impl AdminConfig {
         AdminConfig {
             auth,
             hosts: AllowedHosts::new(listen, public_origins),
+            backoff: BackoffPolicy::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -77,6 +90,8 @@ struct AdminState {
     auth: AdminAuth,
     hosts: AllowedHosts,
     sessions: Sessions,
+    throttle: LoginThrottle,
+    clock: Clock,
 }
 
 /// Who is making a request.
@@ -92,6 +107,9 @@ enum Access {
     Denied,
     /// A bearer token sent to a page that has no token (`--insecure-no-auth`).
     NoBearer,
+    /// A bearer token from an address that must still wait this long after a wrong token; it
+    /// was not compared.
+    Throttled(Duration),
 }
 
 /// The admin page's routes on `store`.
@@ -101,6 +119,8 @@ pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
         auth: config.auth,
         hosts: config.hosts,
         sessions: Sessions::default(),
+        throttle: LoginThrottle::new(config.backoff),
+        clock: config.clock,
     });
     Router::new()
         .route("/", get(index))
@@ -220,8 +240,21 @@ async fn not_found() -> Response {
 }
 
 impl AdminState {
-    fn access(&self, headers: &HeaderMap) -> Access {
+    /// Who sent `headers` from `client`: a bearer token is checked (through the backoff), else
+    /// the session cookie.
+    fn access(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Access {
         if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            // Without a configured token there is nothing a bearer token could be checked
+            // against: accepting any would let every local process (or a page the browser was
+            // tricked into) script the page without even the CSRF token.
+            let AdminAuth::Token(token) = &self.auth else {
+                tracing::warn!(
+                    client = %client_text(client),
+                    "admin request with an Authorization header refused: the page has no token \
+                     (--insecure-no-auth)"
+                );
+                return Access::NoBearer;
+            };
             let given = auth
                 .to_str()
                 .ok()
@@ -229,26 +262,94 @@ impl AdminState {
                     v.strip_prefix("Bearer ")
                         .or_else(|| v.strip_prefix("bearer "))
                 })
-                .map(str::trim);
-            return match (&self.auth, given) {
-                // Without a configured token there is nothing a bearer token could be checked
-                // against: accepting any would let every local process (or a page the browser
-                // was tricked into) script the page without even the CSRF token.
-                (AdminAuth::Open, _) => Access::NoBearer,
-                (AdminAuth::Token(t), Some(g)) if t.matches(g) => Access::Bearer,
-                _ => Access::Denied,
+                .map(str::trim)
+                .filter(|g| !g.is_empty());
+            // Another scheme, or no token at all, is no guess: refused without counting.
+            let Some(given) = given else {
+                return Access::Denied;
+            };
+            return match self.check_token(token, given, client, "bearer token") {
+                Ok(()) => Access::Bearer,
+                Err(Some(wait)) => Access::Throttled(wait),
+                Err(None) => Access::Denied,
             };
         }
-        if let Some(id) = session::cookie(headers, COOKIE_NAME)
-            && let Some(csrf) = self.sessions.csrf(id)
-        {
-            return Access::Session {
-                id: id.to_owned(),
-                csrf,
-            };
+        match self.session(headers) {
+            Some((id, csrf)) => Access::Session { id, csrf },
+            None => Access::Anonymous,
         }
-        Access::Anonymous
     }
+
+    /// The live session of the request's cookie: its id and CSRF token.
+    fn session(&self, headers: &HeaderMap) -> Option<(String, String)> {
+        let id = session::cookie(headers, COOKIE_NAME)?;
+        let csrf = self.sessions.csrf(id)?;
+        Some((id.to_owned(), csrf))
+    }
+
+    /// Compares `given` with the token, unless `client` must still wait after a wrong one:
+    /// `Err(Some(wait))` then, without comparing. A wrong token is recorded and logged with
+    /// the client address (`Err(None)`); a right one clears the address's failures.
+    fn check_token(
+        &self,
+        token: &AdminToken,
+        given: &str,
+        client: Option<IpAddr>,
+        how: &'static str,
+    ) -> Result<(), Option<Duration>> {
+        let now = self.clock.now();
+        if let Err(wait) = self.throttle.admit(client, now) {
+            tracing::debug!(client = %client_text(client), how, "admin login not checked: the address must wait after a wrong token");
+            return Err(Some(wait));
+        }
+        if token.matches(given) {
+            self.throttle.succeeded(client);
+            return Ok(());
+        }
+        let failure = self.throttle.failed(client, now);
+        tracing::warn!(
+            client = %client_text(client),
+            how,
+            failures = failure.failures,
+            wait_secs = failure.wait.as_secs_f64(),
+            "admin login failed: wrong token from {}; its next attempt waits {:.1} s",
+            client_text(client),
+            failure.wait.as_secs_f64()
+        );
+        Err(None)
+    }
+}
+
+/// `Retry-After` seconds for a wait: rounded up, at least 1.
+fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+fn too_many_message(wait: Duration) -> String {
+    format!(
+        "Too many wrong tokens from your address: wait {} s before trying again.",
+        retry_after_secs(wait)
+    )
+}
+
+/// 429 with `Retry-After`, for a token that was not compared because of the backoff.
+fn too_many(mut res: Response, wait: Duration) -> Response {
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs(wait).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+fn throttled(wait: Duration) -> Response {
+    too_many(
+        problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong tokens",
+            &too_many_message(wait),
+        ),
+        wait,
+    )
 }
 
 /// Whether a POST comes from this page: its `Origin`, when sent, is one of the page's origins
@@ -290,8 +391,8 @@ fn client_text(ip: Option<IpAddr>) -> String {
 }
 
 async fn login_form(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    match (&app.auth, app.access(req.headers())) {
-        (AdminAuth::Open, _) | (_, Access::Session { .. }) => redirect("/", None),
+    match (&app.auth, app.session(req.headers())) {
+        (AdminAuth::Open, _) | (_, Some(_)) => redirect("/", None),
         _ => html(StatusCode::OK, page::login(None)),
     }
 }
@@ -304,19 +405,33 @@ async fn login(State(app): State<Arc<AdminState>>, req: Request) -> Response {
         return redirect("/", None);
     };
     let secure = behind_https(req.headers());
+    let client = client_ip(&req);
     let form = match read_form(req).await {
         Ok(f) => f,
         Err(res) => return res,
     };
     let given = form.text("token").trim();
-    if given.is_empty() || !token.matches(given) {
-        tracing::warn!("admin login with a wrong token");
-        let msg = if given.is_empty() {
-            "Enter the admin token."
-        } else {
-            "Wrong token: expected the token the server was started with."
-        };
-        return html(StatusCode::UNAUTHORIZED, page::login(Some(msg)));
+    if given.is_empty() {
+        return html(
+            StatusCode::UNAUTHORIZED,
+            page::login(Some("Enter the admin token.")),
+        );
+    }
+    match app.check_token(token, given, client, "login form") {
+        Ok(()) => {}
+        Err(Some(wait)) => {
+            let page = page::login(Some(&too_many_message(wait)));
+            return too_many(html(StatusCode::TOO_MANY_REQUESTS, page), wait);
+        }
+        Err(None) => {
+            return html(
+                StatusCode::UNAUTHORIZED,
+                page::login(Some(
+                    "Wrong token: expected the token the server was started with. Each wrong \
+                     token makes the next attempt from your address wait longer.",
+                )),
+            );
+        }
     }
     match app.sessions.create() {
         Some((id, _)) => redirect("/", Some(session::set_cookie(&id, secure))),
@@ -358,11 +473,12 @@ async fn index(State(app): State<Arc<AdminState>>, req: Request) -> Response {
                 .map(|(_, v)| v.into_owned())
         })
         .and_then(|code| notice_text(&code));
-    match app.access(req.headers()) {
+    match app.access(req.headers(), client_ip(&req)) {
         Access::Session { csrf, .. } => render(&app, &csrf, notice, None, StatusCode::OK).await,
         Access::Bearer => render(&app, "", notice, None, StatusCode::OK).await,
         Access::Denied => unauthorized(),
         Access::NoBearer => no_bearer(),
+        Access::Throttled(wait) => throttled(wait),
         Access::Anonymous => match app.auth {
             AdminAuth::Token(_) => redirect("/login", None),
             AdminAuth::Open => match app.sessions.create() {
@@ -456,6 +572,8 @@ struct Post {
     form: FormData,
     actor: String,
     csrf: String,
+    /// The session's id, when the POST came with one (not with a bearer token).
+    session: Option<String>,
 }
 
 /// Checks origin, login and CSRF token, then reads the form.
@@ -463,16 +581,14 @@ async fn begin_post(app: &AdminState, req: Request) -> Result<Post, Response> {
     if !same_origin(req.headers(), &app.hosts) {
         return Err(cross_origin());
     }
-    let access = app.access(req.headers());
-    let actor = match client_ip(&req) {
-        Some(ip) => format!("admin@{ip}"),
-        None => "admin@unknown".to_owned(),
-    };
-    let session_csrf = match access {
-        Access::Session { csrf, .. } => Some(csrf),
-        Access::Bearer => None,
+    let client = client_ip(&req);
+    let actor = format!("admin@{}", client_text(client));
+    let (session, session_csrf) = match app.access(req.headers(), client) {
+        Access::Session { id, csrf } => (Some(id), Some(csrf)),
+        Access::Bearer => (None, None),
         Access::Denied | Access::Anonymous => return Err(unauthorized()),
         Access::NoBearer => return Err(no_bearer()),
+        Access::Throttled(wait) => return Err(throttled(wait)),
     };
     let form = read_form(req).await?;
     if let Some(expected) = &session_csrf
@@ -490,19 +606,17 @@ async fn begin_post(app: &AdminState, req: Request) -> Result<Post, Response> {
         form,
         actor,
         csrf: session_csrf.unwrap_or_default(),
+        session,
     })
 }
 
 async fn logout(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let id = match app.access(req.headers()) {
-        Access::Session { id, .. } => Some(id),
-        _ => None,
+    let post = match begin_post(&app, req).await {
+        Ok(p) => p,
+        Err(res) => return res,
     };
-    if let Err(res) = begin_post(&app, req).await {
-        return res;
-    }
-    if let Some(id) = id {
-        app.sessions.remove(&id);
+    if let Some(id) = &post.session {
+        app.sessions.remove(id);
     }
     redirect("/login", Some(session::clear_cookie()))
 }

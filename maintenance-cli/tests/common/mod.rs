@@ -282,6 +282,44 @@ pub async fn start_admin_with(
     format!("http://{addr}")
 }
 
+/// A clock for the admin page's login backoff that only moves when told, so that tests never
+/// wait for a backoff to end.
+#[derive(Clone)]
+pub struct TestClock(std::sync::Arc<std::sync::Mutex<Instant>>);
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        TestClock(std::sync::Arc::new(std::sync::Mutex::new(Instant::now())))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+
+    /// The clock to give the admin page.
+    pub fn clock(&self) -> maintenance_cli::admin::Clock {
+        let now = self.0.clone();
+        maintenance_cli::admin::Clock::from_fn(move || *now.lock().unwrap())
+    }
+}
+
+/// Starts the admin page with `auth`, no public origin, the default backoff and `clock`;
+/// returns its base URL.
+pub async fn start_admin_clocked(
+    url: &str,
+    auth: maintenance_cli::admin::AdminAuth,
+    clock: &TestClock,
+) -> String {
+    let clock = clock.clock();
+    start_admin_with(url, move |addr| maintenance_cli::admin::AdminConfig {
+        clock,
+        ..maintenance_cli::admin::AdminConfig::new(auth, addr, Vec::new())
+    })
+    .await
+}
+
 /// Opens the store directly, to check what was written.
 pub async fn store(url: &str) -> maintenance_sqlx::SqlxStore {
     maintenance_sqlx::connect(url).await.expect("connect")
