@@ -551,6 +551,8 @@ const END: &[Case] = &[
     case(
         &[
             "admin",
+            "--token",
+            "0123456789abcdef0123456789abcdef",
             "--public-origin",
             "https://ops.example.com",
             "--public-origin",
@@ -558,10 +560,16 @@ const END: &[Case] = &[
         ],
         2,
         &[],
-        &["invalid public origin `ftp://ops.example.com`: expected http:// or https://"],
+        &["error: invalid public origin `ftp://ops.example.com`: expected http:// or https://"],
     ),
     case(
-        &["admin", "--public-origin", "https://ops.example.com/admin/"],
+        &[
+            "admin",
+            "--token",
+            "0123456789abcdef0123456789abcdef",
+            "--public-origin",
+            "https://ops.example.com/admin/",
+        ],
         2,
         &[],
         &["invalid public origin `https://ops.example.com/admin/`: it has a path"],

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::hosts::OriginError;
+
 /// The shortest admin token accepted, in characters. Shorter ones are refused at start-up:
 /// the token is the only thing between the network and every site's maintenance switch.
 pub const MIN_TOKEN_LEN: usize = 32;
@@ -41,6 +43,9 @@ pub enum AdminSetupError {
         /// The listen address given.
         listen: SocketAddr,
     },
+    /// A `--public-origin` (or `MAINTENANCE_ADMIN_PUBLIC_ORIGIN`) value that is not an origin.
+    #[error(transparent)]
+    PublicOrigin(#[from] OriginError),
 }
 
 /// The admin token. Only its SHA-256 digest is kept, so that a comparison hashes the given
