@@ -289,8 +289,8 @@ pub struct AdminArgs {
     pub token: Option<String>,
     /// An origin the page is also reached at, e.g. https://ops.example.com behind a TLS proxy;
     /// repeat for several (comma-separated in the environment variable). Requests for any other
-    /// host than these, the listen address and localhost/127.0.0.1/[::1] with the listen port
-    /// are refused.
+    /// host than these, the listen address and the loopback names (localhost, 127.0.0.1, ::1)
+    /// with the listen port are refused.
     // Kept as text and checked by `public_origins()`, so that an empty variable (or a trailing
     // comma) means no origin rather than a bad one.
     #[arg(
