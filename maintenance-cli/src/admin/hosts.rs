@@ -239,6 +239,8 @@ pub enum HostRefusal {
     Missing,
     /// More than one `Host` header.
     Several,
+    /// A `Host` header with bytes that are not visible ASCII (no host name has them).
+    Unreadable,
     /// A host that is not this page's; shown as received (cut when long).
     Other(String),
 }
@@ -248,7 +250,9 @@ impl HostRefusal {
     pub fn status(&self) -> http::StatusCode {
         match self {
             HostRefusal::Other(_) => http::StatusCode::MISDIRECTED_REQUEST,
-            HostRefusal::Missing | HostRefusal::Several => http::StatusCode::BAD_REQUEST,
+            HostRefusal::Missing | HostRefusal::Several | HostRefusal::Unreadable => {
+                http::StatusCode::BAD_REQUEST
+            }
         }
     }
 
@@ -260,6 +264,9 @@ impl HostRefusal {
                 answers only to its own names (see --public-origin).\n"
                 .to_owned(),
             HostRefusal::Several => "Refused: the request has several Host headers.\n".to_owned(),
+            HostRefusal::Unreadable => {
+                "Refused: the Host header is not visible ASCII.\n".to_owned()
+            }
             HostRefusal::Other(host) => format!(
                 "Refused Host `{host}`: not a name of this admin page. To allow it, start the \
                  page with --public-origin https://{host} (or http://, as the browser sees it; \
@@ -364,7 +371,7 @@ impl AllowedHosts {
             match host.to_str() {
                 Ok(h) if self.allows_host(h) => {}
                 Ok(h) => return Err(HostRefusal::Other(shown(h))),
-                Err(_) => return Err(HostRefusal::Other("(not visible ASCII)".to_owned())),
+                Err(_) => return Err(HostRefusal::Unreadable),
             }
         }
         match authority {
@@ -558,5 +565,14 @@ mod tests {
             http::StatusCode::MISDIRECTED_REQUEST
         );
         assert_eq!(HostRefusal::Missing.status(), http::StatusCode::BAD_REQUEST);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::HOST,
+            http::HeaderValue::from_bytes(b"caf\xe9.example").unwrap(),
+        );
+        assert_eq!(
+            allowed.check(&h, &"/".parse().unwrap()),
+            Err(HostRefusal::Unreadable)
+        );
     }
 }

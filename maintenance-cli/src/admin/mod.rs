@@ -146,6 +146,7 @@ async fn check_host(State(app): State<Arc<AdminState>>, req: Request, next: Next
                 HostRefusal::Other(h) => h.as_str(),
                 HostRefusal::Missing => "(none)",
                 HostRefusal::Several => "(several)",
+                HostRefusal::Unreadable => "(not visible ASCII)",
             };
             tracing::warn!(
                 client = %client_text(client_ip(&req)),
