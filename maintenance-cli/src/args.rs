@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin::{OriginError, PublicOrigin};
 use crate::parse;
 
 /// The database used when neither `--database-url` nor `DATABASE_URL` is given.
@@ -271,14 +272,14 @@ pub struct LogArgs {
     pub json: bool,
 }
 
-/// `admin [--listen ADDR] [--token TOKEN]`
+/// `admin [--listen ADDR] [--token TOKEN] [--public-origin URL]... [--insecure-no-auth]`
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADMIN_LISTEN)]
     pub listen: SocketAddr,
-    /// The token to log in with (prefer the environment variable: arguments are visible to
-    /// other local users).
+    /// The token to log in with, at least 32 characters, e.g. from `openssl rand -hex 32`
+    /// (prefer the environment variable: arguments are visible to other local users).
     #[arg(
         long,
         value_name = "TOKEN",
@@ -286,9 +287,33 @@ pub struct AdminArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// An origin the page is also reached at, e.g. https://ops.example.com behind a TLS proxy;
+    /// repeat for several (comma-separated in the environment variable). Requests for any other
+    /// host than these, the listen address and the loopback names (localhost, 127.0.0.1, ::1)
+    /// with the listen port are refused.
+    // Kept as text and checked by `public_origins()`, so that an empty variable (or a trailing
+    // comma) means no origin rather than a bad one.
+    #[arg(
+        long = "public-origin",
+        value_name = "URL",
+        env = "MAINTENANCE_ADMIN_PUBLIC_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub public_origins: Vec<String>,
     /// Serve without a token; only allowed on a loopback address.
     #[arg(long)]
     pub insecure_no_auth: bool,
+}
+
+impl AdminArgs {
+    /// The public origins given, blank ones left out; the first bad one is an error naming it.
+    pub fn public_origins(&self) -> Result<Vec<PublicOrigin>, OriginError> {
+        self.public_origins
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| o.parse())
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -313,6 +338,33 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn public_origins_are_checked_and_blank_ones_left_out() {
+        let admin = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["maintenance", "admin"].iter().chain(args)).unwrap();
+            match cli.command {
+                Command::Admin(a) => a.public_origins(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let origins = admin(&[
+            "--public-origin",
+            "https://a.example,",
+            "--public-origin",
+            "http://b.example:8080",
+        ])
+        .unwrap();
+        let shown: Vec<String> = origins.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["https://a.example", "http://b.example:8080"]);
+        assert_eq!(admin(&["--public-origin", ""]).unwrap(), []);
+        let err = admin(&["--public-origin", "https://a.example,ops.example"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("invalid public origin `ops.example`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use maintenance_core::StoreError;
 
+use crate::admin::AdminSetupError;
+
 /// Exit status of a successful command.
 pub const EXIT_OK: i32 = 0;
 /// Exit status of a command that failed (database, unknown site, nothing to remove, ...).
@@ -16,6 +18,9 @@ pub enum CliError {
     /// starts). Exit status 2.
     #[error("{0}")]
     Usage(String),
+    /// The admin page's options are refused (no token, a short token, ...). Exit status 2.
+    #[error(transparent)]
+    Admin(#[from] AdminSetupError),
     /// The database could not be opened, or its URL is not usable.
     #[error("{0}")]
     Database(#[from] maintenance_sqlx::Error),
@@ -31,7 +36,7 @@ impl CliError {
     /// The process exit status for this error: 2 for bad usage, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) => EXIT_USAGE,
+            CliError::Usage(_) | CliError::Admin(_) => EXIT_USAGE,
             CliError::Store(StoreError::Invalid(_)) => EXIT_USAGE,
             CliError::Database(
                 maintenance_sqlx::Error::UnsupportedUrl { .. }

@@ -7,7 +7,8 @@
 //! - [`args`]: the command line (clap), with every value checked before anything is opened.
 //! - [`commands`]: each command, validating all input before its first write.
 //! - [`report`]: what `status` and `log` print, as text or JSON.
-//! - [`admin`]: the admin web page (axum): login with a token, CSRF-protected plain forms.
+//! - [`admin`]: the admin web page (axum): login with a token (with a backoff after failures),
+//!   CSRF-protected plain forms, answering only its own host names.
 //! - [`parse`]: durations, times and other values, with errors that name the bad value.
 //! - [`error`]: the errors and their exit statuses (0 success, 1 failure, 2 bad usage).
 //!

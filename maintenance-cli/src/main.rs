@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use maintenance_cli::admin::{self, AdminAuth};
+use maintenance_cli::admin::{self, AdminAuth, AdminConfig, AdminSetupError};
 use maintenance_cli::args::{AdminArgs, Command};
 use maintenance_cli::{Cli, CliError, commands};
 
@@ -47,6 +47,7 @@ fn main() -> ExitCode {
 
 async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
     let auth = AdminAuth::from_options(args.listen, args.token.as_deref(), args.insecure_no_auth)?;
+    let public_origins = args.public_origins().map_err(AdminSetupError::from)?;
     let store = commands::connect(&cli.database_url).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -60,6 +61,12 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
             AdminAuth::Token(_) => "",
         }
     );
+    for origin in &public_origins {
+        println!("Also answering as {origin}");
+    }
+    // The allowed hosts come from the bound address, so that `--listen 127.0.0.1:0` allows
+    // the port actually chosen.
+    let config = AdminConfig::new(auth, addr, public_origins);
     let shutdown = async {
         // A handler that cannot be installed never fires; the other one still stops the server.
         let ctrl_c = async {
@@ -82,7 +89,7 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
     };
     admin::serve(
         listener,
-        admin::router(std::sync::Arc::new(store), auth),
+        admin::router(std::sync::Arc::new(store), config),
         shutdown,
     )
     .await

@@ -21,7 +21,7 @@ use fantoccini::{ClientBuilder, Locator};
 use maintenance_cli::admin::AdminAuth;
 use maintenance_core::{MaintenanceStore, SiteRef};
 
-const TOKEN: &str = "browser-test-token-0123456789";
+const TOKEN: &str = "browser-test-token-0123456789abcdefghij";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// chromedriver's path: /usr/bin/chromedriver, else the first on PATH.
@@ -82,7 +82,7 @@ async fn admin_page_in_chromium_turns_maintenance_on_and_off() {
 
     let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
     let app = start_test_project(&db.url).await;
-    let admin = start_admin(&db.url, AdminAuth::Token(TOKEN.to_owned())).await;
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
     let store = common::store(&db.url).await;
     let http = reqwest::Client::new();
     let home = format!("{app}/");

@@ -539,6 +539,42 @@ const END: &[Case] = &[
         &["refusing --insecure-no-auth on 0.0.0.0:0", "loopback"],
     ),
     case(
+        &["admin", "--token", "correct-horse-battery-staple"],
+        2,
+        &[],
+        &[
+            "refusing an admin token of 28 characters",
+            "at least 32 characters",
+            "openssl rand -hex 32",
+        ],
+    ),
+    case(
+        &[
+            "admin",
+            "--token",
+            "0123456789abcdef0123456789abcdef",
+            "--public-origin",
+            "https://ops.example.com",
+            "--public-origin",
+            "ftp://ops.example.com",
+        ],
+        2,
+        &[],
+        &["error: invalid public origin `ftp://ops.example.com`: expected http:// or https://"],
+    ),
+    case(
+        &[
+            "admin",
+            "--token",
+            "0123456789abcdef0123456789abcdef",
+            "--public-origin",
+            "https://ops.example.com/admin/",
+        ],
+        2,
+        &[],
+        &["invalid public origin `https://ops.example.com/admin/`: it has a path"],
+    ),
+    case(
         &["admin", "--listen", "nowhere", "--token", "t"],
         2,
         &[],
@@ -869,4 +905,51 @@ fn database_names_are_replaced() {
         with_database("postgres://u:p@h/db?sslmode=disable", "mt_2"),
         "postgres://u:p@h/mt_2?sslmode=disable"
     );
+}
+
+#[test]
+fn short_admin_token_from_the_environment_is_refused_without_showing_it() {
+    let run = cli_env(
+        "sqlite::memory:",
+        &["admin", "--listen", "127.0.0.1:0"],
+        &[("MAINTENANCE_ADMIN_TOKEN", "hunter2-hunter2")],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    for want in [
+        "refusing an admin token of 15 characters",
+        "MAINTENANCE_ADMIN_TOKEN",
+        "openssl rand -hex 32",
+        "head -c 32 /dev/urandom | base64",
+    ] {
+        assert!(run.stderr.contains(want), "{want:?} in {run:#?}");
+    }
+    assert!(!run.stderr.contains("hunter2"), "{run:#?}");
+    assert!(!run.stdout.contains("Admin page on"), "{run:#?}");
+}
+
+#[test]
+fn public_origins_from_the_environment_are_checked_at_start_up() {
+    let run = cli_env(
+        "sqlite::memory:",
+        &["admin", "--listen", "127.0.0.1:0"],
+        &[
+            (
+                "MAINTENANCE_ADMIN_TOKEN",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "MAINTENANCE_ADMIN_PUBLIC_ORIGIN",
+                "https://ops.example.com, http://ops.example.com:8o8o",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("invalid public origin `http://ops.example.com:8o8o`: invalid port `8o8o`"),
+        "{run:#?}"
+    );
+    assert!(!run.stdout.contains("Admin page on"), "{run:#?}");
 }

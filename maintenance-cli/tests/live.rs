@@ -11,11 +11,15 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, cli_async, fresh_db, ok, start_admin, start_test_project, wait_for_status};
-use maintenance_cli::admin::AdminAuth;
+use common::{
+    Backend, TestClock, cli_async, fresh_db, ok, start_admin, start_admin_clocked,
+    start_admin_with, start_test_project, wait_for_status,
+};
+use maintenance_cli::admin::{AdminAuth, AdminConfig};
 use maintenance_core::{MaintenanceStore, SiteRef};
 
-const TOKEN: &str = "correct-horse-battery-staple";
+/// At least 32 characters: shorter tokens are refused at start-up.
+const TOKEN: &str = "correct-horse-battery-staple-0123456789";
 
 async fn cli_change_reaches_the_server(backend: Backend, test: &str) {
     let Some(db) = fresh_db(backend, test).await else {
@@ -121,7 +125,8 @@ async fn event_count(store: &dyn MaintenanceStore) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     let db = fresh_db(Backend::Sqlite, "admin").await.unwrap();
-    let admin = start_admin(&db.url, AdminAuth::Token(TOKEN.to_owned())).await;
+    let clock = TestClock::new();
+    let admin = start_admin_clocked(&db.url, AdminAuth::token(TOKEN).unwrap(), &clock).await;
     let store: Arc<dyn MaintenanceStore> = Arc::new(common::store(&db.url).await);
     let http = no_redirects();
 
@@ -152,6 +157,8 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
         "{body}"
     );
     assert!(body.contains("Wrong token"), "{body}");
+    // The next token from this address waits (see the backoff test).
+    clock.advance(Duration::from_secs(1));
 
     // A cross-origin login is refused.
     let res = http
@@ -545,6 +552,248 @@ async fn admin_page_without_auth_still_needs_the_csrf_token() {
     assert_eq!(res.status(), 303);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_without_a_token_refuses_bearer_tokens() {
+    let db = fresh_db(Backend::Sqlite, "admin-open-bearer")
+        .await
+        .unwrap();
+    let admin = start_admin(&db.url, AdminAuth::Open).await;
+    let store = common::store(&db.url).await;
+    let http = no_redirects();
+    for token in [TOKEN, "anything"] {
+        let res = http
+            .post(format!("{admin}/state"))
+            .bearer_auth(token)
+            .form(&[("site", "default"), ("enabled", "on")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let body = res.text().await.unwrap();
+        assert!(body.contains("--insecure-no-auth"), "{body}");
+        let res = http
+            .get(format!("{admin}/"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
+}
+
+/// A client whose requests come from `from` (another loopback address is another client).
+fn client_from(from: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_login_failures_back_off_per_address() {
+    let db = fresh_db(Backend::Sqlite, "admin-backoff").await.unwrap();
+    let clock = TestClock::new();
+    let admin = start_admin_clocked(&db.url, AdminAuth::token(TOKEN).unwrap(), &clock).await;
+    let one = client_from("127.0.0.1");
+    let other = client_from("127.0.0.2");
+    let login = |http: &reqwest::Client, token: &str| {
+        http.post(format!("{admin}/login"))
+            .form(&[("token", token)])
+            .send()
+    };
+    let bearer = |http: &reqwest::Client, token: &str| {
+        http.get(format!("{admin}/")).bearer_auth(token).send()
+    };
+    let refused = |res: reqwest::Response, retry_after: &'static str| async move {
+        assert_eq!(res.status(), 429);
+        assert_eq!(res.headers()["retry-after"], retry_after);
+        assert!(res.headers().get("set-cookie").is_none());
+        let body = res.text().await.unwrap();
+        assert!(body.contains("Too many wrong tokens"), "{body}");
+    };
+
+    // A wrong token: the next attempt from the address, even with the right token, is refused
+    // without being checked until the wait is over.
+    assert_eq!(login(&one, "wrong").await.unwrap().status(), 401);
+    refused(login(&one, TOKEN).await.unwrap(), "1").await;
+    refused(bearer(&one, TOKEN).await.unwrap(), "1").await;
+    // Another address is not affected.
+    assert_eq!(login(&other, TOKEN).await.unwrap().status(), 303);
+    assert_eq!(bearer(&other, TOKEN).await.unwrap().status(), 200);
+
+    // Each further failure, by form or bearer token, doubles the wait.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(bearer(&one, "wrong").await.unwrap().status(), 401);
+    refused(login(&one, TOKEN).await.unwrap(), "2").await;
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(login(&one, "still-wrong").await.unwrap().status(), 401);
+    refused(bearer(&one, TOKEN).await.unwrap(), "4").await;
+    clock.advance(Duration::from_millis(3500));
+    refused(login(&one, TOKEN).await.unwrap(), "1").await;
+
+    // The right token after the wait gets in and clears the count: the next failure waits
+    // as after the first.
+    clock.advance(Duration::from_millis(500));
+    assert_eq!(login(&one, TOKEN).await.unwrap().status(), 303);
+    assert_eq!(bearer(&one, TOKEN).await.unwrap().status(), 200);
+    assert_eq!(login(&one, "wrong").await.unwrap().status(), 401);
+    refused(login(&one, TOKEN).await.unwrap(), "1").await;
+    // An empty form is no guess and not counted.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(login(&one, "").await.unwrap().status(), 401);
+    assert_eq!(login(&one, TOKEN).await.unwrap().status(), 303);
+}
+
+/// Sends `request` as raw bytes (to leave out or repeat headers no client library would) and
+/// returns the whole answer.
+async fn raw_http(base: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_answers_only_its_own_hosts() {
+    let db = fresh_db(Backend::Sqlite, "admin-hosts").await.unwrap();
+    let admin = start_admin_with(&db.url, |addr| {
+        AdminConfig::new(
+            AdminAuth::token(TOKEN).unwrap(),
+            addr,
+            vec!["https://ops.example.com".parse().unwrap()],
+        )
+    })
+    .await;
+    let port = admin.rsplit(':').next().unwrap().to_owned();
+    let http = no_redirects();
+    let get = |path: &str, host: String| {
+        http.get(format!("{admin}{path}"))
+            .header("host", host)
+            .send()
+    };
+
+    // DNS rebinding: a name that resolves here, but is not this page's.
+    for (path, host) in [
+        ("/login", format!("evil.example:{port}")),
+        ("/", format!("evil.example:{port}")),
+        ("/no-such-page", format!("evil.example:{port}")),
+        ("/login", "evil.example".to_owned()),
+        ("/login", "localhost".to_owned()),
+        ("/login", "localhost:1".to_owned()),
+        ("/login", format!("127.1:{port}")),
+        ("/login", format!("ops.example.com:{port}")),
+    ] {
+        let res = get(path, host.clone()).await.unwrap();
+        assert_eq!(res.status(), 421, "{path} as {host}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "text/plain; charset=utf-8",
+            "{host}"
+        );
+        let body = res.text().await.unwrap();
+        assert!(body.contains(&format!("Refused Host `{host}`")), "{body}");
+        assert!(body.contains("--public-origin"), "{body}");
+    }
+    // Refused before any login: neither the token nor a bearer token gets in.
+    let res = http
+        .post(format!("{admin}/login"))
+        .header("host", "evil.example")
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+    assert!(res.headers().get("set-cookie").is_none());
+    let res = http
+        .get(format!("{admin}/"))
+        .header("host", "evil.example")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+
+    // The listen address, the loopback names with the listen port, the public origin.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("LocalHost:{port}"),
+        format!("[::1]:{port}"),
+        "ops.example.com".to_owned(),
+        "ops.example.com:443".to_owned(),
+    ] {
+        let res = get("/login", host.clone()).await.unwrap();
+        assert_eq!(res.status(), 200, "{host}");
+    }
+    let res = http
+        .get(format!("{admin}/"))
+        .header("host", "ops.example.com")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Behind a proxy that sends the listen address as Host, the public origin is a valid
+    // Origin; the same name over plain HTTP is not.
+    let login = |origin: &'static str| {
+        http.post(format!("{admin}/login"))
+            .header("origin", origin)
+            .form(&[("token", TOKEN)])
+            .send()
+    };
+    assert_eq!(
+        login("https://ops.example.com").await.unwrap().status(),
+        303
+    );
+    assert_eq!(login("http://ops.example.com").await.unwrap().status(), 403);
+    assert_eq!(login("https://evil.example").await.unwrap().status(), 403);
+
+    // No Host at all (HTTP/1.1 requires one; HTTP/1.0 is held to the same rule), or two.
+    for request in [
+        "GET /login HTTP/1.1\r\nConnection: close\r\n\r\n".to_owned(),
+        "GET /login HTTP/1.0\r\n\r\n".to_owned(),
+    ] {
+        let answer = raw_http(&admin, &request).await;
+        assert!(answer.starts_with("HTTP/1."), "{answer}");
+        assert!(answer.contains(" 400 Bad Request\r\n"), "{answer}");
+        assert!(answer.contains("no Host header"), "{answer}");
+    }
+    let answer = raw_http(
+        &admin,
+        &format!(
+            "GET /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(answer.contains(" 400 Bad Request\r\n"), "{answer}");
+    // A host in the request line counts as well.
+    let answer = raw_http(
+        &admin,
+        &format!(
+            "GET http://evil.example:{port}/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(answer.contains(" 421 Misdirected Request\r\n"), "{answer}");
+    let answer = raw_http(
+        &admin,
+        &format!("GET /login HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(answer.contains(" 200 OK\r\n"), "{answer}");
+}
+
 /// Kills the child process when dropped.
 struct Child(std::process::Child);
 
@@ -556,7 +805,7 @@ impl Drop for Child {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_binary_serves_the_page_with_a_token_from_the_environment() {
+async fn admin_binary_serves_the_page_and_logs_refusals_with_the_client_address() {
     let db = fresh_db(Backend::Sqlite, "admin-binary").await.unwrap();
     ok(&cli_async(&db.url, &["migrate"]).await);
     let mut child = Child(
@@ -569,22 +818,40 @@ async fn admin_binary_serves_the_page_with_a_token_from_the_environment() {
                 "127.0.0.1:0",
             ])
             .env("MAINTENANCE_ADMIN_TOKEN", TOKEN)
+            .env(
+                "MAINTENANCE_ADMIN_PUBLIC_ORIGIN",
+                "https://ops.example.com,https://ops2.example.com:8443",
+            )
+            .env_remove("MAINTENANCE_LOG")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
     let stdout = child.0.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    let stderr = child.0.stderr.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut lines = Vec::new();
+        for _ in 0..3 {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            lines.push(line);
+        }
+        lines
     })
     .await
-    .unwrap()
     .unwrap();
+    let line = &lines[0];
     assert!(
         line.starts_with("Admin page on http://127.0.0.1:"),
         "{line}"
+    );
+    assert_eq!(lines[1], "Also answering as https://ops.example.com\n");
+    assert_eq!(
+        lines[2],
+        "Also answering as https://ops2.example.com:8443\n"
     );
     let base = line
         .split_whitespace()
@@ -602,5 +869,54 @@ async fn admin_binary_serves_the_page_with_a_token_from_the_environment() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    drop(child);
+    for host in ["ops.example.com", "ops2.example.com:8443"] {
+        let res = http
+            .get(format!("{base}/login"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{host}");
+    }
+
+    // A wrong token and a foreign host: refused, and each logged with the client address.
+    let res = http
+        .post(format!("{base}/login"))
+        .form(&[("token", "not-the-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = http
+        .get(format!("{base}/"))
+        .header("host", "rebound.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    let logs = tokio::task::spawn_blocking(move || {
+        let mut logs = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut logs).map(|_| logs)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let failed = logs
+        .lines()
+        .find(|l| l.contains("admin login failed"))
+        .unwrap_or_else(|| panic!("no failed login in the logs: {logs}"));
+    assert!(failed.contains("WARN"), "{failed}");
+    assert!(failed.contains("wrong token from 127.0.0.1;"), "{failed}");
+    assert!(failed.contains("client=127.0.0.1"), "{failed}");
+    assert!(!logs.contains("not-the-token"), "{logs}");
+    assert!(!logs.contains(TOKEN), "{logs}");
+    let refused = logs
+        .lines()
+        .find(|l| l.contains("admin request refused"))
+        .unwrap_or_else(|| panic!("no refused host in the logs: {logs}"));
+    assert!(refused.contains("WARN"), "{refused}");
+    assert!(refused.contains("client=127.0.0.1"), "{refused}");
+    assert!(refused.contains("rebound.example"), "{refused}");
 }

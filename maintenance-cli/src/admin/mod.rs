@@ -1,24 +1,37 @@
 //! The admin web page: every site with its maintenance state, ignored patterns and allowed
 //! networks, edited through plain HTML forms, and the audit log.
 //!
-//! - Login with the admin token (compared in constant time) sets an `HttpOnly`,
-//!   `SameSite=Strict` session cookie; scripts may send `Authorization: Bearer <token>` instead.
+//! - Login with the admin token (at least 32 characters, compared in constant time) sets an
+//!   `HttpOnly`, `SameSite=Strict` session cookie; scripts may send
+//!   `Authorization: Bearer <token>` instead, which is refused when no token is configured.
+//! - After a wrong token, the client address must wait before its next token is compared
+//!   (see [`BackoffPolicy`]): its attempts meanwhile get 429 with `Retry-After`. Each failure
+//!   is logged as a warning with the client address.
+//! - A request whose `Host` is not the listen address, a loopback name with the listen port or a
+//!   configured public origin is refused with 421 (see [`AllowedHosts`]): a page whose name was
+//!   made to resolve to this address (DNS rebinding) gets nothing.
 //! - Every form carries the session's CSRF token, checked on each POST; a POST whose `Origin`
-//!   (or `Sec-Fetch-Site`) shows another site is refused.
+//!   is not one of the page's origins (or whose `Sec-Fetch-Site` shows another site) is
+//!   refused.
 //! - POST-redirect-GET; a refused value re-renders the page with the message beside the field
 //!   (status 422) and nothing written.
 //! - Each change goes through the [`MaintenanceStore`], which writes the audit event; the actor
 //!   is `admin@<client address>`.
 
+mod auth;
+mod hosts;
 mod page;
 mod session;
+mod throttle;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -28,11 +41,13 @@ use maintenance_core::{
     find_site, validate,
 };
 
-use crate::error::CliError;
 use crate::parse;
 
+pub use auth::{AdminAuth, AdminSetupError, AdminToken, MIN_TOKEN_LEN};
+pub use hosts::{AllowedHosts, HostRefusal, OriginError, PublicOrigin};
 pub use page::{FormData, FormKind, Invalid};
 pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
+pub use throttle::{BackoffPolicy, Clock, Failure, LoginThrottle};
 
 /// The largest form body accepted.
 const MAX_BODY: usize = 64 * 1024;
@@ -40,65 +55,43 @@ const MAX_BODY: usize = 64 * 1024;
 /// How many audit events the page shows.
 const LOG_LIMIT: u32 = 100;
 
-/// How the admin page checks who may use it.
-#[derive(Clone)]
-pub enum AdminAuth {
-    /// Log in with this token (or send it as a bearer token).
-    Token(String),
-    /// No login: only for a server listening on a loopback address.
-    Open,
+/// Everything the admin page needs besides its store.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Who may use the page.
+    pub auth: AdminAuth,
+    /// The hosts and origins that are the page's.
+    pub hosts: AllowedHosts,
+    /// How failed logins slow down the next attempt from the same address.
+    pub backoff: BackoffPolicy,
+    /// The time for the backoff (replaced in tests, so that they need not sleep).
+    pub clock: Clock,
 }
 
-impl std::fmt::Debug for AdminAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AdminAuth::Token(_) => f.write_str("Token(***)"),
-            AdminAuth::Open => f.write_str("Open"),
-        }
-    }
-}
-
-impl AdminAuth {
-    /// The authentication for `admin`'s options: a token when one is given (not blank);
-    /// otherwise no login, only with `--insecure-no-auth` on a loopback address.
-    ///
-    /// ```
-    /// use maintenance_cli::admin::AdminAuth;
-    /// let local = "127.0.0.1:8085".parse().unwrap();
-    /// assert!(AdminAuth::from_options(local, None, false).is_err());
-    /// assert!(matches!(AdminAuth::from_options(local, None, true), Ok(AdminAuth::Open)));
-    /// assert!(AdminAuth::from_options("0.0.0.0:8085".parse().unwrap(), None, true).is_err());
-    /// ```
-    pub fn from_options(
+impl AdminConfig {
+    /// A page with `auth`, listening on `listen` (the bound address, with its real port: the
+    /// allowed hosts are derived from it) and reached at `public_origins` too.
+    pub fn new(
+        auth: AdminAuth,
         listen: SocketAddr,
-        token: Option<&str>,
-        insecure_no_auth: bool,
-    ) -> Result<AdminAuth, CliError> {
-        if let Some(t) = token.map(str::trim).filter(|t| !t.is_empty()) {
-            return Ok(AdminAuth::Token(t.to_owned()));
+        public_origins: Vec<PublicOrigin>,
+    ) -> AdminConfig {
+        AdminConfig {
+            auth,
+            hosts: AllowedHosts::new(listen, public_origins),
+            backoff: BackoffPolicy::default(),
+            clock: Clock::system(),
         }
-        if !insecure_no_auth {
-            return Err(CliError::Usage(
-                "refusing to start the admin page without a token: expected --token TOKEN or \
-                 the environment variable MAINTENANCE_ADMIN_TOKEN (or, on a loopback address \
-                 only, --insecure-no-auth)"
-                    .to_owned(),
-            ));
-        }
-        if !listen.ip().is_loopback() {
-            return Err(CliError::Usage(format!(
-                "refusing --insecure-no-auth on {listen}: it is only allowed on a loopback \
-                 address such as 127.0.0.1:8085 or [::1]:8085; give a token instead"
-            )));
-        }
-        Ok(AdminAuth::Open)
     }
 }
 
 struct AdminState {
     store: Arc<dyn MaintenanceStore>,
     auth: AdminAuth,
+    hosts: AllowedHosts,
     sessions: Sessions,
+    throttle: LoginThrottle,
+    clock: Clock,
 }
 
 /// Who is making a request.
@@ -112,14 +105,22 @@ enum Access {
     Anonymous,
     /// A wrong bearer token.
     Denied,
+    /// A bearer token sent to a page that has no token (`--insecure-no-auth`).
+    NoBearer,
+    /// A bearer token from an address that must still wait this long after a wrong token; it
+    /// was not compared.
+    Throttled(Duration),
 }
 
 /// The admin page's routes on `store`.
-pub fn router(store: Arc<dyn MaintenanceStore>, auth: AdminAuth) -> Router {
+pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
     let state = Arc::new(AdminState {
         store,
-        auth,
+        auth: config.auth,
+        hosts: config.hosts,
         sessions: Sessions::default(),
+        throttle: LoginThrottle::new(config.backoff),
+        clock: config.clock,
     });
     Router::new()
         .route("/", get(index))
@@ -131,7 +132,31 @@ pub fn router(store: Arc<dyn MaintenanceStore>, auth: AdminAuth) -> Router {
         .route("/networks/add", post(add_network))
         .route("/networks/remove", post(remove_network))
         .fallback(not_found)
+        // Outermost, so that it also covers the fallback: no handler sees a foreign host.
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)
+}
+
+/// Refuses a request whose host is not the page's, before any handler runs.
+async fn check_host(State(app): State<Arc<AdminState>>, req: Request, next: Next) -> Response {
+    match app.hosts.check(req.headers(), req.uri()) {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => {
+            let host = match &refusal {
+                HostRefusal::Other(h) => h.as_str(),
+                HostRefusal::Missing => "(none)",
+                HostRefusal::Several => "(several)",
+                HostRefusal::Unreadable => "(not visible ASCII)",
+            };
+            tracing::warn!(
+                client = %client_text(client_ip(&req)),
+                host,
+                "admin request refused: its Host is not this page's (add it with --public-origin \
+                 if it is)"
+            );
+            plain(refusal.status(), refusal.message())
+        }
+    }
 }
 
 /// Serves the admin page on `listener` (with client addresses for the audit log) until
@@ -155,6 +180,17 @@ fn html(status: StatusCode, body: String) -> Response {
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure_headers(h);
+    res
+}
+
+fn plain(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     secure_headers(h);
     res
@@ -205,8 +241,21 @@ async fn not_found() -> Response {
 }
 
 impl AdminState {
-    fn access(&self, headers: &HeaderMap) -> Access {
+    /// Who sent `headers` from `client`: a bearer token is checked (through the backoff), else
+    /// the session cookie.
+    fn access(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Access {
         if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            // Without a configured token there is nothing a bearer token could be checked
+            // against: accepting any would let every local process (or a page the browser was
+            // tricked into) script the page without even the CSRF token.
+            let AdminAuth::Token(token) = &self.auth else {
+                tracing::warn!(
+                    client = %client_text(client),
+                    "admin request with an Authorization header refused: the page has no token \
+                     (--insecure-no-auth)"
+                );
+                return Access::NoBearer;
+            };
             let given = auth
                 .to_str()
                 .ok()
@@ -214,55 +263,113 @@ impl AdminState {
                     v.strip_prefix("Bearer ")
                         .or_else(|| v.strip_prefix("bearer "))
                 })
-                .map(str::trim);
-            return match (&self.auth, given) {
-                (AdminAuth::Open, _) => Access::Bearer,
-                (AdminAuth::Token(t), Some(g)) if secrets_match(g, t) => Access::Bearer,
-                _ => Access::Denied,
+                .map(str::trim)
+                .filter(|g| !g.is_empty());
+            // Another scheme, or no token at all, is no guess: refused without counting.
+            let Some(given) = given else {
+                return Access::Denied;
+            };
+            return match self.check_token(token, given, client, "bearer token") {
+                Ok(()) => Access::Bearer,
+                Err(Some(wait)) => Access::Throttled(wait),
+                Err(None) => Access::Denied,
             };
         }
-        if let Some(id) = session::cookie(headers, COOKIE_NAME)
-            && let Some(csrf) = self.sessions.csrf(id)
-        {
-            return Access::Session {
-                id: id.to_owned(),
-                csrf,
-            };
+        match self.session(headers) {
+            Some((id, csrf)) => Access::Session { id, csrf },
+            None => Access::Anonymous,
         }
-        Access::Anonymous
+    }
+
+    /// The live session of the request's cookie: its id and CSRF token.
+    fn session(&self, headers: &HeaderMap) -> Option<(String, String)> {
+        let id = session::cookie(headers, COOKIE_NAME)?;
+        let csrf = self.sessions.csrf(id)?;
+        Some((id.to_owned(), csrf))
+    }
+
+    /// Compares `given` with the token, unless `client` must still wait after a wrong one:
+    /// `Err(Some(wait))` then, without comparing. A wrong token is recorded and logged with
+    /// the client address (`Err(None)`); a right one clears the address's failures.
+    fn check_token(
+        &self,
+        token: &AdminToken,
+        given: &str,
+        client: Option<IpAddr>,
+        how: &'static str,
+    ) -> Result<(), Option<Duration>> {
+        let now = self.clock.now();
+        if let Err(wait) = self.throttle.admit(client, now) {
+            tracing::debug!(client = %client_text(client), how, "admin login not checked: the address must wait after a wrong token");
+            return Err(Some(wait));
+        }
+        if token.matches(given) {
+            self.throttle.succeeded(client);
+            return Ok(());
+        }
+        let failure = self.throttle.failed(client, now);
+        tracing::warn!(
+            client = %client_text(client),
+            how,
+            failures = failure.failures,
+            wait_secs = failure.wait.as_secs_f64(),
+            "admin login failed: wrong token from {}; its next attempt waits {:.1} s",
+            client_text(client),
+            failure.wait.as_secs_f64()
+        );
+        Err(None)
     }
 }
 
-/// Whether a POST comes from this page: its `Origin`, when sent, is this host, and
-/// `Sec-Fetch-Site`, when sent, does not name another site.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// `Retry-After` seconds for a wait: rounded up, at least 1.
+fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+fn too_many_message(wait: Duration) -> String {
+    format!(
+        "Too many wrong tokens from your address: wait {} s before trying again.",
+        retry_after_secs(wait)
+    )
+}
+
+/// 429 with `Retry-After`, for a token that was not compared because of the backoff.
+fn too_many(mut res: Response, wait: Duration) -> Response {
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs(wait).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+fn throttled(wait: Duration) -> Response {
+    too_many(
+        problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong tokens",
+            &too_many_message(wait),
+        ),
+        wait,
+    )
+}
+
+/// Whether a POST comes from this page: its `Origin`, when sent, is one of the page's origins
+/// (listen address, loopback names, public origins), and `Sec-Fetch-Site`, when sent, does not
+/// name another site.
+///
+/// `X-Forwarded-Host` is not consulted: a page that rebound its name to this address may send
+/// any such header with `fetch`; the public origin behind a proxy is configured instead.
+fn same_origin(headers: &HeaderMap, hosts: &AllowedHosts) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         match site.to_str() {
             Ok("same-origin" | "none") => {}
             _ => return false,
         }
     }
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let (Ok(origin), Some(host)) = (
-        origin.to_str(),
-        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
-    ) else {
-        return false;
-    };
-    let origin = origin.to_ascii_lowercase();
-    // Behind a reverse proxy the public host may arrive in `X-Forwarded-Host`; a browser cannot
-    // add that header to a cross-site form, so it is as good a witness as `Host`.
-    let forwarded = headers
-        .get_all("x-forwarded-host")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    std::iter::once(host)
-        .chain(forwarded)
-        .map(|h| h.trim().to_ascii_lowercase())
-        .any(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+    match headers.get(header::ORIGIN) {
+        None => true,
+        Some(origin) => origin.to_str().is_ok_and(|o| hosts.allows_origin(o)),
+    }
 }
 
 /// Whether the request came over HTTPS through a proxy (the session cookie is then `Secure`).
@@ -279,34 +386,53 @@ fn client_ip(req: &Request) -> Option<IpAddr> {
         .map(|ci| ci.0.ip())
 }
 
+/// A client address for logs.
+fn client_text(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
 async fn login_form(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    match (&app.auth, app.access(req.headers())) {
-        (AdminAuth::Open, _) | (_, Access::Session { .. }) => redirect("/", None),
+    match (&app.auth, app.session(req.headers())) {
+        (AdminAuth::Open, _) | (_, Some(_)) => redirect("/", None),
         _ => html(StatusCode::OK, page::login(None)),
     }
 }
 
 async fn login(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    if !same_origin(req.headers()) {
+    if !same_origin(req.headers(), &app.hosts) {
         return cross_origin();
     }
     let AdminAuth::Token(token) = &app.auth else {
         return redirect("/", None);
     };
     let secure = behind_https(req.headers());
+    let client = client_ip(&req);
     let form = match read_form(req).await {
         Ok(f) => f,
         Err(res) => return res,
     };
     let given = form.text("token").trim();
-    if given.is_empty() || !secrets_match(given, token) {
-        tracing::warn!("admin login with a wrong token");
-        let msg = if given.is_empty() {
-            "Enter the admin token."
-        } else {
-            "Wrong token: expected the token the server was started with."
-        };
-        return html(StatusCode::UNAUTHORIZED, page::login(Some(msg)));
+    if given.is_empty() {
+        return html(
+            StatusCode::UNAUTHORIZED,
+            page::login(Some("Enter the admin token.")),
+        );
+    }
+    match app.check_token(token, given, client, "login form") {
+        Ok(()) => {}
+        Err(Some(wait)) => {
+            let page = page::login(Some(&too_many_message(wait)));
+            return too_many(html(StatusCode::TOO_MANY_REQUESTS, page), wait);
+        }
+        Err(None) => {
+            return html(
+                StatusCode::UNAUTHORIZED,
+                page::login(Some(
+                    "Wrong token: expected the token the server was started with. Each wrong \
+                     token makes the next attempt from your address wait longer.",
+                )),
+            );
+        }
     }
     match app.sessions.create() {
         Some((id, _)) => redirect("/", Some(session::set_cookie(&id, secure))),
@@ -322,7 +448,8 @@ fn cross_origin() -> Response {
     problem(
         StatusCode::FORBIDDEN,
         "Refused",
-        "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was changed.",
+        "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was \
+         changed. If the page is reached under another name, start it with --public-origin.",
     )
 }
 
@@ -347,10 +474,12 @@ async fn index(State(app): State<Arc<AdminState>>, req: Request) -> Response {
                 .map(|(_, v)| v.into_owned())
         })
         .and_then(|code| notice_text(&code));
-    match app.access(req.headers()) {
+    match app.access(req.headers(), client_ip(&req)) {
         Access::Session { csrf, .. } => render(&app, &csrf, notice, None, StatusCode::OK).await,
         Access::Bearer => render(&app, "", notice, None, StatusCode::OK).await,
         Access::Denied => unauthorized(),
+        Access::NoBearer => no_bearer(),
+        Access::Throttled(wait) => throttled(wait),
         Access::Anonymous => match app.auth {
             AdminAuth::Token(_) => redirect("/login", None),
             AdminAuth::Open => match app.sessions.create() {
@@ -377,6 +506,16 @@ fn unauthorized() -> Response {
         StatusCode::UNAUTHORIZED,
         "Not logged in",
         "Log in with the admin token at /login, or send it as `Authorization: Bearer <token>`.",
+    )
+}
+
+fn no_bearer() -> Response {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "No token configured",
+        "This admin page was started without a token (--insecure-no-auth), so it accepts no \
+         `Authorization` header: send the request without it, or start the page with a token \
+         (MAINTENANCE_ADMIN_TOKEN) to use bearer tokens.",
     )
 }
 
@@ -434,22 +573,23 @@ struct Post {
     form: FormData,
     actor: String,
     csrf: String,
+    /// The session's id, when the POST came with one (not with a bearer token).
+    session: Option<String>,
 }
 
 /// Checks origin, login and CSRF token, then reads the form.
 async fn begin_post(app: &AdminState, req: Request) -> Result<Post, Response> {
-    if !same_origin(req.headers()) {
+    if !same_origin(req.headers(), &app.hosts) {
         return Err(cross_origin());
     }
-    let access = app.access(req.headers());
-    let actor = match client_ip(&req) {
-        Some(ip) => format!("admin@{ip}"),
-        None => "admin@unknown".to_owned(),
-    };
-    let session_csrf = match access {
-        Access::Session { csrf, .. } => Some(csrf),
-        Access::Bearer => None,
+    let client = client_ip(&req);
+    let actor = format!("admin@{}", client_text(client));
+    let (session, session_csrf) = match app.access(req.headers(), client) {
+        Access::Session { id, csrf } => (Some(id), Some(csrf)),
+        Access::Bearer => (None, None),
         Access::Denied | Access::Anonymous => return Err(unauthorized()),
+        Access::NoBearer => return Err(no_bearer()),
+        Access::Throttled(wait) => return Err(throttled(wait)),
     };
     let form = read_form(req).await?;
     if let Some(expected) = &session_csrf
@@ -467,19 +607,17 @@ async fn begin_post(app: &AdminState, req: Request) -> Result<Post, Response> {
         form,
         actor,
         csrf: session_csrf.unwrap_or_default(),
+        session,
     })
 }
 
 async fn logout(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let id = match app.access(req.headers()) {
-        Access::Session { id, .. } => Some(id),
-        _ => None,
+    let post = match begin_post(&app, req).await {
+        Ok(p) => p,
+        Err(res) => return res,
     };
-    if let Err(res) = begin_post(&app, req).await {
-        return res;
-    }
-    if let Some(id) = id {
-        app.sessions.remove(&id);
+    if let Some(id) = &post.session {
+        app.sessions.remove(id);
     }
     redirect("/login", Some(session::clear_cookie()))
 }
@@ -838,29 +976,41 @@ mod tests {
     }
 
     #[test]
-    fn origin_must_be_this_host_when_sent() {
-        assert!(same_origin(&headers(&[("host", "127.0.0.1:8085")])));
-        assert!(same_origin(&headers(&[
+    fn origin_must_be_one_of_the_pages_when_sent() {
+        let hosts = AllowedHosts::new(
+            "127.0.0.1:8085".parse().unwrap(),
+            vec!["https://admin.example.com".parse().unwrap()],
+        );
+        let ok = |pairs: &[(&'static str, &str)]| same_origin(&headers(pairs), &hosts);
+        assert!(ok(&[("host", "127.0.0.1:8085")]));
+        assert!(ok(&[
             ("host", "127.0.0.1:8085"),
             ("origin", "http://127.0.0.1:8085")
-        ])));
-        assert!(!same_origin(&headers(&[
+        ]));
+        assert!(ok(&[
+            ("host", "localhost:8085"),
+            ("origin", "http://localhost:8085")
+        ]));
+        assert!(!ok(&[
             ("host", "127.0.0.1:8085"),
             ("origin", "http://evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "127.0.0.1:8085"),
-            ("origin", "null")
-        ])));
-        assert!(!same_origin(&headers(&[
+        ]));
+        assert!(!ok(&[("host", "127.0.0.1:8085"), ("origin", "null")]));
+        assert!(!ok(&[
             ("host", "127.0.0.1:8085"),
             ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(same_origin(&headers(&[
+        ]));
+        // Behind a proxy: the configured public origin, whatever Host the proxy sends.
+        assert!(ok(&[
             ("host", "127.0.0.1:8085"),
-            ("x-forwarded-host", "admin.example.com"),
             ("origin", "https://admin.example.com")
-        ])));
+        ]));
+        // A forwarded host proves nothing: a rebinding page can send it.
+        assert!(!ok(&[
+            ("host", "127.0.0.1:8085"),
+            ("x-forwarded-host", "evil.example"),
+            ("origin", "https://evil.example")
+        ]));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
@@ -18,9 +19,15 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// The most sessions kept at once; past it the oldest is dropped.
 pub const MAX_SESSIONS: usize = 1000;
 
-/// Whether two secrets are equal, compared in constant time (for equal lengths).
+/// Whether two secrets are equal, compared in constant time.
+///
+/// Both are hashed first and the digests compared with `subtle`: comparing the bytes
+/// themselves would return early on a length mismatch (`subtle` does so for slices), telling
+/// the length of the expected secret; digests always have the same length.
 pub fn secrets_match(given: &str, expected: &str) -> bool {
-    given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+    let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+    let expected: [u8; 32] = Sha256::digest(expected.as_bytes()).into();
+    bool::from(given.ct_eq(&expected))
 }
 
 #[derive(Debug, Clone)]
@@ -141,5 +148,7 @@ mod tests {
         assert!(secrets_match("abc", "abc"));
         assert!(!secrets_match("abc", "abd"));
         assert!(!secrets_match("abc", "abcd"));
+        assert!(!secrets_match("", "abc"));
+        assert!(secrets_match("", ""));
     }
 }

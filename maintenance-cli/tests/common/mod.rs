@@ -177,6 +177,7 @@ fn command(url: &str, args: &[&str]) -> std::process::Command {
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("MAINTENANCE_ADMIN_TOKEN")
+        .env_remove("MAINTENANCE_ADMIN_PUBLIC_ORIGIN")
         .env_remove("MAINTENANCE_CONNECT_TIMEOUT")
         .env("USER", "tester")
         .stdin(Stdio::null());
@@ -251,21 +252,72 @@ pub async fn start_test_project(url: &str) -> String {
     format!("http://{addr}")
 }
 
-/// Starts the admin page in-process on `url`'s database; returns its base URL.
+/// Starts the admin page in-process on `url`'s database, with no public origin; returns its
+/// base URL.
 pub async fn start_admin(url: &str, auth: maintenance_cli::admin::AdminAuth) -> String {
+    start_admin_with(url, |addr| {
+        maintenance_cli::admin::AdminConfig::new(auth, addr, Vec::new())
+    })
+    .await
+}
+
+/// Starts the admin page in-process on `url`'s database at 127.0.0.1:<free port>, configured
+/// by `config` from the bound address; returns its base URL.
+pub async fn start_admin_with(
+    url: &str,
+    config: impl FnOnce(std::net::SocketAddr) -> maintenance_cli::admin::AdminConfig,
+) -> String {
     let store = maintenance_sqlx::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("local address");
-    let router = maintenance_cli::admin::router(std::sync::Arc::new(store), auth);
+    let router = maintenance_cli::admin::router(std::sync::Arc::new(store), config(addr));
     tokio::spawn(maintenance_cli::admin::serve(
         listener,
         router,
         std::future::pending(),
     ));
     format!("http://{addr}")
+}
+
+/// A clock for the admin page's login backoff that only moves when told, so that tests never
+/// wait for a backoff to end.
+#[derive(Clone)]
+pub struct TestClock(std::sync::Arc<std::sync::Mutex<Instant>>);
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        TestClock(std::sync::Arc::new(std::sync::Mutex::new(Instant::now())))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+
+    /// The clock to give the admin page.
+    pub fn clock(&self) -> maintenance_cli::admin::Clock {
+        let now = self.0.clone();
+        maintenance_cli::admin::Clock::from_fn(move || *now.lock().unwrap())
+    }
+}
+
+/// Starts the admin page with `auth`, no public origin, the default backoff and `clock`;
+/// returns its base URL.
+pub async fn start_admin_clocked(
+    url: &str,
+    auth: maintenance_cli::admin::AdminAuth,
+    clock: &TestClock,
+) -> String {
+    let clock = clock.clock();
+    start_admin_with(url, move |addr| maintenance_cli::admin::AdminConfig {
+        clock,
+        ..maintenance_cli::admin::AdminConfig::new(auth, addr, Vec::new())
+    })
+    .await
 }
 
 /// Opens the store directly, to check what was written.
