@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use maintenance_core::{Identity, Maintenance, MaintenanceStore, Policy, PolicyError};
+use maintenance_core::{Identity, Maintenance, MaintenanceStore, Policy, PolicyError, UnknownHost};
 
 pub mod actix_app;
 pub mod axum_app;
@@ -39,6 +39,23 @@ pub struct Config {
     pub layer: bool,
     /// `MAINTENANCE_POLL_MS`: how often the revision is polled (default 250).
     pub poll_interval: Duration,
+    /// `UNKNOWN_HOST`: what a host that names no site gets, `default` (the default site, as
+    /// the seed) or `strictest` (blocked while any site is in maintenance).
+    pub unknown_host: UnknownHost,
+    /// `BYPASS_SIGNING_KEY`: the key bypass cookies are signed with, the same on every server
+    /// (e.g. `openssl rand -hex 32`). Without one, anyone who can read the database can mint
+    /// bypass cookies, and the server says so in its log at start-up.
+    pub bypass_signing_key: Option<SigningKey>,
+}
+
+/// A bypass signing key; its `Debug` output never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey(pub String);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
 }
 
 impl Default for Config {
@@ -51,6 +68,8 @@ impl Default for Config {
             block_staff: false,
             layer: true,
             poll_interval: Duration::from_millis(250),
+            unknown_host: UnknownHost::DefaultSite,
+            bypass_signing_key: None,
         }
     }
 }
@@ -143,17 +162,44 @@ impl Config {
                     })?;
             c.poll_interval = Duration::from_millis(ms);
         }
+        if let Some(v) = var("UNKNOWN_HOST") {
+            c.unknown_host = match v.trim() {
+                "default" | "" => UnknownHost::DefaultSite,
+                "strictest" => UnknownHost::Strictest,
+                _ => {
+                    return Err(ConfigError::Var {
+                        name: "UNKNOWN_HOST",
+                        value: v,
+                        expected: "`default` (the default site) or `strictest`",
+                    });
+                }
+            };
+        }
+        if let Some(v) = var("BYPASS_SIGNING_KEY").filter(|v| !v.trim().is_empty()) {
+            if v.trim().len() < 32 {
+                return Err(ConfigError::Var {
+                    name: "BYPASS_SIGNING_KEY",
+                    value: format!("({} characters, not shown)", v.trim().len()),
+                    expected: "a key of at least 32 characters, e.g. from `openssl rand -hex 32`",
+                });
+            }
+            c.bypass_signing_key = Some(SigningKey(v.trim().to_owned()));
+        }
         Ok(c)
     }
 
     /// The policy: the seed's defaults plus these settings.
     pub fn policy(&self) -> Result<Policy, ConfigError> {
-        Ok(Policy::builder()
+        let mut builder = Policy::builder()
             .internal_networks(&self.internal_ips)
             .trusted_proxies(&self.trusted_proxies)
             .block_staff(self.block_staff)
             .poll_interval(self.poll_interval)
-            .build()?)
+            .unknown_host(self.unknown_host);
+        if let Some(key) = &self.bypass_signing_key {
+            builder = builder.bypass_signing_key(key.0.as_bytes().to_vec());
+        }
+        Ok(builder.build()?)
     }
 
     /// Opens and migrates the store, then starts the live handle.
@@ -306,6 +352,34 @@ mod tests {
             Config::from_vars(|k| (k == "INTERNAL_IPS").then(|| "10.0.0.0/99".to_owned())).unwrap();
         let err = c.policy().unwrap_err().to_string();
         assert!(err.contains("10.0.0.0/99"), "{err}");
+    }
+
+    #[test]
+    fn unknown_host_and_signing_key_settings() {
+        let key = "0123456789abcdef0123456789abcdef-secret";
+        let vars: HashMap<&str, &str> =
+            [("UNKNOWN_HOST", "strictest"), ("BYPASS_SIGNING_KEY", key)].into();
+        let c = Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.unknown_host, UnknownHost::Strictest);
+        let policy = c.policy().unwrap();
+        assert_eq!(policy.unknown_host(), UnknownHost::Strictest);
+        assert_eq!(policy.bypass().signing_key.as_deref(), Some(key.as_bytes()));
+        assert!(!format!("{c:?} {policy:?}").contains("secret"));
+
+        let bad = Config::from_vars(|k| (k == "UNKNOWN_HOST").then(|| "any".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("UNKNOWN_HOST") && bad.contains("strictest"),
+            "{bad}"
+        );
+        let bad = Config::from_vars(|k| (k == "BYPASS_SIGNING_KEY").then(|| "short".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("BYPASS_SIGNING_KEY") && !bad.contains("short"),
+            "{bad}"
+        );
     }
 
     #[test]
