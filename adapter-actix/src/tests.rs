@@ -291,3 +291,23 @@ async fn conversion_keeps_status_headers_and_body() {
     let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
     assert_eq!(&body[..], b"<p>down</p>");
 }
+
+#[actix_web::test]
+async fn middleware_on_a_scope_matches_the_whole_path() {
+    // The policy ignores `^admin`; under `web::scope("/shop")` the middleware must still see
+    // `/shop/admin`, not `/admin`, so that it is blocked.
+    let (m, _) = handle(true, Policy::default()).await;
+    let app = init_service(
+        App::new().service(
+            web::scope("/shop")
+                .wrap(MaintenanceMiddleware::new(m))
+                .route(
+                    "/admin",
+                    web::get().to(|| async { HttpResponse::Ok().body("shop admin") }),
+                ),
+        ),
+    )
+    .await;
+    let res = call_service(&app, TestRequest::get().uri("/shop/admin").to_request()).await;
+    assert_eq!(res.status(), 503);
+}
