@@ -103,13 +103,22 @@ impl Maintenance {
     /// the store's business (its connect or acquire timeout).
     pub async fn start(store: Arc<dyn MaintenanceStore>, policy: Policy) -> Self {
         let handle = Maintenance::new(store, policy);
-        if let Err(e) = handle.refresh().await {
-            handle.inner.failing.store(true, Ordering::Relaxed);
-            tracing::error!(error = %e, fail_mode = ?handle.inner.policy.fail_mode(),
+        handle.load_and_follow().await;
+        handle
+    }
+
+    /// What [`Maintenance::start`] does after [`Maintenance::new`]: loads the first snapshot
+    /// (a failure is logged once; the fail mode applies until the refresher loads one) and
+    /// starts the background refresher. For an application that serves at once, with the fail
+    /// mode, and runs this in a task of its own while its database may still be down.
+    pub async fn load_and_follow(&self) {
+        if let Err(e) = self.refresh().await
+            && begin_outage(&self.inner)
+        {
+            tracing::error!(error = %e, fail_mode = ?self.inner.policy.fail_mode(),
                 "could not load maintenance state at start-up; the fail mode applies until the store answers");
         }
-        handle.spawn_refresher();
-        handle
+        self.spawn_refresher();
     }
 
     /// Decides for `req` now. No I/O, no lock: safe on every request.
