@@ -4,7 +4,10 @@
 //! HTTP client against every test project (`testproject-axum`, `custom-hyper`, ...), each on
 //! its own fresh SQLite database, changed through a second store connection as an operator
 //! would change it.
+//!
+//! [`databases`] makes fresh PostgreSQL and MariaDB databases for the tests that need them.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod databases;
 pub mod http;
