@@ -4,7 +4,8 @@
 //! a lock upgrade; migrations run under that lock too, which makes two processes migrating the
 //! same file at the same time safe. There is no change feed: handles poll the revision.
 //!
-//! A file removed or replaced while the store is open is noticed: a pooled connection still
+//! A file removed or replaced while a store made by [`SqliteStore::connect`] is open is noticed
+//! (a store on a pool of your own, [`SqliteStore::new`], is not watched): a pooled connection still
 //! reads the file it opened, which may have been unlinked (then no other writer can ever reach
 //! it), so before each use the store compares the path with what its connections opened and
 //! drops those that are stale. A removed file is not created again: reads and writes fail (the
