@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use maintenance_core::{Identity, Maintenance, MaintenanceStore, Policy, PolicyError, UnknownHost};
+use maintenance_core::{
+    FailMode, Identity, Maintenance, MaintenanceStore, Policy, PolicyError, UnknownHost,
+};
 
 pub mod actix_app;
 pub mod axum_app;
@@ -25,7 +27,7 @@ pub mod rocket_app;
 /// The test project's settings, read from the environment (see [`Config::from_env`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `DATABASE_URL`, default `sqlite://maintenance.db` (migrated at start).
+    /// `DATABASE_URL`, default `sqlite://maintenance.db` (migrated at start, see `migrate`).
     pub database_url: String,
     /// `BIND`, default `127.0.0.1:3000`.
     pub bind: SocketAddr,
@@ -46,6 +48,16 @@ pub struct Config {
     /// (e.g. `openssl rand -hex 32`). Without one, anyone who can read the database can mint
     /// bypass cookies, and the server says so in its log at start-up.
     pub bypass_signing_key: Option<SigningKey>,
+    /// `MAINTENANCE_FAIL_MODE`: `open` (the default: serve) or `closed` (answer 503) while no
+    /// state could be loaded yet, e.g. when the database is down at start-up.
+    pub fail_mode: FailMode,
+    /// `MAINTENANCE_MIGRATE` (default on): run the store's migrations at start-up, or as soon
+    /// as the database answers if it is down then. Off for a database migrated by a deploy step.
+    pub migrate: bool,
+    /// `MAINTENANCE_STARTUP_WAIT_MS` (default 5000): how long start-up waits for the database
+    /// (migrations and first load) before serving with the fail mode; the rest then goes on in
+    /// the background.
+    pub startup_wait: Duration,
 }
 
 /// A bypass signing key; its `Debug` output never shows it.
@@ -70,6 +82,9 @@ impl Default for Config {
             poll_interval: Duration::from_millis(250),
             unknown_host: UnknownHost::DefaultSite,
             bypass_signing_key: None,
+            fail_mode: FailMode::Open,
+            migrate: true,
+            startup_wait: Duration::from_secs(5),
         }
     }
 }
@@ -162,6 +177,19 @@ impl Config {
                     })?;
             c.poll_interval = Duration::from_millis(ms);
         }
+        if let Some(v) = var("MAINTENANCE_FAIL_MODE") {
+            c.fail_mode = match v.trim().to_ascii_lowercase().as_str() {
+                "open" => FailMode::Open,
+                "closed" => FailMode::Closed,
+                _ => {
+                    return Err(ConfigError::Var {
+                        name: "MAINTENANCE_FAIL_MODE",
+                        value: v,
+                        expected: "open or closed",
+                    });
+                }
+            };
+        }
         if let Some(v) = var("UNKNOWN_HOST") {
             c.unknown_host = match v.trim() {
                 "default" | "" => UnknownHost::DefaultSite,
@@ -174,6 +202,17 @@ impl Config {
                     });
                 }
             };
+        }
+        if let Some(v) = var("MAINTENANCE_MIGRATE") {
+            c.migrate = flag("MAINTENANCE_MIGRATE", v)?;
+        }
+        if let Some(v) = var("MAINTENANCE_STARTUP_WAIT_MS") {
+            let ms: u64 = v.trim().parse().map_err(|_| ConfigError::Var {
+                name: "MAINTENANCE_STARTUP_WAIT_MS",
+                value: v.clone(),
+                expected: "a number of milliseconds (0 serves at once)",
+            })?;
+            c.startup_wait = Duration::from_millis(ms);
         }
         if let Some(v) = var("BYPASS_SIGNING_KEY").filter(|v| !v.trim().is_empty()) {
             if v.trim().len() < 32 {
@@ -195,6 +234,7 @@ impl Config {
             .trusted_proxies(&self.trusted_proxies)
             .block_staff(self.block_staff)
             .poll_interval(self.poll_interval)
+            .fail_mode(self.fail_mode)
             .unknown_host(self.unknown_host);
         if let Some(key) = &self.bypass_signing_key {
             builder = builder.bypass_signing_key(key.0.as_bytes().to_vec());
@@ -202,24 +242,129 @@ impl Config {
         Ok(builder.build()?)
     }
 
-    /// Opens and migrates the store, then starts the live handle.
+    /// Opens the store, migrates it (with `migrate`) and starts the live handle.
+    ///
+    /// The database may be down: PostgreSQL and MariaDB are connected on first use, and
+    /// start-up waits at most `startup_wait` for the migrations and the first load. Past that,
+    /// the handle is returned anyway: the server serves with the fail mode, and the migrations
+    /// (retried with backoff), the first load and the refresher start as soon as the database
+    /// answers. A database that answers but refuses (a wrong password, a schema the migrations
+    /// do not fit) stops start-up with an error while start-up waits, and is logged after.
     pub async fn start_maintenance(&self) -> Result<Maintenance, ConfigError> {
         let policy = self.policy()?;
-        let store = open_store(&self.database_url).await?;
-        Ok(Maintenance::start(store, policy).await)
+        let url = &self.database_url;
+        let store = maintenance_sqlx::connect_lazy(url)
+            .await
+            .map_err(|e| store_error(url, e))?;
+        let maintenance = Maintenance::new(Arc::new(store.clone()), policy);
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(prepare(store, maintenance.clone(), self.migrate, ready_tx));
+        match tokio::time::timeout(self.startup_wait, ready_rx).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(store_error(url, e)),
+            Ok(Err(_)) => {
+                return Err(ConfigError::Store {
+                    url: maintenance_sqlx::redact_url(url),
+                    source: "start-up stopped before it was done".into(),
+                });
+            }
+            // The cause, if any, is logged by the migrations or the handle when they give up
+            // an attempt (which may take the store's connect timeout).
+            Err(_) => tracing::warn!(
+                waited = ?self.startup_wait,
+                fail_mode = ?self.fail_mode,
+                "the database did not answer in time; serving with the fail mode until it does"
+            ),
+        }
+        Ok(maintenance)
     }
 }
 
-/// Opens the store at `url` and runs its migrations.
-pub async fn open_store(url: &str) -> Result<Arc<dyn MaintenanceStore>, ConfigError> {
-    let store_err = |e: Box<dyn std::error::Error + Send + Sync>| ConfigError::Store {
+fn store_error(url: &str, e: maintenance_sqlx::Error) -> ConfigError {
+    ConfigError::Store {
         url: maintenance_sqlx::redact_url(url),
-        source: e,
+        source: Box::new(e),
+    }
+}
+
+/// The first wait before migrating again while the database cannot be reached; it doubles up
+/// to [`MAX_MIGRATE_BACKOFF`].
+const MIN_MIGRATE_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_MIGRATE_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Start-up's work on the database: migrations (retried while the database cannot be reached),
+/// then the first load and the refresher. Sends how the migrations went to `ready` if start-up
+/// still waits for it; after that, a failure is only logged, and the handle follows whatever
+/// the database holds.
+async fn prepare(
+    store: maintenance_sqlx::SqlxStore,
+    maintenance: Maintenance,
+    migrate: bool,
+    ready: tokio::sync::oneshot::Sender<Result<(), maintenance_sqlx::Error>>,
+) {
+    let migrated = if migrate {
+        migrate_when_reachable(&store).await
+    } else {
+        Ok(())
     };
+    if let Err(e) = migrated {
+        match ready.send(Err(e)) {
+            // Start-up fails with the error.
+            Ok(()) => return,
+            // Start-up is over: say so, and follow what the database holds anyway (its tables
+            // may be fine, e.g. migrated by a deploy step).
+            Err(Err(e)) => {
+                tracing::error!(error = %e, "could not migrate the maintenance tables");
+            }
+            Err(Ok(())) => {}
+        }
+        maintenance.load_and_follow().await;
+        return;
+    }
+    maintenance.load_and_follow().await;
+    if ready.send(Ok(())).is_err() && maintenance.snapshot().is_some() {
+        tracing::info!("the database answers; serving its maintenance state");
+    }
+}
+
+/// Runs the migrations, trying again with backoff while the database cannot be reached; other
+/// errors are returned. Logs the outage once, and its end.
+async fn migrate_when_reachable(
+    store: &maintenance_sqlx::SqlxStore,
+) -> Result<(), maintenance_sqlx::Error> {
+    let mut backoff = MIN_MIGRATE_BACKOFF;
+    let mut waited = false;
+    loop {
+        match store.migrate().await {
+            Ok(()) => {
+                if waited {
+                    tracing::info!("the database answers; maintenance tables migrated");
+                }
+                return Ok(());
+            }
+            Err(e) if e.is_unreachable() => {
+                if waited {
+                    tracing::debug!(error = %e, retry_in = ?backoff, "database still unreachable");
+                } else {
+                    tracing::warn!(error = %e,
+                        "database unreachable; migrating the maintenance tables as soon as it answers");
+                    waited = true;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_MIGRATE_BACKOFF);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Opens the store at `url` and runs its migrations, now: fails if the database is down (what
+/// an operator's tool wants; a server uses [`Config::start_maintenance`]).
+pub async fn open_store(url: &str) -> Result<Arc<dyn MaintenanceStore>, ConfigError> {
     let store = maintenance_sqlx::connect(url)
         .await
-        .map_err(|e| store_err(Box::new(e)))?;
-    store.migrate().await.map_err(|e| store_err(Box::new(e)))?;
+        .map_err(|e| store_error(url, e))?;
+    store.migrate().await.map_err(|e| store_error(url, e))?;
     Ok(Arc::new(store))
 }
 
@@ -348,6 +493,28 @@ mod tests {
         let bad =
             Config::from_vars(|k| (k == "BLOCK_STAFF").then(|| "maybe".to_owned())).unwrap_err();
         assert!(bad.to_string().contains("BLOCK_STAFF"), "{bad}");
+        assert_eq!(c.fail_mode, FailMode::Open);
+        assert!(c.migrate);
+
+        let vars: HashMap<&str, &str> = [
+            ("MAINTENANCE_FAIL_MODE", "Closed"),
+            ("MAINTENANCE_MIGRATE", "0"),
+            ("MAINTENANCE_STARTUP_WAIT_MS", "0"),
+        ]
+        .into();
+        let c = Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.fail_mode, FailMode::Closed);
+        assert_eq!(c.policy().unwrap().fail_mode(), FailMode::Closed);
+        assert!(!c.migrate);
+        assert_eq!(c.startup_wait, Duration::ZERO);
+        for (name, value) in [
+            ("MAINTENANCE_FAIL_MODE", "ajar"),
+            ("MAINTENANCE_STARTUP_WAIT_MS", "-1"),
+        ] {
+            let bad = Config::from_vars(|k| (k == name).then(|| value.to_owned())).unwrap_err();
+            assert!(bad.to_string().contains(name), "{bad}");
+        }
+
         let c =
             Config::from_vars(|k| (k == "INTERNAL_IPS").then(|| "10.0.0.0/99".to_owned())).unwrap();
         let err = c.policy().unwrap_err().to_string();

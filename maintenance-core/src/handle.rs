@@ -4,8 +4,13 @@
 //! task reloads it when the store says something changed. If the store fails, the last good
 //! snapshot keeps serving and the failure is logged; if nothing was ever loaded, the policy's
 //! fail mode decides.
+//!
+//! Failures are logged once per outage: the first failed load, poll or subscription logs (an
+//! error at start-up, a warning later), the ones after it only at debug level, and the first
+//! success after them logs that the store is back. A store that is down for an hour and polled
+//! every 250 ms thus writes two lines, not fourteen thousand.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwapOption;
@@ -28,6 +33,9 @@ struct Inner {
     refresher: Mutex<Option<JoinHandle<()>>>,
     loads: AtomicU64,
     failures: AtomicU64,
+    /// Whether the last look at the store (the first load, a poll, a reload, a subscription)
+    /// failed and was logged: the failures after it are not logged again.
+    failing: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -86,20 +94,35 @@ impl Maintenance {
                 refresher: Mutex::new(None),
                 loads: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
+                failing: AtomicBool::new(false),
             }),
         }
     }
 
-    /// Loads the first snapshot (a failure is logged and the fail mode applies until the store
-    /// answers) and starts the background refresher. Needs a Tokio runtime.
+    /// Loads the first snapshot and starts the background refresher. Needs a Tokio runtime.
+    ///
+    /// If the store cannot be read, the failure is logged once and the handle starts anyway,
+    /// with no snapshot: the policy's fail mode answers every request until the refresher,
+    /// trying again at every poll interval, loads one. How long this first attempt may take is
+    /// the store's business (its connect or acquire timeout).
     pub async fn start(store: Arc<dyn MaintenanceStore>, policy: Policy) -> Self {
         let handle = Maintenance::new(store, policy);
-        if let Err(e) = handle.refresh().await {
-            tracing::error!(error = %e, fail_mode = ?handle.inner.policy.fail_mode(),
+        handle.load_and_follow().await;
+        handle
+    }
+
+    /// What [`Maintenance::start`] does after [`Maintenance::new`]: loads the first snapshot
+    /// (a failure is logged once; the fail mode applies until the refresher loads one) and
+    /// starts the background refresher. For an application that serves at once, with the fail
+    /// mode, and runs this in a task of its own while its database may still be down.
+    pub async fn load_and_follow(&self) {
+        if let Err(e) = self.refresh().await
+            && begin_outage(&self.inner)
+        {
+            tracing::error!(error = %e, fail_mode = ?self.inner.policy.fail_mode(),
                 "could not load maintenance state at start-up; the fail mode applies until the store answers");
         }
-        handle.spawn_refresher();
-        handle
+        self.spawn_refresher();
     }
 
     /// Decides for `req` now. No I/O, no lock: safe on every request.
@@ -212,7 +235,6 @@ async fn refresh_if_changed(inner: &Inner) -> Result<bool, StoreError> {
 async fn refresh_loop(weak: Weak<Inner>, store: Arc<dyn MaintenanceStore>, policy: Policy) {
     let mut feed: Option<ChangeFeed> = None;
     let mut next_subscribe = tokio::time::Instant::now();
-    let mut failing = false;
     loop {
         let mut just_subscribed = false;
         if feed.is_none() && tokio::time::Instant::now() >= next_subscribe {
@@ -222,7 +244,17 @@ async fn refresh_loop(weak: Weak<Inner>, store: Arc<dyn MaintenanceStore>, polic
                     feed = f;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not subscribe to maintenance changes; polling")
+                    let Some(inner) = weak.upgrade() else {
+                        return;
+                    };
+                    // Asked again every feed poll interval: logged like any other failure, once
+                    // per outage.
+                    if begin_outage(&inner) {
+                        tracing::warn!(error = %e,
+                            "could not subscribe to maintenance changes; polling, and trying again");
+                    } else {
+                        tracing::debug!(error = %e, "could not subscribe to maintenance changes");
+                    }
                 }
             }
             next_subscribe = tokio::time::Instant::now() + policy.feed_poll_interval();
@@ -259,22 +291,32 @@ async fn refresh_loop(weak: Weak<Inner>, store: Arc<dyn MaintenanceStore>, polic
         } else {
             refresh_if_changed(&inner).await
         };
-        drop(inner);
         match result {
             Ok(changed) => {
-                if failing {
-                    tracing::info!("maintenance store reachable again");
-                    failing = false;
-                }
-                if changed {
+                if inner.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(
+                        revision = inner.snapshot.load().as_ref().map(|s| s.revision()),
+                        "maintenance store reachable again; serving its current state"
+                    );
+                } else if changed {
                     tracing::debug!("maintenance snapshot reloaded");
                 }
             }
-            Err(e) if !failing => {
-                tracing::warn!(error = %e, "maintenance store unreachable; serving the last known state");
-                failing = true;
+            Err(e) if begin_outage(&inner) => {
+                if inner.snapshot.load().is_some() {
+                    tracing::warn!(error = %e,
+                        "maintenance store unreachable; serving the last known state until it answers");
+                } else {
+                    tracing::warn!(error = %e, fail_mode = ?inner.policy.fail_mode(),
+                        "maintenance store unreachable and no state loaded yet; the fail mode applies until it answers");
+                }
             }
             Err(e) => tracing::debug!(error = %e, "maintenance store still unreachable"),
         }
     }
+}
+
+/// Marks the store as failing; `true` if this failure starts an outage (and is to be logged).
+fn begin_outage(inner: &Inner) -> bool {
+    !inner.failing.swap(true, Ordering::Relaxed)
 }

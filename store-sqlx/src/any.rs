@@ -31,6 +31,28 @@ pub async fn connect(url: &str) -> Result<SqlxStore, Error> {
     SqlxStore::connect(url).await
 }
 
+/// Like [`connect`], but PostgreSQL and MariaDB/MySQL connect on first use, so a server can
+/// start while its database is down: reads fail until it answers, and the
+/// [`Maintenance`](maintenance_core::Maintenance) handle applies its fail mode meanwhile. A
+/// SQLite file is opened (and created if missing) at once: a local file has no outage to wait
+/// for. Fails at once only on a URL that cannot be used.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), maintenance_sqlx::Error> {
+/// let store = maintenance_sqlx::connect_lazy("postgres://app@db.internal/app").await?;
+/// if let Err(e) = store.migrate().await {
+///     if !e.is_unreachable() {
+///         return Err(e);
+///     }
+///     // The database is down: migrate later, when it answers.
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect_lazy(url: &str) -> Result<SqlxStore, Error> {
+    SqlxStore::connect_lazy(url).await
+}
+
 /// A maintenance store on any compiled-in backend. Each variant is one of the per-backend
 /// stores; the enum implements [`MaintenanceStore`] by handing each call to it.
 #[derive(Debug, Clone)]
@@ -57,6 +79,25 @@ impl SqlxStore {
             Backend::Postgres => PgStore::connect(url).await.map(SqlxStore::Postgres),
             #[cfg(feature = "mysql")]
             Backend::MySql => MySqlStore::connect(url).await.map(SqlxStore::MySql),
+            #[allow(unreachable_patterns)]
+            other => Err(Error::BackendNotCompiled {
+                url: crate::url::redact_url(url),
+                backend: other.name(),
+                feature: other.feature(),
+                expected: crate::url::expected_schemes(),
+            }),
+        }
+    }
+
+    /// See [`connect_lazy`].
+    pub async fn connect_lazy(url: &str) -> Result<Self, Error> {
+        match Backend::for_url(url)? {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => SqliteStore::connect(url).await.map(SqlxStore::Sqlite),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => PgStore::connect_lazy(url).map(SqlxStore::Postgres),
+            #[cfg(feature = "mysql")]
+            Backend::MySql => MySqlStore::connect_lazy(url).map(SqlxStore::MySql),
             #[allow(unreachable_patterns)]
             other => Err(Error::BackendNotCompiled {
                 url: crate::url::redact_url(url),

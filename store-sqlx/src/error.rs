@@ -71,8 +71,80 @@ pub enum Error {
     NoRevisionRow,
 }
 
+impl Error {
+    /// Whether the database could not be reached: refused, reset or closed connections, time
+    /// outs, a server starting up or shutting down. Such an error is worth retrying later, unlike
+    /// a bad URL, a refused password or a migration that does not fit the schema.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Connect { source, .. } | Error::Query { source, .. } => unreachable(source),
+            Error::Migrate {
+                source:
+                    sqlx::migrate::MigrateError::Execute(e)
+                    | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+                ..
+            } => unreachable(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a sqlx error says the server could not be reached.
+fn unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 is "connection exception"; 57P01-57P03 are PostgreSQL shutting
+        // down, crashed, or not accepting connections yet.
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
+    }
+}
+
 impl From<Error> for StoreError {
     fn from(err: Error) -> Self {
         StoreError::backend(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::new(kind, "test"))
+    }
+
+    #[test]
+    fn unreachable_is_told_from_other_errors() {
+        let connect = |source| Error::Connect {
+            url: "postgres://db/x".to_owned(),
+            source,
+        };
+        let query = |source| Error::Query {
+            backend: "PostgreSQL",
+            source,
+        };
+        assert!(connect(io(std::io::ErrorKind::ConnectionRefused)).is_unreachable());
+        assert!(query(io(std::io::ErrorKind::UnexpectedEof)).is_unreachable());
+        assert!(query(sqlx::Error::PoolTimedOut).is_unreachable());
+        let migrate = Error::Migrate {
+            backend: "MySQL",
+            source: sqlx::migrate::MigrateError::Execute(io(std::io::ErrorKind::ConnectionReset)),
+        };
+        assert!(migrate.is_unreachable());
+
+        assert!(!query(sqlx::Error::RowNotFound).is_unreachable());
+        assert!(!connect(sqlx::Error::Configuration("bad url".into())).is_unreachable());
+        let dirty = Error::Migrate {
+            backend: "MySQL",
+            source: sqlx::migrate::MigrateError::Dirty(1),
+        };
+        assert!(!dirty.is_unreachable());
+        assert!(!Error::NoRevisionRow.is_unreachable());
     }
 }

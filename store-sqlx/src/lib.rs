@@ -5,7 +5,8 @@
 //! MariaDB/MySQL (`mysql`). The features add up: all three can be enabled at once.
 //!
 //! - [`connect`] picks the backend from the URL (`sqlite:`, `postgres:`/`postgresql:`,
-//!   `mysql:`/`mariadb:`) and returns a [`SqlxStore`].
+//!   `mysql:`/`mariadb:`) and returns a [`SqlxStore`]; [`connect_lazy`] does the same without
+//!   reaching a database server, so a server can start while its database is down.
 //! - One type per backend, built from an existing pool: [`SqliteStore`], [`PgStore`],
 //!   [`MySqlStore`]. Each has `migrate()`, which runs the embedded migrations (safe to run twice,
 //!   and from two servers at once) and makes sure the default site exists.
@@ -45,7 +46,7 @@ mod sql;
 mod sqlite;
 mod url;
 
-pub use any::{SqlxStore, connect};
+pub use any::{SqlxStore, connect, connect_lazy};
 pub use error::Error;
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;

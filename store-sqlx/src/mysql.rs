@@ -112,19 +112,23 @@ impl MySqlStore {
 
     /// Connects to `url` (`mysql://` or `mariadb://`), with the session time zone `+00:00`.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let connect_error = |source| Error::Connect {
-            url: redact_url(url),
-            source,
-        };
-        let options = MySqlConnectOptions::from_str(url)
-            .map_err(connect_error)?
-            .timezone(Some("+00:00".to_owned()));
-        let pool = MySqlPoolOptions::new()
-            .acquire_timeout(crate::CONNECT_TIMEOUT)
-            .connect_with(options)
+        let pool = pool_options()
+            .connect_with(connect_options(url)?)
             .await
-            .map_err(connect_error)?;
+            .map_err(|source| Error::Connect {
+                url: redact_url(url),
+                source,
+            })?;
         Ok(MySqlStore::new(pool))
+    }
+
+    /// A store on `url` that connects on first use: no I/O here, so a server can start while
+    /// the database is down (each read then fails until it answers). Fails only on a URL that
+    /// cannot be parsed.
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
+        Ok(MySqlStore::new(
+            pool_options().connect_lazy_with(connect_options(url)?),
+        ))
     }
 
     /// The pool the store uses.
@@ -200,6 +204,18 @@ impl MySqlStore {
         // Closing the session frees the lock.
         conn.close().await.map_err(query_error)
     }
+}
+
+fn pool_options() -> MySqlPoolOptions {
+    MySqlPoolOptions::new().acquire_timeout(crate::CONNECT_TIMEOUT)
+}
+
+fn connect_options(url: &str) -> Result<MySqlConnectOptions, Error> {
+    let options = MySqlConnectOptions::from_str(url).map_err(|source| Error::Connect {
+        url: redact_url(url),
+        source,
+    })?;
+    Ok(options.timezone(Some("+00:00".to_owned())))
 }
 
 struct MySqlWrite {

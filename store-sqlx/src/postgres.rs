@@ -57,15 +57,23 @@ impl PgStore {
 
     /// Connects to `url` (`postgres://` or `postgresql://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let pool = PgPoolOptions::new()
-            .acquire_timeout(crate::CONNECT_TIMEOUT)
-            .connect(url)
+        let pool = pool_options()
+            .connect_with(connect_options(url)?)
             .await
             .map_err(|source| Error::Connect {
                 url: redact_url(url),
                 source,
             })?;
         Ok(PgStore::new(pool))
+    }
+
+    /// A store on `url` that connects on first use: no I/O here, so a server can start while
+    /// the database is down (each read then fails until it answers). Fails only on a URL that
+    /// cannot be parsed.
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
+        Ok(PgStore::new(
+            pool_options().connect_lazy_with(connect_options(url)?),
+        ))
     }
 
     /// The pool the store uses.
@@ -128,6 +136,17 @@ impl PgStore {
         }
         tx.commit().await.map_err(query_error)
     }
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().acquire_timeout(crate::CONNECT_TIMEOUT)
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, Error> {
+    url.parse().map_err(|source| Error::Connect {
+        url: redact_url(url),
+        source,
+    })
 }
 
 struct PgWrite {
@@ -201,10 +220,12 @@ async fn forward(pool: PgPool, mut listener: PgListener, tx: mpsc::Sender<()>) {
             };
             match received {
                 Ok(Some(_)) => {}
-                // The listener lost its connection and made a new one, listening again.
-                Ok(None) => tracing::info!(
+                // The listener lost its connection; the next read reconnects and listens again
+                // (an error there is the outage, logged below). Changes may have been missed:
+                // the notice sent below says to read again.
+                Ok(None) => tracing::debug!(
                     channel = NOTIFY_CHANNEL,
-                    "maintenance change feed reconnected"
+                    "maintenance change feed lost its connection; the listener reconnects"
                 ),
                 Err(e) => {
                     tracing::warn!(channel = NOTIFY_CHANNEL, error = %e,

@@ -3,8 +3,18 @@
 //! Writes take SQLite's write lock at once (`BEGIN IMMEDIATE`), so two writers never deadlock on
 //! a lock upgrade; migrations run under that lock too, which makes two processes migrating the
 //! same file at the same time safe. There is no change feed: handles poll the revision.
+//!
+//! A file removed or replaced while a store made by [`SqliteStore::connect`] is open is noticed
+//! (a store on a pool of your own, [`SqliteStore::new`], is not watched): a pooled connection still
+//! reads the file it opened, which may have been unlinked (then no other writer can ever reach
+//! it), so before each use the store compares the path with what its connections opened and
+//! drops those that are stale. A removed file is not created again: reads and writes fail (the
+//! live handle keeps serving its last state and logs the outage) until the file is back.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use sqlx::migrate::Migrator;
@@ -54,19 +64,32 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(&url_lower)
             .map_err(connect_error)?
             .create_if_missing(true);
-        let pool = if is_in_memory(&url_lower) {
+        if is_in_memory(&url_lower) {
             // Each connection to `:memory:` would see its own empty database.
-            SqlitePoolOptions::new()
+            let pool = SqlitePoolOptions::new()
                 .min_connections(1)
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new()
+                .connect_with(options)
+                .await
+                .map_err(connect_error)?;
+            return Ok(SqliteStore::new(pool));
         }
-        .connect_with(options)
-        .await
-        .map_err(connect_error)?;
+        let watch = Arc::new(FileWatch::new(options.get_filename()));
+        let check = Arc::clone(&watch);
+        let pool = SqlitePoolOptions::new()
+            .before_acquire(move |_, meta| {
+                let fresh = check.is_current(meta.age);
+                Box::pin(async move { Ok(fresh) })
+            })
+            .connect_with(options.clone())
+            .await
+            .map_err(connect_error)?;
+        // The file exists now. Connections opened later must not create an empty database in
+        // place of a file that was removed: they fail until it is back.
+        pool.set_connect_options(options.create_if_missing(false));
+        watch.opened();
         Ok(SqliteStore::new(pool))
     }
 
@@ -115,6 +138,102 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(query_error)
     }
+}
+
+/// What the store's connections opened: the file's identity, and since when.
+#[derive(Debug)]
+struct FileWatch {
+    path: PathBuf,
+    state: Mutex<WatchState>,
+}
+
+#[derive(Debug)]
+struct WatchState {
+    /// The identity of the file the connections opened, when known.
+    identity: Option<FileId>,
+    /// When the path was last seen naming another file: connections opened before this
+    /// instant may read the previous one.
+    replaced_at: Option<Instant>,
+}
+
+impl FileWatch {
+    fn new(path: &Path) -> FileWatch {
+        FileWatch {
+            path: path.to_owned(),
+            state: Mutex::new(WatchState {
+                identity: None,
+                replaced_at: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WatchState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records the identity of the file the first connection opened.
+    fn opened(&self) {
+        self.lock().identity = file_id(&self.path).ok().flatten();
+    }
+
+    /// Whether a pooled connection opened `age` ago may be used: the path still names the file
+    /// it opened. A stale connection is closed by the pool, which opens a new one (which fails
+    /// while the file is missing).
+    fn is_current(&self, age: Duration) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        match file_id(&self.path) {
+            Err(e) => {
+                tracing::debug!(path = %self.path.display(), error = %e,
+                    "the SQLite file is gone; closing a connection to it");
+                // Whatever file appears next is another one.
+                state.identity = None;
+                state.replaced_at = Some(now);
+                return false;
+            }
+            Ok(id) => {
+                if id != state.identity {
+                    if state.identity.is_some() {
+                        tracing::info!(path = %self.path.display(),
+                            "the SQLite file was replaced; reopening it");
+                    }
+                    state.identity = id;
+                    state.replaced_at = Some(now);
+                }
+            }
+        }
+        let opened_at = now.checked_sub(age);
+        match (state.replaced_at, opened_at) {
+            (Some(replaced), Some(opened)) => opened >= replaced,
+            (Some(_), None) => false,
+            (None, _) => true,
+        }
+    }
+}
+
+/// The device and inode of a file on Unix; `None` elsewhere (there, only a missing file is
+/// noticed). An error when the file cannot be seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> std::io::Result<Option<FileId>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok(Some(FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    }))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> std::io::Result<Option<FileId>> {
+    std::fs::metadata(path).map(|_| None)
 }
 
 /// The URL with its scheme in lower case, as sqlx expects it (`connect()` accepts any case).

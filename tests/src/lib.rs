@@ -4,7 +4,12 @@
 //! HTTP client against every test project (`testproject-axum`, `custom-hyper`, ...), each on
 //! its own fresh SQLite database, changed through a second store connection as an operator
 //! would change it.
+//!
+//! [`databases`] makes fresh PostgreSQL and MariaDB databases for the tests that need them, and
+//! [`faults`] the TCP proxy and the log capture of the fault suite (`tests/faults.rs`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod databases;
+pub mod faults;
 pub mod http;

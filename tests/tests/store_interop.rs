@@ -8,80 +8,18 @@
 //! database, and print that they were skipped otherwise.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use maintenance_core::{MaintenanceStore, Mode, SiteRef, StateChange, bypass};
-use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection};
-
-const POSTGRES_ENV: &str = "MAINTENANCE_TEST_POSTGRES_URL";
-const MYSQL_ENV: &str = "MAINTENANCE_TEST_MYSQL_URL";
+use maintenance_sqlx::sqlx::{self, Connection};
+use maintenance_tests::databases::{fresh_mysql_url, fresh_postgres_url};
 
 /// Which store runs `migrate()` first.
 #[derive(Debug, Clone, Copy)]
 enum First {
     Sqlx,
     Diesel,
-}
-
-fn unique_db_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(n);
-    format!(
-        "mt_{}_{n}_{:08x}",
-        std::process::id(),
-        hasher.finish() as u32
-    )
-}
-
-/// `url` with its database (the path) replaced by `name`, query kept.
-fn with_database(url: &str, name: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let path_start = url[start..]
-        .find(['/', '?'])
-        .map_or(url.len(), |i| start + i);
-    let query = url[path_start..]
-        .find('?')
-        .map_or("", |i| &url[path_start + i..]);
-    format!("{}/{name}{query}", &url[..path_start])
-}
-
-fn server_url(var: &str, test: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped {test}: {var} is not set");
-            None
-        }
-    }
-}
-
-async fn fresh_postgres_url(test: &str) -> Option<String> {
-    let base = server_url(POSTGRES_ENV, test)?;
-    let name = unique_db_name();
-    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    Some(with_database(&base, &name))
-}
-
-async fn fresh_mysql_url(test: &str) -> Option<String> {
-    let base = server_url(MYSQL_ENV, test)?;
-    let name = unique_db_name();
-    let mut conn = sqlx::MySqlConnection::connect(&base).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    Some(with_database(&base, &name))
 }
 
 fn at(secs: i64, nanos: u32) -> DateTime<Utc> {

@@ -1,6 +1,7 @@
 //! The test project on plain hyper, reusing maintenance-core without an adapter. Same
 //! environment as the other test projects (`DATABASE_URL`, `BIND`, `INTERNAL_IPS`,
-//! `TRUSTED_PROXIES`, `BLOCK_STAFF`, `MAINTENANCE_LAYER`).
+//! `TRUSTED_PROXIES`, `BLOCK_STAFF`, `MAINTENANCE_LAYER`, and the start-up settings listed in
+//! `examples/README.md`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;

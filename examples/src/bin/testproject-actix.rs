@@ -1,6 +1,8 @@
 //! The test project on actix-web. Configured by environment: `DATABASE_URL` (default
 //! `sqlite://maintenance.db`, migrated at start), `BIND` (default `127.0.0.1:3000`),
-//! `INTERNAL_IPS`, `TRUSTED_PROXIES`, `BLOCK_STAFF=1`, `MAINTENANCE_LAYER=off`.
+//! `INTERNAL_IPS`, `TRUSTED_PROXIES`, `BLOCK_STAFF=1`, `MAINTENANCE_LAYER=off`, and the
+//! start-up settings (`MAINTENANCE_FAIL_MODE`, `MAINTENANCE_MIGRATE`,
+//! `MAINTENANCE_STARTUP_WAIT_MS`) listed in `examples/README.md`.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;

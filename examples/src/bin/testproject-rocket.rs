@@ -1,6 +1,8 @@
 //! The test project on rocket. Configured by environment: `DATABASE_URL` (default
 //! `sqlite://maintenance.db`, migrated at start), `BIND` (default `127.0.0.1:3000`),
-//! `INTERNAL_IPS`, `TRUSTED_PROXIES`, `BLOCK_STAFF=1`, `MAINTENANCE_LAYER=off`. No
+//! `INTERNAL_IPS`, `TRUSTED_PROXIES`, `BLOCK_STAFF=1`, `MAINTENANCE_LAYER=off`, and the
+//! start-up settings (`MAINTENANCE_FAIL_MODE`, `MAINTENANCE_MIGRATE`,
+//! `MAINTENANCE_STARTUP_WAIT_MS`) listed in `examples/README.md`. No
 //! `Rocket.toml` and no `ROCKET_*` variables are read: the address comes from `BIND`.
 #![forbid(unsafe_code)]
 
