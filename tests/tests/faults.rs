@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use maintenance_core::{FailMode, Identity, Maintenance, MaintenanceStore, SiteRef, StateChange};
-use maintenance_examples::{Config, Sessions, axum_app};
+use maintenance_examples::{Config, Sessions, SigningKey, axum_app};
 use maintenance_sqlx::SqlxStore;
 use maintenance_sqlx::sqlx::{self, Connection};
 use maintenance_tests::databases::{fresh_mysql_url, fresh_postgres_url};
@@ -128,6 +128,8 @@ fn config(database_url: String) -> Config {
         database_url,
         poll_interval: POLL,
         startup_wait: Duration::from_millis(300),
+        // As in production: with a key, the only warnings are the outage's.
+        bypass_signing_key: Some(SigningKey("0123456789abcdef0123456789abcdef".into())),
         ..Config::default()
     }
 }
