@@ -231,6 +231,9 @@ impl RequestView for View<'_> {
     fn header_bytes<'b>(&'b self, name: &'b str) -> impl Iterator<Item = &'b [u8]> + 'b {
         self.parts.header_bytes(name)
     }
+    fn other_hosts<'b>(&'b self) -> impl Iterator<Item = &'b str> + 'b {
+        self.parts.other_hosts()
+    }
     fn peer_addr(&self) -> Option<IpAddr> {
         self.peer
     }

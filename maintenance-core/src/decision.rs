@@ -220,11 +220,7 @@ pub fn decide<R: RequestView + ?Sized>(
     // A request may name two authorities (an absolute-form target and a `Host` header, or two
     // `Host` lines). Frameworks disagree on which one they route on, so a request passes only
     // if every site it names lets it pass.
-    for other in req.header_values("host") {
-        // The common case, one `Host` line that named the site already, costs a comparison.
-        if host == Some(other) {
-            continue;
-        }
+    for other in req.other_hosts() {
         let other = normalize_host(other);
         if host.map(normalize_host).as_deref() == Some(other.as_ref()) {
             continue;

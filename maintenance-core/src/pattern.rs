@@ -171,8 +171,16 @@ pub fn path_for_matching(path: &str) -> Option<Cow<'_, str>> {
     } else {
         Cow::Borrowed(relative)
     };
-    if decoded.contains(['%', ';']) || decoded.starts_with('/') || decoded.contains("//") {
-        return None;
+    // One pass for what survives decoding but must not: `%` (double encoding), `;` (path
+    // parameters) and empty segments (a leading `/` here is `//` in the path).
+    let mut after_slash = true;
+    for b in decoded.bytes() {
+        match b {
+            b'%' | b';' => return None,
+            b'/' if after_slash => return None,
+            b'/' => after_slash = true,
+            _ => after_slash = false,
+        }
     }
     if decoded.split('/').any(|seg| seg == "." || seg == "..") {
         return None;

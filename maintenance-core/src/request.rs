@@ -43,6 +43,15 @@ pub trait RequestView {
     fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.header_values(name).next()
     }
+
+    /// The other authorities the request names, that a router might use instead of
+    /// [`RequestView::host`]: the `Host` lines other than the one `host` answered (with an
+    /// absolute-form target, every `Host` line). The decision lets a request pass only if the
+    /// sites these name let it pass too.
+    fn other_hosts<'a>(&'a self) -> impl Iterator<Item = &'a str> + 'a {
+        let host = self.host();
+        self.header_values("host").filter(move |h| Some(*h) != host)
+    }
 }
 
 /// A header line as text, when every byte is visible ASCII, a space or a tab.
@@ -101,6 +110,20 @@ fn host_of<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri) -> Option<&'a s
         })
 }
 
+/// The `Host` lines besides the one [`host_of`] answered.
+fn other_hosts_of<'a>(
+    headers: &'a http::HeaderMap,
+    uri: &'a http::Uri,
+) -> impl Iterator<Item = &'a str> + 'a {
+    // Without a target authority, `host_of` answered the first `Host` line.
+    let answered = usize::from(uri.authority().is_none());
+    headers
+        .get_all(http::header::HOST)
+        .iter()
+        .skip(answered)
+        .filter_map(|v| v.to_str().ok())
+}
+
 fn bytes_of<'a>(
     headers: &'a http::HeaderMap,
     name: &'a str,
@@ -124,6 +147,9 @@ impl<B> RequestView for http::Request<B> {
     fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         bytes_of(self.headers(), name)
     }
+    fn other_hosts<'a>(&'a self) -> impl Iterator<Item = &'a str> + 'a {
+        other_hosts_of(self.headers(), self.uri())
+    }
     fn peer_addr(&self) -> Option<IpAddr> {
         peer_from_extensions(self.extensions())
     }
@@ -141,6 +167,9 @@ impl RequestView for http::request::Parts {
     }
     fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         bytes_of(&self.headers, name)
+    }
+    fn other_hosts<'a>(&'a self) -> impl Iterator<Item = &'a str> + 'a {
+        other_hosts_of(&self.headers, &self.uri)
     }
     fn peer_addr(&self) -> Option<IpAddr> {
         peer_from_extensions(&self.extensions)
@@ -180,6 +209,9 @@ impl<R: RequestView + ?Sized> RequestView for WithPeer<'_, R> {
     }
     fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.inner.header_bytes(name)
+    }
+    fn other_hosts<'a>(&'a self) -> impl Iterator<Item = &'a str> + 'a {
+        self.inner.other_hosts()
     }
     fn peer_addr(&self) -> Option<IpAddr> {
         self.peer.or_else(|| self.inner.peer_addr())
@@ -234,6 +266,35 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(RequestView::host(&origin_form), Some("b.example"));
+    }
+
+    #[test]
+    fn other_hosts_are_the_host_lines_host_did_not_answer() {
+        let two_lines = http::Request::builder()
+            .uri("/")
+            .header("host", "a.example")
+            .header("host", "b.example")
+            .body(())
+            .unwrap();
+        assert_eq!(RequestView::host(&two_lines), Some("a.example"));
+        assert_eq!(two_lines.other_hosts().collect::<Vec<_>>(), ["b.example"]);
+        let absolute = http::Request::builder()
+            .uri("http://a.example/")
+            .header("host", "b.example")
+            .body(())
+            .unwrap();
+        assert_eq!(absolute.other_hosts().collect::<Vec<_>>(), ["b.example"]);
+        let (parts, ()) = absolute.into_parts();
+        assert_eq!(parts.other_hosts().collect::<Vec<_>>(), ["b.example"]);
+        let one = http::Request::builder()
+            .uri("/")
+            .header("host", "a.example")
+            .body(())
+            .unwrap();
+        assert_eq!(one.other_hosts().count(), 0);
+        // The trait's own answer, for views that do not override it.
+        let view = WithPeer::new(&one, None);
+        assert_eq!(view.other_hosts().count(), 0);
     }
 
     #[test]
