@@ -199,21 +199,29 @@ fn is_text(line: &[u8]) -> bool {
 /// The longest textual form of an address (an IPv6 address with an embedded IPv4 one).
 const LONGEST_ADDRESS: usize = 45;
 
-/// Whether some stretch of the lines reads as `ip` (IPv4-mapped IPv6 counting as IPv4): a
-/// deliberately loose reading, so any address a stricter parser takes out of the header, from
-/// `1.2.3.4:80`, `"[::1]"` or `for=...`, is found.
+/// Whether the lines write `ip` (IPv4-mapped IPv6 counting as IPv4): some run of bytes that
+/// can make up an address (hex digits, `.`, `:`) starts with it. A deliberately loose reading
+/// written apart from the parser: an address in `1.2.3.4:80`, `"[::1]"` or `for=...` always
+/// starts such a run, since what comes before it (`,`, space, `"`, `[`, `=`) cannot be part
+/// of one, and may be followed by a port.
+///
+/// ```
+/// use maintenance_core::testkit::names_address;
+/// let ip = "2001:db8::1".parse().unwrap();
+/// assert!(names_address(&[b"for=\"[2001:db8::1]:80\";proto=https"], ip));
+/// assert!(names_address(&[b"10.0.0.1", b" 10.0.0.9:5555"], "10.0.0.9".parse().unwrap()));
+/// assert!(!names_address(&[b"110.0.0.9"], "10.0.0.9".parse().unwrap()));
+/// ```
 pub fn names_address(lines: &[&[u8]], ip: IpAddr) -> bool {
     let ip = ip.to_canonical();
     let address_byte = |b: &u8| b.is_ascii_hexdigit() || matches!(b, b'.' | b':');
     lines.iter().any(|line| {
         line.split(|b| !address_byte(b)).any(|run| {
-            (0..run.len()).any(|start| {
-                (start + 2..=run.len().min(start + LONGEST_ADDRESS)).any(|end| {
-                    std::str::from_utf8(&run[start..end])
-                        .ok()
-                        .and_then(|s| s.parse::<IpAddr>().ok())
-                        .is_some_and(|found| found.to_canonical() == ip)
-                })
+            (2..=run.len().min(LONGEST_ADDRESS)).any(|end| {
+                std::str::from_utf8(&run[..end])
+                    .ok()
+                    .and_then(|s| s.parse::<IpAddr>().ok())
+                    .is_some_and(|found| found.to_canonical() == ip)
             })
         })
     })

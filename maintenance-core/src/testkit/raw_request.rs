@@ -94,15 +94,14 @@ impl RawRequest {
         }
         // `http` may accept a part yet read it back differently (an absolute-form target
         // with an empty path reads `/`, a target with a query loses it); only an exact copy
-        // is worth comparing.
+        // is worth comparing. Header lines need no line-by-line check: a name `http` accepts
+        // is an ASCII token, matched case-insensitively as here, and a value it accepts keeps
+        // its bytes; only their number is compared.
         let same = RequestView::method(&req) == self.method
             && RequestView::host(&req) == self.host.as_deref()
             && RequestView::path(&req) == self.path
             && req.uri().query().is_none()
-            && self.headers.iter().all(|(name, _)| {
-                req.header_bytes(name)
-                    .eq(RequestView::header_bytes(self, name))
-            });
+            && req.headers().len() == self.headers.len();
         same.then_some(req)
     }
 }
