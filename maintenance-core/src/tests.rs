@@ -1486,7 +1486,7 @@ mod properties {
         proptest::option::weighted(
             0.95,
             proptest::collection::vec(arb_site(), 0..4).prop_map(|sites| {
-                let domains = ["example.com", "shop.example.com", "off.example.com", "x"];
+                let domains = ["example.com", "shop.example.com", "off.example.com"];
                 let sites = sites
                     .into_iter()
                     .zip(domains)
@@ -1591,7 +1591,7 @@ mod properties {
             }
         }
 
-        /// (a) Behind a trusted proxy, one unreadable line anywhere in the configured header means
+        /// Behind a trusted proxy, one unreadable line anywhere in the configured header means
         /// no address, whatever the other lines say.
         #[test]
         fn one_unreadable_forwarding_line_means_no_address(
@@ -1618,7 +1618,7 @@ mod properties {
             }
         }
 
-        /// (b) A peer that is not a trusted proxy is the client, whatever its headers say.
+        /// A peer that is not a trusted proxy is the client, whatever its headers say.
         #[test]
         fn untrusted_peer_is_always_the_client(
             lines in proptest::collection::vec((header_name(), header_line(String::new())), 0..5),
