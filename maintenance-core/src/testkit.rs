@@ -9,6 +9,11 @@
 //! ```
 //!
 //! Each case becomes one `#[tokio::test]`. [`CountingStore`] counts the calls a handle makes.
+//!
+//! For the decision, [`RawRequest`] carries any input the [`crate::RequestView`] trait allows,
+//! and [`check_decision`] and [`check_client_ip`] check the properties that must hold for every
+//! such request; the property tests and the fuzz targets (`fuzz/` at the workspace root) both
+//! use them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +25,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use crate::error::StoreError;
 use crate::model::{Event, Mode, SiteRef, SiteState, StateChange};
 use crate::store::{ChangeFeed, MaintenanceStore, StoreContents};
+
+mod properties;
+mod raw_request;
+
+pub use properties::{check_client_ip, check_decision, names_address, path_is_ambiguous};
+pub use raw_request::RawRequest;
 
 /// Generates one `#[tokio::test]` per conformance case. See the [module docs](crate::testkit).
 #[macro_export]
