@@ -91,6 +91,7 @@ impl Default for Config {
 
 /// A setting that cannot be used; names the variable and the value.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A variable with a bad value.
     #[error("environment variable {name}={value:?}: {expected}")]

@@ -13,6 +13,7 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Why a command did not succeed. Every message names the bad value and what was expected.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CliError {
     /// The arguments are wrong in a way clap cannot see (e.g. a window that ends before it
     /// starts). Exit status 2.

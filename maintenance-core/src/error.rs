@@ -4,6 +4,7 @@ use std::error::Error as StdError;
 
 /// A value that cannot be stored or used, with the value and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// A path pattern that is not a valid regular expression (or is too large).
     #[error("invalid ignored-path pattern `{pattern}`: {reason}")]
@@ -56,6 +57,7 @@ pub enum ValidationError {
 
 /// A [`crate::Policy`] that cannot be built; names the bad setting and value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// A bad value in a list setting (internal networks, trusted proxies, ignored patterns).
     #[error("policy setting `{setting}`: {source}")]
@@ -94,6 +96,7 @@ pub enum PolicyError {
 ///
 /// Stores map their own errors into this enum and keep the source.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The value to write is invalid; nothing was written.
     #[error(transparent)]

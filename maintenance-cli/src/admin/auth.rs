@@ -14,6 +14,7 @@ pub const MIN_TOKEN_LEN: usize = 32;
 
 /// Why the admin page refuses to start with the options given. Exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminSetupError {
     /// Neither a token nor `--insecure-no-auth`.
     #[error(

@@ -27,6 +27,7 @@ const MAX_SHOWN: usize = 100;
 
 /// Why a public origin given at start-up is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OriginError {
     /// Not `http://` or `https://`.
     #[error(
