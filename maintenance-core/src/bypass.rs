@@ -7,17 +7,69 @@
 //! The cookie's signature covers the secret's hash, so a new or cleared secret voids every
 //! cookie handed out before.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
+use http::HeaderName;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ValidationError;
-use crate::policy::BypassSettings;
 use crate::request::RequestView;
-
-const HASH_PREFIX: &str = "sha256:";
+use crate::validate::SECRET_HASH_PREFIX as HASH_PREFIX;
 const COOKIE_VERSION: &str = "v1";
+
+/// The longest bypass cookie lifetime accepted: 400 days, the most browsers keep a cookie.
+pub const MAX_BYPASS_COOKIE_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// Settings of the bypass secret: the link that sets the cookie, the cookie, the header.
+///
+/// Its `Debug` output never shows the signing key.
+#[derive(Clone)]
+pub struct BypassSettings {
+    /// Visiting `<path_prefix>/<secret>` sets the cookie and redirects to `/`.
+    pub path_prefix: String,
+    /// The cookie's name.
+    pub cookie_name: String,
+    /// How long the cookie is valid.
+    pub cookie_ttl: Duration,
+    /// Whether the cookie carries `Secure` (default yes; browsers keep `Secure` cookies set
+    /// by `http://localhost` too).
+    pub cookie_secure: bool,
+    /// The header API clients send the secret in.
+    pub header: HeaderName,
+    /// The key that signs cookies; `None` signs with the stored secret hash.
+    pub signing_key: Option<Vec<u8>>,
+}
+
+impl Default for BypassSettings {
+    fn default() -> Self {
+        BypassSettings {
+            path_prefix: "/_maintenance/bypass".to_owned(),
+            cookie_name: "maintenance_bypass".to_owned(),
+            cookie_ttl: Duration::from_secs(12 * 3600),
+            cookie_secure: true,
+            header: HeaderName::from_static("x-maintenance-bypass"),
+            signing_key: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for BypassSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BypassSettings")
+            .field("path_prefix", &self.path_prefix)
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_ttl", &self.cookie_ttl)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("header", &self.header)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
 
 /// A fresh random secret: 32 bytes from the operating system, as 64 hex digits.
 ///
@@ -48,13 +100,9 @@ pub fn hash_secret(secret: &str) -> String {
     )
 }
 
-/// Checks that a stored hash has the form [`hash_secret`] gives.
-pub fn check_hash_format(hash: &str) -> Result<(), ValidationError> {
-    match hash.strip_prefix(HASH_PREFIX) {
-        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(()),
-        _ => Err(ValidationError::SecretHash),
-    }
-}
+/// Checks that a stored hash has the form [`hash_secret`] gives (see
+/// [`crate::validate::secret_hash`]).
+pub use crate::validate::secret_hash as check_hash_format;
 
 /// Whether `secret` hashes to `stored_hash`, compared in constant time.
 pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {

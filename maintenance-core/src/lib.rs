@@ -61,6 +61,7 @@ pub mod testkit;
 mod tests;
 
 pub use bypass::BypassGrant;
+pub use bypass::{BypassSettings, MAX_BYPASS_COOKIE_TTL};
 pub use client_ip::{ClientIpHeader, client_ip, in_networks};
 pub use decision::{AllowReason, Block, BlockReason, Decision, decide, retry_after};
 pub use error::{PolicyError, StoreError, ValidationError};
@@ -69,10 +70,7 @@ pub use host::{normalize_host, validate_domain};
 pub use memory::MemoryStore;
 pub use model::{AllowedNetwork, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange};
 pub use pattern::{PatternSet, path_for_matching, validate_pattern};
-pub use policy::{
-    BypassSettings, DEFAULT_MESSAGE, FailMode, MAX_BYPASS_COOKIE_TTL, Policy, PolicyBuilder,
-    UnknownHost,
-};
+pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, UnknownHost};
 pub use request::{Identity, PeerAddr, RequestView, WithPeer, header_text};
 pub use response::{blocked_response, escape_html, html_body, json_body, wants_json};
 pub use snapshot::{LiveSite, Snapshot};

@@ -94,7 +94,7 @@ impl MemoryStore {
                 .ok_or_else(|| unknown_site(site))?;
             let mut next = inner.sites[index].clone();
             let detail = edit(&mut next)?;
-            validate::site_state(&next)?;
+            next.validate()?;
             let now = Utc::now();
             next.updated_at = Some(now);
             next.updated_by = Some(actor.to_owned());
@@ -163,7 +163,7 @@ impl MaintenanceStore for MemoryStore {
             }
             site.updated_at = Some(Utc::now());
             site.updated_by = Some(actor.to_owned());
-            validate::site_state(&site)?;
+            site.validate()?;
             inner.next_site_id += 1;
             inner.sites.push(site.clone());
             let detail = format!("name={:?}", site.name);
@@ -293,7 +293,7 @@ impl MaintenanceStore for MemoryStore {
         actor: &str,
     ) -> Result<(), StoreError> {
         if let Some(h) = hash {
-            crate::bypass::check_hash_format(h)?;
+            crate::validate::secret_hash(h)?;
         }
         let action = if hash.is_some() {
             "bypass.set"

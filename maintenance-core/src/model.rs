@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
+use crate::validate;
 
 /// How much of a site maintenance takes down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -137,6 +138,42 @@ impl std::fmt::Debug for SiteState {
 }
 
 impl SiteState {
+    /// Checks the whole state as a store is about to write it: domain, name, message, window,
+    /// patterns, descriptions and the secret hash, each with the limits of [`crate::validate`].
+    ///
+    /// ```
+    /// let mut site = maintenance_core::SiteState::new(1, "example.com");
+    /// assert!(site.validate().is_ok());
+    /// site.domain = "not a domain".into();
+    /// assert!(site.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate::domain(&self.domain)?;
+        validate::text("name", &self.name, validate::MAX_NAME_LEN)?;
+        if let Some(m) = &self.message {
+            validate::text("message", m, validate::MAX_MESSAGE_LEN)?;
+        }
+        if let (Some(start), Some(end)) = (self.starts_at, self.ends_at)
+            && end <= start
+        {
+            return Err(ValidationError::Window {
+                starts_at: start.to_rfc3339(),
+                ends_at: end.to_rfc3339(),
+            });
+        }
+        for p in &self.ignored_paths {
+            validate::pattern(&p.pattern)?;
+            validate::text("description", &p.description, validate::MAX_DESCRIPTION_LEN)?;
+        }
+        for n in &self.allowed_networks {
+            validate::text("description", &n.description, validate::MAX_DESCRIPTION_LEN)?;
+        }
+        if let Some(h) = &self.bypass_secret_hash {
+            validate::secret_hash(h)?;
+        }
+        Ok(())
+    }
+
     /// A site that is not in maintenance, with nothing configured.
     ///
     /// ```
@@ -273,7 +310,7 @@ impl StateChange {
         self
     }
 
-    /// Applies the change to `site` and checks the result ([`crate::validate::site_state`]).
+    /// Applies the change to `site` and checks the result ([`SiteState::validate`]).
     /// On error `site` is left untouched.
     pub fn apply_to(&self, site: &mut SiteState) -> Result<(), ValidationError> {
         let mut next = site.clone();
@@ -295,7 +332,7 @@ impl StateChange {
         if let Some(v) = self.retry_after_secs {
             next.retry_after_secs = v;
         }
-        crate::validate::site_state(&next)?;
+        next.validate()?;
         *site = next;
         Ok(())
     }

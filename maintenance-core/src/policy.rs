@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::{HeaderName, StatusCode};
 use ipnet::IpNet;
 
+use crate::bypass::{BypassSettings, MAX_BYPASS_COOKIE_TTL};
 use crate::client_ip::ClientIpHeader;
 use crate::error::PolicyError;
 use crate::pattern::PatternSet;
@@ -37,58 +38,6 @@ pub enum UnknownHost {
     /// application serves every site from any host name, so that a made-up host must not get
     /// round one site's maintenance.
     Strictest,
-}
-
-/// The longest bypass cookie lifetime accepted: 400 days, the most browsers keep a cookie.
-pub const MAX_BYPASS_COOKIE_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
-
-/// Settings of the bypass secret: the link that sets the cookie, the cookie, the header.
-///
-/// Its `Debug` output never shows the signing key.
-#[derive(Clone)]
-pub struct BypassSettings {
-    /// Visiting `<path_prefix>/<secret>` sets the cookie and redirects to `/`.
-    pub path_prefix: String,
-    /// The cookie's name.
-    pub cookie_name: String,
-    /// How long the cookie is valid.
-    pub cookie_ttl: Duration,
-    /// Whether the cookie carries `Secure` (default yes; browsers keep `Secure` cookies set
-    /// by `http://localhost` too).
-    pub cookie_secure: bool,
-    /// The header API clients send the secret in.
-    pub header: HeaderName,
-    /// The key that signs cookies; `None` signs with the stored secret hash.
-    pub signing_key: Option<Vec<u8>>,
-}
-
-impl Default for BypassSettings {
-    fn default() -> Self {
-        BypassSettings {
-            path_prefix: "/_maintenance/bypass".to_owned(),
-            cookie_name: "maintenance_bypass".to_owned(),
-            cookie_ttl: Duration::from_secs(12 * 3600),
-            cookie_secure: true,
-            header: HeaderName::from_static("x-maintenance-bypass"),
-            signing_key: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for BypassSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BypassSettings")
-            .field("path_prefix", &self.path_prefix)
-            .field("cookie_name", &self.cookie_name)
-            .field("cookie_ttl", &self.cookie_ttl)
-            .field("cookie_secure", &self.cookie_secure)
-            .field("header", &self.header)
-            .field(
-                "signing_key",
-                &self.signing_key.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
 }
 
 /// The default text shown to blocked users (the seed's `error_description`).

@@ -155,7 +155,7 @@ pub fn assemble_site<'a>(
             .ok()
     });
     let bypass_secret_hash = row.bypass_secret_hash.filter(|h| {
-        crate::bypass::check_hash_format(h)
+        crate::validate::secret_hash(h)
             .inspect_err(|e| {
                 tracing::warn!(table = TABLE, id, error = %e, "invalid bypass secret hash; reading it as unset");
             })

@@ -241,7 +241,7 @@ async fn audit(
 
 /// Stamps who changed the site and when, after checking the whole new state.
 fn stamp(site: &mut SiteState, actor: &str) -> Result<DateTime<Utc>, StoreError> {
-    validate::site_state(site)?;
+    site.validate()?;
     let at = now();
     site.updated_at = Some(at);
     site.updated_by = Some(actor.to_owned());
@@ -577,7 +577,7 @@ pub async fn set_bypass_secret_hash<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     if let Some(h) = hash {
-        crate::bypass::check_hash_format(h)?;
+        crate::validate::secret_hash(h)?;
     }
     let mut tx = begin(engine).await?;
     let result = set_bypass_secret_hash_in(&mut *tx, site, hash, actor).await;

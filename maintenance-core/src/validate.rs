@@ -1,11 +1,13 @@
 //! Checks shared by every store, the CLI and the admin page, so they all refuse the same input.
+//!
+//! A leaf of the crate: it knows values, not the model (a whole site is checked by
+//! [`crate::SiteState::validate`], built from these).
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use crate::error::ValidationError;
-use crate::model::SiteState;
 
 pub use crate::host::validate_domain as domain;
 pub use crate::pattern::validate_pattern as pattern;
@@ -75,30 +77,20 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<(), Validati
     }
 }
 
-/// Checks a whole site state as a store is about to write it.
-pub fn site_state(site: &SiteState) -> Result<(), ValidationError> {
-    domain(&site.domain)?;
-    text("name", &site.name, MAX_NAME_LEN)?;
-    if let Some(m) = &site.message {
-        text("message", m, MAX_MESSAGE_LEN)?;
+/// The prefix of a stored bypass secret hash.
+pub(crate) const SECRET_HASH_PREFIX: &str = "sha256:";
+
+/// Checks that a stored bypass secret hash has the form [`crate::bypass::hash_secret`] gives:
+/// `sha256:` and 64 hex digits.
+///
+/// ```
+/// use maintenance_core::validate::secret_hash;
+/// assert!(secret_hash(&format!("sha256:{}", "0".repeat(64))).is_ok());
+/// assert!(secret_hash("md5:abc").is_err());
+/// ```
+pub fn secret_hash(hash: &str) -> Result<(), ValidationError> {
+    match hash.strip_prefix(SECRET_HASH_PREFIX) {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(()),
+        _ => Err(ValidationError::SecretHash),
     }
-    if let (Some(start), Some(end)) = (site.starts_at, site.ends_at)
-        && end <= start
-    {
-        return Err(ValidationError::Window {
-            starts_at: start.to_rfc3339(),
-            ends_at: end.to_rfc3339(),
-        });
-    }
-    for p in &site.ignored_paths {
-        pattern(&p.pattern)?;
-        text("description", &p.description, MAX_DESCRIPTION_LEN)?;
-    }
-    for n in &site.allowed_networks {
-        text("description", &n.description, MAX_DESCRIPTION_LEN)?;
-    }
-    if let Some(h) = &site.bypass_secret_hash {
-        crate::bypass::check_hash_format(h)?;
-    }
-    Ok(())
 }
