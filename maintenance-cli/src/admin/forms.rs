@@ -6,7 +6,7 @@ use axum::response::Response;
 use http::StatusCode;
 use maintenance_core::{SiteRef, SiteState, StoreError, find_site};
 
-use super::csrf::Post;
+use super::csrf::{Post, begin_post};
 use super::index::render;
 use super::respond::{problem, redirect};
 use super::{AdminState, FormData, FormKind, Invalid};
@@ -25,12 +25,20 @@ pub(super) async fn read_form(req: Request) -> Result<FormData, Response> {
     }
 }
 
-/// Finds the form's site, or the response that says it is unknown.
-pub(super) async fn form_site(
+/// Begins a POST that changes one site: the checks of [`begin_post`], then the form's site
+/// (or the response that says it is unknown, as a form of `kind`).
+pub(super) async fn begin_site_post(
     app: &AdminState,
-    post: &Post,
+    req: Request,
     kind: FormKind,
-) -> Result<SiteState, Response> {
+) -> Result<(Post, SiteState), Response> {
+    let post = begin_post(app, req).await?;
+    let site = form_site(app, &post, kind).await?;
+    Ok((post, site))
+}
+
+/// Finds the form's site, or the response that says it is unknown.
+async fn form_site(app: &AdminState, post: &Post, kind: FormKind) -> Result<SiteState, Response> {
     let domain = post.form.text("site");
     let sites = match app.store.load().await {
         Ok(c) => c.sites,
@@ -53,7 +61,7 @@ pub(super) async fn form_site(
     }
 }
 
-pub(super) async fn refuse(
+async fn refuse(
     app: &AdminState,
     post: &Post,
     site_id: Option<i64>,
@@ -68,6 +76,25 @@ pub(super) async fn refuse(
         errors,
     };
     render(app, &post.csrf, None, Some(&invalid), status).await
+}
+
+/// A form of `kind` for `site` refused with `errors` beside its fields (422); nothing written.
+pub(super) async fn refuse_invalid(
+    app: &AdminState,
+    post: &Post,
+    site: &SiteState,
+    kind: FormKind,
+    errors: Vec<(&'static str, String)>,
+) -> Response {
+    refuse(
+        app,
+        post,
+        Some(site.id),
+        kind,
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 pub(super) async fn store_failure(

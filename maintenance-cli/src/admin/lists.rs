@@ -5,11 +5,9 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::StatusCode;
 use maintenance_core::{SiteRef, validate};
 
-use super::csrf::begin_post;
-use super::forms::{done, form_site, refuse, store_failure};
+use super::forms::{begin_site_post, done, refuse_invalid, store_failure};
 use super::{AdminState, FormData, FormKind};
 use crate::parse;
 
@@ -39,12 +37,8 @@ fn check_add(
 }
 
 pub(super) async fn add_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let post = match begin_post(&app, req).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let site = match form_site(&app, &post, FormKind::IgnoredAdd).await {
-        Ok(s) => s,
+    let (post, site) = match begin_site_post(&app, req, FormKind::IgnoredAdd).await {
+        Ok(v) => v,
         Err(res) => return res,
     };
     let (pattern, description) = match check_add(
@@ -55,15 +49,7 @@ pub(super) async fn add_ignored(State(app): State<Arc<AdminState>>, req: Request
     ) {
         Ok(v) => v,
         Err(errors) => {
-            return refuse(
-                &app,
-                &post,
-                Some(site.id),
-                FormKind::IgnoredAdd,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refuse_invalid(&app, &post, &site, FormKind::IgnoredAdd, errors).await;
         }
     };
     match app
@@ -82,12 +68,8 @@ pub(super) async fn add_ignored(State(app): State<Arc<AdminState>>, req: Request
 }
 
 pub(super) async fn remove_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let post = match begin_post(&app, req).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let site = match form_site(&app, &post, FormKind::Remove).await {
-        Ok(s) => s,
+    let (post, site) = match begin_site_post(&app, req, FormKind::Remove).await {
+        Ok(v) => v,
         Err(res) => return res,
     };
     let pattern = post.form.text("pattern");
@@ -102,12 +84,8 @@ pub(super) async fn remove_ignored(State(app): State<Arc<AdminState>>, req: Requ
 }
 
 pub(super) async fn add_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let post = match begin_post(&app, req).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let site = match form_site(&app, &post, FormKind::NetworkAdd).await {
-        Ok(s) => s,
+    let (post, site) = match begin_site_post(&app, req, FormKind::NetworkAdd).await {
+        Ok(v) => v,
         Err(res) => return res,
     };
     let (network, description) = match check_add(
@@ -118,15 +96,7 @@ pub(super) async fn add_network(State(app): State<Arc<AdminState>>, req: Request
     ) {
         Ok(v) => v,
         Err(errors) => {
-            return refuse(
-                &app,
-                &post,
-                Some(site.id),
-                FormKind::NetworkAdd,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refuse_invalid(&app, &post, &site, FormKind::NetworkAdd, errors).await;
         }
     };
     match app
@@ -145,12 +115,8 @@ pub(super) async fn add_network(State(app): State<Arc<AdminState>>, req: Request
 }
 
 pub(super) async fn remove_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let post = match begin_post(&app, req).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let site = match form_site(&app, &post, FormKind::Remove).await {
-        Ok(s) => s,
+    let (post, site) = match begin_site_post(&app, req, FormKind::Remove).await {
+        Ok(v) => v,
         Err(res) => return res,
     };
     let network = post.form.text("network");

@@ -4,11 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::StatusCode;
 use maintenance_core::{Mode, SiteRef, SiteState, StateChange, ValidationError};
 
-use super::csrf::begin_post;
-use super::forms::{done, form_site, refuse, store_failure};
+use super::forms::{begin_site_post, done, refuse_invalid, store_failure};
 use super::{AdminState, FormData, FormKind};
 use crate::parse;
 
@@ -87,27 +85,13 @@ fn state_change(
 }
 
 pub(super) async fn save_state(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let post = match begin_post(&app, req).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let site = match form_site(&app, &post, FormKind::State).await {
-        Ok(s) => s,
+    let (post, site) = match begin_site_post(&app, req, FormKind::State).await {
+        Ok(v) => v,
         Err(res) => return res,
     };
     let change = match state_change(&post.form, &site) {
         Ok(c) => c,
-        Err(errors) => {
-            return refuse(
-                &app,
-                &post,
-                Some(site.id),
-                FormKind::State,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+        Err(errors) => return refuse_invalid(&app, &post, &site, FormKind::State, errors).await,
     };
     let mut next = site.clone();
     if change.apply_to(&mut next).is_ok() && next == site {
