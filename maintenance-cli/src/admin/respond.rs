@@ -1,0 +1,134 @@
+//! The small response helpers: HTML and plain-text pages with the security headers, redirects,
+//! problem pages, and the refusals every handler shares.
+
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use super::page;
+
+pub(super) fn html(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure_headers(h);
+    res
+}
+
+pub(super) fn plain(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    secure_headers(h);
+    res
+}
+
+fn secure_headers(h: &mut HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+pub(super) fn redirect(location: &str, cookie: Option<String>) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, v);
+    }
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::SET_COOKIE, c);
+    }
+    secure_headers(h);
+    res
+}
+
+pub(super) fn problem(status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, page::problem(title, message))
+}
+
+pub(super) async fn not_found() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such page here.",
+    )
+}
+
+pub(super) fn unauthorized() -> Response {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "Not logged in",
+        "Log in with the admin token at /login, or send it as `Authorization: Bearer <token>`.",
+    )
+}
+
+pub(super) fn no_bearer() -> Response {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "No token configured",
+        "This admin page was started without a token (--insecure-no-auth), so it accepts no \
+         `Authorization` header: send the request without it, or start the page with a token \
+         (MAINTENANCE_ADMIN_TOKEN) to use bearer tokens.",
+    )
+}
+
+pub(super) fn cross_origin() -> Response {
+    problem(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was \
+         changed. If the page is reached under another name, start it with --public-origin.",
+    )
+}
+
+/// `Retry-After` seconds for a wait: rounded up, at least 1.
+fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+pub(super) fn too_many_message(wait: Duration) -> String {
+    format!(
+        "Too many wrong tokens from your address: wait {} s before trying again.",
+        retry_after_secs(wait)
+    )
+}
+
+/// 429 with `Retry-After`, for a token that was not compared because of the backoff.
+pub(super) fn too_many(mut res: Response, wait: Duration) -> Response {
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs(wait).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+pub(super) fn throttled(wait: Duration) -> Response {
+    too_many(
+        problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong tokens",
+            &too_many_message(wait),
+        ),
+        wait,
+    )
+}
