@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use maintenance_core::{
-    BypassSettings, MaintenanceStore, Mode, SiteRef, SiteState, StateChange, StoreError, bypass,
-    find_site,
+    BypassSettings, MaintenanceSource, MaintenanceStore, Mode, SiteRef, SiteState, StateChange,
+    StoreError, bypass, find_site,
 };
 
 use crate::args::{
