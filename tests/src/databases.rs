@@ -5,8 +5,8 @@
 //! `None`, and the test returns. Each test gets a database of its own,
 //! `mt_<pid>_<counter>_<random>`, so tests run in parallel, in several processes too.
 //!
-//! [`ReadOnlyRole`] makes a database role (PostgreSQL) or user (MariaDB) that may only read
-//! a test database, as a server runs with, and drops it again.
+//! [`TestRole`] makes a database role (PostgreSQL) or user (MariaDB) with a server's grants
+//! (read only) or an operator's on a test database, and drops it again.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -114,21 +114,48 @@ pub fn database_of(url: &str) -> &str {
     path.find('?').map_or(path, |i| &path[..i])
 }
 
-/// Which kind of server a [`ReadOnlyRole`] is made on.
+/// Which kind of server a [`TestRole`] is made on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleServer {
-    /// PostgreSQL: a role with `LOGIN`, `CONNECT` on the database, `USAGE` on schema
-    /// `public` and `SELECT` on its tables (`LISTEN` needs no grant).
+    /// PostgreSQL: a role with `LOGIN`, `CONNECT` on the database, `USAGE` on schema `public`
+    /// and privileges on the maintenance tables (`LISTEN` needs no grant).
     Postgres,
-    /// MariaDB/MySQL: a user (at `%`, `localhost` and `127.0.0.1`) with `SELECT` on the
+    /// MariaDB/MySQL: a user (at `%`, `localhost` and `127.0.0.1`) with privileges on the
     /// database.
     MySql,
 }
 
-/// A role that may only read one test database, with a name no other test run uses. Drop it
-/// with [`ReadOnlyRole::drop_role`] at the end of the test.
+/// What a [`TestRole`] may do: the grants the stores' READMEs document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A server's: `SELECT` only.
+    ReadOnly,
+    /// An operator's (the CLI, the admin page): `SELECT, INSERT, UPDATE, DELETE`.
+    Operator,
+}
+
+impl Access {
+    fn privileges(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "SELECT",
+            Access::Operator => "SELECT, INSERT, UPDATE, DELETE",
+        }
+    }
+}
+
+/// The tables the stores read and write.
+pub const MAINTENANCE_TABLES: [&str; 5] = [
+    "maintenance_sites",
+    "maintenance_ignored_paths",
+    "maintenance_allowed_networks",
+    "maintenance_events",
+    "maintenance_revision",
+];
+
+/// A role with limited privileges on one test database, with a name no other test run uses.
+/// Drop it with [`TestRole::drop_role`] at the end of the test.
 #[derive(Debug)]
-pub struct ReadOnlyRole {
+pub struct TestRole {
     /// The role's (or user's) name.
     pub name: String,
     /// The test database's URL with the role's name and password.
@@ -137,44 +164,49 @@ pub struct ReadOnlyRole {
     server: RoleServer,
 }
 
-/// The hosts a MariaDB read-only user is created at: any, and the two a local connection may
-/// come from (so that an anonymous `''@'localhost'` never shadows it).
+/// The hosts a MariaDB test user is created at: any, and the two a local connection may come
+/// from (so that an anonymous `''@'localhost'` never shadows it).
 const MYSQL_ROLE_HOSTS: [&str; 3] = ["%", "localhost", "127.0.0.1"];
 
-impl ReadOnlyRole {
+impl TestRole {
     /// Creates the role on the database `admin_url` names, connecting with `admin_url` (a
-    /// user that may create roles and grant on the database), and grants it `SELECT` on every
-    /// table there (migrate first: the grant covers the tables that exist).
+    /// user that may create roles and grant on the database), with the grants of `access`
+    /// on the maintenance tables, exactly as the stores' READMEs give them (migrate first:
+    /// PostgreSQL grants on the tables that exist).
     ///
     /// # Panics
     /// If the server refuses a statement.
-    pub async fn create(server: RoleServer, admin_url: &str) -> ReadOnlyRole {
-        let name = format!("mt_ro{}", &unique_db_name()["mt".len()..]);
+    pub async fn create(server: RoleServer, access: Access, admin_url: &str) -> TestRole {
+        let name = format!("mt_role{}", &unique_db_name()["mt".len()..]);
         let password = format!("{:016x}", {
             let mut hasher = RandomState::new().build_hasher();
             hasher.write(name.as_bytes());
             hasher.finish()
         });
         let db = database_of(admin_url).to_owned();
+        let privileges = access.privileges();
         let statements: Vec<String> = match server {
             RoleServer::Postgres => vec![
                 format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'"),
                 format!("GRANT CONNECT ON DATABASE {db} TO {name}"),
                 format!("GRANT USAGE ON SCHEMA public TO {name}"),
-                format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}"),
+                format!(
+                    "GRANT {privileges} ON {} TO {name}",
+                    MAINTENANCE_TABLES.join(", ")
+                ),
             ],
             RoleServer::MySql => MYSQL_ROLE_HOSTS
                 .iter()
                 .flat_map(|host| {
                     [
                         format!("CREATE USER '{name}'@'{host}' IDENTIFIED BY '{password}'"),
-                        format!("GRANT SELECT ON `{db}`.* TO '{name}'@'{host}'"),
+                        format!("GRANT {privileges} ON `{db}`.* TO '{name}'@'{host}'"),
                     ]
                 })
                 .collect(),
         };
         run_as_admin(server, admin_url, &statements).await;
-        ReadOnlyRole {
+        TestRole {
             url: with_user(admin_url, &name, &password),
             name,
             admin_url: admin_url.to_owned(),

@@ -1,16 +1,18 @@
 //! A server runs with a database role that may only read: `SELECT` (and `LISTEN`) on
 //! PostgreSQL, `SELECT` on MariaDB.
 //!
-//! Each test makes a fresh database, migrates it with the privileged URL, and creates a role
-//! (a user on MariaDB) with a name of its own that may only read it. Then:
+//! Each test makes a fresh database, migrates it with the privileged URL, and creates two roles
+//! (users on MariaDB) with names of their own and the grants the stores' READMEs give: a
+//! server's, that may only read, and an operator's (`SELECT, INSERT, UPDATE, DELETE`). Then:
 //!
 //! - the axum test project (`maintenance_examples::axum_app`, with `MAINTENANCE_MIGRATE=off`)
-//!   runs on the role's URL over real TCP and serves 200; a privileged store turns maintenance
-//!   on and the server answers 503, off and it answers 200 again;
+//!   runs on the read-only role's URL over real TCP and serves 200; a store on the operator's
+//!   URL (what the CLI opens) turns maintenance on and the server answers 503, off and it
+//!   answers 200 again;
 //! - every write through a store opened with the role's URL (the sqlx and the diesel store)
 //!   fails with the database's "permission denied" / "command denied", and nothing changed;
 //! - migrating with the role's URL fails with such an error too, promptly;
-//! - the role is dropped at the end, whatever the outcome.
+//! - the roles are dropped at the end, whatever the outcome.
 //!
 //! The tests need `MAINTENANCE_TEST_POSTGRES_URL` / `MAINTENANCE_TEST_MYSQL_URL` (a user that
 //! may create databases and roles) and print that they were skipped without them.
@@ -23,7 +25,9 @@ use maintenance_core::{
     MaintenanceSource, MaintenanceStore, SiteRef, StateChange, StoreContents, StoreError, bypass,
 };
 use maintenance_examples::{Config, SigningKey, axum_app};
-use maintenance_tests::databases::{ReadOnlyRole, RoleServer, fresh_mysql_url, fresh_postgres_url};
+use maintenance_tests::databases::{
+    Access, RoleServer, TestRole, fresh_mysql_url, fresh_postgres_url,
+};
 use maintenance_tests::http::client;
 use tokio::time::Instant;
 
@@ -54,15 +58,22 @@ async fn mariadb_server_serves_and_follows_with_a_select_only_user() {
     with_read_only_role(RoleServer::MySql, url, "command denied").await;
 }
 
-/// Migrates `url`, makes the role, runs the scenario, and drops the role even if it failed.
+/// Migrates `url`, makes the roles, runs the scenario, and drops the roles even if it failed.
 async fn with_read_only_role(server: RoleServer, url: String, denied: &'static str) {
-    let operator = maintenance_sqlx::connect(&url)
-        .await
-        .expect("operator store");
-    operator.migrate().await.expect("migrate");
-    let role = ReadOnlyRole::create(server, &url).await;
-    let outcome = tokio::spawn(scenario(server, operator, role.url.clone(), denied)).await;
+    let admin = maintenance_sqlx::connect(&url).await.expect("admin store");
+    admin.migrate().await.expect("migrate");
+    let role = TestRole::create(server, Access::ReadOnly, &url).await;
+    let operator_role = TestRole::create(server, Access::Operator, &url).await;
+    let outcome = tokio::spawn(scenario(
+        server,
+        admin,
+        operator_role.url.clone(),
+        role.url.clone(),
+        denied,
+    ))
+    .await;
     role.drop_role().await;
+    operator_role.drop_role().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -70,10 +81,16 @@ async fn with_read_only_role(server: RoleServer, url: String, denied: &'static s
 
 async fn scenario(
     server: RoleServer,
-    operator: maintenance_sqlx::SqlxStore,
+    admin: maintenance_sqlx::SqlxStore,
+    operator_url: String,
     role_url: String,
     denied: &'static str,
 ) {
+    // The operator's store (what the CLI opens), on a role with the documented operator grants.
+    let operator = maintenance_sqlx::connect(&operator_url)
+        .await
+        .expect("store on the operator's URL");
+
     // The server: the test project, on the role's URL, migrating nothing.
     let config = Config {
         database_url: role_url.clone(),
@@ -108,7 +125,7 @@ async fn scenario(
         "PostgreSQL hands out a feed"
     );
 
-    // A privileged operator changes the state; the server follows.
+    // The operator changes the state; the server follows.
     operator
         .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
         .await
@@ -137,8 +154,16 @@ async fn scenario(
         .add_allowed_network(&site, NETWORK, "office", "ops")
         .await
         .unwrap();
-    let before = operator.load().await.unwrap();
-    let events_before = operator.events(None, 10_000).await.unwrap().len();
+    operator
+        .set_bypass_secret_hash(&site, Some(&bypass::hash_secret("s")), "ops")
+        .await
+        .unwrap();
+    let before = admin.load().await.unwrap();
+    let events_before = admin.events(None, 10_000).await.unwrap().len();
+    assert_eq!(
+        events_before, 6,
+        "the operator's writes are audited (2 states, site, path, network, hash)"
+    );
 
     // Every write through the role fails, on both stores, saying permission was denied.
     writes_are_denied("sqlx", &reader, denied).await;
@@ -146,7 +171,7 @@ async fn scenario(
         .await
         .expect("diesel store on the role's URL");
     writes_are_denied("diesel", &diesel, denied).await;
-    assert_unchanged(&operator, &before, events_before).await;
+    assert_unchanged(&admin, &before, events_before).await;
     assert_eq!(
         reader.load().await.unwrap(),
         before,
@@ -164,7 +189,7 @@ async fn scenario(
         .expect_err("migrating through a read-only role");
     assert_denied("diesel migrate", &error.to_string(), denied);
     assert!(error.to_string().contains("could not migrate"), "{error}");
-    assert_unchanged(&operator, &before, events_before).await;
+    assert_unchanged(&admin, &before, events_before).await;
 
     // The server still serves what the operator set.
     assert_eq!(status(&base).await, 200);
@@ -248,10 +273,10 @@ fn assert_denied(what: &str, message: &str, denied: &str) {
     );
 }
 
-async fn assert_unchanged(operator: &dyn MaintenanceStore, before: &StoreContents, events: usize) {
-    assert_eq!(&operator.load().await.unwrap(), before, "nothing changed");
+async fn assert_unchanged(admin: &dyn MaintenanceStore, before: &StoreContents, events: usize) {
+    assert_eq!(&admin.load().await.unwrap(), before, "nothing changed");
     assert_eq!(
-        operator.events(None, 10_000).await.unwrap().len(),
+        admin.events(None, 10_000).await.unwrap().len(),
         events,
         "no event was logged"
     );
