@@ -6,7 +6,6 @@
 //! inner service.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 //! use maintenance_actix::MaintenanceMiddleware;
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
@@ -21,7 +20,7 @@
 //! }
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
+//! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
 //! let middleware = MaintenanceMiddleware::new(maintenance).with_identity(|req| {
 //!     match req.extensions().get::<CurrentUser>() {
 //!         Some(user) if user.is_superuser => Identity::Superuser,
@@ -96,7 +95,7 @@ impl MaintenanceMiddleware {
     /// ```
     /// # use maintenance_actix::MaintenanceMiddleware;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
-    /// let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// let middleware = MaintenanceMiddleware::new(maintenance);
     /// let app = actix_web::App::new().wrap(middleware);
     /// ```
@@ -114,7 +113,7 @@ impl MaintenanceMiddleware {
     /// ```
     /// # use maintenance_actix::MaintenanceMiddleware;
     /// # use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
-    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// use actix_web::HttpMessage;
     /// #[derive(Clone)]
     /// struct Claims { staff: bool }
@@ -138,7 +137,7 @@ impl MaintenanceMiddleware {
     /// ```
     /// # use maintenance_actix::MaintenanceMiddleware;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
-    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// use actix_web::HttpResponse;
     /// use actix_web::http::StatusCode;
     /// let middleware = MaintenanceMiddleware::new(maintenance).with_blocked_response(|block, _req| {

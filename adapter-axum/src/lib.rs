@@ -6,7 +6,6 @@
 //! tower's traits only, so it serves axum, plain hyper and tonic alike.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use axum::{Router, routing::get};
 //! use maintenance_axum::MaintenanceLayer;
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
@@ -21,7 +20,7 @@
 //! }
 //!
 //! # async fn run() {
-//! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
+//! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
 //! let shop: Router = Router::new().route("/", get(|| async { "Shop" }));
 //! // The layer goes on the outermost router, around every nested one.
 //! let app: Router = Router::new()
@@ -102,7 +101,7 @@ impl MaintenanceLayer {
     /// ```
     /// # use maintenance_axum::MaintenanceLayer;
     /// # use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
-    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// #[derive(Clone)]
     /// struct Claims { staff: bool }
     /// let layer = MaintenanceLayer::new(maintenance).with_identity(|parts: &http::request::Parts| {
@@ -125,7 +124,7 @@ impl MaintenanceLayer {
     /// ```
     /// # use maintenance_axum::MaintenanceLayer;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
-    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// let layer = MaintenanceLayer::new(maintenance).with_blocked_response(|block, _parts| {
     ///     let mut res = http::Response::new("Down for maintenance, back soon.".to_owned());
     ///     *res.status_mut() = block.status;

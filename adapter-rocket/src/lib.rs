@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use std::collections::HashMap;
-//! use std::sync::{Arc, Mutex};
+//! use std::sync::Mutex;
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
 //! use maintenance_rocket::{MaintenanceDecision, MaintenanceFairing};
 //!
@@ -21,7 +21,7 @@
 //! }
 //!
 //! # async fn run() -> Result<(), rocket::Error> {
-//! let maintenance = Maintenance::start(Arc::new(MemoryStore::new()), Policy::default()).await;
+//! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
 //! let fairing = MaintenanceFairing::new(maintenance).with_identity(|req| {
 //!     // The session the server set, looked up in the server's own store: never a header a
 //!     // client can send.
@@ -102,7 +102,7 @@ impl MaintenanceFairing {
     /// ```
     /// # use maintenance_rocket::MaintenanceFairing;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
-    /// let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// let rocket = rocket::build().attach(MaintenanceFairing::new(maintenance));
     /// ```
     pub fn new(maintenance: Maintenance) -> Self {
@@ -121,7 +121,7 @@ impl MaintenanceFairing {
     /// ```
     /// # use maintenance_rocket::MaintenanceFairing;
     /// # use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
-    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// use std::collections::HashMap;
     /// /// Session id (a random value the server set at login) to who, in managed state.
     /// struct Sessions(std::sync::Mutex<HashMap<String, Identity>>);
@@ -149,7 +149,7 @@ impl MaintenanceFairing {
     /// ```
     /// # use maintenance_rocket::MaintenanceFairing;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
-    /// # let maintenance = Maintenance::new(std::sync::Arc::new(MemoryStore::new()), Policy::default());
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// let fairing = MaintenanceFairing::new(maintenance).with_blocked_response(|block, _req| {
     ///     let mut res = http::Response::new("Down for maintenance, back soon.".to_owned());
     ///     *res.status_mut() = block.status;

@@ -257,7 +257,7 @@ impl Config {
         let store = maintenance_sqlx::connect_lazy(url)
             .await
             .map_err(|e| store_error(url, e))?;
-        let maintenance = Maintenance::new(Arc::new(store.clone()), policy);
+        let maintenance = Maintenance::new(store.clone(), policy);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(prepare(store, maintenance.clone(), self.migrate, ready_tx));
         match tokio::time::timeout(self.startup_wait, ready_rx).await {

@@ -1,9 +1,13 @@
 //! The live handle: the current snapshot in memory, kept fresh in the background.
 //!
 //! Requests read the snapshot through an atomic pointer (no lock, no query); a background
-//! task reloads it when the store says something changed. If the store fails, the last good
+//! task reloads it when the source says something changed. If the source fails, the last good
 //! snapshot keeps serving and the failure is logged; if nothing was ever loaded, the policy's
 //! fail mode decides.
+//!
+//! The handle only reads: it takes any [`MaintenanceSource`], so a server can run with a
+//! database role that may only `SELECT` (and `LISTEN` on PostgreSQL). Writing is the
+//! business of a [`crate::MaintenanceStore`], in the CLI or the admin page.
 //!
 //! Failures are logged once per outage: the first failed load, poll or subscription logs (an
 //! error at start-up, a warning later), the ones after it only at debug level, and the first
@@ -23,10 +27,10 @@ use crate::policy::Policy;
 use crate::request::{Identity, RequestView};
 use crate::response::blocked_response;
 use crate::snapshot::Snapshot;
-use crate::store::{ChangeFeed, MaintenanceStore};
+use crate::store::{ChangeFeed, MaintenanceSource};
 
 struct Inner {
-    store: Arc<dyn MaintenanceStore>,
+    source: Arc<dyn MaintenanceSource>,
     policy: Policy,
     snapshot: ArcSwapOption<Snapshot>,
     reload_lock: tokio::sync::Mutex<()>,
@@ -81,13 +85,17 @@ impl Maintenance {
     /// A handle with no snapshot yet and no background task: call [`Maintenance::refresh`]
     /// and [`Maintenance::spawn_refresher`] yourself, or use [`Maintenance::start`].
     ///
+    /// It takes any source by value and shares it itself: a store (`MemoryStore`, a SQL
+    /// store), or an `Arc` of one when the caller keeps writing through it (`Arc<T>` and
+    /// `Arc<dyn MaintenanceStore>` are sources too).
+    ///
     /// Without a bypass signing key in the policy it logs a warning, once per handle: anyone
     /// who can read the database could then mint bypass cookies.
-    pub fn new(store: Arc<dyn MaintenanceStore>, policy: Policy) -> Self {
+    pub fn new(source: impl MaintenanceSource, policy: Policy) -> Self {
         policy.warn_if_cookies_unsigned();
         Maintenance {
             inner: Arc::new(Inner {
-                store,
+                source: Arc::new(source),
                 policy,
                 snapshot: ArcSwapOption::empty(),
                 reload_lock: tokio::sync::Mutex::new(()),
@@ -101,12 +109,14 @@ impl Maintenance {
 
     /// Loads the first snapshot and starts the background refresher. Needs a Tokio runtime.
     ///
-    /// If the store cannot be read, the failure is logged once and the handle starts anyway,
+    /// It takes any source by value, as [`Maintenance::new`] does.
+    ///
+    /// If the source cannot be read, the failure is logged once and the handle starts anyway,
     /// with no snapshot: the policy's fail mode answers every request until the refresher,
     /// trying again at every poll interval, loads one. How long this first attempt may take is
-    /// the store's business (its connect or acquire timeout).
-    pub async fn start(store: Arc<dyn MaintenanceStore>, policy: Policy) -> Self {
-        let handle = Maintenance::new(store, policy);
+    /// the source's business (its connect or acquire timeout).
+    pub async fn start(source: impl MaintenanceSource, policy: Policy) -> Self {
+        let handle = Maintenance::new(source, policy);
         handle.load_and_follow().await;
         handle
     }
@@ -155,9 +165,9 @@ impl Maintenance {
         &self.inner.policy
     }
 
-    /// The store behind the handle.
-    pub fn store(&self) -> &Arc<dyn MaintenanceStore> {
-        &self.inner.store
+    /// The source behind the handle.
+    pub fn source(&self) -> &Arc<dyn MaintenanceSource> {
+        &self.inner.source
     }
 
     /// The current snapshot, if one was loaded.
@@ -178,12 +188,12 @@ impl Maintenance {
         )
     }
 
-    /// Reloads the snapshot from the store now. On error the current snapshot stays.
+    /// Reloads the snapshot from the source now. On error the current snapshot stays.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         reload(&self.inner).await
     }
 
-    /// Starts the background refresher (once; later calls do nothing). It follows the store's
+    /// Starts the background refresher (once; later calls do nothing). It follows the source's
     /// change feed when it has one, and polls the revision otherwise. Needs a Tokio runtime.
     pub fn spawn_refresher(&self) {
         let mut slot = self
@@ -193,16 +203,16 @@ impl Maintenance {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_none() {
             let weak = Arc::downgrade(&self.inner);
-            let store = Arc::clone(&self.inner.store);
+            let source = Arc::clone(&self.inner.source);
             let policy = self.inner.policy.clone();
-            *slot = Some(tokio::spawn(refresh_loop(weak, store, policy)));
+            *slot = Some(tokio::spawn(refresh_loop(weak, source, policy)));
         }
     }
 }
 
 async fn reload(inner: &Inner) -> Result<(), StoreError> {
     let _one_at_a_time = inner.reload_lock.lock().await;
-    match inner.store.load().await {
+    match inner.source.load().await {
         Ok(contents) => {
             let snapshot = Snapshot::new(contents.revision, contents.sites);
             inner.snapshot.store(Some(Arc::new(snapshot)));
@@ -219,7 +229,7 @@ async fn reload(inner: &Inner) -> Result<(), StoreError> {
 /// Reloads when the revision moved (or nothing is loaded yet).
 async fn refresh_if_changed(inner: &Inner) -> Result<bool, StoreError> {
     let current = inner.snapshot.load().as_ref().map(|s| s.revision());
-    let revision = match inner.store.revision().await {
+    let revision = match inner.source.revision().await {
         Ok(r) => r,
         Err(e) => {
             inner.failures.fetch_add(1, Ordering::Relaxed);
@@ -232,13 +242,13 @@ async fn refresh_if_changed(inner: &Inner) -> Result<bool, StoreError> {
     reload(inner).await.map(|()| true)
 }
 
-async fn refresh_loop(weak: Weak<Inner>, store: Arc<dyn MaintenanceStore>, policy: Policy) {
+async fn refresh_loop(weak: Weak<Inner>, source: Arc<dyn MaintenanceSource>, policy: Policy) {
     let mut feed: Option<ChangeFeed> = None;
     let mut next_subscribe = tokio::time::Instant::now();
     loop {
         let mut just_subscribed = false;
         if feed.is_none() && tokio::time::Instant::now() >= next_subscribe {
-            match store.subscribe().await {
+            match source.subscribe().await {
                 Ok(f) => {
                     just_subscribed = f.is_some();
                     feed = f;

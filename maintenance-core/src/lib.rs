@@ -9,7 +9,9 @@
 //! - [`RequestView`], [`Identity`]: the request and who makes it.
 //! - [`decide`] → [`Decision`]: pure, in the documented order, naming its reason.
 //! - [`blocked_response`]: 503 with `Retry-After`, `Cache-Control: no-store`, JSON or HTML.
-//! - [`MaintenanceStore`], [`MemoryStore`]: where state lives; stores for databases are in
+//! - [`MaintenanceSource`], [`MaintenanceStore`], [`MemoryStore`]: where state lives. A
+//!   source is what a server reads (every site, the revision, the change feed); a store adds
+//!   the writes and the audit log, for the CLI and the admin page. Stores for databases are in
 //!   `maintenance-sqlx` and `maintenance-diesel`.
 //! - [`Maintenance`]: the live handle, refreshed in the background, checked on every request.
 //!
@@ -75,8 +77,8 @@ pub use request::{Identity, PeerAddr, RequestView, WithPeer, header_text};
 pub use response::{blocked_response, escape_html, html_body, json_body, wants_json};
 pub use snapshot::{LiveSite, Snapshot};
 pub use store::{
-    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceStore, StoreContents, find_site,
-    state_action, unknown_site,
+    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceSource, MaintenanceStore,
+    StoreContents, find_site, state_action, unknown_site,
 };
 
 pub use chrono;

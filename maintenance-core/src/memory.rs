@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use crate::error::StoreError;
 use crate::model::{AllowedNetwork, Event, IgnoredPath, SiteRef, SiteState, StateChange};
 use crate::store::{
-    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceStore, StoreContents, find_site,
-    state_action, unknown_site,
+    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceSource, MaintenanceStore,
+    StoreContents, find_site, state_action, unknown_site,
 };
 use crate::validate;
 
@@ -27,7 +27,7 @@ struct Inner {
 ///
 /// ```
 /// # tokio_test_block_on(async {
-/// use maintenance_core::{MaintenanceStore, MemoryStore, SiteRef, StateChange};
+/// use maintenance_core::{MaintenanceSource, MaintenanceStore, MemoryStore, SiteRef, StateChange};
 /// let store = MemoryStore::new();
 /// store.set_state(&SiteRef::Default, &StateChange::turn_on(), "alice").await.unwrap();
 /// assert!(store.load().await.unwrap().sites[0].enabled);
@@ -124,7 +124,7 @@ impl Inner {
 }
 
 #[async_trait]
-impl MaintenanceStore for MemoryStore {
+impl MaintenanceSource for MemoryStore {
     async fn load(&self) -> Result<StoreContents, StoreError> {
         self.with(|inner| {
             Ok(StoreContents {
@@ -145,7 +145,10 @@ impl MaintenanceStore for MemoryStore {
             Ok(Some(rx))
         })
     }
+}
 
+#[async_trait]
+impl MaintenanceStore for MemoryStore {
     async fn add_site(
         &self,
         domain: &str,

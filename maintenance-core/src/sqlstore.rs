@@ -2,8 +2,9 @@
 //! audit, commit), and the reads that turn rows into the core's model.
 //!
 //! For store implementations: a store supplies its SQL through [`Engine`] (reads, and opening
-//! a write) and [`WriteTx`] (one write transaction), and implements
-//! [`MaintenanceStore`](crate::MaintenanceStore) by calling the functions here, so that every
+//! a write) and [`WriteTx`] (one write transaction), and so implements
+//! [`MaintenanceSource`](crate::MaintenanceSource) and
+//! [`MaintenanceStore`](crate::MaintenanceStore) through the functions here, so that every
 //! store matches [`MemoryStore`](crate::MemoryStore) the same way. A store maps its own errors
 //! into [`StoreError`] with [`StoreError::backend`], keeping them as the source.
 
@@ -258,12 +259,12 @@ pub fn to_micros(change: &StateChange) -> StateChange {
     }
 }
 
-/// [`MaintenanceStore::load`](crate::MaintenanceStore::load) through an [`Engine`].
+/// [`MaintenanceSource::load`](crate::MaintenanceSource::load) through an [`Engine`].
 pub async fn load<E: Engine + ?Sized>(engine: &E) -> Result<StoreContents, StoreError> {
     assemble_all(engine.read_all().await?).map_err(|MissingRevisionRow| engine.no_revision_row())
 }
 
-/// [`MaintenanceStore::revision`](crate::MaintenanceStore::revision) through an [`Engine`].
+/// [`MaintenanceSource::revision`](crate::MaintenanceSource::revision) through an [`Engine`].
 pub async fn revision<E: Engine + ?Sized>(engine: &E) -> Result<i64, StoreError> {
     engine
         .read_revision()
@@ -622,10 +623,10 @@ pub async fn events<E: Engine + ?Sized>(
         .await
 }
 
-/// Every [`Engine`] is a [`MaintenanceStore`](crate::MaintenanceStore): each call runs the
-/// steps of this module over the engine's SQL.
+/// Every [`Engine`] is a [`MaintenanceSource`](crate::MaintenanceSource): the reads a server
+/// makes, nothing else (a role that may only `SELECT` serves them).
 #[async_trait::async_trait]
-impl<T: Engine + 'static> crate::MaintenanceStore for T {
+impl<T: Engine + 'static> crate::MaintenanceSource for T {
     async fn load(&self) -> Result<crate::StoreContents, crate::StoreError> {
         load(self).await
     }
@@ -637,7 +638,12 @@ impl<T: Engine + 'static> crate::MaintenanceStore for T {
     async fn subscribe(&self) -> Result<Option<crate::ChangeFeed>, crate::StoreError> {
         Engine::change_feed(self).await
     }
+}
 
+/// Every [`Engine`] is a [`MaintenanceStore`](crate::MaintenanceStore): each call runs the
+/// steps of this module over the engine's SQL.
+#[async_trait::async_trait]
+impl<T: Engine + 'static> crate::MaintenanceStore for T {
     async fn add_site(
         &self,
         domain: &str,

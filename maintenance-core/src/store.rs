@@ -1,9 +1,20 @@
-//! The store trait: where maintenance state lives (a database shared by every server).
+//! The store traits: where maintenance state lives (a database shared by every server).
 //!
-//! Reads are what the [`crate::Maintenance`] handle needs: every site at once, and a cheap
-//! revision number to know when to read again. Writes are what the CLI and the admin page need;
-//! each one validates through the core (so every store refuses the same input), bumps the
-//! revision and appends an audit [`Event`] in one transaction.
+//! Two traits, for two kinds of caller:
+//!
+//! - [`MaintenanceSource`] is what the [`crate::Maintenance`] handle needs, and all a server
+//!   needs: every site at once, a cheap revision number to know when to read again, and
+//!   optionally a feed of change notices. A server can thus run with a database role that may
+//!   only read (`SELECT`, and `LISTEN` on PostgreSQL).
+//! - [`MaintenanceStore`] (a [`MaintenanceSource`] too) adds the writes and the audit log, for
+//!   the CLI and the admin page. Each write validates through the core (so every store refuses
+//!   the same input), bumps the revision and appends an audit [`Event`] in one transaction.
+//!
+//! Both are object safe. `Arc<T>` is a source (and a store) when `T` is, so a caller that
+//! holds an `Arc<dyn MaintenanceStore>` can hand a clone of it to
+//! [`crate::Maintenance::start`] and keep writing through it.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -27,9 +38,13 @@ pub struct StoreContents {
     pub sites: Vec<SiteState>,
 }
 
-/// Where maintenance state is kept. Object safe: use it as `Arc<dyn MaintenanceStore>`.
+/// Where a server reads maintenance state from: all the [`crate::Maintenance`] handle needs.
+///
+/// Only reads: a store behind this trait works with a database role that may only `SELECT`
+/// (and `LISTEN`, for PostgreSQL's change feed). Object safe: the handle keeps it as
+/// `Arc<dyn MaintenanceSource>`.
 #[async_trait]
-pub trait MaintenanceStore: Send + Sync + 'static {
+pub trait MaintenanceSource: Send + Sync + 'static {
     /// Reads every site, consistently, with the revision it was read at.
     async fn load(&self) -> Result<StoreContents, StoreError>;
 
@@ -37,11 +52,17 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     async fn revision(&self) -> Result<i64, StoreError>;
 
     /// A feed of change notices, for stores that can push them (PostgreSQL's `LISTEN`).
-    /// `None` (the default) means the handle polls [`MaintenanceStore::revision`].
+    /// `None` (the default) means the handle polls [`MaintenanceSource::revision`].
     async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
         Ok(None)
     }
+}
 
+/// Where maintenance state is kept and changed: a [`MaintenanceSource`] with the writes and
+/// the audit log, for the CLI and the admin page. Object safe: use it as
+/// `Arc<dyn MaintenanceStore>`.
+#[async_trait]
+pub trait MaintenanceStore: MaintenanceSource {
     /// Adds a site for `domain` (normalised); fails with [`StoreError::SiteExists`] if present.
     async fn add_site(
         &self,
@@ -126,6 +147,117 @@ pub trait MaintenanceStore: Send + Sync + 'static {
             Err(StoreError::SiteExists(_)) => self.site(&SiteRef::Domain(domain.to_owned())).await,
             other => other,
         }
+    }
+}
+
+/// A shared source is a source: [`crate::Maintenance::start`] takes an `Arc<MemoryStore>` or
+/// an `Arc<dyn MaintenanceStore>` as readily as a store by value.
+#[async_trait]
+impl<T: MaintenanceSource + ?Sized> MaintenanceSource for Arc<T> {
+    async fn load(&self) -> Result<StoreContents, StoreError> {
+        (**self).load().await
+    }
+
+    async fn revision(&self) -> Result<i64, StoreError> {
+        (**self).revision().await
+    }
+
+    async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        (**self).subscribe().await
+    }
+}
+
+/// A shared store is a store.
+#[async_trait]
+impl<T: MaintenanceStore + ?Sized> MaintenanceStore for Arc<T> {
+    async fn add_site(
+        &self,
+        domain: &str,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
+        (**self).add_site(domain, name, actor).await
+    }
+
+    async fn remove_site(&self, domain: &str, actor: &str) -> Result<(), StoreError> {
+        (**self).remove_site(domain, actor).await
+    }
+
+    async fn set_state(
+        &self,
+        site: &SiteRef,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
+        (**self).set_state(site, change, actor).await
+    }
+
+    async fn add_ignored_path(
+        &self,
+        site: &SiteRef,
+        pattern: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        (**self)
+            .add_ignored_path(site, pattern, description, actor)
+            .await
+    }
+
+    async fn remove_ignored_path(
+        &self,
+        site: &SiteRef,
+        pattern: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        (**self).remove_ignored_path(site, pattern, actor).await
+    }
+
+    async fn add_allowed_network(
+        &self,
+        site: &SiteRef,
+        network: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        (**self)
+            .add_allowed_network(site, network, description, actor)
+            .await
+    }
+
+    async fn remove_allowed_network(
+        &self,
+        site: &SiteRef,
+        network: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        (**self).remove_allowed_network(site, network, actor).await
+    }
+
+    async fn set_bypass_secret_hash(
+        &self,
+        site: &SiteRef,
+        hash: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        (**self).set_bypass_secret_hash(site, hash, actor).await
+    }
+
+    async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError> {
+        (**self).events(site, limit).await
+    }
+
+    async fn site(&self, site: &SiteRef) -> Result<SiteState, StoreError> {
+        (**self).site(site).await
+    }
+
+    async fn ensure_site(
+        &self,
+        domain: &str,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
+        (**self).ensure_site(domain, name, actor).await
     }
 }
 

@@ -8,7 +8,8 @@
 //! maintenance_core::store_conformance_tests!(fresh_store);
 //! ```
 //!
-//! Each case becomes one `#[tokio::test]`. [`CountingStore`] counts the calls a handle makes.
+//! Each case becomes one `#[tokio::test]`. [`CountingStore`] counts the calls a handle makes
+//! of its source.
 //!
 //! For the decision, [`RawRequest`] carries any input the [`crate::RequestView`] trait allows,
 //! and [`check_decision`] and [`check_client_ip`] check the properties that must hold for every
@@ -24,7 +25,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::error::StoreError;
 use crate::model::{Event, Mode, SiteRef, SiteState, StateChange};
-use crate::store::{ChangeFeed, MaintenanceStore, StoreContents};
+use crate::store::{ChangeFeed, MaintenanceSource, MaintenanceStore, StoreContents};
 
 mod properties;
 mod raw_request;
@@ -584,7 +585,9 @@ pub async fn memory_handle(
     (handle, store)
 }
 
-/// A store decorator that counts calls, to show what a handle asks of its store.
+/// A source (or store) decorator that counts calls, to show what a handle asks of its source.
+/// It is a [`MaintenanceSource`] when the wrapped one is, and a [`MaintenanceStore`] (its
+/// writes counted with the other calls) when the wrapped one is.
 #[derive(Debug)]
 pub struct CountingStore<S> {
     inner: S,
@@ -593,7 +596,7 @@ pub struct CountingStore<S> {
     other: AtomicU64,
 }
 
-impl<S: MaintenanceStore> CountingStore<S> {
+impl<S: MaintenanceSource> CountingStore<S> {
     /// Wraps a store.
     pub fn new(inner: S) -> Arc<Self> {
         Arc::new(CountingStore {
@@ -629,8 +632,9 @@ impl<S: MaintenanceStore> CountingStore<S> {
     }
 }
 
+/// Counts every read a handle makes.
 #[async_trait]
-impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
+impl<S: MaintenanceSource> MaintenanceSource for CountingStore<S> {
     async fn load(&self) -> Result<StoreContents, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.inner.load().await
@@ -643,6 +647,11 @@ impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
         self.count_other();
         self.inner.subscribe().await
     }
+}
+
+/// The writes pass through, each counted as "other".
+#[async_trait]
+impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
     async fn add_site(
         &self,
         domain: &str,

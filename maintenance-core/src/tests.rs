@@ -881,7 +881,7 @@ impl FlakyStore {
 }
 
 #[async_trait]
-impl MaintenanceStore for FlakyStore {
+impl MaintenanceSource for FlakyStore {
     async fn load(&self) -> Result<StoreContents, StoreError> {
         self.check()?;
         self.inner.load().await
@@ -897,6 +897,10 @@ impl MaintenanceStore for FlakyStore {
         self.check()?;
         self.inner.subscribe().await
     }
+}
+
+#[async_trait]
+impl MaintenanceStore for FlakyStore {
     async fn add_site(&self, d: &str, n: Option<&str>, a: &str) -> Result<SiteState, StoreError> {
         self.inner.add_site(d, n, a).await
     }
@@ -1823,4 +1827,53 @@ mod properties {
             prop_assert_eq!(header_text(&line).is_some(), text);
         }
     }
+}
+
+/// A source that can only read: all a handle needs.
+struct ReadOnlySource(Arc<MemoryStore>);
+
+#[async_trait]
+impl MaintenanceSource for ReadOnlySource {
+    async fn load(&self) -> Result<StoreContents, StoreError> {
+        self.0.load().await
+    }
+    async fn revision(&self) -> Result<i64, StoreError> {
+        self.0.revision().await
+    }
+}
+
+#[tokio::test]
+async fn a_handle_follows_a_source_that_cannot_write() {
+    let store = Arc::new(MemoryStore::new());
+    let m = Maintenance::start(
+        ReadOnlySource(store.clone()),
+        fast_policy().build().unwrap(),
+    )
+    .await;
+    assert!(m.check(&home(), Identity::Anonymous).is_allowed());
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    eventually("polling to bring the change", || {
+        !m.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
+    assert_eq!(m.source().revision().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_handle_takes_a_store_by_value_or_shared() {
+    let by_value = Maintenance::start(MemoryStore::new(), Policy::default()).await;
+    assert_eq!(by_value.revision(), Some(1));
+    let shared: Arc<dyn MaintenanceStore> = Arc::new(MemoryStore::new());
+    let handle = Maintenance::start(shared.clone(), fast_policy().build().unwrap()).await;
+    shared
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    eventually("the feed to bring the change", || {
+        !handle.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
 }

@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use maintenance_core::{
-    ChangeFeed, Event, MaintenanceStore, SiteRef, SiteState, StateChange, StoreContents, StoreError,
+    ChangeFeed, Event, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StateChange,
+    StoreContents, StoreError,
 };
 
 use crate::error::Error;
@@ -126,7 +127,7 @@ impl From<MySqlStore> for DieselStore {
 }
 
 #[async_trait]
-impl MaintenanceStore for DieselStore {
+impl MaintenanceSource for DieselStore {
     async fn load(&self) -> Result<StoreContents, StoreError> {
         self.store().load().await
     }
@@ -138,7 +139,10 @@ impl MaintenanceStore for DieselStore {
     async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
         self.store().subscribe().await
     }
+}
 
+#[async_trait]
+impl MaintenanceStore for DieselStore {
     async fn add_site(
         &self,
         domain: &str,

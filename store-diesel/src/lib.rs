@@ -23,12 +23,11 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
 //! use maintenance_core::{Maintenance, Policy};
 //!
 //! let store = maintenance_diesel::connect("sqlite://maintenance.db").await?;
 //! store.migrate().await?;
-//! let maintenance = Maintenance::start(Arc::new(store), Policy::default()).await;
+//! let maintenance = Maintenance::start(store, Policy::default()).await;
 //! # let _ = maintenance;
 //! # Ok(())
 //! # }

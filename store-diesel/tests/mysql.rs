@@ -6,7 +6,7 @@
 mod common;
 
 use common::{MigrateFuture, RawSql, fresh_mysql_store, fresh_mysql_url};
-use maintenance_core::{MaintenanceStore, SiteRef, StateChange};
+use maintenance_core::{MaintenanceSource, MaintenanceStore, SiteRef, StateChange};
 use maintenance_diesel::diesel::sql_types::Text;
 use maintenance_diesel::diesel_async::RunQueryDsl;
 use maintenance_diesel::{DieselStore, MySqlStore};

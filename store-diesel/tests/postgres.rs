@@ -5,14 +5,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
     MigrateFuture, RawSql, blocks, eventually, fresh_postgres_store, fresh_postgres_url,
     hour_policy,
 };
-use maintenance_core::{ChangeFeed, Maintenance, MaintenanceStore, SiteRef, StateChange};
+use maintenance_core::{
+    ChangeFeed, Maintenance, MaintenanceSource, MaintenanceStore, SiteRef, StateChange,
+};
 use maintenance_diesel::diesel::sql_types::BigInt;
 use maintenance_diesel::diesel_async::RunQueryDsl;
 use maintenance_diesel::{DieselStore, PgStore};
@@ -172,7 +173,7 @@ async fn notify_reaches_a_handle_on_another_store() {
     let a = PgStore::connect(&url).await.unwrap();
     a.migrate().await.unwrap();
     let b = PgStore::connect(&url).await.unwrap();
-    let handle = Maintenance::start(Arc::new(b), hour_policy()).await;
+    let handle = Maintenance::start(b, hour_policy()).await;
     assert!(!blocks(&handle));
     assert!(
         eventually(10, || handle.stats().0 >= 2).await,

@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use maintenance_core::{
-    ChangeFeed, Event, MaintenanceStore, SiteRef, SiteState, StateChange, StoreContents, StoreError,
+    ChangeFeed, Event, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StateChange,
+    StoreContents, StoreError,
 };
 
 use crate::error::Error;
@@ -167,7 +168,7 @@ impl From<MySqlStore> for SqlxStore {
 }
 
 #[async_trait]
-impl MaintenanceStore for SqlxStore {
+impl MaintenanceSource for SqlxStore {
     async fn load(&self) -> Result<StoreContents, StoreError> {
         self.store().load().await
     }
@@ -179,7 +180,10 @@ impl MaintenanceStore for SqlxStore {
     async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
         self.store().subscribe().await
     }
+}
 
+#[async_trait]
+impl MaintenanceStore for SqlxStore {
     async fn add_site(
         &self,
         domain: &str,

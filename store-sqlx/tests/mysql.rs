@@ -6,7 +6,7 @@
 mod common;
 
 use common::{MigrateFuture, fresh_mysql_store, fresh_mysql_url};
-use maintenance_core::{MaintenanceStore, SiteRef, StateChange};
+use maintenance_core::{MaintenanceSource, MaintenanceStore, SiteRef, StateChange};
 use maintenance_sqlx::{MySqlStore, SqlxStore};
 
 maintenance_core::store_conformance_tests!(fresh_mysql_store);

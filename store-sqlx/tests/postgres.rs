@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
     MigrateFuture, blocks, eventually, fresh_postgres_store, fresh_postgres_url, hour_policy,
 };
-use maintenance_core::{Maintenance, MaintenanceStore, SiteRef, StateChange};
+use maintenance_core::{Maintenance, MaintenanceSource, MaintenanceStore, SiteRef, StateChange};
 use maintenance_sqlx::{PgStore, SqlxStore};
 
 maintenance_core::store_conformance_tests!(fresh_postgres_store);
@@ -156,7 +155,7 @@ async fn notify_reaches_a_handle_on_another_store() {
     let a = PgStore::connect(&url).await.unwrap();
     a.migrate().await.unwrap();
     let b = PgStore::connect(&url).await.unwrap();
-    let handle = Maintenance::start(Arc::new(b), hour_policy()).await;
+    let handle = Maintenance::start(b, hour_policy()).await;
     assert!(!blocks(&handle));
     // Let the refresher subscribe before writing.
     assert!(

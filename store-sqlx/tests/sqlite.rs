@@ -5,7 +5,7 @@
 mod common;
 
 use common::{MigrateFuture, fresh_sqlite_store};
-use maintenance_core::{MaintenanceStore, SiteRef, StateChange};
+use maintenance_core::{MaintenanceSource, MaintenanceStore, SiteRef, StateChange};
 use maintenance_sqlx::{SqliteStore, SqlxStore};
 
 maintenance_core::store_conformance_tests!(fresh_sqlite_store);

@@ -5,7 +5,8 @@
 //! its own fresh SQLite database, changed through a second store connection as an operator
 //! would change it.
 //!
-//! [`databases`] makes fresh PostgreSQL and MariaDB databases for the tests that need them, and
+//! [`databases`] makes fresh PostgreSQL and MariaDB databases for the tests that need them (and
+//! roles with a server's or an operator's grants), and
 //! [`faults`] the TCP proxy and the log capture of the fault suite (`tests/faults.rs`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -18,7 +18,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use maintenance_core::{FailMode, Identity, Maintenance, MaintenanceStore, SiteRef, StateChange};
@@ -89,8 +88,7 @@ async fn serve_with(kind: Store, config: &Config) -> Served {
             let store = maintenance_diesel::connect(&diesel_url(&config.database_url))
                 .await
                 .expect("diesel store");
-            let maintenance =
-                Maintenance::start(Arc::new(store), config.policy().expect("policy")).await;
+            let maintenance = Maintenance::start(store, config.policy().expect("policy")).await;
             let router = axum_app::router(Sessions::default(), Some(maintenance.clone()));
             serve(router, maintenance).await
         }

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
-use maintenance_core::{MaintenanceStore, Mode, SiteRef, StateChange, bypass};
+use maintenance_core::{MaintenanceSource, MaintenanceStore, Mode, SiteRef, StateChange, bypass};
 use maintenance_sqlx::sqlx::{self, Connection};
 use maintenance_tests::databases::{fresh_mysql_url, fresh_postgres_url};
 
