@@ -70,7 +70,9 @@ pub use error::{PolicyError, StoreError, ValidationError};
 pub use handle::Maintenance;
 pub use host::{normalize_host, validate_domain};
 pub use memory::MemoryStore;
-pub use model::{AllowedNetwork, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange};
+pub use model::{
+    AllowedNetwork, AuditAction, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange,
+};
 pub use pattern::{PatternSet, path_for_matching, validate_pattern};
 pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, UnknownHost};
 pub use request::{Identity, PeerAddr, RequestView, WithPeer, header_text};

@@ -7,10 +7,12 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::error::StoreError;
-use crate::model::{AllowedNetwork, Event, IgnoredPath, SiteRef, SiteState, StateChange};
+use crate::model::{
+    AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange,
+};
 use crate::store::{
     ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceSource, MaintenanceStore,
-    StoreContents, find_site, state_action, unknown_site,
+    StoreContents, find_site, unknown_site,
 };
 use crate::validate;
 
@@ -170,7 +172,7 @@ impl MaintenanceStore for MemoryStore {
             inner.next_site_id += 1;
             inner.sites.push(site.clone());
             let detail = format!("name={:?}", site.name);
-            inner.commit(Some(domain), actor, "site.add", detail);
+            inner.commit(Some(domain), actor, AuditAction::SiteAdd.as_str(), detail);
             Ok(site)
         })
     }
@@ -187,7 +189,12 @@ impl MaintenanceStore for MemoryStore {
                 return Err(StoreError::DefaultSite(domain));
             }
             inner.sites.remove(index);
-            inner.commit(Some(domain), actor, "site.remove", String::new());
+            inner.commit(
+                Some(domain),
+                actor,
+                AuditAction::SiteRemove.as_str(),
+                String::new(),
+            );
             Ok(())
         })
     }
@@ -198,7 +205,7 @@ impl MaintenanceStore for MemoryStore {
         change: &StateChange,
         actor: &str,
     ) -> Result<SiteState, StoreError> {
-        self.write(site, actor, state_action(change), |s| {
+        self.write(site, actor, AuditAction::of_change(change).as_str(), |s| {
             change.apply_to(s)?;
             Ok(change.describe())
         })
@@ -212,7 +219,7 @@ impl MaintenanceStore for MemoryStore {
         actor: &str,
     ) -> Result<(), StoreError> {
         validate::pattern(pattern)?;
-        self.write(site, actor, "ignore.add", |s| {
+        self.write(site, actor, AuditAction::IgnoreAdd.as_str(), |s| {
             match s.ignored_paths.iter_mut().find(|p| p.pattern == pattern) {
                 Some(p) => p.description = description.to_owned(),
                 None => s.ignored_paths.push(IgnoredPath {
@@ -231,7 +238,7 @@ impl MaintenanceStore for MemoryStore {
         pattern: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
-        self.write(site, actor, "ignore.remove", |s| {
+        self.write(site, actor, AuditAction::IgnoreRemove.as_str(), |s| {
             let before = s.ignored_paths.len();
             s.ignored_paths.retain(|p| p.pattern != pattern);
             if s.ignored_paths.len() == before {
@@ -254,7 +261,7 @@ impl MaintenanceStore for MemoryStore {
         actor: &str,
     ) -> Result<(), StoreError> {
         let net = validate::network(network)?;
-        self.write(site, actor, "allow.add", |s| {
+        self.write(site, actor, AuditAction::AllowAdd.as_str(), |s| {
             match s.allowed_networks.iter_mut().find(|n| n.network == net) {
                 Some(n) => n.description = description.to_owned(),
                 None => s.allowed_networks.push(AllowedNetwork {
@@ -274,7 +281,7 @@ impl MaintenanceStore for MemoryStore {
         actor: &str,
     ) -> Result<(), StoreError> {
         let net = validate::network(network)?;
-        self.write(site, actor, "allow.remove", |s| {
+        self.write(site, actor, AuditAction::AllowRemove.as_str(), |s| {
             let before = s.allowed_networks.len();
             s.allowed_networks.retain(|n| n.network != net);
             if s.allowed_networks.len() == before {
@@ -298,11 +305,7 @@ impl MaintenanceStore for MemoryStore {
         if let Some(h) = hash {
             crate::validate::secret_hash(h)?;
         }
-        let action = if hash.is_some() {
-            "bypass.set"
-        } else {
-            "bypass.clear"
-        };
+        let action = AuditAction::of_bypass(hash).as_str();
         self.write(site, actor, action, |s| {
             s.bypass_secret_hash = hash.map(str::to_owned);
             Ok(String::new())

@@ -367,6 +367,105 @@ impl StateChange {
     }
 }
 
+/// What an audit event records. Every store writes these names, and `maintenance log` and the
+/// admin page read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// Maintenance turned on (`on`).
+    On,
+    /// Maintenance turned off (`off`).
+    Off,
+    /// The state changed without turning maintenance on or off (`update`).
+    Update,
+    /// A site added (`site.add`).
+    SiteAdd,
+    /// A site removed (`site.remove`).
+    SiteRemove,
+    /// An ignored-path pattern added (`ignore.add`).
+    IgnoreAdd,
+    /// An ignored-path pattern removed (`ignore.remove`).
+    IgnoreRemove,
+    /// An allowed network added (`allow.add`).
+    AllowAdd,
+    /// An allowed network removed (`allow.remove`).
+    AllowRemove,
+    /// A bypass secret set (`bypass.set`).
+    BypassSet,
+    /// The bypass secret cleared (`bypass.clear`).
+    BypassClear,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 11] = [
+        AuditAction::On,
+        AuditAction::Off,
+        AuditAction::Update,
+        AuditAction::SiteAdd,
+        AuditAction::SiteRemove,
+        AuditAction::IgnoreAdd,
+        AuditAction::IgnoreRemove,
+        AuditAction::AllowAdd,
+        AuditAction::AllowRemove,
+        AuditAction::BypassSet,
+        AuditAction::BypassClear,
+    ];
+
+    /// The name stored in the audit log, e.g. `ignore.add`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::On => "on",
+            AuditAction::Off => "off",
+            AuditAction::Update => "update",
+            AuditAction::SiteAdd => "site.add",
+            AuditAction::SiteRemove => "site.remove",
+            AuditAction::IgnoreAdd => "ignore.add",
+            AuditAction::IgnoreRemove => "ignore.remove",
+            AuditAction::AllowAdd => "allow.add",
+            AuditAction::AllowRemove => "allow.remove",
+            AuditAction::BypassSet => "bypass.set",
+            AuditAction::BypassClear => "bypass.clear",
+        }
+    }
+
+    /// The action of a state change: `on`, `off` or `update`.
+    pub fn of_change(change: &StateChange) -> AuditAction {
+        match change.enabled {
+            Some(true) => AuditAction::On,
+            Some(false) => AuditAction::Off,
+            None => AuditAction::Update,
+        }
+    }
+
+    /// The action of setting (`Some`) or clearing (`None`) the bypass secret.
+    pub fn of_bypass(hash: Option<&str>) -> AuditAction {
+        if hash.is_some() {
+            AuditAction::BypassSet
+        } else {
+            AuditAction::BypassClear
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditAction {
+    type Err = String;
+
+    /// Reads a stored name; an unknown one is given back.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| s.to_owned())
+    }
+}
+
 /// One entry of the audit log: who did what to which site, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -378,8 +477,16 @@ pub struct Event {
     pub at: DateTime<Utc>,
     /// Who did it (a user name, `admin:<addr>`, ...).
     pub actor: String,
-    /// What was done, e.g. `on`, `off`, `ignore.add`.
+    /// What was done, as stored: an [`AuditAction`] name such as `on` or `ignore.add` (a
+    /// row written by hand may hold anything; see [`Event::kind`]).
     pub action: String,
     /// Details of the change.
     pub detail: String,
+}
+
+impl Event {
+    /// The action, when it is one of the [`AuditAction`]s.
+    pub fn kind(&self) -> Option<AuditAction> {
+        self.action.parse().ok()
+    }
 }

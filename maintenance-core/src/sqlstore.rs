@@ -14,9 +14,10 @@ use ipnet::IpNet;
 
 use crate::error::StoreError;
 use crate::host::normalize_host;
+use crate::model::AuditAction;
 use crate::model::{AllowedNetwork, Event, IgnoredPath, SiteRef, SiteState, StateChange};
 use crate::rows::{NetworkRow, PathRow, Rows, SiteRow, assemble_site};
-use crate::store::{ChangeFeed, StoreContents, state_action, unknown_site};
+use crate::store::{ChangeFeed, StoreContents, unknown_site};
 use crate::validate;
 
 /// How a site is looked up: the default flag, or a normalised domain.
@@ -305,7 +306,7 @@ async fn add_site_in(
     let at = stamp(&mut site, actor)?;
     site.id = tx.insert_site(&site).await?;
     let detail = format!("name={:?}", site.name);
-    audit(tx, &site, at, actor, "site.add", &detail).await?;
+    audit(tx, &site, at, actor, AuditAction::SiteAdd.as_str(), &detail).await?;
     Ok(site)
 }
 
@@ -336,7 +337,15 @@ async fn remove_site_in(
     }
     tx.delete_site(row.id).await?;
     let site = SiteState::new(row.id, domain);
-    audit(tx, &site, now(), actor, "site.remove", "").await
+    audit(
+        tx,
+        &site,
+        now(),
+        actor,
+        AuditAction::SiteRemove.as_str(),
+        "",
+    )
+    .await
 }
 
 /// [`MaintenanceStore::set_state`](crate::MaintenanceStore::set_state) through an [`Engine`].
@@ -366,7 +375,7 @@ async fn set_state_in(
         &loaded.site,
         at,
         actor,
-        state_action(change),
+        AuditAction::of_change(change).as_str(),
         &change.describe(),
     )
     .await?;
@@ -419,7 +428,15 @@ async fn add_ignored_path_in(
         None => tx.insert_path(loaded.site.id, pattern, description).await?,
     }
     tx.touch_site(loaded.site.id, at, actor).await?;
-    audit(tx, &loaded.site, at, actor, "ignore.add", pattern).await
+    audit(
+        tx,
+        &loaded.site,
+        at,
+        actor,
+        AuditAction::IgnoreAdd.as_str(),
+        pattern,
+    )
+    .await
 }
 
 /// [`MaintenanceStore::remove_ignored_path`](crate::MaintenanceStore::remove_ignored_path)
@@ -462,7 +479,15 @@ async fn remove_ignored_path_in(
         tx.delete_path(id).await?;
     }
     tx.touch_site(loaded.site.id, at, actor).await?;
-    audit(tx, &loaded.site, at, actor, "ignore.remove", pattern).await
+    audit(
+        tx,
+        &loaded.site,
+        at,
+        actor,
+        AuditAction::IgnoreRemove.as_str(),
+        pattern,
+    )
+    .await
 }
 
 /// [`MaintenanceStore::add_allowed_network`](crate::MaintenanceStore::add_allowed_network)
@@ -515,7 +540,15 @@ async fn add_allowed_network_in(
         }
     }
     tx.touch_site(loaded.site.id, at, actor).await?;
-    audit(tx, &loaded.site, at, actor, "allow.add", &text).await
+    audit(
+        tx,
+        &loaded.site,
+        at,
+        actor,
+        AuditAction::AllowAdd.as_str(),
+        &text,
+    )
+    .await
 }
 
 /// [`MaintenanceStore::remove_allowed_network`](crate::MaintenanceStore::remove_allowed_network)
@@ -563,7 +596,7 @@ async fn remove_allowed_network_in(
         &loaded.site,
         at,
         actor,
-        "allow.remove",
+        AuditAction::AllowRemove.as_str(),
         &net.to_string(),
     )
     .await
@@ -591,11 +624,7 @@ async fn set_bypass_secret_hash_in(
     hash: Option<&str>,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let action = if hash.is_some() {
-        "bypass.set"
-    } else {
-        "bypass.clear"
-    };
+    let action = AuditAction::of_bypass(hash).as_str();
     let mut loaded = load_site(tx, site).await?;
     loaded.site.bypass_secret_hash = hash.map(str::to_owned);
     let at = stamp(&mut loaded.site, actor)?;

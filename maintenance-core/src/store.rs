@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::error::StoreError;
-use crate::model::{Event, SiteRef, SiteState, StateChange};
+use crate::model::{AuditAction, Event, SiteRef, SiteState, StateChange};
 
 /// A feed of change notices: each message means "the data may have changed, read again".
 ///
@@ -282,13 +282,9 @@ pub fn unknown_site(site: &SiteRef) -> StoreError {
     }
 }
 
-/// The audit action of a state change: `on`, `off` or `update`.
+/// The audit action of a state change: `on`, `off` or `update` ([`AuditAction::of_change`]).
 pub fn state_action(change: &StateChange) -> &'static str {
-    match change.enabled {
-        Some(true) => "on",
-        Some(false) => "off",
-        None => "update",
-    }
+    AuditAction::of_change(change).as_str()
 }
 
 /// The domain of the site a fresh store creates, and its name.

@@ -49,6 +49,7 @@ macro_rules! store_conformance_tests {
             sites_are_independent,
             bypass_secret_is_set_and_cleared,
             writes_are_audited,
+            every_write_records_its_audit_action,
             change_feed_announces_writes,
         );
     };
@@ -543,6 +544,85 @@ pub async fn writes_are_audited(store: &dyn MaintenanceStore) {
     assert_eq!(only_audit[0].action, "site.add");
     let default_only = store.events(Some(&site), 100).await.expect("default");
     assert_eq!(default_only.len(), 3);
+}
+
+/// Every kind of write is logged under its [`AuditAction`](crate::AuditAction) name, so every
+/// store and every reader of the log agree on the names.
+pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) {
+    use crate::AuditAction as A;
+    let site = SiteRef::Default;
+    let secret_hash = crate::bypass::hash_secret("s3cret");
+    store
+        .set_state(&site, &StateChange::turn_on(), "t")
+        .await
+        .expect("on");
+    let update = StateChange {
+        message: Some(Some("later".into())),
+        ..StateChange::default()
+    };
+    store.set_state(&site, &update, "t").await.expect("update");
+    store
+        .set_state(&site, &StateChange::turn_off(), "t")
+        .await
+        .expect("off");
+    store
+        .add_site("actions.example", None, "t")
+        .await
+        .expect("site.add");
+    store
+        .remove_site("actions.example", "t")
+        .await
+        .expect("site.remove");
+    store
+        .add_ignored_path(&site, "^x$", "", "t")
+        .await
+        .expect("ignore.add");
+    store
+        .remove_ignored_path(&site, "^x$", "t")
+        .await
+        .expect("ignore.remove");
+    store
+        .add_allowed_network(&site, "10.9.0.0/16", "", "t")
+        .await
+        .expect("allow.add");
+    store
+        .remove_allowed_network(&site, "10.9.0.0/16", "t")
+        .await
+        .expect("allow.remove");
+    store
+        .set_bypass_secret_hash(&site, Some(&secret_hash), "t")
+        .await
+        .expect("bypass.set");
+    store
+        .set_bypass_secret_hash(&site, None, "t")
+        .await
+        .expect("bypass.clear");
+
+    let mut kinds: Vec<Option<A>> = store
+        .events(None, 100)
+        .await
+        .expect("events")
+        .iter()
+        .map(Event::kind)
+        .collect();
+    kinds.reverse();
+    assert_eq!(
+        kinds,
+        [
+            A::On,
+            A::Update,
+            A::Off,
+            A::SiteAdd,
+            A::SiteRemove,
+            A::IgnoreAdd,
+            A::IgnoreRemove,
+            A::AllowAdd,
+            A::AllowRemove,
+            A::BypassSet,
+            A::BypassClear,
+        ]
+        .map(Some)
+    );
 }
 
 /// A store with a change feed sends a notice after a write.
