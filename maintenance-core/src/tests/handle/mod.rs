@@ -118,6 +118,9 @@ fn fast_policy() -> PolicyBuilder {
         .bypass_signing_key(b"0123456789abcdef0123456789abcdef".to_vec())
 }
 
+/// Waits up to five seconds of Tokio time for `cond`. The tests run with the clock paused: it
+/// jumps to the next timer (a sleep here, the refresher's interval) whenever every task is
+/// idle, so the wait takes no real time and the refresher keeps its order of events.
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..500 {
         if cond() {
@@ -128,12 +131,26 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
+/// Sets, once for the process, a global subscriber that records nothing but never lets a log
+/// statement be cached as off ([`outages::AskEachTime`]). Whether a statement is on is cached
+/// for every thread by the first one to reach it, and a thread with no subscriber at all
+/// caches "off": a test on another thread that captures that statement (the missing signing
+/// key warning, in `policy`) would then see nothing. The tests here that start a handle
+/// without a signing key reach that warning; they call this first.
+fn keep_log_statements_asking() {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(outages::AskEachTime);
+    });
+}
+
 fn home() -> http::Request<()> {
     http::Request::builder().uri("/").body(()).unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn handle_follows_the_change_feed() {
+    keep_log_statements_asking();
     let store = Arc::new(MemoryStore::new());
     let policy = Policy::builder()
         .poll_interval(Duration::from_secs(3600))
@@ -152,7 +169,7 @@ async fn handle_follows_the_change_feed() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn handle_polls_without_a_feed_and_keeps_last_state_when_store_fails() {
     let store = Arc::new(FlakyStore::default());
     let m = Maintenance::start(store.clone(), fast_policy().build().unwrap()).await;
@@ -186,7 +203,7 @@ async fn handle_polls_without_a_feed_and_keeps_last_state_when_store_fails() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn fail_mode_applies_until_the_first_load() {
     let store = Arc::new(FlakyStore::default());
     store
@@ -231,8 +248,10 @@ async fn fail_mode_applies_until_the_first_load() {
     );
 }
 
+// Waits for nothing (no sleep, no refresh to come): real time is as fast.
 #[tokio::test]
 async fn checks_make_no_store_calls() {
+    keep_log_statements_asking();
     let store = testkit::CountingStore::new(MemoryStore::new());
     store
         .inner()
@@ -253,7 +272,7 @@ async fn checks_make_no_store_calls() {
     assert_eq!(store.calls(), before);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn dropping_the_handle_stops_the_refresher() {
     let store = testkit::CountingStore::new(MemoryStore::new());
     let m = Maintenance::start(store.clone(), fast_policy().build().unwrap()).await;
@@ -282,7 +301,7 @@ impl MaintenanceSource for ReadOnlySource {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_handle_follows_a_source_that_cannot_write() {
     let store = Arc::new(MemoryStore::new());
     let m = Maintenance::start(
@@ -302,8 +321,9 @@ async fn a_handle_follows_a_source_that_cannot_write() {
     assert_eq!(m.source().revision().await.unwrap(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_handle_takes_a_store_by_value_or_shared() {
+    keep_log_statements_asking();
     let by_value = Maintenance::start(MemoryStore::new(), Policy::default()).await;
     assert_eq!(by_value.revision(), Some(1));
     let shared: Arc<dyn MaintenanceStore> = Arc::new(MemoryStore::new());

@@ -18,10 +18,7 @@ impl Logs {
         // when it is first reached or when one is added: a test on another thread, with no
         // subscriber, could turn statements off for this one. A global subscriber that keeps
         // every statement asking at each event prevents that.
-        static GLOBAL: std::sync::Once = std::sync::Once::new();
-        GLOBAL.call_once(|| {
-            let _ = tracing::subscriber::set_global_default(AskEachTime);
-        });
+        keep_log_statements_asking();
         let logs = Logs::default();
         let guard =
             tracing::subscriber::set_default(tracing_subscriber::registry().with(logs.clone()));
@@ -39,7 +36,7 @@ impl Logs {
 }
 
 /// A subscriber that records nothing but never lets a log statement be cached as off.
-struct AskEachTime;
+pub(super) struct AskEachTime;
 
 impl tracing::Subscriber for AskEachTime {
     fn register_callsite(
@@ -83,7 +80,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logs {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn failures_are_logged_once_per_outage_not_once_per_poll() {
     use tracing::Level;
     let (logs, _guard) = Logs::capture();
@@ -129,7 +126,7 @@ async fn failures_are_logged_once_per_outage_not_once_per_poll() {
     assert_eq!(logs.count(Level::WARN, ""), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_outage_before_the_first_load_warns_with_the_fail_mode() {
     use tracing::Level;
     let (logs, _guard) = Logs::capture();
