@@ -1,0 +1,109 @@
+//! The decision as a whole: the order of the exemptions, the fail mode, the status, and
+//! what its debug output leaves out.
+
+use super::*;
+
+#[test]
+fn order_networks_before_identity_before_path() {
+    let (snap, secret) = secret_site();
+    let p = Policy::builder()
+        .internal_networks(["127.0.0.1"])
+        .build()
+        .unwrap();
+    let everything = Req::get("/admin/")
+        .peer(Some("127.0.0.1"))
+        .header("x-maintenance-bypass", secret);
+    assert_eq!(
+        allowed(&run(&snap, &p, &everything, Identity::Superuser)),
+        Some(AllowReason::InternalNetwork)
+    );
+    let no_net = Req::get("/admin/").header("x-maintenance-bypass", secret);
+    assert_eq!(
+        allowed(&run(&snap, &p, &no_net, Identity::Superuser)),
+        Some(AllowReason::Superuser)
+    );
+    assert_eq!(
+        allowed(&run(&snap, &p, &no_net, Identity::Anonymous)),
+        Some(AllowReason::IgnoredPath)
+    );
+    let api = Req::get("/api").header("x-maintenance-bypass", secret);
+    assert_eq!(
+        allowed(&run(&snap, &p, &api, Identity::Anonymous)),
+        Some(AllowReason::BypassHeader)
+    );
+}
+
+#[test]
+fn fail_mode_without_snapshot() {
+    let req = Req::get("/").build();
+    let open = decide(None, &Policy::default(), &req, Identity::Anonymous, t(NOW));
+    assert_eq!(allowed(&open), Some(AllowReason::NoSnapshot));
+    let closed_policy = Policy::builder()
+        .fail_mode(FailMode::Closed)
+        .build()
+        .unwrap();
+    let closed = block(decide(
+        None,
+        &closed_policy,
+        &req,
+        Identity::Anonymous,
+        t(NOW),
+    ));
+    assert_eq!(closed.reason, BlockReason::NoSnapshot);
+    assert!(closed.site.is_none());
+}
+
+#[test]
+fn custom_status_is_used() {
+    let p = Policy::builder().status(502).build().unwrap();
+    let b = block(run(
+        &snap(vec![default_site()]),
+        &p,
+        &Req::get("/"),
+        Identity::Anonymous,
+    ));
+    assert_eq!(b.status.as_u16(), 502);
+}
+
+#[test]
+fn debug_of_decisions_never_shows_secrets() {
+    let mut s = default_site();
+    let hash = hash_secret("open-sesame");
+    s.bypass_secret_hash = Some(hash.clone());
+    let snap = snap(vec![s.clone()]);
+    let p = Policy::builder()
+        .bypass_signing_key(b"signing-key-0123456789".to_vec())
+        .build()
+        .unwrap();
+    let blocked = run(&snap, &p, &Req::get("/"), Identity::Anonymous);
+    let Decision::Block(b) = &blocked else {
+        panic!("expected a block, got {blocked:?}")
+    };
+    let link = run(
+        &snap,
+        &p,
+        &Req::get("/_maintenance/bypass/open-sesame"),
+        Identity::Anonymous,
+    );
+    let Decision::Bypass(grant) = &link else {
+        panic!("expected a bypass, got {link:?}")
+    };
+    let cookie_value = grant
+        .set_cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap();
+    let hex_digest = hash.trim_start_matches("sha256:").to_owned();
+    let shown = format!("{blocked:?} {b:?} {link:?} {s:?} {p:?} {snap:?}");
+    for secret in [
+        "open-sesame",
+        hex_digest.as_str(),
+        "signing-key",
+        cookie_value.as_str(),
+    ] {
+        assert!(!shown.contains(secret), "`{secret}` shown in {shown}");
+    }
+    assert!(shown.contains("<redacted>"));
+}

@@ -1,0 +1,339 @@
+//! The live handle: following the change feed or polling, the fail mode until the first
+//! load, the last state through an outage, no store calls per check, the end of the
+//! refresher, and the sources it takes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::*;
+
+mod outages;
+
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    down: AtomicBool,
+    /// Hands out the memory store's change feed (when up) instead of none.
+    feed: bool,
+}
+
+impl FlakyStore {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "database down",
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl MaintenanceSource for FlakyStore {
+    async fn load(&self) -> Result<StoreContents, StoreError> {
+        self.check()?;
+        self.inner.load().await
+    }
+    async fn revision(&self) -> Result<i64, StoreError> {
+        self.check()?;
+        self.inner.revision().await
+    }
+    async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        if !self.feed {
+            return Ok(None);
+        }
+        self.check()?;
+        self.inner.subscribe().await
+    }
+}
+
+#[async_trait]
+impl MaintenanceStore for FlakyStore {
+    async fn add_site(&self, d: &str, n: Option<&str>, a: &str) -> Result<SiteState, StoreError> {
+        self.inner.add_site(d, n, a).await
+    }
+    async fn remove_site(&self, d: &str, a: &str) -> Result<(), StoreError> {
+        self.inner.remove_site(d, a).await
+    }
+    async fn set_state(
+        &self,
+        s: &SiteRef,
+        c: &StateChange,
+        a: &str,
+    ) -> Result<SiteState, StoreError> {
+        self.inner.set_state(s, c, a).await
+    }
+    async fn add_ignored_path(
+        &self,
+        s: &SiteRef,
+        p: &str,
+        d: &str,
+        a: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.add_ignored_path(s, p, d, a).await
+    }
+    async fn remove_ignored_path(&self, s: &SiteRef, p: &str, a: &str) -> Result<(), StoreError> {
+        self.inner.remove_ignored_path(s, p, a).await
+    }
+    async fn add_allowed_network(
+        &self,
+        s: &SiteRef,
+        n: &str,
+        d: &str,
+        a: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.add_allowed_network(s, n, d, a).await
+    }
+    async fn remove_allowed_network(
+        &self,
+        s: &SiteRef,
+        n: &str,
+        a: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.remove_allowed_network(s, n, a).await
+    }
+    async fn set_bypass_secret_hash(
+        &self,
+        s: &SiteRef,
+        h: Option<&str>,
+        a: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.set_bypass_secret_hash(s, h, a).await
+    }
+    async fn events(&self, s: Option<&SiteRef>, l: u32) -> Result<Vec<Event>, StoreError> {
+        self.inner.events(s, l).await
+    }
+}
+
+fn fast_policy() -> PolicyBuilder {
+    // With a signing key, so that the only warnings are the ones the tests look for.
+    Policy::builder()
+        .poll_interval(Duration::from_millis(20))
+        .feed_poll_interval(Duration::from_millis(50))
+        .bypass_signing_key(b"0123456789abcdef0123456789abcdef".to_vec())
+}
+
+/// Waits up to five seconds of Tokio time for `cond`. The tests run with the clock paused: it
+/// jumps to the next timer (a sleep here, the refresher's interval) whenever every task is
+/// idle, so the wait takes no real time and the refresher keeps its order of events.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Sets, once for the process, a global subscriber that records nothing but never lets a log
+/// statement be cached as off ([`outages::AskEachTime`]). Whether a statement is on is cached
+/// for every thread by the first one to reach it, and a thread with no subscriber at all
+/// caches "off": a test on another thread that captures that statement (the missing signing
+/// key warning, in `policy`) would then see nothing. The tests here that start a handle
+/// without a signing key reach that warning; they call this first.
+fn keep_log_statements_asking() {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(outages::AskEachTime);
+    });
+}
+
+fn home() -> http::Request<()> {
+    http::Request::builder().uri("/").body(()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn handle_follows_the_change_feed() {
+    keep_log_statements_asking();
+    let store = Arc::new(MemoryStore::new());
+    let policy = Policy::builder()
+        .poll_interval(Duration::from_secs(3600))
+        .feed_poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let m = Maintenance::start(store.clone(), policy).await;
+    assert!(m.check(&home(), Identity::Anonymous).is_allowed());
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    eventually("the feed to bring the change", || {
+        !m.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn handle_polls_without_a_feed_and_keeps_last_state_when_store_fails() {
+    let store = Arc::new(FlakyStore::default());
+    let m = Maintenance::start(store.clone(), fast_policy().build().unwrap()).await;
+    assert_eq!(m.revision(), Some(1));
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    eventually("polling to bring the change", || {
+        !m.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
+
+    store.down.store(true, Ordering::SeqCst);
+    let failures = m.stats().1;
+    eventually("a failed refresh", || m.stats().1 > failures).await;
+    assert!(m.refresh().await.is_err());
+    assert!(
+        !m.check(&home(), Identity::Anonymous).is_allowed(),
+        "last known state keeps serving"
+    );
+
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_off(), "t")
+        .await
+        .unwrap();
+    store.down.store(false, Ordering::SeqCst);
+    eventually("recovery", || {
+        m.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn fail_mode_applies_until_the_first_load() {
+    let store = Arc::new(FlakyStore::default());
+    store
+        .inner
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    store.down.store(true, Ordering::SeqCst);
+    let closed = Maintenance::start(
+        store.clone(),
+        fast_policy().fail_mode(FailMode::Closed).build().unwrap(),
+    )
+    .await;
+    let open = Maintenance::start(store.clone(), fast_policy().build().unwrap()).await;
+    assert!(closed.snapshot().is_none());
+    assert!(matches!(
+        closed.check(&home(), Identity::Anonymous),
+        Decision::Block(Block {
+            reason: BlockReason::NoSnapshot,
+            ..
+        })
+    ));
+    assert!(matches!(
+        open.check(&home(), Identity::Anonymous),
+        Decision::Allow(AllowReason::NoSnapshot)
+    ));
+    store.down.store(false, Ordering::SeqCst);
+    eventually("first load", || {
+        open.snapshot().is_some() && closed.snapshot().is_some()
+    })
+    .await;
+    let d = open.check(&home(), Identity::Anonymous);
+    assert!(
+        matches!(
+            d,
+            Decision::Block(Block {
+                reason: BlockReason::Maintenance,
+                ..
+            })
+        ),
+        "{d:?}"
+    );
+}
+
+// Waits for nothing (no sleep, no refresh to come): real time is as fast.
+#[tokio::test]
+async fn checks_make_no_store_calls() {
+    keep_log_statements_asking();
+    let store = testkit::CountingStore::new(MemoryStore::new());
+    store
+        .inner()
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    let policy = Policy::builder()
+        .poll_interval(Duration::from_secs(3600))
+        .feed_poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let m = Maintenance::start(store.clone(), policy).await;
+    let before = store.calls();
+    let req = home();
+    for _ in 0..10_000 {
+        assert!(!m.check(&req, Identity::Anonymous).is_allowed());
+    }
+    assert_eq!(store.calls(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_handle_stops_the_refresher() {
+    let store = testkit::CountingStore::new(MemoryStore::new());
+    let m = Maintenance::start(store.clone(), fast_policy().build().unwrap()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(m);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after_drop = store.calls();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        store.calls(),
+        after_drop,
+        "no calls after the handle is gone"
+    );
+}
+
+/// A source that can only read: all a handle needs.
+struct ReadOnlySource(Arc<MemoryStore>);
+
+#[async_trait]
+impl MaintenanceSource for ReadOnlySource {
+    async fn load(&self) -> Result<StoreContents, StoreError> {
+        self.0.load().await
+    }
+    async fn revision(&self) -> Result<i64, StoreError> {
+        self.0.revision().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handle_follows_a_source_that_cannot_write() {
+    let store = Arc::new(MemoryStore::new());
+    let m = Maintenance::start(
+        ReadOnlySource(store.clone()),
+        fast_policy().build().unwrap(),
+    )
+    .await;
+    assert!(m.check(&home(), Identity::Anonymous).is_allowed());
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    eventually("polling to bring the change", || {
+        !m.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
+    assert_eq!(m.source().revision().await.unwrap(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handle_takes_a_store_by_value_or_shared() {
+    keep_log_statements_asking();
+    let by_value = Maintenance::start(MemoryStore::new(), Policy::default()).await;
+    assert_eq!(by_value.revision(), Some(1));
+    let shared: Arc<dyn MaintenanceStore> = Arc::new(MemoryStore::new());
+    let handle = Maintenance::start(shared.clone(), fast_policy().build().unwrap()).await;
+    shared
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    eventually("the feed to bring the change", || {
+        !handle.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
+}

@@ -1,0 +1,116 @@
+//! Unit tests of the decision, the live handle, and properties of the parsers: the helpers
+//! they share, and one module per topic.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::bypass::hash_secret;
+use crate::*;
+
+mod bypass;
+mod decision;
+mod handle;
+mod methods;
+mod networks;
+mod paths;
+mod properties;
+mod seed;
+mod sites;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).unwrap()
+}
+
+const NOW: i64 = 1_800_000_000;
+
+fn site(id: i64, domain: &str) -> SiteState {
+    let mut s = SiteState::new(id, domain);
+    s.enabled = true;
+    s
+}
+
+fn default_site() -> SiteState {
+    let mut s = site(1, "default");
+    s.is_default = true;
+    s
+}
+
+fn snap(sites: Vec<SiteState>) -> Snapshot {
+    Snapshot::new(1, sites)
+}
+
+struct Req {
+    method: &'static str,
+    path: &'static str,
+    host: Option<&'static str>,
+    peer: Option<&'static str>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Req {
+    fn get(path: &'static str) -> Self {
+        Req {
+            method: "GET",
+            path,
+            host: None,
+            peer: Some("203.0.113.50"),
+            headers: Vec::new(),
+        }
+    }
+    fn method(mut self, m: &'static str) -> Self {
+        self.method = m;
+        self
+    }
+    fn host(mut self, h: &'static str) -> Self {
+        self.host = Some(h);
+        self
+    }
+    fn peer(mut self, p: Option<&'static str>) -> Self {
+        self.peer = p;
+        self
+    }
+    fn header(mut self, k: &'static str, v: impl Into<String>) -> Self {
+        self.headers.push((k, v.into()));
+        self
+    }
+    fn build(&self) -> http::Request<()> {
+        let mut b = http::Request::builder().method(self.method).uri(self.path);
+        if let Some(h) = self.host {
+            b = b.header("host", h);
+        }
+        for (k, v) in &self.headers {
+            b = b.header(*k, v.as_str());
+        }
+        let mut r = b.body(()).unwrap();
+        if let Some(p) = self.peer {
+            r.extensions_mut()
+                .insert(PeerAddr(p.parse::<IpAddr>().unwrap()));
+        }
+        r
+    }
+}
+
+fn run(snapshot: &Snapshot, policy: &Policy, req: &Req, who: Identity) -> Decision {
+    decide(Some(snapshot), policy, &req.build(), who, t(NOW))
+}
+
+fn allowed(d: &Decision) -> Option<AllowReason> {
+    match d {
+        Decision::Allow(r) => Some(*r),
+        _ => None,
+    }
+}
+
+fn block(d: Decision) -> Block {
+    match d {
+        Decision::Block(b) => b,
+        other => panic!("expected a block, got {other:?}"),
+    }
+}
+
+fn secret_site() -> (Snapshot, &'static str) {
+    let mut s = default_site();
+    s.bypass_secret_hash = Some(hash_secret("open-sesame"));
+    (snap(vec![s]), "open-sesame")
+}

@@ -1,0 +1,107 @@
+//! Network exemptions and the client address: internal and allowed networks, trusted
+//! proxies and forwarding headers, requests without a peer.
+
+use super::*;
+
+#[test]
+fn allowed_networks_v4_and_v6() {
+    let mut s = default_site();
+    for n in ["192.0.2.0/24", "2001:db8::/32"] {
+        s.allowed_networks.push(AllowedNetwork {
+            network: n.parse().unwrap(),
+            description: String::new(),
+        });
+    }
+    let snap = snap(vec![s]);
+    let p = Policy::default();
+    for (peer, pass) in [
+        ("192.0.2.1", true),
+        ("192.0.2.255", true),
+        ("192.0.3.1", false),
+        ("2001:db8::1", true),
+        ("2001:db9::1", false),
+        ("::ffff:192.0.2.9", true),
+    ] {
+        let d = run(
+            &snap,
+            &p,
+            &Req::get("/").peer(Some(peer)),
+            Identity::Anonymous,
+        );
+        assert_eq!(d.is_allowed(), pass, "peer {peer}: {d:?}");
+        if pass {
+            assert_eq!(allowed(&d), Some(AllowReason::AllowedNetwork));
+        }
+    }
+}
+
+#[test]
+fn internal_network_v6_cidr() {
+    let snap = snap(vec![default_site()]);
+    let p = Policy::builder()
+        .internal_networks(["fd00::/8"])
+        .build()
+        .unwrap();
+    let d = run(
+        &snap,
+        &p,
+        &Req::get("/").peer(Some("fd12:3456::1")),
+        Identity::Anonymous,
+    );
+    assert_eq!(allowed(&d), Some(AllowReason::InternalNetwork));
+}
+
+#[test]
+fn spoofed_forwarded_for_from_untrusted_peer_gives_nothing() {
+    let snap = snap(vec![default_site()]);
+    let p = Policy::builder()
+        .internal_networks(["10.0.0.0/8"])
+        .trusted_proxies(["192.168.0.1"])
+        .build()
+        .unwrap();
+    let spoofed = Req::get("/")
+        .peer(Some("203.0.113.9"))
+        .header("x-forwarded-for", "10.1.1.1");
+    block(run(&snap, &p, &spoofed, Identity::Anonymous));
+    let via_proxy = Req::get("/")
+        .peer(Some("192.168.0.1"))
+        .header("x-forwarded-for", "10.1.1.1");
+    assert_eq!(
+        allowed(&run(&snap, &p, &via_proxy, Identity::Anonymous)),
+        Some(AllowReason::InternalNetwork)
+    );
+    let leftmost_spoof = Req::get("/")
+        .peer(Some("192.168.0.1"))
+        .header("x-forwarded-for", "10.1.1.1, 203.0.113.9");
+    block(run(&snap, &p, &leftmost_spoof, Identity::Anonymous));
+}
+
+#[test]
+fn trusted_proxy_itself_is_not_an_internal_client_when_it_forwards() {
+    // The proxy lives in the internal network; forwarded outside clients must not inherit that.
+    let snap = snap(vec![default_site()]);
+    let p = Policy::builder()
+        .internal_networks(["10.0.0.0/8"])
+        .trusted_proxies(["10.0.0.1"])
+        .build()
+        .unwrap();
+    let r = Req::get("/")
+        .peer(Some("10.0.0.1"))
+        .header("x-forwarded-for", "198.51.100.4");
+    block(run(&snap, &p, &r, Identity::Anonymous));
+}
+
+#[test]
+fn no_peer_address_means_no_network_bypass() {
+    let snap = snap(vec![default_site()]);
+    let p = Policy::builder()
+        .internal_networks(["0.0.0.0/0", "::/0"])
+        .build()
+        .unwrap();
+    block(run(
+        &snap,
+        &p,
+        &Req::get("/").peer(None),
+        Identity::Anonymous,
+    ));
+}

@@ -1,0 +1,216 @@
+//! Which site a request belongs to (host, target authority, unknown hosts) and when its
+//! maintenance window is open.
+
+use super::*;
+
+#[test]
+fn sites_are_chosen_by_host() {
+    let mut default = default_site();
+    default.enabled = false;
+    let shop = site(2, "shop.example.com");
+    let snap = snap(vec![default, shop]);
+    let p = Policy::default();
+    let b = block(run(
+        &snap,
+        &p,
+        &Req::get("/").host("SHOP.example.com.:8443"),
+        Identity::Anonymous,
+    ));
+    assert_eq!(b.site_state().unwrap().domain, "shop.example.com");
+    let d = run(
+        &snap,
+        &p,
+        &Req::get("/").host("blog.example.com"),
+        Identity::Anonymous,
+    );
+    assert_eq!(
+        allowed(&d),
+        Some(AllowReason::NotInMaintenance),
+        "unknown host -> default site"
+    );
+    let d = run(&snap, &p, &Req::get("/"), Identity::Anonymous);
+    assert_eq!(
+        allowed(&d),
+        Some(AllowReason::NotInMaintenance),
+        "no host -> default site"
+    );
+}
+
+#[test]
+fn window_edges() {
+    let mut s = default_site();
+    s.starts_at = Some(t(NOW));
+    s.ends_at = Some(t(NOW + 3600));
+    let snap = snap(vec![s]);
+    let p = Policy::default();
+    let req = Req::get("/").build();
+    let at = |secs| decide(Some(&snap), &p, &req, Identity::Anonymous, t(secs));
+    assert_eq!(
+        allowed(&at(NOW - 1)),
+        Some(AllowReason::Scheduled { starts_at: t(NOW) })
+    );
+    let b = block(at(NOW));
+    assert_eq!(b.retry_after, Some(3600), "retry-after from the window end");
+    let b = block(at(NOW + 3599));
+    assert_eq!(b.retry_after, Some(1));
+    assert_eq!(allowed(&at(NOW + 3600)), Some(AllowReason::WindowEnded));
+}
+
+#[test]
+fn retry_after_prefers_the_setting_and_rounds_up() {
+    let mut s = default_site();
+    s.ends_at = Some(t(NOW) + chrono::Duration::milliseconds(1500));
+    assert_eq!(retry_after(&s, t(NOW)), Some(2));
+    s.retry_after_secs = Some(90);
+    assert_eq!(retry_after(&s, t(NOW)), Some(90));
+    s.retry_after_secs = None;
+    s.ends_at = None;
+    assert_eq!(retry_after(&s, t(NOW)), None);
+}
+
+#[test]
+fn open_ended_windows() {
+    let mut from = default_site();
+    from.starts_at = Some(t(NOW + 10));
+    let mut until = default_site();
+    until.ends_at = Some(t(NOW - 10));
+    let p = Policy::default();
+    assert!(matches!(
+        run(&snap(vec![from]), &p, &Req::get("/"), Identity::Anonymous),
+        Decision::Allow(AllowReason::Scheduled { .. })
+    ));
+    assert_eq!(
+        allowed(&run(
+            &snap(vec![until]),
+            &p,
+            &Req::get("/"),
+            Identity::Anonymous
+        )),
+        Some(AllowReason::WindowEnded)
+    );
+}
+
+fn two_sites(shop_on: bool, default_on: bool) -> Snapshot {
+    let mut d = default_site();
+    d.enabled = default_on;
+    let mut shop = site(2, "shop.example");
+    shop.enabled = shop_on;
+    let mut blog = site(3, "blog.example");
+    blog.enabled = false;
+    snap(vec![d, shop, blog])
+}
+
+fn absolute(uri: &str, host: &str) -> http::Request<()> {
+    let mut r = http::Request::builder()
+        .uri(uri)
+        .header("host", host)
+        .body(())
+        .unwrap();
+    r.extensions_mut()
+        .insert(PeerAddr("203.0.113.50".parse().unwrap()));
+    r
+}
+
+#[test]
+fn absolute_form_target_names_the_site() {
+    let snap = two_sites(true, false);
+    let p = Policy::default();
+    let d = decide(
+        Some(&snap),
+        &p,
+        &absolute("http://shop.example/", "shop.example"),
+        Identity::Anonymous,
+        t(NOW),
+    );
+    assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
+}
+
+#[test]
+fn conflicting_host_and_target_pass_only_if_both_sites_let_them() {
+    let p = Policy::default();
+    let on_shop = two_sites(true, false);
+    for (uri, host) in [
+        ("http://shop.example/", "blog.example"),
+        ("http://blog.example/", "shop.example"),
+        ("http://blog.example/", "SHOP.example:80"),
+    ] {
+        let d = decide(
+            Some(&on_shop),
+            &p,
+            &absolute(uri, host),
+            Identity::Anonymous,
+            t(NOW),
+        );
+        assert_eq!(
+            block(d).site_state().unwrap().domain,
+            "shop.example",
+            "{uri} with Host {host}"
+        );
+    }
+    let d = decide(
+        Some(&on_shop),
+        &p,
+        &absolute("http://blog.example/", "blog.example:443"),
+        Identity::Anonymous,
+        t(NOW),
+    );
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+}
+
+#[test]
+fn two_host_lines_pass_only_if_both_sites_let_them() {
+    let snap = two_sites(true, false);
+    let r = Req::get("/")
+        .host("blog.example")
+        .header("host", "shop.example");
+    let d = run(&snap, &Policy::default(), &r, Identity::Anonymous);
+    assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
+}
+
+#[test]
+fn unknown_host_gets_the_default_site_or_the_strictest() {
+    let snap = two_sites(true, false);
+    let r = Req::get("/").host("made-up.example");
+    let d = run(&snap, &Policy::default(), &r, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    let no_host = Req::get("/");
+    let d = run(&snap, &Policy::default(), &no_host, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+
+    let strict = Policy::builder()
+        .unknown_host(UnknownHost::Strictest)
+        .build()
+        .unwrap();
+    for req in [&r, &no_host] {
+        let d = run(&snap, &strict, req, Identity::Anonymous);
+        assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
+        // Exemptions still hold on the strictest site; the default site's state decides then.
+        let d = run(&snap, &strict, req, Identity::Superuser);
+        assert!(d.is_allowed(), "{d:?}");
+    }
+    // A known host is not affected by another site's maintenance.
+    let blog = Req::get("/").host("blog.example");
+    let d = run(&snap, &strict, &blog, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    // A window that has not started does not count.
+    let mut later = two_sites(true, false);
+    later = Snapshot::new(
+        2,
+        later
+            .sites()
+            .map(|s| {
+                let mut st = s.state().clone();
+                if st.id == 2 {
+                    st.starts_at = Some(t(NOW + 60));
+                }
+                st
+            })
+            .collect(),
+    );
+    let d = run(&later, &strict, &r, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    // With the default site in maintenance, an unknown host is blocked either way.
+    let both = two_sites(false, true);
+    let d = run(&both, &strict, &r, Identity::Anonymous);
+    assert_eq!(block(d).site_state().unwrap().domain, "default");
+}
