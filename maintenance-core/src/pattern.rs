@@ -9,7 +9,8 @@
 
 use std::borrow::Cow;
 
-use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::RegexBuilder;
+use regex_automata::meta::{Config as SetConfig, Regex as MultiRegex};
 
 use crate::error::ValidationError;
 
@@ -54,7 +55,7 @@ pub fn validate_pattern(pattern: &str) -> Result<(), ValidationError> {
 /// A compiled set of ignored-path patterns.
 #[derive(Debug, Clone)]
 pub struct PatternSet {
-    set: Option<RegexSet>,
+    set: Option<MultiRegex>,
     patterns: Vec<String>,
 }
 
@@ -82,9 +83,18 @@ impl PatternSet {
         if kept.is_empty() {
             return PatternSet::empty();
         }
-        match RegexSetBuilder::new(kept.iter().map(|p| anchored(p)))
-            .size_limit(SET_SIZE_LIMIT)
-            .build()
+        let anchored_patterns: Vec<String> = kept.iter().map(|p| anchored(p)).collect();
+        // One multi-pattern regex, as `regex::RegexSet` builds, but without the one-pass DFA:
+        // regex-automata 0.4.19's one-pass engine panics on some pattern sets (e.g. `""` with
+        // `\u{85e}\Ba` on the path `¡`), and a pattern comes from the database, so no pattern
+        // may make a request panic.
+        match MultiRegex::builder()
+            .configure(
+                SetConfig::new()
+                    .onepass(false)
+                    .nfa_size_limit(Some(SET_SIZE_LIMIT)),
+            )
+            .build_many(&anchored_patterns)
         {
             Ok(set) => PatternSet {
                 set: Some(set),
@@ -330,6 +340,17 @@ mod tests {
         assert!(validate_pattern(&"a".repeat(255)).is_ok());
         // Compiles to far more than the size limit.
         assert!(validate_pattern(r"\w{200}\w{200}\w{200}").is_err());
+    }
+
+    #[test]
+    fn no_pattern_set_makes_a_match_panic() {
+        // regex 1.13 / regex-automata 0.4.19 panic in the one-pass DFA on this set and path.
+        let s = set(&["", "\u{85e}\\Ba"]);
+        assert!(matches(&s, "/\u{a1}"));
+        // `\B` between a non-word and a word character never holds: this one matches nothing.
+        let s = set(&["\u{85e}\\Ba"]);
+        assert!(!matches(&s, "/\u{a1}"));
+        assert!(!matches(&s, "/\u{85e}a"));
     }
 
     #[test]
