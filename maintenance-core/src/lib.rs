@@ -15,6 +15,10 @@
 //!   `maintenance-sqlx` and `maintenance-diesel`.
 //! - [`Maintenance`]: the live handle, refreshed in the background, checked on every request.
 //!
+//! The crate root is the application's API. What only store authors need (the contents a
+//! source returns, the change feed, helpers to find sites, the default site's name) is in
+//! [`store`]; the SQL stores' shared steps are in [`rows`] and [`sqlstore`].
+//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;
@@ -53,7 +57,7 @@ mod response;
 pub mod rows;
 mod snapshot;
 pub mod sqlstore;
-mod store;
+pub mod store;
 pub mod validate;
 
 #[cfg(any(test, feature = "testkit"))]
@@ -78,10 +82,7 @@ pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, UnknownHost};
 pub use request::{Identity, PeerAddr, RequestView, WithPeer, header_text};
 pub use response::{blocked_response, escape_html, html_body, json_body, wants_json};
 pub use snapshot::{LiveSite, Snapshot};
-pub use store::{
-    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceSource, MaintenanceStore,
-    StoreContents, find_site, state_action, unknown_site,
-};
+pub use store::{MaintenanceSource, MaintenanceStore};
 
 pub use chrono;
 pub use http;

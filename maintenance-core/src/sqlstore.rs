@@ -656,7 +656,7 @@ pub async fn events<E: Engine + ?Sized>(
 /// makes, nothing else (a role that may only `SELECT` serves them).
 #[async_trait::async_trait]
 impl<T: Engine + 'static> crate::MaintenanceSource for T {
-    async fn load(&self) -> Result<crate::StoreContents, crate::StoreError> {
+    async fn load(&self) -> Result<crate::store::StoreContents, crate::StoreError> {
         load(self).await
     }
 
@@ -664,7 +664,7 @@ impl<T: Engine + 'static> crate::MaintenanceSource for T {
         revision(self).await
     }
 
-    async fn subscribe(&self) -> Result<Option<crate::ChangeFeed>, crate::StoreError> {
+    async fn subscribe(&self) -> Result<Option<crate::store::ChangeFeed>, crate::StoreError> {
         Engine::change_feed(self).await
     }
 }

@@ -18,7 +18,7 @@ use diesel_async::{
     SimpleAsyncConnection,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
 use crate::error::{BoxError, Error};
 use crate::url::redact_url;

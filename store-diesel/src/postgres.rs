@@ -16,7 +16,8 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::StreamExt;
-use maintenance_core::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, StoreError};
+use maintenance_core::StoreError;
+use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use tokio::sync::mpsc;
 
 use crate::error::{BoxError, Error};

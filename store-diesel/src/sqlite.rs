@@ -17,7 +17,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
 use crate::error::{BoxError, Error};
 use crate::url::redact_url;

@@ -11,9 +11,8 @@ use common::{
     MigrateFuture, RawSql, blocks, eventually, fresh_postgres_store, fresh_postgres_url,
     hour_policy,
 };
-use maintenance_core::{
-    ChangeFeed, Maintenance, MaintenanceSource, MaintenanceStore, SiteRef, StateChange,
-};
+use maintenance_core::store::ChangeFeed;
+use maintenance_core::{Maintenance, MaintenanceSource, MaintenanceStore, SiteRef, StateChange};
 use maintenance_diesel::diesel::sql_types::BigInt;
 use maintenance_diesel::diesel_async::RunQueryDsl;
 use maintenance_diesel::{DieselStore, PgStore};

@@ -1,9 +1,9 @@
 //! [`SqlxStore`]: one store type over the backend a URL names, chosen at run time.
 
 use async_trait::async_trait;
+use maintenance_core::store::{ChangeFeed, StoreContents};
 use maintenance_core::{
-    ChangeFeed, Event, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StateChange,
-    StoreContents, StoreError,
+    Event, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StateChange, StoreError,
 };
 
 use crate::error::Error;

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 // Times are bound as naive UTC so they travel as DATETIME: a `DateTime<Utc>` travels as
 // TIMESTAMP, whose range ends in 2038, and MariaDB stores NULL past it without an error.
 use chrono::{DateTime, Utc};
-use maintenance_core::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, Event, SiteState, StoreError};
+use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_core::{Event, SiteState, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use maintenance_core::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, StoreError};
+use maintenance_core::StoreError;
+use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};

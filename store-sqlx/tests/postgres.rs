@@ -16,7 +16,7 @@ use maintenance_sqlx::{PgStore, SqlxStore};
 maintenance_core::store_conformance_tests!(fresh_postgres_store);
 
 /// Waits up to `secs` for a notice on `feed`.
-async fn notice_within(feed: &mut maintenance_core::ChangeFeed, secs: u64) -> bool {
+async fn notice_within(feed: &mut maintenance_core::store::ChangeFeed, secs: u64) -> bool {
     matches!(
         tokio::time::timeout(Duration::from_secs(secs), feed.recv()).await,
         Ok(Some(()))
@@ -24,7 +24,7 @@ async fn notice_within(feed: &mut maintenance_core::ChangeFeed, secs: u64) -> bo
 }
 
 /// Takes every notice already waiting (such as the one sent on connecting).
-async fn drain(feed: &mut maintenance_core::ChangeFeed) {
+async fn drain(feed: &mut maintenance_core::store::ChangeFeed) {
     while tokio::time::timeout(Duration::from_millis(300), feed.recv())
         .await
         .is_ok_and(|m| m.is_some())

@@ -21,8 +21,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use maintenance_core::store::StoreContents;
 use maintenance_core::{
-    MaintenanceSource, MaintenanceStore, SiteRef, StateChange, StoreContents, StoreError, bypass,
+    MaintenanceSource, MaintenanceStore, SiteRef, StateChange, StoreError, bypass,
 };
 use maintenance_examples::{Config, SigningKey, axum_app};
 use maintenance_tests::databases::{

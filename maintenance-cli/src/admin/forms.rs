@@ -4,7 +4,8 @@
 use axum::extract::Request;
 use axum::response::Response;
 use http::StatusCode;
-use maintenance_core::{SiteRef, SiteState, StoreError, find_site};
+use maintenance_core::store::find_site;
+use maintenance_core::{SiteRef, SiteState, StoreError};
 
 use super::csrf::{Post, begin_post};
 use super::index::render;

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use maintenance_core::{
-    MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError, find_site,
-};
+use maintenance_core::store::find_site;
+use maintenance_core::{MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError};
 
 use crate::args::{Cli, Command};
 use crate::error::CliError;

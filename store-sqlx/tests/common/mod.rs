@@ -217,8 +217,11 @@ where
     let sites = before.sites;
     assert_eq!(sites.len(), 1);
     assert!(sites[0].is_default);
-    assert_eq!(sites[0].domain, maintenance_core::DEFAULT_SITE_DOMAIN);
-    assert_eq!(sites[0].name, maintenance_core::DEFAULT_SITE_NAME);
+    assert_eq!(
+        sites[0].domain,
+        maintenance_core::store::DEFAULT_SITE_DOMAIN
+    );
+    assert_eq!(sites[0].name, maintenance_core::store::DEFAULT_SITE_NAME);
 }
 
 /// Without its revision row the store refuses to write, naming the fix; `migrate()` puts the
@@ -255,7 +258,10 @@ where
     let contents = store.load().await.unwrap();
     assert_eq!(contents.sites.len(), 1);
     assert!(contents.sites[0].is_default);
-    assert_eq!(contents.sites[0].name, maintenance_core::DEFAULT_SITE_NAME);
+    assert_eq!(
+        contents.sites[0].name,
+        maintenance_core::store::DEFAULT_SITE_NAME
+    );
     assert!(
         contents.revision > 1,
         "restoring the default site is a change"

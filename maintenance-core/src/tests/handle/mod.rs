@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::*;
+use crate::store::{ChangeFeed, StoreContents};
 
 mod outages;
 
