@@ -280,7 +280,7 @@ impl LogCapture {
         // statement ask at each event prevents that.
         static GLOBAL: std::sync::Once = std::sync::Once::new();
         GLOBAL.call_once(|| {
-            let _ = tracing::subscriber::set_global_default(AskEachTime);
+            let _ = tracing::subscriber::set_global_default(maintenance_core::testkit::AskEachTime);
         });
         let capture = LogCapture::default();
         let guard =
@@ -349,32 +349,6 @@ impl tracing::field::Visit for Fields {
             self.rest.push_str(&format!("{}={value:?} ", field.name()));
         }
     }
-}
-
-/// A subscriber that records nothing but never lets a log statement be cached as off.
-struct AskEachTime;
-
-impl tracing::Subscriber for AskEachTime {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::TRACE)
-    }
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        false
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {}
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 #[cfg(test)]

@@ -133,7 +133,7 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Sets, once for the process, a global subscriber that records nothing but never lets a log
-/// statement be cached as off ([`outages::AskEachTime`]). Whether a statement is on is cached
+/// statement be cached as off ([`testkit::AskEachTime`]). Whether a statement is on is cached
 /// for every thread by the first one to reach it, and a thread with no subscriber at all
 /// caches "off": a test on another thread that captures that statement (the missing signing
 /// key warning, in `policy`) would then see nothing. The tests here that start a handle
@@ -141,7 +141,7 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 fn keep_log_statements_asking() {
     static GLOBAL: std::sync::Once = std::sync::Once::new();
     GLOBAL.call_once(|| {
-        let _ = tracing::subscriber::set_global_default(outages::AskEachTime);
+        let _ = tracing::subscriber::set_global_default(testkit::AskEachTime);
     });
 }
 
