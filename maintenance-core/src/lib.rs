@@ -17,7 +17,7 @@
 //!
 //! The crate root is the application's API. What only store authors need (the contents a
 //! source returns, the change feed, helpers to find sites, the default site's name) is in
-//! [`store`]; the SQL stores' shared steps are in [`rows`] and [`sqlstore`].
+//! [`store`]. What the SQL stores share is in the `maintenance-sql` crate.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -54,9 +54,7 @@ mod pattern;
 mod policy;
 mod request;
 mod response;
-pub mod rows;
 mod snapshot;
-pub mod sqlstore;
 pub mod store;
 pub mod validate;
 

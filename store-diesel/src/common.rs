@@ -1,10 +1,10 @@
-//! What this crate adds to the write layer of [`maintenance_core::sqlstore`]: reading
+//! What this crate adds to the write layer of [`maintenance_sql::engine`]: reading
 //! timestamps and events leniently (skipping or unsetting what cannot be read), and the error
 //! of a missing revision row.
 //!
 //! A backend supplies its queries through [`Engine`] (reads, and opening a write) and
 //! [`WriteTx`] (one write transaction, rolled back explicitly); the functions of
-//! [`maintenance_core::sqlstore`] hold the behaviour, so that every backend matches
+//! [`maintenance_sql::engine`] hold the behaviour, so that every backend matches
 //! [`maintenance_core::MemoryStore`] and maintenance-sqlx the same way.
 
 use chrono::{DateTime, Utc};
@@ -12,8 +12,8 @@ use maintenance_core::{Event, StoreError};
 
 use crate::error::Error;
 
-pub(crate) use maintenance_core::rows::{NetworkRow, PathRow, Rows, SiteRow};
-pub(crate) use maintenance_core::sqlstore::{Engine, NewEvent, SiteKey, WriteTx};
+pub(crate) use maintenance_sql::engine::{Engine, NewEvent, SiteKey, WriteTx};
+pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
 
 /// The error of a missing revision row, for [`Engine::no_revision_row`].
 pub(crate) fn no_revision_row() -> StoreError {

@@ -172,6 +172,8 @@ macro_rules! impl_engine {
             }
         }
 
+        maintenance_sql::sql_store!($store);
+
         #[async_trait::async_trait]
         impl crate::common::Engine for $store {
             async fn begin_write(

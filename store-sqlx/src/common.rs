@@ -1,9 +1,9 @@
-//! What this crate adds to the write layer of [`maintenance_core::sqlstore`]: reading sqlx
+//! What this crate adds to the write layer of [`maintenance_sql::engine`]: reading sqlx
 //! rows into the core's rows (skipping what cannot be read), and mapping sqlx's errors.
 //!
 //! A backend supplies the SQL through [`Engine`] (reads) and [`WriteTx`] (one write
 //! transaction; dropping it without [`WriteTx::commit`] rolls everything back); the functions
-//! of [`maintenance_core::sqlstore`] hold the behaviour, so every backend matches
+//! of [`maintenance_sql::engine`] hold the behaviour, so every backend matches
 //! [`maintenance_core::MemoryStore`] in the same way.
 
 use chrono::{DateTime, Utc};
@@ -12,8 +12,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::error::Error;
 
-pub(crate) use maintenance_core::rows::{NetworkRow, PathRow, Rows, SiteRow};
-pub(crate) use maintenance_core::sqlstore::{Engine, NewEvent, SiteKey, WriteTx};
+pub(crate) use maintenance_sql::engine::{Engine, NewEvent, SiteKey, WriteTx};
+pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
 
 /// A result of sqlx, its error mapped into [`StoreError::Backend`] (keeping it as the source).
 pub(crate) fn db<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
@@ -161,9 +161,9 @@ pub(crate) fn decode_all<R: RowExt, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use maintenance_core::rows::assemble_site;
-    use maintenance_core::sqlstore::{assemble_all, to_micros};
     use maintenance_core::{Mode, StateChange};
+    use maintenance_sql::engine::{assemble_all, to_micros};
+    use maintenance_sql::rows::assemble_site;
 
     fn site_row(id: i64, domain: &str, mode: &str) -> SiteRow {
         SiteRow {

@@ -223,6 +223,8 @@ struct MySqlWrite {
     tx: Transaction<'static, MySql>,
 }
 
+maintenance_sql::sql_store!(MySqlStore);
+
 #[async_trait]
 impl Engine for MySqlStore {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {

@@ -366,6 +366,8 @@ macro_rules! impl_engine {
         begin_read = |$rpool:ident| $begin_read:expr
         $(, $($extra:tt)+)?
     ) => {
+        maintenance_sql::sql_store!($store);
+
         #[async_trait::async_trait]
         impl crate::common::Engine for $store {
         async fn begin_write(

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{AllowedNetwork, IgnoredPath, Mode, SiteState};
-use crate::validate;
+use maintenance_core::validate;
+use maintenance_core::{AllowedNetwork, IgnoredPath, Mode, SiteState};
 
 /// A `maintenance_sites` row as stored.
 #[derive(Debug, Clone)]
@@ -155,7 +155,7 @@ pub fn assemble_site<'a>(
             .ok()
     });
     let bypass_secret_hash = row.bypass_secret_hash.filter(|h| {
-        crate::validate::secret_hash(h)
+        validate::secret_hash(h)
             .inspect_err(|e| {
                 tracing::warn!(table = TABLE, id, error = %e, "invalid bypass secret hash; reading it as unset");
             })

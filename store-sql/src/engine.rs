@@ -2,23 +2,25 @@
 //! audit, commit), and the reads that turn rows into the core's model.
 //!
 //! For store implementations: a store supplies its SQL through [`Engine`] (reads, and opening
-//! a write) and [`WriteTx`] (one write transaction), and so implements
-//! [`MaintenanceSource`](crate::MaintenanceSource) and
-//! [`MaintenanceStore`](crate::MaintenanceStore) through the functions here, so that every
-//! store matches [`MemoryStore`](crate::MemoryStore) the same way. A store maps its own errors
+//! a write) and [`WriteTx`] (one write transaction), and implements
+//! [`MaintenanceSource`](maintenance_core::MaintenanceSource) and
+//! [`MaintenanceStore`](maintenance_core::MaintenanceStore) through the functions here
+//! ([`sql_store!`](crate::sql_store) writes both impls), so that every store matches
+//! [`MemoryStore`](maintenance_core::MemoryStore) the same way. A store maps its own errors
 //! into [`StoreError`] with [`StoreError::backend`], keeping them as the source.
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use ipnet::IpNet;
 
-use crate::error::StoreError;
-use crate::host::normalize_host;
-use crate::model::AuditAction;
-use crate::model::{AllowedNetwork, Event, IgnoredPath, SiteRef, SiteState, StateChange};
+use maintenance_core::store::{ChangeFeed, StoreContents, unknown_site};
+use maintenance_core::validate;
+use maintenance_core::{
+    AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange, StoreError,
+    normalize_host,
+};
+
 use crate::rows::{NetworkRow, PathRow, Rows, SiteRow, assemble_site};
-use crate::store::{ChangeFeed, StoreContents, unknown_site};
-use crate::validate;
 
 /// How a site is looked up: the default flag, or a normalised domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,12 +262,12 @@ pub fn to_micros(change: &StateChange) -> StateChange {
     }
 }
 
-/// [`MaintenanceSource::load`](crate::MaintenanceSource::load) through an [`Engine`].
+/// [`MaintenanceSource::load`](maintenance_core::MaintenanceSource::load) through an [`Engine`].
 pub async fn load<E: Engine + ?Sized>(engine: &E) -> Result<StoreContents, StoreError> {
     assemble_all(engine.read_all().await?).map_err(|MissingRevisionRow| engine.no_revision_row())
 }
 
-/// [`MaintenanceSource::revision`](crate::MaintenanceSource::revision) through an [`Engine`].
+/// [`MaintenanceSource::revision`](maintenance_core::MaintenanceSource::revision) through an [`Engine`].
 pub async fn revision<E: Engine + ?Sized>(engine: &E) -> Result<i64, StoreError> {
     engine
         .read_revision()
@@ -273,7 +275,7 @@ pub async fn revision<E: Engine + ?Sized>(engine: &E) -> Result<i64, StoreError>
         .ok_or_else(|| engine.no_revision_row())
 }
 
-/// [`MaintenanceStore::add_site`](crate::MaintenanceStore::add_site) through an [`Engine`].
+/// [`MaintenanceStore::add_site`](maintenance_core::MaintenanceStore::add_site) through an [`Engine`].
 pub async fn add_site<E: Engine + ?Sized>(
     engine: &E,
     domain: &str,
@@ -310,7 +312,7 @@ async fn add_site_in(
     Ok(site)
 }
 
-/// [`MaintenanceStore::remove_site`](crate::MaintenanceStore::remove_site) through an
+/// [`MaintenanceStore::remove_site`](maintenance_core::MaintenanceStore::remove_site) through an
 /// [`Engine`].
 pub async fn remove_site<E: Engine + ?Sized>(
     engine: &E,
@@ -348,7 +350,7 @@ async fn remove_site_in(
     .await
 }
 
-/// [`MaintenanceStore::set_state`](crate::MaintenanceStore::set_state) through an [`Engine`].
+/// [`MaintenanceStore::set_state`](maintenance_core::MaintenanceStore::set_state) through an [`Engine`].
 pub async fn set_state<E: Engine + ?Sized>(
     engine: &E,
     site: &SiteRef,
@@ -382,7 +384,7 @@ async fn set_state_in(
     Ok(loaded.site)
 }
 
-/// [`MaintenanceStore::add_ignored_path`](crate::MaintenanceStore::add_ignored_path) through
+/// [`MaintenanceStore::add_ignored_path`](maintenance_core::MaintenanceStore::add_ignored_path) through
 /// an [`Engine`].
 pub async fn add_ignored_path<E: Engine + ?Sized>(
     engine: &E,
@@ -439,7 +441,7 @@ async fn add_ignored_path_in(
     .await
 }
 
-/// [`MaintenanceStore::remove_ignored_path`](crate::MaintenanceStore::remove_ignored_path)
+/// [`MaintenanceStore::remove_ignored_path`](maintenance_core::MaintenanceStore::remove_ignored_path)
 /// through an [`Engine`].
 pub async fn remove_ignored_path<E: Engine + ?Sized>(
     engine: &E,
@@ -490,7 +492,7 @@ async fn remove_ignored_path_in(
     .await
 }
 
-/// [`MaintenanceStore::add_allowed_network`](crate::MaintenanceStore::add_allowed_network)
+/// [`MaintenanceStore::add_allowed_network`](maintenance_core::MaintenanceStore::add_allowed_network)
 /// through an [`Engine`].
 pub async fn add_allowed_network<E: Engine + ?Sized>(
     engine: &E,
@@ -551,7 +553,7 @@ async fn add_allowed_network_in(
     .await
 }
 
-/// [`MaintenanceStore::remove_allowed_network`](crate::MaintenanceStore::remove_allowed_network)
+/// [`MaintenanceStore::remove_allowed_network`](maintenance_core::MaintenanceStore::remove_allowed_network)
 /// through an [`Engine`].
 pub async fn remove_allowed_network<E: Engine + ?Sized>(
     engine: &E,
@@ -602,7 +604,7 @@ async fn remove_allowed_network_in(
     .await
 }
 
-/// [`MaintenanceStore::set_bypass_secret_hash`](crate::MaintenanceStore::set_bypass_secret_hash)
+/// [`MaintenanceStore::set_bypass_secret_hash`](maintenance_core::MaintenanceStore::set_bypass_secret_hash)
 /// through an [`Engine`].
 pub async fn set_bypass_secret_hash<E: Engine + ?Sized>(
     engine: &E,
@@ -611,7 +613,7 @@ pub async fn set_bypass_secret_hash<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     if let Some(h) = hash {
-        crate::validate::secret_hash(h)?;
+        validate::secret_hash(h)?;
     }
     let mut tx = begin(engine).await?;
     let result = set_bypass_secret_hash_in(&mut *tx, site, hash, actor).await;
@@ -632,7 +634,7 @@ async fn set_bypass_secret_hash_in(
     audit(tx, &loaded.site, at, actor, action, "").await
 }
 
-/// [`MaintenanceStore::events`](crate::MaintenanceStore::events) through an [`Engine`].
+/// [`MaintenanceStore::events`](maintenance_core::MaintenanceStore::events) through an [`Engine`].
 pub async fn events<E: Engine + ?Sized>(
     engine: &E,
     site: Option<&SiteRef>,
@@ -650,103 +652,4 @@ pub async fn events<E: Engine + ?Sized>(
     engine
         .read_events(domain.as_deref(), i64::from(limit))
         .await
-}
-
-/// Every [`Engine`] is a [`MaintenanceSource`](crate::MaintenanceSource): the reads a server
-/// makes, nothing else (a role that may only `SELECT` serves them).
-#[async_trait::async_trait]
-impl<T: Engine + 'static> crate::MaintenanceSource for T {
-    async fn load(&self) -> Result<crate::store::StoreContents, crate::StoreError> {
-        load(self).await
-    }
-
-    async fn revision(&self) -> Result<i64, crate::StoreError> {
-        revision(self).await
-    }
-
-    async fn subscribe(&self) -> Result<Option<crate::store::ChangeFeed>, crate::StoreError> {
-        Engine::change_feed(self).await
-    }
-}
-
-/// Every [`Engine`] is a [`MaintenanceStore`](crate::MaintenanceStore): each call runs the
-/// steps of this module over the engine's SQL.
-#[async_trait::async_trait]
-impl<T: Engine + 'static> crate::MaintenanceStore for T {
-    async fn add_site(
-        &self,
-        domain: &str,
-        name: Option<&str>,
-        actor: &str,
-    ) -> Result<crate::SiteState, crate::StoreError> {
-        add_site(self, domain, name, actor).await
-    }
-
-    async fn remove_site(&self, domain: &str, actor: &str) -> Result<(), crate::StoreError> {
-        remove_site(self, domain, actor).await
-    }
-
-    async fn set_state(
-        &self,
-        site: &crate::SiteRef,
-        change: &crate::StateChange,
-        actor: &str,
-    ) -> Result<crate::SiteState, crate::StoreError> {
-        set_state(self, site, change, actor).await
-    }
-
-    async fn add_ignored_path(
-        &self,
-        site: &crate::SiteRef,
-        pattern: &str,
-        description: &str,
-        actor: &str,
-    ) -> Result<(), crate::StoreError> {
-        add_ignored_path(self, site, pattern, description, actor).await
-    }
-
-    async fn remove_ignored_path(
-        &self,
-        site: &crate::SiteRef,
-        pattern: &str,
-        actor: &str,
-    ) -> Result<(), crate::StoreError> {
-        remove_ignored_path(self, site, pattern, actor).await
-    }
-
-    async fn add_allowed_network(
-        &self,
-        site: &crate::SiteRef,
-        network: &str,
-        description: &str,
-        actor: &str,
-    ) -> Result<(), crate::StoreError> {
-        add_allowed_network(self, site, network, description, actor).await
-    }
-
-    async fn remove_allowed_network(
-        &self,
-        site: &crate::SiteRef,
-        network: &str,
-        actor: &str,
-    ) -> Result<(), crate::StoreError> {
-        remove_allowed_network(self, site, network, actor).await
-    }
-
-    async fn set_bypass_secret_hash(
-        &self,
-        site: &crate::SiteRef,
-        hash: Option<&str>,
-        actor: &str,
-    ) -> Result<(), crate::StoreError> {
-        set_bypass_secret_hash(self, site, hash, actor).await
-    }
-
-    async fn events(
-        &self,
-        site: Option<&crate::SiteRef>,
-        limit: u32,
-    ) -> Result<Vec<crate::Event>, crate::StoreError> {
-        events(self, site, limit).await
-    }
 }

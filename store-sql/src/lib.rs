@@ -1,0 +1,147 @@
+//! # maintenance-sql
+//!
+//! What the SQL stores of maintenance-rs share, whatever their driver (maintenance-sqlx on
+//! sqlx, maintenance-diesel on diesel): the stores keep only their driver's SQL and types.
+//!
+//! - [`rows`]: the tables' rows, read into the core's model leniently (a row the core would
+//!   refuse is skipped, or read in its safe form, with a warning naming the table and row id).
+//! - [`engine`]: each write's steps (validate, lock the revision, change, audit, commit) over a
+//!   store's [`Engine`](engine::Engine) and [`WriteTx`](engine::WriteTx);
+//!   [`sql_store!`] implements the core's traits with them.
+//!
+//! Applications do not use this crate directly: they pick `maintenance-sqlx` or
+//! `maintenance-diesel`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod engine;
+pub mod rows;
+
+#[doc(hidden)]
+pub use async_trait::async_trait as __async_trait;
+#[doc(hidden)]
+pub use maintenance_core as __core;
+
+/// Implements [`MaintenanceSource`](maintenance_core::MaintenanceSource) and
+/// [`MaintenanceStore`](maintenance_core::MaintenanceStore) for a type that implements
+/// [`Engine`](engine::Engine), each call running the steps of [`engine`] over its SQL.
+///
+/// ```ignore
+/// maintenance_sql::sql_store!(PgStore);
+/// ```
+#[macro_export]
+macro_rules! sql_store {
+    ($store:ty) => {
+        #[$crate::__async_trait]
+        impl $crate::__core::MaintenanceSource for $store {
+            async fn load(
+                &self,
+            ) -> ::std::result::Result<
+                $crate::__core::store::StoreContents,
+                $crate::__core::StoreError,
+            > {
+                $crate::engine::load(self).await
+            }
+
+            async fn revision(&self) -> ::std::result::Result<i64, $crate::__core::StoreError> {
+                $crate::engine::revision(self).await
+            }
+
+            async fn subscribe(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::option::Option<$crate::__core::store::ChangeFeed>,
+                $crate::__core::StoreError,
+            > {
+                $crate::engine::Engine::change_feed(self).await
+            }
+        }
+
+        #[$crate::__async_trait]
+        impl $crate::__core::MaintenanceStore for $store {
+            async fn add_site(
+                &self,
+                domain: &str,
+                name: ::std::option::Option<&str>,
+                actor: &str,
+            ) -> ::std::result::Result<$crate::__core::SiteState, $crate::__core::StoreError> {
+                $crate::engine::add_site(self, domain, name, actor).await
+            }
+
+            async fn remove_site(
+                &self,
+                domain: &str,
+                actor: &str,
+            ) -> ::std::result::Result<(), $crate::__core::StoreError> {
+                $crate::engine::remove_site(self, domain, actor).await
+            }
+
+            async fn set_state(
+                &self,
+                site: &$crate::__core::SiteRef,
+                change: &$crate::__core::StateChange,
+                actor: &str,
+            ) -> ::std::result::Result<$crate::__core::SiteState, $crate::__core::StoreError> {
+                $crate::engine::set_state(self, site, change, actor).await
+            }
+
+            async fn add_ignored_path(
+                &self,
+                site: &$crate::__core::SiteRef,
+                pattern: &str,
+                description: &str,
+                actor: &str,
+            ) -> ::std::result::Result<(), $crate::__core::StoreError> {
+                $crate::engine::add_ignored_path(self, site, pattern, description, actor).await
+            }
+
+            async fn remove_ignored_path(
+                &self,
+                site: &$crate::__core::SiteRef,
+                pattern: &str,
+                actor: &str,
+            ) -> ::std::result::Result<(), $crate::__core::StoreError> {
+                $crate::engine::remove_ignored_path(self, site, pattern, actor).await
+            }
+
+            async fn add_allowed_network(
+                &self,
+                site: &$crate::__core::SiteRef,
+                network: &str,
+                description: &str,
+                actor: &str,
+            ) -> ::std::result::Result<(), $crate::__core::StoreError> {
+                $crate::engine::add_allowed_network(self, site, network, description, actor).await
+            }
+
+            async fn remove_allowed_network(
+                &self,
+                site: &$crate::__core::SiteRef,
+                network: &str,
+                actor: &str,
+            ) -> ::std::result::Result<(), $crate::__core::StoreError> {
+                $crate::engine::remove_allowed_network(self, site, network, actor).await
+            }
+
+            async fn set_bypass_secret_hash(
+                &self,
+                site: &$crate::__core::SiteRef,
+                hash: ::std::option::Option<&str>,
+                actor: &str,
+            ) -> ::std::result::Result<(), $crate::__core::StoreError> {
+                $crate::engine::set_bypass_secret_hash(self, site, hash, actor).await
+            }
+
+            async fn events(
+                &self,
+                site: ::std::option::Option<&$crate::__core::SiteRef>,
+                limit: u32,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<$crate::__core::Event>,
+                $crate::__core::StoreError,
+            > {
+                $crate::engine::events(self, site, limit).await
+            }
+        }
+    };
+}
