@@ -23,10 +23,10 @@ pub enum CliError {
     #[error(transparent)]
     Admin(#[from] AdminSetupError),
     /// The database could not be opened, or its URL is not usable.
-    #[error("{0}")]
+    #[error(transparent)]
     Database(#[from] maintenance_sqlx::Error),
     /// The store refused or failed a read or a write.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// Any other failure, already worded for the operator.
     #[error("{0}")]

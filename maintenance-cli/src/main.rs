@@ -39,7 +39,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // Each cause on a line of its own, once: `error: ...` then `  caused by: ...`.
+            eprintln!("error: {:#}", maintenance_core::ErrorChain(&e));
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
         }
     }

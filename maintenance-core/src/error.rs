@@ -60,7 +60,8 @@ pub enum ValidationError {
 #[non_exhaustive]
 pub enum PolicyError {
     /// A bad value in a list setting (internal networks, trusted proxies, ignored patterns).
-    #[error("policy setting `{setting}`: {source}")]
+    /// The message names the setting; its source, the value and what is wrong with it.
+    #[error("invalid policy setting `{setting}`")]
     Invalid {
         /// The setting's name.
         setting: &'static str,
@@ -120,14 +121,57 @@ pub enum StoreError {
         /// The site's domain.
         site: String,
     },
-    /// The database or backend failed; the source says why.
-    #[error("store backend error: {0}")]
-    Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),
+    /// The database or backend failed: the store's own error, shown as it is (its message and
+    /// its causes).
+    #[error(transparent)]
+    Backend(Box<dyn StdError + Send + Sync + 'static>),
 }
 
 impl StoreError {
     /// Wraps a backend error, keeping it as the source.
     pub fn backend(err: impl StdError + Send + Sync + 'static) -> Self {
         StoreError::Backend(Box::new(err))
+    }
+}
+
+/// Shows an error with each of its causes once: `{}` on one line (`could not connect to `db`:
+/// connection refused`), `{:#}` one cause a line (`could not connect to `db`` then
+/// `  caused by: connection refused`), as the `maintenance` command prints errors.
+///
+/// Every error of maintenance-rs keeps its causes out of its own message and hands them out
+/// as [`source`](StdError::source), so a wrapper's message never repeats its cause; print
+/// errors through this to see the whole story.
+///
+/// ```
+/// use maintenance_core::{ErrorChain, Policy};
+///
+/// let err = Policy::builder().internal_networks(["10.0.0.0/99"]).build().unwrap_err();
+/// let line = ErrorChain(&err).to_string();
+/// assert!(line.starts_with("invalid policy setting `internal_networks`: invalid network `10.0.0.0/99`"));
+/// let lines = format!("{:#}", ErrorChain(&err));
+/// assert!(lines.contains("\n  caused by: invalid network `10.0.0.0/99`"));
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            if f.alternate() {
+                write!(f, "\n  caused by: {err}")?;
+            } else {
+                write!(f, ": {err}")?;
+            }
+            cause = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }

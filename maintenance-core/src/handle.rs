@@ -129,7 +129,7 @@ impl Maintenance {
         if let Err(e) = self.refresh().await
             && begin_outage(&self.inner)
         {
-            tracing::error!(error = %e, fail_mode = ?self.inner.policy.fail_mode(),
+            tracing::error!(error = %crate::ErrorChain(&e), fail_mode = ?self.inner.policy.fail_mode(),
                 "could not load maintenance state at start-up; the fail mode applies until the store answers");
         }
         self.spawn_refresher();
@@ -260,10 +260,10 @@ async fn refresh_loop(weak: Weak<Inner>, source: Arc<dyn MaintenanceSource>, pol
                     // Asked again every feed poll interval: logged like any other failure, once
                     // per outage.
                     if begin_outage(&inner) {
-                        tracing::warn!(error = %e,
+                        tracing::warn!(error = %crate::ErrorChain(&e),
                             "could not subscribe to maintenance changes; polling, and trying again");
                     } else {
-                        tracing::debug!(error = %e, "could not subscribe to maintenance changes");
+                        tracing::debug!(error = %crate::ErrorChain(&e), "could not subscribe to maintenance changes");
                     }
                 }
             }
@@ -314,14 +314,16 @@ async fn refresh_loop(weak: Weak<Inner>, source: Arc<dyn MaintenanceSource>, pol
             }
             Err(e) if begin_outage(&inner) => {
                 if inner.snapshot.load().is_some() {
-                    tracing::warn!(error = %e,
+                    tracing::warn!(error = %crate::ErrorChain(&e),
                         "maintenance store unreachable; serving the last known state until it answers");
                 } else {
-                    tracing::warn!(error = %e, fail_mode = ?inner.policy.fail_mode(),
+                    tracing::warn!(error = %crate::ErrorChain(&e), fail_mode = ?inner.policy.fail_mode(),
                         "maintenance store unreachable and no state loaded yet; the fail mode applies until it answers");
                 }
             }
-            Err(e) => tracing::debug!(error = %e, "maintenance store still unreachable"),
+            Err(e) => {
+                tracing::debug!(error = %crate::ErrorChain(&e), "maintenance store still unreachable")
+            }
         }
     }
 }

@@ -68,7 +68,7 @@ pub use bypass::BypassGrant;
 pub use bypass::{BypassSettings, MAX_BYPASS_COOKIE_TTL};
 pub use client_ip::{ClientIpHeader, client_ip, in_networks};
 pub use decision::{AllowReason, Block, BlockReason, Decision, decide, retry_after};
-pub use error::{PolicyError, StoreError, ValidationError};
+pub use error::{ErrorChain, PolicyError, StoreError, ValidationError};
 pub use handle::Maintenance;
 pub use host::{normalize_host, validate_domain};
 pub use memory::MemoryStore;

@@ -96,8 +96,9 @@ impl Policy {
     /// assert!(policy.block_staff());
     ///
     /// let err = Policy::builder().internal_networks(["10.0.0.0/99"]).build().unwrap_err();
-    /// assert!(err.to_string().contains("internal_networks"));
-    /// assert!(err.to_string().contains("10.0.0.0/99"));
+    /// let message = maintenance_core::ErrorChain(&err).to_string();
+    /// assert!(message.contains("internal_networks"));
+    /// assert!(message.contains("10.0.0.0/99"));
     /// ```
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder::default()
@@ -531,7 +532,8 @@ mod tests {
             ),
         ];
         for (builder, words) in cases {
-            let err = builder.build().unwrap_err().to_string();
+            let err = builder.build().unwrap_err();
+            let err = crate::ErrorChain(&err).to_string();
             for w in words {
                 assert!(err.contains(w), "`{err}` should name `{w}`");
             }

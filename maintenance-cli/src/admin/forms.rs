@@ -5,7 +5,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use http::StatusCode;
 use maintenance_core::store::find_site;
-use maintenance_core::{SiteRef, SiteState, StoreError};
+use maintenance_core::{ErrorChain, SiteRef, SiteState, StoreError};
 
 use super::csrf::{Post, begin_post};
 use super::index::render;
@@ -111,7 +111,7 @@ pub(super) async fn store_failure(
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error = %err, "admin change failed");
+        tracing::error!(error = %ErrorChain(&err), "admin change failed");
     }
     let kind = if status == StatusCode::UNPROCESSABLE_ENTITY {
         kind
@@ -123,7 +123,10 @@ pub(super) async fn store_failure(
         post,
         site_id,
         kind,
-        vec![("general", format!("{err}; nothing was changed"))],
+        vec![(
+            "general",
+            format!("{}; nothing was changed", ErrorChain(&err)),
+        )],
         status,
     )
     .await

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use chrono::Utc;
 use http::{HeaderValue, StatusCode, header};
-use maintenance_core::StoreError;
+use maintenance_core::{ErrorChain, StoreError};
 
 use super::access::{Access, behind_https, client_ip};
 use super::respond::{html, no_bearer, problem, redirect, throttled, unauthorized};
@@ -92,11 +92,11 @@ pub(super) async fn render(
             }),
         ),
         Err(e) => {
-            tracing::error!(error = %e, "admin page could not read the store");
+            tracing::error!(error = %ErrorChain(&e), "admin page could not read the store");
             problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Database unavailable",
-                &format!("Could not read the maintenance tables: {e}"),
+                &format!("Could not read the maintenance tables: {}", ErrorChain(&e)),
             )
         }
     }

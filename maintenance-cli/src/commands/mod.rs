@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use maintenance_core::store::find_site;
-use maintenance_core::{MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError};
+use maintenance_core::{
+    ErrorChain, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError,
+};
 
 use crate::args::{Cli, Command};
 use crate::error::CliError;
@@ -118,7 +120,7 @@ async fn load_sites(store: &dyn MaintenanceStore) -> Result<Vec<SiteState>, CliE
     match store.load().await {
         Ok(contents) => Ok(contents.sites),
         Err(e) => {
-            let text = e.to_string();
+            let text = ErrorChain(&e).to_string();
             let missing_table = text.contains("maintenance_")
                 && (text.contains("no such table")
                     || text.contains("does not exist")

@@ -1,7 +1,7 @@
 //! `status`, `on` and `off`: the maintenance state of one site, several or all.
 
 use chrono::{DateTime, Utc};
-use maintenance_core::{MaintenanceStore, Mode, SiteState, StateChange};
+use maintenance_core::{ErrorChain, MaintenanceStore, Mode, SiteState, StateChange};
 
 use super::{json, load_sites, resolve, site_ref, targets};
 use crate::args::{OffArgs, OnArgs, StatusArgs};
@@ -114,7 +114,8 @@ async fn set_states(
             Err(e) if done.is_empty() => return Err(e.into()),
             Err(e) => {
                 return Err(CliError::Failed(format!(
-                    "{e}\nAlready changed before this failure: {}",
+                    "{:#}\nAlready changed before this failure: {}",
+                    ErrorChain(&e),
                     done.join(", ")
                 )));
             }
