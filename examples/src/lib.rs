@@ -106,8 +106,8 @@ pub enum ConfigError {
     /// The policy refused a value.
     #[error(transparent)]
     Policy(#[from] PolicyError),
-    /// The store could not be opened or migrated.
-    #[error("database {url}: {source}")]
+    /// The store could not be opened or migrated; the source says why.
+    #[error("database {url}")]
     Store {
         /// The URL, without password.
         url: String,
@@ -315,7 +315,7 @@ async fn prepare(
             // Start-up is over: say so, and follow what the database holds anyway (its tables
             // may be fine, e.g. migrated by a deploy step).
             Err(Err(e)) => {
-                tracing::error!(error = %e, "could not migrate the maintenance tables");
+                tracing::error!(error = %maintenance_core::ErrorChain(&e), "could not migrate the maintenance tables");
             }
             Err(Ok(())) => {}
         }
@@ -345,9 +345,9 @@ async fn migrate_when_reachable(
             }
             Err(e) if e.is_unreachable() => {
                 if waited {
-                    tracing::debug!(error = %e, retry_in = ?backoff, "database still unreachable");
+                    tracing::debug!(error = %maintenance_core::ErrorChain(&e), retry_in = ?backoff, "database still unreachable");
                 } else {
-                    tracing::warn!(error = %e,
+                    tracing::warn!(error = %maintenance_core::ErrorChain(&e),
                         "database unreachable; migrating the maintenance tables as soon as it answers");
                     waited = true;
                 }
@@ -518,7 +518,8 @@ mod tests {
 
         let c =
             Config::from_vars(|k| (k == "INTERNAL_IPS").then(|| "10.0.0.0/99".to_owned())).unwrap();
-        let err = c.policy().unwrap_err().to_string();
+        let err = c.policy().unwrap_err();
+        let err = maintenance_core::ErrorChain(&err).to_string();
         assert!(err.contains("10.0.0.0/99"), "{err}");
     }
 

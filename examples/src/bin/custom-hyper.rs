@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("custom-hyper: {e}");
+            eprintln!("custom-hyper: {:#}", maintenance_core::ErrorChain(&*e));
             ExitCode::FAILURE
         }
     }

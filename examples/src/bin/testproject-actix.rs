@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("testproject-actix: {e}");
+            eprintln!("testproject-actix: {:#}", maintenance_core::ErrorChain(&*e));
             ExitCode::FAILURE
         }
     }

@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("testproject-axum: {e}");
+            eprintln!("testproject-axum: {:#}", maintenance_core::ErrorChain(&*e));
             ExitCode::FAILURE
         }
     }

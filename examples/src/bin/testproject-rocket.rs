@@ -41,7 +41,10 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("testproject-rocket: {e}");
+            eprintln!(
+                "testproject-rocket: {:#}",
+                maintenance_core::ErrorChain(&*e)
+            );
             ExitCode::FAILURE
         }
     }
