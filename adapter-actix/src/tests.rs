@@ -4,11 +4,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::dev::ServiceResponse;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use actix_web::{App, HttpResponse, web};
-use maintenance_core::{MaintenanceStore, Policy, SiteRef, StateChange, bypass};
+use maintenance_core::Policy;
 
 use super::*;
 
-use maintenance_core::testkit::memory_handle as handle;
+use maintenance_core::testkit::{
+    internal_test_net_policy, memory_handle as handle, memory_handle_retrying_after,
+    memory_handle_with_bypass, memory_handle_with_shop_down, response_to_convert,
+};
 
 /// An app whose only handler counts its calls and answers with the decision's reason.
 macro_rules! counting_app {
@@ -92,11 +95,7 @@ async fn identity_hook_lets_staff_through() {
 
 #[actix_web::test]
 async fn peer_address_is_the_connection_not_a_header() {
-    let policy = Policy::builder()
-        .internal_networks(["192.0.2.0/24"])
-        .build()
-        .unwrap();
-    let (m, _) = handle(true, policy).await;
+    let (m, _) = handle(true, internal_test_net_policy()).await;
     let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
     let req = TestRequest::get()
         .uri("/")
@@ -125,12 +124,7 @@ async fn peer_address_is_the_connection_not_a_header() {
 
 #[actix_web::test]
 async fn bypass_link_sets_a_cookie_that_passes() {
-    let (m, store) = handle(true, Policy::default()).await;
-    store
-        .set_bypass_secret_hash(&SiteRef::Default, Some(&bypass::hash_secret("s3cret")), "t")
-        .await
-        .unwrap();
-    m.refresh().await.unwrap();
+    let (m, _) = memory_handle_with_bypass().await;
     let hits = Arc::new(AtomicUsize::new(0));
     let app = counting_app!(MaintenanceMiddleware::new(m), hits.clone());
     let req = TestRequest::get()
@@ -175,16 +169,7 @@ async fn custom_blocked_response_is_used() {
 
 #[actix_web::test]
 async fn json_with_retry_after_for_api_clients() {
-    let (m, store) = handle(true, Policy::default()).await;
-    store
-        .set_state(
-            &SiteRef::Default,
-            &StateChange::turn_on().retry_after_secs(120),
-            "t",
-        )
-        .await
-        .unwrap();
-    m.refresh().await.unwrap();
+    let (m, _) = memory_handle_retrying_after(120).await;
     let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
     let req = TestRequest::get()
         .uri("/")
@@ -200,17 +185,7 @@ async fn json_with_retry_after_for_api_clients() {
 
 #[actix_web::test]
 async fn sites_are_chosen_by_host_header() {
-    let (m, store) = handle(false, Policy::default()).await;
-    store.add_site("shop.test", None, "t").await.unwrap();
-    store
-        .set_state(
-            &SiteRef::Domain("shop.test".into()),
-            &StateChange::turn_on(),
-            "t",
-        )
-        .await
-        .unwrap();
-    m.refresh().await.unwrap();
+    let (m, _) = memory_handle_with_shop_down().await;
     let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
     let for_host = |host: &str| {
         TestRequest::get()
@@ -273,13 +248,7 @@ fn request_view_reads_actix_requests() {
 
 #[actix_web::test]
 async fn conversion_keeps_status_headers_and_body() {
-    let res = http::Response::builder()
-        .status(599)
-        .header("set-cookie", "a=1")
-        .header("set-cookie", "b=2")
-        .header("content-type", "text/html; charset=utf-8")
-        .body("<p>down</p>".to_owned())
-        .unwrap();
+    let res = response_to_convert();
     let res = to_http_response(res);
     assert_eq!(res.status().as_u16(), 599);
     assert_eq!(res.headers().get_all("set-cookie").count(), 2);

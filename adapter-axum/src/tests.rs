@@ -7,12 +7,14 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::{Extension, Router};
 use http_body_util::BodyExt;
-use maintenance_core::{MaintenanceStore, Policy, SiteRef, bypass};
+use maintenance_core::Policy;
 use tower::ServiceExt;
 
 use super::*;
 
-use maintenance_core::testkit::memory_handle as handle;
+use maintenance_core::testkit::{
+    internal_test_net_policy, memory_handle as handle, memory_handle_with_bypass,
+};
 
 fn counting_app(layer: MaintenanceLayer, hits: Arc<AtomicUsize>) -> Router {
     Router::new()
@@ -88,11 +90,7 @@ async fn identity_hook_lets_staff_through() {
 
 #[tokio::test]
 async fn connect_info_is_the_peer_address() {
-    let policy = Policy::builder()
-        .internal_networks(["192.0.2.0/24"])
-        .build()
-        .unwrap();
-    let (m, _) = handle(true, policy).await;
+    let (m, _) = handle(true, internal_test_net_policy()).await;
     let app = counting_app(MaintenanceLayer::new(m), Arc::default());
     let mut req = get_req("/");
     req.extensions_mut()
@@ -107,12 +105,7 @@ async fn connect_info_is_the_peer_address() {
 
 #[tokio::test]
 async fn bypass_link_sets_a_cookie_that_passes() {
-    let (m, store) = handle(true, Policy::default()).await;
-    store
-        .set_bypass_secret_hash(&SiteRef::Default, Some(&bypass::hash_secret("s3cret")), "t")
-        .await
-        .unwrap();
-    m.refresh().await.unwrap();
+    let (m, _) = memory_handle_with_bypass().await;
     let hits = Arc::new(AtomicUsize::new(0));
     let app = counting_app(MaintenanceLayer::new(m), hits.clone());
     let res = app

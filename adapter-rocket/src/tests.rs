@@ -1,6 +1,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use maintenance_core::{MaintenanceStore, Policy, SiteRef, StateChange, bypass};
+use maintenance_core::Policy;
 use rocket::State;
 use rocket::config::LogLevel;
 use rocket::http::{Header, Method};
@@ -8,7 +8,10 @@ use rocket::local::asynchronous::{Client, LocalResponse};
 
 use super::*;
 
-use maintenance_core::testkit::memory_handle as handle;
+use maintenance_core::testkit::{
+    internal_test_net_policy, memory_handle as handle, memory_handle_retrying_after,
+    memory_handle_with_bypass, memory_handle_with_shop_down, response_to_convert,
+};
 
 #[derive(Default)]
 struct Hits(AtomicUsize);
@@ -139,11 +142,7 @@ async fn identity_hook_lets_staff_through() {
 
 #[tokio::test]
 async fn peer_address_is_the_connection_not_a_header() {
-    let policy = Policy::builder()
-        .internal_networks(["192.0.2.0/24"])
-        .build()
-        .unwrap();
-    let (m, _) = handle(true, policy).await;
+    let (m, _) = handle(true, internal_test_net_policy()).await;
     let c = client(Some(MaintenanceFairing::new(m))).await;
     let res = c
         .get("/")
@@ -176,12 +175,7 @@ async fn peer_address_is_the_connection_not_a_header() {
 
 #[tokio::test]
 async fn bypass_link_sets_a_cookie_that_passes() {
-    let (m, store) = handle(true, Policy::default()).await;
-    store
-        .set_bypass_secret_hash(&SiteRef::Default, Some(&bypass::hash_secret("s3cret")), "t")
-        .await
-        .unwrap();
-    m.refresh().await.unwrap();
+    let (m, _) = memory_handle_with_bypass().await;
     let c = client(Some(MaintenanceFairing::new(m))).await;
     let res = c.get("/_maintenance/bypass/s3cret").dispatch().await;
     assert_eq!(res.status().code, 303);
@@ -232,16 +226,7 @@ async fn custom_blocked_response_sees_the_original_request() {
 
 #[tokio::test]
 async fn json_with_retry_after_for_api_clients() {
-    let (m, store) = handle(true, Policy::default()).await;
-    store
-        .set_state(
-            &SiteRef::Default,
-            &StateChange::turn_on().retry_after_secs(120),
-            "t",
-        )
-        .await
-        .unwrap();
-    m.refresh().await.unwrap();
+    let (m, _) = memory_handle_retrying_after(120).await;
     let c = client(Some(MaintenanceFairing::new(m))).await;
     let res = c
         .get("/")
@@ -257,17 +242,7 @@ async fn json_with_retry_after_for_api_clients() {
 
 #[tokio::test]
 async fn sites_are_chosen_by_host_header() {
-    let (m, store) = handle(false, Policy::default()).await;
-    store.add_site("shop.test", None, "t").await.unwrap();
-    store
-        .set_state(
-            &SiteRef::Domain("shop.test".into()),
-            &StateChange::turn_on(),
-            "t",
-        )
-        .await
-        .unwrap();
-    m.refresh().await.unwrap();
+    let (m, _) = memory_handle_with_shop_down().await;
     let c = client(Some(MaintenanceFairing::new(m))).await;
     let status = |host: &'static str| {
         let req = c.get("/").header(Header::new("Host", host));
@@ -344,13 +319,7 @@ async fn request_view_reads_rocket_requests() {
 
 #[test]
 fn conversion_keeps_status_headers_and_body() {
-    let res = http::Response::builder()
-        .status(599)
-        .header("set-cookie", "a=1")
-        .header("set-cookie", "b=2")
-        .header("content-type", "text/html; charset=utf-8")
-        .body("<p>down</p>".to_owned())
-        .unwrap();
+    let res = response_to_convert();
     let out = to_rocket_response(&res);
     assert_eq!(out.status().code, 599);
     assert_eq!(out.headers().get("set-cookie").count(), 2);

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -125,6 +126,24 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// The choice that `value` (trimmed, in any case) names, or an error naming the variable.
+fn one_of<T: Copy>(
+    name: &'static str,
+    value: String,
+    choices: &[(&str, T)],
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    let key = value.trim();
+    match choices.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+        Some(&(_, choice)) => Ok(choice),
+        None => Err(ConfigError::Var {
+            name,
+            value,
+            expected,
+        }),
+    }
+}
+
 impl Config {
     /// Reads the settings from the environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -179,30 +198,17 @@ impl Config {
             c.poll_interval = Duration::from_millis(ms);
         }
         if let Some(v) = var("MAINTENANCE_FAIL_MODE") {
-            c.fail_mode = match v.trim().to_ascii_lowercase().as_str() {
-                "open" => FailMode::Open,
-                "closed" => FailMode::Closed,
-                _ => {
-                    return Err(ConfigError::Var {
-                        name: "MAINTENANCE_FAIL_MODE",
-                        value: v,
-                        expected: "open or closed",
-                    });
-                }
-            };
+            let modes = [("open", FailMode::Open), ("closed", FailMode::Closed)];
+            c.fail_mode = one_of("MAINTENANCE_FAIL_MODE", v, &modes, "open or closed")?;
         }
         if let Some(v) = var("UNKNOWN_HOST") {
-            c.unknown_host = match v.trim() {
-                "default" | "" => UnknownHost::DefaultSite,
-                "strictest" => UnknownHost::Strictest,
-                _ => {
-                    return Err(ConfigError::Var {
-                        name: "UNKNOWN_HOST",
-                        value: v,
-                        expected: "`default` (the default site) or `strictest`",
-                    });
-                }
-            };
+            let choices = [
+                ("default", UnknownHost::DefaultSite),
+                ("", UnknownHost::DefaultSite),
+                ("strictest", UnknownHost::Strictest),
+            ];
+            let expected = "`default` (the default site) or `strictest`";
+            c.unknown_host = one_of("UNKNOWN_HOST", v, &choices, expected)?;
         }
         if let Some(v) = var("MAINTENANCE_MIGRATE") {
             c.migrate = flag("MAINTENANCE_MIGRATE", v)?;
@@ -465,9 +471,72 @@ pub fn items() -> serde_json::Value {
 
 /// Sets up logging from `RUST_LOG` (default `info`).
 pub fn init_logging() {
+    init_logging_or(LOG_FILTER);
+}
+
+/// Sets up logging from `RUST_LOG`, or from the filter `default` without it.
+pub fn init_logging_or(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// What a test project's start-up fails with.
+pub type MainError = Box<dyn std::error::Error>;
+
+/// The logging filter of the test projects without `RUST_LOG`.
+pub const LOG_FILTER: &str = "info";
+
+/// Runs a test project, the program `name`: sets up logging from `RUST_LOG` (else from
+/// `log_filter`), reads the [`Config`] from the environment and runs `serve` with it to its
+/// end. The exit code is a failure, with the error printed after `name`, if either fails.
+pub async fn run_main(
+    name: &str,
+    log_filter: &str,
+    serve: impl AsyncFnOnce(Config) -> Result<(), MainError>,
+) -> ExitCode {
+    init_logging_or(log_filter);
+    let result = match Config::from_env() {
+        Ok(config) => serve(config).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {:#}", maintenance_core::ErrorChain(&*e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cannot_listen(bind: SocketAddr, e: &std::io::Error) -> String {
+    format!("cannot listen on {bind}: {e}")
+}
+
+/// A Tokio listener on `bind`; the error names the address.
+pub async fn listen(bind: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| cannot_listen(bind, &e))
+}
+
+/// A standard library listener on `bind` (for actix-web); the error names the address.
+pub fn listen_std(bind: SocketAddr) -> Result<std::net::TcpListener, String> {
+    std::net::TcpListener::bind(bind).map_err(|e| cannot_listen(bind, &e))
+}
+
+impl Config {
+    /// Logs that the program `name` serves with these settings: `what` is how it is
+    /// (`listening on`, `starting on`), followed by its address.
+    pub fn log_serving(&self, name: &str, what: &str) {
+        tracing::info!(
+            address = %self.bind,
+            database = %maintenance_sqlx::redact_url(&self.database_url),
+            maintenance_layer = self.layer,
+            "{name} {what} http://{}/",
+            self.bind
+        );
+    }
 }
 
 #[cfg(test)]

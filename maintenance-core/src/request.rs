@@ -254,18 +254,14 @@ mod tests {
 
     #[test]
     fn target_authority_wins_over_host_header() {
-        let req = http::Request::builder()
-            .uri("http://a.example/")
-            .header("host", "b.example")
-            .body(())
-            .unwrap();
-        assert_eq!(RequestView::host(&req), Some("a.example"));
-        let origin_form = http::Request::builder()
-            .uri("/")
-            .header("host", "b.example")
-            .body(())
-            .unwrap();
-        assert_eq!(RequestView::host(&origin_form), Some("b.example"));
+        for (target, host) in [("http://a.example/", "a.example"), ("/", "b.example")] {
+            let req = http::Request::builder()
+                .uri(target)
+                .header("host", "b.example")
+                .body(())
+                .unwrap();
+            assert_eq!(RequestView::host(&req), Some(host), "{target}");
+        }
     }
 
     #[test]

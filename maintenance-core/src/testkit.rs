@@ -665,6 +665,93 @@ pub async fn memory_handle(
     (handle, store)
 }
 
+/// The secret of [`memory_handle_with_bypass`]: its bypass link is
+/// `/_maintenance/bypass/s3cret`.
+pub const BYPASS_SECRET: &str = "s3cret";
+
+/// [`memory_handle`] in maintenance, with the default site's bypass secret set to
+/// [`BYPASS_SECRET`].
+pub async fn memory_handle_with_bypass() -> (crate::Maintenance, Arc<crate::MemoryStore>) {
+    let hash = crate::bypass::hash_secret(BYPASS_SECRET);
+    memory_handle_after(true, crate::Policy::default(), |store| async move {
+        store
+            .set_bypass_secret_hash(&SiteRef::Default, Some(&hash), "test")
+            .await
+            .expect("set the bypass secret");
+    })
+    .await
+}
+
+/// [`memory_handle`] in maintenance, asking clients to retry after `secs` seconds.
+pub async fn memory_handle_retrying_after(
+    secs: u32,
+) -> (crate::Maintenance, Arc<crate::MemoryStore>) {
+    memory_handle_after(true, crate::Policy::default(), |store| async move {
+        let change = StateChange::turn_on().retry_after_secs(secs);
+        store
+            .set_state(&SiteRef::Default, &change, "test")
+            .await
+            .expect("set retry-after");
+    })
+    .await
+}
+
+/// [`memory_handle`] not in maintenance, with a second site, `shop.test`, in maintenance.
+pub async fn memory_handle_with_shop_down() -> (crate::Maintenance, Arc<crate::MemoryStore>) {
+    memory_handle_after(false, crate::Policy::default(), |store| async move {
+        store
+            .add_site("shop.test", None, "test")
+            .await
+            .expect("add shop.test");
+        let shop = SiteRef::Domain("shop.test".into());
+        store
+            .set_state(&shop, &StateChange::turn_on(), "test")
+            .await
+            .expect("turn shop.test on");
+    })
+    .await
+}
+
+/// A policy whose internal network is `192.0.2.0/24` (TEST-NET-1).
+pub fn internal_test_net_policy() -> crate::Policy {
+    crate::Policy::builder()
+        .internal_networks(["192.0.2.0/24"])
+        .build()
+        .expect("a valid network")
+}
+
+/// A response for an adapter's conversion to its framework's type: status 599, two
+/// `set-cookie` headers, `content-type: text/html; charset=utf-8` and the body `<p>down</p>`.
+pub fn response_to_convert() -> http::Response<String> {
+    let mut res = http::Response::new("<p>down</p>".to_owned());
+    *res.status_mut() = http::StatusCode::from_u16(599).expect("a valid status");
+    let headers = res.headers_mut();
+    for (name, value) in [
+        ("set-cookie", "a=1"),
+        ("set-cookie", "b=2"),
+        ("content-type", "text/html; charset=utf-8"),
+    ] {
+        headers.append(name, http::HeaderValue::from_static(value));
+    }
+    res
+}
+
+/// [`memory_handle`] after `change` has written to its store, reloaded.
+async fn memory_handle_after<F, Fut>(
+    on: bool,
+    policy: crate::Policy,
+    change: F,
+) -> (crate::Maintenance, Arc<crate::MemoryStore>)
+where
+    F: FnOnce(Arc<crate::MemoryStore>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (handle, store) = memory_handle(on, policy).await;
+    change(store.clone()).await;
+    handle.refresh().await.expect("reload");
+    (handle, store)
+}
+
 /// A source (or store) decorator that counts calls, to show what a handle asks of its source.
 /// It is a [`MaintenanceSource`] when the wrapped one is, and a [`MaintenanceStore`] (its
 /// writes counted with the other calls) when the wrapped one is.

@@ -6,31 +6,20 @@
 
 use std::process::ExitCode;
 
-use maintenance_examples::{Config, Sessions, hyper_app, init_logging};
+use maintenance_examples::{LOG_FILTER, Sessions, hyper_app, listen, run_main};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
-    let result = async {
-        let config = Config::from_env()?;
+    run_main("custom-hyper", LOG_FILTER, async |config| {
         let maintenance = if config.layer {
             Some(config.start_maintenance().await?)
         } else {
             None
         };
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-        tracing::info!(address = %config.bind, "custom-hyper listening on http://{}/", config.bind);
+        let listener = listen(config.bind).await?;
+        config.log_serving("custom-hyper", "listening on");
         hyper_app::serve(listener, maintenance, Sessions::default()).await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    }
-    .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("custom-hyper: {:#}", maintenance_core::ErrorChain(&*e));
-            ExitCode::FAILURE
-        }
-    }
+        Ok(())
+    })
+    .await
 }

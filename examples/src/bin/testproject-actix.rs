@@ -8,36 +8,20 @@
 use std::process::ExitCode;
 
 use maintenance_examples::actix_app::{self, ServerOptions};
-use maintenance_examples::{Config, init_logging};
+use maintenance_examples::{LOG_FILTER, listen_std, run_main};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
-    let result = async {
-        let config = Config::from_env()?;
+    run_main("testproject-actix", LOG_FILTER, async |config| {
         let site = actix_app::build(&config).await?;
-        let listener = std::net::TcpListener::bind(config.bind)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-        tracing::info!(
-            address = %config.bind,
-            database = %maintenance_sqlx::redact_url(&config.database_url),
-            maintenance_layer = config.layer,
-            "testproject-actix listening on http://{}/",
-            config.bind
-        );
+        let listener = listen_std(config.bind)?;
+        config.log_serving("testproject-actix", "listening on");
         let options = ServerOptions {
             workers: None,
             handle_signals: true,
         };
         actix_app::server(listener, site, options)?.await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    }
-    .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("testproject-actix: {:#}", maintenance_core::ErrorChain(&*e));
-            ExitCode::FAILURE
-        }
-    }
+        Ok(())
+    })
+    .await
 }

@@ -7,33 +7,16 @@
 
 use std::process::ExitCode;
 
-use maintenance_examples::{Config, axum_app, init_logging};
+use maintenance_examples::{LOG_FILTER, axum_app, listen, run_main};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
-    let result = async {
-        let config = Config::from_env()?;
+    run_main("testproject-axum", LOG_FILTER, async |config| {
         let (router, _maintenance) = axum_app::build(&config).await?;
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-        tracing::info!(
-            address = %config.bind,
-            database = %maintenance_sqlx::redact_url(&config.database_url),
-            maintenance_layer = config.layer,
-            "testproject-axum listening on http://{}/",
-            config.bind
-        );
+        let listener = listen(config.bind).await?;
+        config.log_serving("testproject-axum", "listening on");
         axum_app::serve(listener, router).await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    }
-    .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("testproject-axum: {:#}", maintenance_core::ErrorChain(&*e));
-            ExitCode::FAILURE
-        }
-    }
+        Ok(())
+    })
+    .await
 }

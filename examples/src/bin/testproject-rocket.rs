@@ -8,44 +8,25 @@
 
 use std::process::ExitCode;
 
-use maintenance_examples::{Config, rocket_app};
+use maintenance_examples::{rocket_app, run_main};
 
 // Rocket's own runtime (multi-threaded Tokio, as `#[tokio::main]`), which its forced shutdown
 // expects.
 #[rocket::main]
 async fn main() -> ExitCode {
-    // As `init_logging`, but rocket's line per request only with `RUST_LOG=rocket=info`.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,rocket::server=warn,rocket::shield=warn")
-    });
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-    let result = async {
-        let config = Config::from_env()?;
+    // As the other test projects, but rocket's line per request only with
+    // `RUST_LOG=rocket=info`.
+    let log_filter = "info,rocket::server=warn,rocket::shield=warn";
+    run_main("testproject-rocket", log_filter, async |config| {
         let rocket_config = rocket_app::rocket_config(config.bind, false);
         let (rocket, _maintenance) = rocket_app::build(&config, rocket_config).await?;
-        tracing::info!(
-            address = %config.bind,
-            database = %maintenance_sqlx::redact_url(&config.database_url),
-            maintenance_layer = config.layer,
-            "testproject-rocket starting on http://{}/",
-            config.bind
-        );
+        config.log_serving("testproject-rocket", "starting on");
         // Rocket's error must be displayed (or it panics when dropped): turn it into text.
         rocket
             .launch()
             .await
             .map_err(|e| format!("cannot serve on {}: {e}", config.bind))?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    }
-    .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!(
-                "testproject-rocket: {:#}",
-                maintenance_core::ErrorChain(&*e)
-            );
-            ExitCode::FAILURE
-        }
-    }
+        Ok(())
+    })
+    .await
 }

@@ -90,35 +90,34 @@ mod tests {
             "127.0.0.1:8085".parse().unwrap(),
             vec!["https://admin.example.com".parse().unwrap()],
         );
-        let ok = |pairs: &[(&'static str, &str)]| same_origin(&headers(pairs), &hosts);
-        assert!(ok(&[("host", "127.0.0.1:8085")]));
-        assert!(ok(&[
-            ("host", "127.0.0.1:8085"),
-            ("origin", "http://127.0.0.1:8085")
-        ]));
-        assert!(ok(&[
-            ("host", "localhost:8085"),
-            ("origin", "http://localhost:8085")
-        ]));
-        assert!(!ok(&[
-            ("host", "127.0.0.1:8085"),
-            ("origin", "http://evil.example")
-        ]));
-        assert!(!ok(&[("host", "127.0.0.1:8085"), ("origin", "null")]));
-        assert!(!ok(&[
-            ("host", "127.0.0.1:8085"),
-            ("sec-fetch-site", "cross-site")
-        ]));
-        // Behind a proxy: the configured public origin, whatever Host the proxy sends.
-        assert!(ok(&[
-            ("host", "127.0.0.1:8085"),
-            ("origin", "https://admin.example.com")
-        ]));
-        // A forwarded host proves nothing: a rebinding page can send it.
-        assert!(!ok(&[
-            ("host", "127.0.0.1:8085"),
-            ("x-forwarded-host", "evil.example"),
-            ("origin", "https://evil.example")
-        ]));
+        let local = ("host", "127.0.0.1:8085");
+        let cases: [(&[(&'static str, &str)], bool); 8] = [
+            (&[local], true),
+            (&[local, ("origin", "http://127.0.0.1:8085")], true),
+            (
+                &[
+                    ("host", "localhost:8085"),
+                    ("origin", "http://localhost:8085"),
+                ],
+                true,
+            ),
+            (&[local, ("origin", "http://evil.example")], false),
+            (&[local, ("origin", "null")], false),
+            (&[local, ("sec-fetch-site", "cross-site")], false),
+            // Behind a proxy: the configured public origin, whatever Host the proxy sends.
+            (&[local, ("origin", "https://admin.example.com")], true),
+            // A forwarded host proves nothing: a rebinding page can send it.
+            (
+                &[
+                    local,
+                    ("x-forwarded-host", "evil.example"),
+                    ("origin", "https://evil.example"),
+                ],
+                false,
+            ),
+        ];
+        for (pairs, same) in cases {
+            assert_eq!(same_origin(&headers(pairs), &hosts), same, "{pairs:?}");
+        }
     }
 }

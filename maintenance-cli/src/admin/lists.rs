@@ -36,96 +36,126 @@ fn check_add(
     }
 }
 
-pub(super) async fn add_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::IgnoredAdd).await {
+/// One of a site's lists.
+#[derive(Debug, Clone, Copy)]
+enum List {
+    /// The ignored path patterns.
+    Ignored,
+    /// The allowed networks.
+    Allowed,
+}
+
+impl List {
+    /// The form field holding an entry.
+    fn field(self) -> &'static str {
+        match self {
+            List::Ignored => "pattern",
+            List::Allowed => "network",
+        }
+    }
+
+    /// The add form.
+    fn add_form(self) -> FormKind {
+        match self {
+            List::Ignored => FormKind::IgnoredAdd,
+            List::Allowed => FormKind::NetworkAdd,
+        }
+    }
+
+    /// Checks a new entry: the normalised value, or what is wrong with it.
+    fn check(self, value: &str) -> Result<String, String> {
+        match self {
+            List::Ignored => parse::pattern(value),
+            List::Allowed => parse::network(value),
+        }
+    }
+
+    /// What an empty entry is told.
+    fn expected(self) -> &'static str {
+        match self {
+            List::Ignored => "expected a regular expression such as ^health/$",
+            List::Allowed => {
+                "expected a network such as 10.0.0.0/8 or 2001:db8::/32, or a single address"
+            }
+        }
+    }
+
+    /// The notice after a change (`added` or `removed`).
+    fn notice(self, added: bool) -> &'static str {
+        match (self, added) {
+            (List::Ignored, true) => "ignored-added",
+            (List::Ignored, false) => "ignored-removed",
+            (List::Allowed, true) => "network-added",
+            (List::Allowed, false) => "network-removed",
+        }
+    }
+}
+
+/// The add form of `list`.
+async fn add(app: Arc<AdminState>, req: Request, list: List) -> Response {
+    let kind = list.add_form();
+    let (post, site) = match begin_site_post(&app, req, kind).await {
         Ok(v) => v,
         Err(res) => return res,
     };
-    let (pattern, description) = match check_add(
-        &post.form,
-        "pattern",
-        parse::pattern,
-        "expected a regular expression such as ^health/$",
-    ) {
+    let checked = check_add(&post.form, list.field(), |v| list.check(v), list.expected());
+    let (value, description) = match checked {
         Ok(v) => v,
-        Err(errors) => {
-            return refuse_invalid(&app, &post, &site, FormKind::IgnoredAdd, errors).await;
+        Err(errors) => return refuse_invalid(&app, &post, &site, kind, errors).await,
+    };
+    let at = SiteRef::Domain(site.domain.clone());
+    let added = match list {
+        List::Ignored => {
+            app.store
+                .add_ignored_path(&at, &value, &description, &post.actor)
+                .await
+        }
+        List::Allowed => {
+            app.store
+                .add_allowed_network(&at, &value, &description, &post.actor)
+                .await
         }
     };
-    match app
-        .store
-        .add_ignored_path(
-            &SiteRef::Domain(site.domain.clone()),
-            &pattern,
-            &description,
-            &post.actor,
-        )
-        .await
-    {
-        Ok(()) => done("ignored-added", &site),
-        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::IgnoredAdd, e).await,
+    match added {
+        Ok(()) => done(list.notice(true), &site),
+        Err(e) => store_failure(&app, &post, Some(site.id), kind, e).await,
     }
+}
+
+/// A remove button of `list`.
+async fn remove(app: Arc<AdminState>, req: Request, list: List) -> Response {
+    let (post, site) = match begin_site_post(&app, req, FormKind::Remove).await {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let value = post.form.text(list.field());
+    let at = SiteRef::Domain(site.domain.clone());
+    let removed = match list {
+        List::Ignored => app.store.remove_ignored_path(&at, value, &post.actor).await,
+        List::Allowed => {
+            app.store
+                .remove_allowed_network(&at, value, &post.actor)
+                .await
+        }
+    };
+    match removed {
+        Ok(()) => done(list.notice(false), &site),
+        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::Remove, e).await,
+    }
+}
+
+pub(super) async fn add_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    add(app, req, List::Ignored).await
 }
 
 pub(super) async fn remove_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::Remove).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
-    let pattern = post.form.text("pattern");
-    match app
-        .store
-        .remove_ignored_path(&SiteRef::Domain(site.domain.clone()), pattern, &post.actor)
-        .await
-    {
-        Ok(()) => done("ignored-removed", &site),
-        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::Remove, e).await,
-    }
+    remove(app, req, List::Ignored).await
 }
 
 pub(super) async fn add_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::NetworkAdd).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
-    let (network, description) = match check_add(
-        &post.form,
-        "network",
-        parse::network,
-        "expected a network such as 10.0.0.0/8 or 2001:db8::/32, or a single address",
-    ) {
-        Ok(v) => v,
-        Err(errors) => {
-            return refuse_invalid(&app, &post, &site, FormKind::NetworkAdd, errors).await;
-        }
-    };
-    match app
-        .store
-        .add_allowed_network(
-            &SiteRef::Domain(site.domain.clone()),
-            &network,
-            &description,
-            &post.actor,
-        )
-        .await
-    {
-        Ok(()) => done("network-added", &site),
-        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::NetworkAdd, e).await,
-    }
+    add(app, req, List::Allowed).await
 }
 
 pub(super) async fn remove_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::Remove).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
-    let network = post.form.text("network");
-    match app
-        .store
-        .remove_allowed_network(&SiteRef::Domain(site.domain.clone()), network, &post.actor)
-        .await
-    {
-        Ok(()) => done("network-removed", &site),
-        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::Remove, e).await,
-    }
+    remove(app, req, List::Allowed).await
 }

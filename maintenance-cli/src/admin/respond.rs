@@ -9,23 +9,18 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use super::page;
 
 pub(super) fn html(status: StatusCode, body: String) -> Response {
-    let mut res = (status, body).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    secure_headers(h);
-    res
+    typed(status, body, "text/html; charset=utf-8")
 }
 
 pub(super) fn plain(status: StatusCode, body: String) -> Response {
+    typed(status, body, "text/plain; charset=utf-8")
+}
+
+/// A response of `content_type` with the security headers.
+fn typed(status: StatusCode, body: String, content_type: &'static str) -> Response {
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     secure_headers(h);
     res
 }

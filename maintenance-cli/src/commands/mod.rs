@@ -2,9 +2,8 @@
 //! writes through the [`MaintenanceStore`] (which records the audit event) and returns the text
 //! to print.
 
-mod allow;
 mod bypass;
-mod ignore;
+mod lists;
 mod log;
 mod sites;
 mod state;
@@ -21,9 +20,8 @@ use maintenance_core::{
 use crate::args::{Cli, Command};
 use crate::error::CliError;
 
-use allow::allow;
 use bypass::bypass_cmd;
-use ignore::ignore;
+use lists::{allow, ignore};
 use log::log;
 use sites::sites;
 use state::{off, on, status};

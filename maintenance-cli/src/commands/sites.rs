@@ -1,7 +1,7 @@
 //! `sites`: list, add and remove the sites (domains) the database knows.
 
 use chrono::{DateTime, Utc};
-use maintenance_core::MaintenanceStore;
+use maintenance_core::{MaintenanceStore, SiteState};
 
 use super::{load_sites, resolve};
 use crate::args::SitesCommand;
@@ -17,18 +17,8 @@ pub(super) async fn sites(
     match cmd {
         SitesCommand::List => {
             let sites = load_sites(store).await?;
-            let width = sites
-                .iter()
-                .map(|s| s.domain.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max("DOMAIN".len());
-            let name_width = sites
-                .iter()
-                .map(|s| s.name.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max("NAME".len());
+            let width = column_width(&sites, "DOMAIN", |s| &s.domain);
+            let name_width = column_width(&sites, "NAME", |s| &s.name);
             let mut out = format!("{:<width$}  {:<name_width$}  STATE\n", "DOMAIN", "NAME");
             for s in &sites {
                 let default = if s.is_default { "  (default site)" } else { "" };
@@ -55,4 +45,14 @@ pub(super) async fn sites(
             ))
         }
     }
+}
+
+/// The width of a column: its longest value, or its heading.
+fn column_width(sites: &[SiteState], heading: &str, value: impl Fn(&SiteState) -> &str) -> usize {
+    sites
+        .iter()
+        .map(|s| value(s).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(heading.len())
 }

@@ -54,23 +54,11 @@ impl Drop for TestDb {
             else {
                 return;
             };
-            rt.block_on(async {
-                match backend {
-                    Backend::Postgres => {
-                        if let Ok(mut conn) = sqlx::PgConnection::connect(&server).await {
-                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
-                        }
-                    }
-                    Backend::MySql => {
-                        if let Ok(mut conn) = sqlx::MySqlConnection::connect(&server).await {
-                            let sql = format!("DROP DATABASE IF EXISTS {name}");
-                            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
-                        }
-                    }
-                    Backend::Sqlite => {}
-                }
-            });
+            let sql = match backend {
+                Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                _ => format!("DROP DATABASE IF EXISTS {name}"),
+            };
+            let _ = rt.block_on(on_server(backend, &server, sql));
         });
         let _ = cleanup.join();
     }
@@ -121,35 +109,42 @@ pub async fn fresh_db(backend: Backend, test: &str) -> Option<TestDb> {
     };
     let name = unique_name();
     let create = format!("CREATE DATABASE {name}");
-    match backend {
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&server)
-                .await
-                .unwrap_or_else(|e| panic!("{var}: cannot connect: {e}"));
-            sqlx::raw_sql(AssertSqlSafe(create))
-                .execute(&mut conn)
-                .await
-                .expect("CREATE DATABASE on PostgreSQL");
-            conn.close().await.ok();
-        }
-        Backend::MySql => {
-            let mut conn = sqlx::MySqlConnection::connect(&server)
-                .await
-                .unwrap_or_else(|e| panic!("{var}: cannot connect: {e}"));
-            sqlx::raw_sql(AssertSqlSafe(create))
-                .execute(&mut conn)
-                .await
-                .expect("CREATE DATABASE on MariaDB");
-            conn.close().await.ok();
-        }
-        Backend::Sqlite => unreachable!(),
-    }
+    on_server(backend, &server, create)
+        .await
+        .unwrap_or_else(|e| panic!("{var}: {e}"));
     Some(TestDb {
         url: with_database(&server, &name),
         backend,
         _dir: None,
         server: Some((server, name)),
     })
+}
+
+/// Runs `sql` on `server`, the server URL of `backend` (PostgreSQL or MariaDB).
+async fn on_server(backend: Backend, server: &str, sql: String) -> Result<(), String> {
+    match backend {
+        Backend::Postgres => on_connection::<sqlx::PgConnection>(server, sql).await,
+        Backend::MySql => on_connection::<sqlx::MySqlConnection>(server, sql).await,
+        Backend::Sqlite => Err(format!("{sql}: SQLite has no server")),
+    }
+}
+
+/// Runs `sql` on a new connection of type `C` to `server`.
+async fn on_connection<C>(server: &str, sql: String) -> Result<(), String>
+where
+    C: Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(server)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let done = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+        .execute(&mut conn)
+        .await
+        .map(drop)
+        .map_err(|e| format!("{sql}: {e}"));
+    conn.close().await.ok();
+    done
 }
 
 /// What a run of the binary gave.

@@ -10,32 +10,23 @@ fn bypass_link_needs_exactly_get() {
     let snap = snap(vec![s]);
     let p = Policy::default();
     let link = Req::get("/_maintenance/bypass/open-sesame");
-    assert!(matches!(
-        run(&snap, &p, &link, Identity::Anonymous),
-        Decision::Bypass(_)
-    ));
-    block(run(&snap, &p, &link.method("get"), Identity::Anonymous));
+    assert!(matches!(run_anon(&snap, &p, &link), Decision::Bypass(_)));
+    block(run_anon(&snap, &p, &link.method("get")));
 }
 
 #[test]
 fn bypass_link_sets_cookie_then_cookie_passes() {
     let (snap, _) = secret_site();
     let p = Policy::default();
-    let grant = match run(
-        &snap,
-        &p,
-        &Req::get("/_maintenance/bypass/open-sesame"),
-        Identity::Anonymous,
-    ) {
+    let grant = match run_anon(&snap, &p, &Req::get("/_maintenance/bypass/open-sesame")) {
         Decision::Bypass(g) => g,
         other => panic!("expected a grant, got {other:?}"),
     };
     let cookie = grant.set_cookie.split(';').next().unwrap().to_owned();
-    let d = run(
+    let d = run_anon(
         &snap,
         &p,
         &Req::get("/").header("cookie", format!("theme=dark; {cookie}")),
-        Identity::Anonymous,
     );
     assert_eq!(allowed(&d), Some(AllowReason::BypassCookie));
 }
@@ -44,31 +35,23 @@ fn bypass_link_sets_cookie_then_cookie_passes() {
 fn wrong_secret_link_and_forged_cookie_are_blocked() {
     let (snap, _) = secret_site();
     let p = Policy::default();
-    block(run(
-        &snap,
-        &p,
-        &Req::get("/_maintenance/bypass/guess"),
-        Identity::Anonymous,
-    ));
-    block(run(
+    block(run_anon(&snap, &p, &Req::get("/_maintenance/bypass/guess")));
+    block(run_anon(
         &snap,
         &p,
         &Req::get("/_maintenance/bypass/open-sesame").method("POST"),
-        Identity::Anonymous,
     ));
     let forged = sign_cookie(None, &hash_secret("other"), 1, t(NOW + 100));
-    block(run(
+    block(run_anon(
         &snap,
         &p,
         &Req::get("/").header("cookie", format!("maintenance_bypass={forged}")),
-        Identity::Anonymous,
     ));
     let expired = sign_cookie(None, &hash_secret("open-sesame"), 1, t(NOW - 1));
-    block(run(
+    block(run_anon(
         &snap,
         &p,
         &Req::get("/").header("cookie", format!("maintenance_bypass={expired}")),
-        Identity::Anonymous,
     ));
 }
 
@@ -76,18 +59,16 @@ fn wrong_secret_link_and_forged_cookie_are_blocked() {
 fn bypass_header_passes_with_the_secret_only() {
     let (snap, secret) = secret_site();
     let p = Policy::default();
-    let d = run(
+    let d = run_anon(
         &snap,
         &p,
         &Req::get("/api").header("x-maintenance-bypass", secret),
-        Identity::Anonymous,
     );
     assert_eq!(allowed(&d), Some(AllowReason::BypassHeader));
-    block(run(
+    block(run_anon(
         &snap,
         &p,
         &Req::get("/api").header("x-maintenance-bypass", "nope"),
-        Identity::Anonymous,
     ));
 }
 
@@ -95,16 +76,10 @@ fn bypass_header_passes_with_the_secret_only() {
 fn no_secret_set_means_no_bypass() {
     let snap = snap(vec![default_site()]);
     let p = Policy::default();
-    block(run(
-        &snap,
-        &p,
-        &Req::get("/_maintenance/bypass/x"),
-        Identity::Anonymous,
-    ));
-    block(run(
+    block(run_anon(&snap, &p, &Req::get("/_maintenance/bypass/x")));
+    block(run_anon(
         &snap,
         &p,
         &Req::get("/").header("x-maintenance-bypass", "x"),
-        Identity::Anonymous,
     ));
 }

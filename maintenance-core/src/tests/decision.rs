@@ -6,31 +6,25 @@ use super::*;
 #[test]
 fn order_networks_before_identity_before_path() {
     let (snap, secret) = secret_site();
-    let p = Policy::builder()
-        .internal_networks(["127.0.0.1"])
-        .build()
-        .unwrap();
+    let p = networks_policy(&["127.0.0.1"], &[]);
     let everything = Req::get("/admin/")
         .peer(Some("127.0.0.1"))
         .header("x-maintenance-bypass", secret);
-    assert_eq!(
-        allowed(&run(&snap, &p, &everything, Identity::Superuser)),
-        Some(AllowReason::InternalNetwork)
-    );
     let no_net = Req::get("/admin/").header("x-maintenance-bypass", secret);
-    assert_eq!(
-        allowed(&run(&snap, &p, &no_net, Identity::Superuser)),
-        Some(AllowReason::Superuser)
-    );
-    assert_eq!(
-        allowed(&run(&snap, &p, &no_net, Identity::Anonymous)),
-        Some(AllowReason::IgnoredPath)
-    );
     let api = Req::get("/api").header("x-maintenance-bypass", secret);
-    assert_eq!(
-        allowed(&run(&snap, &p, &api, Identity::Anonymous)),
-        Some(AllowReason::BypassHeader)
-    );
+    for (req, who, reason) in [
+        (
+            &everything,
+            Identity::Superuser,
+            AllowReason::InternalNetwork,
+        ),
+        (&no_net, Identity::Superuser, AllowReason::Superuser),
+        (&no_net, Identity::Anonymous, AllowReason::IgnoredPath),
+        (&api, Identity::Anonymous, AllowReason::BypassHeader),
+    ] {
+        let got = allowed(&run(&snap, &p, req, who));
+        assert_eq!(got, Some(reason), "{who:?}, expected {reason:?}");
+    }
 }
 
 #[test]
@@ -56,12 +50,7 @@ fn fail_mode_without_snapshot() {
 #[test]
 fn custom_status_is_used() {
     let p = Policy::builder().status(502).build().unwrap();
-    let b = block(run(
-        &snap(vec![default_site()]),
-        &p,
-        &Req::get("/"),
-        Identity::Anonymous,
-    ));
+    let b = block(run_anon(&snap(vec![default_site()]), &p, &Req::get("/")));
     assert_eq!(b.status.as_u16(), 502);
 }
 
@@ -75,16 +64,11 @@ fn debug_of_decisions_never_shows_secrets() {
         .bypass_signing_key(b"signing-key-0123456789".to_vec())
         .build()
         .unwrap();
-    let blocked = run(&snap, &p, &Req::get("/"), Identity::Anonymous);
+    let blocked = run_anon(&snap, &p, &Req::get("/"));
     let Decision::Block(b) = &blocked else {
         panic!("expected a block, got {blocked:?}")
     };
-    let link = run(
-        &snap,
-        &p,
-        &Req::get("/_maintenance/bypass/open-sesame"),
-        Identity::Anonymous,
-    );
+    let link = run_anon(&snap, &p, &Req::get("/_maintenance/bypass/open-sesame"));
     let Decision::Bypass(grant) = &link else {
         panic!("expected a bypass, got {link:?}")
     };

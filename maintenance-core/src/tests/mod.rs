@@ -95,6 +95,20 @@ fn run(snapshot: &Snapshot, policy: &Policy, req: &Req, who: Identity) -> Decisi
     decide(Some(snapshot), policy, &req.build(), who, t(NOW))
 }
 
+/// The default policy but for its internal networks and trusted proxies.
+fn networks_policy(internal: &[&str], proxies: &[&str]) -> Policy {
+    Policy::builder()
+        .internal_networks(internal)
+        .trusted_proxies(proxies)
+        .build()
+        .unwrap()
+}
+
+/// [`run`] for an anonymous client.
+fn run_anon(snapshot: &Snapshot, policy: &Policy, req: &Req) -> Decision {
+    run(snapshot, policy, req, Identity::Anonymous)
+}
+
 fn allowed(d: &Decision) -> Option<AllowReason> {
     match d {
         Decision::Allow(r) => Some(*r),

@@ -22,12 +22,7 @@ fn allowed_networks_v4_and_v6() {
         ("2001:db9::1", false),
         ("::ffff:192.0.2.9", true),
     ] {
-        let d = run(
-            &snap,
-            &p,
-            &Req::get("/").peer(Some(peer)),
-            Identity::Anonymous,
-        );
+        let d = run_anon(&snap, &p, &Req::get("/").peer(Some(peer)));
         assert_eq!(d.is_allowed(), pass, "peer {peer}: {d:?}");
         if pass {
             assert_eq!(allowed(&d), Some(AllowReason::AllowedNetwork));
@@ -38,70 +33,46 @@ fn allowed_networks_v4_and_v6() {
 #[test]
 fn internal_network_v6_cidr() {
     let snap = snap(vec![default_site()]);
-    let p = Policy::builder()
-        .internal_networks(["fd00::/8"])
-        .build()
-        .unwrap();
-    let d = run(
-        &snap,
-        &p,
-        &Req::get("/").peer(Some("fd12:3456::1")),
-        Identity::Anonymous,
-    );
+    let p = networks_policy(&["fd00::/8"], &[]);
+    let d = run_anon(&snap, &p, &Req::get("/").peer(Some("fd12:3456::1")));
     assert_eq!(allowed(&d), Some(AllowReason::InternalNetwork));
 }
 
 #[test]
 fn spoofed_forwarded_for_from_untrusted_peer_gives_nothing() {
     let snap = snap(vec![default_site()]);
-    let p = Policy::builder()
-        .internal_networks(["10.0.0.0/8"])
-        .trusted_proxies(["192.168.0.1"])
-        .build()
-        .unwrap();
+    let p = networks_policy(&["10.0.0.0/8"], &["192.168.0.1"]);
     let spoofed = Req::get("/")
         .peer(Some("203.0.113.9"))
         .header("x-forwarded-for", "10.1.1.1");
-    block(run(&snap, &p, &spoofed, Identity::Anonymous));
+    block(run_anon(&snap, &p, &spoofed));
     let via_proxy = Req::get("/")
         .peer(Some("192.168.0.1"))
         .header("x-forwarded-for", "10.1.1.1");
     assert_eq!(
-        allowed(&run(&snap, &p, &via_proxy, Identity::Anonymous)),
+        allowed(&run_anon(&snap, &p, &via_proxy)),
         Some(AllowReason::InternalNetwork)
     );
     let leftmost_spoof = Req::get("/")
         .peer(Some("192.168.0.1"))
         .header("x-forwarded-for", "10.1.1.1, 203.0.113.9");
-    block(run(&snap, &p, &leftmost_spoof, Identity::Anonymous));
+    block(run_anon(&snap, &p, &leftmost_spoof));
 }
 
 #[test]
 fn trusted_proxy_itself_is_not_an_internal_client_when_it_forwards() {
     // The proxy lives in the internal network; forwarded outside clients must not inherit that.
     let snap = snap(vec![default_site()]);
-    let p = Policy::builder()
-        .internal_networks(["10.0.0.0/8"])
-        .trusted_proxies(["10.0.0.1"])
-        .build()
-        .unwrap();
+    let p = networks_policy(&["10.0.0.0/8"], &["10.0.0.1"]);
     let r = Req::get("/")
         .peer(Some("10.0.0.1"))
         .header("x-forwarded-for", "198.51.100.4");
-    block(run(&snap, &p, &r, Identity::Anonymous));
+    block(run_anon(&snap, &p, &r));
 }
 
 #[test]
 fn no_peer_address_means_no_network_bypass() {
     let snap = snap(vec![default_site()]);
-    let p = Policy::builder()
-        .internal_networks(["0.0.0.0/0", "::/0"])
-        .build()
-        .unwrap();
-    block(run(
-        &snap,
-        &p,
-        &Req::get("/").peer(None),
-        Identity::Anonymous,
-    ));
+    let p = networks_policy(&["0.0.0.0/0", "::/0"], &[]);
+    block(run_anon(&snap, &p, &Req::get("/").peer(None)));
 }

@@ -16,10 +16,10 @@ fn bad_pattern_in_store_is_skipped_others_still_work() {
     assert!(snap.skipped()[0].to_string().contains("^(broken"));
     let p = Policy::default();
     assert_eq!(
-        allowed(&run(&snap, &p, &Req::get("/healthz"), Identity::Anonymous)),
+        allowed(&run_anon(&snap, &p, &Req::get("/healthz"))),
         Some(AllowReason::IgnoredPath)
     );
-    block(run(&snap, &p, &Req::get("/other"), Identity::Anonymous));
+    block(run_anon(&snap, &p, &Req::get("/other")));
 }
 
 #[test]

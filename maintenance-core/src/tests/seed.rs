@@ -7,24 +7,14 @@ use super::*;
 fn home_page_passes_when_maintenance_is_off() {
     let mut s = default_site();
     s.enabled = false;
-    let d = run(
-        &snap(vec![s]),
-        &Policy::default(),
-        &Req::get("/"),
-        Identity::Anonymous,
-    );
+    let d = run_anon(&snap(vec![s]), &Policy::default(), &Req::get("/"));
     assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
 }
 
 #[test]
 fn anonymous_and_plain_users_are_blocked_when_on() {
     let snap = snap(vec![default_site()]);
-    let b = block(run(
-        &snap,
-        &Policy::default(),
-        &Req::get("/"),
-        Identity::Anonymous,
-    ));
+    let b = block(run_anon(&snap, &Policy::default(), &Req::get("/")));
     assert_eq!(b.status, http::StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(b.reason, BlockReason::Maintenance);
     assert_eq!(b.site_state().unwrap().id, 1);
@@ -52,22 +42,13 @@ fn superuser_always_passes() {
 #[test]
 fn internal_ips_pass() {
     let snap = snap(vec![default_site()]);
-    let policy = Policy::builder()
-        .internal_networks(["127.0.0.1"])
-        .build()
-        .unwrap();
-    let d = run(
-        &snap,
-        &policy,
-        &Req::get("/").peer(Some("127.0.0.1")),
-        Identity::Anonymous,
-    );
+    let policy = networks_policy(&["127.0.0.1"], &[]);
+    let d = run_anon(&snap, &policy, &Req::get("/").peer(Some("127.0.0.1")));
     assert_eq!(allowed(&d), Some(AllowReason::InternalNetwork));
-    block(run(
+    block(run_anon(
         &snap,
         &policy,
         &Req::get("/").peer(Some("127.0.0.2")),
-        Identity::Anonymous,
     ));
 }
 
@@ -75,61 +56,43 @@ fn internal_ips_pass() {
 fn ignored_page_passes_once_its_pattern_is_added() {
     let mut s = default_site();
     let before = snap(vec![s.clone()]);
-    block(run(
+    block(run_anon(
         &before,
         &Policy::default(),
         &Req::get("/ignored-page/"),
-        Identity::Anonymous,
     ));
     s.ignored_paths.push(IgnoredPath {
         pattern: "^ignored-page/$".into(),
         description: String::new(),
     });
     let after = snap(vec![s]);
-    let d = run(
-        &after,
-        &Policy::default(),
-        &Req::get("/ignored-page/"),
-        Identity::Anonymous,
-    );
+    let d = run_anon(&after, &Policy::default(), &Req::get("/ignored-page/"));
     assert_eq!(allowed(&d), Some(AllowReason::IgnoredPath));
-    block(run(
+    block(run_anon(
         &after,
         &Policy::default(),
         &Req::get("/ignored-page/more"),
-        Identity::Anonymous,
     ));
 }
 
 #[test]
 fn admin_is_ignored_by_default() {
     let snap = snap(vec![default_site()]);
-    let d = run(
-        &snap,
-        &Policy::default(),
-        &Req::get("/admin/login/"),
-        Identity::Anonymous,
-    );
+    let d = run_anon(&snap, &Policy::default(), &Req::get("/admin/login/"));
     assert_eq!(allowed(&d), Some(AllowReason::IgnoredPath));
     let none = Policy::builder()
         .ignored_patterns::<_, &str>([])
         .build()
         .unwrap();
-    block(run(
-        &snap,
-        &none,
-        &Req::get("/admin/login/"),
-        Identity::Anonymous,
-    ));
+    block(run_anon(&snap, &none, &Req::get("/admin/login/")));
 }
 
 #[test]
 fn no_site_means_pass() {
-    let d = run(
+    let d = run_anon(
         &snap(vec![site(2, "shop.example")]),
         &Policy::default(),
         &Req::get("/").host("other.example"),
-        Identity::Anonymous,
     );
     assert_eq!(allowed(&d), Some(AllowReason::NoSite));
 }

@@ -10,25 +10,19 @@ fn sites_are_chosen_by_host() {
     let shop = site(2, "shop.example.com");
     let snap = snap(vec![default, shop]);
     let p = Policy::default();
-    let b = block(run(
+    let b = block(run_anon(
         &snap,
         &p,
         &Req::get("/").host("SHOP.example.com.:8443"),
-        Identity::Anonymous,
     ));
     assert_eq!(b.site_state().unwrap().domain, "shop.example.com");
-    let d = run(
-        &snap,
-        &p,
-        &Req::get("/").host("blog.example.com"),
-        Identity::Anonymous,
-    );
+    let d = run_anon(&snap, &p, &Req::get("/").host("blog.example.com"));
     assert_eq!(
         allowed(&d),
         Some(AllowReason::NotInMaintenance),
         "unknown host -> default site"
     );
-    let d = run(&snap, &p, &Req::get("/"), Identity::Anonymous);
+    let d = run_anon(&snap, &p, &Req::get("/"));
     assert_eq!(
         allowed(&d),
         Some(AllowReason::NotInMaintenance),
@@ -76,7 +70,7 @@ fn open_ended_windows() {
     until.ends_at = Some(t(NOW - 10));
     let p = Policy::default();
     assert!(matches!(
-        run(&snap(vec![from]), &p, &Req::get("/"), Identity::Anonymous),
+        run_anon(&snap(vec![from]), &p, &Req::get("/")),
         Decision::Allow(AllowReason::Scheduled { .. })
     ));
     assert_eq!(
@@ -111,49 +105,42 @@ fn absolute(uri: &str, host: &str) -> http::Request<()> {
     r
 }
 
+/// The decision on an anonymous request for the absolute-form `uri` with a `Host` line, with
+/// the default policy.
+fn decide_absolute(snap: &Snapshot, uri: &str, host: &str) -> Decision {
+    let req = absolute(uri, host);
+    decide(
+        Some(snap),
+        &Policy::default(),
+        &req,
+        Identity::Anonymous,
+        t(NOW),
+    )
+}
+
 #[test]
 fn absolute_form_target_names_the_site() {
     let snap = two_sites(true, false);
-    let p = Policy::default();
-    let d = decide(
-        Some(&snap),
-        &p,
-        &absolute("http://shop.example/", "shop.example"),
-        Identity::Anonymous,
-        t(NOW),
-    );
+    let d = decide_absolute(&snap, "http://shop.example/", "shop.example");
     assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
 }
 
 #[test]
 fn conflicting_host_and_target_pass_only_if_both_sites_let_them() {
-    let p = Policy::default();
     let on_shop = two_sites(true, false);
     for (uri, host) in [
         ("http://shop.example/", "blog.example"),
         ("http://blog.example/", "shop.example"),
         ("http://blog.example/", "SHOP.example:80"),
     ] {
-        let d = decide(
-            Some(&on_shop),
-            &p,
-            &absolute(uri, host),
-            Identity::Anonymous,
-            t(NOW),
-        );
+        let d = decide_absolute(&on_shop, uri, host);
         assert_eq!(
             block(d).site_state().unwrap().domain,
             "shop.example",
             "{uri} with Host {host}"
         );
     }
-    let d = decide(
-        Some(&on_shop),
-        &p,
-        &absolute("http://blog.example/", "blog.example:443"),
-        Identity::Anonymous,
-        t(NOW),
-    );
+    let d = decide_absolute(&on_shop, "http://blog.example/", "blog.example:443");
     assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
 }
 
@@ -163,7 +150,7 @@ fn two_host_lines_pass_only_if_both_sites_let_them() {
     let r = Req::get("/")
         .host("blog.example")
         .header("host", "shop.example");
-    let d = run(&snap, &Policy::default(), &r, Identity::Anonymous);
+    let d = run_anon(&snap, &Policy::default(), &r);
     assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
 }
 
@@ -171,10 +158,10 @@ fn two_host_lines_pass_only_if_both_sites_let_them() {
 fn unknown_host_gets_the_default_site_or_the_strictest() {
     let snap = two_sites(true, false);
     let r = Req::get("/").host("made-up.example");
-    let d = run(&snap, &Policy::default(), &r, Identity::Anonymous);
+    let d = run_anon(&snap, &Policy::default(), &r);
     assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
     let no_host = Req::get("/");
-    let d = run(&snap, &Policy::default(), &no_host, Identity::Anonymous);
+    let d = run_anon(&snap, &Policy::default(), &no_host);
     assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
 
     let strict = Policy::builder()
@@ -182,7 +169,7 @@ fn unknown_host_gets_the_default_site_or_the_strictest() {
         .build()
         .unwrap();
     for req in [&r, &no_host] {
-        let d = run(&snap, &strict, req, Identity::Anonymous);
+        let d = run_anon(&snap, &strict, req);
         assert_eq!(block(d).site_state().unwrap().domain, "shop.example");
         // Exemptions still hold on the strictest site; the default site's state decides then.
         let d = run(&snap, &strict, req, Identity::Superuser);
@@ -190,7 +177,7 @@ fn unknown_host_gets_the_default_site_or_the_strictest() {
     }
     // A known host is not affected by another site's maintenance.
     let blog = Req::get("/").host("blog.example");
-    let d = run(&snap, &strict, &blog, Identity::Anonymous);
+    let d = run_anon(&snap, &strict, &blog);
     assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
     // A window that has not started does not count.
     let mut later = two_sites(true, false);
@@ -207,10 +194,10 @@ fn unknown_host_gets_the_default_site_or_the_strictest() {
             })
             .collect(),
     );
-    let d = run(&later, &strict, &r, Identity::Anonymous);
+    let d = run_anon(&later, &strict, &r);
     assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
     // With the default site in maintenance, an unknown host is blocked either way.
     let both = two_sites(false, true);
-    let d = run(&both, &strict, &r, Identity::Anonymous);
+    let d = run_anon(&both, &strict, &r);
     assert_eq!(block(d).site_state().unwrap().domain, "default");
 }

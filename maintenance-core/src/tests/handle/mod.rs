@@ -53,64 +53,6 @@ impl MaintenanceSource for FlakyStore {
     }
 }
 
-#[async_trait]
-impl MaintenanceStore for FlakyStore {
-    async fn add_site(&self, d: &str, n: Option<&str>, a: &str) -> Result<SiteState, StoreError> {
-        self.inner.add_site(d, n, a).await
-    }
-    async fn remove_site(&self, d: &str, a: &str) -> Result<(), StoreError> {
-        self.inner.remove_site(d, a).await
-    }
-    async fn set_state(
-        &self,
-        s: &SiteRef,
-        c: &StateChange,
-        a: &str,
-    ) -> Result<SiteState, StoreError> {
-        self.inner.set_state(s, c, a).await
-    }
-    async fn add_ignored_path(
-        &self,
-        s: &SiteRef,
-        p: &str,
-        d: &str,
-        a: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.add_ignored_path(s, p, d, a).await
-    }
-    async fn remove_ignored_path(&self, s: &SiteRef, p: &str, a: &str) -> Result<(), StoreError> {
-        self.inner.remove_ignored_path(s, p, a).await
-    }
-    async fn add_allowed_network(
-        &self,
-        s: &SiteRef,
-        n: &str,
-        d: &str,
-        a: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.add_allowed_network(s, n, d, a).await
-    }
-    async fn remove_allowed_network(
-        &self,
-        s: &SiteRef,
-        n: &str,
-        a: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.remove_allowed_network(s, n, a).await
-    }
-    async fn set_bypass_secret_hash(
-        &self,
-        s: &SiteRef,
-        h: Option<&str>,
-        a: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.set_bypass_secret_hash(s, h, a).await
-    }
-    async fn events(&self, s: Option<&SiteRef>, l: u32) -> Result<Vec<Event>, StoreError> {
-        self.inner.events(s, l).await
-    }
-}
-
 fn fast_policy() -> PolicyBuilder {
     // With a signing key, so that the only warnings are the ones the tests look for.
     Policy::builder()
@@ -130,6 +72,28 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("timed out waiting for: {what}");
+}
+
+/// A policy that polls only once an hour: only a change feed brings changes in time.
+fn hourly_polls() -> Policy {
+    Policy::builder()
+        .poll_interval(Duration::from_secs(3600))
+        .feed_poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+/// Puts the default site of `store` into maintenance.
+async fn turn_on(store: &(impl MaintenanceStore + ?Sized)) {
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+}
+
+/// Waits, as [`eventually`], until `m` blocks the home page: `what` brings the change.
+async fn eventually_blocked(m: &Maintenance, what: &str) {
+    eventually(what, || !m.check(&home(), Identity::Anonymous).is_allowed()).await;
 }
 
 /// Sets, once for the process, a global subscriber that records nothing but never lets a log
@@ -153,21 +117,11 @@ fn home() -> http::Request<()> {
 async fn handle_follows_the_change_feed() {
     keep_log_statements_asking();
     let store = Arc::new(MemoryStore::new());
-    let policy = Policy::builder()
-        .poll_interval(Duration::from_secs(3600))
-        .feed_poll_interval(Duration::from_secs(3600))
-        .build()
-        .unwrap();
+    let policy = hourly_polls();
     let m = Maintenance::start(store.clone(), policy).await;
     assert!(m.check(&home(), Identity::Anonymous).is_allowed());
-    store
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-        .await
-        .unwrap();
-    eventually("the feed to bring the change", || {
-        !m.check(&home(), Identity::Anonymous).is_allowed()
-    })
-    .await;
+    turn_on(&store).await;
+    eventually_blocked(&m, "the feed to bring the change").await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -175,14 +129,8 @@ async fn handle_polls_without_a_feed_and_keeps_last_state_when_store_fails() {
     let store = Arc::new(FlakyStore::default());
     let m = Maintenance::start(store.clone(), fast_policy().build().unwrap()).await;
     assert_eq!(m.revision(), Some(1));
-    store
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-        .await
-        .unwrap();
-    eventually("polling to bring the change", || {
-        !m.check(&home(), Identity::Anonymous).is_allowed()
-    })
-    .await;
+    turn_on(&store.inner).await;
+    eventually_blocked(&m, "polling to bring the change").await;
 
     store.down.store(true, Ordering::SeqCst);
     let failures = m.stats().1;
@@ -194,6 +142,7 @@ async fn handle_polls_without_a_feed_and_keeps_last_state_when_store_fails() {
     );
 
     store
+        .inner
         .set_state(&SiteRef::Default, &StateChange::turn_off(), "t")
         .await
         .unwrap();
@@ -207,11 +156,7 @@ async fn handle_polls_without_a_feed_and_keeps_last_state_when_store_fails() {
 #[tokio::test(start_paused = true)]
 async fn fail_mode_applies_until_the_first_load() {
     let store = Arc::new(FlakyStore::default());
-    store
-        .inner
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-        .await
-        .unwrap();
+    turn_on(&store.inner).await;
     store.down.store(true, Ordering::SeqCst);
     let closed = Maintenance::start(
         store.clone(),
@@ -254,16 +199,8 @@ async fn fail_mode_applies_until_the_first_load() {
 async fn checks_make_no_store_calls() {
     keep_log_statements_asking();
     let store = testkit::CountingStore::new(MemoryStore::new());
-    store
-        .inner()
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-        .await
-        .unwrap();
-    let policy = Policy::builder()
-        .poll_interval(Duration::from_secs(3600))
-        .feed_poll_interval(Duration::from_secs(3600))
-        .build()
-        .unwrap();
+    turn_on(store.inner()).await;
+    let policy = hourly_polls();
     let m = Maintenance::start(store.clone(), policy).await;
     let before = store.calls();
     let req = home();
@@ -311,14 +248,8 @@ async fn a_handle_follows_a_source_that_cannot_write() {
     )
     .await;
     assert!(m.check(&home(), Identity::Anonymous).is_allowed());
-    store
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-        .await
-        .unwrap();
-    eventually("polling to bring the change", || {
-        !m.check(&home(), Identity::Anonymous).is_allowed()
-    })
-    .await;
+    turn_on(&store).await;
+    eventually_blocked(&m, "polling to bring the change").await;
     assert_eq!(m.source().revision().await.unwrap(), 2);
 }
 
@@ -329,12 +260,6 @@ async fn a_handle_takes_a_store_by_value_or_shared() {
     assert_eq!(by_value.revision(), Some(1));
     let shared: Arc<dyn MaintenanceStore> = Arc::new(MemoryStore::new());
     let handle = Maintenance::start(shared.clone(), fast_policy().build().unwrap()).await;
-    shared
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
-        .await
-        .unwrap();
-    eventually("the feed to bring the change", || {
-        !handle.check(&home(), Identity::Anonymous).is_allowed()
-    })
-    .await;
+    turn_on(&shared).await;
+    eventually_blocked(&handle, "the feed to bring the change").await;
 }
