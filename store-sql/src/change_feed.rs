@@ -229,7 +229,6 @@ mod tests {
         while script.connects.lock().unwrap().len() < 4 {
             feed.recv().await.unwrap();
         }
-        feed.recv().await.unwrap();
         let connects = script.connects.lock().unwrap().clone();
         assert_eq!(connects.len(), 4);
         let waits: Vec<_> = connects.windows(2).map(|w| w[1] - w[0]).collect();
