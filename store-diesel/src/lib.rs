@@ -39,6 +39,8 @@ mod any;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod common;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod migrations;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]

@@ -17,10 +17,11 @@ use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncMysqlConnection, RunQueryDsl,
     SimpleAsyncConnection,
 };
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
 use crate::error::{BoxError, Error};
+use crate::migrations::Migrations;
 use crate::url::redact_url;
 
 /// The connection type of [`MySqlStore`]'s pool.
@@ -31,7 +32,7 @@ pub type MySqlPool = Pool<AsyncMysqlConnection>;
 type Conn = AsyncMysqlConnection;
 use crate::schema::mysql as schema;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+const MIGRATIONS: Migrations = Migrations(maintenance_sql::migrations::MYSQL);
 const BACKEND: &str = "MySQL";
 const REVISION_ID: i16 = 1;
 /// Connections of the store's pool.

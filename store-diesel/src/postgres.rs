@@ -6,21 +6,20 @@
 //! connection of its own, so a change made by any writer (either store, the CLI, plain `psql`)
 //! reaches every server at once.
 
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::pg::data_types::PgTimestamp;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
 use futures_util::StreamExt;
 use maintenance_core::StoreError;
 use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
-use tokio::sync::mpsc;
+use maintenance_sql::change_feed::{self, Listen, Wake};
 
 use crate::error::{BoxError, Error};
+use crate::migrations::Migrations;
 use crate::url::redact_url;
 
 /// The connection type of [`PgStore`]'s pool.
@@ -31,24 +30,13 @@ pub type PgPool = Pool<AsyncPgConnection>;
 type Conn = AsyncPgConnection;
 use crate::schema::postgres as schema;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const MIGRATIONS: Migrations = Migrations(maintenance_sql::migrations::POSTGRES);
 const BACKEND: &str = "PostgreSQL";
 const REVISION_ID: i16 = 1;
 /// Connections of the store's pool.
 const POOL_SIZE: usize = 10;
 
-/// The channel the migration's trigger notifies after every change to the state tables.
-pub const NOTIFY_CHANNEL: &str = "maintenance_changes";
-
-/// The first wait before reconnecting the change feed; it doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A connection that lasted this long resets the backoff.
-const STABLE_CONNECTION: Duration = Duration::from_secs(60);
-/// After this long without a notice the feed checks that its connection still answers, so that
-/// a connection lost without a word (a dead peer) is noticed and replaced.
-const KEEPALIVE: Duration = Duration::from_secs(30);
-const PING_TIMEOUT: Duration = Duration::from_secs(10);
+pub use maintenance_sql::change_feed::NOTIFY_CHANNEL;
 
 /// Serialises `migrate()` across servers; released when its connection closes.
 const LOCK_MIGRATIONS: &str =
@@ -209,133 +197,54 @@ crate::queries::impl_engine!(
     PgStore,
     PgWrite,
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
-        subscribe(self.pool.clone())
-            .await
-            .map(Some)
-            .map_err(StoreError::from)
+        change_feed::subscribe(Listener {
+            pool: self.pool.clone(),
+        })
+        .await
+        .map(Some)
+        .map_err(StoreError::from)
     }
 );
 
-/// Listens on [`NOTIFY_CHANNEL`] and hands the notices to a task that keeps listening.
-///
-/// The first connection is made here, so a database that cannot be reached is an error the
-/// handle sees (it then polls, and asks again later).
-async fn subscribe(pool: PgPool) -> Result<ChangeFeed, Error> {
-    let conn = listen(&pool).await?;
-    let (tx, rx) = mpsc::channel(1);
-    // Changes made before LISTEN took effect are not announced: say "read again" once.
-    notify(&tx);
-    tokio::spawn(forward(pool, conn, tx));
-    Ok(rx)
+/// The change feed's connections, each taken out of the store's pool for good (the pool makes
+/// another in its place).
+struct Listener {
+    pool: PgPool,
 }
 
-/// A connection taken out of the pool for good (the pool makes another in its place), that
-/// listens on the channel.
-async fn listen(pool: &PgPool) -> Result<Conn, Error> {
-    let conn = pool.get().await.map_err(|e| Error::Pool {
-        backend: BACKEND,
-        source: Box::new(e),
-    })?;
-    let mut conn = Object::take(conn);
-    diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}"))
-        .execute(&mut conn)
-        .await
-        .map_err(query_error)?;
-    Ok(conn)
-}
+impl Listen for Listener {
+    type Connection = Conn;
+    type Error = Error;
 
-/// Sends a notice unless one is already waiting; `false` once the receiver is gone.
-fn notify(tx: &mpsc::Sender<()>) -> bool {
-    !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(())))
-}
-
-/// What woke the feed up.
-enum Wake {
-    Notice,
-    Quiet,
-    Lost(String),
-}
-
-/// The next notification of the connection. Notifications wait in the connection until read,
-/// so none is lost when this future is dropped.
-async fn next_notification(conn: &mut Conn) -> Wake {
-    let mut stream = std::pin::pin!(conn.notifications_stream());
-    match stream.next().await {
-        Some(Ok(_)) => Wake::Notice,
-        Some(Err(e)) => Wake::Lost(e.to_string()),
-        None => Wake::Lost("the connection was closed".to_owned()),
+    async fn listen(&self) -> Result<Conn, Error> {
+        let conn = self.pool.get().await.map_err(|e| Error::Pool {
+            backend: BACKEND,
+            source: Box::new(e),
+        })?;
+        let mut conn = Object::take(conn);
+        diesel::sql_query(change_feed::LISTEN)
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(conn)
     }
-}
 
-/// Whether the connection still answers.
-async fn ping(conn: &mut Conn) -> Result<(), String> {
-    match tokio::time::timeout(PING_TIMEOUT, diesel::sql_query("SELECT 1").execute(conn)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {PING_TIMEOUT:?}")),
+    /// Notifications wait in the connection until read, so none is lost when this is dropped.
+    async fn next(&self, conn: &mut Conn) -> Wake {
+        let mut stream = std::pin::pin!(conn.notifications_stream());
+        match stream.next().await {
+            Some(Ok(_)) => Wake::Notice,
+            Some(Err(e)) => Wake::Lost(e.to_string()),
+            None => Wake::Lost("the connection was closed".to_owned()),
+        }
     }
-}
 
-/// Forwards notifications until the receiver is dropped, reconnecting (with backoff) after the
-/// connection is lost, and sending one notice after each reconnection, since changes may have
-/// been missed meanwhile.
-async fn forward(pool: PgPool, mut conn: Conn, tx: mpsc::Sender<()>) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        let connected_at = Instant::now();
-        loop {
-            let wake = tokio::select! {
-                () = tx.closed() => return,
-                wake = next_notification(&mut conn) => wake,
-                () = tokio::time::sleep(KEEPALIVE) => Wake::Quiet,
-            };
-            let lost = match wake {
-                Wake::Notice => {
-                    if !notify(&tx) {
-                        return;
-                    }
-                    continue;
-                }
-                Wake::Quiet => match ping(&mut conn).await {
-                    Ok(()) => continue,
-                    Err(e) => e,
-                },
-                Wake::Lost(e) => e,
-            };
-            tracing::warn!(channel = NOTIFY_CHANNEL, error = %lost,
-                "maintenance change feed lost its connection; reconnecting");
-            break;
-        }
-        drop(conn);
-        // A connection that failed soon after it was made keeps the backoff growing.
-        if connected_at.elapsed() >= STABLE_CONNECTION {
-            backoff = MIN_BACKOFF;
-        }
-        conn = loop {
-            tokio::select! {
-                () = tx.closed() => return,
-                () = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-            let attempt = tokio::select! {
-                () = tx.closed() => return,
-                attempt = listen(&pool) => attempt,
-            };
-            match attempt {
-                Ok(conn) => break conn,
-                Err(e) => {
-                    tracing::debug!(channel = NOTIFY_CHANNEL, error = %e, retry_in = ?backoff,
-                    "could not reconnect the maintenance change feed")
-                }
-            }
-        };
-        tracing::info!(
-            channel = NOTIFY_CHANNEL,
-            "maintenance change feed reconnected"
-        );
-        if !notify(&tx) {
-            return;
-        }
+    async fn ping(&self, conn: &mut Conn) -> Result<(), String> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -1,6 +1,6 @@
 //! The tables as diesel sees them on each backend: the same columns everywhere, each backend
 //! with its native timestamp type (text on SQLite, `TIMESTAMPTZ` on PostgreSQL, `DATETIME(6)`
-//! on MariaDB/MySQL). The migrations under `migrations/` create them.
+//! on MariaDB/MySQL). The migrations (maintenance-sql's `migrations/`) create them.
 
 /// Declares the five tables, with `$time` as the timestamp type and `$revision_id` as the type
 /// of the revision row's key.

@@ -6,8 +6,18 @@
 //! (`2030-03-17T17:46:40.250+00:00`), so both stores read each other's rows. Writes take SQLite's
 //! write lock at once (`BEGIN IMMEDIATE`), and so does `migrate()`, which makes two processes
 //! migrating one file at the same time safe. There is no change feed: handles poll the revision.
+//!
+//! A file removed or replaced while a store made by [`SqliteStore::connect`] is open is noticed
+//! (a store on a pool of your own, [`SqliteStore::new`], is not watched): before a pooled
+//! connection is handed out again, the store checks that the path still names the file it
+//! opened, and drops it if not. A removed file is not created again: reads and writes fail (the
+//! live handle keeps serving its last state and logs the outage) until the file is back.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use deadpool::managed::{Hook, HookError};
 use diesel::connection::SimpleConnection;
 use diesel::result::ConnectionError;
 use diesel_async::AsyncConnection;
@@ -16,10 +26,12 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_sql::sqlite_file::{FileWatch, open_existing};
 
 use crate::error::{BoxError, Error};
+use crate::migrations::Migrations;
 use crate::url::redact_url;
 
 /// The connection type of [`SqliteStore`]'s pool.
@@ -30,7 +42,7 @@ pub type SqlitePool = Pool<SqliteConnection>;
 type Conn = SqliteConnection;
 use crate::schema::sqlite as schema;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const MIGRATIONS: Migrations = Migrations(maintenance_sql::migrations::SQLITE);
 const BACKEND: &str = "SQLite";
 const REVISION_ID: i32 = 1;
 /// How long a connection waits for another's write lock before failing.
@@ -132,21 +144,46 @@ impl SqliteStore {
             source,
         };
         let target = SqliteTarget::from_url(url);
+        // A file is watched; an in-memory database lives in the one connection of its pool
+        // (each connection to `:memory:` would see a database of its own).
+        let watch = (!target.in_memory).then(|| Arc::new(FileWatch::new(Path::new(&target.file))));
         let mut config = ManagerConfig::<Conn>::default();
-        config.custom_setup = Box::new(|path| Box::pin(establish(path.to_owned())));
+        let opening = watch.clone();
+        config.custom_setup = Box::new(move |path| {
+            // Once the file exists, a connection must not create an empty database in place of
+            // a file that was removed: it fails until the file is back.
+            let path = match &opening {
+                Some(watch) if watch.has_opened() => open_existing(path),
+                _ => path.to_owned(),
+            };
+            Box::pin(establish(path))
+        });
         // A local file: no round trip to check a connection before handing it out.
         config.recycling_method = RecyclingMethod::Fast;
         let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(target.path, config);
-        let pool = Pool::builder(manager)
-            // Each connection to `:memory:` would see a database of its own.
-            .max_size(if target.in_memory { 1 } else { POOL_SIZE })
+        let mut builder = Pool::builder(manager)
+            .max_size(if watch.is_some() { POOL_SIZE } else { 1 })
             .wait_timeout(Some(crate::CONNECT_TIMEOUT))
             .create_timeout(Some(crate::CONNECT_TIMEOUT))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| connect_error(Box::new(e)))?;
+            .runtime(deadpool::Runtime::Tokio1);
+        if let Some(watch) = &watch {
+            let check = Arc::clone(watch);
+            builder = builder.pre_recycle(Hook::sync_fn(move |_, metrics| {
+                if check.is_current(metrics.age()) {
+                    Ok(())
+                } else {
+                    Err(HookError::message(
+                        "the SQLite file was removed or replaced since this connection opened it",
+                    ))
+                }
+            }));
+        }
+        let pool = builder.build().map_err(|e| connect_error(Box::new(e)))?;
         // Connect once now, so that a bad path fails here rather than on first use.
         drop(pool.get().await.map_err(|e| connect_error(Box::new(e)))?);
+        if let Some(watch) = watch {
+            watch.opened();
+        }
         Ok(SqliteStore::new(pool))
     }
 
@@ -228,6 +265,8 @@ async fn establish(path: String) -> diesel::ConnectionResult<Conn> {
 struct SqliteTarget {
     /// A file name, `:memory:`, or a `file:` URI when the URL has parameters.
     path: String,
+    /// The file's name, without parameters.
+    file: String,
     in_memory: bool,
 }
 
@@ -250,7 +289,11 @@ impl SqliteTarget {
         } else {
             format!("file:{file}?{params}")
         };
-        SqliteTarget { path, in_memory }
+        SqliteTarget {
+            path,
+            file: file.to_owned(),
+            in_memory,
+        }
     }
 }
 
@@ -276,6 +319,7 @@ mod tests {
             assert_eq!(t(url).path, ":memory:");
         }
         assert!(!t("sqlite:///tmp/:memory:.db").in_memory);
+        assert_eq!(t("sqlite://m.db?mode=ro").file, "m.db");
     }
 
     #[test]

@@ -9,13 +9,20 @@
 //!   store's [`Engine`](engine::Engine) and [`WriteTx`](engine::WriteTx);
 //!   [`sql_store!`] implements the core's traits with them.
 //!
+//! - [`change_feed`]: the PostgreSQL change feed over `LISTEN`/`NOTIFY`, around a store's
+//!   [`Listen`](change_feed::Listen) calls; [`sqlite_file`]: noticing a SQLite file removed or
+//!   replaced while served; [`migrations`]: the tables' SQL, one copy per backend.
+//!
 //! Applications do not use this crate directly: they pick `maintenance-sqlx` or
 //! `maintenance-diesel`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod change_feed;
 pub mod engine;
+pub mod migrations;
 pub mod rows;
+pub mod sqlite_file;
 
 #[doc(hidden)]
 pub use async_trait::async_trait as __async_trait;

@@ -24,7 +24,7 @@ use crate::common::{
 use crate::error::Error;
 use crate::url::redact_url;
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/mysql");
+static MIGRATOR: Migrator = sqlx::migrate!("../store-sql/migrations/mysql");
 
 const BACKEND: &str = "MySQL";
 

@@ -5,20 +5,20 @@
 //! connection of its own, so a change made by any writer (a store, the CLI, plain `psql`)
 //! reaches every server at once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use maintenance_core::StoreError;
 use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_sql::change_feed::{self, Listen, Wake};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
-use tokio::sync::mpsc;
 
 use crate::error::Error;
 use crate::sql;
 use crate::url::redact_url;
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+static MIGRATOR: Migrator = sqlx::migrate!("../store-sql/migrations/postgres");
 
 const BACKEND: &str = "PostgreSQL";
 
@@ -26,14 +26,7 @@ const BACKEND: &str = "PostgreSQL";
 const LOCK_MIGRATIONS: &str =
     "SELECT pg_advisory_lock(hashtext('maintenance_migrate_' || current_database()))";
 
-/// The channel the migration's trigger notifies after every change to the state tables.
-pub const NOTIFY_CHANNEL: &str = "maintenance_changes";
-
-/// The first wait before reconnecting the change feed; it doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A connection that lasted this long resets the backoff.
-const STABLE_CONNECTION: Duration = Duration::from_secs(60);
+pub use maintenance_sql::change_feed::NOTIFY_CHANNEL;
 
 /// The maintenance store on PostgreSQL.
 ///
@@ -162,7 +155,7 @@ crate::sql::impl_engine!(
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
         let options = (*self.pool.connect_options()).clone();
         let acquire_timeout = self.pool.options().get_acquire_timeout();
-        subscribe(options, acquire_timeout)
+        change_feed::subscribe(Listener::new(options, acquire_timeout))
             .await
             .map(Some)
             .map_err(StoreError::backend)
@@ -171,102 +164,49 @@ crate::sql::impl_engine!(
 
 crate::sql::impl_write_tx!(PgWrite);
 
-/// Listens on [`NOTIFY_CHANNEL`] from a pool of one connection of its own (so the store's pool
-/// keeps its size), and hands the notices to a task that keeps listening.
-///
-/// The first connection is made here, so a database that cannot be reached is an error the
-/// handle sees (it then polls and tries again later). Connecting gives up after the store pool's
-/// acquire timeout.
-async fn subscribe(
-    options: PgConnectOptions,
-    acquire_timeout: Duration,
-) -> Result<ChangeFeed, sqlx::Error> {
-    let pool = PgPoolOptions::new()
-        .acquire_timeout(acquire_timeout)
-        .min_connections(0)
-        .max_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_lazy_with(options);
-    let listener = listen(&pool).await?;
-    let (tx, rx) = mpsc::channel(1);
-    // Changes made before LISTEN took effect are not announced: say "read again" once.
-    notify(&tx);
-    tokio::spawn(forward(pool, listener, tx));
-    Ok(rx)
+/// The change feed's connection: a pool of one connection of its own (so the store's pool keeps
+/// its size), which `PgListener` reconnects after a loss on its next read.
+struct Listener {
+    pool: PgPool,
 }
 
-async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(NOTIFY_CHANNEL).await?;
-    Ok(listener)
+impl Listener {
+    /// Connecting gives up after the store pool's acquire timeout.
+    fn new(options: PgConnectOptions, acquire_timeout: Duration) -> Self {
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(acquire_timeout)
+            .min_connections(0)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(options);
+        Listener { pool }
+    }
 }
 
-/// Sends a notice unless one is already waiting; `false` once the receiver is gone.
-fn notify(tx: &mpsc::Sender<()>) -> bool {
-    !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(())))
-}
+impl Listen for Listener {
+    type Connection = PgListener;
+    type Error = sqlx::Error;
 
-/// Forwards notifications until the receiver is dropped, reconnecting (with backoff) after the
-/// connection is lost, and sending one notice after each reconnection, since changes may have
-/// been missed meanwhile.
-async fn forward(pool: PgPool, mut listener: PgListener, tx: mpsc::Sender<()>) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        let connected_at = Instant::now();
-        loop {
-            let received = tokio::select! {
-                () = tx.closed() => return,
-                received = listener.try_recv() => received,
-            };
-            match received {
-                Ok(Some(_)) => {}
-                // The listener lost its connection; the next read reconnects and listens again
-                // (an error there is the outage, logged below). Changes may have been missed:
-                // the notice sent below says to read again.
-                Ok(None) => tracing::debug!(
-                    channel = NOTIFY_CHANNEL,
-                    "maintenance change feed lost its connection; the listener reconnects"
-                ),
-                Err(e) => {
-                    tracing::warn!(channel = NOTIFY_CHANNEL, error = %e,
-                        "maintenance change feed lost its connection; reconnecting");
-                    break;
-                }
-            }
-            if !notify(&tx) {
-                return;
-            }
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(listener)
+    }
+
+    async fn next(&self, listener: &mut PgListener) -> Wake {
+        match listener.try_recv().await {
+            Ok(Some(_)) => Wake::Notice,
+            Ok(None) => Wake::Reconnecting,
+            Err(e) => Wake::Lost(e.to_string()),
         }
-        drop(listener);
-        // A connection that failed soon after it was made keeps the backoff growing.
-        if connected_at.elapsed() >= STABLE_CONNECTION {
-            backoff = MIN_BACKOFF;
-        }
-        listener = loop {
-            tokio::select! {
-                () = tx.closed() => return,
-                () = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-            let attempt = tokio::select! {
-                () = tx.closed() => return,
-                attempt = listen(&pool) => attempt,
-            };
-            match attempt {
-                Ok(listener) => break listener,
-                Err(e) => {
-                    tracing::debug!(channel = NOTIFY_CHANNEL, error = %e, retry_in = ?backoff,
-                    "could not reconnect the maintenance change feed")
-                }
-            }
-        };
-        tracing::info!(
-            channel = NOTIFY_CHANNEL,
-            "maintenance change feed reconnected"
-        );
-        if !notify(&tx) {
-            return;
-        }
+    }
+
+    async fn ping(&self, listener: &mut PgListener) -> Result<(), String> {
+        sqlx::query("SELECT 1")
+            .execute(listener)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }

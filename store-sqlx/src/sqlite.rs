@@ -11,12 +11,11 @@
 //! drops those that are stale. A removed file is not created again: reads and writes fail (the
 //! live handle keeps serving its last state and logs the outage) until the file is back.
 
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_sql::sqlite_file::FileWatch;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Sqlite, Transaction};
@@ -25,7 +24,7 @@ use crate::error::Error;
 use crate::sql;
 use crate::url::redact_url;
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATOR: Migrator = sqlx::migrate!("../store-sql/migrations/sqlite");
 
 const BACKEND: &str = "SQLite";
 
@@ -138,102 +137,6 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(query_error)
     }
-}
-
-/// What the store's connections opened: the file's identity, and since when.
-#[derive(Debug)]
-struct FileWatch {
-    path: PathBuf,
-    state: Mutex<WatchState>,
-}
-
-#[derive(Debug)]
-struct WatchState {
-    /// The identity of the file the connections opened, when known.
-    identity: Option<FileId>,
-    /// When the path was last seen naming another file: connections opened before this
-    /// instant may read the previous one.
-    replaced_at: Option<Instant>,
-}
-
-impl FileWatch {
-    fn new(path: &Path) -> FileWatch {
-        FileWatch {
-            path: path.to_owned(),
-            state: Mutex::new(WatchState {
-                identity: None,
-                replaced_at: None,
-            }),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, WatchState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Records the identity of the file the first connection opened.
-    fn opened(&self) {
-        self.lock().identity = file_id(&self.path).ok().flatten();
-    }
-
-    /// Whether a pooled connection opened `age` ago may be used: the path still names the file
-    /// it opened. A stale connection is closed by the pool, which opens a new one (which fails
-    /// while the file is missing).
-    fn is_current(&self, age: Duration) -> bool {
-        let now = Instant::now();
-        let mut state = self.lock();
-        match file_id(&self.path) {
-            Err(e) => {
-                tracing::debug!(path = %self.path.display(), error = %e,
-                    "the SQLite file is gone; closing a connection to it");
-                // Whatever file appears next is another one.
-                state.identity = None;
-                state.replaced_at = Some(now);
-                return false;
-            }
-            Ok(id) => {
-                if id != state.identity {
-                    if state.identity.is_some() {
-                        tracing::info!(path = %self.path.display(),
-                            "the SQLite file was replaced; reopening it");
-                    }
-                    state.identity = id;
-                    state.replaced_at = Some(now);
-                }
-            }
-        }
-        let opened_at = now.checked_sub(age);
-        match (state.replaced_at, opened_at) {
-            (Some(replaced), Some(opened)) => opened >= replaced,
-            (Some(_), None) => false,
-            (None, _) => true,
-        }
-    }
-}
-
-/// The device and inode of a file on Unix; `None` elsewhere (there, only a missing file is
-/// noticed). An error when the file cannot be seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId {
-    dev: u64,
-    ino: u64,
-}
-
-#[cfg(unix)]
-fn file_id(path: &Path) -> std::io::Result<Option<FileId>> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path)?;
-    Ok(Some(FileId {
-        dev: meta.dev(),
-        ino: meta.ino(),
-    }))
-}
-
-#[cfg(not(unix))]
-fn file_id(path: &Path) -> std::io::Result<Option<FileId>> {
-    std::fs::metadata(path).map(|_| None)
 }
 
 /// The URL with its scheme in lower case, as sqlx expects it (`connect()` accepts any case).
