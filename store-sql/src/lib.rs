@@ -8,6 +8,8 @@
 //! - [`engine`]: each write's steps (validate, lock the revision, change, audit, commit) over a
 //!   store's [`Engine`](engine::Engine) and [`WriteTx`](engine::WriteTx);
 //!   [`sql_store!`] implements the core's traits with them.
+//! - `testkit` (feature `testkit`): fresh test databases and `sql_store_conformance_tests!`,
+//!   the cases every SQL store passes on every backend.
 //!
 //! Applications do not use this crate directly: they pick `maintenance-sqlx` or
 //! `maintenance-diesel`.
@@ -16,6 +18,8 @@
 
 pub mod engine;
 pub mod rows;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 #[doc(hidden)]
 pub use async_trait::async_trait as __async_trait;
