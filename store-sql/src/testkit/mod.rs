@@ -2,7 +2,7 @@
 //! passes on every backend, written once for maintenance-sqlx and maintenance-diesel.
 //!
 //! A store's tests implement [`TestDriver`] for a type of their own (connect, migrate, raw
-//! SQL), then invoke [`sql_store_conformance_tests!`](crate::sql_store_conformance_tests) once
+//! SQL; [`sql_test_driver!`](crate::sql_test_driver) writes it), then invoke [`sql_store_conformance_tests!`](crate::sql_store_conformance_tests) once
 //! per backend:
 //!
 //! ```text
@@ -264,6 +264,72 @@ pub fn blocks(handle: &Maintenance) -> bool {
         handle.check(&request("/"), Identity::Anonymous),
         Decision::Block(_)
     )
+}
+
+/// Implements [`TestDriver`](crate::testkit::TestDriver) for a store crate's stores, on a
+/// type `$driver<S>` it declares, given the crate (which has `connect(url)`, `Error`,
+/// `Backend`, and stores with `connect(url)`, `migrate()` and a `backend()` on what `connect`
+/// returns) and the two raw-SQL steps as blocks over `store` and `sql`:
+///
+/// ```text
+/// maintenance_sql::sql_test_driver! {
+///     Sqlx, maintenance_sqlx;
+///     exec(store, sql) { /* rows changed, as u64 */ }
+///     query_text(store, sql) { /* the `value` column's text */ }
+///     #[cfg(feature = "postgres")] PgStore: Postgres,
+/// }
+/// ```
+#[macro_export]
+macro_rules! sql_test_driver {
+    (
+        $driver:ident, $krate:ident;
+        exec($es:ident, $esql:ident) $exec:block
+        query_text($qs:ident, $qsql:ident) $query:block
+        $( $(#[$attr:meta])* $store:ident: $backend:ident ),* $(,)?
+    ) => {
+        /// The SQL store test kit's driver for the store `S`.
+        pub struct $driver<S>(::std::marker::PhantomData<S>);
+        $(
+            $(#[$attr])*
+            #[$crate::__async_trait]
+            impl $crate::testkit::TestDriver for $driver<$krate::$store> {
+                type Store = $krate::$store;
+                type Error = $krate::Error;
+                const BACKEND: $crate::testkit::Backend = $crate::testkit::Backend::$backend;
+
+                async fn connect(url: &str) -> ::std::result::Result<Self::Store, Self::Error> {
+                    $krate::$store::connect(url).await
+                }
+
+                async fn migrate(store: &Self::Store) -> ::std::result::Result<(), Self::Error> {
+                    store.migrate().await
+                }
+
+                async fn connect_any(
+                    url: &str,
+                ) -> ::std::result::Result<
+                    (
+                        $crate::testkit::Backend,
+                        ::std::boxed::Box<dyn $crate::__core::MaintenanceStore>,
+                    ),
+                    Self::Error,
+                > {
+                    let store = $krate::connect(url).await?;
+                    store.migrate().await?;
+                    let backend = match store.backend() {
+                        $krate::Backend::Sqlite => $crate::testkit::Backend::Sqlite,
+                        $krate::Backend::Postgres => $crate::testkit::Backend::Postgres,
+                        $krate::Backend::MySql => $crate::testkit::Backend::MySql,
+                    };
+                    Ok((backend, ::std::boxed::Box::new(store)))
+                }
+
+                async fn exec($es: &Self::Store, $esql: &str) -> u64 $exec
+
+                async fn query_text($qs: &Self::Store, $qsql: &str) -> String $query
+            }
+        )*
+    };
 }
 
 /// Generates one `#[tokio::test]` per case of the SQL store suite for one store on one
