@@ -183,12 +183,27 @@ struct Admin;
 #[async_trait]
 impl ServerSql for Admin {
     async fn execute_at(url: &str, sql: &str) -> Result<(), String> {
-        let server = match maintenance_sqlx::Backend::from_scheme(url) {
-            Some(maintenance_sqlx::Backend::Postgres) => RoleServer::Postgres,
-            Some(maintenance_sqlx::Backend::MySql) => RoleServer::MySql,
+        let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
+        let statement = || AssertSqlSafe(sql.to_owned());
+        match maintenance_sqlx::Backend::from_scheme(url) {
+            Some(maintenance_sqlx::Backend::Postgres) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.map_err(failed)?;
+                sqlx::query(statement())
+                    .execute(&mut conn)
+                    .await
+                    .map_err(failed)?;
+                conn.close().await.ok();
+            }
+            Some(maintenance_sqlx::Backend::MySql) => {
+                let mut conn = sqlx::MySqlConnection::connect(url).await.map_err(failed)?;
+                sqlx::query(statement())
+                    .execute(&mut conn)
+                    .await
+                    .map_err(failed)?;
+                conn.close().await.ok();
+            }
             _ => return Err(format!("{}: not a database server", redact(url))),
-        };
-        run_as_admin(server, url, &[sql.to_owned()]).await;
+        }
         Ok(())
     }
 }
