@@ -8,10 +8,11 @@
 //! - [`engine`]: each write's steps (validate, lock the revision, change, audit, commit) over a
 //!   store's [`Engine`](engine::Engine) and [`WriteTx`](engine::WriteTx);
 //!   [`sql_store!`] implements the core's traits with them.
-//!
 //! - [`change_feed`]: the PostgreSQL change feed over `LISTEN`/`NOTIFY`, around a store's
 //!   [`Listen`](change_feed::Listen) calls; [`sqlite_file`]: noticing a SQLite file removed or
 //!   replaced while served; [`migrations`]: the tables' SQL, one copy per backend.
+//! - `testkit` (feature `testkit`): fresh test databases and `sql_store_conformance_tests!`,
+//!   the cases every SQL store passes on every backend.
 //!
 //! Applications do not use this crate directly: they pick `maintenance-sqlx` or
 //! `maintenance-diesel`.
@@ -23,6 +24,8 @@ pub mod engine;
 pub mod migrations;
 pub mod rows;
 pub mod sqlite_file;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 #[doc(hidden)]
 pub use async_trait::async_trait as __async_trait;

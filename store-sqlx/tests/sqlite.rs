@@ -1,14 +1,15 @@
-//! The SQLite store: the core's conformance suite, and this crate's own behaviour.
+//! The SQLite store: the SQL store suite (the core's conformance suite and this crate's own
+//! behaviour), and what only this crate's SQLite store does.
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{MigrateFuture, fresh_sqlite_store};
+use common::Sqlx;
 use maintenance_core::{MaintenanceSource, MaintenanceStore, SiteRef, StateChange};
 use maintenance_sqlx::{SqliteStore, SqlxStore};
 
-maintenance_core::store_conformance_tests!(fresh_sqlite_store);
+maintenance_sql::sql_store_conformance_tests!(sqlite: Sqlx<SqliteStore>);
 
 /// The same suite through [`SqlxStore`], the store `connect()` returns.
 mod via_connect {
@@ -23,30 +24,6 @@ mod via_connect {
 
 fn temp_url(dir: &tempfile::TempDir, file: &str) -> String {
     format!("sqlite://{}", dir.path().join(file).display())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrations_are_idempotent() {
-    let store = fresh_sqlite_store().await.unwrap();
-    common::migrating_twice_changes_nothing(&store, || store.migrate()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_restores_what_was_deleted_by_hand() {
-    let store = fresh_sqlite_store().await.unwrap();
-    common::migrate_restores_what_was_deleted_by_hand(&store, || store.migrate()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_migrations_leave_one_default_site() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = temp_url(&dir, "shared.db");
-    let a = SqliteStore::connect(&url).await.unwrap();
-    let b = SqliteStore::connect(&url).await.unwrap();
-    fn migrate(s: &SqliteStore) -> MigrateFuture<'_> {
-        Box::pin(s.migrate())
-    }
-    common::concurrent_migrations_leave_one_default_site(a, b, migrate).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,61 +55,6 @@ async fn two_stores_on_one_file_share_state_and_revision() {
     assert!(after > before, "{after} > {before}");
     assert_eq!(b.load().await.unwrap().revision, after);
     assert!(b.site(&SiteRef::Default).await.unwrap().enabled);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writes_are_serialised() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::connect(&temp_url(&dir, "busy.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    common::concurrent_writes_are_serialised(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_rows_are_skipped() {
-    common::bad_rows_are_skipped(&fresh_sqlite_store().await.unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behaves_like_the_memory_store() {
-    common::behaves_like_the_memory_store(&fresh_sqlite_store().await.unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hot_path_makes_no_store_calls() {
-    common::hot_path_makes_no_store_calls(fresh_sqlite_store().await.unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn has_no_change_feed() {
-    let store = fresh_sqlite_store().await.unwrap();
-    assert!(
-        store.subscribe().await.unwrap().is_none(),
-        "handles poll the revision"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timestamps_are_stored_as_utc_text() {
-    let store = fresh_sqlite_store().await.unwrap();
-    let start = chrono::DateTime::from_timestamp(1_900_000_000, 250_000_000).unwrap();
-    store
-        .set_state(
-            &SiteRef::Default,
-            &StateChange::turn_on().window(Some(start), None),
-            "t",
-        )
-        .await
-        .unwrap();
-    let text: String = maintenance_sqlx::sqlx::query_scalar(
-        "SELECT starts_at FROM maintenance_sites WHERE is_default",
-    )
-    .fetch_one(store.pool())
-    .await
-    .unwrap();
-    assert_eq!(text, "2030-03-17T17:46:40.250+00:00");
 }
 
 /// A file removed while the store is open: reads and writes fail (the pooled connections to

@@ -10,67 +10,20 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use async_trait::async_trait;
+use maintenance_sql::testkit::{Backend, ServerSql, fresh_server_database};
+pub use maintenance_sql::testkit::{
+    MYSQL_ENV, POSTGRES_ENV, server_url, unique_db_name, with_database,
+};
 use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection};
-
-/// The variable naming the PostgreSQL server for tests.
-pub const POSTGRES_ENV: &str = "MAINTENANCE_TEST_POSTGRES_URL";
-/// The variable naming the MariaDB/MySQL server for tests.
-pub const MYSQL_ENV: &str = "MAINTENANCE_TEST_MYSQL_URL";
-
-/// A database name no other test (in this process or another) uses.
-pub fn unique_db_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(n);
-    format!(
-        "mt_{}_{n}_{:08x}",
-        std::process::id(),
-        hasher.finish() as u32
-    )
-}
-
-/// `url` with its database (the path) replaced by `name`, query kept.
-pub fn with_database(url: &str, name: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let path_start = url[start..]
-        .find(['/', '?'])
-        .map_or(url.len(), |i| start + i);
-    let query = url[path_start..]
-        .find('?')
-        .map_or("", |i| &url[path_start + i..]);
-    format!("{}/{name}{query}", &url[..path_start])
-}
-
-/// The server URL in `var`, or `None` after printing that `test` was skipped.
-pub fn server_url(var: &str, test: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped {test}: {var} is not set");
-            None
-        }
-    }
-}
 
 /// A URL to a new, empty PostgreSQL database, or `None` (skipped) without the variable.
 ///
 /// # Panics
 /// If the server cannot be reached or refuses to create the database.
 pub async fn fresh_postgres_url(test: &str) -> Option<String> {
-    let base = server_url(POSTGRES_ENV, test)?;
-    let name = unique_db_name();
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("{POSTGRES_ENV}: {e}"));
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-    conn.close().await.ok();
-    Some(with_database(&base, &name))
+    fresh_server_database::<Admin>(Backend::Postgres, test).await
 }
 
 /// A URL to a new, empty MariaDB/MySQL database, or `None` (skipped) without the variable.
@@ -78,17 +31,7 @@ pub async fn fresh_postgres_url(test: &str) -> Option<String> {
 /// # Panics
 /// If the server cannot be reached or refuses to create the database.
 pub async fn fresh_mysql_url(test: &str) -> Option<String> {
-    let base = server_url(MYSQL_ENV, test)?;
-    let name = unique_db_name();
-    let mut conn = sqlx::MySqlConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("{MYSQL_ENV}: {e}"));
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-    conn.close().await.ok();
-    Some(with_database(&base, &name))
+    fresh_server_database::<Admin>(Backend::MySql, test).await
 }
 
 /// `url` with its user and password replaced (host, port, database and query kept).
@@ -231,6 +174,37 @@ impl TestRole {
                 .collect(),
         };
         run_as_admin(self.server, &self.admin_url, &statements).await;
+    }
+}
+
+/// Runs the kit's statements (`CREATE DATABASE`) on a connection of its own, as the roles'.
+struct Admin;
+
+#[async_trait]
+impl ServerSql for Admin {
+    async fn execute_at(url: &str, sql: &str) -> Result<(), String> {
+        let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
+        let statement = || AssertSqlSafe(sql.to_owned());
+        match maintenance_sqlx::Backend::from_scheme(url) {
+            Some(maintenance_sqlx::Backend::Postgres) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.map_err(failed)?;
+                sqlx::query(statement())
+                    .execute(&mut conn)
+                    .await
+                    .map_err(failed)?;
+                conn.close().await.ok();
+            }
+            Some(maintenance_sqlx::Backend::MySql) => {
+                let mut conn = sqlx::MySqlConnection::connect(url).await.map_err(failed)?;
+                sqlx::query(statement())
+                    .execute(&mut conn)
+                    .await
+                    .map_err(failed)?;
+                conn.close().await.ok();
+            }
+            _ => return Err(format!("{}: not a database server", redact(url))),
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,735 @@
+//! The cases of [`sql_store_conformance_tests!`](crate::sql_store_conformance_tests), one
+//! function each: it makes its own fresh database, and returns at once (skipped, printed)
+//! when the backend's server is not configured.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_core::testkit::CountingStore;
+use maintenance_core::{
+    Decision, Event, Identity, Maintenance, MaintenanceSource, MaintenanceStore, MemoryStore, Mode,
+    SiteRef, SiteState, StateChange, StoreError,
+};
+
+use super::{
+    Backend, TestDatabase, TestDriver, blocks, connect_migrated, eventually, fresh_store,
+    hour_policy, request,
+};
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// Turns the default site on with a window starting at `start`.
+async fn start_window_at<D: TestDriver>(store: &D::Store, start: DateTime<Utc>) {
+    store
+        .set_state(
+            &SiteRef::Default,
+            &StateChange::turn_on().window(Some(start), None),
+            "t",
+        )
+        .await
+        .expect("set the window");
+}
+
+/// Migrating again changes nothing: same sites, same revision.
+pub async fn migrations_are_idempotent<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let before = store.load().await.expect("load");
+    D::migrate(&store).await.expect("migrate again");
+    D::migrate(&store).await.expect("migrate a third time");
+    assert_eq!(store.load().await.expect("load"), before);
+    let sites = before.sites;
+    assert_eq!(sites.len(), 1);
+    assert!(sites[0].is_default);
+    assert_eq!(sites[0].domain, DEFAULT_SITE_DOMAIN);
+    assert_eq!(sites[0].name, DEFAULT_SITE_NAME);
+}
+
+/// Without its revision row the store refuses to write, naming the fix; `migrate()` puts the
+/// row back, and the default site too if it was deleted by hand.
+pub async fn migrate_restores_what_was_deleted_by_hand<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    assert_eq!(
+        D::exec(
+            &store,
+            "DELETE FROM maintenance_sites WHERE is_default = TRUE"
+        )
+        .await,
+        1
+    );
+    assert_eq!(D::exec(&store, "DELETE FROM maintenance_revision").await, 1);
+    let err = store
+        .add_site("x.example", None, "t")
+        .await
+        .expect_err("no revision row");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(err.to_string().contains("run migrate()"), "{err}");
+    let err = store.load().await.expect_err("no revision row");
+    assert!(err.to_string().contains("maintenance_revision"), "{err}");
+    D::migrate(&store).await.expect("migrate");
+    let contents = store.load().await.expect("load");
+    assert_eq!(contents.sites.len(), 1);
+    assert!(contents.sites[0].is_default);
+    assert_eq!(contents.sites[0].name, DEFAULT_SITE_NAME);
+    assert!(
+        contents.revision > 1,
+        "restoring the default site is a change"
+    );
+    store
+        .add_site("x.example", None, "t")
+        .await
+        .expect("writes work again");
+}
+
+/// Two stores migrating one fresh database at the same time both succeed, and the database
+/// then holds exactly one default site.
+pub async fn concurrent_migrations_leave_one_default_site<D: TestDriver>() {
+    let Some(db) = TestDatabase::create::<D>().await else {
+        return;
+    };
+    let a = D::connect(&db.url).await.expect("connect a");
+    let b = D::connect(&db.url).await.expect("connect b");
+    let (ra, rb) = tokio::join!(D::migrate(&a), D::migrate(&b));
+    ra.expect("first migrate");
+    rb.expect("second migrate");
+    for store in [&a, &b] {
+        let sites = store.load().await.expect("load").sites;
+        assert_eq!(sites.len(), 1, "{sites:?}");
+        assert!(sites[0].is_default);
+    }
+    // And both stores now work on the same data.
+    a.set_state(&SiteRef::Default, &StateChange::turn_on(), "a")
+        .await
+        .expect("turn on");
+    assert!(b.site(&SiteRef::Default).await.expect("site").enabled);
+    assert_eq!(
+        a.revision().await.expect("revision"),
+        b.revision().await.expect("revision")
+    );
+}
+
+/// Writes from many tasks at once each bump the revision once and each leave one event: the
+/// store serialises its writers (on SQLite, a file, so that the pool has several connections
+/// competing for the write lock).
+pub async fn concurrent_writes_are_serialised<D: TestDriver>() {
+    let Some(db) = TestDatabase::create::<D>().await else {
+        return;
+    };
+    let store = connect_migrated::<D>(&db.url).await;
+    let start = store.revision().await.expect("revision");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .add_ignored_path(&SiteRef::Default, &format!("^p{i}/"), "", "t")
+                .await
+                .expect("add a path");
+            store
+                .set_state(
+                    &SiteRef::Default,
+                    &StateChange::turn_on().retry_after_secs(i),
+                    "t",
+                )
+                .await
+                .expect("set the state");
+        }));
+    }
+    for t in tasks {
+        t.await.expect("the writing task");
+    }
+    assert_eq!(store.revision().await.expect("revision"), start + 40);
+    let site = store.site(&SiteRef::Default).await.expect("site");
+    assert_eq!(site.ignored_paths.len(), 20);
+    assert_eq!(store.events(None, 100).await.expect("events").len(), 40);
+}
+
+/// Bad rows written by hand are skipped; the rest of the snapshot loads; an unknown mode
+/// reads as full maintenance, a negative retry-after and a malformed hash as unset.
+pub async fn bad_rows_are_skipped<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let site = SiteRef::Default;
+    store
+        .add_ignored_path(&site, "^good/", "kept", "t")
+        .await
+        .expect("add a path");
+    store
+        .add_allowed_network(&site, "10.0.0.0/8", "kept", "t")
+        .await
+        .expect("add a network");
+    let id = store.site(&site).await.expect("site").id;
+    for sql in [
+        format!(
+            "INSERT INTO maintenance_ignored_paths (site_id, pattern, description) VALUES ({id}, '^(unclosed', 'bad')"
+        ),
+        format!(
+            "INSERT INTO maintenance_allowed_networks (site_id, cidr, description) VALUES ({id}, 'not-a-cidr', 'bad')"
+        ),
+        format!(
+            "INSERT INTO maintenance_allowed_networks (site_id, cidr, description) VALUES ({id}, '10.0.0.0/99', 'bad')"
+        ),
+        "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode, retry_after_secs, bypass_secret_hash) \
+         VALUES ('odd.example', 'Odd', FALSE, TRUE, 'sideways', -5, 'plaintext')"
+            .to_owned(),
+        "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
+         VALUES ('bad domain!', 'Bad', FALSE, TRUE, 'full')"
+            .to_owned(),
+    ] {
+        assert_eq!(D::exec(&store, &sql).await, 1, "{sql}");
+    }
+    let contents = store.load().await.expect("load with bad rows");
+    let default = contents
+        .sites
+        .iter()
+        .find(|s| s.is_default)
+        .expect("the default site");
+    let patterns: Vec<&str> = default
+        .ignored_paths
+        .iter()
+        .map(|p| p.pattern.as_str())
+        .collect();
+    assert_eq!(patterns, ["^good/"]);
+    let networks: Vec<String> = default
+        .allowed_networks
+        .iter()
+        .map(|n| n.network.to_string())
+        .collect();
+    assert_eq!(networks, ["10.0.0.0/8"]);
+    let odd = contents
+        .sites
+        .iter()
+        .find(|s| s.domain == "odd.example")
+        .expect("site with unknown mode");
+    assert_eq!(
+        odd.mode,
+        Mode::Full,
+        "an unknown mode keeps maintenance in full force"
+    );
+    assert!(odd.enabled);
+    assert_eq!(
+        odd.retry_after_secs, None,
+        "negative retry-after reads as unset"
+    );
+    assert_eq!(
+        odd.bypass_secret_hash, None,
+        "a malformed hash reads as unset"
+    );
+    assert!(
+        !contents.sites.iter().any(|s| s.domain.contains(' ')),
+        "invalid domain skipped"
+    );
+    assert_eq!(contents.sites.len(), 2);
+
+    // Writes still work on a site with bad rows, and the bad pattern can be removed by name.
+    store
+        .set_state(&site, &StateChange::turn_on(), "t")
+        .await
+        .expect("turn on");
+    store
+        .remove_ignored_path(&site, "^(unclosed", "t")
+        .await
+        .expect("remove the bad pattern");
+    assert_eq!(
+        store.site(&site).await.expect("site").ignored_paths.len(),
+        1
+    );
+}
+
+/// Runs the same operations on the store and on a [`MemoryStore`]: the same results, the same
+/// errors, the same audit log (actions and detail strings), the same sites.
+pub async fn behaves_like_the_memory_store<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let memory = MemoryStore::new();
+    let shop = SiteRef::Domain("SHOP.example.com".to_owned());
+    let hash = maintenance_core::bypass::hash_secret("open sesame");
+    let window = StateChange::turn_on()
+        .mode(Mode::ReadOnly)
+        .message("Back at \"14:00\" — «soon»")
+        .window(Some(at(1_900_000_000)), Some(at(1_900_003_600)))
+        .retry_after_secs(120);
+    let update = StateChange {
+        message: Some(None),
+        ..Default::default()
+    };
+
+    let mut runs: Vec<Run> = Vec::new();
+    for s in [&store as &dyn MaintenanceStore, &memory] {
+        let results = vec![
+            outcome(
+                s.set_state(&SiteRef::Default, &window, "alice")
+                    .await
+                    .map(drop),
+            ),
+            outcome(
+                s.add_ignored_path(&SiteRef::Default, "^ignored-page/$", "seed", "bob")
+                    .await,
+            ),
+            outcome(
+                s.add_ignored_path(&SiteRef::Default, "^ignored-page/$", "seed (again)", "bob")
+                    .await,
+            ),
+            outcome(
+                s.add_ignored_path(&SiteRef::Default, "^(oops", "", "bob")
+                    .await,
+            ),
+            outcome(
+                s.add_allowed_network(&SiteRef::Default, "10.1.2.3/8", "office", "carol")
+                    .await,
+            ),
+            outcome(
+                s.add_allowed_network(&SiteRef::Default, "2001:DB8::/32", "vpn", "carol")
+                    .await,
+            ),
+            outcome(
+                s.add_site("Shop.Example.com.", Some("Shop"), "dave")
+                    .await
+                    .map(drop),
+            ),
+            outcome(s.add_site("shop.example.com", None, "dave").await.map(drop)),
+            outcome(s.set_bypass_secret_hash(&shop, Some(&hash), "dave").await),
+            outcome(s.add_ignored_path(&shop, "^health", "", "erin").await),
+            outcome(s.set_state(&shop, &update, "erin").await.map(drop)),
+            outcome(
+                s.remove_allowed_network(&SiteRef::Default, "10.1.2.3/8", "carol")
+                    .await,
+            ),
+            outcome(
+                s.remove_allowed_network(&SiteRef::Default, "10.0.0.0/8", "carol")
+                    .await,
+            ),
+            outcome(s.set_bypass_secret_hash(&shop, None, "dave").await),
+            outcome(s.remove_site("shop.example.com", "dave").await),
+            outcome(s.remove_site("default", "dave").await),
+            outcome(s.add_site("shop.example.com", None, "dave").await.map(drop)),
+            outcome(
+                s.set_state(&SiteRef::Default, &StateChange::turn_off(), "alice")
+                    .await
+                    .map(drop),
+            ),
+            outcome(
+                s.set_state(
+                    &SiteRef::Domain("nowhere.example".to_owned()),
+                    &StateChange::turn_on(),
+                    "x",
+                )
+                .await
+                .map(drop),
+            ),
+        ];
+        let events = |list: Vec<Event>| -> Vec<EventRow> {
+            list.into_iter()
+                .map(|e| (e.site, e.actor, e.action, e.detail))
+                .collect()
+        };
+        let all = events(s.events(None, 100).await.expect("events"));
+        let shop_events = events(s.events(Some(&shop), 100).await.expect("events"));
+        let sites: Vec<SiteState> = s
+            .load()
+            .await
+            .expect("load")
+            .sites
+            .into_iter()
+            .map(|mut site| {
+                site.id = 0;
+                site.updated_at = None;
+                site
+            })
+            .collect();
+        runs.push((results, all, shop_events, sites));
+    }
+    let (db, mem) = (&runs[0], &runs[1]);
+    assert_eq!(db.0, mem.0, "results and errors");
+    assert_eq!(db.1, mem.1, "audit log");
+    assert_eq!(db.2, mem.2, "audit log of one site");
+    assert_eq!(db.3, mem.3, "sites");
+    assert!(db.1.len() >= 14, "{:?}", db.1);
+}
+
+fn outcome(r: Result<(), StoreError>) -> String {
+    format!("{r:?}")
+}
+
+type EventRow = (Option<String>, String, String, String);
+type Run = (Vec<String>, Vec<EventRow>, Vec<EventRow>, Vec<SiteState>);
+
+/// Once the snapshot is loaded, 100 000 checks make no store call at all, and block while the
+/// site is in maintenance.
+pub async fn hot_path_makes_no_store_calls<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .expect("turn on");
+    let counting = CountingStore::new(store);
+    let handle = Maintenance::start(counting.clone(), hour_policy()).await;
+    // The refresher subscribes once, and a feed's first notice means one more load: wait until
+    // the handle has been quiet for a while.
+    let mut last = counting.calls();
+    let mut quiet_since = tokio::time::Instant::now();
+    while quiet_since.elapsed() < Duration::from_millis(700) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = counting.calls();
+        if now != last {
+            last = now;
+            quiet_since = tokio::time::Instant::now();
+        }
+    }
+    let before = counting.calls();
+    assert!(counting.loads() >= 1, "the handle loaded a snapshot");
+    let req = request("/");
+    let admin = request("/admin/");
+    for i in 0..100_000 {
+        if i % 1000 == 999 {
+            assert!(
+                handle.check(&admin, Identity::Anonymous).is_allowed(),
+                "^admin is ignored"
+            );
+        } else {
+            assert!(
+                matches!(handle.check(&req, Identity::Anonymous), Decision::Block(_)),
+                "site on -> block"
+            );
+        }
+    }
+    assert_eq!(counting.calls(), before, "checks made store calls");
+}
+
+/// SQLite and MariaDB have no change feed: handles poll the revision.
+pub async fn has_no_change_feed<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    assert!(
+        store.subscribe().await.expect("subscribe").is_none(),
+        "handles poll the revision"
+    );
+}
+
+/// The crate's `connect()` takes both schemes of the backend (`postgres://` and
+/// `postgresql://`, `mysql://` and `mariadb://`) and picks the backend from them.
+pub async fn connect_accepts_both_schemes<D: TestDriver>() {
+    let Some(db) = TestDatabase::create::<D>().await else {
+        return;
+    };
+    let url = db.url;
+    let [a, b] = match D::BACKEND {
+        Backend::Postgres => ["postgres://", "postgresql://"],
+        _ => ["mysql://", "mariadb://"],
+    };
+    let other = match url.strip_prefix(a) {
+        Some(rest) => format!("{b}{rest}"),
+        None => url.replacen(b, a, 1),
+    };
+    for url in [url.as_str(), other.as_str()] {
+        let (backend, store) = D::connect_any(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(backend, D::BACKEND, "{url}");
+        assert!(
+            store
+                .site(&SiteRef::Default)
+                .await
+                .expect("site")
+                .is_default
+        );
+    }
+}
+
+/// SQLite stores times as RFC 3339 text in UTC, with milliseconds.
+pub async fn timestamps_are_stored_as_rfc3339_text<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let start = DateTime::from_timestamp(1_900_000_000, 250_000_000).expect("a time");
+    start_window_at::<D>(&store, start).await;
+    let text = D::query_text(
+        &store,
+        "SELECT starts_at AS value FROM maintenance_sites WHERE is_default",
+    )
+    .await;
+    assert_eq!(text, "2030-03-17T17:46:40.250+00:00");
+}
+
+/// PostgreSQL stores times as `timestamp with time zone`, to the millisecond.
+pub async fn timestamps_are_native_utc<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let start = DateTime::from_timestamp(1_900_000_000, 250_000_000).expect("a time");
+    start_window_at::<D>(&store, start).await;
+    let text = D::query_text(
+        &store,
+        "SELECT pg_typeof(starts_at)::text || ' | ' || \
+         to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') AS value \
+         FROM maintenance_sites WHERE is_default",
+    )
+    .await;
+    assert_eq!(text, "timestamp with time zone | 2030-03-17 17:46:40.250");
+}
+
+/// MariaDB stores times as `DATETIME` in UTC (the session's time zone is `+00:00`), to the
+/// millisecond, beyond 2038 too.
+pub async fn timestamps_are_utc_datetimes<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    for (secs, want) in [
+        (1_900_000_000, "2030-03-17 17:46:40.250000"),
+        (4_102_444_800, "2100-01-01 00:00:00.250000"),
+    ] {
+        let start = DateTime::from_timestamp(secs, 250_000_000).expect("a time");
+        start_window_at::<D>(&store, start).await;
+        let text = D::query_text(
+            &store,
+            "SELECT CONCAT(@@session.time_zone, ' | ', \
+             (SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+              AND TABLE_NAME = 'maintenance_sites' AND COLUMN_NAME = 'starts_at'), ' | ', \
+             DATE_FORMAT(starts_at, '%Y-%m-%d %H:%i:%s.%f')) AS value \
+             FROM maintenance_sites WHERE is_default",
+        )
+        .await;
+        assert_eq!(text, format!("+00:00 | datetime | {want}"));
+    }
+}
+
+/// Unreadable SQLite times written by hand read as unset; the rest of the site is kept.
+pub async fn unreadable_timestamps_read_as_unset<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    store
+        .set_state(
+            &SiteRef::Default,
+            &StateChange::turn_on().message("kept"),
+            "t",
+        )
+        .await
+        .expect("turn on");
+    assert_eq!(
+        D::exec(
+            &store,
+            "UPDATE maintenance_sites SET starts_at = 'soon', updated_at = 'yesterday'"
+        )
+        .await,
+        1
+    );
+    let site = store.site(&SiteRef::Default).await.expect("site");
+    assert_eq!((site.starts_at, site.updated_at), (None, None));
+    assert_eq!(site.message.as_deref(), Some("kept"));
+    assert!(site.enabled);
+}
+
+/// A PostgreSQL time out of the model's range (`infinity`) reads as unset. Not in
+/// [`sql_store_conformance_tests!`](crate::sql_store_conformance_tests) yet: sqlx's decoder
+/// panics on such a time.
+pub async fn out_of_range_timestamps_read_as_unset<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    D::exec(
+        &store,
+        "UPDATE maintenance_sites SET enabled = TRUE, ends_at = 'infinity' WHERE is_default",
+    )
+    .await;
+    let site = store.site(&SiteRef::Default).await.expect("site");
+    assert!(site.enabled);
+    assert_eq!(site.ends_at, None);
+}
+
+/// A MariaDB zero date reads as unset.
+pub async fn zero_dates_read_as_unset<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    D::exec(
+        &store,
+        "UPDATE maintenance_sites SET enabled = TRUE, \
+         starts_at = CAST('0000-00-00 00:00:00' AS DATETIME) WHERE is_default",
+    )
+    .await;
+    let site = store.site(&SiteRef::Default).await.expect("site");
+    assert!(site.enabled);
+    assert_eq!(site.starts_at, None);
+}
+
+/// MariaDB compares text without case and trailing spaces by default: the patterns' column
+/// does not, so such patterns are distinct, and each is removed by its exact name.
+pub async fn patterns_differing_in_case_or_trailing_space_are_distinct<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let site = SiteRef::Default;
+    for pattern in ["^Admin", "^admin", "^admin "] {
+        store
+            .add_ignored_path(&site, pattern, pattern, "t")
+            .await
+            .expect("add a path");
+    }
+    store
+        .add_ignored_path(&site, "^admin", "again", "t")
+        .await
+        .expect("add a path again");
+    let got: Vec<(String, String)> = store
+        .site(&site)
+        .await
+        .expect("site")
+        .ignored_paths
+        .into_iter()
+        .map(|p| (p.pattern, p.description))
+        .collect();
+    let want = [
+        ("^Admin", "^Admin"),
+        ("^admin", "again"),
+        ("^admin ", "^admin "),
+    ];
+    assert_eq!(got, want.map(|(p, d)| (p.to_owned(), d.to_owned())));
+    store
+        .remove_ignored_path(&site, "^admin ", "t")
+        .await
+        .expect("remove a path");
+    assert_eq!(
+        store.site(&site).await.expect("site").ignored_paths.len(),
+        2
+    );
+}
+
+/// Waits up to `secs` for a notice on `feed`.
+async fn notice_within(feed: &mut ChangeFeed, secs: u64) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(secs), feed.recv()).await,
+        Ok(Some(()))
+    )
+}
+
+/// Takes every notice already waiting (such as the one sent on connecting).
+async fn drain(feed: &mut ChangeFeed) {
+    while tokio::time::timeout(Duration::from_millis(300), feed.recv())
+        .await
+        .is_ok_and(|m| m.is_some())
+    {}
+}
+
+/// The other connections of this PostgreSQL database that are (or were, last) listening.
+const LISTENERS: &str = "FROM pg_stat_activity WHERE datname = current_database() \
+                         AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'";
+
+/// How many other connections of this PostgreSQL database are listening.
+async fn listeners<D: TestDriver>(store: &D::Store) -> i64 {
+    let text = D::query_text(
+        store,
+        &format!("SELECT count(*)::text AS value {LISTENERS}"),
+    )
+    .await;
+    text.parse()
+        .unwrap_or_else(|e| panic!("count of listeners {text:?}: {e}"))
+}
+
+/// A write through store A reaches a handle on store B at once, through B's feed: B's handle
+/// would not poll for an hour. A plain UPDATE, through no store, wakes it too.
+pub async fn notify_reaches_a_handle_on_another_store<D: TestDriver>() {
+    let Some(db) = TestDatabase::create::<D>().await else {
+        return;
+    };
+    let a = connect_migrated::<D>(&db.url).await;
+    let b = D::connect(&db.url).await.expect("connect b");
+    let handle = Maintenance::start(b, hour_policy()).await;
+    assert!(!blocks(&handle));
+    // Let the refresher subscribe before writing.
+    assert!(
+        eventually(10, || handle.stats().0 >= 2).await,
+        "the feed's first notice reloads"
+    );
+
+    a.set_state(&SiteRef::Default, &StateChange::turn_on(), "a")
+        .await
+        .expect("turn on");
+    assert!(
+        eventually(10, || blocks(&handle)).await,
+        "store A's write reached B's handle"
+    );
+
+    // The trigger sends the NOTIFY.
+    let updated = D::exec(
+        &a,
+        "UPDATE maintenance_sites SET enabled = FALSE WHERE is_default",
+    )
+    .await;
+    assert_eq!(updated, 1);
+    assert!(
+        eventually(10, || !blocks(&handle)).await,
+        "a raw UPDATE reached B's handle"
+    );
+}
+
+/// The feed survives its connection being killed: it reconnects, says so with a notice, and
+/// goes on delivering notices.
+pub async fn feed_reconnects_after_its_connection_drops<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let mut feed = store
+        .subscribe()
+        .await
+        .expect("subscribe")
+        .expect("PostgreSQL has a feed");
+    assert!(
+        notice_within(&mut feed, 10).await,
+        "a notice after connecting"
+    );
+    drain(&mut feed).await;
+    assert_eq!(listeners::<D>(&store).await, 1);
+
+    let killed = D::query_text(
+        &store,
+        &format!("SELECT count(pg_terminate_backend(pid))::text AS value {LISTENERS}"),
+    )
+    .await;
+    assert_eq!(killed, "1");
+    assert!(
+        notice_within(&mut feed, 10).await,
+        "a notice after reconnecting"
+    );
+    drain(&mut feed).await;
+
+    D::exec(
+        &store,
+        "UPDATE maintenance_sites SET enabled = TRUE WHERE is_default",
+    )
+    .await;
+    assert!(notice_within(&mut feed, 10).await, "notices flow again");
+}
+
+/// Dropping the receiver ends the task and its connection.
+pub async fn feed_ends_when_the_receiver_is_dropped<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let feed = store
+        .subscribe()
+        .await
+        .expect("subscribe")
+        .expect("PostgreSQL has a feed");
+    assert_eq!(listeners::<D>(&store).await, 1);
+    drop(feed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listeners::<D>(&store).await > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        listeners::<D>(&store).await,
+        0,
+        "the listening connection is gone"
+    );
+}
