@@ -6,7 +6,7 @@
 mod common;
 
 use common::Diesel;
-use maintenance_core::{MaintenanceStore, SiteRef};
+use maintenance_core::{MaintenanceSource, MaintenanceStore, SiteRef, StateChange};
 use maintenance_diesel::{DieselStore, SqliteStore};
 
 maintenance_sql::sql_store_conformance_tests!(sqlite: Diesel<SqliteStore>);
