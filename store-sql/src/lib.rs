@@ -8,14 +8,20 @@
 //! - [`engine`]: each write's steps (validate, lock the revision, change, audit, commit) over a
 //!   store's [`Engine`](engine::Engine) and [`WriteTx`](engine::WriteTx);
 //!   [`sql_store!`] implements the core's traits with them.
+//! - [`url`]: which backend a URL names, whether a store's build includes it, and the URL
+//!   without its password; [`any_store!`] and [`store_error!`] declare a store's enum over its
+//!   backends and its error enum.
 //!
 //! Applications do not use this crate directly: they pick `maintenance-sqlx` or
 //! `maintenance-diesel`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod any;
 pub mod engine;
+mod error;
 pub mod rows;
+pub mod url;
 
 #[doc(hidden)]
 pub use async_trait::async_trait as __async_trait;
