@@ -27,19 +27,12 @@ pub async fn connect(url: &str) -> Result<DieselStore, Error> {
 }
 
 maintenance_sql::any_store! {
-    /// A maintenance store on any compiled-in backend. Each variant is one of the per-backend
-    /// stores; the enum implements [`MaintenanceStore`](maintenance_core::MaintenanceStore) by
-    /// handing each call to it.
+    /// A maintenance store on whichever compiled-in diesel backend the URL of [`connect`]
+    /// names. Every call is handed to that backend's store.
     pub enum DieselStore: DieselBuild, Error {
-        /// SQLite.
-        #[cfg(feature = "sqlite")]
-        Sqlite(SqliteStore),
-        /// PostgreSQL.
-        #[cfg(feature = "postgres")]
-        Postgres(PgStore),
-        /// MariaDB or MySQL.
-        #[cfg(feature = "mysql")]
-        MySql(MySqlStore),
+        sqlite: SqliteStore,
+        postgres: PgStore,
+        mysql: MySqlStore,
     }
 }
 

@@ -5,7 +5,9 @@
 /// `migrate()`, a `From` impl per backend and the core's traits.
 ///
 /// Each variant is named after its [`Backend`](crate::url::Backend) and carries the
-/// `#[cfg(feature = ...)]` of its store, evaluated in the crate that expands the macro. The
+/// `#[cfg(feature = ...)]` of its store, evaluated in the crate that expands the macro; the
+/// short form `{ sqlite: SqliteStore, postgres: PgStore, mysql: MySqlStore }` declares the
+/// three behind the features `sqlite`, `postgres` and `mysql`. The
 /// per-backend stores implement [`Engine`](crate::engine::Engine) (their core traits come from
 /// [`sql_store!`](crate::sql_store)) and have `async fn migrate(&self) -> Result<(), $error>`;
 /// the enum's [`Engine`](crate::engine::Engine) hands each read and write to the one in use.
@@ -22,6 +24,29 @@
 /// ```
 #[macro_export]
 macro_rules! any_store {
+    (
+        $(#[doc = $doc:literal])*
+        pub enum $name:ident: $build:ty, $error:ty {
+            sqlite: $sqlite:ty,
+            postgres: $postgres:ty,
+            mysql: $mysql:ty $(,)?
+        }
+    ) => {
+        $crate::any_store! {
+            $(#[doc = $doc])*
+            pub enum $name: $build, $error {
+                /// SQLite.
+                #[cfg(feature = "sqlite")]
+                Sqlite($sqlite),
+                /// PostgreSQL.
+                #[cfg(feature = "postgres")]
+                Postgres($postgres),
+                /// MariaDB or MySQL.
+                #[cfg(feature = "mysql")]
+                MySql($mysql),
+            }
+        }
+    };
     (
         $(#[doc = $doc:literal])*
         pub enum $name:ident: $build:ty, $error:ty {

@@ -49,19 +49,12 @@ pub async fn connect_lazy(url: &str) -> Result<SqlxStore, Error> {
 }
 
 maintenance_sql::any_store! {
-    /// A maintenance store on any compiled-in backend. Each variant is one of the per-backend
-    /// stores; the enum implements [`MaintenanceStore`](maintenance_core::MaintenanceStore) by
-    /// handing each call to it.
+    /// A maintenance store on any backend this build of maintenance-sqlx includes, picked by
+    /// [`connect`] from the URL; each call goes to the sqlx store of that backend.
     pub enum SqlxStore: SqlxBuild, Error {
-        /// SQLite.
-        #[cfg(feature = "sqlite")]
-        Sqlite(SqliteStore),
-        /// PostgreSQL.
-        #[cfg(feature = "postgres")]
-        Postgres(PgStore),
-        /// MariaDB or MySQL.
-        #[cfg(feature = "mysql")]
-        MySql(MySqlStore),
+        sqlite: SqliteStore,
+        postgres: PgStore,
+        mysql: MySqlStore,
     }
 }
 
