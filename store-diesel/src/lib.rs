@@ -51,7 +51,6 @@ mod queries;
 mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod url;
 
 pub use any::{DieselStore, connect};
@@ -62,7 +61,7 @@ pub use mysql::{MySqlConnection, MySqlPool, MySqlStore};
 pub use postgres::{NOTIFY_CHANNEL, PgConnection, PgPool, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConnection, SqlitePool, SqliteStore};
-pub use url::{Backend, redact_url};
+pub use url::{Backend, DieselBuild, redact_url};
 
 pub use diesel;
 pub use diesel_async;

@@ -13,19 +13,25 @@
 //!   replaced while served; [`migrations`]: the tables' SQL, one copy per backend.
 //! - `testkit` (feature `testkit`): fresh test databases and `sql_store_conformance_tests!`,
 //!   the cases every SQL store passes on every backend.
+//! - [`url`]: which backend a URL names, whether a store's build includes it, and the URL
+//!   without its password; [`any_store!`] and [`store_error!`] declare a store's enum over its
+//!   backends and its error enum.
 //!
 //! Applications do not use this crate directly: they pick `maintenance-sqlx` or
 //! `maintenance-diesel`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod any;
 pub mod change_feed;
 pub mod engine;
+mod error;
 pub mod migrations;
 pub mod rows;
 pub mod sqlite_file;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod url;
 
 #[doc(hidden)]
 pub use async_trait::async_trait as __async_trait;

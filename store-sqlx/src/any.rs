@@ -1,11 +1,5 @@
 //! [`SqlxStore`]: one store type over the backend a URL names, chosen at run time.
 
-use async_trait::async_trait;
-use maintenance_core::store::{ChangeFeed, StoreContents};
-use maintenance_core::{
-    Event, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StateChange, StoreError,
-};
-
 use crate::error::Error;
 #[cfg(feature = "mysql")]
 use crate::mysql::MySqlStore;
@@ -13,7 +7,7 @@ use crate::mysql::MySqlStore;
 use crate::postgres::PgStore;
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteStore;
-use crate::url::Backend;
+use crate::url::{Backend, SqlxBuild};
 
 /// Connects to the database `url` names, with the backend its scheme picks: `sqlite:`,
 /// `postgres:`/`postgresql:`, or `mysql:`/`mariadb:`. A SQLite file is created if missing.
@@ -54,212 +48,49 @@ pub async fn connect_lazy(url: &str) -> Result<SqlxStore, Error> {
     SqlxStore::connect_lazy(url).await
 }
 
-/// A maintenance store on any compiled-in backend. Each variant is one of the per-backend
-/// stores; the enum implements [`MaintenanceStore`] by handing each call to it.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SqlxStore {
-    /// SQLite.
-    #[cfg(feature = "sqlite")]
-    Sqlite(SqliteStore),
-    /// PostgreSQL.
-    #[cfg(feature = "postgres")]
-    Postgres(PgStore),
-    /// MariaDB or MySQL.
-    #[cfg(feature = "mysql")]
-    MySql(MySqlStore),
+maintenance_sql::any_store! {
+    /// A maintenance store on any backend this build of maintenance-sqlx includes, picked by
+    /// [`connect`] from the URL; each call goes to the sqlx store of that backend.
+    pub enum SqlxStore: SqlxBuild, Error {
+        sqlite: SqliteStore,
+        postgres: PgStore,
+        mysql: MySqlStore,
+    }
 }
 
 impl SqlxStore {
     /// See [`connect`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        match Backend::for_url(url)? {
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite => SqliteStore::connect(url).await.map(SqlxStore::Sqlite),
-            #[cfg(feature = "postgres")]
-            Backend::Postgres => PgStore::connect(url).await.map(SqlxStore::Postgres),
-            #[cfg(feature = "mysql")]
-            Backend::MySql => MySqlStore::connect(url).await.map(SqlxStore::MySql),
-            #[allow(unreachable_patterns)]
-            other => Err(Error::BackendNotCompiled {
-                url: crate::url::redact_url(url),
-                backend: other.name(),
-                feature: other.feature(),
-                expected: crate::url::expected_schemes(),
-            }),
-        }
+        SqlxStore::open(url, false).await
     }
 
     /// See [`connect_lazy`].
     pub async fn connect_lazy(url: &str) -> Result<Self, Error> {
+        SqlxStore::open(url, true).await
+    }
+
+    /// The store for `url`; when `lazy`, a database server is reached on first use.
+    async fn open(
+        url: &str,
+        #[cfg_attr(
+            not(any(feature = "postgres", feature = "mysql")),
+            allow(unused_variables)
+        )]
+        lazy: bool,
+    ) -> Result<Self, Error> {
         match Backend::for_url(url)? {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite => SqliteStore::connect(url).await.map(SqlxStore::Sqlite),
+            Backend::Sqlite => Ok(SqliteStore::connect(url).await?.into()),
             #[cfg(feature = "postgres")]
-            Backend::Postgres => PgStore::connect_lazy(url).map(SqlxStore::Postgres),
+            Backend::Postgres if lazy => Ok(PgStore::connect_lazy(url)?.into()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Ok(PgStore::connect(url).await?.into()),
             #[cfg(feature = "mysql")]
-            Backend::MySql => MySqlStore::connect_lazy(url).map(SqlxStore::MySql),
+            Backend::MySql if lazy => Ok(MySqlStore::connect_lazy(url)?.into()),
+            #[cfg(feature = "mysql")]
+            Backend::MySql => Ok(MySqlStore::connect(url).await?.into()),
             #[allow(unreachable_patterns)]
-            other => Err(Error::BackendNotCompiled {
-                url: crate::url::redact_url(url),
-                backend: other.name(),
-                feature: other.feature(),
-                expected: crate::url::expected_schemes(),
-            }),
+            other => Err(other.not_compiled(url).into()),
         }
-    }
-
-    /// The backend in use.
-    pub fn backend(&self) -> Backend {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            SqlxStore::Sqlite(_) => Backend::Sqlite,
-            #[cfg(feature = "postgres")]
-            SqlxStore::Postgres(_) => Backend::Postgres,
-            #[cfg(feature = "mysql")]
-            SqlxStore::MySql(_) => Backend::MySql,
-        }
-    }
-
-    /// Runs the backend's embedded migrations and makes sure the default site exists. Safe to
-    /// run again, and from several servers at once.
-    pub async fn migrate(&self) -> Result<(), Error> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            SqlxStore::Sqlite(ref s) => s.migrate().await,
-            #[cfg(feature = "postgres")]
-            SqlxStore::Postgres(ref s) => s.migrate().await,
-            #[cfg(feature = "mysql")]
-            SqlxStore::MySql(ref s) => s.migrate().await,
-        }
-    }
-
-    fn store(&self) -> &dyn MaintenanceStore {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            SqlxStore::Sqlite(ref s) => s,
-            #[cfg(feature = "postgres")]
-            SqlxStore::Postgres(ref s) => s,
-            #[cfg(feature = "mysql")]
-            SqlxStore::MySql(ref s) => s,
-        }
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl From<SqliteStore> for SqlxStore {
-    fn from(store: SqliteStore) -> Self {
-        SqlxStore::Sqlite(store)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl From<PgStore> for SqlxStore {
-    fn from(store: PgStore) -> Self {
-        SqlxStore::Postgres(store)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl From<MySqlStore> for SqlxStore {
-    fn from(store: MySqlStore) -> Self {
-        SqlxStore::MySql(store)
-    }
-}
-
-#[async_trait]
-impl MaintenanceSource for SqlxStore {
-    async fn load(&self) -> Result<StoreContents, StoreError> {
-        self.store().load().await
-    }
-
-    async fn revision(&self) -> Result<i64, StoreError> {
-        self.store().revision().await
-    }
-
-    async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
-        self.store().subscribe().await
-    }
-}
-
-#[async_trait]
-impl MaintenanceStore for SqlxStore {
-    async fn add_site(
-        &self,
-        domain: &str,
-        name: Option<&str>,
-        actor: &str,
-    ) -> Result<SiteState, StoreError> {
-        self.store().add_site(domain, name, actor).await
-    }
-
-    async fn remove_site(&self, domain: &str, actor: &str) -> Result<(), StoreError> {
-        self.store().remove_site(domain, actor).await
-    }
-
-    async fn set_state(
-        &self,
-        site: &SiteRef,
-        change: &StateChange,
-        actor: &str,
-    ) -> Result<SiteState, StoreError> {
-        self.store().set_state(site, change, actor).await
-    }
-
-    async fn add_ignored_path(
-        &self,
-        site: &SiteRef,
-        pattern: &str,
-        description: &str,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        self.store()
-            .add_ignored_path(site, pattern, description, actor)
-            .await
-    }
-
-    async fn remove_ignored_path(
-        &self,
-        site: &SiteRef,
-        pattern: &str,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        self.store().remove_ignored_path(site, pattern, actor).await
-    }
-
-    async fn add_allowed_network(
-        &self,
-        site: &SiteRef,
-        network: &str,
-        description: &str,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        self.store()
-            .add_allowed_network(site, network, description, actor)
-            .await
-    }
-
-    async fn remove_allowed_network(
-        &self,
-        site: &SiteRef,
-        network: &str,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        self.store()
-            .remove_allowed_network(site, network, actor)
-            .await
-    }
-
-    async fn set_bypass_secret_hash(
-        &self,
-        site: &SiteRef,
-        hash: Option<&str>,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        self.store().set_bypass_secret_hash(site, hash, actor).await
-    }
-
-    async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError> {
-        self.store().events(site, limit).await
     }
 }

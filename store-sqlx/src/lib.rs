@@ -53,7 +53,7 @@ pub use mysql::MySqlStore;
 pub use postgres::{NOTIFY_CHANNEL, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use url::{Backend, redact_url};
+pub use url::{Backend, SqlxBuild, redact_url};
 
 pub use sqlx;
 
