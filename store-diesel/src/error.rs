@@ -15,7 +15,7 @@ maintenance_sql::store_error! {
     #[non_exhaustive]
     pub enum Error(connect: BoxError, migrate: BoxError, query: diesel::result::Error) {
         /// No connection could be had from the pool.
-        #[error("could not get a {backend} connection from the pool: {source}")]
+        #[error("could not get a {backend} connection from the pool")]
         Pool {
             /// `SQLite`, `PostgreSQL` or `MySQL`.
             backend: &'static str,

@@ -6,7 +6,8 @@
 /// errors of the types given; the migration lock held too long; the missing revision row),
 /// with `From` the URL errors and into the core's
 /// [`StoreError::Backend`](maintenance_core::StoreError::Backend), keeping the error as the
-/// source. The attributes given (`#[derive(Debug, thiserror::Error)]`, docs) apply to the enum.
+/// source. A variant's message leaves its source out (print the chain with
+/// [`ErrorChain`](maintenance_core::ErrorChain)). The attributes given (`#[derive(Debug, thiserror::Error)]`, docs) apply to the enum.
 ///
 /// ```ignore
 /// maintenance_sql::store_error! {
@@ -37,7 +38,7 @@ macro_rules! store_error {
             #[error("{0}")]
             BackendNotCompiled($crate::url::BackendNotCompiled),
             /// The database could not be reached or refused the connection.
-            #[error("could not connect to `{url}`: {source}")]
+            #[error("could not connect to `{url}`")]
             Connect {
                 /// The URL, without its password.
                 url: String,
@@ -46,7 +47,7 @@ macro_rules! store_error {
                 source: $connect,
             },
             /// The embedded migrations failed.
-            #[error("could not migrate the {backend} database: {source}")]
+            #[error("could not migrate the {backend} database")]
             Migrate {
                 /// `SQLite`, `PostgreSQL` or `MySQL`.
                 backend: &'static str,
@@ -55,7 +56,7 @@ macro_rules! store_error {
                 source: $migrate,
             },
             /// A query failed.
-            #[error("{backend} query failed: {source}")]
+            #[error("{backend} query failed")]
             Query {
                 /// `SQLite`, `PostgreSQL` or `MySQL`.
                 backend: &'static str,

@@ -87,7 +87,8 @@ async fn unusable_url_names_the_url_without_password() {
             continue;
         }
         let err = connect_err(url).await;
-        let msg = err.to_string();
+        // The whole chain, the driver's reason included, as the CLI prints it.
+        let msg = maintenance_core::ErrorChain(&err).to_string();
         assert!(matches!(err, Error::Connect { .. }), "{err:?}");
         assert!(msg.contains(shown), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");

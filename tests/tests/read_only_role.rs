@@ -251,7 +251,8 @@ async fn writes_are_denied(which: &str, store: &dyn MaintenanceStore, denied: &s
         let what = format!("{which} {write}");
         match result {
             Err(e @ StoreError::Backend(_)) => {
-                let message = e.to_string();
+                // The store's words and, as its cause, the database's.
+                let message = maintenance_core::ErrorChain(&e).to_string();
                 assert_denied(&what, &message, denied);
                 // The database's own words, naming the table the write stopped at.
                 assert!(
@@ -267,7 +268,6 @@ async fn writes_are_denied(which: &str, store: &dyn MaintenanceStore, denied: &s
 }
 
 fn assert_denied(what: &str, message: &str, denied: &str) {
-    eprintln!("DBG {what}: {message}");
     assert!(
         message.to_lowercase().contains(denied),
         "{what}: the error should say {denied:?}: {message}"

@@ -28,6 +28,9 @@ maintenance_sql::sql_test_driver! {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         row.value
     }
+    close(store) {
+        store.pool().close();
+    }
     #[cfg(feature = "sqlite")] SqliteStore: Sqlite,
     #[cfg(feature = "postgres")] PgStore: Postgres,
     #[cfg(feature = "mysql")] MySqlStore: MySql,

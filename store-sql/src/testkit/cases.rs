@@ -417,6 +417,51 @@ pub async fn has_no_change_feed<D: TestDriver>() {
     );
 }
 
+/// SQLite: a file removed while the store is open: reads and writes fail (the pooled
+/// connections to the unlinked file are dropped, and no empty file is created in its place)
+/// until the file is back; a file put back is read again, and a new file in its place is read
+/// instead.
+pub async fn a_removed_file_is_noticed_and_not_created_again<D: TestDriver>() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("served.db");
+    let moved = dir.path().join("moved.db");
+    let at = |p: &std::path::Path| format!("sqlite://{}", p.display());
+    let store = D::connect(&at(&path)).await.expect("connect");
+    D::migrate(&store).await.expect("migrate");
+    let before = store.revision().await.expect("revision");
+
+    std::fs::rename(&path, &moved).expect("move the file away");
+    assert!(store.revision().await.is_err(), "read from a removed file");
+    assert!(
+        store
+            .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+            .await
+            .is_err(),
+        "a write to a removed file would be lost"
+    );
+    assert!(!path.exists(), "no empty file in its place");
+
+    // Changed while away, then put back: read again, with the change.
+    let elsewhere = D::connect(&at(&moved)).await.expect("connect");
+    elsewhere
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .expect("write where the file is");
+    D::close(&elsewhere).await;
+    std::fs::rename(&moved, &path).expect("put the file back");
+    assert_eq!(store.revision().await.expect("revision"), before + 1);
+    assert!(store.site(&SiteRef::Default).await.expect("site").enabled);
+
+    // Replaced by another database: that one is read.
+    let other = dir.path().join("other.db");
+    let fresh = D::connect(&at(&other)).await.expect("connect");
+    D::migrate(&fresh).await.expect("migrate");
+    D::close(&fresh).await;
+    std::fs::rename(&other, &path).expect("replace the file");
+    assert!(!store.site(&SiteRef::Default).await.expect("site").enabled);
+    assert_eq!(store.revision().await.expect("revision"), 1);
+}
+
 /// The crate's `connect()` takes both schemes of the backend (`postgres://` and
 /// `postgresql://`, `mysql://` and `mariadb://`) and picks the backend from them.
 pub async fn connect_accepts_both_schemes<D: TestDriver>() {

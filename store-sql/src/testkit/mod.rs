@@ -90,6 +90,9 @@ pub trait TestDriver: Send + Sync + 'static {
 
     /// Runs a query returning one row of one text column named `value`: that text.
     async fn query_text(store: &Self::Store, sql: &str) -> String;
+
+    /// Closes the store's connections (so a SQLite file is complete on disk and may be moved).
+    async fn close(store: &Self::Store);
 }
 
 /// Runs one statement on a database server, outside of any store: how the kit creates the
@@ -285,6 +288,7 @@ macro_rules! sql_test_driver {
         $driver:ident, $krate:ident;
         exec($es:ident, $esql:ident) $exec:block
         query_text($qs:ident, $qsql:ident) $query:block
+        close($cs:ident) $close:block
         $( $(#[$attr:meta])* $store:ident: $backend:ident ),* $(,)?
     ) => {
         /// The SQL store test kit's driver for the store `S`.
@@ -327,6 +331,8 @@ macro_rules! sql_test_driver {
                 async fn exec($es: &Self::Store, $esql: &str) -> u64 $exec
 
                 async fn query_text($qs: &Self::Store, $qsql: &str) -> String $query
+
+                async fn close($cs: &Self::Store) $close
             }
         )*
     };
@@ -345,6 +351,7 @@ macro_rules! sql_store_conformance_tests {
     (sqlite: $driver:ty) => {
         $crate::sql_store_conformance_tests!(@all $driver;
             has_no_change_feed,
+            a_removed_file_is_noticed_and_not_created_again,
             timestamps_are_stored_as_rfc3339_text,
             unreadable_timestamps_read_as_unset,
         );

@@ -17,6 +17,9 @@ maintenance_sql::sql_test_driver! {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
+    close(store) {
+        store.pool().close().await;
+    }
     #[cfg(feature = "sqlite")] SqliteStore: Sqlite,
     #[cfg(feature = "postgres")] PgStore: Postgres,
     #[cfg(feature = "mysql")] MySqlStore: MySql,
