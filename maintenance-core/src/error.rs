@@ -121,10 +121,10 @@ pub enum StoreError {
         /// The site's domain.
         site: String,
     },
-    /// The database or backend failed: the store's own error, shown as it is (its message and
-    /// its causes).
-    #[error(transparent)]
-    Backend(Box<dyn StdError + Send + Sync + 'static>),
+    /// The database or backend failed. The store's own error is the source (print the chain
+    /// with [`ErrorChain`] to see it and its causes).
+    #[error("the maintenance store failed")]
+    Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),
 }
 
 impl StoreError {

@@ -185,7 +185,7 @@ async fn rollback(tx: Tx<'_>, err: StoreError) -> StoreError {
             StoreError::Backend(source) => &**source,
             other => other,
         };
-        tracing::warn!(error = %error, "could not roll back a maintenance store transaction");
+        tracing::warn!(error = %maintenance_core::ErrorChain(error), "could not roll back a maintenance store transaction");
     }
     err
 }

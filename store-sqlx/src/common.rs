@@ -52,7 +52,7 @@ where
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> DbTime: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
         self.try_get(col)
@@ -70,11 +70,79 @@ where
         self.try_get(col)
     }
     fn time(&self, col: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-        self.try_get(col)
+        self.try_get(col).map(|t: DbTime| t.0)
     }
     fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        self.try_get(col)
+        self.try_get(col).map(|t: Option<DbTime>| t.map(|t| t.0))
     }
+}
+
+/// A timestamp column read into UTC, never panicking: a value out of the model's range
+/// (PostgreSQL's `infinity`, or a time past year 262143) is a decode error, which the lenient
+/// readers log and read as unset.
+pub(crate) struct DbTime(DateTime<Utc>);
+
+/// `DbTime` reads as `DateTime<Utc>` does, on backends whose conversion cannot overflow.
+macro_rules! db_time_as_chrono {
+    ($db:ty) => {
+        impl Type<$db> for DbTime {
+            fn type_info() -> <$db as sqlx::Database>::TypeInfo {
+                <DateTime<Utc> as Type<$db>>::type_info()
+            }
+            fn compatible(ty: &<$db as sqlx::Database>::TypeInfo) -> bool {
+                <DateTime<Utc> as Type<$db>>::compatible(ty)
+            }
+        }
+        impl<'r> Decode<'r, $db> for DbTime {
+            fn decode(
+                value: <$db as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                <DateTime<Utc> as Decode<'r, $db>>::decode(value).map(DbTime)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+db_time_as_chrono!(sqlx::Sqlite);
+#[cfg(feature = "mysql")]
+db_time_as_chrono!(sqlx::MySql);
+
+#[cfg(feature = "postgres")]
+impl Type<sqlx::Postgres> for DbTime {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <DateTime<Utc> as Type<sqlx::Postgres>>::type_info()
+    }
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <DateTime<Utc> as Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+/// PostgreSQL sends a `timestamptz` as microseconds since 2000-01-01 UTC; sqlx's own
+/// conversion panics on values that do not fit (`infinity` is `i64::MAX`), so the addition is
+/// checked here.
+#[cfg(feature = "postgres")]
+impl<'r> Decode<'r, sqlx::Postgres> for DbTime {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match value.format() {
+            sqlx::postgres::PgValueFormat::Binary => {
+                let micros = <i64 as Decode<'r, sqlx::Postgres>>::decode(value)?;
+                postgres_micros_to_utc(micros).map(DbTime).ok_or_else(|| {
+                    format!("timestamp {micros} µs after 2000-01-01 is out of range").into()
+                })
+            }
+            sqlx::postgres::PgValueFormat::Text => {
+                <DateTime<Utc> as Decode<'r, sqlx::Postgres>>::decode(value).map(DbTime)
+            }
+        }
+    }
+}
+
+/// Microseconds since 2000-01-01 UTC, if the time fits the model.
+#[cfg(feature = "postgres")]
+fn postgres_micros_to_utc(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(946_684_800, 0)?
+        .checked_add_signed(chrono::TimeDelta::microseconds(micros))
 }
 
 /// Reads an optional timestamp; one that cannot be read (text written by hand on SQLite) is

@@ -363,6 +363,7 @@ macro_rules! sql_store_conformance_tests {
             notify_reaches_a_handle_on_another_store,
             feed_reconnects_after_its_connection_drops,
             feed_ends_when_the_receiver_is_dropped,
+            out_of_range_timestamps_read_as_unset,
         );
     };
     (mysql: $driver:ty) => {
