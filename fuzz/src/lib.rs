@@ -9,12 +9,14 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use maintenance_core::bypass::{hash_secret, sign_cookie};
 use maintenance_core::chrono::{DateTime, TimeZone, Utc};
+pub use maintenance_core::testkit::HEADER_NAMES;
+use maintenance_core::testkit::{ADDRESS_PIECES, PROPERTY_SECRET};
 
 /// The instant the targets decide at (2027-01-15), so windows and cookies are reproducible.
 pub const NOW: i64 = 1_800_000_000;
 
 /// The bypass secret of the sites that have one.
-pub const SECRET: &str = "open-sesame";
+pub const SECRET: &str = PROPERTY_SECRET;
 
 /// `NOW` moved by `offset` seconds.
 pub fn at(offset: i64) -> DateTime<Utc> {
@@ -74,36 +76,16 @@ pub fn line(pieces: &[LinePiece]) -> Vec<u8> {
     out
 }
 
-/// Text found in header lines: addresses in every form the parser reads (the trusted peers
-/// among them), `Forwarded` syntax, separators, media types, the secret and a valid cookie.
+/// Text found in header lines: the core's [`ADDRESS_PIECES`] (addresses in every form the
+/// parser reads, the trusted peers among them, `Forwarded` syntax, separators), more addresses,
+/// media types, the secret and a valid cookie.
 pub fn line_pieces() -> &'static [String] {
     static PIECES: OnceLock<Vec<String>> = OnceLock::new();
     PIECES.get_or_init(|| {
         let cookie = sign_cookie(None, &hash_secret(SECRET), 1, at(60));
-        let mut pieces: Vec<String> = [
-            "10.0.0.2",
-            "10.0.0.3",
-            "::ffff:10.0.0.2",
-            "[::ffff:10.0.0.2]:443",
-            "203.0.113.9",
-            "203.0.113.9:5555",
-            "198.51.100.7",
+        let extra = [
             "192.168.1.1",
-            "2001:db8::1",
-            "[2001:db8::1]:80",
-            "\"[2001:db8::1]\"",
-            "for=",
-            "For=",
             ";proto=https",
-            "by=10.0.0.3",
-            "unknown",
-            "_hidden",
-            ",",
-            ", ",
-            ";",
-            " ",
-            "\t",
-            "\"",
             "=",
             "application/json",
             "text/html",
@@ -113,30 +95,18 @@ pub fn line_pieces() -> &'static [String] {
             SECRET,
             "example.com",
             "shop.example.com",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+        ];
+        let mut pieces: Vec<String> = ADDRESS_PIECES
+            .iter()
+            .copied()
+            .chain(extra)
+            .map(str::to_owned)
+            .collect();
         pieces.push(format!("maintenance_bypass={cookie}"));
         pieces.push(cookie);
         pieces
     })
 }
-
-/// Header names the decision reads, in several cases.
-pub const HEADER_NAMES: &[&str] = &[
-    "host",
-    "Host",
-    "x-forwarded-for",
-    "X-Forwarded-For",
-    "forwarded",
-    "x-real-ip",
-    "X-Real-IP",
-    "cookie",
-    "accept",
-    "content-type",
-    "x-maintenance-bypass",
-];
 
 /// A header line: a name and its parts.
 #[derive(Debug, Arbitrary)]

@@ -237,6 +237,12 @@ mod tests {
         path_for_matching(path).is_some_and(|p| set.matches_prepared(&p))
     }
 
+    fn assert_never_match(set: &PatternSet, paths: &[&str]) {
+        for path in paths {
+            assert!(!matches(set, path), "path {path}");
+        }
+    }
+
     #[test]
     fn seed_meaning_is_kept() {
         let s = set(&["^ignored-page/$"]);
@@ -279,22 +285,23 @@ mod tests {
     #[test]
     fn dot_segments_and_encoded_slashes_never_match() {
         let s = set(&["^admin"]);
-        for path in [
-            "/admin/../shop",
-            "/admin/./x",
-            "/admin/%2e%2e/shop",
-            "/admin/%2E./shop",
-            "/admin%2fshop",
-            "/admin%2F..%2Fshop",
-            "/admin%5cshop",
-            "/admin\\..\\shop",
-            "/admin%00",
-            "/admin%zz",
-            "/admin%c3",
-            "/admin/..",
-        ] {
-            assert!(!matches(&s, path), "path {path}");
-        }
+        assert_never_match(
+            &s,
+            &[
+                "/admin/../shop",
+                "/admin/./x",
+                "/admin/%2e%2e/shop",
+                "/admin/%2E./shop",
+                "/admin%2fshop",
+                "/admin%2F..%2Fshop",
+                "/admin%5cshop",
+                "/admin\\..\\shop",
+                "/admin%00",
+                "/admin%zz",
+                "/admin%c3",
+                "/admin/..",
+            ],
+        );
         assert!(matches(&s, "/admin/%41"));
         assert!(matches(&s, "/admin/...hidden"));
         assert!(matches(&s, "/admin/"));
@@ -303,21 +310,22 @@ mod tests {
     #[test]
     fn double_encoding_path_parameters_and_empty_segments_never_match() {
         let s = set(&["^admin", "^static/"]);
-        for path in [
-            "/admin/%252e%252e/shop",
-            "/admin%252f..%252fshop",
-            "/admin/%25",
-            "/admin;jsessionid=1",
-            "/admin/..;/shop",
-            "/admin/%3b/shop",
-            "/static/x;/../../shop",
-            "//admin",
-            "/admin//shop",
-            "/static//x",
-            "/%2fadmin",
-        ] {
-            assert!(!matches(&s, path), "path {path}");
-        }
+        assert_never_match(
+            &s,
+            &[
+                "/admin/%252e%252e/shop",
+                "/admin%252f..%252fshop",
+                "/admin/%25",
+                "/admin;jsessionid=1",
+                "/admin/..;/shop",
+                "/admin/%3b/shop",
+                "/static/x;/../../shop",
+                "//admin",
+                "/admin//shop",
+                "/static//x",
+                "/%2fadmin",
+            ],
+        );
         assert!(matches(&s, "/static/app.js"));
     }
 

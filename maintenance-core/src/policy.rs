@@ -190,6 +190,11 @@ pub struct PolicyBuilder {
     feed_poll_interval: Option<Duration>,
 }
 
+/// The items as owned strings.
+fn owned<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> impl Iterator<Item = String> {
+    items.into_iter().map(|s| s.as_ref().to_owned())
+}
+
 impl PolicyBuilder {
     /// Adds networks (CIDR or single addresses) whose clients always pass.
     pub fn internal_networks<I, S>(mut self, networks: I) -> Self
@@ -197,8 +202,7 @@ impl PolicyBuilder {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.internal_networks
-            .extend(networks.into_iter().map(|s| s.as_ref().to_owned()));
+        self.internal_networks.extend(owned(networks));
         self
     }
 
@@ -214,12 +218,7 @@ impl PolicyBuilder {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.ignored_patterns = Some(
-            patterns
-                .into_iter()
-                .map(|s| s.as_ref().to_owned())
-                .collect(),
-        );
+        self.ignored_patterns = Some(owned(patterns).collect());
         self
     }
 
@@ -235,8 +234,7 @@ impl PolicyBuilder {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.trusted_proxies
-            .extend(networks.into_iter().map(|s| s.as_ref().to_owned()));
+        self.trusted_proxies.extend(owned(networks));
         self
     }
 

@@ -266,27 +266,21 @@ mod tests {
 
     #[test]
     fn other_hosts_are_the_host_lines_host_did_not_answer() {
-        let two_lines = http::Request::builder()
-            .uri("/")
-            .header("host", "a.example")
-            .header("host", "b.example")
-            .body(())
-            .unwrap();
+        let with_hosts = |uri: &str, hosts: &[&str]| {
+            let mut b = http::Request::builder().uri(uri);
+            for host in hosts {
+                b = b.header("host", *host);
+            }
+            b.body(()).unwrap()
+        };
+        let two_lines = with_hosts("/", &["a.example", "b.example"]);
         assert_eq!(RequestView::host(&two_lines), Some("a.example"));
         assert_eq!(two_lines.other_hosts().collect::<Vec<_>>(), ["b.example"]);
-        let absolute = http::Request::builder()
-            .uri("http://a.example/")
-            .header("host", "b.example")
-            .body(())
-            .unwrap();
+        let absolute = with_hosts("http://a.example/", &["b.example"]);
         assert_eq!(absolute.other_hosts().collect::<Vec<_>>(), ["b.example"]);
         let (parts, ()) = absolute.into_parts();
         assert_eq!(parts.other_hosts().collect::<Vec<_>>(), ["b.example"]);
-        let one = http::Request::builder()
-            .uri("/")
-            .header("host", "a.example")
-            .body(())
-            .unwrap();
+        let one = with_hosts("/", &["a.example"]);
         assert_eq!(one.other_hosts().count(), 0);
         // The trait's own answer, for views that do not override it.
         let view = WithPeer::new(&one, None);

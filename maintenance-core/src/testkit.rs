@@ -30,7 +30,10 @@ use crate::store::{ChangeFeed, MaintenanceSource, MaintenanceStore, StoreContent
 mod properties;
 mod raw_request;
 
-pub use properties::{check_client_ip, check_decision, names_address, path_is_ambiguous};
+pub use properties::{
+    ADDRESS_PIECES, HEADER_NAMES, PATH_PIECES, PROPERTY_PEER, PROPERTY_SECRET, check_client_ip,
+    check_decision, names_address, path_is_ambiguous,
+};
 pub use raw_request::RawRequest;
 
 /// Generates one `#[tokio::test]` per conformance case. See the [module docs](crate::testkit).

@@ -19,6 +19,84 @@ use crate::request::{Identity, RequestView};
 use crate::response::blocked_response;
 use crate::snapshot::Snapshot;
 
+/// The bypass secret of the sites in property inputs.
+pub const PROPERTY_SECRET: &str = "open-sesame";
+
+/// The peer address property inputs use as a trusted proxy.
+pub const PROPERTY_PEER: &str = "10.0.0.2";
+
+/// Pieces of request paths: segments, dot segments, escapes (well-formed, malformed and
+/// encoding separators), the bypass path and its secret.
+pub const PATH_PIECES: &[&str] = &[
+    "/",
+    "/",
+    "admin",
+    "static",
+    "api",
+    ".",
+    "..",
+    "%2e",
+    "%2E",
+    "%2f",
+    "%5c",
+    "%25",
+    "%",
+    ";",
+    "%3b",
+    "\\",
+    "%00",
+    "\0",
+    "é",
+    "%C3%A9",
+    "%c3",
+    "%zz",
+    "_maintenance",
+    "bypass",
+    PROPERTY_SECRET,
+];
+
+/// Pieces of forwarding header lines: addresses in every form the parser reads (the first
+/// ten, [`PROPERTY_PEER`] first), `Forwarded` syntax and separators.
+pub const ADDRESS_PIECES: &[&str] = &[
+    PROPERTY_PEER,
+    "::ffff:10.0.0.2",
+    "[::ffff:10.0.0.2]:443",
+    "10.0.0.3",
+    "203.0.113.9",
+    "203.0.113.9:5555",
+    "198.51.100.7",
+    "2001:db8::1",
+    "[2001:db8::1]:80",
+    "\"[2001:db8::1]\"",
+    "for=",
+    "For=",
+    "proto=https",
+    "by=10.0.0.3",
+    "unknown",
+    "_hidden",
+    ",",
+    ", ",
+    ";",
+    " ",
+    "\t",
+    "\"",
+];
+
+/// Header names the decision reads, in several cases.
+pub const HEADER_NAMES: &[&str] = &[
+    "host",
+    "Host",
+    "x-forwarded-for",
+    "X-Forwarded-For",
+    "forwarded",
+    "x-real-ip",
+    "X-Real-IP",
+    "cookie",
+    "accept",
+    "content-type",
+    "x-maintenance-bypass",
+];
+
 /// Runs [`decide`] (and [`blocked_response`] on a block, the grant's response on a bypass)
 /// and checks that:
 ///
@@ -37,20 +115,36 @@ pub fn check_decision(
     identity: Identity,
     now: DateTime<Utc>,
 ) -> Result<Decision, String> {
+    let status = |d: &Decision| match d {
+        Decision::Block(b) => Some(b.status),
+        _ => None,
+    };
     let decision = decision_properties(snapshot, policy, req, identity, now)?;
-    if let Some(http) = req.to_http() {
-        let other = decision_properties(snapshot, policy, &http, identity, now)?;
-        let status = |d: &Decision| match d {
-            Decision::Block(b) => Some(b.status),
-            _ => None,
-        };
-        if decision.reason_str() != other.reason_str() || status(&decision) != status(&other) {
+    let other = req
+        .to_http()
+        .map(|http| decision_properties(snapshot, policy, &http, identity, now));
+    same_on_http(req, decision, other, |a, b| {
+        a.reason_str() == b.reason_str() && status(a) == status(b)
+    })
+}
+
+/// Requires the answer for the `http` copy of `req`, when there is one, to be `same` as the
+/// raw request's `answer`.
+fn same_on_http<T: std::fmt::Debug>(
+    req: &RawRequest,
+    answer: T,
+    other: Option<Result<T, String>>,
+    same: impl Fn(&T, &T) -> bool,
+) -> Result<T, String> {
+    if let Some(other) = other {
+        let other = other?;
+        if !same(&answer, &other) {
             return Err(format!(
-                "the raw request got {decision:?} but its http copy {other:?}: {req:?}"
+                "the raw request got {answer:?} but its http copy {other:?}: {req:?}"
             ));
         }
     }
-    Ok(decision)
+    Ok(answer)
 }
 
 fn decision_properties<R: RequestView + ?Sized>(
@@ -126,15 +220,10 @@ pub fn check_client_ip(
     header: &ClientIpHeader,
 ) -> Result<Option<IpAddr>, String> {
     let ip = client_ip_properties(req, trusted, header)?;
-    if let Some(http) = req.to_http() {
-        let other = client_ip_properties(&http, trusted, header)?;
-        if ip != other {
-            return Err(format!(
-                "the raw request got {ip:?} but its http copy {other:?}: {req:?}"
-            ));
-        }
-    }
-    Ok(ip)
+    let other = req
+        .to_http()
+        .map(|http| client_ip_properties(&http, trusted, header));
+    same_on_http(req, ip, other, |a, b| a == b)
 }
 
 fn client_ip_properties<R: RequestView + ?Sized>(

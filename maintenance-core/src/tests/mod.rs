@@ -70,6 +70,12 @@ impl Req {
         self.peer = p;
         self
     }
+    /// A `GET /` from `peer` with one `X-Forwarded-For` line.
+    fn forwarded(peer: &'static str, line: &str) -> Self {
+        Req::get("/")
+            .peer(Some(peer))
+            .header("x-forwarded-for", line)
+    }
     fn header(mut self, k: &'static str, v: impl Into<String>) -> Self {
         self.headers.push((k, v.into()));
         self
@@ -107,6 +113,11 @@ fn networks_policy(internal: &[&str], proxies: &[&str]) -> Policy {
 /// [`run`] for an anonymous client.
 fn run_anon(snapshot: &Snapshot, policy: &Policy, req: &Req) -> Decision {
     run(snapshot, policy, req, Identity::Anonymous)
+}
+
+/// The decision for an anonymous `GET /` from `peer`.
+fn run_from(snapshot: &Snapshot, policy: &Policy, peer: &'static str) -> Decision {
+    run_anon(snapshot, policy, &Req::get("/").peer(Some(peer)))
 }
 
 fn allowed(d: &Decision) -> Option<AllowReason> {

@@ -22,7 +22,7 @@ fn allowed_networks_v4_and_v6() {
         ("2001:db9::1", false),
         ("::ffff:192.0.2.9", true),
     ] {
-        let d = run_anon(&snap, &p, &Req::get("/").peer(Some(peer)));
+        let d = run_from(&snap, &p, peer);
         assert_eq!(d.is_allowed(), pass, "peer {peer}: {d:?}");
         if pass {
             assert_eq!(allowed(&d), Some(AllowReason::AllowedNetwork));
@@ -34,7 +34,7 @@ fn allowed_networks_v4_and_v6() {
 fn internal_network_v6_cidr() {
     let snap = snap(vec![default_site()]);
     let p = networks_policy(&["fd00::/8"], &[]);
-    let d = run_anon(&snap, &p, &Req::get("/").peer(Some("fd12:3456::1")));
+    let d = run_from(&snap, &p, "fd12:3456::1");
     assert_eq!(allowed(&d), Some(AllowReason::InternalNetwork));
 }
 
@@ -42,20 +42,14 @@ fn internal_network_v6_cidr() {
 fn spoofed_forwarded_for_from_untrusted_peer_gives_nothing() {
     let snap = snap(vec![default_site()]);
     let p = networks_policy(&["10.0.0.0/8"], &["192.168.0.1"]);
-    let spoofed = Req::get("/")
-        .peer(Some("203.0.113.9"))
-        .header("x-forwarded-for", "10.1.1.1");
+    let spoofed = Req::forwarded("203.0.113.9", "10.1.1.1");
     block(run_anon(&snap, &p, &spoofed));
-    let via_proxy = Req::get("/")
-        .peer(Some("192.168.0.1"))
-        .header("x-forwarded-for", "10.1.1.1");
+    let via_proxy = Req::forwarded("192.168.0.1", "10.1.1.1");
     assert_eq!(
         allowed(&run_anon(&snap, &p, &via_proxy)),
         Some(AllowReason::InternalNetwork)
     );
-    let leftmost_spoof = Req::get("/")
-        .peer(Some("192.168.0.1"))
-        .header("x-forwarded-for", "10.1.1.1, 203.0.113.9");
+    let leftmost_spoof = Req::forwarded("192.168.0.1", "10.1.1.1, 203.0.113.9");
     block(run_anon(&snap, &p, &leftmost_spoof));
 }
 
@@ -64,9 +58,7 @@ fn trusted_proxy_itself_is_not_an_internal_client_when_it_forwards() {
     // The proxy lives in the internal network; forwarded outside clients must not inherit that.
     let snap = snap(vec![default_site()]);
     let p = networks_policy(&["10.0.0.0/8"], &["10.0.0.1"]);
-    let r = Req::get("/")
-        .peer(Some("10.0.0.1"))
-        .header("x-forwarded-for", "198.51.100.4");
+    let r = Req::forwarded("10.0.0.1", "198.51.100.4");
     block(run_anon(&snap, &p, &r));
 }
 

@@ -43,13 +43,9 @@ fn superuser_always_passes() {
 fn internal_ips_pass() {
     let snap = snap(vec![default_site()]);
     let policy = networks_policy(&["127.0.0.1"], &[]);
-    let d = run_anon(&snap, &policy, &Req::get("/").peer(Some("127.0.0.1")));
+    let d = run_from(&snap, &policy, "127.0.0.1");
     assert_eq!(allowed(&d), Some(AllowReason::InternalNetwork));
-    block(run_anon(
-        &snap,
-        &policy,
-        &Req::get("/").peer(Some("127.0.0.2")),
-    ));
+    block(run_from(&snap, &policy, "127.0.0.2"));
 }
 
 #[test]

@@ -22,74 +22,9 @@ pub(super) fn pieces(list: &'static [&'static str], max: usize) -> impl Strategy
     .prop_map(|parts| parts.concat())
 }
 
-const SECRET: &str = "open-sesame";
-pub(super) const PEER: &str = "10.0.0.2";
-
-pub(super) const PATH_PIECES: &[&str] = &[
-    "/",
-    "/",
-    "admin",
-    "static",
-    "api",
-    ".",
-    "..",
-    "%2e",
-    "%2E",
-    "%2f",
-    "%5c",
-    "%25",
-    "%",
-    ";",
-    "%3b",
-    "\\",
-    "%00",
-    "\0",
-    "é",
-    "%C3%A9",
-    "%c3",
-    "%zz",
-    "_maintenance",
-    "bypass",
-    SECRET,
-];
-
-pub(super) const ADDRESS_PIECES: &[&str] = &[
-    PEER,
-    "::ffff:10.0.0.2",
-    "[::ffff:10.0.0.2]:443",
-    "10.0.0.3",
-    "203.0.113.9",
-    "203.0.113.9:5555",
-    "198.51.100.7",
-    "2001:db8::1",
-    "[2001:db8::1]:80",
-    "\"[2001:db8::1]\"",
-    "for=",
-    "For=",
-    "proto=https",
-    "by=10.0.0.3",
-    "unknown",
-    "_hidden",
-    ",",
-    ", ",
-    ";",
-    " ",
-    "\t",
-    "\"",
-];
-
-const HEADER_NAMES: &[&str] = &[
-    "host",
-    "Host",
-    "x-forwarded-for",
-    "X-Forwarded-For",
-    "forwarded",
-    "x-real-ip",
-    "cookie",
-    "accept",
-    "content-type",
-    "x-maintenance-bypass",
-];
+const SECRET: &str = testkit::PROPERTY_SECRET;
+pub(super) const PEER: &str = testkit::PROPERTY_PEER;
+pub(super) use crate::testkit::{ADDRESS_PIECES, HEADER_NAMES, PATH_PIECES};
 
 /// A header line: arbitrary bytes, or pieces of addresses and cookies that may hold a byte
 /// of any value.
@@ -315,8 +250,20 @@ fn arb_site() -> impl Strategy<Value = SiteState> {
         proptest::option::of(-100i64..100),
         proptest::option::of(-100i64..100),
         proptest::option::of(any::<u32>()),
-        proptest::collection::vec(prop_oneof![any_text(12), Just(String::new())], 0..4),
-        proptest::collection::vec(network(), 0..3),
+        proptest::collection::vec(
+            prop_oneof![any_text(12), Just(String::new())].prop_map(|pattern| IgnoredPath {
+                pattern,
+                description: String::new(),
+            }),
+            0..4,
+        ),
+        proptest::collection::vec(
+            network().prop_map(|network| AllowedNetwork {
+                network,
+                description: String::new(),
+            }),
+            0..3,
+        ),
         proptest::option::of(prop_oneof![Just(SECRET.to_owned()), any_text(8)]),
         proptest::option::of(any_text(20)),
     )
@@ -343,20 +290,8 @@ fn arb_site() -> impl Strategy<Value = SiteState> {
                 s.starts_at = start.map(|d| t(NOW + d));
                 s.ends_at = end.map(|d| t(NOW + d));
                 s.retry_after_secs = retry;
-                s.ignored_paths = patterns
-                    .into_iter()
-                    .map(|pattern| IgnoredPath {
-                        pattern,
-                        description: String::new(),
-                    })
-                    .collect();
-                s.allowed_networks = networks
-                    .into_iter()
-                    .map(|network| AllowedNetwork {
-                        network,
-                        description: String::new(),
-                    })
-                    .collect();
+                s.ignored_paths = patterns;
+                s.allowed_networks = networks;
                 s.bypass_secret_hash = secret.map(|s| hash_secret(&s));
                 s
             },
