@@ -183,28 +183,28 @@ struct Admin;
 #[async_trait]
 impl ServerSql for Admin {
     async fn execute_at(url: &str, sql: &str) -> Result<(), String> {
-        let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
-        let statement = || AssertSqlSafe(sql.to_owned());
+        async fn execute<C: Connection>(url: &str, sql: &str) -> Result<(), String>
+        where
+            for<'c> &'c mut C: sqlx::Executor<'c>,
+        {
+            let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
+            let mut conn = C::connect(url).await.map_err(failed)?;
+            sqlx::query(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .map_err(failed)?;
+            conn.close().await.ok();
+            Ok(())
+        }
         match maintenance_sqlx::Backend::from_scheme(url) {
             Some(maintenance_sqlx::Backend::Postgres) => {
-                let mut conn = sqlx::PgConnection::connect(url).await.map_err(failed)?;
-                sqlx::query(statement())
-                    .execute(&mut conn)
-                    .await
-                    .map_err(failed)?;
-                conn.close().await.ok();
+                execute::<sqlx::PgConnection>(url, sql).await
             }
             Some(maintenance_sqlx::Backend::MySql) => {
-                let mut conn = sqlx::MySqlConnection::connect(url).await.map_err(failed)?;
-                sqlx::query(statement())
-                    .execute(&mut conn)
-                    .await
-                    .map_err(failed)?;
-                conn.close().await.ok();
+                execute::<sqlx::MySqlConnection>(url, sql).await
             }
-            _ => return Err(format!("{}: not a database server", redact(url))),
+            _ => Err(format!("{}: not a database server", redact(url))),
         }
-        Ok(())
     }
 }
 
