@@ -229,6 +229,13 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
             .form(&form)
             .send()
     };
+    let page_text = |path: &str| {
+        let get = http
+            .get(format!("{admin}{path}"))
+            .header("cookie", &session)
+            .send();
+        async move { get.await.unwrap().text().await.unwrap() }
+    };
     let events = event_count(store.as_ref()).await;
 
     // Without the CSRF token, or with a wrong one, or from another origin: refused.
@@ -297,15 +304,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     );
     let last = &store.events(None, 1).await.unwrap()[0];
     assert_eq!(last.actor, "admin@127.0.0.1");
-    let page = http
-        .get(format!("{admin}/?done=saved"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text("/?done=saved").await;
     assert!(page.contains("Saved."), "{page}");
     assert!(page.contains("Back &lt;soon&gt;"), "escaped: {page}");
     assert!(!page.contains("Back <soon>"), "escaped: {page}");
@@ -438,15 +437,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     let site = store.site(&SiteRef::Default).await.unwrap();
     assert_eq!(site.ignored_paths[0].pattern, "^health/$");
     assert_eq!(site.allowed_networks[0].network.to_string(), "10.0.0.0/8");
-    let page = http
-        .get(format!("{admin}/"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text("/").await;
     assert!(
         page.contains("&lt;probes&gt;") && !page.contains("<probes>"),
         "{page}"

@@ -189,7 +189,7 @@ impl ServerSql for Admin {
         {
             let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
             let mut conn = C::connect(url).await.map_err(failed)?;
-            sqlx::query(AssertSqlSafe(sql.to_owned()))
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                 .execute(&mut conn)
                 .await
                 .map_err(failed)?;
