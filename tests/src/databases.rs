@@ -183,28 +183,28 @@ struct Admin;
 #[async_trait]
 impl ServerSql for Admin {
     async fn execute_at(url: &str, sql: &str) -> Result<(), String> {
-        async fn execute<C: Connection>(url: &str, sql: &str) -> Result<(), String>
-        where
-            for<'c> &'c mut C: sqlx::Executor<'c>,
-        {
-            let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
-            let mut conn = C::connect(url).await.map_err(failed)?;
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(&mut conn)
-                .await
-                .map_err(failed)?;
-            conn.close().await.ok();
-            Ok(())
-        }
+        let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
+        let statement = || AssertSqlSafe(sql.to_owned());
         match maintenance_sqlx::Backend::from_scheme(url) {
             Some(maintenance_sqlx::Backend::Postgres) => {
-                execute::<sqlx::PgConnection>(url, sql).await
+                let mut conn = sqlx::PgConnection::connect(url).await.map_err(failed)?;
+                sqlx::query(statement())
+                    .execute(&mut conn)
+                    .await
+                    .map_err(failed)?;
+                conn.close().await.ok();
             }
             Some(maintenance_sqlx::Backend::MySql) => {
-                execute::<sqlx::MySqlConnection>(url, sql).await
+                let mut conn = sqlx::MySqlConnection::connect(url).await.map_err(failed)?;
+                sqlx::query(statement())
+                    .execute(&mut conn)
+                    .await
+                    .map_err(failed)?;
+                conn.close().await.ok();
             }
-            _ => Err(format!("{}: not a database server", redact(url))),
+            _ => return Err(format!("{}: not a database server", redact(url))),
         }
+        Ok(())
     }
 }
 
