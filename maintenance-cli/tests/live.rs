@@ -118,6 +118,16 @@ fn csrf_of(page: &str) -> String {
     page[start..].split('"').next().unwrap().to_owned()
 }
 
+/// Awaits `request` and asserts that it was answered with `status`.
+async fn expect_status(
+    request: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+    status: u16,
+) -> reqwest::Response {
+    let res = request.await.unwrap();
+    assert_eq!(res.status(), status, "{res:?}");
+    res
+}
+
 async fn event_count(store: &dyn MaintenanceStore) -> usize {
     store.events(None, 10_000).await.unwrap().len()
 }
@@ -131,25 +141,24 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     let http = no_redirects();
 
     // Not logged in: the page sends to the login form; POSTs are refused.
-    let res = http.get(format!("{admin}/")).send().await.unwrap();
-    assert_eq!(res.status(), 303);
+    let res = expect_status(http.get(format!("{admin}/")).send(), 303).await;
     assert_eq!(res.headers()["location"], "/login");
-    let res = http
-        .post(format!("{admin}/state"))
-        .form(&[("site", "default"), ("enabled", "on")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    expect_status(
+        http.post(format!("{admin}/state"))
+            .form(&[("site", "default"), ("enabled", "on")])
+            .send(),
+        401,
+    )
+    .await;
 
     // A wrong token: 401, the message beside the field, no cookie.
-    let res = http
-        .post(format!("{admin}/login"))
-        .form(&[("token", "wrong")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    let res = expect_status(
+        http.post(format!("{admin}/login"))
+            .form(&[("token", "wrong")])
+            .send(),
+        401,
+    )
+    .await;
     assert!(res.headers().get("set-cookie").is_none());
     let body = res.text().await.unwrap();
     assert!(
@@ -161,23 +170,23 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     clock.advance(Duration::from_secs(1));
 
     // A cross-origin login is refused.
-    let res = http
-        .post(format!("{admin}/login"))
-        .header("origin", "http://evil.example")
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    expect_status(
+        http.post(format!("{admin}/login"))
+            .header("origin", "http://evil.example")
+            .form(&[("token", TOKEN)])
+            .send(),
+        403,
+    )
+    .await;
 
     // The right token: a strict, HttpOnly session cookie.
-    let res = http
-        .post(format!("{admin}/login"))
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    let res = expect_status(
+        http.post(format!("{admin}/login"))
+            .form(&[("token", TOKEN)])
+            .send(),
+        303,
+    )
+    .await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
@@ -220,55 +229,64 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
             .form(&form)
             .send()
     };
+    let page_text = |path: &str| {
+        let get = http
+            .get(format!("{admin}{path}"))
+            .header("cookie", &session)
+            .send();
+        async move { get.await.unwrap().text().await.unwrap() }
+    };
     let events = event_count(store.as_ref()).await;
 
     // Without the CSRF token, or with a wrong one, or from another origin: refused.
-    let res = post("/state", vec![("site", "default"), ("enabled", "on")])
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    let res = post(
-        "/state",
-        vec![("csrf", "nope"), ("site", "default"), ("enabled", "on")],
+    expect_status(
+        post("/state", vec![("site", "default"), ("enabled", "on")]),
+        403,
     )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 403);
-    let res = http
-        .post(format!("{admin}/state"))
-        .header("cookie", &session)
-        .header("origin", "http://evil.example")
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("site", "default"),
-            ("enabled", "on"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    .await;
+    expect_status(
+        post(
+            "/state",
+            vec![("csrf", "nope"), ("site", "default"), ("enabled", "on")],
+        ),
+        403,
+    )
+    .await;
+    expect_status(
+        http.post(format!("{admin}/state"))
+            .header("cookie", &session)
+            .header("origin", "http://evil.example")
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("site", "default"),
+                ("enabled", "on"),
+            ])
+            .send(),
+        403,
+    )
+    .await;
     assert_eq!(event_count(store.as_ref()).await, events);
     assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
 
     // A valid change: POST-redirect-GET, written with the admin actor.
-    let res = http
-        .post(format!("{admin}/state"))
-        .header("cookie", &session)
-        .header("origin", admin.as_str())
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("site", "default"),
-            ("enabled", "on"),
-            ("mode", "read-only"),
-            ("message", "Back <soon>"),
-            ("starts_at", ""),
-            ("ends_at", "2037-01-01T00:00"),
-            ("retry_after", "90"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    let res = expect_status(
+        http.post(format!("{admin}/state"))
+            .header("cookie", &session)
+            .header("origin", admin.as_str())
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("site", "default"),
+                ("enabled", "on"),
+                ("mode", "read-only"),
+                ("message", "Back <soon>"),
+                ("starts_at", ""),
+                ("ends_at", "2037-01-01T00:00"),
+                ("retry_after", "90"),
+            ])
+            .send(),
+        303,
+    )
+    .await;
     assert!(
         res.headers()["location"]
             .to_str()
@@ -286,15 +304,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     );
     let last = &store.events(None, 1).await.unwrap()[0];
     assert_eq!(last.actor, "admin@127.0.0.1");
-    let page = http
-        .get(format!("{admin}/?done=saved"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text("/?done=saved").await;
     assert!(page.contains("Saved."), "{page}");
     assert!(page.contains("Back &lt;soon&gt;"), "escaped: {page}");
     assert!(!page.contains("Back <soon>"), "escaped: {page}");
@@ -302,18 +312,19 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     // Bad values: 422, the page again with each message beside its field, nothing written.
     let events = event_count(store.as_ref()).await;
     let before = store.site(&SiteRef::Default).await.unwrap();
-    let res = post(
-        "/ignored/add",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("pattern", "^(unclosed"),
-            ("description", "x"),
-        ],
+    let res = expect_status(
+        post(
+            "/ignored/add",
+            vec![
+                ("csrf", &csrf),
+                ("site", "default"),
+                ("pattern", "^(unclosed"),
+                ("description", "x"),
+            ],
+        ),
+        422,
     )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 422);
+    .await;
     let body = res.text().await.unwrap();
     assert!(
         body.contains("value=\"^(unclosed\" placeholder=\"^health/$\" aria-invalid=\"true\""),
@@ -329,90 +340,79 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     );
     assert!(body.contains("unclosed group"), "the regex error: {body}");
 
-    let res = post(
-        "/networks/add",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("network", "10.0.0.0/33"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 422);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("invalid network `10.0.0.0/33`"), "{body}");
-    assert!(body.contains("id=\"network-network-1-error\""), "{body}");
-
-    let res = post(
-        "/state",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("enabled", "on"),
-            ("mode", "full"),
-            ("starts_at", "soon"),
-            ("ends_at", ""),
-            ("retry_after", "-1"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 422);
-    let body = res.text().await.unwrap();
-    assert!(
-        body.contains("id=\"starts_at-1-error\" role=\"alert\">invalid time `soon`"),
-        "{body}"
-    );
-    assert!(
-        body.contains("id=\"retry_after-1-error\" role=\"alert\">invalid Retry-After `-1`"),
-        "{body}"
-    );
-
-    let res = post(
-        "/state",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("mode", "full"),
-            ("starts_at", "2037-01-02T00:00:00Z"),
-            ("ends_at", "2037-01-01T00:00:00Z"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 422);
-    let body = res.text().await.unwrap();
-    assert!(
-        body.contains("id=\"ends_at-1-error\" role=\"alert\">invalid window"),
-        "{body}"
-    );
-
-    let res = post(
-        "/ignored/add",
-        vec![("csrf", &csrf), ("site", "gone.example"), ("pattern", "^x")],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 404);
-    assert!(
-        res.text()
+    let refused: [(&str, Vec<(&str, &str)>, u16, &[&str]); 4] = [
+        (
+            "/networks/add",
+            vec![
+                ("csrf", &csrf),
+                ("site", "default"),
+                ("network", "10.0.0.0/33"),
+            ],
+            422,
+            &[
+                "invalid network `10.0.0.0/33`",
+                "id=\"network-network-1-error\"",
+            ],
+        ),
+        (
+            "/state",
+            vec![
+                ("csrf", &csrf),
+                ("site", "default"),
+                ("enabled", "on"),
+                ("mode", "full"),
+                ("starts_at", "soon"),
+                ("ends_at", ""),
+                ("retry_after", "-1"),
+            ],
+            422,
+            &[
+                "id=\"starts_at-1-error\" role=\"alert\">invalid time `soon`",
+                "id=\"retry_after-1-error\" role=\"alert\">invalid Retry-After `-1`",
+            ],
+        ),
+        (
+            "/state",
+            vec![
+                ("csrf", &csrf),
+                ("site", "default"),
+                ("mode", "full"),
+                ("starts_at", "2037-01-02T00:00:00Z"),
+                ("ends_at", "2037-01-01T00:00:00Z"),
+            ],
+            422,
+            &["id=\"ends_at-1-error\" role=\"alert\">invalid window"],
+        ),
+        (
+            "/ignored/add",
+            vec![("csrf", &csrf), ("site", "gone.example"), ("pattern", "^x")],
+            404,
+            &["unknown site `gone.example`"],
+        ),
+    ];
+    for (path, form, status, messages) in refused {
+        let body = expect_status(post(path, form), status)
             .await
-            .unwrap()
-            .contains("unknown site `gone.example`")
-    );
+            .text()
+            .await
+            .unwrap();
+        for message in messages {
+            assert!(body.contains(message), "{path}: {message} in {body}");
+        }
+    }
 
-    let res = post(
-        "/ignored/remove",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("pattern", "^not-there"),
-        ],
+    expect_status(
+        post(
+            "/ignored/remove",
+            vec![
+                ("csrf", &csrf),
+                ("site", "default"),
+                ("pattern", "^not-there"),
+            ],
+        ),
+        409,
     )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 409);
+    .await;
     assert_eq!(
         event_count(store.as_ref()).await,
         events,
@@ -421,101 +421,63 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     assert_eq!(store.site(&SiteRef::Default).await.unwrap(), before);
 
     // Adding and removing inline.
-    let res = post(
-        "/ignored/add",
-        vec![
-            ("csrf", &csrf),
+    let lists = [
+        ("/ignored", "pattern", "^health/$", "<probes>"),
+        ("/networks", "network", "10.0.0.0/8", "Office"),
+    ];
+    for (list, field, value, description) in lists {
+        let form = vec![
+            ("csrf", csrf.as_str()),
             ("site", "default"),
-            ("pattern", "^health/$"),
-            ("description", "<probes>"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 303);
-    let res = post(
-        "/networks/add",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("network", "10.0.0.0/8"),
-            ("description", "Office"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 303);
+            (field, value),
+            ("description", description),
+        ];
+        expect_status(post(&format!("{list}/add"), form), 303).await;
+    }
     let site = store.site(&SiteRef::Default).await.unwrap();
     assert_eq!(site.ignored_paths[0].pattern, "^health/$");
     assert_eq!(site.allowed_networks[0].network.to_string(), "10.0.0.0/8");
-    let page = http
-        .get(format!("{admin}/"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text("/").await;
     assert!(
         page.contains("&lt;probes&gt;") && !page.contains("<probes>"),
         "{page}"
     );
     assert!(page.contains("admin@127.0.0.1"), "the audit log: {page}");
-    let res = post(
-        "/ignored/remove",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("pattern", "^health/$"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 303);
-    let res = post(
-        "/networks/remove",
-        vec![
-            ("csrf", &csrf),
-            ("site", "default"),
-            ("network", "10.0.0.0/8"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 303);
+    for (list, field, value, _) in lists {
+        let form = vec![("csrf", csrf.as_str()), ("site", "default"), (field, value)];
+        expect_status(post(&format!("{list}/remove"), form), 303).await;
+    }
     let site = store.site(&SiteRef::Default).await.unwrap();
     assert!(site.ignored_paths.is_empty() && site.allowed_networks.is_empty());
 
     // Scripts: a bearer token instead of the cookie and CSRF token.
-    let res = http
-        .post(format!("{admin}/state"))
-        .bearer_auth(TOKEN)
-        .form(&[("site", "default"), ("mode", "full")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    expect_status(
+        http.post(format!("{admin}/state"))
+            .bearer_auth(TOKEN)
+            .form(&[("site", "default"), ("mode", "full")])
+            .send(),
+        303,
+    )
+    .await;
     assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
-    let res = http
-        .post(format!("{admin}/state"))
-        .bearer_auth("wrong")
-        .form(&[("site", "default"), ("enabled", "on")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    expect_status(
+        http.post(format!("{admin}/state"))
+            .bearer_auth("wrong")
+            .form(&[("site", "default"), ("enabled", "on")])
+            .send(),
+        401,
+    )
+    .await;
 
     // Log out: the session is gone.
-    let res = post("/logout", vec![("csrf", &csrf)]).await.unwrap();
-    assert_eq!(res.status(), 303);
-    let res = http
-        .get(format!("{admin}/"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    expect_status(post("/logout", vec![("csrf", &csrf)]), 303).await;
+    expect_status(
+        http.get(format!("{admin}/"))
+            .header("cookie", &session)
+            .send(),
+        303,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -523,33 +485,32 @@ async fn admin_page_without_auth_still_needs_the_csrf_token() {
     let db = fresh_db(Backend::Sqlite, "admin-open").await.unwrap();
     let admin = start_admin(&db.url, AdminAuth::Open).await;
     let http = no_redirects();
-    let res = http.get(format!("{admin}/")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
+    let res = expect_status(http.get(format!("{admin}/")).send(), 200).await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     let page = res.text().await.unwrap();
     assert!(!page.contains("id=\"logout\""));
     let csrf = csrf_of(&page);
     let session = cookie.split(';').next().unwrap().to_owned();
-    let res = http
-        .post(format!("{admin}/state"))
-        .header("cookie", &session)
-        .form(&[("site", "default"), ("enabled", "on")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    let res = http
-        .post(format!("{admin}/state"))
-        .header("cookie", &session)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("site", "default"),
-            ("enabled", "on"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    expect_status(
+        http.post(format!("{admin}/state"))
+            .header("cookie", &session)
+            .form(&[("site", "default"), ("enabled", "on")])
+            .send(),
+        403,
+    )
+    .await;
+    expect_status(
+        http.post(format!("{admin}/state"))
+            .header("cookie", &session)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("site", "default"),
+                ("enabled", "on"),
+            ])
+            .send(),
+        303,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -561,23 +522,17 @@ async fn admin_page_without_a_token_refuses_bearer_tokens() {
     let store = common::store(&db.url).await;
     let http = no_redirects();
     for token in [TOKEN, "anything"] {
-        let res = http
-            .post(format!("{admin}/state"))
-            .bearer_auth(token)
-            .form(&[("site", "default"), ("enabled", "on")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 401);
+        let res = expect_status(
+            http.post(format!("{admin}/state"))
+                .bearer_auth(token)
+                .form(&[("site", "default"), ("enabled", "on")])
+                .send(),
+            401,
+        )
+        .await;
         let body = res.text().await.unwrap();
         assert!(body.contains("--insecure-no-auth"), "{body}");
-        let res = http
-            .get(format!("{admin}/"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 401);
+        expect_status(http.get(format!("{admin}/")).bearer_auth(token).send(), 401).await;
     }
     assert!(!store.site(&SiteRef::Default).await.unwrap().enabled);
 }
@@ -703,23 +658,23 @@ async fn admin_page_answers_only_its_own_hosts() {
         assert!(body.contains("--public-origin"), "{body}");
     }
     // Refused before any login: neither the token nor a bearer token gets in.
-    let res = http
-        .post(format!("{admin}/login"))
-        .header("host", "evil.example")
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 421);
+    let res = expect_status(
+        http.post(format!("{admin}/login"))
+            .header("host", "evil.example")
+            .form(&[("token", TOKEN)])
+            .send(),
+        421,
+    )
+    .await;
     assert!(res.headers().get("set-cookie").is_none());
-    let res = http
-        .get(format!("{admin}/"))
-        .header("host", "evil.example")
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 421);
+    expect_status(
+        http.get(format!("{admin}/"))
+            .header("host", "evil.example")
+            .bearer_auth(TOKEN)
+            .send(),
+        421,
+    )
+    .await;
 
     // The listen address, the loopback names with the listen port, the public origin.
     for host in [
@@ -733,14 +688,14 @@ async fn admin_page_answers_only_its_own_hosts() {
         let res = get("/login", host.clone()).await.unwrap();
         assert_eq!(res.status(), 200, "{host}");
     }
-    let res = http
-        .get(format!("{admin}/"))
-        .header("host", "ops.example.com")
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    expect_status(
+        http.get(format!("{admin}/"))
+            .header("host", "ops.example.com")
+            .bearer_auth(TOKEN)
+            .send(),
+        200,
+    )
+    .await;
 
     // Behind a proxy that sends the listen address as Host, the public origin is a valid
     // Origin; the same name over plain HTTP is not.
@@ -860,15 +815,14 @@ async fn admin_binary_serves_the_page_and_logs_refusals_with_the_client_address(
         .trim_end_matches('/')
         .to_owned();
     let http = no_redirects();
-    let res = http.get(format!("{base}/login")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let res = http
-        .post(format!("{base}/login"))
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    expect_status(http.get(format!("{base}/login")).send(), 200).await;
+    expect_status(
+        http.post(format!("{base}/login"))
+            .form(&[("token", TOKEN)])
+            .send(),
+        303,
+    )
+    .await;
     for host in ["ops.example.com", "ops2.example.com:8443"] {
         let res = http
             .get(format!("{base}/login"))
@@ -880,20 +834,20 @@ async fn admin_binary_serves_the_page_and_logs_refusals_with_the_client_address(
     }
 
     // A wrong token and a foreign host: refused, and each logged with the client address.
-    let res = http
-        .post(format!("{base}/login"))
-        .form(&[("token", "not-the-token")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let res = http
-        .get(format!("{base}/"))
-        .header("host", "rebound.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 421);
+    expect_status(
+        http.post(format!("{base}/login"))
+            .form(&[("token", "not-the-token")])
+            .send(),
+        401,
+    )
+    .await;
+    expect_status(
+        http.get(format!("{base}/"))
+            .header("host", "rebound.example")
+            .send(),
+        421,
+    )
+    .await;
     let _ = child.0.kill();
     let _ = child.0.wait();
     let logs = tokio::task::spawn_blocking(move || {

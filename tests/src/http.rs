@@ -12,6 +12,17 @@ use maintenance_examples::{
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Multi-threaded tokio tests, one per `name => future;` line: each awaits its future.
+#[macro_export]
+macro_rules! multi_thread_tests {
+    ($($name:ident => $run:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $run.await;
+        }
+    )*};
+}
+
 /// Which test project to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
@@ -648,15 +659,20 @@ pub mod cases {
             assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(res.headers()["content-type"], "application/json");
             let v: serde_json::Value = res.json().await.expect("json");
-            assert_eq!(v["code"], 503);
-            assert_eq!(v["error"], "temporarily_unavailable");
-            assert_eq!(v["reason"], "maintenance");
-            assert_eq!(
-                v["error_description"],
-                "Sorry, the service is temporarily down for maintenance"
-            );
-            assert_eq!(v["message"], "Back soon");
-            assert_eq!(v["retry_after"], 300);
+            let fields = [
+                ("code", serde_json::json!(503)),
+                ("error", "temporarily_unavailable".into()),
+                ("reason", "maintenance".into()),
+                (
+                    "error_description",
+                    "Sorry, the service is temporarily down for maintenance".into(),
+                ),
+                ("message", "Back soon".into()),
+                ("retry_after", 300.into()),
+            ];
+            for (field, want) in fields {
+                assert_eq!(v[field], want, "{field} in {v}");
+            }
         }
         let browser = client()
             .get(site.url("/"))

@@ -154,6 +154,25 @@ async fn put_in_maintenance(store: &dyn MaintenanceStore) {
         .expect("maintenance on");
 }
 
+/// A fresh database of `backend` put in maintenance by an operator, and a proxy to it,
+/// forwarding if `up`, refusing connections if not. `None` when `backend` is not configured.
+async fn in_maintenance_behind_proxy(
+    backend: Backend,
+    test: &str,
+    up: bool,
+) -> Option<(String, SqlxStore, TcpProxy)> {
+    let url = backend.fresh_url(test).await?;
+    let ops = operator(&url).await;
+    put_in_maintenance(&ops).await;
+    let upstream = upstream_of(&url).await.unwrap();
+    let proxy = if up {
+        TcpProxy::start(upstream).await
+    } else {
+        TcpProxy::start_down(upstream).await
+    };
+    Some((url, ops, proxy.unwrap()))
+}
+
 /// What a client got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Answer {
@@ -202,6 +221,18 @@ async fn get(client: &reqwest::Client, base: &str, path: &str) -> Answer {
         retry_after,
         body,
     }
+}
+
+/// Waits for the maintenance page on `/`, the home page meanwhile.
+async fn wait_for_maintenance_from_home(served: &Served) {
+    wait_for(
+        served,
+        "/",
+        "the maintenance page",
+        Answer::is_maintenance_page,
+        Answer::is_home,
+    )
+    .await;
 }
 
 /// Asks `GET path` until `done` holds, at most [`DEADLINE`]; every answer on the way must
@@ -313,14 +344,9 @@ fn home_request() -> maintenance_core::http::Request<()> {
 // Start-up with the database down.
 
 async fn starts_with_the_database_down(backend: Backend, fail_mode: FailMode, test: &str) {
-    let Some(url) = backend.fresh_url(test).await else {
+    let Some((url, _ops, proxy)) = in_maintenance_behind_proxy(backend, test, false).await else {
         return;
     };
-    let ops = operator(&url).await;
-    put_in_maintenance(&ops).await;
-    let proxy = TcpProxy::start_down(upstream_of(&url).await.unwrap())
-        .await
-        .unwrap();
     let (logs, _guard) = LogCapture::install();
     let served = serve_project(&Config {
         fail_mode,
@@ -440,27 +466,15 @@ async fn a_new_database_down_at_start_up_is_migrated_when_it_answers() {
     // Migrated by the server: an operator's store finds the tables and the server follows it.
     let ops = maintenance_sqlx::connect(&url).await.unwrap();
     put_in_maintenance(&ops).await;
-    wait_for(
-        &served,
-        "/",
-        "the maintenance page",
-        Answer::is_maintenance_page,
-        Answer::is_home,
-    )
-    .await;
+    wait_for_maintenance_from_home(&served).await;
 }
 
 // An outage while serving.
 
 async fn outage_under_load(backend: Backend, kind: Store, test: &str) {
-    let Some(url) = backend.fresh_url(test).await else {
+    let Some((url, ops, proxy)) = in_maintenance_behind_proxy(backend, test, true).await else {
         return;
     };
-    let ops = operator(&url).await;
-    put_in_maintenance(&ops).await;
-    let proxy = TcpProxy::start(upstream_of(&url).await.unwrap())
-        .await
-        .unwrap();
     let (logs, _guard) = LogCapture::install();
     let served = serve_with(kind, &config(proxy.url(&url))).await;
     let client = client();
@@ -704,14 +718,7 @@ async fn sqlite_file_removed_while_serving() {
 
     // In maintenance again, then deleted and replaced by a new database.
     put_in_maintenance(&ops).await;
-    wait_for(
-        &served,
-        "/",
-        "the maintenance page",
-        Answer::is_maintenance_page,
-        Answer::is_home,
-    )
-    .await;
+    wait_for_maintenance_from_home(&served).await;
     let mark = logs.mark();
     let failures = served.maintenance.stats().1;
     std::fs::remove_file(&path).unwrap();

@@ -41,26 +41,34 @@ const NETWORK: &str = "10.1.0.0/16";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_server_serves_and_follows_with_a_select_only_role() {
-    let Some(url) =
-        fresh_postgres_url("postgres_server_serves_and_follows_with_a_select_only_role").await
-    else {
-        return;
-    };
-    with_read_only_role(RoleServer::Postgres, url, "permission denied").await;
+    with_read_only_role(
+        RoleServer::Postgres,
+        "postgres_server_serves_and_follows_with_a_select_only_role",
+        "permission denied",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_server_serves_and_follows_with_a_select_only_user() {
-    let Some(url) =
-        fresh_mysql_url("mariadb_server_serves_and_follows_with_a_select_only_user").await
-    else {
-        return;
-    };
-    with_read_only_role(RoleServer::MySql, url, "command denied").await;
+    with_read_only_role(
+        RoleServer::MySql,
+        "mariadb_server_serves_and_follows_with_a_select_only_user",
+        "command denied",
+    )
+    .await;
 }
 
-/// Migrates `url`, makes the roles, runs the scenario, and drops the roles even if it failed.
-async fn with_read_only_role(server: RoleServer, url: String, denied: &'static str) {
+/// Makes a fresh database on `server` (skipping when it is not configured), migrates it, makes
+/// the roles, runs the scenario, and drops the roles even if it failed.
+async fn with_read_only_role(server: RoleServer, test: &str, denied: &'static str) {
+    let url = match server {
+        RoleServer::Postgres => fresh_postgres_url(test).await,
+        RoleServer::MySql => fresh_mysql_url(test).await,
+    };
+    let Some(url) = url else {
+        return;
+    };
     let admin = maintenance_sqlx::connect(&url).await.expect("admin store");
     admin.migrate().await.expect("migrate");
     let role = TestRole::create(server, Access::ReadOnly, &url).await;

@@ -216,60 +216,38 @@ async fn round_trip(
     assert_eq!(diesel.revision().await.unwrap(), start + 22);
 }
 
+/// The round trip between a sqlx and a diesel store on `url`.
+async fn both_stores(url: &str, first: First) {
+    let sqlx = maintenance_sqlx::connect(url).await.unwrap();
+    let diesel = maintenance_diesel::connect(url).await.unwrap();
+    round_trip(&sqlx, &diesel, first).await;
+}
+
 async fn sqlite(first: First) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("interop.db").display());
-    let sqlx = maintenance_sqlx::connect(&url).await.unwrap();
-    let diesel = maintenance_diesel::connect(&url).await.unwrap();
-    round_trip(&sqlx, &diesel, first).await;
+    both_stores(&url, first).await;
 }
 
 async fn postgres(test: &str, first: First) {
-    let Some(url) = fresh_postgres_url(test).await else {
-        return;
-    };
-    let sqlx = maintenance_sqlx::connect(&url).await.unwrap();
-    let diesel = maintenance_diesel::connect(&url).await.unwrap();
-    round_trip(&sqlx, &diesel, first).await;
+    if let Some(url) = fresh_postgres_url(test).await {
+        both_stores(&url, first).await;
+    }
 }
 
 async fn mysql(test: &str, first: First) {
-    let Some(url) = fresh_mysql_url(test).await else {
-        return;
-    };
-    let sqlx = maintenance_sqlx::connect(&url).await.unwrap();
-    let diesel = maintenance_diesel::connect(&url).await.unwrap();
-    round_trip(&sqlx, &diesel, first).await;
+    if let Some(url) = fresh_mysql_url(test).await {
+        both_stores(&url, first).await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_sqlx_first() {
-    sqlite(First::Sqlx).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_diesel_first() {
-    sqlite(First::Diesel).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_sqlx_first() {
-    postgres("postgres_sqlx_first", First::Sqlx).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_diesel_first() {
-    postgres("postgres_diesel_first", First::Diesel).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_sqlx_first() {
-    mysql("mysql_sqlx_first", First::Sqlx).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_diesel_first() {
-    mysql("mysql_diesel_first", First::Diesel).await;
+maintenance_tests::multi_thread_tests! {
+    sqlite_sqlx_first => sqlite(First::Sqlx);
+    sqlite_diesel_first => sqlite(First::Diesel);
+    postgres_sqlx_first => postgres("postgres_sqlx_first", First::Sqlx);
+    postgres_diesel_first => postgres("postgres_diesel_first", First::Diesel);
+    mysql_sqlx_first => mysql("mysql_sqlx_first", First::Sqlx);
+    mysql_diesel_first => mysql("mysql_diesel_first", First::Diesel);
 }
 
 /// A sqlx store and a diesel store migrating one fresh database at the same moment both

@@ -3,32 +3,14 @@
 #![allow(dead_code)]
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+pub use maintenance_sql::testkit::{Backend, with_database};
+use maintenance_sql::testkit::{server_url, unique_db_name};
 use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_maintenance");
-
-/// A database backend the tests run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-impl Backend {
-    /// The variable with the server URL, for the backends that need a server.
-    pub fn env_var(self) -> Option<&'static str> {
-        match self {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some("MAINTENANCE_TEST_POSTGRES_URL"),
-            Backend::MySql => Some("MAINTENANCE_TEST_MYSQL_URL"),
-        }
-    }
-}
 
 /// A fresh database for one test: a temporary SQLite file, or a new database `mt_<unique>`
 /// created through the server URL.
@@ -64,36 +46,10 @@ impl Drop for TestDb {
     }
 }
 
-/// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL with ://");
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let authority = before_query.split('/').next().unwrap_or_default();
-    let mut out = format!("{scheme}://{authority}/{name}");
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("mt_{}_{n}_{nanos}", std::process::id())
-}
-
 /// A fresh database on `backend`, or `None` (after saying the test was skipped) when the
 /// backend's server URL is not set.
 pub async fn fresh_db(backend: Backend, test: &str) -> Option<TestDb> {
-    let Some(var) = backend.env_var() else {
+    let Some(var) = backend.server_env() else {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("maintenance.db").display());
         return Some(TestDb {
@@ -103,11 +59,8 @@ pub async fn fresh_db(backend: Backend, test: &str) -> Option<TestDb> {
             server: None,
         });
     };
-    let Some(server) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
-        eprintln!("{test}: skipped on {backend:?}: {var} is not set");
-        return None;
-    };
-    let name = unique_name();
+    let server = server_url(var, test)?;
+    let name = unique_db_name();
     let create = format!("CREATE DATABASE {name}");
     on_server(backend, &server, create)
         .await
