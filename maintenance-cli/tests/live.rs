@@ -340,7 +340,8 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     );
     assert!(body.contains("unclosed group"), "the regex error: {body}");
 
-    let refused: [(&str, Vec<(&str, &str)>, u16, &[&str]); 4] = [
+    // Each refused form: the path, its fields, the status and the words the answer shows.
+    let refused: [Refused<'_>; 4] = [
         (
             "/networks/add",
             vec![
@@ -874,3 +875,6 @@ async fn admin_binary_serves_the_page_and_logs_refusals_with_the_client_address(
     assert!(refused.contains("client=127.0.0.1"), "{refused}");
     assert!(refused.contains("rebound.example"), "{refused}");
 }
+
+/// A form the admin page refuses: its path, its fields, the status and the words shown.
+type Refused<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a [&'a str]);
