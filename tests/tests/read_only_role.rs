@@ -191,12 +191,20 @@ async fn scenario(
     let error = within_deadline("sqlx migrate", reader.migrate())
         .await
         .expect_err("migrating through a read-only role");
-    assert_denied("sqlx migrate", &error.to_string(), denied);
+    assert_denied(
+        "sqlx migrate",
+        &maintenance_core::ErrorChain(&error).to_string(),
+        denied,
+    );
     assert!(error.to_string().contains("could not migrate"), "{error}");
     let error = within_deadline("diesel migrate", diesel.migrate())
         .await
         .expect_err("migrating through a read-only role");
-    assert_denied("diesel migrate", &error.to_string(), denied);
+    assert_denied(
+        "diesel migrate",
+        &maintenance_core::ErrorChain(&error).to_string(),
+        denied,
+    );
     assert!(error.to_string().contains("could not migrate"), "{error}");
     assert_unchanged(&admin, &before, events_before).await;
 
