@@ -242,13 +242,22 @@ async fn forged_headers_through_nginx_fail_closed(server: Server) {
     );
 }
 
-maintenance_tests::multi_thread_tests! {
-    axum_behind_nginx_forged_headers_fail_closed =>
-        forged_headers_through_nginx_fail_closed(Server::Axum);
-    hyper_behind_nginx_forged_headers_fail_closed =>
-        forged_headers_through_nginx_fail_closed(Server::Hyper);
-    actix_behind_nginx_forged_headers_fail_closed =>
-        forged_headers_through_nginx_fail_closed(Server::Actix);
-    rocket_behind_nginx_forged_headers_fail_closed =>
-        forged_headers_through_nginx_fail_closed(Server::Rocket);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_behind_nginx_forged_headers_fail_closed() {
+    forged_headers_through_nginx_fail_closed(Server::Axum).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_behind_nginx_forged_headers_fail_closed() {
+    forged_headers_through_nginx_fail_closed(Server::Hyper).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actix_behind_nginx_forged_headers_fail_closed() {
+    forged_headers_through_nginx_fail_closed(Server::Actix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocket_behind_nginx_forged_headers_fail_closed() {
+    forged_headers_through_nginx_fail_closed(Server::Rocket).await;
 }
