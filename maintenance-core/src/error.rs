@@ -32,6 +32,9 @@ pub enum ValidationError {
     /// An unknown mode.
     #[error("invalid mode `{0}`: expected `full` or `read-only`")]
     Mode(String),
+    /// A state filter that is not `on`, `off` or `scheduled`.
+    #[error("invalid state `{0}`: expected `on`, `off` or `scheduled`")]
+    StateFilter(String),
     /// A window whose end is not after its start.
     #[error("invalid window: ends_at {ends_at} is not after starts_at {starts_at}")]
     Window {

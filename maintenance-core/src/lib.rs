@@ -48,6 +48,7 @@ mod decision;
 mod error;
 mod handle;
 mod host;
+mod listing;
 mod memory;
 mod model;
 mod pattern;
@@ -71,6 +72,7 @@ pub use decision::{AllowReason, Block, BlockReason, Decision, decide, retry_afte
 pub use error::{ErrorChain, PolicyError, StoreError, ValidationError};
 pub use handle::Maintenance;
 pub use host::{normalize_host, validate_domain};
+pub use listing::{MAX_PAGE_SIZE, SitePage, SiteQuery, SiteSelection, StateFilter};
 pub use memory::MemoryStore;
 pub use model::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange,

@@ -7,12 +7,13 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::error::StoreError;
+use crate::listing::SiteSelection;
 use crate::model::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange,
 };
 use crate::store::{
     ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceSource, MaintenanceStore,
-    StoreContents, find_site, unknown_site,
+    StoreContents, find_site, select_sites, unknown_site,
 };
 use crate::validate;
 
@@ -111,6 +112,12 @@ impl MemoryStore {
 impl Inner {
     fn commit(&mut self, site: Option<String>, actor: &str, action: &str, detail: String) {
         self.revision += 1;
+        self.record(site, actor, action, detail);
+        self.publish();
+    }
+
+    /// Appends an audit event.
+    fn record(&mut self, site: Option<String>, actor: &str, action: &str, detail: String) {
         let id = self.events.len() as i64 + 1;
         self.events.push(Event {
             id,
@@ -120,6 +127,10 @@ impl Inner {
             action: action.to_owned(),
             detail,
         });
+    }
+
+    /// Tells subscribers that something changed.
+    fn publish(&mut self) {
         self.subscribers
             .retain(|tx| !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(_))));
     }
@@ -208,6 +219,46 @@ impl MaintenanceStore for MemoryStore {
         self.write(site, actor, AuditAction::of_change(change).as_str(), |s| {
             change.apply_to(s)?;
             Ok(change.describe())
+        })
+    }
+
+    async fn set_state_many(
+        &self,
+        sites: &SiteSelection,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<Vec<SiteState>, StoreError> {
+        let action = AuditAction::of_change(change).as_str();
+        self.with(|inner| {
+            let targets: std::collections::HashSet<i64> = select_sites(&inner.sites, sites)?
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            // Every site is checked before any is written: all or nothing.
+            let mut next = Vec::with_capacity(targets.len());
+            for (index, site) in inner.sites.iter().enumerate() {
+                if targets.contains(&site.id) {
+                    let mut changed = site.clone();
+                    change.apply_to(&mut changed)?;
+                    next.push((index, changed));
+                }
+            }
+            if next.is_empty() {
+                return Ok(Vec::new());
+            }
+            let now = Utc::now();
+            let detail = change.describe();
+            inner.revision += 1;
+            let mut result = Vec::with_capacity(next.len());
+            for (index, mut changed) in next {
+                changed.updated_at = Some(now);
+                changed.updated_by = Some(actor.to_owned());
+                inner.sites[index] = changed.clone();
+                inner.record(Some(changed.domain.clone()), actor, action, detail.clone());
+                result.push(changed);
+            }
+            inner.publish();
+            Ok(result)
         })
     }
 

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::error::StoreError;
+use crate::listing::{SitePage, SiteQuery, SiteSelection};
 use crate::model::{AuditAction, Event, SiteRef, SiteState, StateChange};
 
 /// A feed of change notices: each message means "the data may have changed, read again".
@@ -134,6 +135,44 @@ pub trait MaintenanceStore: MaintenanceSource {
         find_site(&contents.sites, site)
             .cloned()
             .ok_or_else(|| unknown_site(site))
+    }
+
+    /// Changes the state of several sites, or of all, the same way, and returns their new
+    /// states in the store's order.
+    ///
+    /// The change is checked against each site ([`StateChange::apply_to`]); if one site
+    /// refuses it, or a named site is unknown, nothing is written. Each site gets its audit
+    /// event. The SQL stores and [`crate::MemoryStore`] make it one transaction with one
+    /// revision; the default, for stores that do not override it, checks every site first and
+    /// then writes them one by one with [`MaintenanceStore::set_state`] (so a failure midway,
+    /// such as a lost connection, can leave some written).
+    async fn set_state_many(
+        &self,
+        sites: &SiteSelection,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<Vec<SiteState>, StoreError> {
+        let contents = self.load().await?;
+        let targets = select_sites(&contents.sites, sites)?;
+        for site in &targets {
+            let mut next = (*site).clone();
+            change.apply_to(&mut next)?;
+        }
+        let mut changed = Vec::with_capacity(targets.len());
+        for site in targets {
+            let reference = SiteRef::Domain(site.domain.clone());
+            changed.push(self.set_state(&reference, change, actor).await?);
+        }
+        Ok(changed)
+    }
+
+    /// One page of the sites a listing shows ([`SiteQuery`]), with how many match in all.
+    ///
+    /// The default loads every site and filters in memory ([`SiteQuery::page_of`]); the SQL
+    /// stores filter, count and page in the database.
+    async fn list_sites(&self, query: &SiteQuery) -> Result<SitePage, StoreError> {
+        let contents = self.load().await?;
+        Ok(query.page_of(&contents.sites))
     }
 
     /// Adds the site if it is not there yet, and returns it either way.
@@ -251,6 +290,19 @@ impl<T: MaintenanceStore + ?Sized> MaintenanceStore for Arc<T> {
         (**self).site(site).await
     }
 
+    async fn set_state_many(
+        &self,
+        sites: &SiteSelection,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<Vec<SiteState>, StoreError> {
+        (**self).set_state_many(sites, change, actor).await
+    }
+
+    async fn list_sites(&self, query: &SiteQuery) -> Result<SitePage, StoreError> {
+        (**self).list_sites(query).await
+    }
+
     async fn ensure_site(
         &self,
         domain: &str,
@@ -268,6 +320,25 @@ pub fn find_site<'a>(sites: &'a [SiteState], site: &SiteRef) -> Option<&'a SiteS
         SiteRef::Domain(d) => {
             let d = crate::host::normalize_host(d);
             sites.iter().find(|s| s.domain == d)
+        }
+    }
+}
+
+/// The sites a [`SiteSelection`] names, in the order of `sites` (each once); the first unknown
+/// one is an error.
+pub fn select_sites<'a>(
+    sites: &'a [SiteState],
+    selection: &SiteSelection,
+) -> Result<Vec<&'a SiteState>, StoreError> {
+    match selection {
+        SiteSelection::All => Ok(sites.iter().collect()),
+        SiteSelection::Sites(refs) => {
+            let mut ids = std::collections::HashSet::with_capacity(refs.len());
+            for r in refs {
+                let site = find_site(sites, r).ok_or_else(|| unknown_site(r))?;
+                ids.insert(site.id);
+            }
+            Ok(sites.iter().filter(|s| ids.contains(&s.id)).collect())
         }
     }
 }
