@@ -27,7 +27,7 @@ use crate::policy::Policy;
 use crate::request::{Identity, RequestView};
 use crate::response::blocked_response;
 use crate::snapshot::Snapshot;
-use crate::store::{ChangeFeed, MaintenanceSource};
+use crate::store::{ChangeFeed, MaintenanceSource, StoreChanges};
 
 struct Inner {
     source: Arc<dyn MaintenanceSource>,
@@ -36,6 +36,7 @@ struct Inner {
     reload_lock: tokio::sync::Mutex<()>,
     refresher: Mutex<Option<JoinHandle<()>>>,
     loads: AtomicU64,
+    full_loads: AtomicU64,
     failures: AtomicU64,
     /// Whether the last look at the store (the first load, a poll, a reload, a subscription)
     /// failed and was logged: the failures after it are not logged again.
@@ -101,6 +102,7 @@ impl Maintenance {
                 reload_lock: tokio::sync::Mutex::new(()),
                 refresher: Mutex::new(None),
                 loads: AtomicU64::new(0),
+                full_loads: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
             }),
@@ -188,7 +190,16 @@ impl Maintenance {
         )
     }
 
-    /// Reloads the snapshot from the source now. On error the current snapshot stays.
+    /// How many of the snapshots counted by [`Maintenance::stats`] were read in full (the
+    /// first, and each time the source could not say which sites changed); the others were
+    /// built from the one before and the sites that changed.
+    pub fn full_loads(&self) -> u64 {
+        self.inner.full_loads.load(Ordering::Relaxed)
+    }
+
+    /// Brings the snapshot up to the source's current state now: only the sites that changed
+    /// when the source can tell which, everything otherwise. On error the current snapshot
+    /// stays.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         reload(&self.inner).await
     }
@@ -210,20 +221,70 @@ impl Maintenance {
     }
 }
 
+/// Brings the snapshot up to the store's revision: only the sites that changed, when the
+/// source can tell which ([`MaintenanceSource::changes_since`]); everything otherwise.
 async fn reload(inner: &Inner) -> Result<(), StoreError> {
     let _one_at_a_time = inner.reload_lock.lock().await;
-    match inner.source.load().await {
-        Ok(contents) => {
-            let snapshot = Snapshot::new(contents.revision, contents.sites);
-            inner.snapshot.store(Some(Arc::new(snapshot)));
-            inner.loads.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(e) => {
-            inner.failures.fetch_add(1, Ordering::Relaxed);
-            Err(e)
+    let result = match inner.snapshot.load_full() {
+        Some(current) => match inner.source.changes_since(current.revision()).await {
+            Ok(Some(changes)) => match incremental(&current, changes) {
+                Step::UpToDate => Ok(()),
+                Step::Apply(next) => {
+                    inner.snapshot.store(Some(Arc::new(next)));
+                    inner.loads.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                Step::Full => full_load(inner).await,
+            },
+            Ok(None) => full_load(inner).await,
+            Err(e) => Err(e),
+        },
+        None => full_load(inner).await,
+    };
+    if result.is_err() {
+        inner.failures.fetch_add(1, Ordering::Relaxed);
+    }
+    result
+}
+
+/// What to do with the changes a source gave.
+enum Step {
+    /// Nothing changed.
+    UpToDate,
+    /// This snapshot is the store's state.
+    Apply(Snapshot),
+    /// The changes cannot be trusted to bring the snapshot up to date: read everything.
+    Full,
+}
+
+/// What `changes` make of `current`. Everything is read again when the store went back to an
+/// older revision (restored from a backup), or when its revision moved with no site named (a
+/// change written by hand that did not say which site it changed).
+fn incremental(current: &Snapshot, changes: StoreChanges) -> Step {
+    use std::cmp::Ordering as Cmp;
+    match changes.revision.cmp(&current.revision()) {
+        Cmp::Less => Step::Full,
+        Cmp::Equal => Step::UpToDate,
+        Cmp::Greater if changes.changed.is_empty() && changes.removed.is_empty() => Step::Full,
+        Cmp::Greater => {
+            tracing::debug!(
+                revision = changes.revision,
+                changed = changes.changed.len(),
+                removed = changes.removed.len(),
+                "applying maintenance changes"
+            );
+            Step::Apply(current.apply(changes))
         }
     }
+}
+
+async fn full_load(inner: &Inner) -> Result<(), StoreError> {
+    let contents = inner.source.load().await?;
+    let snapshot = Snapshot::new(contents.revision, contents.sites);
+    inner.snapshot.store(Some(Arc::new(snapshot)));
+    inner.loads.fetch_add(1, Ordering::Relaxed);
+    inner.full_loads.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }
 
 /// Reloads when the revision moved (or nothing is loaded yet).

@@ -1,5 +1,6 @@
 //! An in-memory store, for tests and single-process applications.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -13,7 +14,7 @@ use crate::model::{
 };
 use crate::store::{
     ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceSource, MaintenanceStore,
-    StoreContents, find_site, select_sites, unknown_site,
+    StoreChanges, StoreContents, find_site, select_sites, unknown_site,
 };
 use crate::validate;
 
@@ -24,6 +25,10 @@ struct Inner {
     sites: Vec<SiteState>,
     events: Vec<Event>,
     subscribers: Vec<mpsc::Sender<()>>,
+    /// The revision of each site's last change, and of each removal: what
+    /// [`MaintenanceSource::changes_since`] answers from.
+    changed_at: HashMap<i64, i64>,
+    removed_at: HashMap<i64, i64>,
 }
 
 /// A [`MaintenanceStore`] in memory, with one default site, and a change feed.
@@ -63,6 +68,8 @@ impl MemoryStore {
                 sites: vec![default],
                 events: Vec::new(),
                 subscribers: Vec::new(),
+                changed_at: HashMap::new(),
+                removed_at: HashMap::new(),
             }),
         }
     }
@@ -104,6 +111,7 @@ impl MemoryStore {
             let domain = next.domain.clone();
             inner.sites[index] = next.clone();
             inner.commit(Some(domain), actor, action, detail);
+            inner.changed_at.insert(next.id, inner.revision);
             Ok(next)
         })
     }
@@ -151,6 +159,28 @@ impl MaintenanceSource for MemoryStore {
         self.with(|inner| Ok(inner.revision))
     }
 
+    async fn changes_since(&self, revision: i64) -> Result<Option<StoreChanges>, StoreError> {
+        self.with(|inner| {
+            let changed = inner
+                .sites
+                .iter()
+                .filter(|s| inner.changed_at.get(&s.id).is_some_and(|&r| r > revision))
+                .cloned()
+                .collect();
+            let removed = inner
+                .removed_at
+                .iter()
+                .filter(|&(_, &r)| r > revision)
+                .map(|(&id, _)| id)
+                .collect();
+            Ok(Some(StoreChanges {
+                revision: inner.revision,
+                changed,
+                removed,
+            }))
+        })
+    }
+
     async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
         let (tx, rx) = mpsc::channel(1);
         self.with(|inner| {
@@ -184,6 +214,7 @@ impl MaintenanceStore for MemoryStore {
             inner.sites.push(site.clone());
             let detail = format!("name={:?}", site.name);
             inner.commit(Some(domain), actor, AuditAction::SiteAdd.as_str(), detail);
+            inner.changed_at.insert(site.id, inner.revision);
             Ok(site)
         })
     }
@@ -199,7 +230,9 @@ impl MaintenanceStore for MemoryStore {
             if inner.sites[index].is_default {
                 return Err(StoreError::DefaultSite(domain));
             }
-            inner.sites.remove(index);
+            let removed = inner.sites.remove(index);
+            inner.changed_at.remove(&removed.id);
+            inner.removed_at.insert(removed.id, inner.revision + 1);
             inner.commit(
                 Some(domain),
                 actor,
@@ -254,6 +287,7 @@ impl MaintenanceStore for MemoryStore {
                 changed.updated_at = Some(now);
                 changed.updated_by = Some(actor.to_owned());
                 inner.sites[index] = changed.clone();
+                inner.changed_at.insert(changed.id, inner.revision);
                 inner.record(Some(changed.domain.clone()), actor, action, detail.clone());
                 result.push(changed);
             }

@@ -8,6 +8,7 @@
 //! encoded slashes, bad percent-encoding) is never matched.
 
 use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use regex::RegexBuilder;
 use regex_automata::meta::{Config as SetConfig, Regex as MultiRegex};
@@ -26,7 +27,8 @@ fn anchored(pattern: &str) -> String {
     format!("^(?:{rest})")
 }
 
-/// Checks that `pattern` is a usable ignored-path pattern.
+/// Checks that `pattern` is a usable ignored-path pattern: its length, its syntax, and that
+/// it compiles within the size limit. Writes go through this check.
 ///
 /// ```
 /// use maintenance_core::validate_pattern;
@@ -35,40 +37,108 @@ fn anchored(pattern: &str) -> String {
 /// assert!(err.to_string().contains("^(unclosed"));
 /// ```
 pub fn validate_pattern(pattern: &str) -> Result<(), ValidationError> {
-    let len = pattern.chars().count();
-    if len > MAX_PATTERN_LEN {
-        return Err(ValidationError::Pattern {
-            pattern: pattern.to_owned(),
-            reason: format!("{len} characters long; at most {MAX_PATTERN_LEN} are allowed"),
-        });
-    }
+    check_length(pattern)?;
     RegexBuilder::new(&anchored(pattern))
         .size_limit(PATTERN_SIZE_LIMIT)
         .build()
         .map(|_| ())
-        .map_err(|e| ValidationError::Pattern {
-            pattern: pattern.to_owned(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| invalid(pattern, e.to_string()))
 }
 
-/// A compiled set of ignored-path patterns.
+/// Checks a pattern's length and syntax only, without compiling it: what reading a stored
+/// pattern needs (a few microseconds, where a compile costs tens and holds memory). A pattern
+/// that passes may still exceed the size limit; [`PatternSet`] leaves such a pattern out, with
+/// a warning, when it compiles the set.
+///
+/// ```
+/// use maintenance_core::validate;
+/// assert!(validate::pattern_syntax("^shop/[0-9]+/$").is_ok());
+/// assert!(validate::pattern_syntax("^(bad").is_err());
+/// ```
+pub fn check_pattern_syntax(pattern: &str) -> Result<(), ValidationError> {
+    check_length(pattern)?;
+    regex_automata::util::syntax::parse(&anchored(pattern))
+        .map(drop)
+        .map_err(|e| invalid(pattern, e.to_string()))
+}
+
+fn check_length(pattern: &str) -> Result<(), ValidationError> {
+    let len = pattern.chars().count();
+    if len > MAX_PATTERN_LEN {
+        return Err(invalid(
+            pattern,
+            format!("{len} characters long; at most {MAX_PATTERN_LEN} are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(pattern: &str, reason: String) -> ValidationError {
+    ValidationError::Pattern {
+        pattern: pattern.to_owned(),
+        reason,
+    }
+}
+
+/// A set of ignored-path patterns, compiled on first use.
+///
+/// Building a set only checks each pattern's syntax; the set is compiled into one
+/// multi-pattern regex the first time a path is matched against it (a request then waits for
+/// at most that one compile), and once compiled it stays so for as long as the set lives. A
+/// set is cheap to clone: clones share the patterns and the compiled regex, so sites with the
+/// same patterns (see [`crate::Snapshot`]) compile them once, and a site that did not change
+/// keeps its compiled set across snapshots.
 #[derive(Debug, Clone)]
 pub struct PatternSet {
-    set: Option<MultiRegex>,
+    inner: Arc<SetInner>,
+}
+
+#[derive(Debug)]
+struct SetInner {
     patterns: Vec<String>,
+    compiled: OnceLock<Compiled>,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    regex: Option<MultiRegex>,
+    /// The patterns the regex holds: those that compiled.
+    kept: usize,
 }
 
 impl PatternSet {
     /// An empty set that matches nothing.
     pub fn empty() -> Self {
+        PatternSet::from_checked(Vec::new())
+    }
+
+    fn from_checked(patterns: Vec<String>) -> Self {
         PatternSet {
-            set: None,
-            patterns: Vec::new(),
+            inner: Arc::new(SetInner {
+                patterns,
+                compiled: OnceLock::new(),
+            }),
         }
     }
 
-    /// Compiles the valid patterns; each invalid one is passed to `on_invalid` and left out.
+    /// A set of the patterns whose syntax is valid, compiled on first use; each invalid one
+    /// is passed to `on_invalid` and left out.
+    pub fn new<'a>(
+        patterns: impl IntoIterator<Item = &'a str>,
+        mut on_invalid: impl FnMut(ValidationError),
+    ) -> Self {
+        let mut kept = Vec::new();
+        for pattern in patterns {
+            match check_pattern_syntax(pattern) {
+                Ok(()) => kept.push(pattern.to_owned()),
+                Err(e) => on_invalid(e),
+            }
+        }
+        PatternSet::from_checked(kept)
+    }
+
+    /// Compiles the valid patterns now; each invalid one is passed to `on_invalid` and left
+    /// out.
     pub fn compile<'a>(
         patterns: impl IntoIterator<Item = &'a str>,
         mut on_invalid: impl FnMut(ValidationError),
@@ -80,36 +150,10 @@ impl PatternSet {
                 Err(e) => on_invalid(e),
             }
         }
-        if kept.is_empty() {
-            return PatternSet::empty();
-        }
-        let anchored_patterns: Vec<String> = kept.iter().map(|p| anchored(p)).collect();
-        // One multi-pattern regex, as `regex::RegexSet` builds, but without the one-pass DFA:
-        // regex-automata 0.4.19's one-pass engine panics on some pattern sets (e.g. `""` with
-        // `\u{85e}\Ba` on the path `¡`), and a pattern comes from the database, so no pattern
-        // may make a request panic.
-        match MultiRegex::builder()
-            .configure(
-                SetConfig::new()
-                    .onepass(false)
-                    .nfa_size_limit(Some(SET_SIZE_LIMIT)),
-            )
-            .build_many(&anchored_patterns)
-        {
-            Ok(set) => PatternSet {
-                set: Some(set),
-                patterns: kept,
-            },
-            Err(e) => {
-                // Each pattern compiles alone but together they exceed the limit: keep none
-                // rather than an arbitrary subset, and say so.
-                on_invalid(ValidationError::Pattern {
-                    pattern: kept.join(" | "),
-                    reason: format!("the set of patterns is too large: {e}"),
-                });
-                PatternSet::empty()
-            }
-        }
+        let set = PatternSet::from_checked(kept);
+        let compiled = Compiled::build(&set.inner.patterns, &mut on_invalid);
+        let _ = set.inner.compiled.set(compiled);
+        set
     }
 
     /// Compiles patterns that must all be valid.
@@ -128,18 +172,117 @@ impl PatternSet {
 
     /// The patterns in the set, as written.
     pub fn patterns(&self) -> &[String] {
-        &self.patterns
+        &self.inner.patterns
     }
 
     /// Whether the set has no pattern.
     pub fn is_empty(&self) -> bool {
-        self.set.is_none()
+        self.inner.patterns.is_empty()
+    }
+
+    /// Whether the set has been compiled (by a match, or by [`PatternSet::compile`]).
+    pub fn is_compiled(&self) -> bool {
+        self.inner.compiled.get().is_some()
+    }
+
+    /// How many of the patterns are in the compiled regex, once compiled: fewer than
+    /// [`PatternSet::patterns`] when some did not compile.
+    pub fn compiled_len(&self) -> Option<usize> {
+        self.inner.compiled.get().map(|c| c.kept)
+    }
+
+    /// How many sets share this one's patterns and compile (itself included).
+    pub(crate) fn users(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
+    /// Whether `self` and `other` are the same set in memory (sharing one compile).
+    pub fn shares_with(&self, other: &PatternSet) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Whether a pattern matches `relative`, a path already prepared by [`path_for_matching`].
+    /// The first call compiles the set.
     pub fn matches_prepared(&self, relative: &str) -> bool {
-        self.set.as_ref().is_some_and(|s| s.is_match(relative))
+        if self.inner.patterns.is_empty() {
+            return false;
+        }
+        let compiled = self.inner.compiled.get_or_init(|| {
+            Compiled::build(&self.inner.patterns, &mut |e| {
+                tracing::warn!(error = %e, "leaving out an ignored-path pattern that does not compile");
+            })
+        });
+        compiled
+            .regex
+            .as_ref()
+            .is_some_and(|r| r.is_match(relative))
     }
+}
+
+impl Compiled {
+    /// One multi-pattern regex of `patterns`. A pattern that does not compile within the
+    /// size limit on its own is left out (reported); if the rest still exceed the limit
+    /// together, none is kept rather than an arbitrary subset.
+    fn build(patterns: &[String], on_invalid: &mut dyn FnMut(ValidationError)) -> Compiled {
+        if patterns.is_empty() {
+            return Compiled {
+                regex: None,
+                kept: 0,
+            };
+        }
+        if let Ok(regex) = build_set(patterns) {
+            return Compiled {
+                regex: Some(regex),
+                kept: patterns.len(),
+            };
+        }
+        // Find the patterns that fail alone: only then is the set's failure worth a search.
+        let mut usable = Vec::with_capacity(patterns.len());
+        for pattern in patterns {
+            match validate_pattern(pattern) {
+                Ok(()) => usable.push(pattern.clone()),
+                Err(e) => on_invalid(e),
+            }
+        }
+        if usable.is_empty() {
+            return Compiled {
+                regex: None,
+                kept: 0,
+            };
+        }
+        match build_set(&usable) {
+            Ok(regex) => Compiled {
+                regex: Some(regex),
+                kept: usable.len(),
+            },
+            Err(e) => {
+                on_invalid(invalid(
+                    &usable.join(" | "),
+                    format!("the set of patterns is too large: {e}"),
+                ));
+                Compiled {
+                    regex: None,
+                    kept: 0,
+                }
+            }
+        }
+    }
+}
+
+/// One multi-pattern regex, as `regex::RegexSet` builds, but without the one-pass DFA:
+/// regex-automata 0.4.19's one-pass engine panics on some pattern sets (e.g. `""` with
+/// `\u{85e}\Ba` on the path `¡`), and a pattern comes from the database, so no pattern may
+/// make a request panic.
+fn build_set(patterns: &[String]) -> Result<MultiRegex, String> {
+    let anchored_patterns: Vec<String> = patterns.iter().map(|p| anchored(p)).collect();
+    MultiRegex::builder()
+        .configure(
+            SetConfig::new()
+                .onepass(false)
+                .nfa_size_limit(Some(SET_SIZE_LIMIT)),
+        )
+        .build_many(&anchored_patterns)
+        .map_err(|e| e.to_string())
 }
 
 /// Prepares a request path for pattern matching: percent-decoded, without its leading `/`.

@@ -1,11 +1,15 @@
-//! The snapshot: every site, compiled for requests, looked up by host.
+//! The snapshot: every site, ready for requests, looked up by host.
 //!
-//! A snapshot is built once per store revision. Patterns are compiled into one `RegexSet` per
-//! site here, so a request never compiles anything; a pattern that does not compile is left
-//! out with a warning naming it, and the rest keep working.
+//! A snapshot is built once per store revision, in full ([`Snapshot::new`]) or from the one
+//! before it and what changed since ([`Snapshot::apply`]): an unchanged site is the same
+//! [`LiveSite`] in both, with its compiled patterns. A site's patterns are checked when it is
+//! built and compiled into one multi-pattern regex the first time a path is matched against
+//! them ([`PatternSet`]), so a request never compiles more than that one set, and sites never
+//! asked about compile nothing. Sites with the same pattern list share one set. A pattern
+//! that is not valid is left out with a warning naming it, and the rest keep working.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
 
@@ -13,6 +17,7 @@ use crate::error::ValidationError;
 use crate::host::normalize_host;
 use crate::model::SiteState;
 use crate::pattern::PatternSet;
+use crate::store::StoreChanges;
 
 /// A site ready for requests: its state plus its compiled patterns.
 #[derive(Debug, Clone)]
@@ -20,15 +25,20 @@ pub struct LiveSite {
     state: SiteState,
     ignored: PatternSet,
     networks: Vec<IpNet>,
+    skipped: Vec<ValidationError>,
 }
 
 impl LiveSite {
-    /// Compiles a site's patterns; invalid ones go to `on_invalid`.
+    /// Prepares a site, its patterns compiled on first use; invalid ones go to `on_invalid`.
     pub fn compile(state: SiteState, on_invalid: impl FnMut(ValidationError)) -> Self {
-        let ignored = PatternSet::compile(
+        let ignored = PatternSet::new(
             state.ignored_paths.iter().map(|p| p.pattern.as_str()),
             on_invalid,
         );
+        LiveSite::with_patterns(state, ignored, Vec::new())
+    }
+
+    fn with_patterns(state: SiteState, ignored: PatternSet, skipped: Vec<ValidationError>) -> Self {
         // Stores hand over checked networks; a state built in code may still hold an
         // IPv4-mapped one, which must match the IPv4 form client addresses are compared in.
         let networks = state
@@ -40,6 +50,7 @@ impl LiveSite {
             state,
             ignored,
             networks,
+            skipped,
         }
     }
 
@@ -48,7 +59,7 @@ impl LiveSite {
         &self.state
     }
 
-    /// The site's compiled ignored patterns (only the valid ones).
+    /// The site's ignored patterns (only the valid ones), compiled on first use.
     pub fn ignored(&self) -> &PatternSet {
         &self.ignored
     }
@@ -68,6 +79,7 @@ pub struct Snapshot {
     default: Option<usize>,
     enabled: Vec<usize>,
     skipped: Vec<ValidationError>,
+    cache: Arc<SiteCache>,
 }
 
 impl Snapshot {
@@ -84,18 +96,61 @@ impl Snapshot {
     /// assert_eq!(snap.site_for_host(None).unwrap().state().id, 1);
     /// ```
     pub fn new(revision: i64, sites: Vec<SiteState>) -> Self {
-        let mut skipped = Vec::new();
-        let mut compiled = Vec::with_capacity(sites.len());
+        let cache = Arc::new(SiteCache::default());
+        let live = sites.into_iter().map(|s| cache.live_site(s)).collect();
+        Snapshot::assemble(revision, live, cache)
+    }
+
+    /// The snapshot after `changes`: the sites they name are replaced (or added, or removed),
+    /// every other site is taken over as it is, compiled patterns included.
+    ///
+    /// ```
+    /// use maintenance_core::{IgnoredPath, Snapshot, SiteState};
+    /// use maintenance_core::store::StoreChanges;
+    /// let mut shop = SiteState::new(2, "shop.example.com");
+    /// shop.ignored_paths.push(IgnoredPath { pattern: "^static/".into(), description: String::new() });
+    /// let before = Snapshot::new(7, vec![shop, SiteState::new(3, "blog.example.com")]);
+    /// let mut blog = SiteState::new(3, "blog.example.com");
+    /// blog.enabled = true;
+    /// let after = before.apply(StoreChanges { revision: 8, changed: vec![blog], removed: vec![] });
+    /// assert_eq!(after.revision(), 8);
+    /// assert!(after.site("blog.example.com").unwrap().state().enabled);
+    /// // The shop did not change: the same site, and the same pattern set, in both.
+    /// assert!(std::sync::Arc::ptr_eq(before.site("shop.example.com").unwrap(), after.site("shop.example.com").unwrap()));
+    /// ```
+    pub fn apply(&self, changes: StoreChanges) -> Snapshot {
+        let StoreChanges {
+            revision,
+            changed,
+            removed,
+        } = changes;
+        let replaced: HashSet<i64> = removed
+            .iter()
+            .copied()
+            .chain(changed.iter().map(|s| s.id))
+            .collect();
+        let mut sites: Vec<Arc<LiveSite>> = Vec::with_capacity(self.sites.len() + changed.len());
+        sites.extend(
+            self.sites
+                .iter()
+                .filter(|s| !replaced.contains(&s.state.id))
+                .cloned(),
+        );
+        let cache = Arc::clone(&self.cache);
+        let mut added: Vec<Arc<LiveSite>> =
+            changed.into_iter().map(|s| cache.live_site(s)).collect();
+        added.sort_by_key(|s| s.state.id);
+        sites = merge_by_id(sites, added);
+        cache.forget_unused(sites.len());
+        Snapshot::assemble(revision, sites, cache)
+    }
+
+    fn assemble(revision: i64, sites: Vec<Arc<LiveSite>>, cache: Arc<SiteCache>) -> Snapshot {
         let mut by_domain = HashMap::with_capacity(sites.len());
         let mut default = None;
         let mut enabled = Vec::new();
-        for state in sites {
-            let domain = state.domain.clone();
-            let site = LiveSite::compile(state, |e| {
-                tracing::warn!(site = %domain, error = %e, "skipping invalid ignored-path pattern");
-                skipped.push(e);
-            });
-            let index = compiled.len();
+        let mut skipped = Vec::new();
+        for (index, site) in sites.iter().enumerate() {
             if site.state.enabled {
                 enabled.push(index);
             }
@@ -105,16 +160,27 @@ impl Snapshot {
             by_domain
                 .entry(normalize_host(&site.state.domain).into_owned())
                 .or_insert(index);
-            compiled.push(Arc::new(site));
+            skipped.extend(site.skipped.iter().cloned());
         }
         Snapshot {
             revision,
-            sites: compiled,
+            sites,
             by_domain,
             default,
             enabled,
             skipped,
+            cache,
         }
+    }
+
+    /// How many sites the snapshot holds.
+    pub fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    /// Whether the snapshot holds no site.
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
     }
 
     /// The store revision this snapshot was read at.
@@ -156,5 +222,75 @@ impl Snapshot {
     /// What was left out while building, each naming the bad value.
     pub fn skipped(&self) -> &[ValidationError] {
         &self.skipped
+    }
+}
+
+/// `old` (in id order, or the store's order) and `added` (in id order) as one list: a site
+/// keeps its place, an added one goes before the first site with a higher id.
+fn merge_by_id(old: Vec<Arc<LiveSite>>, added: Vec<Arc<LiveSite>>) -> Vec<Arc<LiveSite>> {
+    if added.is_empty() {
+        return old;
+    }
+    let mut merged = Vec::with_capacity(old.len() + added.len());
+    let mut added = added.into_iter().peekable();
+    for site in old {
+        while let Some(next) = added.next_if(|a| a.state.id < site.state.id) {
+            merged.push(next);
+        }
+        merged.push(site);
+    }
+    merged.extend(added);
+    merged
+}
+
+/// What the snapshots of one line share: the pattern sets, by pattern list, so that sites
+/// with the same list (and the next snapshot's sites) use one set and compile it once. Held
+/// weakly: a set is dropped with the last site that uses it.
+#[derive(Debug, Default)]
+struct SiteCache {
+    sets: Mutex<HashMap<Vec<String>, WeakPatterns>>,
+}
+
+#[derive(Debug)]
+struct WeakPatterns(PatternSet);
+
+impl SiteCache {
+    /// A site ready for requests, its pattern set shared with any site of the line that has
+    /// the same patterns.
+    fn live_site(&self, state: SiteState) -> Arc<LiveSite> {
+        let domain = state.domain.clone();
+        let mut skipped = Vec::new();
+        let fresh = PatternSet::new(
+            state.ignored_paths.iter().map(|p| p.pattern.as_str()),
+            |e| {
+                tracing::warn!(site = %domain, error = %e, "skipping invalid ignored-path pattern");
+                skipped.push(e);
+            },
+        );
+        let ignored = if fresh.is_empty() {
+            fresh
+        } else {
+            let mut sets = self
+                .sets
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            sets.entry(fresh.patterns().to_vec())
+                .or_insert_with(|| WeakPatterns(fresh.clone()))
+                .0
+                .clone()
+        };
+        Arc::new(LiveSite::with_patterns(state, ignored, skipped))
+    }
+
+    /// Drops the sets no site uses any more, once the cache holds many more lists than a
+    /// snapshot of `sites` sites can use.
+    fn forget_unused(&self, sites: usize) {
+        let mut sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if sets.len() > sites.saturating_mul(2).max(64) {
+            sets.retain(|_, set| set.0.users() > 1);
+        }
     }
 }

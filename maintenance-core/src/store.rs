@@ -39,6 +39,18 @@ pub struct StoreContents {
     pub sites: Vec<SiteState>,
 }
 
+/// What changed in a store since a revision: enough to bring a snapshot of that revision up
+/// to [`StoreChanges::revision`] ([`crate::Snapshot::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreChanges {
+    /// The revision the changes were read at.
+    pub revision: i64,
+    /// The sites added or changed since, each whole (patterns and networks included).
+    pub changed: Vec<SiteState>,
+    /// The ids of the sites removed since (and of changed rows that could not be read).
+    pub removed: Vec<i64>,
+}
+
 /// Where a server reads maintenance state from: all the [`crate::Maintenance`] handle needs.
 ///
 /// Only reads: a store behind this trait works with a database role that may only `SELECT`
@@ -55,6 +67,18 @@ pub trait MaintenanceSource: Send + Sync + 'static {
     /// A feed of change notices, for stores that can push them (PostgreSQL's `LISTEN`).
     /// `None` (the default) means the handle polls [`MaintenanceSource::revision`].
     async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        Ok(None)
+    }
+
+    /// The sites that changed since `revision`, read consistently with the revision they were
+    /// read at, so that the handle rebuilds only those ([`crate::Snapshot::apply`]).
+    ///
+    /// `None` means the store cannot tell (the default, or a revision older than what it
+    /// keeps): the handle then loads everything. A store that answers must name every site
+    /// whose state, patterns or networks changed after `revision`, and every site removed
+    /// after it; naming more is harmless.
+    async fn changes_since(&self, revision: i64) -> Result<Option<StoreChanges>, StoreError> {
+        let _ = revision;
         Ok(None)
     }
 }
@@ -203,6 +227,10 @@ impl<T: MaintenanceSource + ?Sized> MaintenanceSource for Arc<T> {
 
     async fn subscribe(&self) -> Result<Option<ChangeFeed>, StoreError> {
         (**self).subscribe().await
+    }
+
+    async fn changes_since(&self, revision: i64) -> Result<Option<StoreChanges>, StoreError> {
+        (**self).changes_since(revision).await
     }
 }
 

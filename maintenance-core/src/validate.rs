@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use crate::error::ValidationError;
 
 pub use crate::host::validate_domain as domain;
+pub use crate::pattern::check_pattern_syntax as pattern_syntax;
 pub use crate::pattern::validate_pattern as pattern;
 
 /// The longest message accepted.

@@ -163,7 +163,7 @@ pub fn assemble_site<'a>(
     });
     let ignored_paths = paths
         .into_iter()
-        .filter(|p| match validate::pattern(&p.pattern) {
+        .filter(|p| match validate::pattern_syntax(&p.pattern) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(table = "maintenance_ignored_paths", id = p.id, site_id = id, error = %e,

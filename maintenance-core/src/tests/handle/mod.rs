@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::store::{ChangeFeed, StoreContents};
 
+mod incremental;
 mod outages;
 
 #[derive(Default)]
