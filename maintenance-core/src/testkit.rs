@@ -54,6 +54,7 @@ macro_rules! store_conformance_tests {
             writes_are_audited,
             every_write_records_its_audit_action,
             change_feed_announces_writes,
+            changes_since_names_what_changed,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -626,6 +627,83 @@ pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) 
         ]
         .map(Some)
     );
+}
+
+/// `changes_since` names every site a write changed (its patterns and networks included) and
+/// every site removed, read as `load` reads them; nothing after the current revision; and a
+/// snapshot brought up to date with the changes equals one built from everything.
+pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
+    let start = store.load().await.expect("load");
+    let r0 = start.revision;
+    let nothing = store
+        .changes_since(r0)
+        .await
+        .expect("changes since")
+        .expect("the store tells which sites changed");
+    assert_eq!(nothing.revision, r0);
+    assert!(nothing.changed.is_empty() && nothing.removed.is_empty());
+
+    let a = store.add_site("a.example", None, "t").await.expect("add a");
+    let b = store.add_site("b.example", None, "t").await.expect("add b");
+    store.add_site("c.example", None, "t").await.expect("add c");
+    let r1 = store.revision().await.expect("revision");
+    let a_ref = SiteRef::Domain("a.example".into());
+    store
+        .set_state(&a_ref, &StateChange::turn_on(), "t")
+        .await
+        .expect("turn a on");
+    store.remove_site("b.example", "t").await.expect("remove b");
+    let now = store.load().await.expect("load");
+    let changes = store
+        .changes_since(r1)
+        .await
+        .expect("changes since")
+        .expect("the store tells which sites changed");
+    assert_eq!(changes.revision, now.revision);
+    let ids: Vec<i64> = changes.changed.iter().map(|s| s.id).collect();
+    assert_eq!(ids, vec![a.id], "only a changed after r1");
+    let a_now = now.sites.iter().find(|s| s.id == a.id).expect("a is there");
+    assert_eq!(&changes.changed[0], a_now, "read as load reads it");
+    assert!(changes.removed.contains(&b.id), "b was removed");
+
+    // A pattern or a network changes its site.
+    for step in 0..2 {
+        let before = store.revision().await.expect("revision");
+        if step == 0 {
+            store
+                .add_ignored_path(&SiteRef::Default, "^static/", "", "t")
+                .await
+                .expect("add pattern");
+        } else {
+            store
+                .add_allowed_network(&a_ref, "10.1.0.0/16", "", "t")
+                .await
+                .expect("add network");
+        }
+        let changes = store
+            .changes_since(before)
+            .await
+            .expect("changes since")
+            .expect("the store tells which sites changed");
+        let expected = if step == 0 { "default" } else { "a.example" };
+        let domains: Vec<&str> = changes.changed.iter().map(|s| s.domain.as_str()).collect();
+        assert_eq!(domains, vec![expected], "step {step}");
+        let site = &changes.changed[0];
+        assert_eq!(site.ignored_paths.len() + site.allowed_networks.len(), 1);
+    }
+
+    // From the start: the changes make the first snapshot the current one.
+    let all = store
+        .changes_since(r0)
+        .await
+        .expect("changes since")
+        .expect("the store tells which sites changed");
+    let updated = crate::Snapshot::new(r0, start.sites).apply(all);
+    let current = store.load().await.expect("load");
+    let full = crate::Snapshot::new(current.revision, current.sites);
+    assert_eq!(updated.revision(), full.revision());
+    let states = |s: &crate::Snapshot| s.sites().map(|l| l.state().clone()).collect::<Vec<_>>();
+    assert_eq!(states(&updated), states(&full));
 }
 
 /// A store with a change feed sends a notice after a write.

@@ -157,6 +157,88 @@ macro_rules! impl_engine {
             })
         }
 
+        async fn read_change_rows(
+            conn: &mut Conn,
+            since: i64,
+        ) -> diesel::QueryResult<maintenance_sql::engine::ChangeRows> {
+            use diesel::prelude::*;
+            use diesel_async::RunQueryDsl;
+            use schema::maintenance_allowed_networks::dsl as n;
+            use schema::maintenance_ignored_paths::dsl as p;
+            use schema::maintenance_revision::dsl as r;
+            use schema::maintenance_site_changes::dsl as c;
+            use schema::maintenance_sites::dsl as s;
+            let revision = r::maintenance_revision
+                .filter(r::id.eq(REVISION_ID))
+                .select(r::revision)
+                .first::<i64>(conn)
+                .await
+                .optional()?;
+            let recorded: Vec<(i64, bool)> = c::maintenance_site_changes
+                .filter(c::version.gt(since))
+                .select((c::site_id, c::removed))
+                .load(conn)
+                .await?;
+            let changed = || {
+                c::maintenance_site_changes
+                    .filter(c::version.gt(since))
+                    .select(c::site_id)
+            };
+            let sites: Vec<SiteTuple> = s::maintenance_sites
+                .filter(s::id.eq_any(changed()))
+                .select(site_columns())
+                .order(s::id)
+                .load(conn)
+                .await?;
+            let paths: Vec<(i64, i64, String, String)> = p::maintenance_ignored_paths
+                .filter(p::site_id.eq_any(changed()))
+                .select((p::id, p::site_id, p::pattern, p::description))
+                .order(p::id)
+                .load(conn)
+                .await?;
+            let networks: Vec<(i64, i64, String, String)> = n::maintenance_allowed_networks
+                .filter(n::site_id.eq_any(changed()))
+                .select((n::id, n::site_id, n::cidr, n::description))
+                .order(n::id)
+                .load(conn)
+                .await?;
+            Ok(maintenance_sql::engine::ChangeRows {
+                rows: crate::common::Rows {
+                    revision,
+                    sites: sites.into_iter().map(site_row).collect(),
+                    paths: paths.into_iter().map(path_row).collect(),
+                    networks: networks.into_iter().map(network_row).collect(),
+                },
+                recorded,
+            })
+        }
+
+        /// Runs `read` in the consistent read transaction of `begin_read`.
+        async fn in_read_tx<T>(
+            conn: &mut Conn,
+            read: impl for<'c> FnOnce(
+                &'c mut Conn,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = diesel::QueryResult<T>> + Send + 'c>,
+            >,
+        ) -> Result<T, maintenance_core::StoreError> {
+            use diesel_async::{AsyncConnection, TransactionManager};
+            type Tm = <Conn as AsyncConnection>::TransactionManager;
+            begin_read(conn).await.map_err(store_error)?;
+            match read(conn).await {
+                Ok(value) => {
+                    Tm::commit_transaction(conn).await.map_err(store_error)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    if let Err(rollback) = Tm::rollback_transaction(conn).await {
+                        tracing::warn!(error = %rollback, "could not roll back a read transaction");
+                    }
+                    Err(store_error(e))
+                }
+            }
+        }
+
         impl $store {
             async fn conn(
                 &self,
@@ -185,24 +267,19 @@ macro_rules! impl_engine {
             }
 
             async fn read_all(&self) -> Result<crate::common::Rows, maintenance_core::StoreError> {
-                use diesel_async::{AsyncConnection, TransactionManager};
-                type Tm = <Conn as AsyncConnection>::TransactionManager;
                 let mut conn = self.conn().await?;
-                begin_read(&mut conn).await.map_err(store_error)?;
-                match read_rows(&mut conn).await {
-                    Ok(rows) => {
-                        Tm::commit_transaction(&mut *conn)
-                            .await
-                            .map_err(store_error)?;
-                        Ok(rows)
-                    }
-                    Err(e) => {
-                        if let Err(rollback) = Tm::rollback_transaction(&mut *conn).await {
-                            tracing::warn!(error = %rollback, "could not roll back a read transaction");
-                        }
-                        Err(store_error(e))
-                    }
-                }
+                in_read_tx(&mut conn, |c| Box::pin(read_rows(c))).await
+            }
+
+            async fn read_changes(
+                &self,
+                since: i64,
+            ) -> Result<Option<maintenance_sql::engine::ChangeRows>, maintenance_core::StoreError>
+            {
+                let mut conn = self.conn().await?;
+                in_read_tx(&mut conn, move |c| Box::pin(read_change_rows(c, since)))
+                    .await
+                    .map(Some)
             }
 
             async fn read_revision(&self) -> Result<Option<i64>, maintenance_core::StoreError> {
@@ -294,6 +371,34 @@ macro_rules! impl_engine {
                     .first::<i64>(&mut *self.conn)
                     .await
                     .optional()
+                    .map_err(store_error)
+            }
+
+            async fn record_change(
+                &mut self,
+                site_id: i64,
+                revision: i64,
+                removed: bool,
+            ) -> Result<(), maintenance_core::StoreError> {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                use schema::maintenance_site_changes::dsl as c;
+                // Delete and insert, which every backend spells the same (an upsert is not):
+                // the transaction holds the writers' lock, so no other store writes this row
+                // meanwhile.
+                diesel::delete(c::maintenance_site_changes.filter(c::site_id.eq(site_id)))
+                    .execute(&mut *self.conn)
+                    .await
+                    .map_err(store_error)?;
+                diesel::insert_into(c::maintenance_site_changes)
+                    .values((
+                        c::site_id.eq(site_id),
+                        c::version.eq(revision),
+                        c::removed.eq(removed),
+                    ))
+                    .execute(&mut *self.conn)
+                    .await
+                    .map(drop)
                     .map_err(store_error)
             }
 

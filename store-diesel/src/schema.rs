@@ -2,7 +2,7 @@
 //! with its native timestamp type (text on SQLite, `TIMESTAMPTZ` on PostgreSQL, `DATETIME(6)`
 //! on MariaDB/MySQL). The migrations (maintenance-sql's `migrations/`) create them.
 
-/// Declares the five tables, with `$time` as the timestamp type and `$revision_id` as the type
+/// Declares the six tables, with `$time` as the timestamp type and `$revision_id` as the type
 /// of the revision row's key.
 macro_rules! maintenance_tables {
     ($time:ident, $revision_id:ident) => {
@@ -57,6 +57,23 @@ macro_rules! maintenance_tables {
                 detail -> Text,
             }
         }
+
+        diesel::table! {
+            use diesel::sql_types::*;
+            maintenance_site_changes (site_id) {
+                site_id -> BigInt,
+                version -> BigInt,
+                removed -> Bool,
+            }
+        }
+
+        // The changed sites are read with subselects on this table.
+        diesel::allow_tables_to_appear_in_same_query!(
+            maintenance_site_changes,
+            maintenance_sites,
+            maintenance_ignored_paths,
+            maintenance_allowed_networks,
+        );
 
         diesel::table! {
             use diesel::sql_types::*;

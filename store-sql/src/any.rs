@@ -117,6 +117,16 @@ macro_rules! any_store {
                 self.engine().read_all().await
             }
 
+            async fn read_changes(
+                &self,
+                since: i64,
+            ) -> ::std::result::Result<
+                ::std::option::Option<$crate::engine::ChangeRows>,
+                $crate::__core::StoreError,
+            > {
+                self.engine().read_changes(since).await
+            }
+
             async fn read_revision(
                 &self,
             ) -> ::std::result::Result<::std::option::Option<i64>, $crate::__core::StoreError>

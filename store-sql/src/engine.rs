@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use ipnet::IpNet;
 
-use maintenance_core::store::{ChangeFeed, StoreContents, unknown_site};
+use maintenance_core::store::{ChangeFeed, StoreChanges, StoreContents, unknown_site};
 use maintenance_core::validate;
 use maintenance_core::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange, StoreError,
@@ -72,6 +72,38 @@ pub fn assemble_all(rows: Rows) -> Result<StoreContents, MissingRevisionRow> {
     })
 }
 
+/// What [`Engine::read_changes`] reads: the rows of the sites changed since a revision, and
+/// the ids recorded as changed or removed.
+#[derive(Debug, Default)]
+pub struct ChangeRows {
+    /// The revision, and the rows of the changed sites that are still there.
+    pub rows: Rows,
+    /// Every site id recorded after the revision asked for, with its removed flag.
+    pub recorded: Vec<(i64, bool)>,
+}
+
+/// The changes since a revision, as the core takes them: the changed sites read as
+/// [`assemble_site`] reads them, and as removed every recorded id that is not among them (a
+/// removed site, or a row that could not be read).
+pub fn assemble_changes(changes: ChangeRows) -> Result<StoreChanges, MissingRevisionRow> {
+    let ChangeRows { rows, recorded } = changes;
+    let revision = rows.revision.ok_or(MissingRevisionRow)?;
+    let changed = rows.into_sites();
+    let present: std::collections::HashSet<i64> = changed.iter().map(|s| s.id).collect();
+    let mut removed: Vec<i64> = recorded
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !present.contains(id))
+        .collect();
+    removed.sort_unstable();
+    removed.dedup();
+    Ok(StoreChanges {
+        revision,
+        changed,
+        removed,
+    })
+}
+
 /// The reads of a store, and how it opens a write transaction.
 #[async_trait]
 pub trait Engine: Send + Sync {
@@ -79,6 +111,14 @@ pub trait Engine: Send + Sync {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError>;
     /// Reads the revision and every row, in one consistent transaction.
     async fn read_all(&self) -> Result<Rows, StoreError>;
+    /// Reads the revision, the sites recorded in `maintenance_site_changes` after `since`
+    /// (their ids and removed flags) and the rows of those still there, in one consistent
+    /// transaction. `None` (the default) for a store that keeps no such record: the handle then
+    /// reads everything.
+    async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
+        let _ = since;
+        Ok(None)
+    }
     /// Reads the revision.
     async fn read_revision(&self) -> Result<Option<i64>, StoreError>;
     /// The domain of a site, if it exists.
@@ -104,6 +144,14 @@ pub trait WriteTx: Send {
     /// Bumps the revision (which takes the writers' lock) and returns the new value, or
     /// `None` when the revision row is missing.
     async fn bump_revision(&mut self) -> Result<Option<i64>, StoreError>;
+    /// Records in `maintenance_site_changes` that the site changed (or was removed) at
+    /// `revision`, so that servers reload it ([`Engine::read_changes`]).
+    async fn record_change(
+        &mut self,
+        site_id: i64,
+        revision: i64,
+        removed: bool,
+    ) -> Result<(), StoreError>;
     /// The row of a site, if it exists.
     async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, StoreError>;
     /// The ignored-path rows of a site, in id order.
@@ -166,11 +214,12 @@ fn now() -> DateTime<Utc> {
 /// A write transaction that holds the writers' lock (the bumped revision row).
 type Tx<'e> = Box<dyn WriteTx + 'e>;
 
-/// Opens a write transaction and takes the write lock by bumping the revision.
-async fn begin<E: Engine + ?Sized>(engine: &E) -> Result<Tx<'_>, StoreError> {
+/// Opens a write transaction and takes the write lock by bumping the revision; returns the
+/// transaction and the revision its changes are recorded at.
+async fn begin<E: Engine + ?Sized>(engine: &E) -> Result<(Tx<'_>, i64), StoreError> {
     let mut tx = engine.begin_write().await?;
     match tx.bump_revision().await {
-        Ok(Some(_)) => Ok(tx),
+        Ok(Some(revision)) => Ok((tx, revision)),
         Ok(None) => Err(rollback(tx, engine.no_revision_row()).await),
         Err(e) => Err(rollback(tx, e).await),
     }
@@ -267,6 +316,20 @@ pub async fn load<E: Engine + ?Sized>(engine: &E) -> Result<StoreContents, Store
     assemble_all(engine.read_all().await?).map_err(|MissingRevisionRow| engine.no_revision_row())
 }
 
+/// [`MaintenanceSource::changes_since`](maintenance_core::MaintenanceSource::changes_since)
+/// through an [`Engine`].
+pub async fn changes_since<E: Engine + ?Sized>(
+    engine: &E,
+    since: i64,
+) -> Result<Option<StoreChanges>, StoreError> {
+    match engine.read_changes(since).await? {
+        Some(changes) => assemble_changes(changes)
+            .map(Some)
+            .map_err(|MissingRevisionRow| engine.no_revision_row()),
+        None => Ok(None),
+    }
+}
+
 /// [`MaintenanceSource::revision`](maintenance_core::MaintenanceSource::revision) through an [`Engine`].
 pub async fn revision<E: Engine + ?Sized>(engine: &E) -> Result<i64, StoreError> {
     engine
@@ -283,13 +346,14 @@ pub async fn add_site<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<SiteState, StoreError> {
     let domain = validate::domain(domain)?;
-    let mut tx = begin(engine).await?;
-    let result = add_site_in(&mut *tx, domain, name, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = add_site_in(&mut *tx, revision, domain, name, actor).await;
     settle(tx, result).await
 }
 
 async fn add_site_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     domain: String,
     name: Option<&str>,
     actor: &str,
@@ -307,6 +371,7 @@ async fn add_site_in(
     }
     let at = stamp(&mut site, actor)?;
     site.id = tx.insert_site(&site).await?;
+    tx.record_change(site.id, revision, false).await?;
     let detail = format!("name={:?}", site.name);
     audit(tx, &site, at, actor, AuditAction::SiteAdd.as_str(), &detail).await?;
     Ok(site)
@@ -320,13 +385,14 @@ pub async fn remove_site<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     let domain = validate::domain(domain)?;
-    let mut tx = begin(engine).await?;
-    let result = remove_site_in(&mut *tx, domain, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = remove_site_in(&mut *tx, revision, domain, actor).await;
     settle(tx, result).await
 }
 
 async fn remove_site_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     domain: String,
     actor: &str,
 ) -> Result<(), StoreError> {
@@ -338,6 +404,7 @@ async fn remove_site_in(
         return Err(StoreError::DefaultSite(domain));
     }
     tx.delete_site(row.id).await?;
+    tx.record_change(row.id, revision, true).await?;
     let site = SiteState::new(row.id, domain);
     audit(
         tx,
@@ -357,13 +424,14 @@ pub async fn set_state<E: Engine + ?Sized>(
     change: &StateChange,
     actor: &str,
 ) -> Result<SiteState, StoreError> {
-    let mut tx = begin(engine).await?;
-    let result = set_state_in(&mut *tx, site, change, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = set_state_in(&mut *tx, revision, site, change, actor).await;
     settle(tx, result).await
 }
 
 async fn set_state_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     site: &SiteRef,
     change: &StateChange,
     actor: &str,
@@ -372,6 +440,7 @@ async fn set_state_in(
     to_micros(change).apply_to(&mut loaded.site)?;
     let at = stamp(&mut loaded.site, actor)?;
     tx.update_site(&loaded.site).await?;
+    tx.record_change(loaded.site.id, revision, false).await?;
     audit(
         tx,
         &loaded.site,
@@ -394,13 +463,14 @@ pub async fn add_ignored_path<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     validate::pattern(pattern)?;
-    let mut tx = begin(engine).await?;
-    let result = add_ignored_path_in(&mut *tx, site, pattern, description, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = add_ignored_path_in(&mut *tx, revision, site, pattern, description, actor).await;
     settle(tx, result).await
 }
 
 async fn add_ignored_path_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     site: &SiteRef,
     pattern: &str,
     description: &str,
@@ -430,6 +500,7 @@ async fn add_ignored_path_in(
         None => tx.insert_path(loaded.site.id, pattern, description).await?,
     }
     tx.touch_site(loaded.site.id, at, actor).await?;
+    tx.record_change(loaded.site.id, revision, false).await?;
     audit(
         tx,
         &loaded.site,
@@ -449,13 +520,14 @@ pub async fn remove_ignored_path<E: Engine + ?Sized>(
     pattern: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let mut tx = begin(engine).await?;
-    let result = remove_ignored_path_in(&mut *tx, site, pattern, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = remove_ignored_path_in(&mut *tx, revision, site, pattern, actor).await;
     settle(tx, result).await
 }
 
 async fn remove_ignored_path_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     site: &SiteRef,
     pattern: &str,
     actor: &str,
@@ -481,6 +553,7 @@ async fn remove_ignored_path_in(
         tx.delete_path(id).await?;
     }
     tx.touch_site(loaded.site.id, at, actor).await?;
+    tx.record_change(loaded.site.id, revision, false).await?;
     audit(
         tx,
         &loaded.site,
@@ -502,13 +575,14 @@ pub async fn add_allowed_network<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     let net = validate::network(network)?;
-    let mut tx = begin(engine).await?;
-    let result = add_allowed_network_in(&mut *tx, site, net, description, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = add_allowed_network_in(&mut *tx, revision, site, net, description, actor).await;
     settle(tx, result).await
 }
 
 async fn add_allowed_network_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     site: &SiteRef,
     net: IpNet,
     description: &str,
@@ -542,6 +616,7 @@ async fn add_allowed_network_in(
         }
     }
     tx.touch_site(loaded.site.id, at, actor).await?;
+    tx.record_change(loaded.site.id, revision, false).await?;
     audit(
         tx,
         &loaded.site,
@@ -562,13 +637,14 @@ pub async fn remove_allowed_network<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     let net = validate::network(network)?;
-    let mut tx = begin(engine).await?;
-    let result = remove_allowed_network_in(&mut *tx, site, net, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = remove_allowed_network_in(&mut *tx, revision, site, net, actor).await;
     settle(tx, result).await
 }
 
 async fn remove_allowed_network_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     site: &SiteRef,
     net: IpNet,
     actor: &str,
@@ -593,6 +669,7 @@ async fn remove_allowed_network_in(
         tx.delete_network(id).await?;
     }
     tx.touch_site(loaded.site.id, at, actor).await?;
+    tx.record_change(loaded.site.id, revision, false).await?;
     audit(
         tx,
         &loaded.site,
@@ -615,13 +692,14 @@ pub async fn set_bypass_secret_hash<E: Engine + ?Sized>(
     if let Some(h) = hash {
         validate::secret_hash(h)?;
     }
-    let mut tx = begin(engine).await?;
-    let result = set_bypass_secret_hash_in(&mut *tx, site, hash, actor).await;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = set_bypass_secret_hash_in(&mut *tx, revision, site, hash, actor).await;
     settle(tx, result).await
 }
 
 async fn set_bypass_secret_hash_in(
     tx: &mut dyn WriteTx,
+    revision: i64,
     site: &SiteRef,
     hash: Option<&str>,
     actor: &str,
@@ -631,6 +709,7 @@ async fn set_bypass_secret_hash_in(
     loaded.site.bypass_secret_hash = hash.map(str::to_owned);
     let at = stamp(&mut loaded.site, actor)?;
     tx.update_site(&loaded.site).await?;
+    tx.record_change(loaded.site.id, revision, false).await?;
     audit(tx, &loaded.site, at, actor, action, "").await
 }
 

@@ -63,6 +63,16 @@ macro_rules! sql_store {
                 $crate::engine::revision(self).await
             }
 
+            async fn changes_since(
+                &self,
+                since: i64,
+            ) -> ::std::result::Result<
+                ::std::option::Option<$crate::__core::store::StoreChanges>,
+                $crate::__core::StoreError,
+            > {
+                $crate::engine::changes_since(self, since).await
+            }
+
             async fn subscribe(
                 &self,
             ) -> ::std::result::Result<

@@ -39,11 +39,14 @@ macro_rules! migrations {
 }
 
 /// SQLite's migrations, oldest first.
-pub const SQLITE: &[Migration] = migrations!("sqlite": "0001_maintenance_tables");
+pub const SQLITE: &[Migration] =
+    migrations!("sqlite": "0001_maintenance_tables", "0002_site_changes");
 /// PostgreSQL's migrations, oldest first.
-pub const POSTGRES: &[Migration] = migrations!("postgres": "0001_maintenance_tables");
+pub const POSTGRES: &[Migration] =
+    migrations!("postgres": "0001_maintenance_tables", "0002_site_changes");
 /// MariaDB's and MySQL's migrations, oldest first.
-pub const MYSQL: &[Migration] = migrations!("mysql": "0001_maintenance_tables");
+pub const MYSQL: &[Migration] =
+    migrations!("mysql": "0001_maintenance_tables", "0002_site_changes");
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::error::Error;
 
-pub(crate) use maintenance_sql::engine::{Engine, NewEvent, SiteKey, WriteTx};
+pub(crate) use maintenance_sql::engine::{ChangeRows, Engine, NewEvent, SiteKey, WriteTx};
 pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
 
 /// A result of sqlx, its error mapped into [`StoreError::Backend`] (keeping it as the source).

@@ -18,8 +18,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};
 
 use crate::common::{
-    self, Engine, NetworkRow, NewEvent, PathRow, Rows, SiteKey, SiteRow, WriteTx, decode_all,
-    decode_event, decode_network, decode_path, decode_site, site_columns,
+    self, ChangeRows, Engine, NetworkRow, NewEvent, PathRow, Rows, SiteKey, SiteRow, WriteTx,
+    decode_all, decode_event, decode_network, decode_path, decode_site, site_columns,
 };
 use crate::error::Error;
 use crate::url::redact_url;
@@ -48,6 +48,24 @@ const SELECT_SITE_BY_DOMAIN: &str = concat!(
 const SELECT_DEFAULT_DOMAIN: &str =
     "SELECT domain FROM maintenance_sites WHERE is_default = TRUE ORDER BY id LIMIT 1";
 const SELECT_DOMAIN: &str = "SELECT domain FROM maintenance_sites WHERE domain = ?";
+/// Begins the consistent read of `read_all` and `read_changes`.
+const READ_SNAPSHOT: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+const SELECT_CHANGES: &str =
+    "SELECT site_id, removed FROM maintenance_site_changes WHERE version > ?";
+const SELECT_CHANGED_SITES: &str = concat!(
+    "SELECT ",
+    site_columns!(),
+    " FROM maintenance_sites WHERE id IN \
+     (SELECT site_id FROM maintenance_site_changes WHERE version > ?) ORDER BY id"
+);
+const SELECT_CHANGED_PATHS: &str = "SELECT id, site_id, pattern, description \
+     FROM maintenance_ignored_paths WHERE site_id IN \
+     (SELECT site_id FROM maintenance_site_changes WHERE version > ?) ORDER BY id";
+const SELECT_CHANGED_NETWORKS: &str = "SELECT id, site_id, cidr, description \
+     FROM maintenance_allowed_networks WHERE site_id IN \
+     (SELECT site_id FROM maintenance_site_changes WHERE version > ?) ORDER BY id";
+const RECORD_CHANGE: &str = "INSERT INTO maintenance_site_changes (site_id, version, removed) \
+     VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE version = VALUES(version), removed = VALUES(removed)";
 const SELECT_PATHS: &str =
     "SELECT id, site_id, pattern, description FROM maintenance_ignored_paths ORDER BY id";
 const SELECT_SITE_PATHS: &str = "SELECT id, site_id, pattern, description FROM maintenance_ignored_paths WHERE site_id = ? ORDER BY id";
@@ -223,6 +241,18 @@ struct MySqlWrite {
     tx: Transaction<'static, MySql>,
 }
 
+impl MySqlStore {
+    /// A connection whose next transaction is REPEATABLE READ, whatever the server's default,
+    /// so that [`READ_SNAPSHOT`] sees one snapshot.
+    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<MySql>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *conn)
+            .await?;
+        Ok(conn)
+    }
+}
+
 maintenance_sql::sql_store!(MySqlStore);
 
 #[async_trait]
@@ -235,15 +265,8 @@ impl Engine for MySqlStore {
     async fn read_all(&self) -> Result<Rows, StoreError> {
         common::db(
             async move {
-                let mut conn = self.pool.acquire().await?;
-                // Applies to the next transaction only; whatever the server's default, the
-                // reads below see one snapshot.
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    .execute(&mut *conn)
-                    .await?;
-                let mut tx = conn
-                    .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                    .await?;
+                let mut conn = self.reader().await?;
+                let mut tx = conn.begin_with(READ_SNAPSHOT).await?;
                 let revision = sqlx::query_scalar(SELECT_REVISION)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -257,6 +280,43 @@ impl Engine for MySqlStore {
                     paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
                     networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
                 })
+            }
+            .await,
+        )
+    }
+
+    async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
+        common::db(
+            async move {
+                let mut conn = self.reader().await?;
+                let mut tx = conn.begin_with(READ_SNAPSHOT).await?;
+                let revision = sqlx::query_scalar(SELECT_REVISION)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let recorded: Vec<(i64, bool)> = sqlx::query_as(SELECT_CHANGES)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let sites = sqlx::query(SELECT_CHANGED_SITES)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let paths = sqlx::query(SELECT_CHANGED_PATHS)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let networks = sqlx::query(SELECT_CHANGED_NETWORKS)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let rows = Rows {
+                    revision,
+                    sites: decode_all("maintenance_sites", &sites, decode_site),
+                    paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
+                    networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
+                };
+                Ok(Some(ChangeRows { rows, recorded }))
             }
             .await,
         )
@@ -334,6 +394,23 @@ impl WriteTx for MySqlWrite {
                     .await
             }
             .await,
+        )
+    }
+
+    async fn record_change(
+        &mut self,
+        site_id: i64,
+        revision: i64,
+        removed: bool,
+    ) -> Result<(), StoreError> {
+        common::db(
+            sqlx::query(RECORD_CHANGE)
+                .bind(site_id)
+                .bind(revision)
+                .bind(removed)
+                .execute(&mut *self.tx)
+                .await
+                .map(drop),
         )
     }
 

@@ -693,10 +693,14 @@ pub async fn notify_reaches_a_handle_on_another_store<D: TestDriver>() {
     let handle = Maintenance::start(b, hour_policy()).await;
     assert!(!blocks(&handle));
     // Let the refresher subscribe before writing.
-    assert!(
-        eventually(10, || handle.stats().0 >= 2).await,
-        "the feed's first notice reloads"
-    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listeners::<D>(&a).await < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the handle's feed listens"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     a.set_state(&SiteRef::Default, &StateChange::turn_on(), "a")
         .await
@@ -778,4 +782,155 @@ pub async fn feed_ends_when_the_receiver_is_dropped<D: TestDriver>() {
         0,
         "the listening connection is gone"
     );
+}
+
+/// A change written in plain SQL is picked up incrementally: the handle rebuilds the site it
+/// names and keeps every other site (and its compiled patterns) as it was.
+///
+/// On PostgreSQL the triggers record the change, whatever the statement; on SQLite and
+/// MariaDB/MySQL the statements the store's README gives for writing by hand do (bump the
+/// revision, change the row, record the site). A change that records no site (the revision
+/// bumped alone) makes the handle read everything, and is seen too.
+pub async fn a_change_in_plain_sql_is_picked_up_incrementally<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    for domain in ["shop.example", "blog.example"] {
+        store.add_site(domain, None, "t").await.expect("add site");
+        store
+            .add_ignored_path(&SiteRef::Domain(domain.into()), "^static/", "", "t")
+            .await
+            .expect("add pattern");
+        store
+            .set_state(
+                &SiteRef::Domain(domain.into()),
+                &StateChange::turn_on(),
+                "t",
+            )
+            .await
+            .expect("turn on");
+    }
+    let handle = Maintenance::new(store.clone(), hour_policy());
+    handle.refresh().await.expect("first load");
+    let blog = |h: &Maintenance| {
+        let snapshot = h.snapshot().expect("a snapshot");
+        std::sync::Arc::clone(snapshot.site("blog.example").expect("blog is there"))
+    };
+    let blog_before = blog(&handle);
+    let on_blog = maintenance_core::http::Request::builder()
+        .uri("/static/app.js")
+        .header("host", "blog.example")
+        .body(())
+        .expect("a request");
+    assert!(handle.check(&on_blog, Identity::Anonymous).is_allowed());
+    assert!(blog_before.ignored().is_compiled());
+
+    let statements: &[&str] = match D::BACKEND {
+        Backend::Postgres => {
+            &["UPDATE maintenance_sites SET enabled = FALSE WHERE domain = 'shop.example'"]
+        }
+        Backend::Sqlite | Backend::MySql => &[
+            "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
+            "UPDATE maintenance_sites SET enabled = FALSE WHERE domain = 'shop.example'",
+            "REPLACE INTO maintenance_site_changes (site_id, version, removed) \
+             SELECT id, (SELECT revision FROM maintenance_revision WHERE id = 1), FALSE \
+             FROM maintenance_sites WHERE domain = 'shop.example'",
+        ],
+    };
+    for sql in statements {
+        D::exec(&store, sql).await;
+    }
+    handle.refresh().await.expect("refresh");
+    let snapshot = handle.snapshot().expect("a snapshot");
+    assert!(
+        !snapshot.site("shop.example").expect("shop").state().enabled,
+        "the change is seen"
+    );
+    assert_eq!(
+        handle.full_loads(),
+        1,
+        "picked up without reading everything"
+    );
+    let blog_after = blog(&handle);
+    assert!(
+        std::sync::Arc::ptr_eq(&blog_before, &blog_after),
+        "the site that did not change is kept as it was"
+    );
+    assert!(
+        blog_after.ignored().is_compiled(),
+        "with its compiled patterns"
+    );
+
+    // A revision bumped with no site recorded: everything is read again, and seen.
+    let unrecorded: &[&str] = match D::BACKEND {
+        Backend::Postgres => {
+            &["UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1"]
+        }
+        Backend::Sqlite | Backend::MySql => &[
+            "UPDATE maintenance_sites SET enabled = TRUE WHERE domain = 'shop.example'",
+            "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
+        ],
+    };
+    for sql in unrecorded {
+        D::exec(&store, sql).await;
+    }
+    handle.refresh().await.expect("refresh");
+    assert_eq!(handle.full_loads(), 2, "read everything");
+    if D::BACKEND != Backend::Postgres {
+        let snapshot = handle.snapshot().expect("a snapshot");
+        assert!(snapshot.site("shop.example").expect("shop").state().enabled);
+    }
+}
+
+/// PostgreSQL: a plain SQL delete is recorded by the triggers, and the handle drops the site
+/// without reading everything; the notice names the revision and the site.
+pub async fn a_site_deleted_in_plain_sql_is_dropped_incrementally<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let gone = store
+        .add_site("gone.example", None, "t")
+        .await
+        .expect("add");
+    let handle = Maintenance::new(store.clone(), hour_policy());
+    handle.refresh().await.expect("first load");
+    assert!(
+        handle
+            .snapshot()
+            .expect("snapshot")
+            .site("gone.example")
+            .is_some()
+    );
+    let mut feed = store
+        .subscribe()
+        .await
+        .expect("subscribe")
+        .expect("PostgreSQL has a feed");
+    // The feed's first notice says it is listening.
+    let _ = tokio::time::timeout(Duration::from_secs(10), feed.recv()).await;
+    D::exec(
+        &store,
+        "DELETE FROM maintenance_sites WHERE domain = 'gone.example'",
+    )
+    .await;
+    let notified = tokio::time::timeout(Duration::from_secs(10), feed.recv()).await;
+    assert!(matches!(notified, Ok(Some(()))), "the delete was announced");
+    let payload = D::query_text(
+        &store,
+        &format!(
+            "SELECT CAST(removed AS TEXT) AS value FROM maintenance_site_changes WHERE site_id = {}",
+            gone.id
+        ),
+    )
+    .await;
+    assert_eq!(payload, "true", "the trigger recorded the removal");
+    handle.refresh().await.expect("refresh");
+    assert!(
+        handle
+            .snapshot()
+            .expect("snapshot")
+            .site("gone.example")
+            .is_none()
+    );
+    assert_eq!(handle.full_loads(), 1);
 }

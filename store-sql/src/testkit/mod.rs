@@ -364,6 +364,7 @@ macro_rules! sql_store_conformance_tests {
             feed_reconnects_after_its_connection_drops,
             feed_ends_when_the_receiver_is_dropped,
             out_of_range_timestamps_read_as_unset,
+            a_site_deleted_in_plain_sql_is_dropped_incrementally,
         );
     };
     (mysql: $driver:ty) => {
@@ -385,6 +386,7 @@ macro_rules! sql_store_conformance_tests {
             bad_rows_are_skipped,
             behaves_like_the_memory_store,
             hot_path_makes_no_store_calls,
+            a_change_in_plain_sql_is_picked_up_incrementally,
             $($case,)*
         );
     };
