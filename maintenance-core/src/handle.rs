@@ -237,7 +237,12 @@ async fn reload(inner: &Inner) -> Result<(), StoreError> {
                 Step::Full => full_load(inner).await,
             },
             Ok(None) => full_load(inner).await,
-            Err(e) => Err(e),
+            // Reading everything may still work (a role that may not read the changes table,
+            // a schema not migrated yet); if the store is down, it fails as well.
+            Err(e) => {
+                tracing::debug!(error = %crate::ErrorChain(&e), "could not read the changes; reading everything");
+                full_load(inner).await
+            }
         },
         None => full_load(inner).await,
     };

@@ -244,15 +244,30 @@ fn merge_by_id(old: Vec<Arc<LiveSite>>, added: Vec<Arc<LiveSite>>) -> Vec<Arc<Li
 }
 
 /// What the snapshots of one line share: the pattern sets, by pattern list, so that sites
-/// with the same list (and the next snapshot's sites) use one set and compile it once. Held
-/// weakly: a set is dropped with the last site that uses it.
+/// with the same list (and the next snapshot's sites) use one set and compile it once.
 #[derive(Debug, Default)]
 struct SiteCache {
-    sets: Mutex<HashMap<Vec<String>, WeakPatterns>>,
+    sets: Mutex<HashSet<ByPatterns>>,
 }
 
-#[derive(Debug)]
-struct WeakPatterns(PatternSet);
+/// A pattern set compared by its pattern list (the key and the value are the set itself, so
+/// the list is held once).
+#[derive(Debug, Clone)]
+struct ByPatterns(PatternSet);
+
+impl PartialEq for ByPatterns {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.patterns() == other.0.patterns()
+    }
+}
+
+impl Eq for ByPatterns {}
+
+impl std::hash::Hash for ByPatterns {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.patterns().hash(state);
+    }
+}
 
 impl SiteCache {
     /// A site ready for requests, its pattern set shared with any site of the line that has
@@ -274,10 +289,13 @@ impl SiteCache {
                 .sets
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            sets.entry(fresh.patterns().to_vec())
-                .or_insert_with(|| WeakPatterns(fresh.clone()))
-                .0
-                .clone()
+            match sets.get(&ByPatterns(fresh.clone())) {
+                Some(shared) => shared.0.clone(),
+                None => {
+                    sets.insert(ByPatterns(fresh.clone()));
+                    fresh
+                }
+            }
         };
         Arc::new(LiveSite::with_patterns(state, ignored, skipped))
     }
@@ -290,7 +308,7 @@ impl SiteCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if sets.len() > sites.saturating_mul(2).max(64) {
-            sets.retain(|_, set| set.0.users() > 1);
+            sets.retain(|set| set.0.users() > 1);
         }
     }
 }
