@@ -26,23 +26,37 @@ const LOG_LIMIT: u32 = 100;
 /// How many audit events of all sites the list shows.
 const LIST_LOG_LIMIT: u32 = 20;
 
-/// Who may see a page: the CSRF token to put in its forms and, for a new session, the cookie
-/// to set; or the answer for someone who may not.
-fn viewer(app: &AdminState, req: &Request) -> Result<(String, Option<String>), Response> {
+/// Who is looking at a page.
+enum Viewer {
+    /// Someone who may: the CSRF token to put in the page's forms and, for a new session, the
+    /// cookie to set.
+    Allowed {
+        csrf: String,
+        cookie: Option<String>,
+    },
+    /// Someone who may not, and the answer they get.
+    Refused(Response),
+}
+
+fn viewer(app: &AdminState, req: &Request) -> Viewer {
+    let refused = Viewer::Refused;
     match app.access(req.headers(), client_ip(req)) {
-        Access::Session { csrf, .. } => Ok((csrf, None)),
-        Access::Bearer => Ok((String::new(), None)),
-        Access::Denied => Err(unauthorized()),
-        Access::NoBearer => Err(no_bearer()),
-        Access::Throttled(wait) => Err(throttled(wait)),
+        Access::Session { csrf, .. } => Viewer::Allowed { csrf, cookie: None },
+        Access::Bearer => Viewer::Allowed {
+            csrf: String::new(),
+            cookie: None,
+        },
+        Access::Denied => refused(unauthorized()),
+        Access::NoBearer => refused(no_bearer()),
+        Access::Throttled(wait) => refused(throttled(wait)),
         Access::Anonymous => match app.auth {
-            AdminAuth::Token(_) => Err(redirect("/login", None)),
+            AdminAuth::Token(_) => refused(redirect("/login", None)),
             AdminAuth::Open => match app.sessions.create() {
-                Some((id, csrf)) => Ok((
+                Some((id, csrf)) => Viewer::Allowed {
                     csrf,
-                    Some(session::set_cookie(&id, behind_https(req.headers()))),
-                )),
-                None => Err(problem(
+                    cookie: Some(session::set_cookie(&id, behind_https(req.headers()))),
+                },
+                None => refused(problem(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "No session",
                     "The system has no randomness to make a session with.",
@@ -91,8 +105,8 @@ pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> R
     };
     let notice = list_notice(value(&pairs, "done"), value(&pairs, "count"));
     let (csrf, cookie) = match viewer(&app, &req) {
-        Ok(v) => v,
-        Err(res) => return res,
+        Viewer::Allowed { csrf, cookie } => (csrf, cookie),
+        Viewer::Refused(res) => return res,
     };
     let res = list_response(
         &app,
@@ -126,8 +140,8 @@ pub(super) async fn site_page(
     let pairs = query_pairs(&req);
     let notice = value(&pairs, "done").and_then(site_notice);
     let (csrf, cookie) = match viewer(&app, &req) {
-        Ok(v) => v,
-        Err(res) => return res,
+        Viewer::Allowed { csrf, cookie } => (csrf, cookie),
+        Viewer::Refused(res) => return res,
     };
     let res = match lookup(&app, &SiteRef::Domain(domain.clone())).await {
         Ok(Some(site)) => {
