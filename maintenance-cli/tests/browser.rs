@@ -1,7 +1,8 @@
-//! The admin page driven by a real headless Chromium (through chromedriver): log in, tick
-//! "In maintenance mode", and see the test project (running in-process on the same database)
-//! answer 503; untick, see 200; an invalid ignored pattern shows its error beside the field and
-//! writes nothing.
+//! The admin page driven by a real headless Chromium (through chromedriver): log in, open the
+//! default site's page from the list, tick "In maintenance mode", and see the test project
+//! (running in-process on the same database) answer 503; untick, see 200; an invalid ignored
+//! pattern shows its error beside the field and writes nothing. With 10,000 sites: search, open
+//! a site, save it, filter the list by state, and put two selected sites in maintenance.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without chromedriver the test fails when
 //! `CI` is set and prints that it was skipped otherwise.
@@ -68,26 +69,24 @@ async fn wait_until_ready(url: &str) {
     panic!("chromedriver at {url} did not come up within 20 s");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_page_in_chromium_turns_maintenance_on_and_off() {
-    const TEST: &str = "admin_page_in_chromium_turns_maintenance_on_and_off";
+/// A headless Chromium driven through chromedriver; both end when it is dropped.
+struct Browser {
+    client: fantoccini::Client,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+/// Starts chromedriver and a Chromium session, or `None` (after saying the test was skipped)
+/// when they are not installed and `CI` is not set.
+async fn start_browser(test: &str) -> Option<Browser> {
     let (Some(driver_path), true) = (chromedriver(), PathBuf::from(CHROMIUM).is_file()) else {
         let why = "chromedriver or chromium is not installed (install them with `apt-get install -y chromium chromium-driver`)";
         if std::env::var_os("CI").is_some() {
-            panic!("{TEST}: {why}; CI must run this test");
+            panic!("{test}: {why}; CI must run this test");
         }
-        eprintln!("{TEST}: skipped: {why}");
-        return;
+        eprintln!("{test}: skipped: {why}");
+        return None;
     };
-
-    let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
-    let app = start_test_project(&db.url).await;
-    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
-    let store = common::store(&db.url).await;
-    let http = reqwest::Client::new();
-    let home = format!("{app}/");
-    wait_for_status(&http, &home, 200).await;
-
     let port = free_port();
     let driver = Driver(
         Command::new(&driver_path)
@@ -120,21 +119,52 @@ async fn admin_page_in_chromium_turns_maintenance_on_and_off() {
         }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser = ClientBuilder::new(connector)
+    let client = ClientBuilder::new(connector)
         .capabilities(caps)
         .connect(&driver_url)
         .await
         .expect("a Chromium session through chromedriver");
+    Some(Browser {
+        client,
+        _driver: driver,
+        _profile: profile,
+    })
+}
 
-    let result = drive(&browser, &admin, &home, &http, &store).await;
-    let _ = browser.close().await;
-    drop(driver);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_in_chromium_turns_maintenance_on_and_off() {
+    const TEST: &str = "admin_page_in_chromium_turns_maintenance_on_and_off";
+    let Some(browser) = start_browser(TEST).await else {
+        return;
+    };
+    let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
+    let app = start_test_project(&db.url).await;
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
+    let store = common::store(&db.url).await;
+    let http = reqwest::Client::new();
+    let home = format!("{app}/");
+    wait_for_status(&http, &home, 200).await;
+
+    let result = drive(&browser.client, &admin, &home, &http, &store).await;
+    let _ = browser.client.clone().close().await;
     if let Err(e) = result {
         panic!("{TEST}: {e}");
     }
 }
 
 type Res = Result<(), Box<dyn std::error::Error>>;
+
+/// Logs in with the token on the admin page at `admin`.
+async fn log_in(browser: &fantoccini::Client, admin: &str) -> Res {
+    browser.goto(&format!("{admin}/")).await?;
+    browser.wait().for_element(Locator::Id("token")).await?;
+    browser
+        .find(Locator::Id("token"))
+        .await?
+        .send_keys(TOKEN)
+        .await?;
+    submit(browser, "#login-submit").await
+}
 
 /// Clicks `button` and waits until the browser has left the current page (its `html` element
 /// is gone) and the next one has its body: the form's POST-redirect-GET is done.
@@ -161,15 +191,10 @@ async fn drive(
     http: &reqwest::Client,
     store: &dyn MaintenanceStore,
 ) -> Res {
-    // Log in with the token.
-    browser.goto(&format!("{admin}/")).await?;
-    browser.wait().for_element(Locator::Id("token")).await?;
-    browser
-        .find(Locator::Id("token"))
-        .await?
-        .send_keys(TOKEN)
-        .await?;
-    submit(browser, "#login-submit").await?;
+    log_in(browser, admin).await?;
+    // The list of sites; the default site's page from its row.
+    browser.wait().for_element(Locator::Id("sites")).await?;
+    submit(browser, "tr[data-domain='default'] a.site-link").await?;
     browser.wait().for_element(Locator::Css(DEFAULT)).await?;
 
     // Tick "In maintenance mode" and save: the test project answers 503.
@@ -277,5 +302,187 @@ async fn drive(
         .text()
         .await?;
     assert_eq!(listed, "^ignored-page/$");
+    Ok(())
+}
+
+/// Adds `count` sites `site00001.example`... to a migrated SQLite database in one statement,
+/// and bumps the revision as a store's write would.
+async fn seed_sites(url: &str, count: u32) {
+    use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection};
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
+         INSERT INTO maintenance_sites (domain, name) \
+         SELECT printf('site%05d.example', i), printf('Site %d', i) FROM n; \
+         UPDATE maintenance_revision SET revision = revision + 1;"
+    );
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_list_in_chromium_with_ten_thousand_sites() {
+    const TEST: &str = "admin_list_in_chromium_with_ten_thousand_sites";
+    let Some(browser) = start_browser(TEST).await else {
+        return;
+    };
+    let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
+    let store = common::store(&db.url).await;
+    store.migrate().await.unwrap();
+    seed_sites(&db.url, 10_000).await;
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
+
+    let result = drive_list(&browser.client, &admin, &store).await;
+    let _ = browser.client.clone().close().await;
+    if let Err(e) = result {
+        panic!("{TEST}: {e}");
+    }
+}
+
+/// The domains of the list's rows, in order.
+async fn listed(browser: &fantoccini::Client) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut domains = Vec::new();
+    for row in browser
+        .find_all(Locator::Css("#sites tbody tr[data-domain]"))
+        .await?
+    {
+        domains.push(row.attr("data-domain").await?.unwrap_or_default());
+    }
+    Ok(domains)
+}
+
+async fn text_of(
+    browser: &fantoccini::Client,
+    css: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(browser.find(Locator::Css(css)).await?.text().await?)
+}
+
+/// Searches for `q` with the state filter `state` (its option's value) from the list's form.
+async fn search(browser: &fantoccini::Client, q: &str, state: &str) -> Res {
+    let input = browser.find(Locator::Id("q")).await?;
+    input.clear().await?;
+    input.send_keys(q).await?;
+    browser
+        .find(Locator::Id("state"))
+        .await?
+        .select_by_value(state)
+        .await?;
+    submit(browser, "#search-submit").await
+}
+
+async fn drive_list(
+    browser: &fantoccini::Client,
+    admin: &str,
+    store: &dyn MaintenanceStore,
+) -> Res {
+    log_in(browser, admin).await?;
+    browser.wait().for_element(Locator::Id("sites")).await?;
+    let pager = text_of(browser, "#pager").await?;
+    assert!(pager.starts_with("10001 sites · page 1 of 201"), "{pager}");
+    assert_eq!(listed(browser).await?.len(), 50);
+
+    // Search for one site and open its page.
+    search(browser, "site04321", "").await?;
+    assert_eq!(listed(browser).await?, ["site04321.example"]);
+    let pager = text_of(browser, "#pager").await?;
+    assert!(pager.starts_with("1 site · page 1 of 1"), "{pager}");
+    submit(browser, "tr[data-domain='site04321.example'] a.site-link").await?;
+    let section = "section[data-domain='site04321.example']";
+    browser.wait().for_element(Locator::Css(section)).await?;
+
+    // Tick maintenance and save.
+    browser
+        .find(Locator::Css(&format!(
+            "{section} form.state input[name='enabled']"
+        )))
+        .await?
+        .click()
+        .await?;
+    submit(
+        browser,
+        &format!("{section} form.state button[type='submit']"),
+    )
+    .await?;
+    assert_eq!(text_of(browser, "#notice").await?, "Saved.");
+    let site = SiteRef::Domain("site04321.example".into());
+    assert!(store.site(&site).await?.enabled);
+
+    // Back to the list, filtered by state: the site is listed, alone.
+    submit(browser, "#back").await?;
+    search(browser, "", "on").await?;
+    assert_eq!(listed(browser).await?, ["site04321.example"]);
+    assert!(
+        text_of(browser, "tr[data-domain='site04321.example'] td.state")
+            .await?
+            .starts_with("on"),
+    );
+
+    // Select two sites of a search and put them in maintenance.
+    search(browser, "site0001", "").await?;
+    let rows = listed(browser).await?;
+    assert_eq!(rows.len(), 10, "{rows:?}");
+    assert_eq!(rows[0], "site00010.example");
+    for domain in ["site00010.example", "site00011.example"] {
+        browser
+            .find(Locator::Css(&format!(
+                "tr[data-domain='{domain}'] input[name='site']"
+            )))
+            .await?
+            .click()
+            .await?;
+    }
+    browser
+        .find(Locator::Id("action"))
+        .await?
+        .select_by_value("on")
+        .await?;
+    submit(browser, "#bulk-submit").await?;
+    assert_eq!(
+        text_of(browser, "#notice").await?,
+        "2 sites put in maintenance."
+    );
+    let url = browser.current_url().await?;
+    assert_eq!(
+        url.query(),
+        Some("q=site0001&done=bulk-on&count=2"),
+        "{url}"
+    );
+    assert_eq!(listed(browser).await?.len(), 10, "the same list");
+    for domain in [
+        "site00010.example",
+        "site00011.example",
+        "site04321.example",
+    ] {
+        assert!(
+            store.site(&SiteRef::Domain(domain.into())).await?.enabled,
+            "{domain}"
+        );
+    }
+    assert!(
+        !store
+            .site(&SiteRef::Domain("site00012.example".into()))
+            .await?
+            .enabled
+    );
+    let on = store
+        .list_sites(
+            &maintenance_core::SiteQuery::all(chrono::Utc::now())
+                .state(maintenance_core::StateFilter::On),
+        )
+        .await?;
+    assert_eq!(on.total, 3);
+    search(browser, "", "on").await?;
+    assert_eq!(
+        listed(browser).await?,
+        [
+            "site00010.example",
+            "site00011.example",
+            "site04321.example"
+        ]
+    );
     Ok(())
 }

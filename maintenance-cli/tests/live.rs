@@ -204,8 +204,18 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     let behind_tls = res.headers()["set-cookie"].to_str().unwrap();
     assert!(behind_tls.contains("; Secure"), "{behind_tls}");
 
-    let page = http
+    let list = http
         .get(format!("{admin}/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    let list = list.text().await.unwrap();
+    assert!(list.contains("1 site &middot; page 1 of 1"), "{list}");
+    assert!(list.contains("href=\"/sites/default\""), "{list}");
+    let page = http
+        .get(format!("{admin}/sites/default"))
         .header("cookie", &session)
         .send()
         .await
@@ -291,7 +301,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
         res.headers()["location"]
             .to_str()
             .unwrap()
-            .starts_with("/?done=saved")
+            .starts_with("/sites/default?done=saved")
     );
     let site = store.site(&SiteRef::Default).await.unwrap();
     assert!(site.enabled);
@@ -304,7 +314,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     );
     let last = &store.events(None, 1).await.unwrap()[0];
     assert_eq!(last.actor, "admin@127.0.0.1");
-    let page = page_text("/?done=saved").await;
+    let page = page_text("/sites/default?done=saved").await;
     assert!(page.contains("Saved."), "{page}");
     assert!(page.contains("Back &lt;soon&gt;"), "escaped: {page}");
     assert!(!page.contains("Back <soon>"), "escaped: {page}");
@@ -326,6 +336,10 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     )
     .await;
     let body = res.text().await.unwrap();
+    assert!(
+        body.contains("data-domain=\"default\"") && !body.contains("id=\"sites\""),
+        "the site's page again: {body}"
+    );
     assert!(
         body.contains("value=\"^(unclosed\" placeholder=\"^health/$\" aria-invalid=\"true\""),
         "the value is kept: {body}"
@@ -438,7 +452,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     let site = store.site(&SiteRef::Default).await.unwrap();
     assert_eq!(site.ignored_paths[0].pattern, "^health/$");
     assert_eq!(site.allowed_networks[0].network.to_string(), "10.0.0.0/8");
-    let page = page_text("/").await;
+    let page = page_text("/sites/default").await;
     assert!(
         page.contains("&lt;probes&gt;") && !page.contains("<probes>"),
         "{page}"

@@ -4,11 +4,11 @@
 use axum::extract::Request;
 use axum::response::Response;
 use http::StatusCode;
-use maintenance_core::store::find_site;
 use maintenance_core::{ErrorChain, SiteRef, SiteState, StoreError};
 
 use super::csrf::{Post, begin_post};
-use super::index::render;
+use super::index::{lookup, site_response};
+use super::page::site_href;
 use super::respond::{problem, redirect};
 use super::{AdminState, FormData, FormKind, Invalid};
 
@@ -41,42 +41,43 @@ pub(super) async fn begin_site_post(
 /// Finds the form's site, or the response that says it is unknown.
 async fn form_site(app: &AdminState, post: &Post, kind: FormKind) -> Result<SiteState, Response> {
     let domain = post.form.text("site");
-    let sites = match app.store.load().await {
-        Ok(c) => c.sites,
-        Err(e) => return Err(store_failure(app, post, None, kind, e).await),
-    };
-    match find_site(&sites, &SiteRef::Domain(domain.to_owned())) {
-        Some(s) => Ok(s.clone()),
-        None => Err(refuse(
-            app,
-            post,
-            None,
-            kind,
-            vec![(
-                "general",
-                format!("unknown site `{domain}`: it may have been removed meanwhile; nothing was changed"),
-            )],
+    match lookup(app, &SiteRef::Domain(domain.to_owned())).await {
+        Ok(Some(site)) => Ok(site),
+        Ok(None) => Err(problem(
             StatusCode::NOT_FOUND,
-        )
-        .await),
+            "Unknown site",
+            &format!(
+                "unknown site `{domain}`: it may have been removed meanwhile; nothing was changed"
+            ),
+        )),
+        Err(e) => Err(store_failure(app, post, None, kind, e).await),
     }
 }
 
-async fn refuse(
+/// The site's page again with `errors` (a refused form of `kind`), or, without a site, a
+/// problem page with the first message.
+pub(super) async fn refuse(
     app: &AdminState,
     post: &Post,
-    site_id: Option<i64>,
+    site: Option<&SiteState>,
     kind: FormKind,
     errors: Vec<(&'static str, String)>,
     status: StatusCode,
 ) -> Response {
+    let Some(site) = site else {
+        let message = errors
+            .first()
+            .map(|(_, m)| m.as_str())
+            .unwrap_or("nothing was changed");
+        return problem(status, "Refused", message);
+    };
     let invalid = Invalid {
-        site_id,
+        site_id: Some(site.id),
         kind,
         values: post.form.clone(),
         errors,
     };
-    render(app, &post.csrf, None, Some(&invalid), status).await
+    site_response(app, &post.csrf, site, None, Some(&invalid), None, status).await
 }
 
 /// A form of `kind` for `site` refused with `errors` beside its fields (422); nothing written.
@@ -90,7 +91,7 @@ pub(super) async fn refuse_invalid(
     refuse(
         app,
         post,
-        Some(site.id),
+        Some(site),
         kind,
         errors,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -98,18 +99,26 @@ pub(super) async fn refuse_invalid(
     .await
 }
 
+/// The status a store error is answered with.
+pub(super) fn failure_status(err: &StoreError) -> StatusCode {
+    match err {
+        StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        StoreError::NotFound { .. }
+        | StoreError::UnknownSite(_)
+        | StoreError::SiteExists(_)
+        | StoreError::DefaultSite(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 pub(super) async fn store_failure(
     app: &AdminState,
     post: &Post,
-    site_id: Option<i64>,
+    site: Option<&SiteState>,
     kind: FormKind,
     err: StoreError,
 ) -> Response {
-    let status = match &err {
-        StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        StoreError::NotFound { .. } | StoreError::UnknownSite(_) => StatusCode::CONFLICT,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = failure_status(&err);
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %ErrorChain(&err), "admin change failed");
     }
@@ -121,7 +130,7 @@ pub(super) async fn store_failure(
     refuse(
         app,
         post,
-        site_id,
+        site,
         kind,
         vec![(
             "general",
@@ -132,6 +141,7 @@ pub(super) async fn store_failure(
     .await
 }
 
+/// The redirect to `site`'s page with the notice `code`.
 pub(super) fn done(code: &str, site: &SiteState) -> Response {
-    redirect(&format!("/?done={code}#site-{}", site.id), None)
+    redirect(&format!("{}?done={code}", site_href(&site.domain)), None)
 }

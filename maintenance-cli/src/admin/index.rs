@@ -1,59 +1,165 @@
-//! The page itself: every site with its forms and the audit log, shown with the notice of the
-//! change just made, or again with a refused form's values and messages.
+//! The pages: the list of sites (search, state filter, paging) and each site's page, shown
+//! with the notice of the change just made, or again with a refused form's values and
+//! messages. Both read through [`MaintenanceStore::list_sites`], never the whole store.
+//!
+//! [`MaintenanceStore::list_sites`]: maintenance_core::MaintenanceStore::list_sites
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use chrono::Utc;
 use http::{HeaderValue, StatusCode, header};
-use maintenance_core::{ErrorChain, StoreError};
+use maintenance_core::store::find_site;
+use maintenance_core::{
+    ErrorChain, MAX_PAGE_SIZE, SiteQuery, SiteRef, SiteState, StoreError, normalize_host,
+};
 
 use super::access::{Access, behind_https, client_ip};
+use super::list::{ListParams, ListView, render_list};
+use super::page::{NewSecret, SiteView, render_site};
 use super::respond::{html, no_bearer, problem, redirect, throttled, unauthorized};
-use super::{AdminAuth, AdminState, Invalid, page, session};
+use super::{AdminAuth, AdminState, Invalid, session};
 
-/// How many audit events the page shows.
+/// How many audit events a site's page shows.
 const LOG_LIMIT: u32 = 100;
+/// How many audit events of all sites the list shows.
+const LIST_LOG_LIMIT: u32 = 20;
 
-pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let notice = req
-        .uri()
-        .query()
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "done")
-                .map(|(_, v)| v.into_owned())
-        })
-        .and_then(|code| notice_text(&code));
-    match app.access(req.headers(), client_ip(&req)) {
-        Access::Session { csrf, .. } => render(&app, &csrf, notice, None, StatusCode::OK).await,
-        Access::Bearer => render(&app, "", notice, None, StatusCode::OK).await,
-        Access::Denied => unauthorized(),
-        Access::NoBearer => no_bearer(),
-        Access::Throttled(wait) => throttled(wait),
+/// Who is looking at a page.
+enum Viewer {
+    /// Someone who may: the CSRF token to put in the page's forms and, for a new session, the
+    /// cookie to set.
+    Allowed {
+        csrf: String,
+        cookie: Option<String>,
+    },
+    /// Someone who may not, and the answer they get.
+    Refused(Response),
+}
+
+fn viewer(app: &AdminState, req: &Request) -> Viewer {
+    let refused = Viewer::Refused;
+    match app.access(req.headers(), client_ip(req)) {
+        Access::Session { csrf, .. } => Viewer::Allowed { csrf, cookie: None },
+        Access::Bearer => Viewer::Allowed {
+            csrf: String::new(),
+            cookie: None,
+        },
+        Access::Denied => refused(unauthorized()),
+        Access::NoBearer => refused(no_bearer()),
+        Access::Throttled(wait) => refused(throttled(wait)),
         Access::Anonymous => match app.auth {
-            AdminAuth::Token(_) => redirect("/login", None),
+            AdminAuth::Token(_) => refused(redirect("/login", None)),
             AdminAuth::Open => match app.sessions.create() {
-                Some((id, csrf)) => {
-                    let mut res = render(&app, &csrf, notice, None, StatusCode::OK).await;
-                    let cookie = session::set_cookie(&id, behind_https(req.headers()));
-                    if let Ok(v) = HeaderValue::from_str(&cookie) {
-                        res.headers_mut().insert(header::SET_COOKIE, v);
-                    }
-                    res
-                }
-                None => problem(
+                Some((id, csrf)) => Viewer::Allowed {
+                    csrf,
+                    cookie: Some(session::set_cookie(&id, behind_https(req.headers()))),
+                },
+                None => refused(problem(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "No session",
                     "The system has no randomness to make a session with.",
-                ),
+                )),
             },
         },
     }
 }
 
-fn notice_text(code: &str) -> Option<&'static str> {
+fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// The query string's pairs.
+fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The list of sites.
+pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> Response {
+    let pairs = query_pairs(&req);
+    let params = match ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(p) => p,
+        Err(message) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad list address",
+                &format!(
+                    "{message}. Use state=on, off or scheduled (or nothing for all) and page=1, 2, ..."
+                ),
+            );
+        }
+    };
+    let notice = list_notice(value(&pairs, "done"), value(&pairs, "count"));
+    let (csrf, cookie) = match viewer(&app, &req) {
+        Viewer::Allowed { csrf, cookie } => (csrf, cookie),
+        Viewer::Refused(res) => return res,
+    };
+    let res = list_response(
+        &app,
+        &csrf,
+        &params,
+        notice.as_deref(),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    with_cookie(res, cookie)
+}
+
+fn list_notice(done: Option<&str>, count: Option<&str>) -> Option<String> {
+    let count = count.and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+    let sites = if count == 1 { "site" } else { "sites" };
+    Some(match done? {
+        "bulk-on" => format!("{count} {sites} put in maintenance."),
+        "bulk-off" => format!("{count} {sites} taken out of maintenance."),
+        "site-removed" => "Site removed.".to_owned(),
+        _ => return None,
+    })
+}
+
+/// A site's page.
+pub(super) async fn site_page(
+    State(app): State<Arc<AdminState>>,
+    Path(domain): Path<String>,
+    req: Request,
+) -> Response {
+    let pairs = query_pairs(&req);
+    let notice = value(&pairs, "done").and_then(site_notice);
+    let (csrf, cookie) = match viewer(&app, &req) {
+        Viewer::Allowed { csrf, cookie } => (csrf, cookie),
+        Viewer::Refused(res) => return res,
+    };
+    let res = match lookup(&app, &SiteRef::Domain(domain.clone())).await {
+        Ok(Some(site)) => {
+            site_response(&app, &csrf, &site, notice, None, None, StatusCode::OK).await
+        }
+        Ok(None) => problem(
+            StatusCode::NOT_FOUND,
+            "Unknown site",
+            &format!(
+                "There is no site `{domain}`: it may have been removed. The list shows every site."
+            ),
+        ),
+        Err(e) => unavailable(&e),
+    };
+    with_cookie(res, cookie)
+}
+
+fn site_notice(code: &str) -> Option<&'static str> {
     Some(match code {
         "saved" => "Saved.",
         "unchanged" => "Nothing to save: the state was already so.",
@@ -61,43 +167,114 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "ignored-removed" => "Ignored pattern removed.",
         "network-added" => "Allowed network saved.",
         "network-removed" => "Allowed network removed.",
+        "site-added" => "Site added.",
+        "bypass-cleared" => "Bypass secret cleared: its links and cookies no longer work.",
         _ => return None,
     })
 }
 
-pub(super) async fn render(
+/// Finds one site through [`maintenance_core::MaintenanceStore::list_sites`]: the default
+/// site is the first of every listing; a domain is searched for and matched exactly.
+pub(super) async fn lookup(
+    app: &AdminState,
+    site: &SiteRef,
+) -> Result<Option<SiteState>, StoreError> {
+    let now = Utc::now();
+    let mut query = match site {
+        SiteRef::Default => SiteQuery::all(now).limit(1),
+        SiteRef::Domain(d) => {
+            let domain = normalize_host(d);
+            if domain.is_empty() {
+                return Ok(None);
+            }
+            SiteQuery::all(now).search(domain).limit(MAX_PAGE_SIZE)
+        }
+    };
+    loop {
+        let page = app.store.list_sites(&query).await?;
+        if let Some(found) = find_site(&page.sites, site) {
+            return Ok(Some(found.clone()));
+        }
+        let seen = query.offset + page.sites.len() as u64;
+        if matches!(site, SiteRef::Default) || page.sites.is_empty() || seen >= page.total {
+            return Ok(None);
+        }
+        query = query.offset(seen);
+    }
+}
+
+fn unavailable(e: &StoreError) -> Response {
+    tracing::error!(error = %ErrorChain(e), "admin page could not read the store");
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Database unavailable",
+        &format!("Could not read the maintenance tables: {}", ErrorChain(e)),
+    )
+}
+
+/// The list page for `params`, with `status`.
+pub(super) async fn list_response(
     app: &AdminState,
     csrf: &str,
+    params: &ListParams,
     notice: Option<&str>,
     invalid: Option<&Invalid>,
     status: StatusCode,
 ) -> Response {
+    let now = Utc::now();
     let loaded = async {
-        let contents = app.store.load().await?;
-        let events = app.store.events(None, LOG_LIMIT).await?;
-        Ok::<_, StoreError>((contents.sites, events))
+        let page = app.store.list_sites(&params.query(now)).await?;
+        let events = app.store.events(None, LIST_LOG_LIMIT).await?;
+        Ok::<_, StoreError>((page, events))
     }
     .await;
     match loaded {
-        Ok((sites, events)) => html(
+        Ok((page, events)) => html(
             status,
-            page::render(&page::Page {
-                sites: &sites,
+            render_list(&ListView {
+                params,
+                page: &page,
                 events: &events,
                 csrf,
                 notice,
                 invalid,
                 auth: matches!(app.auth, AdminAuth::Token(_)),
+                now,
+            }),
+        ),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// The page of `site` (as given: just read, or as it was when a form was refused), with
+/// `status`.
+pub(super) async fn site_response(
+    app: &AdminState,
+    csrf: &str,
+    site: &SiteState,
+    notice: Option<&str>,
+    invalid: Option<&Invalid>,
+    secret: Option<&NewSecret>,
+    status: StatusCode,
+) -> Response {
+    let events = app
+        .store
+        .events(Some(&SiteRef::Domain(site.domain.clone())), LOG_LIMIT)
+        .await;
+    match events {
+        Ok(events) => html(
+            status,
+            render_site(&SiteView {
+                site,
+                events: &events,
+                csrf,
+                notice,
+                invalid,
+                secret,
+                auth: matches!(app.auth, AdminAuth::Token(_)),
                 now: Utc::now(),
             }),
         ),
-        Err(e) => {
-            tracing::error!(error = %ErrorChain(&e), "admin page could not read the store");
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                &format!("Could not read the maintenance tables: {}", ErrorChain(&e)),
-            )
-        }
+        Err(e) => unavailable(&e),
     }
 }

@@ -118,7 +118,7 @@ async fn add(app: Arc<AdminState>, req: Request, list: List) -> Response {
     };
     match added {
         Ok(()) => done(list.notice(true), &site),
-        Err(e) => store_failure(&app, &post, Some(site.id), kind, e).await,
+        Err(e) => store_failure(&app, &post, Some(&site), kind, e).await,
     }
 }
 
@@ -140,7 +140,7 @@ async fn remove(app: Arc<AdminState>, req: Request, list: List) -> Response {
     };
     match removed {
         Ok(()) => done(list.notice(false), &site),
-        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::Remove, e).await,
+        Err(e) => store_failure(&app, &post, Some(&site), FormKind::Remove, e).await,
     }
 }
 

@@ -13,8 +13,9 @@
 //! - Every form carries the session's CSRF token, checked on each POST; a POST whose `Origin`
 //!   is not one of the page's origins (or whose `Sec-Fetch-Site` shows another site) is
 //!   refused.
-//! - POST-redirect-GET; a refused value re-renders the page with the message beside the field
-//!   (status 422) and nothing written.
+//! - POST-redirect-GET; a refused value re-renders the page the form was on (the site's page,
+//!   or the list) with the message beside the field (status 422) and nothing written.
+//! - Pages read through `list_sites` (one page of sites), never the whole store.
 //! - Each change goes through the [`MaintenanceStore`], which writes the audit event; the actor
 //!   is `admin@<client address>`.
 
@@ -24,11 +25,13 @@ mod csrf;
 mod forms;
 mod hosts;
 mod index;
+mod list;
 mod lists;
 mod login;
 mod page;
 mod respond;
 mod session;
+mod sites;
 mod state;
 mod throttle;
 
@@ -44,15 +47,17 @@ use axum::routing::{get, post};
 use maintenance_core::MaintenanceStore;
 
 use access::{client_ip, client_text};
-use index::index;
+use index::{index, site_page};
 use lists::{add_ignored, add_network, remove_ignored, remove_network};
 use login::{login, login_form, logout};
 use respond::{not_found, plain};
+use sites::{add_site, bulk, bypass_clear, bypass_new, remove_site};
 use state::save_state;
 
 pub use auth::{AdminAuth, AdminSetupError, AdminToken, MIN_TOKEN_LEN};
 pub use hosts::{AllowedHosts, HostRefusal, OriginError, PublicOrigin};
-pub use page::{FormData, FormKind, Invalid};
+pub use list::{ListParams, PAGE_SIZE};
+pub use page::{FormData, FormKind, Invalid, NewSecret};
 pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
 pub use throttle::{BackoffPolicy, Clock, Failure, LoginThrottle};
 
@@ -107,6 +112,12 @@ pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
     });
     Router::new()
         .route("/", get(index))
+        .route("/sites/{domain}", get(site_page))
+        .route("/add-site", post(add_site))
+        .route("/remove-site", post(remove_site))
+        .route("/bulk", post(bulk))
+        .route("/bypass/new", post(bypass_new))
+        .route("/bypass/clear", post(bypass_clear))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/state", post(save_state))

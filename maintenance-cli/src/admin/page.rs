@@ -28,6 +28,14 @@ impl FormData {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a field, in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of a field, or `""`.
     pub fn text(&self, name: &str) -> &str {
         self.get(name).unwrap_or_default()
@@ -45,6 +53,14 @@ pub enum FormKind {
     NetworkAdd,
     /// Removing a pattern or a network.
     Remove,
+    /// Removing a whole site.
+    RemoveSite,
+    /// Making or clearing a bypass secret.
+    Bypass,
+    /// Adding a site (on the list).
+    AddSite,
+    /// A bulk action on the selected sites (on the list).
+    Bulk,
 }
 
 /// A refused submission, shown again with its values and each error beside its field.
@@ -65,7 +81,7 @@ impl Invalid {
         (self.site_id == Some(site_id) && self.kind == kind).then_some(self)
     }
 
-    fn error(&self, field: &str) -> Option<&str> {
+    pub(super) fn error(&self, field: &str) -> Option<&str> {
         self.errors
             .iter()
             .find(|(f, _)| *f == field)
@@ -73,12 +89,23 @@ impl Invalid {
     }
 }
 
-/// Everything the page shows.
+/// A bypass secret just made: shown on the answer to the form that made it, and nowhere else.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    /// The secret in clear.
+    pub secret: String,
+    /// The link that sets the bypass cookie.
+    pub link: String,
+    /// A word about the link, when its host must be replaced.
+    pub note: Option<String>,
+}
+
+/// Everything a site's page shows.
 #[derive(Debug)]
-pub struct Page<'a> {
-    /// Every site.
-    pub sites: &'a [SiteState],
-    /// The newest audit events.
+pub struct SiteView<'a> {
+    /// The site.
+    pub site: &'a SiteState,
+    /// The site's newest audit events.
     pub events: &'a [Event],
     /// The session's CSRF token, put in every form.
     pub csrf: &'a str,
@@ -86,6 +113,8 @@ pub struct Page<'a> {
     pub notice: Option<&'a str>,
     /// A refused submission to show again.
     pub invalid: Option<&'a Invalid>,
+    /// A bypass secret just made, shown once.
+    pub secret: Option<&'a NewSecret>,
     /// Whether a token is needed (shows the log-out button).
     pub auth: bool,
     /// The time states are computed at.
@@ -102,10 +131,12 @@ label{font-weight:600;margin-right:.5rem}\
 .problem{background:#fdecea;border:1px solid #d88;padding:.5rem;white-space:pre-wrap}\
 .badge{font-size:.8rem;padding:.1rem .4rem;border-radius:4px;background:#ddd}\
 .badge.on{background:#f6c343}.badge.scheduled{background:#cde}.badge.ended{background:#eee}\
+table.sites{width:100%}.pager{margin:.5rem 0}.secret{border:2px solid #c90;padding:0 1rem;margin:1rem 0}\
+form.search,form.add-site{margin:.5rem 0}\
 table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}\
 input[type=text],input[type=password]{min-width:22rem}textarea{width:100%;max-width:40rem}.hint{color:#555;font-size:.9rem}form.inline{display:inline}";
 
-fn shell(title: &str, body: &str) -> String {
+pub(super) fn shell(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -114,7 +145,7 @@ fn shell(title: &str, body: &str) -> String {
     )
 }
 
-fn hidden(name: &str, value: &str) -> String {
+pub(super) fn hidden(name: &str, value: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
         e(name),
@@ -123,7 +154,7 @@ fn hidden(name: &str, value: &str) -> String {
 }
 
 /// An error span beside the input `input_id`, or nothing.
-fn error_span(input_id: &str, message: Option<&str>) -> String {
+pub(super) fn error_span(input_id: &str, message: Option<&str>) -> String {
     match message {
         Some(m) => format!(
             "<span class=\"error\" id=\"{}-error\" role=\"alert\">{}</span>",
@@ -134,7 +165,7 @@ fn error_span(input_id: &str, message: Option<&str>) -> String {
     }
 }
 
-fn invalid_attrs(input_id: &str, message: Option<&str>) -> String {
+pub(super) fn invalid_attrs(input_id: &str, message: Option<&str>) -> String {
     if message.is_some() {
         format!(
             " aria-invalid=\"true\" aria-describedby=\"{}-error\"",
@@ -145,7 +176,13 @@ fn invalid_attrs(input_id: &str, message: Option<&str>) -> String {
     }
 }
 
-fn text_input(name: &str, id: &str, value: &str, placeholder: &str, error: Option<&str>) -> String {
+pub(super) fn text_input(
+    name: &str,
+    id: &str,
+    value: &str,
+    placeholder: &str,
+    error: Option<&str>,
+) -> String {
     format!(
         "<input type=\"text\" name=\"{}\" id=\"{}\" value=\"{}\" placeholder=\"{}\"{}>{}",
         e(name),
@@ -183,52 +220,92 @@ pub fn problem(title: &str, message: &str) -> String {
     shell(title, &body)
 }
 
-/// The admin page.
-pub fn render(page: &Page<'_>) -> String {
-    let mut body = String::new();
-    body.push_str("<header><h1>Maintenance</h1>");
-    if page.auth {
-        body.push_str(&format!(
+/// The page header: the title (a link to the list) and, when a token is needed, the log-out
+/// button.
+pub(super) fn header(auth: bool, csrf: &str) -> String {
+    let mut out = String::from("<header><h1><a href=\"/\" id=\"home\">Maintenance</a></h1>");
+    if auth {
+        out.push_str(&format!(
             "<form method=\"post\" action=\"/logout\" class=\"inline\">{}<button type=\"submit\" id=\"logout\">Log out</button></form>",
-            hidden("csrf", page.csrf)
+            hidden("csrf", csrf)
         ));
     }
-    body.push_str("</header>\n<main>\n");
-    if let Some(n) = page.notice {
-        body.push_str(&format!(
-            "<p class=\"notice\" id=\"notice\" role=\"status\">{}</p>\n",
-            e(n)
-        ));
-    }
-    if let Some(inv) = page.invalid {
-        let general = inv.error("general");
-        if inv.site_id.is_none() || inv.kind == FormKind::Remove {
-            if let Some(g) = general {
-                body.push_str(&format!(
-                    "<p class=\"problem\" id=\"problem\" role=\"alert\">{}</p>\n",
-                    e(g)
-                ));
-            }
-        } else {
-            body.push_str(
-                "<p class=\"problem\" id=\"problem\" role=\"alert\">Nothing was saved: see the message beside the field below.</p>\n",
-            );
-        }
-    }
-    body.push_str(&format!(
-        "<p class=\"hint\">{} site(s). States are computed at {}. Times are RFC 3339; a time without an offset is read as UTC.</p>\n",
-        page.sites.len(),
-        e(&report::time(page.now))
-    ));
-    for site in page.sites {
-        body.push_str(&site_section(page, site));
-    }
-    body.push_str(&log_section(page.events));
-    body.push_str("</main>");
-    shell("Maintenance", &body)
+    out.push_str("</header>\n<main>\n");
+    out
 }
 
-fn site_section(page: &Page<'_>, site: &SiteState) -> String {
+/// The notice of the change just made, if any.
+pub(super) fn notice(text: Option<&str>) -> String {
+    text.map(|n| {
+        format!(
+            "<p class=\"notice\" id=\"notice\" role=\"status\">{}</p>\n",
+            e(n)
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// A refusal not tied to one field, at the top of a page.
+pub(super) fn problem_line(message: &str) -> String {
+    format!(
+        "<p class=\"problem\" id=\"problem\" role=\"alert\">{}</p>\n",
+        e(message)
+    )
+}
+
+/// The path of a site's page.
+pub fn site_href(domain: &str) -> String {
+    format!(
+        "/sites/{}",
+        form_urlencoded::byte_serialize(domain.as_bytes()).collect::<String>()
+    )
+}
+
+/// A site's page: its forms, the bypass secret, removal, and its audit log.
+pub fn render_site(page: &SiteView<'_>) -> String {
+    let site = page.site;
+    let mut body = header(page.auth, page.csrf);
+    body.push_str("<p><a href=\"/\" id=\"back\">&larr; All sites</a></p>\n");
+    body.push_str(&notice(page.notice));
+    if let Some(inv) = page.invalid {
+        let general = inv.error("general");
+        match (inv.kind, general) {
+            (FormKind::Remove | FormKind::RemoveSite | FormKind::Bypass, Some(g)) => {
+                body.push_str(&problem_line(g))
+            }
+            (_, Some(g)) if inv.site_id.is_none() => body.push_str(&problem_line(g)),
+            _ => body.push_str(&problem_line(
+                "Nothing was saved: see the message beside the field below.",
+            )),
+        }
+    }
+    if let Some(secret) = page.secret {
+        body.push_str(&format!(
+            "<section class=\"secret\" id=\"new-secret\"><h2>New bypass secret</h2>\n\
+             <p>Shown only now; only its hash is stored. Copy it before leaving this page.</p>\n\
+             <p><code id=\"secret\">{}</code></p>\n\
+             <p>Bypass link (sets a cookie that lets the browser through): <code id=\"bypass-link\">{}</code></p>\n{}</section>\n",
+            e(&secret.secret),
+            e(&secret.link),
+            secret
+                .note
+                .as_deref()
+                .map(|n| format!("<p class=\"hint\">{}</p>\n", e(n)))
+                .unwrap_or_default()
+        ));
+    }
+    body.push_str(&format!(
+        "<p class=\"hint\">States are computed at {}. Times are RFC 3339; a time without an offset is read as UTC.</p>\n",
+        e(&report::time(page.now))
+    ));
+    body.push_str(&site_section(page, site));
+    body.push_str(&remove_block(page, site));
+    body.push_str(&log_section(page.events));
+    body.push_str("</main>");
+    shell(&format!("{} - Maintenance", site.domain), &body)
+}
+
+fn site_section(page: &SiteView<'_>, site: &SiteState) -> String {
     let id = site.id;
     let phase = Phase::of(site, page.now);
     let mut out = format!(
@@ -253,24 +330,53 @@ fn site_section(page: &Page<'_>, site: &SiteState) -> String {
         (None, Some(at)) => report::time(at),
         (None, None) => "never".to_owned(),
     };
+    let set = site.bypass_secret_hash.is_some();
     out.push_str(&format!(
-        "<p>Bypass secret: <strong>{}</strong> <span class=\"hint\">(set a new one with <code>maintenance bypass new{}</code>)</span><br>Last change: {}</p>\n</section>\n",
-        if site.bypass_secret_hash.is_some() {
-            "set"
+        "<h3>Bypass secret</h3>\n<p id=\"bypass-{id}\">Bypass secret: <strong id=\"bypass-state\">{}</strong></p>\n\
+         <form method=\"post\" action=\"/bypass/new\" class=\"inline\" id=\"bypass-new\">{}{}<button type=\"submit\" id=\"bypass-new-submit\">{}</button></form>\n",
+        if set { "set" } else { "not set" },
+        hidden("csrf", page.csrf),
+        hidden("site", &site.domain),
+        if set {
+            "Replace it with a new secret"
         } else {
-            "not set"
-        },
-        if site.is_default {
-            String::new()
-        } else {
-            format!(" --site {}", e(&site.domain))
-        },
-        e(&last)
+            "Create a secret"
+        }
     ));
+    if set {
+        out.push_str(&format!(
+            "<form method=\"post\" action=\"/bypass/clear\" class=\"inline\" id=\"bypass-clear\">{}{}<button type=\"submit\" id=\"bypass-clear-submit\">Clear it</button></form>\n",
+            hidden("csrf", page.csrf),
+            hidden("site", &site.domain),
+        ));
+    }
+    out.push_str(&format!("<p>Last change: {}</p>\n</section>\n", e(&last)));
     out
 }
 
-fn state_form(page: &Page<'_>, site: &SiteState) -> String {
+/// The form that removes a site, with its confirmation; none for the default site.
+fn remove_block(page: &SiteView<'_>, site: &SiteState) -> String {
+    if site.is_default {
+        return "<p class=\"hint\" id=\"no-remove\">The default site answers every host that has no site of its own; it cannot be removed.</p>\n".to_owned();
+    }
+    let inv = page
+        .invalid
+        .and_then(|i| i.for_form(site.id, FormKind::RemoveSite));
+    let err = inv.and_then(|i| i.error("confirm"));
+    format!(
+        "<section id=\"remove\"><h2>Remove this site</h2>\n\
+         <form method=\"post\" action=\"/remove-site\" id=\"remove-site\">{}{}\n\
+         <div class=\"field\"><label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" id=\"confirm\"{}> Yes, remove {} with its ignored paths and allowed networks</label>{}</div>\n\
+         <button type=\"submit\" id=\"remove-site-submit\">Remove site</button>\n</form></section>\n",
+        hidden("csrf", page.csrf),
+        hidden("site", &site.domain),
+        invalid_attrs("confirm", err),
+        e(&site.domain),
+        error_span("confirm", err)
+    )
+}
+
+fn state_form(page: &SiteView<'_>, site: &SiteState) -> String {
     let id = site.id;
     let inv = page.invalid.and_then(|i| i.for_form(id, FormKind::State));
     let time = |t: Option<DateTime<Utc>>| t.map(report::time).unwrap_or_default();
@@ -383,7 +489,7 @@ struct ListBlock<'a> {
     empty: &'a str,
 }
 
-fn list_block(page: &Page<'_>, site: &SiteState, block: ListBlock<'_>) -> String {
+fn list_block(page: &SiteView<'_>, site: &SiteState, block: ListBlock<'_>) -> String {
     let id = site.id;
     let key = block.key;
     let mut out = format!(
@@ -444,7 +550,7 @@ fn list_block(page: &Page<'_>, site: &SiteState, block: ListBlock<'_>) -> String
     out
 }
 
-fn ignored_block(page: &Page<'_>, site: &SiteState) -> String {
+fn ignored_block(page: &SiteView<'_>, site: &SiteState) -> String {
     list_block(
         page,
         site,
@@ -466,7 +572,7 @@ fn ignored_block(page: &Page<'_>, site: &SiteState) -> String {
     )
 }
 
-fn networks_block(page: &Page<'_>, site: &SiteState) -> String {
+fn networks_block(page: &SiteView<'_>, site: &SiteState) -> String {
     list_block(
         page,
         site,
@@ -488,7 +594,7 @@ fn networks_block(page: &Page<'_>, site: &SiteState) -> String {
     )
 }
 
-fn log_section(events: &[Event]) -> String {
+pub(super) fn log_section(events: &[Event]) -> String {
     let mut out = String::from(
         "<section id=\"log\"><h2>Audit log</h2>\n<table><thead><tr><th>When</th><th>Site</th><th>Who</th><th>What</th><th>Details</th></tr></thead><tbody>\n",
     );
@@ -530,13 +636,18 @@ mod tests {
             action: "on".into(),
             detail: "&".into(),
         }];
-        let sites = [site];
-        let html = render(&Page {
-            sites: &sites,
+        let secret = NewSecret {
+            secret: "<s>".into(),
+            link: "http://a.example/<s>".into(),
+            note: Some("<note>".into()),
+        };
+        let html = render_site(&SiteView {
+            site: &site,
             events: &events,
             csrf: "\"csrf",
             notice: Some("<notice>"),
             invalid: None,
+            secret: Some(&secret),
             auth: true,
             now: Utc::now(),
         });
@@ -546,6 +657,8 @@ mod tests {
             "<i>",
             "<img",
             "<notice>",
+            "<s>",
+            "<note>",
             "value=\"\"csrf",
         ] {
             assert!(!html.contains(bad), "{bad} unescaped");
@@ -556,19 +669,20 @@ mod tests {
 
     #[test]
     fn errors_are_shown_beside_their_field_with_the_values_given() {
-        let sites = [SiteState::new(7, "a.example")];
+        let site = SiteState::new(7, "a.example");
         let invalid = Invalid {
             site_id: Some(7),
             kind: FormKind::IgnoredAdd,
             values: FormData::parse(b"pattern=%5E%28x&description=d"),
             errors: vec![("pattern", "invalid ignored-path pattern `^(x`".into())],
         };
-        let html = render(&Page {
-            sites: &sites,
+        let html = render_site(&SiteView {
+            site: &site,
             events: &[],
             csrf: "t",
             notice: None,
             invalid: Some(&invalid),
+            secret: None,
             auth: false,
             now: Utc::now(),
         });
@@ -579,5 +693,28 @@ mod tests {
             "<span class=\"error\" id=\"ignored-pattern-7-error\" role=\"alert\">invalid ignored-path pattern `^(x`</span>"
         ));
         assert!(!html.contains("id=\"logout\""));
+        assert!(
+            html.contains("id=\"remove-site\""),
+            "a site that is not the default"
+        );
+    }
+
+    #[test]
+    fn the_default_site_has_no_remove_button() {
+        let mut site = SiteState::new(1, "default");
+        site.is_default = true;
+        let html = render_site(&SiteView {
+            site: &site,
+            events: &[],
+            csrf: "t",
+            notice: None,
+            invalid: None,
+            secret: None,
+            auth: false,
+            now: Utc::now(),
+        });
+        assert!(!html.contains("/remove-site"), "{html}");
+        assert!(html.contains("cannot be removed"), "{html}");
+        assert!(html.contains("id=\"bypass-state\">not set<"), "{html}");
     }
 }

@@ -106,7 +106,7 @@ pub(super) async fn save_state(State(app): State<Arc<AdminState>>, req: Request)
             tracing::info!(site = %site.domain, actor = %post.actor, change = %change.describe(), "admin changed state");
             done("saved", &site)
         }
-        Err(e) => store_failure(&app, &post, Some(site.id), FormKind::State, e).await,
+        Err(e) => store_failure(&app, &post, Some(&site), FormKind::State, e).await,
     }
 }
 
