@@ -3,9 +3,10 @@
 //! A pattern is a regular expression matched at the *start* of the request path without its
 //! leading `/` (Python's `re.match` on `request.path_info[1:]`), so `^ignored-page/$` exempts
 //! `/ignored-page/` and rows copied from a Django database work unchanged. A pattern written
-//! with a leading `/` or `^/` means the same. Patterns are compiled once per snapshot into a
-//! [`RegexSet`]; a path that could be read differently by the application (dot-segments,
-//! encoded slashes, bad percent-encoding) is never matched.
+//! with a leading `/` or `^/` means the same. A site's patterns are checked when it is read and
+//! compiled together into one multi-pattern regex ([`PatternSet`]) on the site's first path
+//! check; a path that could be read differently by the application (dot-segments, encoded
+//! slashes, bad percent-encoding) is never matched.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
