@@ -150,6 +150,8 @@ struct PgWrite {
 crate::sql::impl_engine!(
     PgStore,
     write = PgWrite,
+    db = sqlx::Postgres,
+    dialect = maintenance_sql::listing::Dialect::Postgres,
     begin_write = |pool| pool.begin(),
     begin_read = |pool| pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {

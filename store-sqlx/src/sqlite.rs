@@ -163,6 +163,8 @@ struct SqliteWrite {
 crate::sql::impl_engine!(
     SqliteStore,
     write = SqliteWrite,
+    db = sqlx::Sqlite,
+    dialect = maintenance_sql::listing::Dialect::Sqlite,
     begin_write = |pool| pool.begin_with("BEGIN IMMEDIATE"),
     begin_read = |pool| pool.begin()
 );
