@@ -103,22 +103,21 @@ pub fn listing_sql(query: &SiteQuery, dialect: Dialect, placeholder: Placeholder
     }
     if let Some(state) = query.state {
         let mut now = || param(Bind::Time(query.now), &mut binds);
-        let (n1, n2) = (now(), now());
-        let active = format!(
-            "(enabled = TRUE AND (starts_at IS NULL OR starts_at <= {n1}) AND (ends_at IS NULL OR ends_at > {n2}))"
-        );
+        let mut active = || {
+            let (n1, n2) = (now(), now());
+            format!(
+                "(enabled = TRUE AND (starts_at IS NULL OR starts_at <= {n1}) \
+                 AND (ends_at IS NULL OR ends_at > {n2}))"
+            )
+        };
+        // Scheduled sites are never active: their window has not begun.
+        let scheduled = |n: String| format!("(enabled = TRUE AND starts_at IS NOT NULL AND starts_at > {n})");
         conditions.push(match state {
-            StateFilter::On => active,
-            StateFilter::Scheduled => {
-                // Scheduled sites are never active: their window has not begun.
-                let n3 = now();
-                format!("(enabled = TRUE AND starts_at IS NOT NULL AND starts_at > {n3})")
-            }
+            StateFilter::On => active(),
+            StateFilter::Scheduled => scheduled(now()),
             StateFilter::Off => {
-                let n3 = now();
-                format!(
-                    "(NOT {active} AND NOT (enabled = TRUE AND starts_at IS NOT NULL AND starts_at > {n3}))"
-                )
+                let active = active();
+                format!("(NOT {active} AND NOT {})", scheduled(now()))
             }
         });
     }
