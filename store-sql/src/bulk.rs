@@ -45,9 +45,9 @@ pub const EVENT_COLUMNS: [&str; 6] = ["site_id", "site_domain", "at", "actor", "
 /// How a backend writes bind parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placeholder {
-    /// `$1`, `$2`, ... (PostgreSQL; sqlx's SQLite).
+    /// `$1`, `$2`, ... (PostgreSQL).
     Dollar,
-    /// `?` (MariaDB/MySQL; diesel's SQLite).
+    /// `?` (MariaDB/MySQL; SQLite, which binds numbered parameters by a scan of their names).
     Question,
 }
 

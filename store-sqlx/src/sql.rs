@@ -398,6 +398,7 @@ macro_rules! impl_engine {
         write = $write:ident,
         db = $db:ty,
         dialect = $dialect:expr,
+        placeholder = $ph:expr,
         begin_write = |$wpool:ident| $begin_write:expr,
         begin_read = |$rpool:ident| $begin_read:expr
         $(, $($extra:tt)+)?
@@ -407,7 +408,7 @@ macro_rules! impl_engine {
         crate::common::bulk_fns!(
             db = $db,
             dialect = $dialect,
-            placeholder = maintenance_sql::bulk::Placeholder::Dollar,
+            placeholder = $ph,
             on_duplicate_key = false,
             begin_read = |$rpool| $begin_read,
             time = |t| t
