@@ -157,7 +157,10 @@ const SETUP: &[Case] = &[
         &["sites", "list", "--state", "down"],
         2,
         &[],
-        &["invalid state `down`", "expected `on`, `off` or `scheduled`"],
+        &[
+            "invalid state `down`",
+            "expected `on`, `off` or `scheduled`",
+        ],
     ),
     case(
         &["sites", "list", "--per-page", "5000"],
@@ -782,7 +785,12 @@ fn bulk_scenario(url: &str) {
         ok(&cli(url, &["sites", "add", domain]));
     }
     let run = ok(&cli(url, &["on", "--all", "--message", "Bulk"])).clone();
-    for domain in ["default", "a.bulk.example", "b.bulk.example", "c.bulk.example"] {
+    for domain in [
+        "default",
+        "a.bulk.example",
+        "b.bulk.example",
+        "c.bulk.example",
+    ] {
         assert!(
             run.stdout.contains(&format!("{domain}: maintenance on")),
             "{run:#?}"
@@ -800,7 +808,13 @@ fn bulk_scenario(url: &str) {
 
     ok(&cli(
         url,
-        &["off", "--site", "a.bulk.example", "--site", "C.bulk.example"],
+        &[
+            "off",
+            "--site",
+            "a.bulk.example",
+            "--site",
+            "C.bulk.example",
+        ],
     ));
     let status = json(&cli(url, &["status", "--json"]));
     assert_eq!(site(&status, "a.bulk.example")["state"], "off");
@@ -814,23 +828,49 @@ fn bulk_scenario(url: &str) {
         &["off", "--site", "b.bulk.example", "--site", "nope.example"],
     );
     assert_eq!(run.code, 1, "{run:#?}");
-    assert!(run.stderr.contains("unknown site `nope.example`"), "{run:#?}");
+    assert!(
+        run.stderr.contains("unknown site `nope.example`"),
+        "{run:#?}"
+    );
     assert_eq!(snapshot(url), before);
 
     let run = ok(&cli(url, &["sites", "list", "--state", "on"])).clone();
     assert!(run.stdout.contains("b.bulk.example"), "{run:#?}");
     assert!(!run.stdout.contains("a.bulk.example"), "{run:#?}");
-    assert!(run.stdout.contains("sites 1-2 of 2 (page 1 of 1)"), "{run:#?}");
+    assert!(
+        run.stdout.contains("sites 1-2 of 2 (page 1 of 1)"),
+        "{run:#?}"
+    );
     let run = ok(&cli(
         url,
-        &["sites", "list", "--search", "bulk", "--per-page", "2", "--page", "2"],
+        &[
+            "sites",
+            "list",
+            "--search",
+            "bulk",
+            "--per-page",
+            "2",
+            "--page",
+            "2",
+        ],
     ))
     .clone();
     assert!(run.stdout.contains("c.bulk.example"), "{run:#?}");
-    assert!(run.stdout.contains("sites 3-3 of 3 (page 2 of 2)"), "{run:#?}");
+    assert!(
+        run.stdout.contains("sites 3-3 of 3 (page 2 of 2)"),
+        "{run:#?}"
+    );
     let page = json(&cli(
         url,
-        &["sites", "list", "--json", "--state", "off", "--per-page", "1"],
+        &[
+            "sites",
+            "list",
+            "--json",
+            "--state",
+            "off",
+            "--per-page",
+            "1",
+        ],
     ));
     assert_eq!(page["total"], 2, "{page}");
     assert_eq!(page["pages"], 2, "{page}");
@@ -873,17 +913,32 @@ async fn commands_behave_as_documented_on_mysql() {
 
 #[tokio::test]
 async fn bulk_changes_and_listings_on_sqlite() {
-    run_on(Backend::Sqlite, "bulk_changes_and_listings_on_sqlite", bulk_scenario).await;
+    run_on(
+        Backend::Sqlite,
+        "bulk_changes_and_listings_on_sqlite",
+        bulk_scenario,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn bulk_changes_and_listings_on_postgres() {
-    run_on(Backend::Postgres, "bulk_changes_and_listings_on_postgres", bulk_scenario).await;
+    run_on(
+        Backend::Postgres,
+        "bulk_changes_and_listings_on_postgres",
+        bulk_scenario,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn bulk_changes_and_listings_on_mysql() {
-    run_on(Backend::MySql, "bulk_changes_and_listings_on_mysql", bulk_scenario).await;
+    run_on(
+        Backend::MySql,
+        "bulk_changes_and_listings_on_mysql",
+        bulk_scenario,
+    )
+    .await;
 }
 
 #[test]

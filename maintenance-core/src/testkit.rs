@@ -632,7 +632,6 @@ pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) 
     );
 }
 
-
 /// How many events the store holds (up to 1000).
 async fn event_count(store: &dyn MaintenanceStore) -> usize {
     store.events(None, 1000).await.expect("events").len()
@@ -687,8 +686,15 @@ pub async fn set_state_many_changes_the_selected_sites_in_one_revision(
     let contents = store.load().await.expect("load");
     assert_eq!(contents.revision, before + 1);
     for site in &changed {
-        let stored = contents.sites.iter().find(|s| s.id == site.id).expect("stored");
-        assert_eq!(stored, site, "what set_state_many returned is what load reads");
+        let stored = contents
+            .sites
+            .iter()
+            .find(|s| s.id == site.id)
+            .expect("stored");
+        assert_eq!(
+            stored, site,
+            "what set_state_many returned is what load reads"
+        );
     }
     let b = contents
         .sites
@@ -702,7 +708,10 @@ pub async fn set_state_many_changes_the_selected_sites_in_one_revision(
     sites.sort_unstable();
     assert_eq!(sites, ["a.bulk.example", "c.bulk.example", "default"]);
     for event in &events {
-        assert_eq!((event.actor.as_str(), event.action.as_str()), ("bulk-actor", "on"));
+        assert_eq!(
+            (event.actor.as_str(), event.action.as_str()),
+            ("bulk-actor", "on")
+        );
     }
 
     let all = store
@@ -726,8 +735,14 @@ pub async fn set_state_many_changes_the_selected_sites_in_one_revision(
 /// A bulk change that one site refuses, or that names an unknown site, writes nothing.
 pub async fn set_state_many_is_all_or_nothing(store: &dyn MaintenanceStore) {
     let later = at(2_000_000_000);
-    store.add_site("x.bulk.example", None, "t").await.expect("add x");
-    store.add_site("y.bulk.example", None, "t").await.expect("add y");
+    store
+        .add_site("x.bulk.example", None, "t")
+        .await
+        .expect("add x");
+    store
+        .add_site("y.bulk.example", None, "t")
+        .await
+        .expect("add y");
     let y = SiteRef::Domain("y.bulk.example".to_owned());
     store
         .set_state(&y, &StateChange::turn_off().window(Some(later), None), "t")
@@ -765,8 +780,15 @@ pub async fn set_state_many_is_all_or_nothing(store: &dyn MaintenanceStore) {
         matches!(&err, StoreError::UnknownSite(d) if d == "missing.bulk.example"),
         "{err:?}"
     );
-    assert_eq!(store.load().await.expect("load"), before, "nothing was written");
-    assert_eq!(store.events(None, 1000).await.expect("events"), events_before);
+    assert_eq!(
+        store.load().await.expect("load"),
+        before,
+        "nothing was written"
+    );
+    assert_eq!(
+        store.events(None, 1000).await.expect("events"),
+        events_before
+    );
 }
 
 /// `list_sites` gives exactly what [`SiteQuery::page_of`] gives over the store's own `load`:
@@ -835,7 +857,10 @@ pub async fn list_sites_answers_as_page_of(store: &dyn MaintenanceStore) {
     }
     let everything = store.list_sites(&base).await.expect("list_sites");
     assert_eq!(everything.total, 29);
-    assert!(everything.sites[0].is_default, "the default site comes first");
+    assert!(
+        everything.sites[0].is_default,
+        "the default site comes first"
+    );
 }
 
 /// A store with a change feed sends a notice after a write.

@@ -51,7 +51,8 @@ const UNLOCK_MIGRATIONS: &str =
 type Db = diesel::mysql::Mysql;
 /// The SQL type timestamps are bound as.
 type TimeSql = diesel::sql_types::Datetime;
-const PLACEHOLDER: maintenance_sql::bulk::Placeholder = maintenance_sql::bulk::Placeholder::Question;
+const PLACEHOLDER: maintenance_sql::bulk::Placeholder =
+    maintenance_sql::bulk::Placeholder::Question;
 const ON_DUPLICATE_KEY: bool = true;
 const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::MySql;
 

@@ -53,7 +53,8 @@ const POOL_SIZE: usize = 8;
 type Db = diesel::sqlite::Sqlite;
 /// The SQL type timestamps are bound as.
 type TimeSql = diesel::sql_types::Text;
-const PLACEHOLDER: maintenance_sql::bulk::Placeholder = maintenance_sql::bulk::Placeholder::Question;
+const PLACEHOLDER: maintenance_sql::bulk::Placeholder =
+    maintenance_sql::bulk::Placeholder::Question;
 const ON_DUPLICATE_KEY: bool = false;
 const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::Sqlite;
 

@@ -83,7 +83,10 @@ impl Placeholder {
 
     /// `p1, p2, ...`: a list of `len` parameters, for `IN (...)`.
     pub fn list(self, len: usize) -> String {
-        (1..=len).map(|n| self.nth(n)).collect::<Vec<_>>().join(", ")
+        (1..=len)
+            .map(|n| self.nth(n))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

@@ -111,7 +111,8 @@ pub fn listing_sql(query: &SiteQuery, dialect: Dialect, placeholder: Placeholder
             )
         };
         // Scheduled sites are never active: their window has not begun.
-        let scheduled = |n: String| format!("(enabled = TRUE AND starts_at IS NOT NULL AND starts_at > {n})");
+        let scheduled =
+            |n: String| format!("(enabled = TRUE AND starts_at IS NOT NULL AND starts_at > {n})");
         conditions.push(match state {
             StateFilter::On => active(),
             StateFilter::Scheduled => scheduled(now()),

@@ -54,7 +54,10 @@ async fn list(
     if !sites.is_empty() {
         let width = column_width(sites, "DOMAIN", |s| &s.domain);
         let name_width = column_width(sites, "NAME", |s| &s.name);
-        out.push_str(&format!("{:<width$}  {:<name_width$}  STATE\n", "DOMAIN", "NAME"));
+        out.push_str(&format!(
+            "{:<width$}  {:<name_width$}  STATE\n",
+            "DOMAIN", "NAME"
+        ));
         for s in sites {
             let default = if s.is_default { "  (default site)" } else { "" };
             out.push_str(&format!(
@@ -65,7 +68,13 @@ async fn list(
             ));
         }
     }
-    out.push_str(&footer(page.total, query.offset, sites.len(), args.page, pages));
+    out.push_str(&footer(
+        page.total,
+        query.offset,
+        sites.len(),
+        args.page,
+        pages,
+    ));
     Ok(out)
 }
 
@@ -125,7 +134,10 @@ mod tests {
 
     #[test]
     fn the_footer_names_the_range_and_the_page() {
-        assert_eq!(footer(10_000, 50, 50, 2, 200), "sites 51-100 of 10000 (page 2 of 200)\n");
+        assert_eq!(
+            footer(10_000, 50, 50, 2, 200),
+            "sites 51-100 of 10000 (page 2 of 200)\n"
+        );
         assert_eq!(footer(3, 0, 3, 1, 1), "sites 1-3 of 3 (page 1 of 1)\n");
         assert_eq!(footer(0, 0, 0, 1, 0), "no sites match\n");
         assert!(footer(3, 50, 0, 2, 1).contains("page 1 to 1"));

@@ -1,9 +1,7 @@
 //! `status`, `on` and `off`: the maintenance state of one site, several or all.
 
 use chrono::{DateTime, Utc};
-use maintenance_core::{
-    MaintenanceStore, Mode, SiteRef, SiteSelection, StateChange, StoreError,
-};
+use maintenance_core::{MaintenanceStore, Mode, SiteRef, SiteSelection, StateChange, StoreError};
 
 use super::{json, load_sites, resolve, targets};
 use crate::args::{OffArgs, OnArgs, StatusArgs};
