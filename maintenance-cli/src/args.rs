@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
+use maintenance_core::StateFilter;
 
 use crate::admin::{OriginError, PublicOrigin};
 use crate::parse;
@@ -142,11 +143,11 @@ pub struct OffArgs {
     pub all: bool,
 }
 
-/// `sites list|add D [--name N]|remove D`
+/// `sites list [--search T] [--state S] [--page N] [--per-page N] [--json]|add D [--name N]|remove D`
 #[derive(Debug, Clone, Subcommand)]
 pub enum SitesCommand {
-    /// List the sites.
-    List,
+    /// List the sites, a page at a time: the default site first, then by domain.
+    List(ListArgs),
     /// Add a site for a domain.
     Add {
         /// The domain, e.g. shop.example.com.
@@ -162,6 +163,26 @@ pub enum SitesCommand {
         #[arg(value_name = "DOMAIN")]
         domain: String,
     },
+}
+
+/// `sites list [--search T] [--state on|off|scheduled] [--page N] [--per-page N] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only sites whose domain or name contains this text (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Only sites in this state now: on, off or scheduled.
+    #[arg(long, value_name = "STATE", value_parser = parse::state_filter)]
+    pub state: Option<StateFilter>,
+    /// The page to show, from 1.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse::page)]
+    pub page: u64,
+    /// Sites per page, at most 1000.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = parse::per_page)]
+    pub per_page: u32,
+    /// Machine-readable output: a JSON object with the total, the page and its sites.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ignore list|add PATTERN [--description T]|remove PATTERN [--site D]`

@@ -5,7 +5,7 @@
 //! report a bad value as a usage error (exit status 2).
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use maintenance_core::validate;
+use maintenance_core::{MAX_PAGE_SIZE, StateFilter, validate};
 
 /// The longest duration `--for` accepts: ten years.
 pub const MAX_DURATION_DAYS: i64 = 3650;
@@ -210,6 +210,50 @@ pub fn base_url(text: &str) -> Result<String, String> {
         return Err(bad());
     }
     Ok(t.trim_end_matches('/').to_owned())
+}
+
+/// Parses a listing's state filter: `on`, `off` or `scheduled`.
+///
+/// ```
+/// use maintenance_cli::parse::state_filter;
+/// assert!(state_filter("on").is_ok());
+/// assert!(state_filter("down").unwrap_err().contains("`down`"));
+/// ```
+pub fn state_filter(text: &str) -> Result<StateFilter, String> {
+    text.parse()
+        .map_err(|e: maintenance_core::ValidationError| e.to_string())
+}
+
+/// Parses a page number, counted from 1.
+///
+/// ```
+/// use maintenance_cli::parse::page;
+/// assert_eq!(page("2"), Ok(2));
+/// assert!(page("0").unwrap_err().contains("`0`"));
+/// ```
+pub fn page(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid page `{text}`: expected a whole number from 1"
+        )),
+    }
+}
+
+/// Parses a page size, from 1 to [`MAX_PAGE_SIZE`].
+///
+/// ```
+/// use maintenance_cli::parse::per_page;
+/// assert_eq!(per_page("100"), Ok(100));
+/// assert!(per_page("5000").unwrap_err().contains("`5000`"));
+/// ```
+pub fn per_page(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid page size `{text}`: expected a whole number from 1 to {MAX_PAGE_SIZE}"
+        )),
+    }
 }
 
 #[cfg(test)]

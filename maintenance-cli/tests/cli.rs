@@ -126,8 +126,53 @@ const SETUP: &[Case] = &[
     case(
         &["sites", "list"],
         0,
-        &["DOMAIN", "shop.example.com", "Shop", "(default site)"],
+        &[
+            "DOMAIN",
+            "shop.example.com",
+            "Shop",
+            "(default site)",
+            "sites 1-2 of 2 (page 1 of 1)",
+        ],
         &[],
+    ),
+    case(
+        &["sites", "list", "--search", "SHOP"],
+        0,
+        &["shop.example.com", "sites 1-1 of 1 (page 1 of 1)"],
+        &[],
+    ),
+    case(
+        &["sites", "list", "--per-page", "1", "--page", "2"],
+        0,
+        &["shop.example.com", "sites 2-2 of 2 (page 2 of 2)"],
+        &[],
+    ),
+    case(
+        &["sites", "list", "--state", "on"],
+        0,
+        &["no sites match"],
+        &[],
+    ),
+    case(
+        &["sites", "list", "--state", "down"],
+        2,
+        &[],
+        &[
+            "invalid state `down`",
+            "expected `on`, `off` or `scheduled`",
+        ],
+    ),
+    case(
+        &["sites", "list", "--per-page", "5000"],
+        2,
+        &[],
+        &["invalid page size `5000`", "from 1 to 1000"],
+    ),
+    case(
+        &["sites", "list", "--page", "0"],
+        2,
+        &[],
+        &["invalid page `0`"],
     ),
 ];
 
@@ -733,7 +778,110 @@ fn scenario(url: &str) {
     assert_eq!(run.stdout.lines().count(), 2, "{run:#?}");
 }
 
+/// `on --all`, `off` of several sites and the listing's filters, on one database.
+fn bulk_scenario(url: &str) {
+    ok(&cli(url, &["migrate"]));
+    for domain in ["a.bulk.example", "b.bulk.example", "c.bulk.example"] {
+        ok(&cli(url, &["sites", "add", domain]));
+    }
+    let run = ok(&cli(url, &["on", "--all", "--message", "Bulk"])).clone();
+    for domain in [
+        "default",
+        "a.bulk.example",
+        "b.bulk.example",
+        "c.bulk.example",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("{domain}: maintenance on")),
+            "{run:#?}"
+        );
+    }
+    let status = json(&cli(url, &["status", "--json"]));
+    for s in status.as_array().expect("an array") {
+        assert_eq!(s["state"], "on", "{s}");
+        assert_eq!(s["message"], "Bulk", "{s}");
+    }
+    let log = json(&cli(url, &["log", "--json", "--limit", "4"]));
+    let events = log.as_array().expect("an array");
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().all(|e| e["action"] == "on"), "{log}");
+
+    ok(&cli(
+        url,
+        &[
+            "off",
+            "--site",
+            "a.bulk.example",
+            "--site",
+            "C.bulk.example",
+        ],
+    ));
+    let status = json(&cli(url, &["status", "--json"]));
+    assert_eq!(site(&status, "a.bulk.example")["state"], "off");
+    assert_eq!(site(&status, "b.bulk.example")["state"], "on");
+    assert_eq!(site(&status, "c.bulk.example")["state"], "off");
+
+    // An unknown site among several: nothing is written.
+    let before = snapshot(url);
+    let run = cli(
+        url,
+        &["off", "--site", "b.bulk.example", "--site", "nope.example"],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("unknown site `nope.example`"),
+        "{run:#?}"
+    );
+    assert_eq!(snapshot(url), before);
+
+    let run = ok(&cli(url, &["sites", "list", "--state", "on"])).clone();
+    assert!(run.stdout.contains("b.bulk.example"), "{run:#?}");
+    assert!(!run.stdout.contains("a.bulk.example"), "{run:#?}");
+    assert!(
+        run.stdout.contains("sites 1-2 of 2 (page 1 of 1)"),
+        "{run:#?}"
+    );
+    let run = ok(&cli(
+        url,
+        &[
+            "sites",
+            "list",
+            "--search",
+            "bulk",
+            "--per-page",
+            "2",
+            "--page",
+            "2",
+        ],
+    ))
+    .clone();
+    assert!(run.stdout.contains("c.bulk.example"), "{run:#?}");
+    assert!(
+        run.stdout.contains("sites 3-3 of 3 (page 2 of 2)"),
+        "{run:#?}"
+    );
+    let page = json(&cli(
+        url,
+        &[
+            "sites",
+            "list",
+            "--json",
+            "--state",
+            "off",
+            "--per-page",
+            "1",
+        ],
+    ));
+    assert_eq!(page["total"], 2, "{page}");
+    assert_eq!(page["pages"], 2, "{page}");
+    assert_eq!(page["sites"][0]["domain"], "a.bulk.example", "{page}");
+}
+
 async fn scenario_on(backend: Backend, test: &str) {
+    run_on(backend, test, scenario).await;
+}
+
+async fn run_on(backend: Backend, test: &str, scenario: fn(&str)) {
     let Some(db) = fresh_db(backend, test).await else {
         return;
     };
@@ -761,6 +909,36 @@ async fn commands_behave_as_documented_on_postgres() {
 #[tokio::test]
 async fn commands_behave_as_documented_on_mysql() {
     scenario_on(Backend::MySql, "commands_behave_as_documented_on_mysql").await;
+}
+
+#[tokio::test]
+async fn bulk_changes_and_listings_on_sqlite() {
+    run_on(
+        Backend::Sqlite,
+        "bulk_changes_and_listings_on_sqlite",
+        bulk_scenario,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bulk_changes_and_listings_on_postgres() {
+    run_on(
+        Backend::Postgres,
+        "bulk_changes_and_listings_on_postgres",
+        bulk_scenario,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bulk_changes_and_listings_on_mysql() {
+    run_on(
+        Backend::MySql,
+        "bulk_changes_and_listings_on_mysql",
+        bulk_scenario,
+    )
+    .await;
 }
 
 #[test]

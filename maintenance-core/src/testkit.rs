@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::error::StoreError;
+use crate::listing::{SiteQuery, SiteSelection, StateFilter};
 use crate::model::{Event, Mode, SiteRef, SiteState, StateChange};
 use crate::store::{ChangeFeed, MaintenanceSource, MaintenanceStore, StoreContents};
 
@@ -55,6 +56,9 @@ macro_rules! store_conformance_tests {
             every_write_records_its_audit_action,
             change_feed_announces_writes,
             changes_since_names_what_changed,
+            set_state_many_changes_the_selected_sites_in_one_revision,
+            set_state_many_is_all_or_nothing,
+            list_sites_answers_as_page_of,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -692,6 +696,24 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
         assert_eq!(site.ignored_paths.len() + site.allowed_networks.len(), 1);
     }
 
+    // A bulk change names every site it changed.
+    let before = store.revision().await.expect("revision");
+    let changed = store
+        .set_state_many(&crate::SiteSelection::All, &StateChange::turn_on(), "t")
+        .await
+        .expect("bulk change");
+    let changes = store
+        .changes_since(before)
+        .await
+        .expect("changes since")
+        .expect("the store tells which sites changed");
+    let mut named: Vec<i64> = changes.changed.iter().map(|s| s.id).collect();
+    let mut expected: Vec<i64> = changed.iter().map(|s| s.id).collect();
+    named.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(named, expected, "the bulk change names its sites");
+    assert!(changes.changed.iter().all(|s| s.enabled));
+
     // From the start: the changes make the first snapshot the current one.
     let all = store
         .changes_since(r0)
@@ -704,6 +726,237 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
     assert_eq!(updated.revision(), full.revision());
     let states = |s: &crate::Snapshot| s.sites().map(|l| l.state().clone()).collect::<Vec<_>>();
     assert_eq!(states(&updated), states(&full));
+}
+
+/// How many events the store holds (up to 1000).
+async fn event_count(store: &dyn MaintenanceStore) -> usize {
+    store.events(None, 1000).await.expect("events").len()
+}
+
+/// The newest `n` events, oldest first.
+async fn newest_events(store: &dyn MaintenanceStore, n: usize) -> Vec<Event> {
+    let mut events = store
+        .events(None, u32::try_from(n).expect("a small count"))
+        .await
+        .expect("events");
+    events.reverse();
+    events
+}
+
+/// `set_state_many` changes each selected site (and no other), returns them in the store's
+/// order, records one audit event per site and moves the revision once.
+pub async fn set_state_many_changes_the_selected_sites_in_one_revision(
+    store: &dyn MaintenanceStore,
+) {
+    for domain in ["a.bulk.example", "b.bulk.example", "c.bulk.example"] {
+        store.add_site(domain, None, "t").await.expect("add site");
+    }
+    let a = SiteRef::Domain("a.bulk.example".to_owned());
+    store
+        .add_ignored_path(&a, "^health", "probe", "t")
+        .await
+        .expect("ignore");
+
+    let before = store.revision().await.expect("revision");
+    let events_before = event_count(store).await;
+    let selection = SiteSelection::Sites(vec![
+        SiteRef::Domain("c.bulk.example".to_owned()),
+        SiteRef::Domain("A.Bulk.Example".to_owned()),
+        SiteRef::Default,
+        SiteRef::Domain("c.bulk.example".to_owned()),
+    ]);
+    let change = StateChange::turn_on().message("bulk");
+    let changed = store
+        .set_state_many(&selection, &change, "bulk-actor")
+        .await
+        .expect("set_state_many");
+    let domains: Vec<&str> = changed.iter().map(|s| s.domain.as_str()).collect();
+    assert_eq!(domains, ["default", "a.bulk.example", "c.bulk.example"]);
+    for site in &changed {
+        assert!(site.enabled, "{}", site.domain);
+        assert_eq!(site.message.as_deref(), Some("bulk"));
+        assert_eq!(site.updated_by.as_deref(), Some("bulk-actor"));
+    }
+    assert_eq!(changed[1].ignored_paths.len(), 1, "patterns are kept");
+    assert_eq!(store.revision().await.expect("revision"), before + 1);
+    let contents = store.load().await.expect("load");
+    assert_eq!(contents.revision, before + 1);
+    for site in &changed {
+        let stored = contents
+            .sites
+            .iter()
+            .find(|s| s.id == site.id)
+            .expect("stored");
+        assert_eq!(
+            stored, site,
+            "what set_state_many returned is what load reads"
+        );
+    }
+    let b = contents
+        .sites
+        .iter()
+        .find(|s| s.domain == "b.bulk.example")
+        .expect("b");
+    assert!(!b.enabled, "an unselected site is unchanged");
+    assert_eq!(event_count(store).await, events_before + 3);
+    let events = newest_events(store, 3).await;
+    let mut sites: Vec<&str> = events.iter().filter_map(|e| e.site.as_deref()).collect();
+    sites.sort_unstable();
+    assert_eq!(sites, ["a.bulk.example", "c.bulk.example", "default"]);
+    for event in &events {
+        assert_eq!(
+            (event.actor.as_str(), event.action.as_str()),
+            ("bulk-actor", "on")
+        );
+    }
+
+    let all = store
+        .set_state_many(&SiteSelection::All, &StateChange::turn_off(), "bulk-actor")
+        .await
+        .expect("set_state_many all");
+    assert_eq!(all.len(), 4);
+    assert!(all.iter().all(|s| !s.enabled));
+    assert_eq!(store.revision().await.expect("revision"), before + 2);
+    let contents = store.load().await.expect("load");
+    assert!(contents.sites.iter().all(|s| !s.enabled));
+    assert_eq!(event_count(store).await, events_before + 7);
+    assert!(
+        newest_events(store, 4)
+            .await
+            .iter()
+            .all(|e| e.action == "off")
+    );
+}
+
+/// A bulk change that one site refuses, or that names an unknown site, writes nothing.
+pub async fn set_state_many_is_all_or_nothing(store: &dyn MaintenanceStore) {
+    let later = at(2_000_000_000);
+    store
+        .add_site("x.bulk.example", None, "t")
+        .await
+        .expect("add x");
+    store
+        .add_site("y.bulk.example", None, "t")
+        .await
+        .expect("add y");
+    let y = SiteRef::Domain("y.bulk.example".to_owned());
+    store
+        .set_state(&y, &StateChange::turn_off().window(Some(later), None), "t")
+        .await
+        .expect("y's window");
+    let before = store.load().await.expect("load");
+    let events_before = store.events(None, 1000).await.expect("events");
+
+    // Ends before y's window starts: y refuses it, x alone would take it.
+    let refused = StateChange {
+        enabled: Some(true),
+        ends_at: Some(Some(at(1_900_000_000))),
+        ..StateChange::default()
+    };
+    let x = SiteRef::Domain("x.bulk.example".to_owned());
+    for selection in [
+        SiteSelection::Sites(vec![x.clone(), y.clone()]),
+        SiteSelection::All,
+    ] {
+        let err = store
+            .set_state_many(&selection, &refused, "t")
+            .await
+            .expect_err("y refuses the change");
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    }
+    let unknown = SiteSelection::Sites(vec![
+        x.clone(),
+        SiteRef::Domain("missing.bulk.example".to_owned()),
+    ]);
+    let err = store
+        .set_state_many(&unknown, &StateChange::turn_on(), "t")
+        .await
+        .expect_err("an unknown site");
+    assert!(
+        matches!(&err, StoreError::UnknownSite(d) if d == "missing.bulk.example"),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.load().await.expect("load"),
+        before,
+        "nothing was written"
+    );
+    assert_eq!(
+        store.events(None, 1000).await.expect("events"),
+        events_before
+    );
+}
+
+/// `list_sites` gives exactly what [`SiteQuery::page_of`] gives over the store's own `load`:
+/// search, each state filter, paging, total and order.
+pub async fn list_sites_answers_as_page_of(store: &dyn MaintenanceStore) {
+    use chrono::{Duration as Span, SubsecRound};
+    let now = Utc::now().trunc_subsecs(0);
+    let (past, future) = (now - Span::days(1), now + Span::days(1));
+    let names = [
+        ("alpha.list.example", "Alpha Shop"),
+        ("beta.list.example", "beta"),
+        ("gamma.list.test", "Gamma_50%"),
+        ("gamma-x.list.test", "Gamma550x"),
+        ("delta.list.example", "Delta!shop"),
+    ];
+    for (domain, name) in names {
+        store.add_site(domain, Some(name), "t").await.expect("add");
+    }
+    for i in 0..23 {
+        let domain = format!("s{i:02}.list.example");
+        store.add_site(&domain, None, "t").await.expect("add");
+        let site = SiteRef::Domain(domain);
+        let change = match i % 5 {
+            0 => StateChange::turn_on(),
+            1 => StateChange::turn_on().window(Some(future), None),
+            2 => StateChange::turn_on().window(Some(past - Span::days(1)), Some(past)),
+            3 => StateChange::turn_on().window(Some(past), Some(future)),
+            _ => continue,
+        };
+        store.set_state(&site, &change, "t").await.expect("state");
+    }
+    let sites = store.load().await.expect("load").sites;
+    let mut queries = Vec::new();
+    let base = SiteQuery::all(now);
+    for search in [
+        None,
+        Some("LIST.EXAMPLE"),
+        Some("shop"),
+        Some("_50%"),
+        Some("a_5"),
+        Some("!shop"),
+        Some("  Gamma "),
+        Some("%"),
+        Some("nothing-matches"),
+    ] {
+        for state in [
+            None,
+            Some(StateFilter::On),
+            Some(StateFilter::Scheduled),
+            Some(StateFilter::Off),
+        ] {
+            let mut query = base.clone();
+            query.search = search.map(str::to_owned);
+            query.state = state;
+            queries.push(query);
+        }
+    }
+    for offset in [0, 1, 7, 14, 21, 28, 29, 100] {
+        queries.push(base.clone().offset(offset).limit(7));
+    }
+    queries.push(base.clone().limit(0));
+    queries.push(base.clone().state(StateFilter::On).offset(2).limit(3));
+    for query in queries {
+        let page = store.list_sites(&query).await.expect("list_sites");
+        assert_eq!(page, query.page_of(&sites), "{query:?}");
+    }
+    let everything = store.list_sites(&base).await.expect("list_sites");
+    assert_eq!(everything.total, 29);
+    assert!(
+        everything.sites[0].is_default,
+        "the default site comes first"
+    );
 }
 
 /// A store with a change feed sends a notice after a write.
@@ -860,7 +1113,7 @@ impl<S: MaintenanceSource> CountingStore<S> {
         self.loads() + self.revisions() + self.other.load(Ordering::SeqCst)
     }
 
-    /// `load` calls so far.
+    /// `load` (and `changes_since`) calls so far.
     pub fn loads(&self) -> u64 {
         self.loads.load(Ordering::SeqCst)
     }
@@ -895,11 +1148,32 @@ impl<S: MaintenanceSource> MaintenanceSource for CountingStore<S> {
         self.count_other();
         self.inner.subscribe().await
     }
+    /// Counted as a load: it reads sites.
+    async fn changes_since(
+        &self,
+        revision: i64,
+    ) -> Result<Option<crate::store::StoreChanges>, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.changes_since(revision).await
+    }
 }
 
 /// The writes pass through, each counted as "other".
 #[async_trait]
 impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
+    async fn set_state_many(
+        &self,
+        sites: &crate::SiteSelection,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<Vec<SiteState>, StoreError> {
+        self.count_other();
+        self.inner.set_state_many(sites, change, actor).await
+    }
+    async fn list_sites(&self, query: &crate::SiteQuery) -> Result<crate::SitePage, StoreError> {
+        self.count_other();
+        self.inner.list_sites(query).await
+    }
     async fn add_site(
         &self,
         domain: &str,

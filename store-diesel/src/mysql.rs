@@ -48,6 +48,14 @@ const LOCK_MIGRATIONS: &str =
 const UNLOCK_MIGRATIONS: &str =
     "SELECT RELEASE_LOCK(CONCAT('maintenance_migrate_', SHA1(DATABASE())))";
 
+type Db = diesel::mysql::Mysql;
+/// The SQL type timestamps are bound as.
+type TimeSql = diesel::sql_types::Datetime;
+const PLACEHOLDER: maintenance_sql::bulk::Placeholder =
+    maintenance_sql::bulk::Placeholder::Question;
+const ON_DUPLICATE_KEY: bool = true;
+const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::MySql;
+
 type TimeIn = MysqlTime;
 
 /// A DATETIME as stored; a zero date (`0000-00-00`, which lax SQL modes allow) does not fit.

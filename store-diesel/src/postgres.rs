@@ -44,6 +44,13 @@ const LOCK_MIGRATIONS: &str =
 const UNLOCK_MIGRATIONS: &str =
     "SELECT pg_advisory_unlock(hashtext('maintenance_migrate_' || current_database()))";
 
+type Db = diesel::pg::Pg;
+/// The SQL type timestamps are bound as.
+type TimeSql = diesel::sql_types::Timestamptz;
+const PLACEHOLDER: maintenance_sql::bulk::Placeholder = maintenance_sql::bulk::Placeholder::Dollar;
+const ON_DUPLICATE_KEY: bool = false;
+const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::Postgres;
+
 type TimeIn = PgTimestamp;
 
 /// PostgreSQL counts microseconds from 2000-01-01 UTC; `infinity` and the like do not fit.

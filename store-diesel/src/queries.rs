@@ -239,6 +239,85 @@ macro_rules! impl_engine {
             }
         }
 
+        #[derive(diesel::QueryableByName)]
+        struct CountRow {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            total: i64,
+        }
+
+        #[derive(diesel::QueryableByName)]
+        struct IdRow {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            id: i64,
+        }
+
+        /// The listing's statement `sql` with its `WHERE` parameters bound.
+        fn listing_query(
+            sql: String,
+            binds: &[maintenance_sql::listing::Bind],
+        ) -> diesel::query_builder::BoxedSqlQuery<'static, Db, diesel::query_builder::SqlQuery>
+        {
+            let mut query = diesel::sql_query(sql).into_boxed::<Db>();
+            for bind in binds {
+                query = match bind {
+                    maintenance_sql::listing::Bind::Text(text) => {
+                        query.bind::<diesel::sql_types::Text, _>(text.clone())
+                    }
+                    maintenance_sql::listing::Bind::Time(t) => query.bind::<TimeSql, _>(time_out(*t)),
+                };
+            }
+            query
+        }
+
+        /// The rows of the page `query` selects, and how many sites match in all.
+        async fn read_listing_rows(
+            conn: &mut Conn,
+            query: &maintenance_core::SiteQuery,
+        ) -> diesel::QueryResult<(u64, crate::common::Rows)> {
+            use diesel::prelude::*;
+            use diesel_async::RunQueryDsl;
+            use schema::maintenance_allowed_networks::dsl as n;
+            use schema::maintenance_ignored_paths::dsl as p;
+            use schema::maintenance_sites::dsl as s;
+            let sql = maintenance_sql::listing::listing_sql(query, DIALECT, PLACEHOLDER);
+            let total: CountRow = listing_query(sql.count_sql(), &sql.binds)
+                .get_result(conn)
+                .await?;
+            let ids: Vec<IdRow> = listing_query(sql.page_sql("id"), &sql.binds)
+                .load(conn)
+                .await?;
+            let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
+            let mut sites: Vec<SiteTuple> = s::maintenance_sites
+                .select(site_columns())
+                .filter(s::id.eq_any(ids.clone()))
+                .load(conn)
+                .await?;
+            let position: std::collections::HashMap<i64, usize> =
+                ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            sites.sort_by_key(|t| position.get(&t.0).copied().unwrap_or(usize::MAX));
+            let paths: Vec<(i64, i64, String, String)> = p::maintenance_ignored_paths
+                .select((p::id, p::site_id, p::pattern, p::description))
+                .filter(p::site_id.eq_any(ids.clone()))
+                .order(p::id)
+                .load(conn)
+                .await?;
+            let networks: Vec<(i64, i64, String, String)> = n::maintenance_allowed_networks
+                .select((n::id, n::site_id, n::cidr, n::description))
+                .filter(n::site_id.eq_any(ids))
+                .order(n::id)
+                .load(conn)
+                .await?;
+            Ok((
+                u64::try_from(total.total).unwrap_or(0),
+                crate::common::Rows {
+                    revision: None,
+                    sites: sites.into_iter().map(site_row).collect(),
+                    paths: paths.into_iter().map(path_row).collect(),
+                    networks: networks.into_iter().map(network_row).collect(),
+                },
+            ))
+        }
+
         impl $store {
             async fn conn(
                 &self,
@@ -341,6 +420,30 @@ macro_rules! impl_engine {
 
             fn no_revision_row(&self) -> maintenance_core::StoreError {
                 crate::common::no_revision_row()
+            }
+
+            async fn read_listing(
+                &self,
+                query: &maintenance_core::SiteQuery,
+            ) -> Result<Option<(u64, crate::common::Rows)>, maintenance_core::StoreError> {
+                use diesel_async::{AsyncConnection, TransactionManager};
+                type Tm = <Conn as AsyncConnection>::TransactionManager;
+                let mut conn = self.conn().await?;
+                begin_read(&mut conn).await.map_err(store_error)?;
+                match read_listing_rows(&mut conn, query).await {
+                    Ok(rows) => {
+                        Tm::commit_transaction(&mut *conn)
+                            .await
+                            .map_err(store_error)?;
+                        Ok(Some(rows))
+                    }
+                    Err(e) => {
+                        if let Err(rollback) = Tm::rollback_transaction(&mut *conn).await {
+                            tracing::warn!(error = %rollback, "could not roll back a read transaction");
+                        }
+                        Err(store_error(e))
+                    }
+                }
             }
 
             $($($extra)+)?
@@ -689,6 +792,148 @@ macro_rules! impl_engine {
                 )
                 .await
                 .map_err(store_error)
+            }
+
+            async fn all_site_rows(
+                &mut self,
+            ) -> Result<Vec<crate::common::SiteRow>, maintenance_core::StoreError> {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                use schema::maintenance_sites::dsl as s;
+                let rows: Vec<SiteTuple> = s::maintenance_sites
+                    .select(site_columns())
+                    .order(s::id)
+                    .load(&mut *self.conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(rows.into_iter().map(site_row).collect())
+            }
+
+            async fn path_rows_of(
+                &mut self,
+                site_ids: &[i64],
+            ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                use schema::maintenance_ignored_paths::dsl as p;
+                let rows: Vec<(i64, i64, String, String)> = p::maintenance_ignored_paths
+                    .select((p::id, p::site_id, p::pattern, p::description))
+                    .filter(p::site_id.eq_any(site_ids.to_vec()))
+                    .order(p::id)
+                    .load(&mut *self.conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(rows.into_iter().map(path_row).collect())
+            }
+
+            async fn network_rows_of(
+                &mut self,
+                site_ids: &[i64],
+            ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                use schema::maintenance_allowed_networks::dsl as n;
+                let rows: Vec<(i64, i64, String, String)> = n::maintenance_allowed_networks
+                    .select((n::id, n::site_id, n::cidr, n::description))
+                    .filter(n::site_id.eq_any(site_ids.to_vec()))
+                    .order(n::id)
+                    .load(&mut *self.conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(rows.into_iter().map(network_row).collect())
+            }
+
+            /// The one place this backend writes sites in bulk: one value per
+            /// [`maintenance_sql::bulk::SITE_WRITE_COLUMNS`] entry, in that order.
+            async fn update_sites(
+                &mut self,
+                sites: &[maintenance_core::SiteState],
+            ) -> Result<(), maintenance_core::StoreError> {
+                use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+                use diesel_async::RunQueryDsl;
+                if sites.is_empty() {
+                    return Ok(());
+                }
+                let sql = maintenance_sql::bulk::upsert_sites_sql(
+                    sites.len(),
+                    PLACEHOLDER,
+                    ON_DUPLICATE_KEY,
+                );
+                let mut query = diesel::sql_query(sql).into_boxed::<Db>();
+                for site in sites {
+                    query = query
+                        .bind::<BigInt, _>(site.id)
+                        .bind::<Text, _>(site.domain.clone())
+                        .bind::<Text, _>(site.name.clone())
+                        .bind::<Bool, _>(site.is_default)
+                        .bind::<Bool, _>(site.enabled)
+                        .bind::<Text, _>(site.mode.as_str())
+                        .bind::<Nullable<Text>, _>(site.message.clone())
+                        .bind::<Nullable<TimeSql>, _>(site.starts_at.map(time_out))
+                        .bind::<Nullable<TimeSql>, _>(site.ends_at.map(time_out))
+                        .bind::<Nullable<BigInt>, _>(site.retry_after_secs.map(i64::from))
+                        .bind::<Nullable<Text>, _>(site.bypass_secret_hash.clone())
+                        .bind::<Nullable<TimeSql>, _>(site.updated_at.map(time_out))
+                        .bind::<Nullable<Text>, _>(site.updated_by.clone());
+                }
+                query
+                    .execute(&mut *self.conn)
+                    .await
+                    .map(drop)
+                    .map_err(store_error)
+            }
+
+            async fn record_changes(
+                &mut self,
+                site_ids: &[i64],
+                revision: i64,
+            ) -> Result<(), maintenance_core::StoreError> {
+                use diesel::sql_types::BigInt;
+                use diesel_async::RunQueryDsl;
+                if site_ids.is_empty() {
+                    return Ok(());
+                }
+                let sql = maintenance_sql::bulk::record_changes_sql(
+                    site_ids.len(),
+                    PLACEHOLDER,
+                    ON_DUPLICATE_KEY,
+                );
+                let mut query = diesel::sql_query(sql).into_boxed::<Db>();
+                for id in site_ids {
+                    query = query.bind::<BigInt, _>(*id).bind::<BigInt, _>(revision);
+                }
+                query
+                    .execute(&mut *self.conn)
+                    .await
+                    .map(drop)
+                    .map_err(store_error)
+            }
+
+            async fn insert_events(
+                &mut self,
+                events: &[crate::common::NewEvent<'_>],
+            ) -> Result<(), maintenance_core::StoreError> {
+                use diesel::sql_types::{BigInt, Nullable, Text};
+                use diesel_async::RunQueryDsl;
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let sql = maintenance_sql::bulk::insert_events_sql(events.len(), PLACEHOLDER);
+                let mut query = diesel::sql_query(sql).into_boxed::<Db>();
+                for event in events {
+                    query = query
+                        .bind::<Nullable<BigInt>, _>(event.site_id)
+                        .bind::<Nullable<Text>, _>(event.site_domain.map(str::to_owned))
+                        .bind::<TimeSql, _>(time_out(event.at))
+                        .bind::<Text, _>(event.actor.to_owned())
+                        .bind::<Text, _>(event.action.to_owned())
+                        .bind::<Text, _>(event.detail.to_owned());
+                }
+                query
+                    .execute(&mut *self.conn)
+                    .await
+                    .map(drop)
+                    .map_err(store_error)
             }
         }
     };

@@ -50,6 +50,14 @@ const BUSY_TIMEOUT_MS: u32 = 10_000;
 /// Connections of a file database's pool.
 const POOL_SIZE: usize = 8;
 
+type Db = diesel::sqlite::Sqlite;
+/// The SQL type timestamps are bound as.
+type TimeSql = diesel::sql_types::Text;
+const PLACEHOLDER: maintenance_sql::bulk::Placeholder =
+    maintenance_sql::bulk::Placeholder::Question;
+const ON_DUPLICATE_KEY: bool = false;
+const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::Sqlite;
+
 type TimeIn = String;
 
 fn time_in(text: String) -> Result<DateTime<Utc>, String> {

@@ -167,6 +167,16 @@ macro_rules! any_store {
             fn no_revision_row(&self) -> $crate::__core::StoreError {
                 self.engine().no_revision_row()
             }
+
+            async fn read_listing(
+                &self,
+                query: &$crate::__core::SiteQuery,
+            ) -> ::std::result::Result<
+                ::std::option::Option<(u64, $crate::rows::Rows)>,
+                $crate::__core::StoreError,
+            > {
+                self.engine().read_listing(query).await
+            }
         }
 
         $crate::sql_store!($name);

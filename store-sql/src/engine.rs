@@ -133,6 +133,17 @@ pub trait Engine: Send + Sync {
     /// The error for a missing revision row (the database was not migrated, or the row was
     /// deleted), in the store's own terms.
     fn no_revision_row(&self) -> StoreError;
+    /// One page of a site listing, filtered, counted and paged in the database with the SQL
+    /// of [`crate::listing::listing_sql`]: how many sites match in all, and the page's site
+    /// rows in listing order with their pattern and network rows. `None` (the default) means
+    /// the store does not do it in SQL: every site is then loaded and filtered in memory.
+    async fn read_listing(
+        &self,
+        query: &maintenance_core::SiteQuery,
+    ) -> Result<Option<(u64, Rows)>, StoreError> {
+        let _ = query;
+        Ok(None)
+    }
 }
 
 /// One write transaction: reads of the rows to change (with their ids), and the changes.
@@ -203,20 +214,66 @@ pub trait WriteTx: Send {
     async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Every site row, in id order (a bulk change reads them at once).
+    async fn all_site_rows(&mut self) -> Result<Vec<SiteRow>, StoreError>;
+    /// The ignored-path rows of these sites (at most [`crate::bulk::CHUNK`]), in id order. The
+    /// default reads them site by site.
+    async fn path_rows_of(&mut self, site_ids: &[i64]) -> Result<Vec<PathRow>, StoreError> {
+        let mut rows = Vec::new();
+        for id in site_ids {
+            rows.extend(self.path_rows(*id).await?);
+        }
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+    /// The allowed-network rows of these sites (at most [`crate::bulk::CHUNK`]), in id order.
+    /// The default reads them site by site.
+    async fn network_rows_of(&mut self, site_ids: &[i64]) -> Result<Vec<NetworkRow>, StoreError> {
+        let mut rows = Vec::new();
+        for id in site_ids {
+            rows.extend(self.network_rows(*id).await?);
+        }
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+    /// Writes the own columns of several sites (at most [`crate::bulk::CHUNK`]), as
+    /// [`WriteTx::update_site`] does for one. The default writes them one by one.
+    async fn update_sites(&mut self, sites: &[SiteState]) -> Result<(), StoreError> {
+        for site in sites {
+            self.update_site(site).await?;
+        }
+        Ok(())
+    }
+    /// Records several sites (at most [`crate::bulk::CHUNK`]) as changed at `revision`, as
+    /// [`WriteTx::record_change`] does for one. The default records them one by one.
+    async fn record_changes(&mut self, site_ids: &[i64], revision: i64) -> Result<(), StoreError> {
+        for id in site_ids {
+            self.record_change(*id, revision, false).await?;
+        }
+        Ok(())
+    }
+    /// Appends several audit events (at most [`crate::bulk::CHUNK`]). The default appends them
+    /// one by one.
+    async fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
+        for event in events {
+            self.insert_event(event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Now, to the microsecond: every backend stores that much, so what a write returns is what a
 /// later read gives.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
 /// A write transaction that holds the writers' lock (the bumped revision row).
-type Tx<'e> = Box<dyn WriteTx + 'e>;
+pub(crate) type Tx<'e> = Box<dyn WriteTx + 'e>;
 
 /// Opens a write transaction and takes the write lock by bumping the revision; returns the
 /// transaction and the revision its changes are recorded at.
-async fn begin<E: Engine + ?Sized>(engine: &E) -> Result<(Tx<'_>, i64), StoreError> {
+pub(crate) async fn begin<E: Engine + ?Sized>(engine: &E) -> Result<(Tx<'_>, i64), StoreError> {
     let mut tx = engine.begin_write().await?;
     match tx.bump_revision().await {
         Ok(Some(revision)) => Ok((tx, revision)),
@@ -240,7 +297,7 @@ async fn rollback(tx: Tx<'_>, err: StoreError) -> StoreError {
 }
 
 /// Commits when the write's steps succeeded, rolls back otherwise.
-async fn settle<T>(tx: Tx<'_>, result: Result<T, StoreError>) -> Result<T, StoreError> {
+pub(crate) async fn settle<T>(tx: Tx<'_>, result: Result<T, StoreError>) -> Result<T, StoreError> {
     match result {
         Ok(value) => {
             tx.commit().await?;

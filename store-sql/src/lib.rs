@@ -23,9 +23,11 @@
 #![deny(missing_docs)]
 
 mod any;
+pub mod bulk;
 pub mod change_feed;
 pub mod engine;
 mod error;
+pub mod listing;
 pub mod migrations;
 pub mod rows;
 pub mod sqlite_file;
@@ -167,6 +169,25 @@ macro_rules! sql_store {
                 $crate::__core::StoreError,
             > {
                 $crate::engine::events(self, site, limit).await
+            }
+
+            async fn set_state_many(
+                &self,
+                sites: &$crate::__core::SiteSelection,
+                change: &$crate::__core::StateChange,
+                actor: &str,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<$crate::__core::SiteState>,
+                $crate::__core::StoreError,
+            > {
+                $crate::bulk::set_state_many(self, sites, change, actor).await
+            }
+
+            async fn list_sites(
+                &self,
+                query: &$crate::__core::SiteQuery,
+            ) -> ::std::result::Result<$crate::__core::SitePage, $crate::__core::StoreError> {
+                $crate::listing::list_sites(self, query).await
             }
         }
     };

@@ -226,6 +226,242 @@ pub(crate) fn decode_all<R: RowExt, T>(
         .collect()
 }
 
+/// Declares, in a backend's module, the bulk reads and writes of its [`WriteTx`]
+/// (`bulk_*` functions over its transaction) and its listing read (`listing_rows`), for a
+/// backend `$db` whose parameters are written as `$ph` ([`maintenance_sql::bulk::Placeholder`]),
+/// whose upsert is `ON DUPLICATE KEY` when `$odk`, whose timestamps are bound as `$time`, and
+/// whose listing reads in the transaction `$begin` opens.
+macro_rules! bulk_fns {
+    (
+        db = $db:ty,
+        dialect = $dialect:expr,
+        placeholder = $ph:expr,
+        on_duplicate_key = $odk:expr,
+        begin_read = |$pool:ident| $begin:expr,
+        time = |$t:ident| $time:expr
+    ) => {
+        async fn bulk_all_site_rows(
+            tx: &mut sqlx::Transaction<'static, $db>,
+        ) -> Result<Vec<crate::common::SiteRow>, maintenance_core::StoreError> {
+            crate::common::db(
+                async move {
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        crate::common::site_columns!(),
+                        " FROM maintenance_sites ORDER BY id"
+                    ))
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    Ok(crate::common::decode_all(
+                        "maintenance_sites",
+                        &rows,
+                        crate::common::decode_site,
+                    ))
+                }
+                .await,
+            )
+        }
+
+        async fn bulk_path_rows_of(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            site_ids: &[i64],
+        ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
+            if site_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT id, site_id, pattern, description FROM maintenance_ignored_paths \
+                 WHERE site_id IN ({}) ORDER BY id",
+                $ph.list(site_ids.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in site_ids {
+                query = query.bind(*id);
+            }
+            crate::common::db(query.fetch_all(&mut **tx).await.map(|rows| {
+                crate::common::decode_all(
+                    "maintenance_ignored_paths",
+                    &rows,
+                    crate::common::decode_path,
+                )
+            }))
+        }
+
+        async fn bulk_network_rows_of(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            site_ids: &[i64],
+        ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
+            if site_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT id, site_id, cidr, description FROM maintenance_allowed_networks \
+                 WHERE site_id IN ({}) ORDER BY id",
+                $ph.list(site_ids.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in site_ids {
+                query = query.bind(*id);
+            }
+            crate::common::db(query.fetch_all(&mut **tx).await.map(|rows| {
+                crate::common::decode_all(
+                    "maintenance_allowed_networks",
+                    &rows,
+                    crate::common::decode_network,
+                )
+            }))
+        }
+
+        /// The one place this backend writes sites in bulk: one value per
+        /// [`maintenance_sql::bulk::SITE_WRITE_COLUMNS`] entry, in that order.
+        async fn bulk_update_sites(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            sites: &[maintenance_core::SiteState],
+        ) -> Result<(), maintenance_core::StoreError> {
+            if sites.is_empty() {
+                return Ok(());
+            }
+            let time = |$t: chrono::DateTime<chrono::Utc>| $time;
+            let sql = maintenance_sql::bulk::upsert_sites_sql(sites.len(), $ph, $odk);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for site in sites {
+                query = query
+                    .bind(site.id)
+                    .bind(&site.domain)
+                    .bind(&site.name)
+                    .bind(site.is_default)
+                    .bind(site.enabled)
+                    .bind(site.mode.as_str())
+                    .bind(&site.message)
+                    .bind(site.starts_at.map(time))
+                    .bind(site.ends_at.map(time))
+                    .bind(site.retry_after_secs.map(i64::from))
+                    .bind(&site.bypass_secret_hash)
+                    .bind(site.updated_at.map(time))
+                    .bind(&site.updated_by);
+            }
+            crate::common::db(query.execute(&mut **tx).await.map(drop))
+        }
+
+        async fn bulk_record_changes(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            site_ids: &[i64],
+            revision: i64,
+        ) -> Result<(), maintenance_core::StoreError> {
+            if site_ids.is_empty() {
+                return Ok(());
+            }
+            let sql = maintenance_sql::bulk::record_changes_sql(site_ids.len(), $ph, $odk);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in site_ids {
+                query = query.bind(*id).bind(revision);
+            }
+            crate::common::db(query.execute(&mut **tx).await.map(drop))
+        }
+
+        async fn bulk_insert_events(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            events: &[crate::common::NewEvent<'_>],
+        ) -> Result<(), maintenance_core::StoreError> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            let time = |$t: chrono::DateTime<chrono::Utc>| $time;
+            let sql = maintenance_sql::bulk::insert_events_sql(events.len(), $ph);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for event in events {
+                query = query
+                    .bind(event.site_id)
+                    .bind(event.site_domain)
+                    .bind(time(event.at))
+                    .bind(event.actor)
+                    .bind(event.action)
+                    .bind(event.detail);
+            }
+            crate::common::db(query.execute(&mut **tx).await.map(drop))
+        }
+
+        async fn listing_rows(
+            $pool: &sqlx::Pool<$db>,
+            query: &maintenance_core::SiteQuery,
+        ) -> Result<Option<(u64, crate::common::Rows)>, maintenance_core::StoreError> {
+            use maintenance_sql::listing::Bind;
+            let sql = maintenance_sql::listing::listing_sql(query, $dialect, $ph);
+            let time = |$t: chrono::DateTime<chrono::Utc>| $time;
+            crate::common::db(
+                async move {
+                    let mut tx = $begin.await?;
+                    let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.count_sql()));
+                    let mut page = sqlx::query(sqlx::AssertSqlSafe(
+                        sql.page_sql(crate::common::site_columns!()),
+                    ));
+                    for bind in &sql.binds {
+                        match bind {
+                            Bind::Text(text) => {
+                                count = count.bind(text.clone());
+                                page = page.bind(text.clone());
+                            }
+                            Bind::Time(t) => {
+                                count = count.bind(time(*t));
+                                page = page.bind(time(*t));
+                            }
+                        }
+                    }
+                    let total = count.fetch_one(&mut *tx).await?;
+                    let rows = page.fetch_all(&mut *tx).await?;
+                    let sites = crate::common::decode_all(
+                        "maintenance_sites",
+                        &rows,
+                        crate::common::decode_site,
+                    );
+                    let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
+                    let (mut paths, mut networks) = (Vec::new(), Vec::new());
+                    if !ids.is_empty() {
+                        let list = $ph.list(ids.len());
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT id, site_id, pattern, description FROM maintenance_ignored_paths \
+                             WHERE site_id IN ({list}) ORDER BY id"
+                        )));
+                        for id in &ids {
+                            query = query.bind(*id);
+                        }
+                        paths = crate::common::decode_all(
+                            "maintenance_ignored_paths",
+                            &query.fetch_all(&mut *tx).await?,
+                            crate::common::decode_path,
+                        );
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT id, site_id, cidr, description FROM maintenance_allowed_networks \
+                             WHERE site_id IN ({list}) ORDER BY id"
+                        )));
+                        for id in &ids {
+                            query = query.bind(*id);
+                        }
+                        networks = crate::common::decode_all(
+                            "maintenance_allowed_networks",
+                            &query.fetch_all(&mut *tx).await?,
+                            crate::common::decode_network,
+                        );
+                    }
+                    tx.commit().await?;
+                    let total = u64::try_from(total).unwrap_or(0);
+                    Ok(Some((
+                        total,
+                        crate::common::Rows {
+                            revision: None,
+                            sites,
+                            paths,
+                            networks,
+                        },
+                    )))
+                }
+                .await,
+            )
+        }
+    };
+}
+pub(crate) use bulk_fns;
+
 #[cfg(test)]
 mod tests {
     use super::*;

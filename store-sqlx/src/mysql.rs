@@ -237,6 +237,15 @@ fn connect_options(url: &str) -> Result<MySqlConnectOptions, Error> {
     Ok(options.timezone(Some("+00:00".to_owned())))
 }
 
+crate::common::bulk_fns!(
+    db = MySql,
+    dialect = maintenance_sql::listing::Dialect::MySql,
+    placeholder = maintenance_sql::bulk::Placeholder::Question,
+    on_duplicate_key = true,
+    begin_read = |pool| pool.begin(),
+    time = |t| t.naive_utc()
+);
+
 struct MySqlWrite {
     tx: Transaction<'static, MySql>,
 }
@@ -376,6 +385,13 @@ impl Engine for MySqlStore {
 
     fn no_revision_row(&self) -> StoreError {
         common::no_revision_row()
+    }
+
+    async fn read_listing(
+        &self,
+        query: &maintenance_core::SiteQuery,
+    ) -> Result<Option<(u64, crate::common::Rows)>, maintenance_core::StoreError> {
+        listing_rows(&self.pool, query).await
     }
 }
 
@@ -634,5 +650,43 @@ impl WriteTx for MySqlWrite {
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         common::db(self.tx.commit().await)
+    }
+
+    async fn all_site_rows(
+        &mut self,
+    ) -> Result<Vec<crate::common::SiteRow>, maintenance_core::StoreError> {
+        bulk_all_site_rows(&mut self.tx).await
+    }
+
+    async fn path_rows_of(
+        &mut self,
+        site_ids: &[i64],
+    ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
+        bulk_path_rows_of(&mut self.tx, site_ids).await
+    }
+
+    async fn network_rows_of(
+        &mut self,
+        site_ids: &[i64],
+    ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
+        bulk_network_rows_of(&mut self.tx, site_ids).await
+    }
+
+    async fn update_sites(
+        &mut self,
+        sites: &[maintenance_core::SiteState],
+    ) -> Result<(), maintenance_core::StoreError> {
+        bulk_update_sites(&mut self.tx, sites).await
+    }
+
+    async fn record_changes(&mut self, site_ids: &[i64], revision: i64) -> Result<(), StoreError> {
+        bulk_record_changes(&mut self.tx, site_ids, revision).await
+    }
+
+    async fn insert_events(
+        &mut self,
+        events: &[crate::common::NewEvent<'_>],
+    ) -> Result<(), maintenance_core::StoreError> {
+        bulk_insert_events(&mut self.tx, events).await
     }
 }

@@ -150,6 +150,9 @@ struct PgWrite {
 crate::sql::impl_engine!(
     PgStore,
     write = PgWrite,
+    db = sqlx::Postgres,
+    dialect = maintenance_sql::listing::Dialect::Postgres,
+    placeholder = maintenance_sql::bulk::Placeholder::Dollar,
     begin_write = |pool| pool.begin(),
     begin_read = |pool| pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {

@@ -384,6 +384,48 @@ macro_rules! impl_write_tx {
             async fn commit(self: Box<Self>) -> Result<(), maintenance_core::StoreError> {
                 crate::common::db(self.tx.commit().await)
             }
+
+            async fn all_site_rows(
+                &mut self,
+            ) -> Result<Vec<crate::common::SiteRow>, maintenance_core::StoreError> {
+                bulk_all_site_rows(&mut self.tx).await
+            }
+
+            async fn path_rows_of(
+                &mut self,
+                site_ids: &[i64],
+            ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
+                bulk_path_rows_of(&mut self.tx, site_ids).await
+            }
+
+            async fn network_rows_of(
+                &mut self,
+                site_ids: &[i64],
+            ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
+                bulk_network_rows_of(&mut self.tx, site_ids).await
+            }
+
+            async fn update_sites(
+                &mut self,
+                sites: &[maintenance_core::SiteState],
+            ) -> Result<(), maintenance_core::StoreError> {
+                bulk_update_sites(&mut self.tx, sites).await
+            }
+
+            async fn record_changes(
+                &mut self,
+                site_ids: &[i64],
+                revision: i64,
+            ) -> Result<(), maintenance_core::StoreError> {
+                bulk_record_changes(&mut self.tx, site_ids, revision).await
+            }
+
+            async fn insert_events(
+                &mut self,
+                events: &[crate::common::NewEvent<'_>],
+            ) -> Result<(), maintenance_core::StoreError> {
+                bulk_insert_events(&mut self.tx, events).await
+            }
         }
     };
 }
@@ -397,11 +439,23 @@ macro_rules! impl_engine {
     (
         $store:ty,
         write = $write:ident,
+        db = $db:ty,
+        dialect = $dialect:expr,
+        placeholder = $ph:expr,
         begin_write = |$wpool:ident| $begin_write:expr,
         begin_read = |$rpool:ident| $begin_read:expr
         $(, $($extra:tt)+)?
     ) => {
         maintenance_sql::sql_store!($store);
+
+        crate::common::bulk_fns!(
+            db = $db,
+            dialect = $dialect,
+            placeholder = $ph,
+            on_duplicate_key = false,
+            begin_read = |$rpool| $begin_read,
+            time = |t| t
+        );
 
         #[async_trait::async_trait]
         impl crate::common::Engine for $store {
@@ -571,6 +625,13 @@ macro_rules! impl_engine {
 
         fn no_revision_row(&self) -> maintenance_core::StoreError {
             crate::common::no_revision_row()
+        }
+
+        async fn read_listing(
+            &self,
+            query: &maintenance_core::SiteQuery,
+        ) -> Result<Option<(u64, crate::common::Rows)>, maintenance_core::StoreError> {
+            listing_rows(&self.pool, query).await
         }
 
         $($($extra)+)?

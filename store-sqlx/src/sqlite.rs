@@ -163,6 +163,11 @@ struct SqliteWrite {
 crate::sql::impl_engine!(
     SqliteStore,
     write = SqliteWrite,
+    db = sqlx::Sqlite,
+    dialect = maintenance_sql::listing::Dialect::Sqlite,
+    // Anonymous `?`: SQLite looks a numbered parameter up by a scan of every name, which makes
+    // binding a statement of thousands of `$n` quadratic.
+    placeholder = maintenance_sql::bulk::Placeholder::Question,
     begin_write = |pool| pool.begin_with("BEGIN IMMEDIATE"),
     begin_read = |pool| pool.begin()
 );

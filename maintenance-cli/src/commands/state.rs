@@ -1,9 +1,9 @@
 //! `status`, `on` and `off`: the maintenance state of one site, several or all.
 
 use chrono::{DateTime, Utc};
-use maintenance_core::{ErrorChain, MaintenanceStore, Mode, SiteState, StateChange};
+use maintenance_core::{MaintenanceStore, Mode, SiteRef, SiteSelection, StateChange, StoreError};
 
-use super::{json, load_sites, resolve, site_ref, targets};
+use super::{json, load_sites, resolve, targets};
 use crate::args::{OffArgs, OnArgs, StatusArgs};
 use crate::error::CliError;
 use crate::report::{self, SiteReport};
@@ -87,41 +87,52 @@ fn on_change(args: &OnArgs, now: DateTime<Utc>) -> Result<StateChange, CliError>
     })
 }
 
-/// Applies `change` to every target after checking it against each one; reports the sites
-/// already changed if a later write fails.
+/// Which sites `on`/`off` change: every site, those named, or the default site.
+fn selection(names: &[String], all: bool) -> SiteSelection {
+    if all {
+        SiteSelection::All
+    } else if names.is_empty() {
+        SiteSelection::Sites(vec![SiteRef::Default])
+    } else {
+        SiteSelection::Sites(names.iter().map(|n| SiteRef::Domain(n.clone())).collect())
+    }
+}
+
+/// Applies `change` to the selected sites in one transaction: all of them or none.
 async fn set_states(
     store: &dyn MaintenanceStore,
-    targets: &[&SiteState],
+    names: &[String],
+    all: bool,
     change: &StateChange,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
-    for site in targets {
-        let mut next = (*site).clone();
-        change
-            .apply_to(&mut next)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", site.domain)))?;
-    }
-    let mut out = String::new();
-    let mut done: Vec<&str> = Vec::new();
-    for site in targets {
-        match store.set_state(&site_ref(site), change, actor).await {
-            Ok(new) => {
-                out.push_str(&report::state_line(&new, now));
+    match store
+        .set_state_many(&selection(names, all), change, actor)
+        .await
+    {
+        Ok(changed) => {
+            let mut out = String::new();
+            for site in &changed {
+                out.push_str(&report::state_line(site, now));
                 out.push('\n');
-                done.push(&site.domain);
             }
-            Err(e) if done.is_empty() => return Err(e.into()),
-            Err(e) => {
-                return Err(CliError::Failed(format!(
-                    "{:#}\nAlready changed before this failure: {}",
-                    ErrorChain(&e),
-                    done.join(", ")
-                )));
-            }
+            Ok(out)
         }
+        // Name the unknown sites, or the site that refuses the change, as one-site writes do.
+        Err(e @ (StoreError::UnknownSite(_) | StoreError::Invalid(_))) => {
+            let sites = load_sites(store).await?;
+            let targets = targets(&sites, names, all)?;
+            for site in targets {
+                let mut next = site.clone();
+                change
+                    .apply_to(&mut next)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", site.domain)))?;
+            }
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(out)
 }
 
 pub(super) async fn on(
@@ -131,9 +142,7 @@ pub(super) async fn on(
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
     let change = on_change(args, now)?;
-    let sites = load_sites(store).await?;
-    let targets = targets(&sites, &args.sites, args.all)?;
-    set_states(store, &targets, &change, actor, now).await
+    set_states(store, &args.sites, args.all, &change, actor, now).await
 }
 
 pub(super) async fn off(
@@ -142,9 +151,8 @@ pub(super) async fn off(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
-    let sites = load_sites(store).await?;
-    let targets = targets(&sites, &args.sites, args.all)?;
-    set_states(store, &targets, &StateChange::turn_off(), actor, now).await
+    let change = StateChange::turn_off();
+    set_states(store, &args.sites, args.all, &change, actor, now).await
 }
 
 #[cfg(test)]
