@@ -148,6 +148,23 @@ impl SiteState {
     /// assert!(site.validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<(), ValidationError> {
+        self.validate_state()?;
+        // The syntax only: a write that adds a pattern compiles it ([`validate::pattern`]);
+        // compiling every stored pattern again on each write would cost tens of microseconds
+        // per pattern.
+        for p in &self.ignored_paths {
+            validate::pattern_syntax(&p.pattern)?;
+            validate::text("description", &p.description, validate::MAX_DESCRIPTION_LEN)?;
+        }
+        for n in &self.allowed_networks {
+            validate::text("description", &n.description, validate::MAX_DESCRIPTION_LEN)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the site's own columns (domain, name, message, window, secret hash), not its
+    /// patterns and networks: what a state change can make invalid.
+    pub fn validate_state(&self) -> Result<(), ValidationError> {
         validate::domain(&self.domain)?;
         validate::text("name", &self.name, validate::MAX_NAME_LEN)?;
         if let Some(m) = &self.message {
@@ -160,16 +177,6 @@ impl SiteState {
                 starts_at: start.to_rfc3339(),
                 ends_at: end.to_rfc3339(),
             });
-        }
-        // The syntax only: a write that adds a pattern compiles it ([`validate::pattern`]);
-        // compiling every stored pattern again on each state change would cost a bulk change
-        // over many sites tens of microseconds per pattern.
-        for p in &self.ignored_paths {
-            validate::pattern_syntax(&p.pattern)?;
-            validate::text("description", &p.description, validate::MAX_DESCRIPTION_LEN)?;
-        }
-        for n in &self.allowed_networks {
-            validate::text("description", &n.description, validate::MAX_DESCRIPTION_LEN)?;
         }
         if let Some(h) = &self.bypass_secret_hash {
             validate::secret_hash(h)?;
@@ -313,8 +320,8 @@ impl StateChange {
         self
     }
 
-    /// Applies the change to `site` and checks the result ([`SiteState::validate`]).
-    /// On error `site` is left untouched.
+    /// Applies the change to `site` and checks the result ([`SiteState::validate_state`]: a
+    /// state change touches no pattern or network). On error `site` is left untouched.
     pub fn apply_to(&self, site: &mut SiteState) -> Result<(), ValidationError> {
         let mut next = site.clone();
         if let Some(v) = self.enabled {
@@ -335,7 +342,7 @@ impl StateChange {
         if let Some(v) = self.retry_after_secs {
             next.retry_after_secs = v;
         }
-        next.validate()?;
+        next.validate_state()?;
         *site = next;
         Ok(())
     }

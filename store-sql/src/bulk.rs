@@ -219,7 +219,6 @@ async fn set_state_many_in(
             tracing::warn!(site = %site.domain, error = %e, "the bulk change does not fit this site; nothing was written");
             return Err(e.into());
         }
-        site.validate()?;
         site.updated_at = Some(at);
         site.updated_by = Some(actor.to_owned());
         sites.push(site);
