@@ -22,6 +22,8 @@ use crate::store::StoreChanges;
 /// A site ready for requests: its state plus its compiled patterns.
 #[derive(Debug, Clone)]
 pub struct LiveSite {
+    /// The normalised domain, the snapshot's key for the site.
+    key: Arc<str>,
     state: SiteState,
     ignored: PatternSet,
     networks: Vec<IpNet>,
@@ -47,6 +49,7 @@ impl LiveSite {
             .filter_map(|n| crate::validate::canonical_network(n.network))
             .collect();
         LiveSite {
+            key: Arc::from(normalize_host(&state.domain).as_ref()),
             state,
             ignored,
             networks,
@@ -75,9 +78,12 @@ impl LiveSite {
 pub struct Snapshot {
     revision: i64,
     sites: Vec<Arc<LiveSite>>,
-    by_domain: HashMap<String, usize>,
-    default: Option<usize>,
-    enabled: Vec<usize>,
+    by_domain: HashMap<Arc<str>, Arc<LiveSite>>,
+    /// Whether two sites share a normalised domain (written by hand): the first in id order
+    /// serves it.
+    shared_domains: bool,
+    default: Option<Arc<LiveSite>>,
+    enabled: Vec<Arc<LiveSite>>,
     skipped: Vec<ValidationError>,
     cache: Arc<SiteCache>,
 }
@@ -97,8 +103,9 @@ impl Snapshot {
     /// ```
     pub fn new(revision: i64, sites: Vec<SiteState>) -> Self {
         let cache = Arc::new(SiteCache::default());
-        let live = sites.into_iter().map(|s| cache.live_site(s)).collect();
-        Snapshot::assemble(revision, live, cache)
+        let live: Vec<Arc<LiveSite>> = sites.into_iter().map(|s| cache.live_site(s)).collect();
+        let (by_domain, shared_domains) = domain_map(&live);
+        Snapshot::assemble(revision, live, by_domain, shared_domains, cache)
     }
 
     /// The snapshot after `changes`: the sites they name are replaced (or added, or removed),
@@ -130,42 +137,64 @@ impl Snapshot {
             .chain(changed.iter().map(|s| s.id))
             .collect();
         let mut sites: Vec<Arc<LiveSite>> = Vec::with_capacity(self.sites.len() + changed.len());
-        sites.extend(
-            self.sites
-                .iter()
-                .filter(|s| !replaced.contains(&s.state.id))
-                .cloned(),
-        );
+        let mut gone: Vec<&Arc<LiveSite>> = Vec::new();
+        for site in &self.sites {
+            if replaced.contains(&site.state.id) {
+                gone.push(site);
+            } else {
+                sites.push(Arc::clone(site));
+            }
+        }
         let cache = Arc::clone(&self.cache);
         let mut added: Vec<Arc<LiveSite>> =
             changed.into_iter().map(|s| cache.live_site(s)).collect();
         added.sort_by_key(|s| s.state.id);
-        sites = merge_by_id(sites, added);
+        // The lookup map of the snapshot before, with only the changed sites' entries
+        // replaced: a one-site change does not rebuild the map of every site.
+        let mut by_domain = if self.shared_domains {
+            None
+        } else {
+            let mut map = self.by_domain.clone();
+            for site in &gone {
+                if map.get(&site.key).is_some_and(|s| Arc::ptr_eq(s, site)) {
+                    map.remove(&site.key);
+                }
+            }
+            let mut clash = false;
+            for site in &added {
+                clash |= map
+                    .insert(Arc::clone(&site.key), Arc::clone(site))
+                    .is_some();
+            }
+            (!clash).then_some(map)
+        };
+        let sites = merge_by_id(sites, added);
         cache.forget_unused(sites.len());
-        Snapshot::assemble(revision, sites, cache)
+        let (by_domain, shared_domains) = match by_domain.take() {
+            Some(map) => (map, false),
+            None => domain_map(&sites),
+        };
+        Snapshot::assemble(revision, sites, by_domain, shared_domains, cache)
     }
 
-    fn assemble(revision: i64, sites: Vec<Arc<LiveSite>>, cache: Arc<SiteCache>) -> Snapshot {
-        let mut by_domain = HashMap::with_capacity(sites.len());
-        let mut default = None;
-        let mut enabled = Vec::new();
-        let mut skipped = Vec::new();
-        for (index, site) in sites.iter().enumerate() {
-            if site.state.enabled {
-                enabled.push(index);
-            }
-            if site.state.is_default && default.is_none() {
-                default = Some(index);
-            }
-            by_domain
-                .entry(normalize_host(&site.state.domain).into_owned())
-                .or_insert(index);
-            skipped.extend(site.skipped.iter().cloned());
-        }
+    fn assemble(
+        revision: i64,
+        sites: Vec<Arc<LiveSite>>,
+        by_domain: HashMap<Arc<str>, Arc<LiveSite>>,
+        shared_domains: bool,
+        cache: Arc<SiteCache>,
+    ) -> Snapshot {
+        let default = sites.iter().find(|s| s.state.is_default).cloned();
+        let enabled = sites.iter().filter(|s| s.state.enabled).cloned().collect();
+        let skipped = sites
+            .iter()
+            .flat_map(|s| s.skipped.iter().cloned())
+            .collect();
         Snapshot {
             revision,
             sites,
             by_domain,
+            shared_domains,
             default,
             enabled,
             skipped,
@@ -190,28 +219,24 @@ impl Snapshot {
 
     /// The site serving `host` (normalised first), else the default site.
     pub fn site_for_host(&self, host: Option<&str>) -> Option<&Arc<LiveSite>> {
-        let index = host
-            .and_then(|h| self.by_domain.get(normalize_host(h).as_ref()))
-            .copied()
-            .or(self.default)?;
-        self.sites.get(index)
+        host.and_then(|h| self.by_domain.get(normalize_host(h).as_ref()))
+            .or(self.default.as_ref())
     }
 
     /// The site with exactly this domain (normalised first).
     pub fn site(&self, domain: &str) -> Option<&Arc<LiveSite>> {
-        let index = *self.by_domain.get(normalize_host(domain).as_ref())?;
-        self.sites.get(index)
+        self.by_domain.get(normalize_host(domain).as_ref())
     }
 
     /// The default site, if there is one.
     pub fn default_site(&self) -> Option<&Arc<LiveSite>> {
-        self.sites.get(self.default?)
+        self.default.as_ref()
     }
 
     /// The sites whose maintenance flag is on (in or outside their window), in the store's
     /// order.
     pub fn enabled_sites(&self) -> impl Iterator<Item = &Arc<LiveSite>> {
-        self.enabled.iter().filter_map(|&i| self.sites.get(i))
+        self.enabled.iter()
     }
 
     /// Every site, in the store's order.
@@ -223,6 +248,22 @@ impl Snapshot {
     pub fn skipped(&self) -> &[ValidationError] {
         &self.skipped
     }
+}
+
+/// Each site by its normalised domain, the first in order winning a domain two share; and
+/// whether two do.
+fn domain_map(sites: &[Arc<LiveSite>]) -> (HashMap<Arc<str>, Arc<LiveSite>>, bool) {
+    let mut map = HashMap::with_capacity(sites.len());
+    let mut shared = false;
+    for site in sites {
+        match map.entry(Arc::clone(&site.key)) {
+            std::collections::hash_map::Entry::Occupied(_) => shared = true,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Arc::clone(site));
+            }
+        }
+    }
+    (map, shared)
 }
 
 /// `old` (in id order, or the store's order) and `added` (in id order) as one list: a site

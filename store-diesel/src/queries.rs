@@ -160,7 +160,7 @@ macro_rules! impl_engine {
         async fn read_change_rows(
             conn: &mut Conn,
             since: i64,
-        ) -> diesel::QueryResult<maintenance_sql::engine::ChangeRows> {
+        ) -> diesel::QueryResult<Option<maintenance_sql::engine::ChangeRows>> {
             use diesel::prelude::*;
             use diesel_async::RunQueryDsl;
             use schema::maintenance_allowed_networks::dsl as n;
@@ -179,30 +179,31 @@ macro_rules! impl_engine {
                 .select((c::site_id, c::removed))
                 .load(conn)
                 .await?;
-            let changed = || {
-                c::maintenance_site_changes
-                    .filter(c::version.gt(since))
-                    .select(c::site_id)
-            };
+            // By id, so that every read is an indexed lookup whatever the table statistics
+            // say; past MAX_CHANGED_SITES reading everything costs less.
+            if recorded.len() > maintenance_sql::engine::MAX_CHANGED_SITES {
+                return Ok(None);
+            }
+            let ids: Vec<i64> = recorded.iter().map(|(id, _)| *id).collect();
             let sites: Vec<SiteTuple> = s::maintenance_sites
-                .filter(s::id.eq_any(changed()))
+                .filter(s::id.eq_any(ids.clone()))
                 .select(site_columns())
                 .order(s::id)
                 .load(conn)
                 .await?;
             let paths: Vec<(i64, i64, String, String)> = p::maintenance_ignored_paths
-                .filter(p::site_id.eq_any(changed()))
+                .filter(p::site_id.eq_any(ids.clone()))
                 .select((p::id, p::site_id, p::pattern, p::description))
                 .order(p::id)
                 .load(conn)
                 .await?;
             let networks: Vec<(i64, i64, String, String)> = n::maintenance_allowed_networks
-                .filter(n::site_id.eq_any(changed()))
+                .filter(n::site_id.eq_any(ids))
                 .select((n::id, n::site_id, n::cidr, n::description))
                 .order(n::id)
                 .load(conn)
                 .await?;
-            Ok(maintenance_sql::engine::ChangeRows {
+            Ok(Some(maintenance_sql::engine::ChangeRows {
                 rows: crate::common::Rows {
                     revision,
                     sites: sites.into_iter().map(site_row).collect(),
@@ -210,7 +211,7 @@ macro_rules! impl_engine {
                     networks: networks.into_iter().map(network_row).collect(),
                 },
                 recorded,
-            })
+            }))
         }
 
         /// Runs `read` in the consistent read transaction of `begin_read`.
@@ -356,9 +357,7 @@ macro_rules! impl_engine {
             ) -> Result<Option<maintenance_sql::engine::ChangeRows>, maintenance_core::StoreError>
             {
                 let mut conn = self.conn().await?;
-                in_read_tx(&mut conn, move |c| Box::pin(read_change_rows(c, since)))
-                    .await
-                    .map(Some)
+                in_read_tx(&mut conn, move |c| Box::pin(read_change_rows(c, since))).await
             }
 
             async fn read_revision(&self) -> Result<Option<i64>, maintenance_core::StoreError> {

@@ -72,6 +72,10 @@ pub fn assemble_all(rows: Rows) -> Result<StoreContents, MissingRevisionRow> {
     })
 }
 
+/// The most changed sites [`Engine::read_changes`] reads one by one; past it, reading
+/// everything costs less, and a store answers `None`.
+pub const MAX_CHANGED_SITES: usize = 1000;
+
 /// What [`Engine::read_changes`] reads: the rows of the sites changed since a revision, and
 /// the ids recorded as changed or removed.
 #[derive(Debug, Default)]

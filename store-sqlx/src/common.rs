@@ -262,8 +262,75 @@ macro_rules! bulk_fns {
             )
         }
 
+        async fn bulk_site_rows_of(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            site_ids: &[i64],
+        ) -> Result<Vec<crate::common::SiteRow>, maintenance_core::StoreError> {
+            if site_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    crate::common::site_columns!(),
+                    " FROM maintenance_sites WHERE id IN ({}) ORDER BY id"
+                ),
+                $ph.list(site_ids.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in site_ids {
+                query = query.bind(*id);
+            }
+            crate::common::db(query.fetch_all(&mut **tx).await.map(|rows| {
+                crate::common::decode_all("maintenance_sites", &rows, crate::common::decode_site)
+            }))
+        }
+
+        /// The changes since `since`, read in `tx` (the store's consistent read): the ids
+        /// recorded after it, then the rows of those sites by id (indexed lookups, whatever the
+        /// table statistics say). `None` when more sites changed than reading them one by one
+        /// is worth ([`maintenance_sql::engine::MAX_CHANGED_SITES`]): the handle then reads
+        /// everything.
+        async fn bulk_read_changes(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            since: i64,
+        ) -> Result<Option<maintenance_sql::engine::ChangeRows>, maintenance_core::StoreError> {
+            let revision: Option<i64> = crate::common::db(
+                sqlx::query_scalar("SELECT revision FROM maintenance_revision WHERE id = 1")
+                    .fetch_optional(&mut **tx)
+                    .await,
+            )?;
+            let sql = format!(
+                "SELECT site_id, removed FROM maintenance_site_changes WHERE version > {}",
+                $ph.nth(1)
+            );
+            let recorded: Vec<(i64, bool)> = crate::common::db(
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(since)
+                    .fetch_all(&mut **tx)
+                    .await,
+            )?;
+            if recorded.len() > maintenance_sql::engine::MAX_CHANGED_SITES {
+                return Ok(None);
+            }
+            let ids: Vec<i64> = recorded.iter().map(|(id, _)| *id).collect();
+            let mut rows = crate::common::Rows {
+                revision,
+                ..Default::default()
+            };
+            for chunk in ids.chunks(maintenance_sql::bulk::CHUNK) {
+                rows.sites.extend(bulk_site_rows_of(tx, chunk).await?);
+                rows.paths.extend(bulk_path_rows_of(tx, chunk).await?);
+                rows.networks.extend(bulk_network_rows_of(tx, chunk).await?);
+            }
+            rows.sites.sort_by_key(|r| r.id);
+            rows.paths.sort_by_key(|r| r.id);
+            rows.networks.sort_by_key(|r| r.id);
+            Ok(Some(maintenance_sql::engine::ChangeRows { rows, recorded }))
+        }
+
         async fn bulk_path_rows_of(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut sqlx::Transaction<'_, $db>,
             site_ids: &[i64],
         ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
             if site_ids.is_empty() {
@@ -288,7 +355,7 @@ macro_rules! bulk_fns {
         }
 
         async fn bulk_network_rows_of(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut sqlx::Transaction<'_, $db>,
             site_ids: &[i64],
         ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
             if site_ids.is_empty() {

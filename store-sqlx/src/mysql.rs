@@ -50,20 +50,6 @@ const SELECT_DEFAULT_DOMAIN: &str =
 const SELECT_DOMAIN: &str = "SELECT domain FROM maintenance_sites WHERE domain = ?";
 /// Begins the consistent read of `read_all` and `read_changes`.
 const READ_SNAPSHOT: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
-const SELECT_CHANGES: &str =
-    "SELECT site_id, removed FROM maintenance_site_changes WHERE version > ?";
-const SELECT_CHANGED_SITES: &str = concat!(
-    "SELECT ",
-    site_columns!(),
-    " FROM maintenance_sites WHERE id IN \
-     (SELECT site_id FROM maintenance_site_changes WHERE version > ?) ORDER BY id"
-);
-const SELECT_CHANGED_PATHS: &str = "SELECT id, site_id, pattern, description \
-     FROM maintenance_ignored_paths WHERE site_id IN \
-     (SELECT site_id FROM maintenance_site_changes WHERE version > ?) ORDER BY id";
-const SELECT_CHANGED_NETWORKS: &str = "SELECT id, site_id, cidr, description \
-     FROM maintenance_allowed_networks WHERE site_id IN \
-     (SELECT site_id FROM maintenance_site_changes WHERE version > ?) ORDER BY id";
 const RECORD_CHANGE: &str = "INSERT INTO maintenance_site_changes (site_id, version, removed) \
      VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE version = VALUES(version), removed = VALUES(removed)";
 const SELECT_PATHS: &str =
@@ -295,40 +281,11 @@ impl Engine for MySqlStore {
     }
 
     async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
-        common::db(
-            async move {
-                let mut conn = self.reader().await?;
-                let mut tx = conn.begin_with(READ_SNAPSHOT).await?;
-                let revision = sqlx::query_scalar(SELECT_REVISION)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let recorded: Vec<(i64, bool)> = sqlx::query_as(SELECT_CHANGES)
-                    .bind(since)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let sites = sqlx::query(SELECT_CHANGED_SITES)
-                    .bind(since)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let paths = sqlx::query(SELECT_CHANGED_PATHS)
-                    .bind(since)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let networks = sqlx::query(SELECT_CHANGED_NETWORKS)
-                    .bind(since)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                let rows = Rows {
-                    revision,
-                    sites: decode_all("maintenance_sites", &sites, decode_site),
-                    paths: decode_all("maintenance_ignored_paths", &paths, decode_path),
-                    networks: decode_all("maintenance_allowed_networks", &networks, decode_network),
-                };
-                Ok(Some(ChangeRows { rows, recorded }))
-            }
-            .await,
-        )
+        let mut conn = common::db(self.reader().await)?;
+        let mut tx = common::db(conn.begin_with(READ_SNAPSHOT).await)?;
+        let changes = bulk_read_changes(&mut tx, since).await?;
+        common::db(tx.commit().await)?;
+        Ok(changes)
     }
 
     async fn read_revision(&self) -> Result<Option<i64>, StoreError> {

@@ -26,21 +26,6 @@ pub(crate) const SELECT_DEFAULT_DOMAIN: &str =
     "SELECT domain FROM maintenance_sites WHERE is_default = TRUE ORDER BY id LIMIT 1";
 pub(crate) const SELECT_DOMAIN: &str = "SELECT domain FROM maintenance_sites WHERE domain = $1";
 
-/// The sites recorded as changed after a revision, and the rows of those still there.
-pub(crate) const SELECT_CHANGES: &str =
-    "SELECT site_id, removed FROM maintenance_site_changes WHERE version > $1";
-pub(crate) const SELECT_CHANGED_SITES: &str = concat!(
-    "SELECT ",
-    site_columns!(),
-    " FROM maintenance_sites WHERE id IN \
-     (SELECT site_id FROM maintenance_site_changes WHERE version > $1) ORDER BY id"
-);
-pub(crate) const SELECT_CHANGED_PATHS: &str = "SELECT id, site_id, pattern, description \
-     FROM maintenance_ignored_paths WHERE site_id IN \
-     (SELECT site_id FROM maintenance_site_changes WHERE version > $1) ORDER BY id";
-pub(crate) const SELECT_CHANGED_NETWORKS: &str = "SELECT id, site_id, cidr, description \
-     FROM maintenance_allowed_networks WHERE site_id IN \
-     (SELECT site_id FROM maintenance_site_changes WHERE version > $1) ORDER BY id";
 pub(crate) const RECORD_CHANGE: &str = "INSERT INTO maintenance_site_changes (site_id, version, removed) VALUES ($1, $2, $3) \
      ON CONFLICT (site_id) DO UPDATE SET version = excluded.version, removed = excluded.removed";
 
@@ -512,54 +497,11 @@ macro_rules! impl_engine {
             &self,
             since: i64,
         ) -> Result<Option<maintenance_sql::engine::ChangeRows>, maintenance_core::StoreError> {
-            crate::common::db(
-                async move {
-                    let $rpool = &self.pool;
-                    let mut tx = $begin_read.await?;
-                    let revision = sqlx::query_scalar(crate::sql::SELECT_REVISION)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let recorded: Vec<(i64, bool)> = sqlx::query_as(crate::sql::SELECT_CHANGES)
-                        .bind(since)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let sites = sqlx::query(crate::sql::SELECT_CHANGED_SITES)
-                        .bind(since)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let paths = sqlx::query(crate::sql::SELECT_CHANGED_PATHS)
-                        .bind(since)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let networks = sqlx::query(crate::sql::SELECT_CHANGED_NETWORKS)
-                        .bind(since)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(Some(maintenance_sql::engine::ChangeRows {
-                        rows: crate::common::Rows {
-                            revision,
-                            sites: crate::common::decode_all(
-                                "maintenance_sites",
-                                &sites,
-                                crate::common::decode_site,
-                            ),
-                            paths: crate::common::decode_all(
-                                "maintenance_ignored_paths",
-                                &paths,
-                                crate::common::decode_path,
-                            ),
-                            networks: crate::common::decode_all(
-                                "maintenance_allowed_networks",
-                                &networks,
-                                crate::common::decode_network,
-                            ),
-                        },
-                        recorded,
-                    }))
-                }
-                .await,
-            )
+            let $rpool = &self.pool;
+            let mut tx = crate::common::db($begin_read.await)?;
+            let changes = bulk_read_changes(&mut tx, since).await?;
+            crate::common::db(tx.commit().await)?;
+            Ok(changes)
         }
 
         async fn read_revision(&self) -> Result<Option<i64>, maintenance_core::StoreError> {
