@@ -226,6 +226,31 @@ pub(crate) fn decode_all<R: RowExt, T>(
         .collect()
 }
 
+/// Reads the rows of `rows` one at a time as they arrive, as [`decode_all`] reads them: a full
+/// load never holds every raw row of a table at once next to what they decode to.
+pub(crate) async fn fetch_decoded<R, T, S>(
+    table: &'static str,
+    mut rows: S,
+    decode: impl Fn(&R) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    R: RowExt,
+    S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+{
+    use futures_util::TryStreamExt;
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        match decode(&row) {
+            Ok(value) => out.push(value),
+            Err(e) => {
+                let id = row.int("id").ok();
+                tracing::warn!(table, id, error = %e, "skipping a row that cannot be read");
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Declares, in a backend's module, the bulk reads and writes of its [`WriteTx`]
 /// (`bulk_*` functions over its transaction) and its listing read (`listing_rows`), for a
 /// backend `$db` whose parameters are written as `$ph` ([`maintenance_sql::bulk::Placeholder`]),

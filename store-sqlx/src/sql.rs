@@ -460,33 +460,30 @@ macro_rules! impl_engine {
                     let revision = sqlx::query_scalar(crate::sql::SELECT_REVISION)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    let sites = sqlx::query(crate::sql::SELECT_SITES)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let paths = sqlx::query(crate::sql::SELECT_PATHS)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let networks = sqlx::query(crate::sql::SELECT_NETWORKS)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                    let sites = crate::common::fetch_decoded(
+                        "maintenance_sites",
+                        sqlx::query(crate::sql::SELECT_SITES).fetch(&mut *tx),
+                        crate::common::decode_site,
+                    )
+                    .await?;
+                    let paths = crate::common::fetch_decoded(
+                        "maintenance_ignored_paths",
+                        sqlx::query(crate::sql::SELECT_PATHS).fetch(&mut *tx),
+                        crate::common::decode_path,
+                    )
+                    .await?;
+                    let networks = crate::common::fetch_decoded(
+                        "maintenance_allowed_networks",
+                        sqlx::query(crate::sql::SELECT_NETWORKS).fetch(&mut *tx),
+                        crate::common::decode_network,
+                    )
+                    .await?;
                     tx.commit().await?;
                     Ok(crate::common::Rows {
                         revision,
-                        sites: crate::common::decode_all(
-                            "maintenance_sites",
-                            &sites,
-                            crate::common::decode_site,
-                        ),
-                        paths: crate::common::decode_all(
-                            "maintenance_ignored_paths",
-                            &paths,
-                            crate::common::decode_path,
-                        ),
-                        networks: crate::common::decode_all(
-                            "maintenance_allowed_networks",
-                            &networks,
-                            crate::common::decode_network,
-                        ),
+                        sites,
+                        paths,
+                        networks,
                     })
                 }
                 .await,
