@@ -757,6 +757,19 @@ pub async fn set_state_many_changes_the_selected_sites_in_one_revision(
         .await
         .expect("ignore");
 
+    // An empty selection changes nothing, not even the revision.
+    let before = store.revision().await.expect("revision");
+    let none = store
+        .set_state_many(
+            &crate::SiteSelection::Sites(Vec::new()),
+            &StateChange::turn_on(),
+            "t",
+        )
+        .await
+        .expect("an empty bulk change");
+    assert!(none.is_empty());
+    assert_eq!(store.revision().await.expect("revision"), before);
+
     let before = store.revision().await.expect("revision");
     let events_before = event_count(store).await;
     let selection = SiteSelection::Sites(vec![

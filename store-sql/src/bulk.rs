@@ -14,7 +14,7 @@ use maintenance_core::{
     AuditAction, SiteRef, SiteSelection, SiteState, StateChange, StoreError, normalize_host,
 };
 
-use crate::engine::{Engine, NewEvent, WriteTx, begin, now, settle, to_micros};
+use crate::engine::{Engine, NewEvent, SiteKey, WriteTx, begin, now, settle, to_micros};
 use crate::rows::{NetworkRow, PathRow, SiteRow, assemble_site};
 
 /// The most rows one bulk statement reads or writes.
@@ -153,9 +153,33 @@ pub async fn set_state_many<E: Engine + ?Sized>(
     change: &StateChange,
     actor: &str,
 ) -> Result<Vec<SiteState>, StoreError> {
+    if matches!(selection, SiteSelection::Sites(refs) if refs.is_empty()) {
+        // Nothing to change: no transaction, no revision, as in the memory store.
+        return Ok(Vec::new());
+    }
     let (mut tx, revision) = begin(engine).await?;
     let result = set_state_many_in(&mut *tx, revision, selection, change, actor).await;
     settle(tx, result).await
+}
+
+/// Up to this many named sites are looked up one by one rather than among every site's row.
+const FEW_SITES: usize = 50;
+
+/// The rows of the named sites, each looked up by its key, in id order (each once); an
+/// unknown site is an error.
+async fn named_rows(tx: &mut dyn WriteTx, refs: &[SiteRef]) -> Result<Vec<SiteRow>, StoreError> {
+    let mut rows: Vec<SiteRow> = Vec::with_capacity(refs.len());
+    for r in refs {
+        let row = tx
+            .site_row(&SiteKey::of(r))
+            .await?
+            .ok_or_else(|| unknown_site(r))?;
+        if !rows.iter().any(|known| known.id == row.id) {
+            rows.push(row);
+        }
+    }
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
 }
 
 /// The rows a selection names, in id order; an unknown site is an error.
@@ -185,7 +209,11 @@ async fn set_state_many_in(
     change: &StateChange,
     actor: &str,
 ) -> Result<Vec<SiteState>, StoreError> {
-    let rows = select_rows(tx.all_site_rows().await?, selection)?;
+    let rows = match selection {
+        // A few named sites are looked up by key; reading every row pays off for many.
+        SiteSelection::Sites(refs) if refs.len() <= FEW_SITES => named_rows(tx, refs).await?,
+        _ => select_rows(tx.all_site_rows().await?, selection)?,
+    };
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut paths: HashMap<i64, Vec<PathRow>> = HashMap::new();
     let mut networks: HashMap<i64, Vec<NetworkRow>> = HashMap::new();
