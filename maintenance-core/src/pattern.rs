@@ -128,14 +128,7 @@ impl PatternSet {
         patterns: impl IntoIterator<Item = &'a str>,
         mut on_invalid: impl FnMut(ValidationError),
     ) -> Self {
-        let mut kept = Vec::new();
-        for pattern in patterns {
-            match check_pattern_syntax(pattern) {
-                Ok(()) => kept.push(pattern.to_owned()),
-                Err(e) => on_invalid(e),
-            }
-        }
-        PatternSet::from_checked(kept)
+        PatternSet::from_checked(passing(patterns, check_pattern_syntax, &mut on_invalid))
     }
 
     /// Compiles the valid patterns now; each invalid one is passed to `on_invalid` and left
@@ -144,14 +137,7 @@ impl PatternSet {
         patterns: impl IntoIterator<Item = &'a str>,
         mut on_invalid: impl FnMut(ValidationError),
     ) -> Self {
-        let mut kept = Vec::new();
-        for pattern in patterns {
-            match validate_pattern(pattern) {
-                Ok(()) => kept.push(pattern.to_owned()),
-                Err(e) => on_invalid(e),
-            }
-        }
-        let set = PatternSet::from_checked(kept);
+        let set = PatternSet::from_checked(passing(patterns, validate_pattern, &mut on_invalid));
         let compiled = Compiled::build(&set.inner.patterns, &mut on_invalid);
         let _ = set.inner.compiled.set(compiled);
         set
@@ -220,6 +206,23 @@ impl PatternSet {
     }
 }
 
+/// The patterns that pass `check`, as owned strings; each one that does not goes to
+/// `on_invalid`.
+fn passing<'a>(
+    patterns: impl IntoIterator<Item = &'a str>,
+    check: fn(&str) -> Result<(), ValidationError>,
+    on_invalid: &mut dyn FnMut(ValidationError),
+) -> Vec<String> {
+    let mut kept = Vec::new();
+    for pattern in patterns {
+        match check(pattern) {
+            Ok(()) => kept.push(pattern.to_owned()),
+            Err(e) => on_invalid(e),
+        }
+    }
+    kept
+}
+
 impl Compiled {
     /// One multi-pattern regex of `patterns`. A pattern that does not compile within the
     /// size limit on its own is left out (reported); if the rest still exceed the limit
@@ -238,13 +241,11 @@ impl Compiled {
             };
         }
         // Find the patterns that fail alone: only then is the set's failure worth a search.
-        let mut usable = Vec::with_capacity(patterns.len());
-        for pattern in patterns {
-            match validate_pattern(pattern) {
-                Ok(()) => usable.push(pattern.clone()),
-                Err(e) => on_invalid(e),
-            }
-        }
+        let usable = passing(
+            patterns.iter().map(String::as_str),
+            validate_pattern,
+            &mut *on_invalid,
+        );
         if usable.is_empty() {
             return Compiled {
                 regex: None,

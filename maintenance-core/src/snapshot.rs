@@ -151,7 +151,7 @@ impl Snapshot {
         added.sort_by_key(|s| s.state.id);
         // The lookup map of the snapshot before, with only the changed sites' entries
         // replaced: a one-site change does not rebuild the map of every site.
-        let mut by_domain = if self.shared_domains {
+        let patched = if self.shared_domains {
             None
         } else {
             let mut map = self.by_domain.clone();
@@ -170,7 +170,7 @@ impl Snapshot {
         };
         let sites = merge_by_id(sites, added);
         cache.forget_unused(sites.len());
-        let (by_domain, shared_domains) = match by_domain.take() {
+        let (by_domain, shared_domains) = match patched {
             Some(map) => (map, false),
             None => domain_map(&sites),
         };

@@ -287,28 +287,48 @@ macro_rules! bulk_fns {
             )
         }
 
+        /// The rows `select` reads from `table` whose `column` is one of `ids` (at most
+        /// [`maintenance_sql::bulk::CHUNK`]), in id order, as `decode` reads each.
+        async fn bulk_rows_of<T>(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            select: &str,
+            table: &'static str,
+            column: &str,
+            ids: &[i64],
+            decode: impl Fn(&<$db as sqlx::Database>::Row) -> Result<T, sqlx::Error>,
+        ) -> Result<Vec<T>, maintenance_core::StoreError> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "{select} WHERE {column} IN ({}) ORDER BY id",
+                $ph.list(ids.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in ids {
+                query = query.bind(*id);
+            }
+            crate::common::db(
+                query
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map(|rows| crate::common::decode_all(table, &rows, decode)),
+            )
+        }
+
         async fn bulk_site_rows_of(
             tx: &mut sqlx::Transaction<'_, $db>,
             site_ids: &[i64],
         ) -> Result<Vec<crate::common::SiteRow>, maintenance_core::StoreError> {
-            if site_ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let sql = format!(
-                concat!(
-                    "SELECT ",
-                    crate::common::site_columns!(),
-                    " FROM maintenance_sites WHERE id IN ({}) ORDER BY id"
-                ),
-                $ph.list(site_ids.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in site_ids {
-                query = query.bind(*id);
-            }
-            crate::common::db(query.fetch_all(&mut **tx).await.map(|rows| {
-                crate::common::decode_all("maintenance_sites", &rows, crate::common::decode_site)
-            }))
+            bulk_rows_of(
+                tx,
+                concat!("SELECT ", crate::common::site_columns!(), " FROM maintenance_sites"),
+                "maintenance_sites",
+                "id",
+                site_ids,
+                crate::common::decode_site,
+            )
+            .await
         }
 
         /// The changes since `since`, read in `tx` (the store's consistent read): the ids
@@ -358,50 +378,30 @@ macro_rules! bulk_fns {
             tx: &mut sqlx::Transaction<'_, $db>,
             site_ids: &[i64],
         ) -> Result<Vec<crate::common::PathRow>, maintenance_core::StoreError> {
-            if site_ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let sql = format!(
-                "SELECT id, site_id, pattern, description FROM maintenance_ignored_paths \
-                 WHERE site_id IN ({}) ORDER BY id",
-                $ph.list(site_ids.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in site_ids {
-                query = query.bind(*id);
-            }
-            crate::common::db(query.fetch_all(&mut **tx).await.map(|rows| {
-                crate::common::decode_all(
-                    "maintenance_ignored_paths",
-                    &rows,
-                    crate::common::decode_path,
-                )
-            }))
+            bulk_rows_of(
+                tx,
+                "SELECT id, site_id, pattern, description FROM maintenance_ignored_paths",
+                "maintenance_ignored_paths",
+                "site_id",
+                site_ids,
+                crate::common::decode_path,
+            )
+            .await
         }
 
         async fn bulk_network_rows_of(
             tx: &mut sqlx::Transaction<'_, $db>,
             site_ids: &[i64],
         ) -> Result<Vec<crate::common::NetworkRow>, maintenance_core::StoreError> {
-            if site_ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let sql = format!(
-                "SELECT id, site_id, cidr, description FROM maintenance_allowed_networks \
-                 WHERE site_id IN ({}) ORDER BY id",
-                $ph.list(site_ids.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in site_ids {
-                query = query.bind(*id);
-            }
-            crate::common::db(query.fetch_all(&mut **tx).await.map(|rows| {
-                crate::common::decode_all(
-                    "maintenance_allowed_networks",
-                    &rows,
-                    crate::common::decode_network,
-                )
-            }))
+            bulk_rows_of(
+                tx,
+                "SELECT id, site_id, cidr, description FROM maintenance_allowed_networks",
+                "maintenance_allowed_networks",
+                "site_id",
+                site_ids,
+                crate::common::decode_network,
+            )
+            .await
         }
 
         /// The one place this backend writes sites in bulk: one value per
