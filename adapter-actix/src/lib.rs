@@ -40,8 +40,11 @@
 //! # }
 //! ```
 //!
-//! The [`Decision`] is put in the request's extensions, so handlers can read it (to show a
-//! banner for an upcoming window, say): `web::ReqData<Decision>`, or `req.extensions()`.
+//! The middleware costs a request that passes no allocation, and the identity hook runs only
+//! when the site is in maintenance and no network exemption applies. A blocked request gets
+//! the site's answer rendered once and shared ([`answer_response`]). Handlers that want to know
+//! why a request passed (to show a banner for an upcoming window, say) ask for it with
+//! [`MaintenanceMiddleware::with_allow_reason`].
 //!
 //! actix-web 4 uses `http` 0.2 types; [`ActixRequest`] reads its requests for the decision
 //! and the core's `http` 1.x responses are turned into [`HttpResponse`]s with
@@ -50,19 +53,18 @@
 #![deny(missing_docs)]
 
 use std::fmt;
-use std::future::{Future, Ready, ready};
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
-use maintenance_core::{Block, Decision, Identity, Maintenance, RequestView};
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, MapOk, Ready, ready};
+use maintenance_core::{Block, BlockedAnswer, Decision, Identity, Maintenance, RequestView};
 
 pub use maintenance_core;
 
@@ -76,6 +78,7 @@ pub struct MaintenanceMiddleware {
     maintenance: Maintenance,
     identity: Option<IdentityHook>,
     blocked: Option<BlockedHook>,
+    allow_reason: bool,
 }
 
 impl fmt::Debug for MaintenanceMiddleware {
@@ -84,6 +87,7 @@ impl fmt::Debug for MaintenanceMiddleware {
             .field("maintenance", &self.maintenance)
             .field("identity_hook", &self.identity.is_some())
             .field("blocked_hook", &self.blocked.is_some())
+            .field("allow_reason", &self.allow_reason)
             .finish()
     }
 }
@@ -104,11 +108,16 @@ impl MaintenanceMiddleware {
             maintenance,
             identity: None,
             blocked: None,
+            allow_reason: false,
         }
     }
 
     /// Tells who makes a request (staff and superusers pass), e.g. from a session cookie or
     /// from claims an outer authentication middleware put in the extensions.
+    ///
+    /// The hook runs only when the decision reaches its identity step: never while the site
+    /// is not in maintenance, never for a client in an internal or allowed network, and at
+    /// most once per request.
     ///
     /// ```
     /// # use maintenance_actix::MaintenanceMiddleware;
@@ -154,6 +163,33 @@ impl MaintenanceMiddleware {
         self
     }
 
+    /// Puts the [`AllowReason`](maintenance_core::AllowReason) of each request that passes in
+    /// its extensions, for handlers (`web::ReqData<AllowReason>`): to show a banner before a
+    /// window (`AllowReason::Scheduled { starts_at }`), say. Off by default: the extension
+    /// costs an allocation per request, and without it the middleware allocates nothing for
+    /// requests that pass.
+    ///
+    /// ```
+    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
+    /// use actix_web::web;
+    /// use maintenance_core::AllowReason;
+    /// async fn home(reason: Option<web::ReqData<AllowReason>>) -> String {
+    ///     match reason.as_deref() {
+    ///         Some(AllowReason::Scheduled { starts_at }) => format!("Down from {starts_at}."),
+    ///         _ => "Welcome.".to_owned(),
+    ///     }
+    /// }
+    /// let app = actix_web::App::new()
+    ///     .wrap(MaintenanceMiddleware::new(maintenance).with_allow_reason())
+    ///     .route("/", web::get().to(home));
+    /// ```
+    pub fn with_allow_reason(mut self) -> Self {
+        self.allow_reason = true;
+        self
+    }
+
     /// The handle the middleware decides with.
     pub fn maintenance(&self) -> &Maintenance {
         &self.maintenance
@@ -169,10 +205,10 @@ where
     type Error = Error;
     type Transform = MaintenanceMiddlewareService<S>;
     type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+    type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(MaintenanceMiddlewareService {
+        std::future::ready(Ok(MaintenanceMiddlewareService {
             service: Rc::new(service),
             config: self.clone(),
         }))
@@ -193,6 +229,14 @@ impl<S> fmt::Debug for MaintenanceMiddlewareService<S> {
     }
 }
 
+/// The response future: the application's response with its body on the left, or an answer
+/// ready at once on the right. Not boxed; like every future of `futures-util`, it panics if
+/// polled again after it completed.
+pub type ResponseFuture<F, B> = Either<
+    MapOk<F, fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>>,
+    Ready<Result<ServiceResponse<EitherBody<B>>, Error>>,
+>;
+
 impl<S, B> Service<ServiceRequest> for MaintenanceMiddlewareService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
@@ -205,94 +249,68 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let identity = self
-            .config
-            .identity
-            .as_ref()
-            .map_or(Identity::Anonymous, |hook| hook(&req));
+        let identity = self.config.identity.as_deref();
+        // Asked only when the decision reaches the identity step.
         let decision = self
             .config
             .maintenance
-            .check(&ActixRequest::new(req.request()), identity);
-        match decision {
-            Decision::Allow(_) => {
-                req.extensions_mut().insert(decision);
-                ResponseFuture::inner(self.service.call(req))
+            .check(&ActixRequest::new(req.request()), || {
+                identity.map_or(Identity::Anonymous, |hook| hook(&req))
+            });
+        let res = match decision {
+            Decision::Allow(reason) => {
+                if self.config.allow_reason {
+                    req.extensions_mut().insert(reason);
+                }
+                let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
+                    ServiceResponse::map_into_left_body;
+                return Either::Left(self.service.call(req).map_ok(left));
             }
-            Decision::Block(block) => {
-                let res = match &self.config.blocked {
-                    Some(hook) => hook(&block, req.request()),
-                    None => to_http_response(
-                        self.config
-                            .maintenance
-                            .blocked_response(&block, &ActixRequest::new(req.request())),
-                    ),
-                };
-                ResponseFuture::ready(req.into_response(res).map_into_right_body())
-            }
-            Decision::Bypass(grant) => {
-                let res = to_http_response(grant.to_response());
-                ResponseFuture::ready(req.into_response(res).map_into_right_body())
-            }
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The response future: the inner service's, or an answer ready at once. It is not boxed.
-    pub struct ResponseFuture<F, B> {
-        #[pin]
-        kind: Kind<F, B>,
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B> {
-        Inner {
-            #[pin]
-            future: F,
-        },
-        Ready {
-            response: Option<ServiceResponse<EitherBody<B>>>,
-        },
-    }
-}
-
-impl<F, B> ResponseFuture<F, B> {
-    fn inner(future: F) -> Self {
-        ResponseFuture {
-            kind: Kind::Inner { future },
-        }
-    }
-
-    fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
-        ResponseFuture {
-            kind: Kind::Ready {
-                response: Some(response),
+            Decision::Block(block) => match &self.config.blocked {
+                Some(hook) => hook(&block, req.request()),
+                None => answer_response(
+                    &self
+                        .config
+                        .maintenance
+                        .blocked_answer(&block, &ActixRequest::new(req.request())),
+                ),
             },
-        }
+            Decision::Bypass(grant) => to_http_response(grant.to_response()),
+        };
+        Either::Right(ready(Ok(req.into_response(res).map_into_right_body())))
     }
 }
 
-impl<F, B> Future for ResponseFuture<F, B>
-where
-    F: Future<Output = Result<ServiceResponse<B>, Error>>,
-{
-    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => {
-                future.poll(cx).map_ok(ServiceResponse::map_into_left_body)
-            }
-            KindProj::Ready { response } => match response.take() {
-                Some(res) => Poll::Ready(Ok(res)),
-                // Polled again after completion: a caller bug, but never a panic here.
-                None => Poll::Pending,
-            },
-        }
+/// A blocked answer as an actix-web response: its status, headers and shared body (no copy).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use maintenance_actix::answer_response;
+/// use maintenance_core::{Decision, Identity, Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+/// let store = std::sync::Arc::new(MemoryStore::new());
+/// store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
+/// let maintenance = Maintenance::start(store, Policy::default()).await;
+/// let req = http::Request::builder().body(()).unwrap();
+/// let Decision::Block(block) = maintenance.check(&req, Identity::Anonymous) else { unreachable!() };
+/// let res = answer_response(&maintenance.blocked_answer(&block, &req));
+/// assert_eq!(res.status().as_u16(), 503);
+/// assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+/// # });
+/// ```
+pub fn answer_response(answer: &BlockedAnswer) -> HttpResponse {
+    // Both `http` versions accept the same codes (100 to 999).
+    let status =
+        StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut res = HttpResponse::build(status);
+    res.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type()),
+    ))
+    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if let Some(secs) = answer.retry_after() {
+        res.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
     }
+    res.body(answer.body().clone())
 }
 
 /// An actix-web request as the decision reads it: method, host (the `Host` header, else the
@@ -371,7 +389,7 @@ impl RequestView for ActixRequest<'_> {
 /// assert_eq!(res.status().as_u16(), 503);
 /// assert_eq!(res.headers().get("retry-after").unwrap(), "120");
 /// ```
-pub fn to_http_response(res: http::Response<String>) -> HttpResponse {
+pub fn to_http_response<B: MessageBody + 'static>(res: http::Response<B>) -> HttpResponse {
     let (parts, body) = res.into_parts();
     // Both `http` versions accept the same codes (100 to 999).
     let status =

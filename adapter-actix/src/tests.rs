@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::dev::ServiceResponse;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use actix_web::{App, HttpResponse, web};
-use maintenance_core::Policy;
+use maintenance_core::{AllowReason, Policy};
 
 use super::*;
 
@@ -13,17 +13,22 @@ use maintenance_core::testkit::{
     memory_handle_with_bypass, memory_handle_with_shop_down, response_to_convert,
 };
 
-/// An app whose only handler counts its calls and answers with the decision's reason.
+/// An app whose only handler counts its calls and answers with the reason the middleware
+/// left (`with_allow_reason` is added), or `-`.
 macro_rules! counting_app {
-    ($middleware:expr, $hits:expr) => {{
+    ($middleware:expr, $hits:expr) => {
+        counting_app!(raw $middleware.with_allow_reason(), $hits)
+    };
+    (raw $middleware:expr, $hits:expr) => {{
         let hits: Arc<AtomicUsize> = $hits;
         init_service(App::new().wrap($middleware).route(
             "/",
-            web::route().to(move |decision: web::ReqData<Decision>| {
+            web::route().to(move |reason: Option<web::ReqData<AllowReason>>| {
                 let hits = hits.clone();
                 async move {
                     hits.fetch_add(1, Ordering::SeqCst);
-                    HttpResponse::Ok().body(format!("home {}", decision.reason_str()))
+                    let reason = reason.map_or("-", |r| r.as_str());
+                    HttpResponse::Ok().body(format!("home {reason}"))
                 }
             }),
         ))
@@ -69,6 +74,52 @@ async fn allowed_requests_carry_the_decision() {
     assert_eq!(res.status(), 200);
     assert_eq!(text(res).await, "home not_in_maintenance");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[actix_web::test]
+async fn without_allow_reason_the_extensions_are_left_alone() {
+    let (m, _) = handle(false, Policy::default()).await;
+    let app = counting_app!(raw MaintenanceMiddleware::new(m), Arc::default());
+    let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(text(res).await, "home -");
+}
+
+#[actix_web::test]
+async fn identity_hook_runs_only_when_the_decision_needs_it() {
+    let counted = |m: Maintenance, calls: Arc<AtomicUsize>| {
+        MaintenanceMiddleware::new(m).with_identity(move |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Identity::Anonymous
+        })
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (m, _) = handle(false, internal_test_net_policy()).await;
+    let app = counting_app!(counted(m, calls.clone()), Arc::default());
+    for _ in 0..3 {
+        let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "not in maintenance");
+
+    let (m, _) = handle(true, internal_test_net_policy()).await;
+    let app = counting_app!(counted(m, calls.clone()), Arc::default());
+    let from = |peer: &str| {
+        TestRequest::get()
+            .uri("/")
+            .peer_addr(peer.parse().unwrap())
+            .to_request()
+    };
+    assert_eq!(
+        call_service(&app, from("192.0.2.7:5000")).await.status(),
+        200
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "an internal client");
+    assert_eq!(
+        call_service(&app, from("198.51.100.1:5000")).await.status(),
+        503
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "asked once");
 }
 
 #[actix_web::test]

@@ -43,8 +43,13 @@
 //! # }
 //! ```
 //!
-//! The [`Decision`] is put in the request's extensions, so handlers can read it (to show a
-//! banner for an upcoming window, say): `Extension<Decision>` in axum.
+//! The layer costs a request that passes no allocation and no clone of the inner service, and
+//! the identity hook runs only when the site is in maintenance and no network exemption
+//! applies. A blocked request gets the site's answer rendered once and shared. Handlers that
+//! want to know why a request passed (to show a banner for an upcoming window, say) ask for it
+//! with [`MaintenanceLayer::with_allow_reason`].
+//!
+//! [`AllowReason`]: maintenance_core::AllowReason
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -55,6 +60,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response};
 use maintenance_core::{Block, Decision, Identity, Maintenance, PeerAddr, RequestView};
@@ -72,6 +78,7 @@ pub struct MaintenanceLayer {
     maintenance: Maintenance,
     identity: Option<IdentityHook>,
     blocked: Option<BlockedHook>,
+    allow_reason: bool,
 }
 
 impl fmt::Debug for MaintenanceLayer {
@@ -80,6 +87,7 @@ impl fmt::Debug for MaintenanceLayer {
             .field("maintenance", &self.maintenance)
             .field("identity_hook", &self.identity.is_some())
             .field("blocked_hook", &self.blocked.is_some())
+            .field("allow_reason", &self.allow_reason)
             .finish()
     }
 }
@@ -92,11 +100,16 @@ impl MaintenanceLayer {
             maintenance,
             identity: None,
             blocked: None,
+            allow_reason: false,
         }
     }
 
     /// Tells who makes a request (staff and superusers pass), e.g. from a session or from
     /// claims an authentication layer put in the extensions.
+    ///
+    /// The hook runs only when the decision reaches its identity step: never while the site
+    /// is not in maintenance, never for a client in an internal or allowed network, and at
+    /// most once per request.
     ///
     /// ```
     /// # use maintenance_axum::MaintenanceLayer;
@@ -136,6 +149,32 @@ impl MaintenanceLayer {
         F: Fn(&Block, &Parts) -> Response<String> + Send + Sync + 'static,
     {
         self.blocked = Some(Arc::new(hook));
+        self
+    }
+
+    /// Puts the [`AllowReason`](maintenance_core::AllowReason) of each request that passes in its extensions, for handlers
+    /// (`Extension<AllowReason>` in axum): to show a banner before a window
+    /// (`AllowReason::Scheduled { starts_at }`), say. Off by default: the extension costs an
+    /// allocation per request, and without it the layer allocates nothing for requests that
+    /// pass.
+    ///
+    /// ```
+    /// # use maintenance_axum::MaintenanceLayer;
+    /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
+    /// use axum::{Extension, Router, routing::get};
+    /// use maintenance_core::AllowReason;
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|reason: Option<Extension<AllowReason>>| async move {
+    ///         match reason.as_deref() {
+    ///             Some(AllowReason::Scheduled { starts_at }) => format!("Down from {starts_at}."),
+    ///             _ => "Welcome.".to_owned(),
+    ///         }
+    ///     }))
+    ///     .layer(MaintenanceLayer::new(maintenance).with_allow_reason());
+    /// ```
+    pub fn with_allow_reason(mut self) -> Self {
+        self.allow_reason = true;
         self
     }
 
@@ -240,8 +279,8 @@ impl RequestView for View<'_> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MaintenanceService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: From<String>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -253,31 +292,31 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        let identity = self
-            .layer
-            .identity
-            .as_ref()
-            .map_or(Identity::Anonymous, |hook| hook(&parts));
         let view = View::new(&parts);
-        let decision = self.layer.maintenance.check(&view, identity);
+        let identity = self.layer.identity.as_deref();
+        // Asked only when the decision reaches the identity step.
+        let decision = self.layer.maintenance.check(&view, || {
+            identity.map_or(Identity::Anonymous, |hook| hook(&parts))
+        });
         match decision {
-            Decision::Allow(_) => {
-                parts.extensions.insert(decision);
-                let req = Request::from_parts(parts, body);
-                // The clone is not ready yet; the one `poll_ready` readied serves this call.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::inner(inner.call(req))
+            Decision::Allow(reason) => {
+                if self.layer.allow_reason {
+                    parts.extensions.insert(reason);
+                }
+                // The inner service `poll_ready` readied serves this call: the decision was
+                // made here, synchronously, so nothing needs a clone of it.
+                ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)))
             }
-            Decision::Block(block) => {
-                let res = match &self.layer.blocked {
-                    Some(hook) => hook(&block, &parts),
-                    None => self.layer.maintenance.blocked_response(&block, &view),
-                };
-                ResponseFuture::ready(res.map(ResBody::from))
-            }
+            Decision::Block(block) => ResponseFuture::ready(match &self.layer.blocked {
+                Some(hook) => hook(&block, &parts).map(|b| ResBody::from(Bytes::from(b))),
+                None => self
+                    .layer
+                    .maintenance
+                    .blocked_answer(&block, &view)
+                    .into_response(),
+            }),
             Decision::Bypass(grant) => {
-                ResponseFuture::ready(grant.to_response().map(ResBody::from))
+                ResponseFuture::ready(grant.to_response().map(|b| ResBody::from(Bytes::from(b))))
             }
         }
     }
@@ -285,6 +324,8 @@ where
 
 pin_project_lite::pin_project! {
     /// The response future: the inner service's, or an answer ready at once. It is not boxed.
+    ///
+    /// Like tower's futures, it panics if polled again after it completed.
     pub struct ResponseFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,
@@ -329,11 +370,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { future } => future.poll(cx),
-            KindProj::Ready { response } => match response.take() {
-                Some(res) => Poll::Ready(Ok(res)),
-                // Polled again after completion: a caller bug, but never a panic here.
-                None => Poll::Pending,
-            },
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("maintenance_axum::ResponseFuture polled after completion"))),
         }
     }
 }

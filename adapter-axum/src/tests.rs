@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::{Extension, Router};
-use http_body_util::BodyExt;
-use maintenance_core::Policy;
+use http_body_util::{BodyExt, Full};
+use maintenance_core::{AllowReason, Policy};
 use tower::ServiceExt;
 
 use super::*;
@@ -20,11 +20,11 @@ fn counting_app(layer: MaintenanceLayer, hits: Arc<AtomicUsize>) -> Router {
     Router::new()
         .route(
             "/",
-            get(move |Extension(decision): Extension<Decision>| {
+            get(move |reason: Option<Extension<AllowReason>>| {
                 let hits = hits.clone();
                 async move {
                     hits.fetch_add(1, Ordering::SeqCst);
-                    format!("home {}", decision.reason_str())
+                    format!("home {}", reason.map_or("-", |r| r.as_str()))
                 }
             }),
         )
@@ -54,27 +54,102 @@ async fn blocked_requests_never_reach_the_inner_service() {
 }
 
 #[tokio::test]
-async fn allowed_requests_carry_the_decision() {
+async fn allowed_requests_carry_the_reason_when_asked() {
     let (m, _) = handle(false, Policy::default()).await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let app = counting_app(MaintenanceLayer::new(m), hits.clone());
+    let app = counting_app(
+        MaintenanceLayer::new(m.clone()).with_allow_reason(),
+        hits.clone(),
+    );
     let res = app.oneshot(get_req("/")).await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(text(res).await, "home not_in_maintenance");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    // Without `with_allow_reason` the layer leaves the extensions alone.
+    let app = counting_app(MaintenanceLayer::new(m), hits.clone());
+    let res = app.oneshot(get_req("/")).await.unwrap();
+    assert_eq!(text(res).await, "home -");
+}
+
+/// A layer whose identity hook counts its calls and says "anonymous".
+fn counted_identity(m: Maintenance, calls: Arc<AtomicUsize>) -> MaintenanceLayer {
+    MaintenanceLayer::new(m).with_identity(move |_| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Identity::Anonymous
+    })
+}
+
+#[tokio::test]
+async fn identity_hook_runs_only_when_the_decision_needs_it() {
+    let peer = |ip: [u8; 4]| ConnectInfo(std::net::SocketAddr::from((ip, 5000)));
+    // Not in maintenance: nobody needs to know who is asking.
+    let (m, _) = handle(false, internal_test_net_policy()).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = counting_app(counted_identity(m, calls.clone()), Arc::default());
+    for _ in 0..3 {
+        let res = app.clone().oneshot(get_req("/")).await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    // In maintenance: an internal client passes before the identity step; anyone else is
+    // asked about exactly once.
+    let (m, _) = handle(true, internal_test_net_policy()).await;
+    let app = counting_app(counted_identity(m, calls.clone()), Arc::default());
+    let mut internal = get_req("/");
+    internal.extensions_mut().insert(peer([192, 0, 2, 7]));
+    assert_eq!(app.clone().oneshot(internal).await.unwrap().status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    let mut outside = get_req("/");
+    outside.extensions_mut().insert(peer([198, 51, 100, 1]));
+    assert_eq!(app.oneshot(outside).await.unwrap().status(), 503);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn blocked_answers_are_rendered_once_per_site_state() {
+    let (m, _) = handle(true, Policy::default()).await;
+    let app = counting_app(MaintenanceLayer::new(m), Arc::default());
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let res = app.clone().oneshot(get_req("/")).await.unwrap();
+        assert_eq!(res.status(), 503);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        bodies.push(body);
+    }
+    assert!(bodies[0].starts_with(b"<!DOCTYPE html>"));
+    assert!(
+        bodies.iter().all(|b| b.as_ptr() == bodies[0].as_ptr()),
+        "one shared body"
+    );
+}
+
+#[test]
+#[should_panic(expected = "polled after completion")]
+fn a_ready_future_polled_again_panics() {
+    let mut future = std::pin::pin!(ResponseFuture::<
+        std::future::Ready<Result<Response<Body>, Infallible>>,
+        Body,
+    >::ready(Response::new(Body::empty())));
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    assert!(future.as_mut().poll(&mut cx).is_ready());
+    let _ = future.as_mut().poll(&mut cx);
 }
 
 #[tokio::test]
 async fn identity_hook_lets_staff_through() {
     let (m, _) = handle(true, Policy::default()).await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let layer = MaintenanceLayer::new(m).with_identity(|parts| {
-        if parts.headers.contains_key("x-staff") {
-            Identity::Staff
-        } else {
-            Identity::Anonymous
-        }
-    });
+    let layer = MaintenanceLayer::new(m)
+        .with_allow_reason()
+        .with_identity(|parts| {
+            if parts.headers.contains_key("x-staff") {
+                Identity::Staff
+            } else {
+                Identity::Anonymous
+            }
+        });
     let app = counting_app(layer, hits.clone());
     let req = Request::builder()
         .uri("/")
@@ -91,7 +166,7 @@ async fn identity_hook_lets_staff_through() {
 #[tokio::test]
 async fn connect_info_is_the_peer_address() {
     let (m, _) = handle(true, internal_test_net_policy()).await;
-    let app = counting_app(MaintenanceLayer::new(m), Arc::default());
+    let app = counting_app(MaintenanceLayer::new(m).with_allow_reason(), Arc::default());
     let mut req = get_req("/");
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 5555))));
@@ -107,7 +182,7 @@ async fn connect_info_is_the_peer_address() {
 async fn bypass_link_sets_a_cookie_that_passes() {
     let (m, _) = memory_handle_with_bypass().await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let app = counting_app(MaintenanceLayer::new(m), hits.clone());
+    let app = counting_app(MaintenanceLayer::new(m).with_allow_reason(), hits.clone());
     let res = app
         .clone()
         .oneshot(get_req("/_maintenance/bypass/s3cret"))
@@ -163,15 +238,19 @@ async fn json_for_api_clients() {
 async fn works_on_a_plain_tower_service() {
     let (m, _) = handle(false, Policy::default()).await;
     let svc = tower::service_fn(|req: Request<String>| async move {
-        let reason = req.extensions().get::<Decision>().map(Decision::reason_str);
-        Ok::<_, Infallible>(Response::new(format!("{reason:?}")))
+        let reason = req
+            .extensions()
+            .get::<AllowReason>()
+            .map(AllowReason::as_str);
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("{reason:?}")))))
     });
-    let svc = MaintenanceLayer::new(m).layer(svc);
+    let svc = MaintenanceLayer::new(m).with_allow_reason().layer(svc);
     let res = svc
         .oneshot(Request::builder().uri("/").body(String::new()).unwrap())
         .await
         .unwrap();
-    assert_eq!(res.into_body(), "Some(\"not_in_maintenance\")");
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "Some(\"not_in_maintenance\")");
 }
 
 /// The README's shape: the layer on the outermost router, with nested routers inside it.

@@ -9,20 +9,20 @@
 //! use std::collections::HashMap;
 //! use std::sync::Mutex;
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
-//! use maintenance_rocket::{MaintenanceDecision, MaintenanceFairing};
+//! use maintenance_rocket::{MaintenanceFairing, MaintenanceReason};
 //!
 //! /// Your sessions, filled at login: session id (a random cookie value the server set) to who.
 //! #[derive(Default)]
 //! struct Sessions(Mutex<HashMap<String, Identity>>);
 //!
 //! #[rocket::get("/")]
-//! fn home(decision: Option<MaintenanceDecision<'_>>) -> String {
-//!     format!("Hello ({})", decision.map_or("no fairing", |d| d.reason_str()))
+//! fn home(reason: Option<MaintenanceReason>) -> String {
+//!     format!("Hello ({})", reason.map_or("no reason", |r| r.as_str()))
 //! }
 //!
 //! # async fn run() -> Result<(), rocket::Error> {
 //! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
-//! let fairing = MaintenanceFairing::new(maintenance).with_identity(|req| {
+//! let fairing = MaintenanceFairing::new(maintenance).with_allow_reason().with_identity(|req| {
 //!     // The session the server set, looked up in the server's own store: never a header a
 //!     // client can send.
 //!     let (Some(sessions), Some(cookie)) = (req.rocket().state::<Sessions>(), req.cookies().get("session")) else {
@@ -53,12 +53,18 @@
 #![deny(missing_docs)]
 
 use std::fmt;
+use std::future::Future;
 use std::io::Cursor;
 use std::net::IpAddr;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use maintenance_core::{Block, Decision, Identity, Maintenance, RequestView};
+use bytes::Bytes;
+use maintenance_core::{
+    AllowReason, Block, BlockedAnswer, Decision, Identity, Maintenance, RequestView,
+};
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::http::{Method, Status};
@@ -83,6 +89,7 @@ pub struct MaintenanceFairing {
     maintenance: Maintenance,
     identity: Option<IdentityHook>,
     blocked: Option<BlockedHook>,
+    allow_reason: bool,
 }
 
 impl fmt::Debug for MaintenanceFairing {
@@ -91,6 +98,7 @@ impl fmt::Debug for MaintenanceFairing {
             .field("maintenance", &self.maintenance)
             .field("identity_hook", &self.identity.is_some())
             .field("blocked_hook", &self.blocked.is_some())
+            .field("allow_reason", &self.allow_reason)
             .finish()
     }
 }
@@ -110,6 +118,7 @@ impl MaintenanceFairing {
             maintenance,
             identity: None,
             blocked: None,
+            allow_reason: false,
         }
     }
 
@@ -117,6 +126,10 @@ impl MaintenanceFairing {
     /// It runs before routing, so it reads the request itself (cookies, managed state); read
     /// only what the server set and can verify, never a header or cookie value a client could
     /// simply write.
+    ///
+    /// The hook runs only when the decision reaches its identity step: never while the site
+    /// is not in maintenance, never for a client in an internal or allowed network, and at
+    /// most once per request.
     ///
     /// ```
     /// # use maintenance_rocket::MaintenanceFairing;
@@ -164,28 +177,116 @@ impl MaintenanceFairing {
         self
     }
 
+    /// Keeps the [`AllowReason`] of each request that passes in its local cache, for handlers
+    /// (the [`MaintenanceReason`] guard): to show a banner before a window
+    /// (`AllowReason::Scheduled { starts_at }`), say. Off by default: it costs an allocation
+    /// per request, and without it the fairing allocates nothing for requests that pass.
+    ///
+    /// ```
+    /// # use maintenance_rocket::MaintenanceFairing;
+    /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
+    /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
+    /// let rocket = rocket::build().attach(MaintenanceFairing::new(maintenance).with_allow_reason());
+    /// ```
+    pub fn with_allow_reason(mut self) -> Self {
+        self.allow_reason = true;
+        self
+    }
+
     /// The handle the fairing decides with.
     pub fn maintenance(&self) -> &Maintenance {
         &self.maintenance
     }
 }
 
-/// What the fairing left in a request's local cache.
+/// What the fairing left in a request's local cache: only for a request it answers itself, or
+/// one that passed when [`MaintenanceFairing::with_allow_reason`] asks for the reason.
 struct Checked {
-    /// `None` when the fairing did not see the request (it is not attached).
-    decision: Option<Decision>,
+    /// Why the request passed (with `with_allow_reason`).
+    reason: Option<AllowReason>,
     /// The answer the hidden route sends, for a blocked request or a bypass link.
-    answer: Option<http::Response<String>>,
+    answer: Option<Answer>,
+}
+
+/// An answer the hidden route sends.
+enum Answer {
+    /// The site's blocked answer, rendered once and shared.
+    Blocked(BlockedAnswer),
+    /// The application's blocked response, or a bypass link's redirect.
+    Http(http::Response<Bytes>),
 }
 
 fn checked<'r>(req: &'r Request<'_>) -> &'r Checked {
     req.local_cache(|| Checked {
-        decision: None,
+        reason: None,
         answer: None,
     })
 }
 
-#[rocket::async_trait]
+/// The future of a fairing callback that did all its work before returning: done at once, and
+/// with no size, so boxing it allocates nothing.
+struct Done;
+
+impl Future for Done {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
+impl MaintenanceFairing {
+    /// Decides for `req`; answers a blocked request or a bypass link by rewriting it to the
+    /// hidden route, with its answer in the request's local cache.
+    fn decide(&self, req: &mut Request<'_>) {
+        let decision = {
+            let seen: &Request<'_> = req;
+            let identity = self.identity.as_deref();
+            // Asked only when the decision reaches the identity step.
+            self.maintenance.check(&RocketRequest::new(seen), || {
+                identity.map_or(Identity::Anonymous, |hook| hook(seen))
+            })
+        };
+        let answer = match decision {
+            Decision::Allow(reason) => {
+                if self.allow_reason {
+                    req.local_cache(|| Checked {
+                        reason: Some(reason),
+                        answer: None,
+                    });
+                }
+                return;
+            }
+            Decision::Block(block) => match &self.blocked {
+                Some(hook) => Answer::Http(hook(&block, req).map(Bytes::from)),
+                None => Answer::Blocked(
+                    self.maintenance
+                        .blocked_answer(&block, &RocketRequest::new(req)),
+                ),
+            },
+            Decision::Bypass(grant) => Answer::Http(grant.to_response().map(Bytes::from)),
+        };
+        req.local_cache(|| Checked {
+            reason: None,
+            answer: Some(answer),
+        });
+        match Origin::parse(ANSWER_PATH) {
+            Ok(uri) => req.set_uri(uri),
+            Err(e) => {
+                tracing::error!(error = %e, "maintenance answer path is not a valid URI");
+                return;
+            }
+        }
+        // Rocket answers HEAD from GET routes and strips the body, as long as the method it
+        // sees after the fairings is still HEAD.
+        if req.method() != Method::Head {
+            req.set_method(Method::Get);
+        }
+    }
+}
+
+// Written out rather than with `#[rocket::async_trait]`, which boxes a future for every
+// request: `on_request` decides synchronously and returns `Done`, whose box allocates nothing.
 impl Fairing for MaintenanceFairing {
     fn info(&self) -> Info {
         Info {
@@ -194,7 +295,14 @@ impl Fairing for MaintenanceFairing {
         }
     }
 
-    async fn on_ignite(&self, rocket: Rocket<Build>) -> rocket::fairing::Result {
+    fn on_ignite<'life0, 'async_trait>(
+        &'life0 self,
+        rocket: Rocket<Build>,
+    ) -> Pin<Box<dyn Future<Output = rocket::fairing::Result> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
         let route = Route::ranked(
             // Before any route of the application that might match the same path.
             isize::MIN,
@@ -202,42 +310,26 @@ impl Fairing for MaintenanceFairing {
             ANSWER_ROUTE,
             AnswerRoute,
         );
-        Ok(rocket.mount(ANSWER_BASE, vec![route]))
+        Box::pin(std::future::ready(Ok(
+            rocket.mount(ANSWER_BASE, vec![route])
+        )))
     }
 
-    async fn on_request(&self, req: &mut Request<'_>, _data: &mut Data<'_>) {
-        let identity = self
-            .identity
-            .as_ref()
-            .map_or(Identity::Anonymous, |hook| hook(req));
-        let view = RocketRequest::new(req);
-        let decision = self.maintenance.check(&view, identity);
-        let answer = match &decision {
-            Decision::Allow(_) => None,
-            Decision::Block(block) => Some(match &self.blocked {
-                Some(hook) => hook(block, req),
-                None => self.maintenance.blocked_response(block, &view),
-            }),
-            Decision::Bypass(grant) => Some(grant.to_response()),
-        };
-        let stored = req.local_cache(|| Checked {
-            decision: Some(decision),
-            answer,
-        });
-        if stored.answer.is_some() {
-            match Origin::parse(ANSWER_PATH) {
-                Ok(uri) => req.set_uri(uri),
-                Err(e) => {
-                    tracing::error!(error = %e, "maintenance answer path is not a valid URI");
-                    return;
-                }
-            }
-            // Rocket answers HEAD from GET routes and strips the body, as long as the method
-            // it sees after the fairings is still HEAD.
-            if req.method() != Method::Head {
-                req.set_method(Method::Get);
-            }
-        }
+    fn on_request<'life0, 'life1, 'life2, 'life3, 'life4, 'async_trait>(
+        &'life0 self,
+        req: &'life1 mut Request<'life2>,
+        _data: &'life3 mut Data<'life4>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        'life4: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.decide(req);
+        Box::pin(Done)
     }
 }
 
@@ -250,14 +342,45 @@ struct AnswerRoute;
 impl Handler for AnswerRoute {
     async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> route::Outcome<'r> {
         match &checked(req).answer {
-            Some(answer) => route::Outcome::Success(to_rocket_response(answer)),
+            Some(Answer::Blocked(answer)) => route::Outcome::Success(answer_response(answer)),
+            Some(Answer::Http(res)) => route::Outcome::Success(to_rocket_response(res)),
             None => route::Outcome::forward(data, Status::NotFound),
         }
     }
 }
 
-/// Turns one of the core's responses (the blocked page, the bypass redirect) into a rocket
-/// response with the same status, headers and body, borrowing them.
+/// A blocked answer as a rocket response: its status, headers and shared body (no copy).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use maintenance_rocket::answer_response;
+/// use maintenance_core::{Decision, Identity, Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+/// let store = std::sync::Arc::new(MemoryStore::new());
+/// store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
+/// let maintenance = Maintenance::start(store, Policy::default()).await;
+/// let req = http::Request::builder().body(()).unwrap();
+/// let Decision::Block(block) = maintenance.check(&req, Identity::Anonymous) else { unreachable!() };
+/// let answer = maintenance.blocked_answer(&block, &req);
+/// let res = answer_response(&answer);
+/// assert_eq!(res.status().code, 503);
+/// assert_eq!(res.headers().get_one("Cache-Control"), Some("no-store"));
+/// # });
+/// ```
+pub fn answer_response(answer: &BlockedAnswer) -> Response<'_> {
+    let mut out = Response::build();
+    out.status(Status::new(answer.status().as_u16()))
+        .raw_header("Content-Type", answer.content_type())
+        .raw_header("Cache-Control", "no-store");
+    if let Some(secs) = answer.retry_after() {
+        out.raw_header("Retry-After", secs.to_string());
+    }
+    let body: &[u8] = answer.body();
+    out.sized_body(body.len(), Cursor::new(body));
+    out.finalize()
+}
+
+/// Turns one of the core's responses (the bypass redirect, an application's blocked
+/// response) into a rocket response with the same status, headers and body, borrowing them.
 ///
 /// ```
 /// use maintenance_rocket::to_rocket_response;
@@ -270,7 +393,7 @@ impl Handler for AnswerRoute {
 /// assert_eq!(res.status().code, 503);
 /// assert_eq!(res.headers().get_one("Retry-After"), Some("120"));
 /// ```
-pub fn to_rocket_response(res: &http::Response<String>) -> Response<'_> {
+pub fn to_rocket_response<B: AsRef<[u8]>>(res: &http::Response<B>) -> Response<'_> {
     let mut out = Response::build();
     out.status(Status::new(res.status().as_u16()));
     for (name, value) in res.headers() {
@@ -278,67 +401,64 @@ pub fn to_rocket_response(res: &http::Response<String>) -> Response<'_> {
             out.raw_header_adjoin(name.as_str(), value);
         }
     }
-    let body = res.body().as_str();
+    let body = res.body().as_ref();
     out.sized_body(body.len(), Cursor::new(body));
     out.finalize()
 }
 
-/// A request guard that hands handlers the [`Decision`] the fairing made (to show a banner
-/// for an upcoming window, say). It fails with 500 when the fairing is not attached; take an
-/// `Option<MaintenanceDecision>` to run without it.
+/// A request guard that hands handlers the [`AllowReason`] of a request that passed (to show
+/// a banner for an upcoming window, say), when the fairing was built with
+/// [`MaintenanceFairing::with_allow_reason`]. It fails with 500 otherwise; take an
+/// `Option<MaintenanceReason>` to run without it.
 ///
 /// ```
-/// use maintenance_core::{AllowReason, Decision};
-/// use maintenance_rocket::MaintenanceDecision;
+/// use maintenance_core::AllowReason;
+/// use maintenance_rocket::MaintenanceReason;
 ///
 /// #[rocket::get("/")]
-/// fn home(decision: MaintenanceDecision<'_>) -> String {
-///     match &*decision {
-///         Decision::Allow(AllowReason::Scheduled { starts_at }) => {
+/// fn home(reason: MaintenanceReason) -> String {
+///     match *reason {
+///         AllowReason::Scheduled { starts_at } => {
 ///             format!("Maintenance is scheduled for {starts_at}.")
 ///         }
 ///         _ => "Welcome.".to_owned(),
 ///     }
 /// }
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct MaintenanceDecision<'r>(&'r Decision);
-
-impl<'r> MaintenanceDecision<'r> {
-    /// The decision.
-    pub fn decision(&self) -> &'r Decision {
-        self.0
-    }
-}
-
-impl Deref for MaintenanceDecision<'_> {
-    type Target = Decision;
-
-    fn deref(&self) -> &Decision {
-        self.0
-    }
-}
-
-/// The [`MaintenanceDecision`] guard's error: the fairing did not see the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FairingMissing;
+pub struct MaintenanceReason(pub AllowReason);
 
-impl fmt::Display for FairingMissing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no maintenance decision: attach MaintenanceFairing to the rocket")
+impl Deref for MaintenanceReason {
+    type Target = AllowReason;
+
+    fn deref(&self) -> &AllowReason {
+        &self.0
     }
 }
 
-impl std::error::Error for FairingMissing {}
+/// The [`MaintenanceReason`] guard's error: no reason was left for the request (the fairing
+/// is not attached, or was built without [`MaintenanceFairing::with_allow_reason`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReasonMissing;
+
+impl fmt::Display for ReasonMissing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "no maintenance reason: attach MaintenanceFairing::new(..).with_allow_reason() to the rocket",
+        )
+    }
+}
+
+impl std::error::Error for ReasonMissing {}
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for MaintenanceDecision<'r> {
-    type Error = FairingMissing;
+impl<'r> FromRequest<'r> for MaintenanceReason {
+    type Error = ReasonMissing;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        match &checked(req).decision {
-            Some(decision) => Outcome::Success(MaintenanceDecision(decision)),
-            None => Outcome::Error((Status::InternalServerError, FairingMissing)),
+        match checked(req).reason {
+            Some(reason) => Outcome::Success(MaintenanceReason(reason)),
+            None => Outcome::Error((Status::InternalServerError, ReasonMissing)),
         }
     }
 }

@@ -17,27 +17,24 @@ use maintenance_core::testkit::{
 struct Hits(AtomicUsize);
 
 impl Hits {
-    fn hit(&self, decision: Option<MaintenanceDecision<'_>>) -> String {
+    fn hit(&self, decision: Option<MaintenanceReason>) -> String {
         self.0.fetch_add(1, Ordering::SeqCst);
-        format!(
-            "home {}",
-            decision.map_or("no decision", |d| d.reason_str())
-        )
+        format!("home {}", decision.map_or("no reason", |d| d.as_str()))
     }
 }
 
 #[rocket::get("/")]
-fn home(hits: &State<Hits>, decision: Option<MaintenanceDecision<'_>>) -> String {
+fn home(hits: &State<Hits>, decision: Option<MaintenanceReason>) -> String {
     hits.hit(decision)
 }
 
 #[rocket::post("/")]
-fn post_home(hits: &State<Hits>, decision: Option<MaintenanceDecision<'_>>) -> String {
+fn post_home(hits: &State<Hits>, decision: Option<MaintenanceReason>) -> String {
     hits.hit(decision)
 }
 
 #[rocket::options("/")]
-fn options_home(hits: &State<Hits>, decision: Option<MaintenanceDecision<'_>>) -> String {
+fn options_home(hits: &State<Hits>, decision: Option<MaintenanceReason>) -> String {
     hits.hit(decision)
 }
 
@@ -47,8 +44,8 @@ fn catch_all(hits: &State<Hits>) -> String {
 }
 
 #[rocket::get("/strict")]
-fn strict(decision: MaintenanceDecision<'_>) -> String {
-    decision.reason_str().to_owned()
+fn strict(decision: MaintenanceReason) -> String {
+    decision.as_str().to_owned()
 }
 
 fn quiet() -> rocket::Config {
@@ -58,7 +55,13 @@ fn quiet() -> rocket::Config {
     }
 }
 
+/// The test rocket with `fairing`, asked for the allow reason.
 async fn client(fairing: Option<MaintenanceFairing>) -> Client {
+    raw_client(fairing.map(MaintenanceFairing::with_allow_reason)).await
+}
+
+/// The test rocket with `fairing` as it is.
+async fn raw_client(fairing: Option<MaintenanceFairing>) -> Client {
     let mut rocket = rocket::custom(quiet())
         .manage(Hits::default())
         .mount("/", rocket::routes![home, post_home, options_home, strict]);
@@ -117,6 +120,34 @@ async fn allowed_requests_carry_the_decision() {
     let res = c.post("/").dispatch().await;
     assert_eq!(res.status().code, 200);
     assert_eq!(hits(&c), 2);
+}
+
+#[tokio::test]
+async fn identity_hook_runs_only_when_the_decision_needs_it() {
+    let counted = |m: Maintenance, calls: std::sync::Arc<AtomicUsize>| {
+        MaintenanceFairing::new(m).with_identity(move |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Identity::Anonymous
+        })
+    };
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let (m, _) = handle(false, internal_test_net_policy()).await;
+    let c = client(Some(counted(m, calls.clone()))).await;
+    for _ in 0..3 {
+        assert_eq!(c.get("/").dispatch().await.status().code, 200);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "not in maintenance");
+
+    let (m, _) = handle(true, internal_test_net_policy()).await;
+    let c = client(Some(counted(m, calls.clone()))).await;
+    let from = |peer: &str| c.get("/").remote(peer.parse().unwrap());
+    assert_eq!(from("192.0.2.7:5000").dispatch().await.status().code, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "an internal client");
+    assert_eq!(
+        from("198.51.100.1:5000").dispatch().await.status().code,
+        503
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "asked once");
 }
 
 #[tokio::test]
@@ -279,13 +310,22 @@ async fn the_hidden_route_answers_only_rewritten_requests() {
 }
 
 #[tokio::test]
-async fn the_guard_needs_the_fairing() {
+async fn the_guard_needs_the_fairing_with_allow_reason() {
     let c = client(None).await;
     assert_eq!(c.get("/strict").dispatch().await.status().code, 500);
     let res = c.get("/").dispatch().await;
     assert_eq!(
         res.into_string().await.unwrap_or_default(),
-        "home no decision"
+        "home no reason"
+    );
+
+    let (m, _) = handle(false, Policy::default()).await;
+    let c = raw_client(Some(MaintenanceFairing::new(m))).await;
+    assert_eq!(c.get("/strict").dispatch().await.status().code, 500);
+    let res = c.get("/").dispatch().await;
+    assert_eq!(
+        res.into_string().await.unwrap_or_default(),
+        "home no reason"
     );
 
     let (m, _) = handle(false, Policy::default()).await;

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, guard, web};
 use maintenance_actix::MaintenanceMiddleware;
-use maintenance_core::{AllowReason, Decision, Maintenance};
+use maintenance_core::{AllowReason, Maintenance};
 use serde::Deserialize;
 
 use crate::{Config, ConfigError, LOGIN_FORM, SESSION_COOKIE, Sessions, items};
@@ -21,10 +21,10 @@ fn cookie_lines(req: &HttpRequest) -> impl Iterator<Item = &str> {
         .filter_map(|v| v.to_str().ok())
 }
 
-async fn home(decision: Option<web::ReqData<Decision>>) -> String {
-    // A banner for an upcoming window, read from the decision the middleware left.
-    let banner = match decision.as_deref() {
-        Some(Decision::Allow(AllowReason::Scheduled { starts_at })) => {
+async fn home(reason: Option<web::ReqData<AllowReason>>) -> String {
+    // A banner for an upcoming window, read from the reason the middleware left.
+    let banner = match reason.as_deref() {
+        Some(AllowReason::Scheduled { starts_at }) => {
             format!(" Maintenance is scheduled for {}.", starts_at.to_rfc3339())
         }
         _ => String::new(),
@@ -101,6 +101,7 @@ pub fn configure(sessions: Sessions) -> impl Fn(&mut web::ServiceConfig) + Clone
 /// The maintenance middleware, with the identity taken from the demo sessions.
 pub fn middleware(maintenance: Maintenance, sessions: Sessions) -> MaintenanceMiddleware {
     MaintenanceMiddleware::new(maintenance)
+        .with_allow_reason()
         .with_identity(move |req| sessions.identity_from_cookies(cookie_lines(req.request())))
 }
 

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Form, Json, Router};
 use maintenance_axum::MaintenanceLayer;
-use maintenance_core::{AllowReason, Decision, Maintenance};
+use maintenance_core::{AllowReason, Maintenance};
 use serde::Deserialize;
 
 use crate::{Config, ConfigError, LOGIN_FORM, SESSION_COOKIE, Sessions, items};
@@ -24,10 +24,10 @@ struct Login {
     password: String,
 }
 
-async fn home(decision: Option<Extension<Decision>>) -> Response {
-    // A banner for an upcoming window, read from the decision the layer left.
-    let banner = match decision.as_deref() {
-        Some(Decision::Allow(AllowReason::Scheduled { starts_at })) => {
+async fn home(reason: Option<Extension<AllowReason>>) -> Response {
+    // A banner for an upcoming window, read from the reason the layer left.
+    let banner = match reason.as_deref() {
+        Some(AllowReason::Scheduled { starts_at }) => {
             format!(" Maintenance is scheduled for {}.", starts_at.to_rfc3339())
         }
         _ => String::new(),
@@ -89,7 +89,9 @@ pub fn router(sessions: Sessions, maintenance: Option<Maintenance>) -> Router {
         });
     match maintenance {
         Some(m) => app.layer(
-            MaintenanceLayer::new(m).with_identity(move |parts| sessions.identity(&parts.headers)),
+            MaintenanceLayer::new(m)
+                .with_allow_reason()
+                .with_identity(move |parts| sessions.identity(&parts.headers)),
         ),
         None => app,
     }

@@ -35,7 +35,8 @@ pub async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     if let Some(m) = &maintenance {
         let view = WithPeer::new(&req, Some(peer.ip()));
-        match m.check(&view, sessions.identity(req.headers())) {
+        // The session is looked up only when the decision needs to know who is asking.
+        match m.check(&view, || sessions.identity(req.headers())) {
             Decision::Allow(_) => {}
             Decision::Block(block) => return Ok(m.blocked_response(&block, &view).map(Full::from)),
             Decision::Bypass(grant) => return Ok(grant.to_response().map(Full::from)),

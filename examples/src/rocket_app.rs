@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use maintenance_core::{AllowReason, Decision, Identity, Maintenance};
-use maintenance_rocket::{MaintenanceDecision, MaintenanceFairing};
+use maintenance_core::{AllowReason, Identity, Maintenance};
+use maintenance_rocket::{MaintenanceFairing, MaintenanceReason};
 use rocket::config::LogLevel;
 use rocket::fairing::AdHoc;
 use rocket::form::Form;
@@ -42,10 +42,10 @@ impl<'r> FromRequest<'r> for WithSlash {
 }
 
 #[rocket::get("/")]
-fn home(decision: Option<MaintenanceDecision<'_>>) -> String {
-    // A banner for an upcoming window, read from the decision the fairing made.
-    let banner = match decision.as_deref() {
-        Some(Decision::Allow(AllowReason::Scheduled { starts_at })) => {
+fn home(reason: Option<MaintenanceReason>) -> String {
+    // A banner for an upcoming window, read from the reason the fairing left.
+    let banner = match reason.as_deref() {
+        Some(AllowReason::Scheduled { starts_at }) => {
             format!(" Maintenance is scheduled for {}.", starts_at.to_rfc3339())
         }
         _ => String::new(),
@@ -157,11 +157,13 @@ pub fn rocket(
         ],
     );
     match maintenance {
-        Some(m) => {
-            app.attach(MaintenanceFairing::new(m).with_identity(move |req| {
-                sessions.identity_from_cookies(req.headers().get("Cookie"))
-            }))
-        }
+        Some(m) => app.attach(
+            MaintenanceFairing::new(m)
+                .with_allow_reason()
+                .with_identity(move |req| {
+                    sessions.identity_from_cookies(req.headers().get("Cookie"))
+                }),
+        ),
         None => app,
     }
 }

@@ -24,7 +24,7 @@ use crate::host::normalize_host;
 use crate::model::{Mode, SiteState};
 use crate::pattern::path_for_matching;
 use crate::policy::{FailMode, Policy, UnknownHost};
-use crate::request::{Identity, RequestView};
+use crate::request::{AskOnce, Identity, IdentityLookup, RequestView};
 use crate::snapshot::{LiveSite, Snapshot};
 
 /// Why a request was allowed.
@@ -176,6 +176,9 @@ const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 
 /// Decides what to do with `req` made by `identity` at `now`.
 ///
+/// `identity` is an [`Identity`] or a closure that finds it ([`IdentityLookup`]); a closure is
+/// called at most once, and only when the decision reaches the identity step.
+///
 /// ```
 /// use chrono::Utc;
 /// use maintenance_core::{decide, Decision, AllowReason, Identity, Policy, SiteState, Snapshot};
@@ -191,13 +194,14 @@ const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 /// let d = decide(Some(&snap), &policy, &req, Identity::Superuser, Utc::now());
 /// assert!(matches!(d, Decision::Allow(AllowReason::Superuser)));
 /// ```
-pub fn decide<R: RequestView + ?Sized>(
+pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     snapshot: Option<&Snapshot>,
     policy: &Policy,
     req: &R,
-    identity: Identity,
+    identity: L,
     now: DateTime<Utc>,
 ) -> Decision {
+    let identity = &mut AskOnce::new(identity);
     let Some(snapshot) = snapshot else {
         return match policy.fail_mode() {
             FailMode::Open => Decision::Allow(AllowReason::NoSnapshot),
@@ -237,11 +241,11 @@ pub fn decide<R: RequestView + ?Sized>(
 }
 
 /// The decision for a host that names no site, as the policy's [`UnknownHost`] says.
-fn unknown_host<R: RequestView + ?Sized>(
+fn unknown_host<R: RequestView + ?Sized, L: IdentityLookup>(
     snapshot: &Snapshot,
     policy: &Policy,
     req: &R,
-    identity: Identity,
+    identity: &mut AskOnce<L>,
     now: DateTime<Utc>,
 ) -> Decision {
     if policy.unknown_host() == UnknownHost::Strictest {
@@ -259,11 +263,11 @@ fn unknown_host<R: RequestView + ?Sized>(
 }
 
 /// The decision for `req` on one site: the steps after the site is known.
-fn decide_for_site<R: RequestView + ?Sized>(
+fn decide_for_site<R: RequestView + ?Sized, L: IdentityLookup>(
     site: &Arc<LiveSite>,
     policy: &Policy,
     req: &R,
-    identity: Identity,
+    identity: &mut AskOnce<L>,
     now: DateTime<Utc>,
 ) -> Decision {
     let state = site.state();
@@ -294,7 +298,7 @@ fn decide_for_site<R: RequestView + ?Sized>(
         }
     }
 
-    match identity {
+    match identity.get() {
         Identity::Superuser => return Decision::Allow(AllowReason::Superuser),
         Identity::Staff if !policy.block_staff() => return Decision::Allow(AllowReason::Staff),
         _ => {}

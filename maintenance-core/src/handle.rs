@@ -24,14 +24,20 @@ use tokio::task::JoinHandle;
 use crate::decision::{Block, Decision, decide};
 use crate::error::StoreError;
 use crate::policy::Policy;
-use crate::request::{Identity, RequestView};
-use crate::response::blocked_response;
-use crate::snapshot::Snapshot;
+use crate::request::{IdentityLookup, RequestView};
+use crate::response::{AnswerCache, BlockedAnswer, wants_json};
+use crate::snapshot::{LiveSite, Snapshot};
 use crate::store::{ChangeFeed, MaintenanceSource, StoreChanges};
 
+static NEXT_HANDLE_ID: AtomicU64 = AtomicU64::new(0);
+
 struct Inner {
+    /// Tells this handle's rendered answers from another's (see [`BlockedAnswer`]).
+    id: u64,
     source: Arc<dyn MaintenanceSource>,
     policy: Policy,
+    /// The answers to blocks with no site (failing closed with no snapshot).
+    siteless_answers: AnswerCache,
     snapshot: ArcSwapOption<Snapshot>,
     reload_lock: tokio::sync::Mutex<()>,
     refresher: Mutex<Option<JoinHandle<()>>>,
@@ -96,8 +102,10 @@ impl Maintenance {
         policy.warn_if_cookies_unsigned();
         Maintenance {
             inner: Arc::new(Inner {
+                id: NEXT_HANDLE_ID.fetch_add(1, Ordering::Relaxed),
                 source: Arc::new(source),
                 policy,
+                siteless_answers: AnswerCache::default(),
                 snapshot: ArcSwapOption::empty(),
                 reload_lock: tokio::sync::Mutex::new(()),
                 refresher: Mutex::new(None),
@@ -137,8 +145,14 @@ impl Maintenance {
         self.spawn_refresher();
     }
 
-    /// Decides for `req` now. No I/O, no lock: safe on every request.
-    pub fn check<R: RequestView + ?Sized>(&self, req: &R, identity: Identity) -> Decision {
+    /// Decides for `req` now. No I/O, no lock, no allocation on the common paths: safe on every
+    /// request. `identity` is an [`Identity`] or a closure that finds it, called only when the
+    /// decision needs it (see [`IdentityLookup`]).
+    pub fn check<R: RequestView + ?Sized>(
+        &self,
+        req: &R,
+        identity: impl IdentityLookup,
+    ) -> Decision {
         self.check_at(req, identity, Utc::now())
     }
 
@@ -146,20 +160,37 @@ impl Maintenance {
     pub fn check_at<R: RequestView + ?Sized>(
         &self,
         req: &R,
-        identity: Identity,
+        identity: impl IdentityLookup,
         now: DateTime<Utc>,
     ) -> Decision {
         let snapshot = self.inner.snapshot.load();
         decide(snapshot.as_deref(), &self.inner.policy, req, identity, now)
     }
 
-    /// The response for a blocked request, as the policy renders it.
+    /// The answer to a blocked request, JSON or HTML as `req` asks, rendered by the policy
+    /// once per site state and shared (see [`BlockedAnswer`]).
+    pub fn blocked_answer<R: RequestView + ?Sized>(&self, block: &Block, req: &R) -> BlockedAnswer {
+        let cache = block
+            .site
+            .as_deref()
+            .map_or(&self.inner.siteless_answers, LiveSite::answers);
+        BlockedAnswer::cached(
+            cache,
+            self.inner.id,
+            block,
+            &self.inner.policy,
+            wants_json(req),
+        )
+    }
+
+    /// The response for a blocked request: [`Maintenance::blocked_answer`] as an `http`
+    /// response.
     pub fn blocked_response<R: RequestView + ?Sized>(
         &self,
         block: &Block,
         req: &R,
-    ) -> http::Response<String> {
-        blocked_response(block, &self.inner.policy, req)
+    ) -> http::Response<bytes::Bytes> {
+        self.blocked_answer(block, req).into_response()
     }
 
     /// The policy.

@@ -8,7 +8,8 @@
 //!   staff, trusted proxies, status, fail mode, bypass cookie).
 //! - [`RequestView`], [`Identity`]: the request and who makes it.
 //! - [`decide`] → [`Decision`]: pure, in the documented order, naming its reason.
-//! - [`blocked_response`]: 503 with `Retry-After`, `Cache-Control: no-store`, JSON or HTML.
+//! - [`blocked_response`], [`BlockedAnswer`]: 503 with `Retry-After`, `Cache-Control:
+//!   no-store`, JSON or HTML; the live handle renders each site's answer once.
 //! - [`MaintenanceSource`], [`MaintenanceStore`], [`MemoryStore`]: where state lives. A
 //!   source is what a server reads (every site, the revision, the change feed); a store adds
 //!   the writes and the audit log, for the CLI and the admin page. Stores for databases are in
@@ -79,8 +80,10 @@ pub use model::{
 };
 pub use pattern::{PatternSet, path_for_matching, validate_pattern};
 pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, UnknownHost};
-pub use request::{Identity, PeerAddr, RequestView, WithPeer, header_text};
-pub use response::{blocked_response, escape_html, html_body, json_body, wants_json};
+pub use request::{Identity, IdentityLookup, PeerAddr, RequestView, WithPeer, header_text};
+pub use response::{
+    BlockedAnswer, blocked_response, escape_html, html_body, json_body, wants_json,
+};
 pub use snapshot::{LiveSite, Snapshot};
 pub use store::{MaintenanceSource, MaintenanceStore};
 

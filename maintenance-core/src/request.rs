@@ -85,6 +85,66 @@ pub enum Identity {
     Superuser,
 }
 
+/// Tells who makes a request, asked only when the decision reaches its identity step.
+///
+/// Finding out who is logged in (parsing cookies, looking up a session, checking a token) is
+/// the application's cost, so [`crate::decide`] asks at most once per request, and only when
+/// it matters: never for a site that is not in maintenance (or outside its window), never for
+/// a bypass link or a client in an internal or allowed network. An [`Identity`] already known
+/// is a lookup too, and so is any `FnMut() -> Identity` closure.
+///
+/// ```
+/// use maintenance_core::{decide, Identity, Policy, SiteState, Snapshot};
+/// let snap = Snapshot::new(1, vec![SiteState::new(1, "example.com")]); // not in maintenance
+/// let req = http::Request::builder().uri("/").header("host", "example.com").body(()).unwrap();
+/// let mut asked = 0;
+/// let d = decide(Some(&snap), &Policy::default(), &req, || { asked += 1; Identity::Staff }, chrono::Utc::now());
+/// assert!(d.is_allowed());
+/// assert_eq!(asked, 0); // the site is not in maintenance: nobody needed to know
+/// ```
+pub trait IdentityLookup {
+    /// Who makes the request.
+    fn identity(&mut self) -> Identity;
+}
+
+impl IdentityLookup for Identity {
+    fn identity(&mut self) -> Identity {
+        *self
+    }
+}
+
+impl<F: FnMut() -> Identity> IdentityLookup for F {
+    fn identity(&mut self) -> Identity {
+        self()
+    }
+}
+
+/// An [`IdentityLookup`] asked at most once, however many sites a request names.
+pub(crate) struct AskOnce<L> {
+    lookup: L,
+    known: Option<Identity>,
+}
+
+impl<L: IdentityLookup> AskOnce<L> {
+    pub(crate) fn new(lookup: L) -> Self {
+        AskOnce {
+            lookup,
+            known: None,
+        }
+    }
+
+    pub(crate) fn get(&mut self) -> Identity {
+        match self.known {
+            Some(identity) => identity,
+            None => {
+                let identity = self.lookup.identity();
+                self.known = Some(identity);
+                identity
+            }
+        }
+    }
+}
+
 /// The peer address of a connection, for servers that put it in request extensions.
 ///
 /// The `http` implementation of [`RequestView`] reads a `PeerAddr` extension, else a

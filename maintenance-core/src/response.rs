@@ -1,6 +1,15 @@
 //! The blocked response: status, headers, and a JSON or HTML body.
+//!
+//! [`blocked_response`] renders the answer from scratch. The live handle does it once per site
+//! state instead ([`crate::Maintenance::blocked_answer`]): a site's JSON and HTML bodies are
+//! kept beside it in the snapshot and shared by every blocked request, and only a
+//! `Retry-After` that counts down to a window's end makes a new body, once per second.
 
-use http::{HeaderValue, Response, header};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use serde_json::json;
 
 use crate::decision::{Block, BlockReason};
@@ -28,14 +37,16 @@ pub fn wants_json<R: RequestView + ?Sized>(req: &R) -> bool {
     let mut html_q: Option<f32> = None;
     for range in req.header_values("accept").flat_map(|line| line.split(',')) {
         let mut parts = range.split(';');
-        let ty = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let ty = parts.next().unwrap_or("").trim();
         let q = parts
             .filter_map(|p| p.trim().strip_prefix("q="))
             .find_map(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
-        if is_json_type(&ty) {
+        if is_json_type(ty) {
             json_q = Some(json_q.map_or(q, |old| old.max(q)));
-        } else if ty == "text/html" || ty == "application/xhtml+xml" {
+        } else if ty.eq_ignore_ascii_case("text/html")
+            || ty.eq_ignore_ascii_case("application/xhtml+xml")
+        {
             html_q = Some(html_q.map_or(q, |old| old.max(q)));
         }
     }
@@ -151,7 +162,8 @@ fn human_secs(secs: u64) -> String {
 }
 
 /// The full blocked response for `req`: status, `Retry-After`, `Cache-Control: no-store`,
-/// and JSON or HTML as the client asks.
+/// and JSON or HTML as the client asks, rendered now. A server should use
+/// [`crate::Maintenance::blocked_response`], which renders each site's answer once.
 ///
 /// ```
 /// use maintenance_core::{blocked_response, Block, BlockReason, Policy};
@@ -168,20 +180,187 @@ pub fn blocked_response<R: RequestView + ?Sized>(
     policy: &Policy,
     req: &R,
 ) -> Response<String> {
-    let (body, content_type) = if wants_json(req) {
-        (json_body(block, policy), "application/json")
-    } else {
-        (html_body(block, policy), "text/html; charset=utf-8")
-    };
-    let mut res = Response::new(body);
+    let json = wants_json(req);
+    let mut res = Response::new(render_body(block, policy, json));
     *res.status_mut() = block.status;
-    let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    insert_headers(res.headers_mut(), json, block.retry_after);
+    res
+}
+
+fn content_type(json: bool) -> &'static str {
+    if json {
+        "application/json"
+    } else {
+        "text/html; charset=utf-8"
+    }
+}
+
+fn render_body(block: &Block, policy: &Policy, json: bool) -> String {
+    if json {
+        json_body(block, policy)
+    } else {
+        html_body(block, policy)
+    }
+}
+
+fn insert_headers(headers: &mut HeaderMap, json: bool, retry_after: Option<u64>) {
+    headers.reserve(3);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(json)),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(secs) = block.retry_after {
+    if let Some(secs) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    res
+}
+
+/// A blocked request's answer, ready to send: the status, the headers and a body shared by
+/// every request that gets the same answer (cloning it copies no bytes).
+///
+/// Adapters turn it into their framework's response; [`BlockedAnswer::into_response`] makes
+/// an `http` one.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use maintenance_core::{Decision, Identity, Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+/// let store = Arc::new(MemoryStore::new());
+/// store.set_state(&SiteRef::Default, &StateChange::turn_on().retry_after_secs(60), "ops").await.unwrap();
+/// let maintenance = Maintenance::start(store, Policy::default()).await;
+/// let req = http::Request::builder().header("accept", "application/json").body(()).unwrap();
+/// let Decision::Block(block) = maintenance.check(&req, Identity::Anonymous) else { unreachable!() };
+/// let answer = maintenance.blocked_answer(&block, &req);
+/// assert_eq!(answer.status(), 503);
+/// assert_eq!(answer.content_type(), "application/json");
+/// assert_eq!(answer.retry_after(), Some(60));
+/// let again = maintenance.blocked_answer(&block, &req);
+/// assert_eq!(again.body().as_ptr(), answer.body().as_ptr()); // rendered once, shared
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct BlockedAnswer {
+    status: StatusCode,
+    json: bool,
+    retry_after: Option<u64>,
+    body: Bytes,
+}
+
+impl BlockedAnswer {
+    /// The status (the policy's, 503 by default).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// `application/json` or `text/html; charset=utf-8`.
+    pub fn content_type(&self) -> &'static str {
+        content_type(self.json)
+    }
+
+    /// Whether the body is JSON (else HTML).
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// The `Retry-After` seconds, when known.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The headers to send: `Content-Type`, `Cache-Control: no-store` and, when known,
+    /// `Retry-After`.
+    pub fn headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + use<> {
+        [
+            Some((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(self.json)),
+            )),
+            Some((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))),
+            self.retry_after
+                .map(|secs| (header::RETRY_AFTER, HeaderValue::from(secs))),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The answer as an `http` response, for any body made from [`Bytes`] (axum's `Body`,
+    /// hyper's `Full<Bytes>`, ...).
+    pub fn into_response<B: From<Bytes>>(self) -> Response<B> {
+        let mut res = Response::new(B::from(self.body));
+        *res.status_mut() = self.status;
+        insert_headers(res.headers_mut(), self.json, self.retry_after);
+        res
+    }
+
+    /// The answer to `block` for a client that wants JSON (`json`) or HTML, its body taken
+    /// from `cache` when it holds one rendered by `owner` for the same `Retry-After`, else
+    /// rendered now and kept there.
+    pub(crate) fn cached(
+        cache: &AnswerCache,
+        owner: u64,
+        block: &Block,
+        policy: &Policy,
+        json: bool,
+    ) -> Self {
+        let slot = if json { &cache.json } else { &cache.html };
+        let retry_after = block.retry_after;
+        let kept = slot.load();
+        let body = match kept.as_deref() {
+            Some(r) if r.owner == owner && r.retry_after == retry_after => r.body.clone(),
+            _ => {
+                let body = Bytes::from(render_body(block, policy, json));
+                slot.store(Some(Arc::new(Rendered {
+                    owner,
+                    retry_after,
+                    body: body.clone(),
+                })));
+                body
+            }
+        };
+        BlockedAnswer {
+            status: block.status,
+            json,
+            retry_after,
+            body,
+        }
+    }
+}
+
+/// A site's rendered blocked bodies, one for JSON and one for HTML, kept beside it in the
+/// snapshot. A site whose state changes is a new site with an empty cache.
+#[derive(Default)]
+pub(crate) struct AnswerCache {
+    json: ArcSwapOption<Rendered>,
+    html: ArcSwapOption<Rendered>,
+}
+
+/// A body and what it was rendered for: the handle whose policy rendered it (a snapshot could
+/// be handed to another policy) and the `Retry-After` it shows.
+struct Rendered {
+    owner: u64,
+    retry_after: Option<u64>,
+    body: Bytes,
+}
+
+impl Clone for AnswerCache {
+    /// An empty cache: a copied site renders its own answers.
+    fn clone(&self) -> Self {
+        AnswerCache::default()
+    }
+}
+
+impl std::fmt::Debug for AnswerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerCache")
+            .field("json", &self.json.load().is_some())
+            .field("html", &self.html.load().is_some())
+            .finish()
+    }
 }
 
 #[cfg(test)]

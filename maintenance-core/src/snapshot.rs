@@ -17,6 +17,7 @@ use crate::error::ValidationError;
 use crate::host::normalize_host;
 use crate::model::SiteState;
 use crate::pattern::PatternSet;
+use crate::response::AnswerCache;
 use crate::store::StoreChanges;
 
 /// A site ready for requests: its state plus its compiled patterns.
@@ -28,6 +29,8 @@ pub struct LiveSite {
     ignored: PatternSet,
     networks: Vec<IpNet>,
     skipped: Vec<ValidationError>,
+    /// The blocked answers, rendered on this site's first blocked request.
+    answers: AnswerCache,
 }
 
 impl LiveSite {
@@ -54,6 +57,7 @@ impl LiveSite {
             ignored,
             networks,
             skipped,
+            answers: AnswerCache::default(),
         }
     }
 
@@ -70,6 +74,10 @@ impl LiveSite {
     /// The site's allowed networks.
     pub fn networks(&self) -> &[IpNet] {
         &self.networks
+    }
+
+    pub(crate) fn answers(&self) -> &AnswerCache {
+        &self.answers
     }
 }
 

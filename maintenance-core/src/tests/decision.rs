@@ -91,3 +91,67 @@ fn debug_of_decisions_never_shows_secrets() {
     }
     assert!(shown.contains("<redacted>"));
 }
+
+/// The decision for `req` with an identity lookup that counts how often it is asked.
+fn run_counting(snapshot: &Snapshot, policy: &Policy, req: &Req, who: Identity) -> (Decision, u32) {
+    let mut asked = 0;
+    let d = decide(
+        Some(snapshot),
+        policy,
+        &req.build(),
+        || {
+            asked += 1;
+            who
+        },
+        t(NOW),
+    );
+    (d, asked)
+}
+
+#[test]
+fn identity_is_asked_only_at_the_identity_step_and_once() {
+    let (with_secret, secret) = secret_site();
+    let p = networks_policy(&["127.0.0.1"], &[]);
+    let mut off = default_site();
+    off.enabled = false;
+    let mut later = default_site();
+    later.starts_at = Some(t(NOW + 60));
+    let mut ended = default_site();
+    ended.ends_at = Some(t(NOW - 60));
+    let link = format!("/_maintenance/bypass/{secret}");
+    let link: &'static str = Box::leak(link.into_boxed_str());
+    let cases: [(&str, Snapshot, Req, u32); 7] = [
+        ("not in maintenance", snap(vec![off]), Req::get("/"), 0),
+        ("window not started", snap(vec![later]), Req::get("/"), 0),
+        ("window ended", snap(vec![ended]), Req::get("/"), 0),
+        ("bypass link", with_secret.clone(), Req::get(link), 0),
+        (
+            "internal network",
+            snap(vec![default_site()]),
+            Req::get("/").peer(Some("127.0.0.1")),
+            0,
+        ),
+        ("blocked", snap(vec![default_site()]), Req::get("/"), 1),
+        (
+            "ignored path, after the identity step",
+            snap(vec![default_site()]),
+            Req::get("/admin/"),
+            1,
+        ),
+    ];
+    for (name, snapshot, req, want) in cases {
+        let (_, asked) = run_counting(&snapshot, &p, &req, Identity::Anonymous);
+        assert_eq!(asked, want, "{name}");
+    }
+
+    // Two hosts, two sites in maintenance: both checked, the lookup asked once.
+    let mut shop = site(2, "shop.example.com");
+    shop.enabled = true;
+    let two = snap(vec![default_site(), shop]);
+    let req = Req::get("/")
+        .host("shop.example.com")
+        .header("host", "other.example.com");
+    let (d, asked) = run_counting(&two, &p, &req, Identity::Staff);
+    assert_eq!(allowed(&d), Some(AllowReason::Staff));
+    assert_eq!(asked, 1);
+}

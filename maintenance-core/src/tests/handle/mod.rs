@@ -264,3 +264,109 @@ async fn a_handle_takes_a_store_by_value_or_shared() {
     turn_on(&shared).await;
     eventually_blocked(&handle, "the feed to bring the change").await;
 }
+
+/// The body of the blocked answer `handle` gives a `GET /` (JSON when `json`).
+fn answer_body(handle: &Maintenance, json: bool, now: DateTime<Utc>) -> bytes::Bytes {
+    let mut req = http::Request::builder().uri("/");
+    if json {
+        req = req.header("accept", "application/json");
+    }
+    let req = req.body(()).unwrap();
+    match handle.check_at(&req, Identity::Anonymous, now) {
+        Decision::Block(block) => handle.blocked_answer(&block, &req).body().clone(),
+        other => panic!("expected a block, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn blocked_answers_are_rendered_once_per_site_state() {
+    let store = Arc::new(MemoryStore::new());
+    let on = StateChange::turn_on()
+        .message("Back soon")
+        .retry_after_secs(120);
+    store.set_state(&SiteRef::Default, &on, "t").await.unwrap();
+    let handle = Maintenance::new(store.clone(), Policy::default());
+    handle.refresh().await.unwrap();
+
+    let html = answer_body(&handle, false, t(NOW));
+    let json = answer_body(&handle, true, t(NOW));
+    assert!(std::str::from_utf8(&html).unwrap().contains("Back soon"));
+    let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(value["message"], "Back soon");
+    assert_eq!(value["retry_after"], 120);
+    // The same bytes for every later request, in each format.
+    for _ in 0..3 {
+        assert_eq!(
+            answer_body(&handle, false, t(NOW + 5)).as_ptr(),
+            html.as_ptr()
+        );
+        assert_eq!(
+            answer_body(&handle, true, t(NOW + 5)).as_ptr(),
+            json.as_ptr()
+        );
+    }
+    // The answers are the ones rendering from scratch gives.
+    let req = http::Request::builder().uri("/").body(()).unwrap();
+    let Decision::Block(block) = handle.check_at(&req, Identity::Anonymous, t(NOW)) else {
+        panic!("expected a block");
+    };
+    assert_eq!(
+        html,
+        blocked_response(&block, handle.policy(), &req).into_body()
+    );
+
+    // A new state is a new site with answers of its own.
+    let on = StateChange::turn_on().message("Later");
+    store.set_state(&SiteRef::Default, &on, "t").await.unwrap();
+    handle.refresh().await.unwrap();
+    let later = answer_body(&handle, false, t(NOW));
+    assert!(std::str::from_utf8(&later).unwrap().contains("Later"));
+}
+
+#[tokio::test]
+async fn a_countdown_to_the_window_end_renders_once_per_second() {
+    let store = Arc::new(MemoryStore::new());
+    let on = StateChange::turn_on().window(None, Some(t(NOW + 100)));
+    store.set_state(&SiteRef::Default, &on, "t").await.unwrap();
+    let handle = Maintenance::new(store, Policy::default());
+    handle.refresh().await.unwrap();
+
+    let first = answer_body(&handle, true, t(NOW));
+    let value: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(value["retry_after"], 100);
+    let same_second = answer_body(&handle, true, t(NOW) + chrono::Duration::milliseconds(400));
+    assert_eq!(same_second.as_ptr(), first.as_ptr());
+    let next = answer_body(&handle, true, t(NOW + 1));
+    let value: serde_json::Value = serde_json::from_slice(&next).unwrap();
+    assert_eq!(value["retry_after"], 99);
+}
+
+#[tokio::test]
+async fn another_handles_policy_never_gets_these_answers() {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "t")
+        .await
+        .unwrap();
+    let plain = Maintenance::new(store.clone(), Policy::default());
+    plain.refresh().await.unwrap();
+    let custom = Maintenance::new(
+        store,
+        Policy::builder()
+            .html_template("<p>{{message}}</p>")
+            .build()
+            .unwrap(),
+    );
+    let req = http::Request::builder().uri("/").body(()).unwrap();
+    let Decision::Block(block) = plain.check_at(&req, Identity::Anonymous, t(NOW)) else {
+        panic!("expected a block");
+    };
+    // A block from one handle's snapshot, answered by the other: its own template.
+    let theirs = plain.blocked_answer(&block, &req);
+    let ours = custom.blocked_answer(&block, &req);
+    assert!(theirs.body().starts_with(b"<!DOCTYPE html>"));
+    assert_eq!(
+        ours.body().as_ref(),
+        b"<p>Sorry, the service is temporarily down for maintenance</p>"
+    );
+}
