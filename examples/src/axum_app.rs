@@ -6,10 +6,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Extension, Form, Json, Router};
-use maintenance_axum::MaintenanceLayer;
+use axum::{Extension, Form, Json, Router, ServiceExt};
+use maintenance_axum::{MaintenanceLayer, MaintenanceService};
 use maintenance_core::{AllowReason, Maintenance};
 use serde::Deserialize;
+use tower::Layer;
+use tower::util::Either;
 
 use crate::{Config, ConfigError, LOGIN_FORM, SESSION_COOKIE, Sessions, items};
 
@@ -76,8 +78,16 @@ async fn add_item(Json(item): Json<serde_json::Value>) -> (StatusCode, Json<serd
     (StatusCode::CREATED, Json(item))
 }
 
-/// The routes, with the maintenance layer when `maintenance` is given.
-pub fn router(sessions: Sessions, maintenance: Option<Maintenance>) -> Router {
+/// The test project's service: the routes, wrapped as a whole in the maintenance layer unless
+/// it is off.
+///
+/// The layer goes around the [`Router`] rather than in it (`Router::layer`): it sees every
+/// request before routing, so a blocked one is never routed, and it adds no allocation to a
+/// request that passes, where `Router::layer` boxes every route once more.
+pub type App = Either<MaintenanceService<Router>, Router>;
+
+/// The routes, with the maintenance layer around them when `maintenance` is given.
+pub fn router(sessions: Sessions, maintenance: Option<Maintenance>) -> App {
     let app = Router::new()
         .route("/", get(home))
         .route("/ignored-page/", get(ignored))
@@ -88,18 +98,19 @@ pub fn router(sessions: Sessions, maintenance: Option<Maintenance>) -> Router {
             sessions: sessions.clone(),
         });
     match maintenance {
-        Some(m) => app.layer(
+        Some(m) => Either::Left(
             MaintenanceLayer::new(m)
                 .with_allow_reason()
-                .with_identity(move |parts| sessions.identity(&parts.headers)),
+                .with_identity(move |parts| sessions.identity(&parts.headers))
+                .layer(app),
         ),
-        None => app,
+        None => Either::Right(app),
     }
 }
 
 /// Builds the app from `config`: opens and migrates the store, starts the live handle (unless
-/// the layer is off), and returns the router and the handle.
-pub async fn build(config: &Config) -> Result<(Router, Option<Maintenance>), ConfigError> {
+/// the layer is off), and returns the app and the handle.
+pub async fn build(config: &Config) -> Result<(App, Option<Maintenance>), ConfigError> {
     let maintenance = if config.layer {
         Some(config.start_maintenance().await?)
     } else {
@@ -111,11 +122,13 @@ pub async fn build(config: &Config) -> Result<(Router, Option<Maintenance>), Con
     ))
 }
 
-/// Serves `router` on `listener` with peer addresses, until the process stops.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+/// Serves `app` on `listener` with peer addresses, until the process stops.
+pub async fn serve(listener: tokio::net::TcpListener, app: App) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+            app,
+        ),
     )
     .await
 }

@@ -106,7 +106,7 @@ fn diesel_url(url: &str) -> String {
     }
 }
 
-async fn serve(router: axum::Router, maintenance: Maintenance) -> Served {
+async fn serve(router: axum_app::App, maintenance: Maintenance) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listen");
