@@ -6,8 +6,9 @@
 //! tower's traits only, so it serves axum, plain hyper and tonic alike.
 //!
 //! ```no_run
-//! use axum::{Router, routing::get};
+//! use axum::{Router, ServiceExt, routing::get};
 //! use maintenance_axum::MaintenanceLayer;
+//! use tower::ServiceBuilder;
 //! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
 //!
 //! /// Who is logged in: put in the extensions by your session or JWT layer once it has checked
@@ -22,10 +23,12 @@
 //! # async fn run() {
 //! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
 //! let shop: Router = Router::new().route("/", get(|| async { "Shop" }));
-//! // The layer goes on the outermost router, around every nested one.
-//! let app: Router = Router::new()
+//! let router: Router = Router::new()
 //!     .route("/", get(|| async { "Hello" }))
-//!     .nest("/shop", shop)
+//!     .nest("/shop", shop);
+//! // Around the whole router: the layer sees every request before routing.
+//! let app = ServiceBuilder::new()
+//!     // .layer(your_session_layer): outside, so it runs first and sets `CurrentUser`.
 //!     .layer(
 //!         MaintenanceLayer::new(maintenance).with_identity(|parts: &http::request::Parts| {
 //!             match parts.extensions.get::<CurrentUser>() {
@@ -34,14 +37,18 @@
 //!                 _ => Identity::Anonymous,
 //!             }
 //!         }),
-//!     );
-//!     // .layer(your_session_layer): added after, so it runs first and sets `CurrentUser`.
+//!     )
+//!     .service(router);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
-//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-//!     .await
-//!     .unwrap();
+//! let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+//!     std::net::SocketAddr,
+//! >(app);
+//! axum::serve(listener, make).await.unwrap();
 //! # }
 //! ```
+//!
+//! Put it around the whole [`Router`](axum::Router) rather than in it (`Router::layer`, which
+//! works too, but makes axum box every route once more and route before the layer runs).
 //!
 //! The layer costs a request that passes no allocation and no clone of the inner service, and
 //! the identity hook runs only when the site is in maintenance and no network exemption
