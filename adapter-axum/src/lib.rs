@@ -246,20 +246,15 @@ fn request_path(parts: &Parts) -> &str {
     parts.uri.path()
 }
 
-/// A request as the layer decides on it: [`peer_addr`] and the whole path (see above).
+/// A request as the layer decides on it: [`peer_addr`] and the whole path (see above), each
+/// looked up only when the decision asks.
 struct View<'a> {
     parts: &'a Parts,
-    peer: Option<IpAddr>,
-    path: &'a str,
 }
 
 impl<'a> View<'a> {
     fn new(parts: &'a Parts) -> Self {
-        View {
-            parts,
-            peer: peer_addr(parts),
-            path: request_path(parts),
-        }
+        View { parts }
     }
 }
 
@@ -271,7 +266,7 @@ impl RequestView for View<'_> {
         RequestView::host(self.parts)
     }
     fn path(&self) -> &str {
-        self.path
+        request_path(self.parts)
     }
     fn header_bytes<'b>(&'b self, name: &'b str) -> impl Iterator<Item = &'b [u8]> + 'b {
         self.parts.header_bytes(name)
@@ -280,7 +275,7 @@ impl RequestView for View<'_> {
         self.parts.other_hosts()
     }
     fn peer_addr(&self) -> Option<IpAddr> {
-        self.peer
+        peer_addr(self.parts)
     }
 }
 

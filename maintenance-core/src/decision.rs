@@ -201,7 +201,6 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     identity: L,
     now: DateTime<Utc>,
 ) -> Decision {
-    let identity = &mut AskOnce::new(identity);
     let Some(snapshot) = snapshot else {
         return match policy.fail_mode() {
             FailMode::Open => Decision::Allow(AllowReason::NoSnapshot),
@@ -213,6 +212,11 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
             }),
         };
     };
+    if snapshot.all_off() {
+        // The common case, and the one the layer must cost nothing in: no host lookup.
+        return Decision::Allow(AllowReason::NotInMaintenance);
+    }
+    let identity = &mut AskOnce::new(identity);
     let host = req.host();
     let decision = match host.and_then(|h| snapshot.site(h)) {
         Some(site) => decide_for_site(site, policy, req, identity, now),

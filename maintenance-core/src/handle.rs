@@ -153,7 +153,18 @@ impl Maintenance {
         req: &R,
         identity: impl IdentityLookup,
     ) -> Decision {
-        self.check_at(req, identity, Utc::now())
+        let snapshot = self.inner.snapshot.load();
+        if snapshot.as_deref().is_some_and(Snapshot::all_off) {
+            // No site is in maintenance: no clock to read, no request to look at.
+            return Decision::Allow(crate::AllowReason::NotInMaintenance);
+        }
+        decide(
+            snapshot.as_deref(),
+            &self.inner.policy,
+            req,
+            identity,
+            Utc::now(),
+        )
     }
 
     /// Decides for `req` at `now` (for tests and replays).

@@ -241,6 +241,13 @@ impl Snapshot {
         self.default.as_ref()
     }
 
+    /// Whether no site is in maintenance and a default site serves every unknown host: then
+    /// every request passes as [`crate::AllowReason::NotInMaintenance`], whatever it names, and
+    /// [`crate::decide`] says so without looking at it.
+    pub fn all_off(&self) -> bool {
+        self.enabled.is_empty() && self.default.is_some()
+    }
+
     /// The sites whose maintenance flag is on (in or outside their window), in the store's
     /// order.
     pub fn enabled_sites(&self) -> impl Iterator<Item = &Arc<LiveSite>> {

@@ -155,3 +155,34 @@ fn identity_is_asked_only_at_the_identity_step_and_once() {
     assert_eq!(allowed(&d), Some(AllowReason::Staff));
     assert_eq!(asked, 1);
 }
+
+#[test]
+fn nothing_in_maintenance_passes_without_a_look_at_the_request() {
+    let mut off = default_site();
+    off.enabled = false;
+    let mut shop = site(2, "shop.example.com");
+    shop.enabled = false;
+    let all_off = snap(vec![off.clone(), shop.clone()]);
+    assert!(all_off.all_off());
+    let odd = Req::get("/../admin")
+        .host("shop.example.com")
+        .header("host", "elsewhere.example")
+        .peer(None);
+    let (d, asked) = run_counting(&all_off, &Policy::default(), &odd, Identity::Anonymous);
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    assert_eq!(asked, 0);
+
+    // One site on, or no default site for unknown hosts: the full decision.
+    shop.enabled = true;
+    assert!(!snap(vec![off.clone(), shop]).all_off());
+    let mut lone = site(3, "blog.example.com");
+    lone.enabled = false;
+    let no_default = snap(vec![lone]);
+    assert!(!no_default.all_off());
+    let d = run_anon(
+        &no_default,
+        &Policy::default(),
+        &Req::get("/").host("other.example"),
+    );
+    assert_eq!(allowed(&d), Some(AllowReason::NoSite));
+}
