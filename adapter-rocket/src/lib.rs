@@ -90,6 +90,8 @@ pub struct MaintenanceFairing {
     identity: Option<IdentityHook>,
     blocked: Option<BlockedHook>,
     allow_reason: bool,
+    /// [`ANSWER_PATH`], parsed once.
+    answer_uri: Option<Origin<'static>>,
 }
 
 impl fmt::Debug for MaintenanceFairing {
@@ -119,6 +121,13 @@ impl MaintenanceFairing {
             identity: None,
             blocked: None,
             allow_reason: false,
+            answer_uri: match Origin::parse(ANSWER_PATH) {
+                Ok(uri) => Some(uri),
+                Err(e) => {
+                    tracing::error!(error = %e, "maintenance answer path is not a valid URI");
+                    None
+                }
+            },
         }
     }
 
@@ -270,13 +279,11 @@ impl MaintenanceFairing {
             reason: None,
             answer: Some(answer),
         });
-        match Origin::parse(ANSWER_PATH) {
-            Ok(uri) => req.set_uri(uri),
-            Err(e) => {
-                tracing::error!(error = %e, "maintenance answer path is not a valid URI");
-                return;
-            }
-        }
+        // A constant that parses (a test checks it); were it not, `new` logged why.
+        let Some(uri) = self.answer_uri.clone() else {
+            return;
+        };
+        req.set_uri(uri);
         // Rocket answers HEAD from GET routes and strips the body, as long as the method it
         // sees after the fairings is still HEAD.
         if req.method() != Method::Head {

@@ -300,6 +300,7 @@ async fn a_greedy_catch_all_route_does_not_run_either() {
 #[test]
 fn the_answer_path_is_where_the_route_is_mounted() {
     assert_eq!(format!("{ANSWER_BASE}{ANSWER_ROUTE}"), ANSWER_PATH);
+    assert!(Origin::parse(ANSWER_PATH).is_ok());
 }
 
 #[tokio::test]
