@@ -20,7 +20,9 @@ Cases (the same in bench/http_load.py):
            (none matching), GET /                                       -> 503
   bypass   in maintenance, GET / with a valid bypass cookie             -> 200
 and, only if asked for (--cases), `bare-admin`: MAINTENANCE_LAYER=off, GET /admin/login/
-(the handler `ignored` reaches, without the layer).
+(the handler `ignored` reaches, without the layer), and `lean`: `off` with
+MAINTENANCE_ALLOW_REASON=off (the layer as a library gives it by default: the test projects
+ask for the allow reason for their banner, an extension per request).
 
 Builds nothing: run `cargo build --release -p maintenance-examples -p maintenance-cli` first.
 Standard library only, plus valgrind (`valgrind`, `callgrind_control`).
@@ -62,7 +64,12 @@ CASES = {
     "many": ("in maintenance, 50 patterns + 20 networks, GET / (503)", True, "many", "/", 503, False),
     "bypass": ("in maintenance, GET / with a bypass cookie", True, "bypass", "/", 200, True),
     "bare-admin": ("MAINTENANCE_LAYER=off, GET /admin/login/", False, "off", "/admin/login/", 200, False),
+    "lean": ("layer on without the allow reason, not in maintenance, GET /", True, "off", "/", 200, False),
 }
+# What a case sets beside the rest: `lean` runs the test project with
+# MAINTENANCE_ALLOW_REASON=off, the layer as a library user gets it by default (the test
+# projects ask for the allow reason, for their banner, which costs an extension per request).
+CASE_ENV = {"lean": {"MAINTENANCE_ALLOW_REASON": "off"}}
 DEFAULT_CASES = ("bare", "off", "blocked", "ignored", "many", "bypass")
 
 
@@ -73,7 +80,7 @@ def fail(message):
 def case(name):
     what, layer, state, path, status, cookie = CASES[name]
     return {"name": name, "what": what, "layer": layer, "state": state, "path": path,
-            "status": status, "cookie": cookie}
+            "status": status, "cookie": cookie, "env": CASE_ENV.get(name, {})}
 
 
 def split_list(value, choices, option):
@@ -351,6 +358,7 @@ def measure(binary, c, db, args, workdir, label):
         # axum's #[tokio::main] and rocket's runtime read these; actix-web runs each
         # connection on one single-threaded worker anyway.
         env.update(TOKIO_WORKER_THREADS=str(args.workers), ROCKET_WORKERS=str(args.workers))
+    env.update(c["env"])
     server = Server(binary, db["url"], c["layer"], workdir, label, wrapper, env)
     conn = None
     try:
@@ -412,6 +420,8 @@ def main():
     ap.add_argument("--target-dir", default=target_dir_default(),
                     help="where the release binaries are (default $CARGO_TARGET_DIR, else ./target)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory (databases, callgrind dumps) to read with callgrind_annotate")
     args = ap.parse_args()
     # A TERM stops the script as an interrupt would: the servers it started are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -448,7 +458,10 @@ def main():
                           f"(ready after {r['ready_s']} s, {r['measure_s']} s for {args.requests})",
                           file=sys.stderr, flush=True)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print(f"callgrind dumps kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     report(result, frameworks, cases, args)
 
 

@@ -95,6 +95,8 @@ def run_wrk(port, c, cookie, args):
 def one_run(binary, c, db, layer, cookie, args, workdir, label):
     """One server run (with or without the layer) under wrk; returns wrk's figures."""
     extra = {"MAINTENANCE_POLL_MS": str(args.poll_ms)} if args.poll_ms else {}
+    if layer:
+        extra.update(c["env"])
     server = common.Server(binary, db["url"], layer, workdir, label, extra_env=extra)
     try:
         ready = common.ready_status(c) if layer else 200

@@ -98,20 +98,31 @@ pub fn configure(sessions: Sessions) -> impl Fn(&mut web::ServiceConfig) + Clone
     }
 }
 
-/// The maintenance middleware, with the identity taken from the demo sessions.
-pub fn middleware(maintenance: Maintenance, sessions: Sessions) -> MaintenanceMiddleware {
-    MaintenanceMiddleware::new(maintenance)
-        .with_allow_reason()
-        .with_identity(move |req| sessions.identity_from_cookies(cookie_lines(req.request())))
+/// The maintenance middleware, with the identity taken from the demo sessions (leaving the
+/// allow reason for the home view's banner when `allow_reason`).
+pub fn middleware(
+    maintenance: Maintenance,
+    sessions: Sessions,
+    allow_reason: bool,
+) -> MaintenanceMiddleware {
+    let middleware = MaintenanceMiddleware::new(maintenance)
+        .with_identity(move |req| sessions.identity_from_cookies(cookie_lines(req.request())));
+    if allow_reason {
+        middleware.with_allow_reason()
+    } else {
+        middleware
+    }
 }
 
 /// The site: the sessions and, unless the middleware is off, the live handle.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Site {
     /// The demo sessions.
     pub sessions: Sessions,
     /// The live handle; `None` serves without the middleware.
     pub maintenance: Option<Maintenance>,
+    /// Whether the middleware leaves the allow reason (`MAINTENANCE_ALLOW_REASON`).
+    pub allow_reason: bool,
 }
 
 /// Builds the site from `config`: opens and migrates the store and starts the live handle
@@ -125,6 +136,7 @@ pub async fn build(config: &Config) -> Result<Site, ConfigError> {
     Ok(Site {
         sessions: Sessions::default(),
         maintenance,
+        allow_reason: config.allow_reason,
     })
 }
 
@@ -148,6 +160,7 @@ pub fn server(
     let Site {
         sessions,
         maintenance,
+        allow_reason,
     } = site;
     let routes = configure(sessions.clone());
     // The same settings for both servers below.
@@ -167,7 +180,7 @@ pub fn server(
     // the middleware in it.
     let server = match maintenance {
         Some(m) => {
-            let middleware = middleware(m, sessions);
+            let middleware = middleware(m, sessions, allow_reason);
             tuned!(HttpServer::new(move || {
                 App::new()
                     .wrap(middleware.clone())

@@ -86,8 +86,9 @@ async fn add_item(Json(item): Json<serde_json::Value>) -> (StatusCode, Json<serd
 /// request that passes, where `Router::layer` boxes every route once more.
 pub type App = Either<MaintenanceService<Router>, Router>;
 
-/// The routes, with the maintenance layer around them when `maintenance` is given.
-pub fn router(sessions: Sessions, maintenance: Option<Maintenance>) -> App {
+/// The routes, with the maintenance layer around them when `maintenance` is given (leaving
+/// the allow reason for the home view's banner when `allow_reason`).
+pub fn router(sessions: Sessions, maintenance: Option<Maintenance>, allow_reason: bool) -> App {
     let app = Router::new()
         .route("/", get(home))
         .route("/ignored-page/", get(ignored))
@@ -98,12 +99,16 @@ pub fn router(sessions: Sessions, maintenance: Option<Maintenance>) -> App {
             sessions: sessions.clone(),
         });
     match maintenance {
-        Some(m) => Either::Left(
-            MaintenanceLayer::new(m)
-                .with_allow_reason()
-                .with_identity(move |parts| sessions.identity(&parts.headers))
-                .layer(app),
-        ),
+        Some(m) => {
+            let layer = MaintenanceLayer::new(m)
+                .with_identity(move |parts| sessions.identity(&parts.headers));
+            let layer = if allow_reason {
+                layer.with_allow_reason()
+            } else {
+                layer
+            };
+            Either::Left(layer.layer(app))
+        }
         None => Either::Right(app),
     }
 }
@@ -117,7 +122,11 @@ pub async fn build(config: &Config) -> Result<(App, Option<Maintenance>), Config
         None
     };
     Ok((
-        router(Sessions::default(), maintenance.clone()),
+        router(
+            Sessions::default(),
+            maintenance.clone(),
+            config.allow_reason,
+        ),
         maintenance,
     ))
 }

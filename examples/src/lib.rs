@@ -40,6 +40,11 @@ pub struct Config {
     pub block_staff: bool,
     /// `MAINTENANCE_LAYER=off` serves without the maintenance layer (for benchmarks).
     pub layer: bool,
+    /// `MAINTENANCE_ALLOW_REASON` (default on): the layer leaves the reason a request passed
+    /// for the handlers (the home view's banner before a window). Off, the layer is as a
+    /// library gives it by default, with nothing added to a request that passes (for
+    /// benchmarks).
+    pub allow_reason: bool,
     /// `MAINTENANCE_POLL_MS`: how often the revision is polled (default 250).
     pub poll_interval: Duration,
     /// `UNKNOWN_HOST`: what a host that names no site gets, `default` (the default site, as
@@ -80,6 +85,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             block_staff: false,
             layer: true,
+            allow_reason: true,
             poll_interval: Duration::from_millis(250),
             unknown_host: UnknownHost::DefaultSite,
             bypass_signing_key: None,
@@ -183,6 +189,9 @@ impl Config {
         }
         if let Some(v) = var("MAINTENANCE_LAYER") {
             c.layer = flag("MAINTENANCE_LAYER", v)?;
+        }
+        if let Some(v) = var("MAINTENANCE_ALLOW_REASON") {
+            c.allow_reason = flag("MAINTENANCE_ALLOW_REASON", v)?;
         }
         if let Some(v) = var("MAINTENANCE_POLL_MS") {
             let ms: u64 =
@@ -550,9 +559,12 @@ mod tests {
             ("INTERNAL_IPS", "127.0.0.1, 10.0.0.0/8"),
             ("BLOCK_STAFF", "1"),
             ("MAINTENANCE_LAYER", "off"),
+            ("MAINTENANCE_ALLOW_REASON", "off"),
         ]
         .into();
         let c = Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert!(!c.allow_reason);
+        assert!(Config::default().allow_reason);
         assert_eq!(c.bind.port(), 4000);
         assert_eq!(c.internal_ips, ["127.0.0.1", "10.0.0.0/8"]);
         assert!(c.block_staff && !c.layer);

@@ -144,11 +144,13 @@ pub fn rocket_config(bind: SocketAddr, quiet: bool) -> rocket::Config {
     config
 }
 
-/// The routes, with the maintenance fairing when `maintenance` is given.
+/// The routes, with the maintenance fairing when `maintenance` is given (leaving the allow
+/// reason for the home view's banner when `allow_reason`).
 pub fn rocket(
     sessions: Sessions,
     maintenance: Option<Maintenance>,
     config: rocket::Config,
+    allow_reason: bool,
 ) -> Rocket<Build> {
     let app = rocket::custom(config).manage(sessions.clone()).mount(
         "/",
@@ -157,13 +159,16 @@ pub fn rocket(
         ],
     );
     match maintenance {
-        Some(m) => app.attach(
-            MaintenanceFairing::new(m)
-                .with_allow_reason()
-                .with_identity(move |req| {
-                    sessions.identity_from_cookies(req.headers().get("Cookie"))
-                }),
-        ),
+        Some(m) => {
+            let fairing = MaintenanceFairing::new(m).with_identity(move |req| {
+                sessions.identity_from_cookies(req.headers().get("Cookie"))
+            });
+            app.attach(if allow_reason {
+                fairing.with_allow_reason()
+            } else {
+                fairing
+            })
+        }
         None => app,
     }
 }
@@ -180,7 +185,12 @@ pub async fn build(
         None
     };
     Ok((
-        rocket(Sessions::default(), maintenance.clone(), rocket_config),
+        rocket(
+            Sessions::default(),
+            maintenance.clone(),
+            rocket_config,
+            config.allow_reason,
+        ),
         maintenance,
     ))
 }

@@ -33,6 +33,11 @@ pub fn wants_json<R: RequestView + ?Sized>(req: &R) -> bool {
     {
         return true;
     }
+    // An `Accept` that never says `json` cannot prefer it: a browser's, on most blocked
+    // requests. Only the others are parsed.
+    if !req.header_bytes("accept").any(mentions_json) {
+        return false;
+    }
     let mut json_q: Option<f32> = None;
     let mut html_q: Option<f32> = None;
     for range in req.header_values("accept").flat_map(|line| line.split(',')) {
@@ -55,6 +60,12 @@ pub fn wants_json<R: RequestView + ?Sized>(req: &R) -> bool {
         (Some(j), None) => j > 0.0,
         _ => false,
     }
+}
+
+/// Whether `line` holds `json` in any case.
+fn mentions_json(line: &[u8]) -> bool {
+    line.windows(4)
+        .any(|w| w[0] | 0x20 == b'j' && w.eq_ignore_ascii_case(b"json"))
 }
 
 fn media_type(value: &str) -> &str {
@@ -398,6 +409,9 @@ mod tests {
             (&[("accept", "*/*")], false),
             (&[("accept", "application/json")], true),
             (&[("accept", "application/problem+json")], true),
+            (&[("accept", "Application/JSON")], true),
+            (&[("accept", "text/html"), ("accept", "application/json")], true),
+            (&[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")], false),
             (&[("accept", "application/json;q=0")], false),
             (&[("accept", "text/html;q=0.9, application/json")], true),
             (&[("accept", "text/html, application/json;q=0.5")], false),

@@ -89,7 +89,7 @@ async fn serve_with(kind: Store, config: &Config) -> Served {
                 .await
                 .expect("diesel store");
             let maintenance = Maintenance::start(store, config.policy().expect("policy")).await;
-            let router = axum_app::router(Sessions::default(), Some(maintenance.clone()));
+            let router = axum_app::router(Sessions::default(), Some(maintenance.clone()), true);
             serve(router, maintenance).await
         }
     }
