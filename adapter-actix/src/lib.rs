@@ -367,7 +367,20 @@ impl RequestView for ActixRequest<'_> {
     }
 
     fn header_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.req.headers().get_all(name).map(|v| v.as_bytes())
+        // The headers the decision reads, by actix's constants: no parse of the name.
+        let known = match name {
+            "host" => Some(header::HOST),
+            "accept" => Some(header::ACCEPT),
+            "content-type" => Some(header::CONTENT_TYPE),
+            "cookie" => Some(header::COOKIE),
+            "forwarded" => Some(header::FORWARDED),
+            _ => None,
+        };
+        let lines = match known {
+            Some(name) => self.req.headers().get_all(name),
+            None => self.req.headers().get_all(name),
+        };
+        lines.map(|v| v.as_bytes())
     }
 
     fn peer_addr(&self) -> Option<IpAddr> {

@@ -184,14 +184,29 @@ fn other_hosts_of<'a>(
         .filter_map(|v| v.to_str().ok())
 }
 
+/// The headers the decision reads, as `http`'s constants: looking one up by a constant costs
+/// no parse of its name.
+pub(crate) fn standard_header(name: &str) -> Option<http::HeaderName> {
+    use http::header;
+    Some(match name {
+        "host" => header::HOST,
+        "accept" => header::ACCEPT,
+        "content-type" => header::CONTENT_TYPE,
+        "cookie" => header::COOKIE,
+        "forwarded" => header::FORWARDED,
+        _ => return None,
+    })
+}
+
 fn bytes_of<'a>(
     headers: &'a http::HeaderMap,
     name: &'a str,
 ) -> impl Iterator<Item = &'a [u8]> + 'a {
-    headers
-        .get_all(name)
-        .iter()
-        .map(http::HeaderValue::as_bytes)
+    let lines = match standard_header(name) {
+        Some(name) => headers.get_all(name),
+        None => headers.get_all(name),
+    };
+    lines.into_iter().map(http::HeaderValue::as_bytes)
 }
 
 impl<B> RequestView for http::Request<B> {

@@ -64,8 +64,10 @@ pub fn wants_json<R: RequestView + ?Sized>(req: &R) -> bool {
 
 /// Whether `line` holds `json` in any case.
 fn mentions_json(line: &[u8]) -> bool {
-    line.windows(4)
-        .any(|w| w[0] | 0x20 == b'j' && w.eq_ignore_ascii_case(b"json"))
+    memchr::memchr2_iter(b'j', b'J', line).any(|at| {
+        line.get(at..at + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"json"))
+    })
 }
 
 fn media_type(value: &str) -> &str {
@@ -410,8 +412,14 @@ mod tests {
             (&[("accept", "application/json")], true),
             (&[("accept", "application/problem+json")], true),
             (&[("accept", "Application/JSON")], true),
-            (&[("accept", "text/html"), ("accept", "application/json")], true),
-            (&[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")], false),
+            (
+                &[("accept", "text/html"), ("accept", "application/json")],
+                true,
+            ),
+            (
+                &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+                false,
+            ),
             (&[("accept", "application/json;q=0")], false),
             (&[("accept", "text/html;q=0.9, application/json")], true),
             (&[("accept", "text/html, application/json;q=0.5")], false),
