@@ -301,16 +301,17 @@ pub fn answer_response(answer: &BlockedAnswer) -> HttpResponse {
     // Both `http` versions accept the same codes (100 to 999).
     let status =
         StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let mut res = HttpResponse::build(status);
-    res.insert_header((
+    let mut res = HttpResponse::with_body(status, answer.body().clone());
+    let headers = res.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(answer.content_type()),
-    ))
-    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(secs) = answer.retry_after() {
-        res.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    res.body(answer.body().clone())
+    res.map_into_boxed_body()
 }
 
 /// An actix-web request as the decision reads it: method, host (the `Host` header, else the
