@@ -43,7 +43,7 @@ sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import callgrind as common  # noqa: E402  (the cases, databases and servers)
 
-LOAD_CASES = ("off", "blocked", "ignored", "many", "bypass")
+LOAD_CASES = ("off", "lean", "blocked", "ignored", "many", "bypass")
 
 
 def fail(message):
