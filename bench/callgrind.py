@@ -502,8 +502,13 @@ def report(result, frameworks, cases, args):
         print("  ".join(v.ljust(w) if i < 2 or i == 6 else v.rjust(w)
                         for i, (v, w) in enumerate(zip(row, widths))).rstrip())
     result["summary"] = summary
-    if args.json:
-        with open(args.json, "w") as out:
+    write_json(args.json, result)
+
+
+def write_json(path, result):
+    """Writes `result` to `path` as indented JSON, when a path is given (`--json`)."""
+    if path:
+        with open(path, "w") as out:
             json.dump(result, out, indent=2, sort_keys=True)
             out.write("\n")
 

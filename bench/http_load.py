@@ -29,7 +29,6 @@ Usage:
 """
 import argparse
 import datetime
-import json
 import os
 import re
 import shutil
@@ -227,10 +226,7 @@ def report(result, frameworks, cases, args):
     if errors:
         print(f"note: wrk counted {errors} socket errors in all (see --json)")
     result["summary"] = summary
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(result, out, indent=2, sort_keys=True)
-            out.write("\n")
+    common.write_json(args.json, result)
 
 
 if __name__ == "__main__":

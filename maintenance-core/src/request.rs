@@ -134,14 +134,7 @@ impl<L: IdentityLookup> AskOnce<L> {
     }
 
     pub(crate) fn get(&mut self) -> Identity {
-        match self.known {
-            Some(identity) => identity,
-            None => {
-                let identity = self.lookup.identity();
-                self.known = Some(identity);
-                identity
-            }
-        }
+        *self.known.get_or_insert_with(|| self.lookup.identity())
     }
 }
 
@@ -186,7 +179,7 @@ fn other_hosts_of<'a>(
 
 /// The headers the decision reads, as `http`'s constants: looking one up by a constant costs
 /// no parse of its name.
-pub(crate) fn standard_header(name: &str) -> Option<http::HeaderName> {
+fn standard_header(name: &str) -> Option<http::HeaderName> {
     use http::header;
     Some(match name {
         "host" => header::HOST,

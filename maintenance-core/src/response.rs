@@ -216,15 +216,28 @@ fn render_body(block: &Block, policy: &Policy, json: bool) -> String {
     }
 }
 
+/// The headers of a blocked answer: `Content-Type`, `Cache-Control: no-store` and, when
+/// known, `Retry-After`.
+fn header_list(
+    json: bool,
+    retry_after: Option<u64>,
+) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
+    [
+        Some((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type(json)),
+        )),
+        Some((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))),
+        retry_after.map(|secs| (header::RETRY_AFTER, HeaderValue::from(secs))),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 fn insert_headers(headers: &mut HeaderMap, json: bool, retry_after: Option<u64>) {
     headers.reserve(3);
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(json)),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(secs) = retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    for (name, value) in header_list(json, retry_after) {
+        headers.insert(name, value);
     }
 }
 
@@ -288,17 +301,7 @@ impl BlockedAnswer {
     /// The headers to send: `Content-Type`, `Cache-Control: no-store` and, when known,
     /// `Retry-After`.
     pub fn headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + use<> {
-        [
-            Some((
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type(self.json)),
-            )),
-            Some((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))),
-            self.retry_after
-                .map(|secs| (header::RETRY_AFTER, HeaderValue::from(secs))),
-        ]
-        .into_iter()
-        .flatten()
+        header_list(self.json, self.retry_after)
     }
 
     /// The answer as an `http` response, for any body made from [`Bytes`] (axum's `Body`,
