@@ -303,13 +303,15 @@ pub fn answer_response(answer: &BlockedAnswer) -> HttpResponse {
         StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let mut res = HttpResponse::with_body(status, answer.body().clone());
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(answer.content_type()),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(secs) = answer.retry_after() {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    for (name, value) in answer.headers() {
+        // The same bytes in the `http` 0.2 types actix-web uses; both accept what the core
+        // makes.
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.insert(name, value);
+        }
     }
     res.map_into_boxed_body()
 }

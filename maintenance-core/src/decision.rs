@@ -64,20 +64,42 @@ pub enum AllowReason {
 impl AllowReason {
     /// A short stable name for logs and metrics, e.g. `internal_network`.
     pub fn as_str(&self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    /// Every reason's name, in the order of [`AllowReason::index`].
+    pub(crate) const NAMES: [&'static str; 13] = [
+        "no_snapshot",
+        "no_site",
+        "not_in_maintenance",
+        "scheduled",
+        "window_ended",
+        "internal_network",
+        "allowed_network",
+        "superuser",
+        "staff",
+        "ignored_path",
+        "bypass_cookie",
+        "bypass_header",
+        "read_only_safe_method",
+    ];
+
+    /// The reason's place in [`AllowReason::NAMES`].
+    pub(crate) fn index(&self) -> usize {
         match self {
-            AllowReason::NoSnapshot => "no_snapshot",
-            AllowReason::NoSite => "no_site",
-            AllowReason::NotInMaintenance => "not_in_maintenance",
-            AllowReason::Scheduled { .. } => "scheduled",
-            AllowReason::WindowEnded => "window_ended",
-            AllowReason::InternalNetwork => "internal_network",
-            AllowReason::AllowedNetwork => "allowed_network",
-            AllowReason::Superuser => "superuser",
-            AllowReason::Staff => "staff",
-            AllowReason::IgnoredPath => "ignored_path",
-            AllowReason::BypassCookie => "bypass_cookie",
-            AllowReason::BypassHeader => "bypass_header",
-            AllowReason::ReadOnlySafeMethod => "read_only_safe_method",
+            AllowReason::NoSnapshot => 0,
+            AllowReason::NoSite => 1,
+            AllowReason::NotInMaintenance => 2,
+            AllowReason::Scheduled { .. } => 3,
+            AllowReason::WindowEnded => 4,
+            AllowReason::InternalNetwork => 5,
+            AllowReason::AllowedNetwork => 6,
+            AllowReason::Superuser => 7,
+            AllowReason::Staff => 8,
+            AllowReason::IgnoredPath => 9,
+            AllowReason::BypassCookie => 10,
+            AllowReason::BypassHeader => 11,
+            AllowReason::ReadOnlySafeMethod => 12,
         }
     }
 
@@ -107,13 +129,20 @@ pub enum BlockReason {
 }
 
 impl BlockReason {
+    /// Every reason's name, in the order of [`BlockReason::index`].
+    pub(crate) const NAMES: [&'static str; 3] = ["maintenance", "read_only", "no_snapshot"];
+
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            BlockReason::Maintenance => 0,
+            BlockReason::ReadOnly => 1,
+            BlockReason::NoSnapshot => 2,
+        }
+    }
+
     /// A short stable name for logs and metrics.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            BlockReason::Maintenance => "maintenance",
-            BlockReason::ReadOnly => "read_only",
-            BlockReason::NoSnapshot => "no_snapshot",
-        }
+        Self::NAMES[self.index()]
     }
 }
 

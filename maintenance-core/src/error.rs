@@ -94,6 +94,16 @@ pub enum PolicyError {
         /// What was expected.
         expected: &'static str,
     },
+    /// Any other setting whose value is not usable.
+    #[error("policy setting `{setting}`: `{value}` is not valid: expected {expected}")]
+    Value {
+        /// The setting's name.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
 }
 
 /// An error from a [`crate::MaintenanceStore`].

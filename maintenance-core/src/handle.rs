@@ -23,11 +23,13 @@ use tokio::task::JoinHandle;
 
 use crate::decision::{Block, Decision, decide};
 use crate::error::StoreError;
-use crate::policy::Policy;
+use crate::follow::StateFollower;
+use crate::policy::{FailMode, Policy};
 use crate::request::{IdentityLookup, RequestView};
-use crate::response::{AnswerCache, BlockedAnswer, wants_json};
+use crate::response::{AnswerCache, BlockedAnswer, answer_format};
 use crate::snapshot::{LiveSite, Snapshot};
 use crate::store::{ChangeFeed, MaintenanceSource, StoreChanges};
+use crate::telemetry::Metrics;
 
 static NEXT_HANDLE_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -47,6 +49,8 @@ struct Inner {
     /// Whether the last look at the store (the first load, a poll, a reload, a subscription)
     /// failed and was logged: the failures after it are not logged again.
     failing: AtomicBool,
+    metrics: Metrics,
+    follower: Arc<StateFollower>,
 }
 
 impl Drop for Inner {
@@ -113,6 +117,8 @@ impl Maintenance {
                 full_loads: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
+                metrics: Metrics::register(),
+                follower: Arc::new(StateFollower::new()),
             }),
         }
     }
@@ -154,17 +160,20 @@ impl Maintenance {
         identity: impl IdentityLookup,
     ) -> Decision {
         let snapshot = self.inner.snapshot.load();
-        if snapshot.as_deref().is_some_and(Snapshot::all_off) {
+        let decision = if snapshot.as_deref().is_some_and(Snapshot::all_off) {
             // No site is in maintenance: no clock to read, no request to look at.
-            return Decision::Allow(crate::AllowReason::NotInMaintenance);
-        }
-        decide(
-            snapshot.as_deref(),
-            &self.inner.policy,
-            req,
-            identity,
-            Utc::now(),
-        )
+            Decision::Allow(crate::AllowReason::NotInMaintenance)
+        } else {
+            decide(
+                snapshot.as_deref(),
+                &self.inner.policy,
+                req,
+                identity,
+                Utc::now(),
+            )
+        };
+        self.inner.metrics.decided(&decision);
+        decision
     }
 
     /// Decides for `req` at `now` (for tests and replays).
@@ -178,8 +187,9 @@ impl Maintenance {
         decide(snapshot.as_deref(), &self.inner.policy, req, identity, now)
     }
 
-    /// The answer to a blocked request, JSON or HTML as `req` asks, rendered by the policy
-    /// once per site state and shared (see [`BlockedAnswer`]).
+    /// The answer to a blocked request in the form `req` asks for ([`crate::answer_format`]:
+    /// HTML or a redirect, the seed's JSON, RFC 9457, gRPC), rendered by the policy once per
+    /// site state and shared (see [`BlockedAnswer`]).
     pub fn blocked_answer<R: RequestView + ?Sized>(&self, block: &Block, req: &R) -> BlockedAnswer {
         let cache = block
             .site
@@ -190,7 +200,8 @@ impl Maintenance {
             self.inner.id,
             block,
             &self.inner.policy,
-            wants_json(req),
+            req,
+            answer_format(req),
         )
     }
 
@@ -202,6 +213,58 @@ impl Maintenance {
         req: &R,
     ) -> http::Response<bytes::Bytes> {
         self.blocked_answer(block, req).into_response()
+    }
+
+    /// Whether the site serving `host` (its domain, else the default site) is in maintenance
+    /// now: its flag is on and its window, if any, has started and not ended, whatever its
+    /// mode. For background jobs and schedulers; no I/O, no lock. With no snapshot loaded yet,
+    /// the fail mode answers: `true` when closed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use maintenance_core::{Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+    /// let store = Arc::new(MemoryStore::new());
+    /// let maintenance = Maintenance::start(store.clone(), Policy::default()).await;
+    /// assert!(!maintenance.is_in_maintenance("example.com"));
+    /// store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
+    /// maintenance.refresh().await.unwrap();
+    /// assert!(maintenance.is_in_maintenance("example.com"));
+    /// # });
+    /// ```
+    pub fn is_in_maintenance(&self, host: &str) -> bool {
+        match self.inner.snapshot.load().as_deref() {
+            None => self.inner.policy.fail_mode() == FailMode::Closed,
+            Some(snapshot) => snapshot
+                .site_for_host(Some(host))
+                .is_some_and(|site| site.state().is_active_at(Utc::now())),
+        }
+    }
+
+    /// A receiver that wakes each time the set of sites in maintenance changes (a site turned
+    /// on or off, its mode changed, a window started or ended with no write), for background
+    /// jobs to pause and resume. Its value counts the changes; after
+    /// [`changed`](tokio::sync::watch::Receiver::changed), ask
+    /// [`Maintenance::is_in_maintenance`] about the sites the job serves.
+    ///
+    /// Windows are followed by the background refresher ([`Maintenance::spawn_refresher`],
+    /// which [`Maintenance::start`] runs); changes read by [`Maintenance::refresh`] are seen
+    /// at once.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use maintenance_core::{Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+    /// let store = Arc::new(MemoryStore::new());
+    /// let maintenance = Maintenance::start(store.clone(), Policy::default()).await;
+    /// let mut changes = maintenance.watch();
+    /// store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
+    /// changes.changed().await.unwrap(); // within a poll interval
+    /// assert!(maintenance.is_in_maintenance("localhost"));
+    /// # });
+    /// ```
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.follower.subscribe()
     }
 
     /// The policy.
@@ -258,7 +321,11 @@ impl Maintenance {
             let weak = Arc::downgrade(&self.inner);
             let source = Arc::clone(&self.inner.source);
             let policy = self.inner.policy.clone();
-            *slot = Some(tokio::spawn(refresh_loop(weak, source, policy)));
+            let follower = Arc::clone(&self.inner.follower);
+            let windows = follow_windows(weak.clone(), follower);
+            *slot = Some(tokio::spawn(async move {
+                tokio::join!(refresh_loop(weak, source, policy), windows);
+            }));
         }
     }
 }
@@ -272,7 +339,7 @@ async fn reload(inner: &Inner) -> Result<(), StoreError> {
             Ok(Some(changes)) => match incremental(&current, changes) {
                 Step::UpToDate => Ok(()),
                 Step::Apply(next) => {
-                    inner.snapshot.store(Some(Arc::new(next)));
+                    publish(inner, next);
                     inner.loads.fetch_add(1, Ordering::Relaxed);
                     Ok(())
                 }
@@ -289,9 +356,50 @@ async fn reload(inner: &Inner) -> Result<(), StoreError> {
         None => full_load(inner).await,
     };
     if result.is_err() {
-        inner.failures.fetch_add(1, Ordering::Relaxed);
+        count_failure(inner);
     }
     result
+}
+
+fn count_failure(inner: &Inner) {
+    inner.failures.fetch_add(1, Ordering::Relaxed);
+    inner.metrics.store_error();
+}
+
+/// Puts `snapshot` in use and tells the gauges and the workers' change stream.
+fn publish(inner: &Inner, snapshot: Snapshot) {
+    inner.metrics.revision(snapshot.revision());
+    let in_force = inner.follower.observe(&snapshot, Utc::now());
+    inner.metrics.sites_in_maintenance(in_force);
+    inner.snapshot.store(Some(Arc::new(snapshot)));
+    inner.follower.wake.notify_one();
+}
+
+/// The longest the window follower sleeps before it looks again, so a clock that jumped is
+/// noticed.
+const MAX_WINDOW_SLEEP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Wakes at each window's start and end (and after each new snapshot, whose windows may
+/// differ) and tells the change stream what is in force then.
+async fn follow_windows(weak: Weak<Inner>, follower: Arc<StateFollower>) {
+    loop {
+        let wait = follower.next_boundary().map_or(MAX_WINDOW_SLEEP, |at| {
+            // Just past the boundary: `starts_at` is inclusive and `ends_at` exclusive, so the
+            // state has changed by then.
+            (at - Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(1)
+        });
+        tokio::select! {
+            () = follower.wake.notified() => continue,
+            () = tokio::time::sleep(wait.min(MAX_WINDOW_SLEEP)) => {}
+        }
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        if let Some(snapshot) = inner.snapshot.load_full() {
+            let in_force = follower.observe(&snapshot, Utc::now());
+            inner.metrics.sites_in_maintenance(in_force);
+        }
+    }
 }
 
 /// What to do with the changes a source gave.
@@ -327,8 +435,7 @@ fn incremental(current: &Snapshot, changes: StoreChanges) -> Step {
 
 async fn full_load(inner: &Inner) -> Result<(), StoreError> {
     let contents = inner.source.load().await?;
-    let snapshot = Snapshot::new(contents.revision, contents.sites);
-    inner.snapshot.store(Some(Arc::new(snapshot)));
+    publish(inner, Snapshot::new(contents.revision, contents.sites));
     inner.loads.fetch_add(1, Ordering::Relaxed);
     inner.full_loads.fetch_add(1, Ordering::Relaxed);
     Ok(())
@@ -340,7 +447,7 @@ async fn refresh_if_changed(inner: &Inner) -> Result<bool, StoreError> {
     let revision = match inner.source.revision().await {
         Ok(r) => r,
         Err(e) => {
-            inner.failures.fetch_add(1, Ordering::Relaxed);
+            count_failure(inner);
             return Err(e);
         }
     };
@@ -365,6 +472,7 @@ async fn refresh_loop(weak: Weak<Inner>, source: Arc<dyn MaintenanceSource>, pol
                     let Some(inner) = weak.upgrade() else {
                         return;
                     };
+                    inner.metrics.store_error();
                     // Asked again every feed poll interval: logged like any other failure, once
                     // per outage.
                     if begin_outage(&inner) {

@@ -47,6 +47,7 @@ pub mod bypass;
 mod client_ip;
 mod decision;
 mod error;
+mod follow;
 mod handle;
 mod host;
 mod listing;
@@ -58,6 +59,7 @@ mod request;
 mod response;
 mod snapshot;
 pub mod store;
+pub mod telemetry;
 pub mod validate;
 
 #[cfg(any(test, feature = "testkit"))]
@@ -79,10 +81,11 @@ pub use model::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange,
 };
 pub use pattern::{PatternSet, path_for_matching, validate_pattern};
-pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, UnknownHost};
+pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, Redirect, UnknownHost};
 pub use request::{Identity, IdentityLookup, PeerAddr, RequestView, WithPeer, header_text};
 pub use response::{
-    BlockedAnswer, blocked_response, escape_html, html_body, json_body, wants_json,
+    AnswerFormat, BlockedAnswer, answer_format, blocked_response, escape_html, grpc_message,
+    html_body, json_body, problem_body, wants_json,
 };
 pub use snapshot::{LiveSite, Snapshot};
 pub use store::{MaintenanceSource, MaintenanceStore};

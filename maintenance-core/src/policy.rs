@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderName, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 use ipnet::IpNet;
 
 use crate::bypass::{BypassSettings, MAX_BYPASS_COOKIE_TTL};
@@ -40,6 +40,79 @@ pub enum UnknownHost {
     Strictest,
 }
 
+/// Where browsers are sent instead of the maintenance page ([`PolicyBuilder::redirect_to`]).
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    target: String,
+    location: HeaderValue,
+    status: StatusCode,
+    /// The target's host, when it names one, normalised like a request's.
+    host: Option<String>,
+    path: String,
+}
+
+impl Redirect {
+    /// The URL or path browsers are sent to.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The redirect's status (302 by default).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub(crate) fn location(&self) -> &HeaderValue {
+        &self.location
+    }
+
+    /// Whether `req` asks for the status page itself: it gets the maintenance page rather
+    /// than a redirect to where it already is.
+    pub(crate) fn is_target_of<R: crate::RequestView + ?Sized>(&self, req: &R) -> bool {
+        req.path() == self.path
+            && self.host.as_deref().is_none_or(|host| {
+                req.host()
+                    .is_some_and(|h| crate::host::normalize_host(h) == host)
+            })
+    }
+
+    fn parse(target: &str, status: u16) -> Result<Self, PolicyError> {
+        let bad = |expected: &'static str| PolicyError::Value {
+            setting: "redirect_to",
+            value: target.to_owned(),
+            expected,
+        };
+        const EXPECTED: &str =
+            "an absolute http(s) URL such as https://status.example.com/ or a path such as /status";
+        let uri: http::Uri = target.parse().map_err(|_| bad(EXPECTED))?;
+        let location = HeaderValue::from_str(target).map_err(|_| bad(EXPECTED))?;
+        let host = match (uri.scheme_str(), uri.authority()) {
+            (Some("http" | "https"), Some(authority)) => {
+                Some(crate::host::normalize_host(authority.host()).into_owned())
+            }
+            (None, None) if target.starts_with('/') && !target.starts_with("//") => None,
+            _ => return Err(bad(EXPECTED)),
+        };
+        let status = match StatusCode::from_u16(status) {
+            Ok(s) if matches!(status, 301 | 302 | 303 | 307 | 308) => s,
+            _ => {
+                return Err(PolicyError::Value {
+                    setting: "redirect_status",
+                    value: status.to_string(),
+                    expected: "a redirect status: 301, 302, 303, 307 or 308 (302 is usual)",
+                });
+            }
+        };
+        Ok(Redirect {
+            target: target.to_owned(),
+            location,
+            status,
+            host,
+            path: uri.path().to_owned(),
+        })
+    }
+}
+
 /// The default text shown to blocked users (the seed's `error_description`).
 pub const DEFAULT_MESSAGE: &str = "Sorry, the service is temporarily down for maintenance";
 
@@ -57,6 +130,12 @@ pub struct Policy {
     pub(crate) bypass: BypassSettings,
     pub(crate) default_message: String,
     pub(crate) html_template: Option<String>,
+    pub(crate) redirect: Option<Redirect>,
+    /// `Some` when pages carry `Refresh`; the inner value is used when no `Retry-After` is
+    /// known.
+    pub(crate) refresh: Option<Option<Duration>>,
+    pub(crate) problem_type: String,
+    pub(crate) problem_title: Option<String>,
     pub(crate) poll_interval: Duration,
     pub(crate) feed_poll_interval: Duration,
 }
@@ -76,6 +155,10 @@ impl Default for Policy {
             bypass: BypassSettings::default(),
             default_message: DEFAULT_MESSAGE.to_owned(),
             html_template: None,
+            redirect: None,
+            refresh: None,
+            problem_type: "about:blank".to_owned(),
+            problem_title: None,
             poll_interval: Duration::from_millis(250),
             feed_poll_interval: Duration::from_secs(5),
         }
@@ -148,6 +231,23 @@ impl Policy {
     pub fn html_template(&self) -> Option<&str> {
         self.html_template.as_deref()
     }
+    /// Where browsers are redirected instead of getting the page, when set.
+    pub fn redirect(&self) -> Option<&Redirect> {
+        self.redirect.as_ref()
+    }
+    /// Whether pages carry `Refresh` (`Some`), and the delay used when no `Retry-After` is
+    /// known (the inner value; with none, such pages do not refresh).
+    pub fn refresh(&self) -> Option<Option<Duration>> {
+        self.refresh
+    }
+    /// The `type` of RFC 9457 answers (`about:blank` by default).
+    pub fn problem_type(&self) -> &str {
+        &self.problem_type
+    }
+    /// The `title` of RFC 9457 answers, when set (else the status's reason phrase).
+    pub fn problem_title(&self) -> Option<&str> {
+        self.problem_title.as_deref()
+    }
     /// Logs a warning when bypass cookies are signed with the stored secret hash rather than
     /// a server key: anyone who can read the sites table could then mint cookies.
     pub(crate) fn warn_if_cookies_unsigned(&self) {
@@ -186,6 +286,10 @@ pub struct PolicyBuilder {
     bypass_header: Option<String>,
     default_message: Option<String>,
     html_template: Option<String>,
+    redirect_to: Option<String>,
+    redirect_status: Option<u16>,
+    refresh: Option<Option<Duration>>,
+    problem: Option<(String, String)>,
     poll_interval: Option<Duration>,
     feed_poll_interval: Option<Duration>,
 }
@@ -323,6 +427,51 @@ impl PolicyBuilder {
         self
     }
 
+    /// Sends browsers (clients that get HTML; never API or gRPC clients) to a status page
+    /// instead of showing them the maintenance page: an absolute `http(s)` URL, or a path on
+    /// the same host. A request for that path itself gets the page, so a status page that is
+    /// not exempt from maintenance never loops.
+    ///
+    /// ```
+    /// use maintenance_core::Policy;
+    /// let p = Policy::builder().redirect_to("https://status.example.com/").build().unwrap();
+    /// assert_eq!(p.redirect().unwrap().status(), 302);
+    /// assert!(Policy::builder().redirect_to("ftp://x").build().is_err());
+    /// ```
+    pub fn redirect_to(mut self, target: impl Into<String>) -> Self {
+        self.redirect_to = Some(target.into());
+        self
+    }
+
+    /// The status of the redirect of [`PolicyBuilder::redirect_to`]: 301, 302 (default), 303,
+    /// 307 or 308.
+    pub fn redirect_status(mut self, status: u16) -> Self {
+        self.redirect_status = Some(status);
+        self
+    }
+
+    /// Adds `Refresh: <seconds>` to maintenance pages, so an open page reloads itself when
+    /// `Retry-After` has passed (at least 5 seconds). `fallback` is the delay for sites with
+    /// no known `Retry-After`; with `None`, their pages do not reload.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use maintenance_core::Policy;
+    /// let p = Policy::builder().refresh(Some(Duration::from_secs(60))).build().unwrap();
+    /// assert_eq!(p.refresh(), Some(Some(Duration::from_secs(60))));
+    /// ```
+    pub fn refresh(mut self, fallback: Option<Duration>) -> Self {
+        self.refresh = Some(fallback);
+        self
+    }
+
+    /// The `type` URI and `title` of RFC 9457 answers (default `about:blank` and the status's
+    /// reason phrase, `Service Unavailable`).
+    pub fn problem_type(mut self, uri: impl Into<String>, title: impl Into<String>) -> Self {
+        self.problem = Some((uri.into(), title.into()));
+        self
+    }
+
     /// How often the revision is polled when the store has no change feed (default 250 ms).
     pub fn poll_interval(mut self, every: Duration) -> Self {
         self.poll_interval = Some(every);
@@ -431,6 +580,46 @@ impl PolicyBuilder {
             Some(d) => Ok(d),
             None => Ok(default),
         };
+        let redirect = match &self.redirect_to {
+            Some(target) => Some(Redirect::parse(
+                target.trim(),
+                self.redirect_status.unwrap_or(302),
+            )?),
+            None => None,
+        };
+        if let Some(Some(d)) = self.refresh
+            && d.is_zero()
+        {
+            return Err(PolicyError::Value {
+                setting: "refresh",
+                value: "0s".to_owned(),
+                expected: "a fallback delay longer than zero, or none",
+            });
+        }
+        let (problem_type, problem_title) = match self.problem {
+            None => (defaults.problem_type, None),
+            Some((uri, title)) => {
+                let uri_ok = !uri.is_empty()
+                    && uri.parse::<http::Uri>().is_ok_and(|u| u.scheme().is_some())
+                    || uri == "about:blank"
+                    || uri.starts_with("urn:") && !uri.contains(char::is_whitespace);
+                if !uri_ok {
+                    return Err(PolicyError::Value {
+                        setting: "problem_type",
+                        value: uri,
+                        expected: "an absolute URI such as https://example.com/problems/maintenance",
+                    });
+                }
+                if title.trim().is_empty() {
+                    return Err(PolicyError::Value {
+                        setting: "problem_title",
+                        value: title,
+                        expected: "a short text such as `Down for maintenance`",
+                    });
+                }
+                (uri, Some(title))
+            }
+        };
         Ok(Policy {
             internal_networks,
             ignored,
@@ -443,6 +632,10 @@ impl PolicyBuilder {
             bypass,
             default_message: self.default_message.unwrap_or(defaults.default_message),
             html_template: self.html_template,
+            redirect,
+            refresh: self.refresh,
+            problem_type,
+            problem_title,
             poll_interval: positive("poll_interval", self.poll_interval, defaults.poll_interval)?,
             feed_poll_interval: positive(
                 "feed_poll_interval",
