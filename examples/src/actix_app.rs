@@ -90,6 +90,18 @@ pub fn configure(sessions: Sessions) -> impl Fn(&mut web::ServiceConfig) + Clone
                     .route(web::post().to(login)),
             )
             .route("/admin/whoami/", get_or_head().to(whoami))
+            .route(
+                "/healthz",
+                get_or_head().to(|| async { HttpResponse::Ok().body(crate::HEALTHZ) }),
+            )
+            .route(
+                "/metrics",
+                get_or_head().to(|| async {
+                    HttpResponse::Ok()
+                        .content_type(crate::METRICS_CONTENT_TYPE)
+                        .body(crate::metrics_text())
+                }),
+            )
             .service(
                 web::resource("/api/items")
                     .route(get_or_head().to(list_items))

@@ -74,6 +74,13 @@ async fn list_items() -> Json<serde_json::Value> {
     Json(items())
 }
 
+async fn metrics() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, crate::METRICS_CONTENT_TYPE)],
+        crate::metrics_text(),
+    )
+}
+
 async fn add_item(Json(item): Json<serde_json::Value>) -> (StatusCode, Json<serde_json::Value>) {
     (StatusCode::CREATED, Json(item))
 }
@@ -95,6 +102,8 @@ pub fn router(sessions: Sessions, maintenance: Option<Maintenance>, allow_reason
         .route("/admin/login/", get(login_form).post(login))
         .route("/admin/whoami/", get(whoami))
         .route("/api/items", get(list_items).post(add_item))
+        .route("/healthz", get(|| async { crate::HEALTHZ }))
+        .route("/metrics", get(metrics))
         .with_state(AppState {
             sessions: sessions.clone(),
         });

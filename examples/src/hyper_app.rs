@@ -52,6 +52,12 @@ async fn route(req: Request<Incoming>, sessions: &Sessions) -> Response<Body> {
             text(StatusCode::OK, PLAIN, "This is the home view.")
         }
         (&Method::GET | &Method::HEAD, "/ignored-page/") => text(StatusCode::OK, PLAIN, "Ignored"),
+        (&Method::GET | &Method::HEAD, "/healthz") => text(StatusCode::OK, PLAIN, crate::HEALTHZ),
+        (&Method::GET | &Method::HEAD, "/metrics") => text(
+            StatusCode::OK,
+            crate::METRICS_CONTENT_TYPE,
+            crate::metrics_text(),
+        ),
         (&Method::GET | &Method::HEAD, "/admin/login/") => {
             text(StatusCode::OK, "text/html; charset=utf-8", LOGIN_FORM)
         }

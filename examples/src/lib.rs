@@ -3,7 +3,9 @@
 //!
 //! Routes: `/` ("This is the home view."), `/ignored-page/` ("Ignored"), `/admin/login/`
 //! (GET: a form; POST `username`, `password`: sets a session cookie), `/api/items` (JSON;
-//! POST adds an item). The policy ignores `^admin` like the seed.
+//! POST adds an item), `/healthz` (`ok`, for load balancers) and `/metrics` (Prometheus text).
+//! The policy ignores `^admin` like the seed, and `/healthz` and `/metrics`, which are never
+//! blocked.
 //!
 //! The demo accounts `staff`/`staff`, `super`/`super` and `user`/`user` exist for the demo
 //! and the tests only: never deploy them.
@@ -13,7 +15,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use maintenance_core::{
@@ -64,6 +66,13 @@ pub struct Config {
     /// (migrations and first load) before serving with the fail mode; the rest then goes on in
     /// the background.
     pub startup_wait: Duration,
+    /// `MAINTENANCE_REDIRECT_TO`: send browsers to this status page (an `http(s)` URL or a
+    /// path) instead of showing them the maintenance page.
+    pub redirect_to: Option<String>,
+    /// `MAINTENANCE_REFRESH`: `off` (default), `on` (pages reload themselves when `Retry-After`
+    /// has passed), or a number of seconds (the same, and that delay when no `Retry-After` is
+    /// known).
+    pub refresh: Option<Option<Duration>>,
 }
 
 /// A bypass signing key; its `Debug` output never shows it.
@@ -92,6 +101,8 @@ impl Default for Config {
             fail_mode: FailMode::Open,
             migrate: true,
             startup_wait: Duration::from_secs(5),
+            redirect_to: None,
+            refresh: None,
         }
     }
 }
@@ -230,6 +241,26 @@ impl Config {
             })?;
             c.startup_wait = Duration::from_millis(ms);
         }
+        if let Some(v) = var("MAINTENANCE_REDIRECT_TO").filter(|v| !v.trim().is_empty()) {
+            c.redirect_to = Some(v.trim().to_owned());
+        }
+        if let Some(v) = var("MAINTENANCE_REFRESH") {
+            c.refresh = match v.trim() {
+                "" | "0" | "off" | "no" | "false" => None,
+                "on" | "yes" | "true" => Some(None),
+                secs => Some(Some(
+                    secs.parse::<u64>()
+                        .ok()
+                        .filter(|&s| s > 0)
+                        .map(Duration::from_secs)
+                        .ok_or_else(|| ConfigError::Var {
+                            name: "MAINTENANCE_REFRESH",
+                            value: v.clone(),
+                            expected: "off, on, or a number of seconds greater than 0",
+                        })?,
+                )),
+            };
+        }
         if let Some(v) = var("BYPASS_SIGNING_KEY").filter(|v| !v.trim().is_empty()) {
             if v.trim().len() < 32 {
                 return Err(ConfigError::Var {
@@ -246,6 +277,7 @@ impl Config {
     /// The policy: the seed's defaults plus these settings.
     pub fn policy(&self) -> Result<Policy, ConfigError> {
         let mut builder = Policy::builder()
+            .ignored_patterns(IGNORED_PATTERNS)
             .internal_networks(&self.internal_ips)
             .trusted_proxies(&self.trusted_proxies)
             .block_staff(self.block_staff)
@@ -254,6 +286,12 @@ impl Config {
             .unknown_host(self.unknown_host);
         if let Some(key) = &self.bypass_signing_key {
             builder = builder.bypass_signing_key(key.0.as_bytes().to_vec());
+        }
+        if let Some(target) = &self.redirect_to {
+            builder = builder.redirect_to(target);
+        }
+        if let Some(fallback) = self.refresh {
+            builder = builder.refresh(fallback);
         }
         Ok(builder.build()?)
     }
@@ -268,6 +306,8 @@ impl Config {
     /// do not fit) stops start-up with an error while start-up waits, and is logged after.
     pub async fn start_maintenance(&self) -> Result<Maintenance, ConfigError> {
         let policy = self.policy()?;
+        // Before the handle, which registers its metrics with the recorder installed then.
+        prometheus();
         let url = &self.database_url;
         let store = maintenance_sqlx::connect_lazy(url)
             .await
@@ -294,6 +334,38 @@ impl Config {
         }
         Ok(maintenance)
     }
+}
+
+/// The patterns the test projects ignore on every site: the seed's `^admin`, the health check
+/// and the metrics.
+pub const IGNORED_PATTERNS: [&str; 3] = ["^admin", "^healthz$", "^metrics$"];
+
+/// The body of `GET /healthz`.
+pub const HEALTHZ: &str = "ok";
+
+/// The `Content-Type` of `GET /metrics` (the Prometheus text format).
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The process's Prometheus recorder, installed as the global `metrics` recorder on first use.
+/// Its handle renders `GET /metrics`.
+///
+/// If another recorder was installed first, this one renders an empty page, and the warning
+/// says why.
+pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics shows nothing");
+        }
+        handle
+    })
+}
+
+/// The text of `GET /metrics`.
+pub fn metrics_text() -> String {
+    prometheus().render()
 }
 
 fn store_error(url: &str, e: maintenance_sqlx::Error) -> ConfigError {
@@ -602,6 +674,40 @@ mod tests {
         let err = c.policy().unwrap_err();
         let err = maintenance_core::ErrorChain(&err).to_string();
         assert!(err.contains("10.0.0.0/99"), "{err}");
+    }
+
+    #[test]
+    fn redirect_and_refresh_settings() {
+        let vars: HashMap<&str, &str> = [
+            ("MAINTENANCE_REDIRECT_TO", " https://status.example.com/ "),
+            ("MAINTENANCE_REFRESH", "60"),
+        ]
+        .into();
+        let c = Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            c.redirect_to.as_deref(),
+            Some("https://status.example.com/")
+        );
+        assert_eq!(c.refresh, Some(Some(Duration::from_secs(60))));
+        let policy = c.policy().unwrap();
+        assert_eq!(
+            policy.redirect().map(|r| r.target()),
+            Some("https://status.example.com/")
+        );
+        assert_eq!(policy.refresh(), Some(Some(Duration::from_secs(60))));
+        assert_eq!(policy.ignored_patterns(), IGNORED_PATTERNS);
+        let on = Config::from_vars(|k| (k == "MAINTENANCE_REFRESH").then(|| "on".into())).unwrap();
+        assert_eq!(on.refresh, Some(None));
+        let bad =
+            Config::from_vars(|k| (k == "MAINTENANCE_REFRESH").then(|| "soon".into())).unwrap_err();
+        assert!(bad.to_string().contains("MAINTENANCE_REFRESH"), "{bad}");
+        let c = Config::from_vars(|k| (k == "MAINTENANCE_REDIRECT_TO").then(|| "status".into()))
+            .unwrap();
+        let err = maintenance_core::ErrorChain(&c.policy().unwrap_err()).to_string();
+        assert!(
+            err.contains("redirect_to") && err.contains("`status`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -53,6 +53,18 @@ fn home(reason: Option<MaintenanceReason>) -> String {
     format!("This is the home view.{banner}")
 }
 
+#[rocket::get("/healthz")]
+fn healthz() -> &'static str {
+    crate::HEALTHZ
+}
+
+#[rocket::get("/metrics")]
+fn metrics() -> (rocket::http::ContentType, String) {
+    let prometheus = rocket::http::ContentType::new("text", "plain")
+        .with_params([("version", "0.0.4"), ("charset", "utf-8")]);
+    (prometheus, crate::metrics_text())
+}
+
 #[rocket::get("/ignored-page")]
 fn ignored(_slash: WithSlash) -> &'static str {
     "Ignored"
@@ -155,7 +167,7 @@ pub fn rocket(
     let app = rocket::custom(config).manage(sessions.clone()).mount(
         "/",
         rocket::routes![
-            home, ignored, login_form, login, whoami, list_items, add_item
+            home, ignored, login_form, login, whoami, list_items, add_item, healthz, metrics
         ],
     );
     match maintenance {

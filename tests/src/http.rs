@@ -365,6 +365,14 @@ impl TestSite {
     }
 }
 
+/// The value of the series `series` (name and labels as Prometheus prints them) in a
+/// Prometheus text page.
+pub fn prometheus_value(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
 /// Generates one `#[tokio::test]` per conformance case for a [`Server`].
 #[macro_export]
 macro_rules! http_conformance_tests {
@@ -394,6 +402,11 @@ macro_rules! http_conformance_tests {
             absolute_form_and_conflicting_host,
             ambiguous_paths_get_no_ignored_path_bypass,
             unreadable_line_among_forwarding_lines,
+            problem_json_for_clients_that_ask,
+            grpc_clients_get_unavailable,
+            browsers_go_to_the_status_page,
+            pages_refresh_when_retry_after_has_passed,
+            healthz_and_metrics_are_never_blocked,
         );
     };
     (@cases $server:expr; $($case:ident),* $(,)?) => {
@@ -630,6 +643,162 @@ pub mod cases {
             StatusCode::SERVICE_UNAVAILABLE,
             "spoofed X-Forwarded-For from an untrusted peer"
         );
+    }
+
+    /// RFC 9457: `Accept: application/problem+json` gets a problem document; the seed's JSON
+    /// stays for `application/json`.
+    pub async fn problem_json_for_clients_that_ask(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(
+            &StateChange::turn_on()
+                .message("Back soon")
+                .retry_after_secs(300),
+        )
+        .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let res = client()
+            .get(site.url("/api/items"))
+            .header("accept", "application/problem+json, application/json;q=0.9")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        assert_eq!(res.headers()["retry-after"], "300");
+        let v: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(v["type"], "about:blank", "{v}");
+        assert_eq!(v["title"], "Service Unavailable", "{v}");
+        assert_eq!(v["status"], 503, "{v}");
+        assert_eq!(v["detail"], "Back soon", "{v}");
+        assert_eq!(v["retry_after"], 300, "{v}");
+        let seed = client()
+            .get(site.url("/api/items"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(seed.headers()["content-type"], "application/json");
+        let v: serde_json::Value = seed.json().await.expect("json");
+        assert_eq!(v["error"], "temporarily_unavailable", "{v}");
+    }
+
+    /// A gRPC call (`Content-Type: application/grpc`) gets a trailers-only answer: HTTP 200,
+    /// `grpc-status: 14` and the percent-encoded message, never the page.
+    pub async fn grpc_clients_get_unavailable(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(
+            &StateChange::turn_on()
+                .message("Back at 5 — 100% sure")
+                .retry_after_secs(30),
+        )
+        .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let res = client()
+            .post(site.url("/helloworld.Greeter/SayHello"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(vec![0u8, 0, 0, 0, 0])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "application/grpc");
+        assert_eq!(res.headers()["grpc-status"], "14");
+        assert_eq!(
+            res.headers()["grpc-message"],
+            "Back at 5 %E2%80%94 100%25 sure"
+        );
+        assert_eq!(res.headers()["grpc-retry-pushback-ms"], "30000");
+        assert!(res.bytes().await.expect("body").is_empty());
+    }
+
+    /// With `MAINTENANCE_REDIRECT_TO`, browsers are sent to the status page; API clients still
+    /// get 503, and the status page itself gets the page rather than a loop.
+    pub async fn browsers_go_to_the_status_page(server: Server) {
+        let site = start(server, |c| c.redirect_to = Some("/status/".into())).await;
+        site.change(&StateChange::turn_on()).await;
+        site.wait_for("/", StatusCode::FOUND).await;
+        let browser = client()
+            .get(site.url("/"))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(browser.status(), StatusCode::FOUND);
+        assert_eq!(browser.headers()["location"], "/status/");
+        assert_eq!(browser.headers()["cache-control"], "no-store");
+        let api = client()
+            .get(site.url("/api/items"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(api.headers().get("location").is_none());
+        let page = client()
+            .get(site.url("/status/"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            page.text()
+                .await
+                .expect("body")
+                .contains("Temporarily unavailable")
+        );
+    }
+
+    /// With `MAINTENANCE_REFRESH=on`, the page carries `Refresh` set to `Retry-After`, so an
+    /// open page reloads itself; JSON answers do not.
+    pub async fn pages_refresh_when_retry_after_has_passed(server: Server) {
+        let site = start(server, |c| c.refresh = Some(None)).await;
+        site.change(&StateChange::turn_on().retry_after_secs(90))
+            .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let page = client().get(site.url("/")).send().await.expect("get");
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(page.headers()["refresh"], "90");
+        let api = client()
+            .get(site.url("/api/items"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("get");
+        assert!(api.headers().get("refresh").is_none());
+    }
+
+    /// `/healthz` and `/metrics` answer during maintenance: load balancers keep routing to
+    /// the maintenance page, and dashboards see it.
+    pub async fn healthz_and_metrics_are_never_blocked(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.turn_on().await;
+        let health = client()
+            .get(site.url("/healthz"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(health.status(), StatusCode::OK);
+        assert_eq!(health.text().await.expect("body"), "ok");
+        let metrics = client()
+            .get(site.url("/metrics"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(metrics.status(), StatusCode::OK);
+        assert!(
+            metrics.headers()["content-type"]
+                .to_str()
+                .expect("ct")
+                .starts_with("text/plain")
+        );
+        let text = metrics.text().await.expect("body");
+        let blocked = prometheus_value(
+            &text,
+            r#"maintenance_requests_total{outcome="blocked",reason="maintenance"}"#,
+        );
+        assert!(blocked.is_some_and(|n| n >= 1.0), "{text}");
     }
 
     /// JSON for `Accept: application/json` and for a JSON `Content-Type`; HTML otherwise.
