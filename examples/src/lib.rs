@@ -26,6 +26,7 @@ pub mod actix_app;
 pub mod axum_app;
 pub mod hyper_app;
 pub mod rocket_app;
+pub mod worker;
 
 /// The test project's settings, read from the environment (see [`Config::from_env`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
