@@ -26,6 +26,7 @@ pub mod actix_app;
 pub mod axum_app;
 pub mod hyper_app;
 pub mod rocket_app;
+pub mod tonic_app;
 pub mod worker;
 
 /// The test project's settings, read from the environment (see [`Config::from_env`]).
@@ -337,9 +338,14 @@ impl Config {
     }
 }
 
-/// The patterns the test projects ignore on every site: the seed's `^admin`, the health check
-/// and the metrics.
-pub const IGNORED_PATTERNS: [&str; 3] = ["^admin", "^healthz$", "^metrics$"];
+/// The patterns the test projects ignore on every site: the seed's `^admin`, the health check,
+/// the metrics, and the gRPC health service of `testproject-tonic`.
+pub const IGNORED_PATTERNS: [&str; 4] = [
+    "^admin",
+    "^healthz$",
+    "^metrics$",
+    r"^grpc\.health\.v1\.Health/",
+];
 
 /// The body of `GET /healthz`.
 pub const HEALTHZ: &str = "ok";
