@@ -103,7 +103,7 @@ pub struct StatusArgs {
 }
 
 /// `on [--site D]... [--all] [--message T] [--for DUR | --until TIME] [--from TIME]
-/// [--retry-after SECS] [--read-only]`
+/// [--retry-after SECS] [--read-only] [--only PATTERN]...`
 #[derive(Debug, Clone, Args)]
 pub struct OnArgs {
     /// A site (domain); repeat for several. Default: the default site.
@@ -130,6 +130,11 @@ pub struct OnArgs {
     /// Read-only mode: GET, HEAD and OPTIONS pass, writes are blocked (default: full).
     #[arg(long)]
     pub read_only: bool,
+    /// Partial maintenance: only paths matching this pattern (a regular expression matched
+    /// at the start of the path without its leading `/`, as for ignored paths) are in
+    /// maintenance; repeat for several. Without it, the whole site is.
+    #[arg(long = "only", value_name = "PATTERN", value_parser = parse::pattern, allow_hyphen_values = true)]
+    pub only: Vec<String>,
 }
 
 /// `off [--site D]... [--all]`

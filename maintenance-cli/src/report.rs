@@ -82,6 +82,9 @@ pub struct SiteReport {
     pub ends_at: Option<String>,
     /// The Retry-After seconds, or null to derive it from the window end.
     pub retry_after_secs: Option<u32>,
+    /// Partial maintenance: the patterns of the paths in maintenance; empty for the whole
+    /// site.
+    pub scope: Vec<String>,
     /// The ignored path patterns.
     pub ignored_paths: Vec<PatternReport>,
     /// The allowed networks.
@@ -126,6 +129,7 @@ impl SiteReport {
             starts_at: site.starts_at.map(time),
             ends_at: site.ends_at.map(time),
             retry_after_secs: site.retry_after_secs,
+            scope: site.scope.clone(),
             ignored_paths: site
                 .ignored_paths
                 .iter()
@@ -186,6 +190,12 @@ pub fn site_text(site: &SiteState, now: DateTime<Utc>) -> String {
             items.join(&format!("\n  {:<13}", ""))
         }
     };
+    let scope = if site.scope.is_empty() {
+        "the whole site".to_owned()
+    } else {
+        list(site.scope.clone())
+    };
+    line("only:", &scope);
     line(
         "ignored:",
         &list(
@@ -239,6 +249,9 @@ pub fn state_line(site: &SiteState, now: DateTime<Utc>) -> String {
             }
             if let Some(r) = site.retry_after_secs {
                 s.push_str(&format!(", retry after {r}s"));
+            }
+            if !site.scope.is_empty() {
+                s.push_str(&format!(", only {}", site.scope.join(" ")));
             }
             s.push(')');
             s

@@ -354,6 +354,50 @@ const STATE: &[Case] = &[
         &["default: maintenance on (mode full, until "],
         &[],
     ),
+    // Partial maintenance: `--only` (repeatable) sets the scope, `on` without it clears it.
+    case(
+        &["on", "--only", "^checkout/", "--only", "^api/orders"],
+        0,
+        &["default: maintenance on (mode full, only ^checkout/ ^api/orders)"],
+        &[],
+    ),
+    case(
+        &["status", "--site", "default"],
+        0,
+        &["only:        ^checkout/\n               ^api/orders"],
+        &[],
+    ),
+    case(
+        &["on", "--only", "^(unclosed"],
+        2,
+        &[],
+        &["invalid ignored-path pattern `^(unclosed`", "--only"],
+    ),
+    case(
+        &["status", "--site", "default"],
+        0,
+        &["only:        ^checkout/"],
+        &[],
+    ),
+    case(
+        &["log", "--limit", "1"],
+        0,
+        &[r#"only=["^checkout/", "^api/orders"]"#],
+        &[],
+    ),
+    case(&["on"], 0, &["default: maintenance on (mode full)"], &[]),
+    case(
+        &["status", "--site", "default"],
+        0,
+        &["only:        the whole site"],
+        &[],
+    ),
+    case(
+        &["on", "--for", "2h"],
+        0,
+        &["default: maintenance on (mode full, until "],
+        &[],
+    ),
     case(
         &["status", "--site", "nope.example.com"],
         1,
@@ -667,6 +711,15 @@ fn scenario(url: &str) {
     assert_eq!(default["starts_at"], Value::Null);
     assert!(default["ends_at"].is_string(), "{default}");
     assert_eq!(default["updated_by"], "tester");
+    assert_eq!(default["scope"], serde_json::json!([]));
+    ok(&cli(url, &["on", "--only", "^checkout/"]));
+    let status = json(&cli(url, &["status", "--json", "--site", "default"]));
+    assert_eq!(
+        status["scope"],
+        serde_json::json!(["^checkout/"]),
+        "{status}"
+    );
+    ok(&cli(url, &["on", "--for", "2h"]));
     for field in [
         "domain",
         "name",
@@ -678,6 +731,7 @@ fn scenario(url: &str) {
         "starts_at",
         "ends_at",
         "retry_after_secs",
+        "scope",
         "ignored_paths",
         "allowed_networks",
         "bypass_secret_set",

@@ -292,6 +292,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
                 ("starts_at", ""),
                 ("ends_at", "2037-01-01T00:00"),
                 ("retry_after", "90"),
+                ("scope", "^checkout/\r\n\r\n  ^api/orders \r\n"),
             ])
             .send(),
         303,
@@ -309,6 +310,11 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     assert_eq!(site.message.as_deref(), Some("Back <soon>"));
     assert_eq!(site.retry_after_secs, Some(90));
     assert_eq!(
+        site.scope,
+        ["^checkout/", "^api/orders"],
+        "one pattern a line"
+    );
+    assert_eq!(
         site.ends_at.map(|t| t.to_rfc3339()),
         Some("2037-01-01T00:00:00+00:00".to_owned())
     );
@@ -316,6 +322,10 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     assert_eq!(last.actor, "admin@127.0.0.1");
     let page = page_text("/sites/default?done=saved").await;
     assert!(page.contains("Saved."), "{page}");
+    assert!(
+        page.contains(">^checkout/\n^api/orders</textarea>"),
+        "the scope is shown: {page}"
+    );
     assert!(page.contains("Back &lt;soon&gt;"), "escaped: {page}");
     assert!(!page.contains("Back <soon>"), "escaped: {page}");
 
@@ -355,7 +365,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
     assert!(body.contains("unclosed group"), "the regex error: {body}");
 
     // Each refused form: the path, its fields, the status and the words the answer shows.
-    let refused: [Refused<'_>; 4] = [
+    let refused: [Refused<'_>; 5] = [
         (
             "/networks/add",
             vec![
@@ -384,6 +394,21 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
             &[
                 "id=\"starts_at-1-error\" role=\"alert\">invalid time `soon`",
                 "id=\"retry_after-1-error\" role=\"alert\">invalid Retry-After `-1`",
+            ],
+        ),
+        (
+            "/state",
+            vec![
+                ("csrf", &csrf),
+                ("site", "default"),
+                ("enabled", "on"),
+                ("mode", "full"),
+                ("scope", "^ok\n^(broken"),
+            ],
+            422,
+            &[
+                "id=\"scope-1-error\" role=\"alert\">invalid ignored-path pattern `^(broken`",
+                "^ok\n^(broken</textarea>",
             ],
         ),
         (

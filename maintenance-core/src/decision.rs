@@ -6,6 +6,7 @@
 //! 1. no snapshot yet: the policy's fail mode;
 //! 2. no site for the host and no default site, flag off, or outside the window: allow;
 //! 3. a valid bypass link (`<prefix>/<secret>`): set the cookie and redirect;
+//!    then, in partial maintenance, a path outside the site's scope: allow;
 //! 4. internal network (policy), then the site's allowed networks;
 //! 5. superuser; staff unless `block_staff`;
 //! 6. ignored path (policy patterns, then the site's);
@@ -59,6 +60,8 @@ pub enum AllowReason {
     BypassHeader,
     /// The site is read-only and the method is safe.
     ReadOnlySafeMethod,
+    /// The site is in partial maintenance and the path is outside its scope.
+    OutsideScope,
 }
 
 impl AllowReason {
@@ -68,7 +71,7 @@ impl AllowReason {
     }
 
     /// Every reason's name, in the order of [`AllowReason::index`].
-    pub(crate) const NAMES: [&'static str; 13] = [
+    pub(crate) const NAMES: [&'static str; 14] = [
         "no_snapshot",
         "no_site",
         "not_in_maintenance",
@@ -82,6 +85,7 @@ impl AllowReason {
         "bypass_cookie",
         "bypass_header",
         "read_only_safe_method",
+        "outside_scope",
     ];
 
     /// The reason's place in [`AllowReason::NAMES`].
@@ -100,6 +104,7 @@ impl AllowReason {
             AllowReason::BypassCookie => 10,
             AllowReason::BypassHeader => 11,
             AllowReason::ReadOnlySafeMethod => 12,
+            AllowReason::OutsideScope => 13,
         }
     }
 
@@ -113,6 +118,7 @@ impl AllowReason {
                 | AllowReason::NotInMaintenance
                 | AllowReason::Scheduled { .. }
                 | AllowReason::WindowEnded
+                | AllowReason::OutsideScope
         )
     }
 }
@@ -320,6 +326,14 @@ fn decide_for_site<R: RequestView + ?Sized, L: IdentityLookup>(
         && let Some(grant) = bypass_link(policy, req, method, hash, state.id, now)
     {
         return Decision::Bypass(grant);
+    }
+
+    // Partial maintenance: a path outside the scope passes. A path that cannot be matched
+    // safely (dot-segments, encoded slashes) is in the scope.
+    if !site.scope().is_empty()
+        && path_for_matching(req.path()).is_some_and(|path| !site.scope().matches_prepared(&path))
+    {
+        return Decision::Allow(AllowReason::OutsideScope);
     }
 
     if let Some(ip) = client_ip(req, policy.trusted_proxies(), policy.client_ip_header()) {

@@ -53,6 +53,16 @@ pub enum ValidationError {
         /// The limit.
         max: usize,
     },
+    /// A list with too many entries.
+    #[error("{field} has {count} entries; at most {max} are allowed")]
+    TooMany {
+        /// Which list.
+        field: &'static str,
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A bypass secret hash in an unknown format.
     #[error("invalid bypass secret hash: expected `sha256:` followed by 64 hex digits")]
     SecretHash,

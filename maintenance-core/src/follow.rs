@@ -13,8 +13,8 @@ use crate::model::Mode;
 use crate::snapshot::Snapshot;
 
 /// The effective state of every site, as workers see it: the sites in maintenance now, by id,
-/// with their mode.
-type InForce = Vec<(i64, Mode)>;
+/// with their mode and scope.
+type InForce = Vec<(i64, Mode, Vec<String>)>;
 
 /// The handle's side of the change stream.
 pub(crate) struct StateFollower {
@@ -53,7 +53,7 @@ impl StateFollower {
         for site in snapshot.enabled_sites() {
             let state = site.state();
             if state.is_active_at(now) {
-                in_force.push((state.id, state.mode));
+                in_force.push((state.id, state.mode, state.scope.clone()));
             }
             for at in [state.starts_at, state.ends_at].into_iter().flatten() {
                 if at > now && next.is_none_or(|n| at < n) {
@@ -61,7 +61,7 @@ impl StateFollower {
                 }
             }
         }
-        in_force.sort_unstable_by_key(|(id, _)| *id);
+        in_force.sort_unstable_by_key(|(id, _, _)| *id);
         let count = in_force.len();
         let mut followed = self
             .state

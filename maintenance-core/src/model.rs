@@ -100,6 +100,10 @@ pub struct SiteState {
     pub ends_at: Option<DateTime<Utc>>,
     /// The `Retry-After` value in seconds; `None` derives it from `ends_at`.
     pub retry_after_secs: Option<u32>,
+    /// Partial maintenance: when not empty, only the paths matching one of these patterns
+    /// (the meaning of ignored patterns) are in maintenance, and every other path passes.
+    #[serde(default)]
+    pub scope: Vec<String>,
     /// Paths that stay reachable.
     pub ignored_paths: Vec<IgnoredPath>,
     /// Networks whose clients stay served.
@@ -125,6 +129,7 @@ impl std::fmt::Debug for SiteState {
             .field("starts_at", &self.starts_at)
             .field("ends_at", &self.ends_at)
             .field("retry_after_secs", &self.retry_after_secs)
+            .field("scope", &self.scope)
             .field("ignored_paths", &self.ignored_paths)
             .field("allowed_networks", &self.allowed_networks)
             .field(
@@ -181,6 +186,10 @@ impl SiteState {
         if let Some(h) = &self.bypass_secret_hash {
             validate::secret_hash(h)?;
         }
+        validate::scope_size(self.scope.len())?;
+        for p in &self.scope {
+            validate::pattern_syntax(p)?;
+        }
         Ok(())
     }
 
@@ -204,6 +213,7 @@ impl SiteState {
             starts_at: None,
             ends_at: None,
             retry_after_secs: None,
+            scope: Vec::new(),
             ignored_paths: Vec::new(),
             allowed_networks: Vec::new(),
             bypass_secret_hash: None,
@@ -270,6 +280,8 @@ pub struct StateChange {
     pub ends_at: Option<Option<DateTime<Utc>>>,
     /// New `Retry-After` seconds (`Some(None)` clears it).
     pub retry_after_secs: Option<Option<u32>>,
+    /// New scope of partial maintenance (`Some(vec![])`: the whole site).
+    pub scope: Option<Vec<String>>,
 }
 
 impl StateChange {
@@ -282,6 +294,7 @@ impl StateChange {
     }
 
     /// Turn maintenance off and clear the window, so that it does not come back by itself.
+    /// The scope stays, for the record: the next `on` sets its own.
     pub fn turn_off() -> Self {
         StateChange {
             enabled: Some(false),
@@ -289,6 +302,27 @@ impl StateChange {
             ends_at: Some(None),
             ..Default::default()
         }
+    }
+
+    /// Partial maintenance: only paths matching one of `patterns` (the meaning of ignored
+    /// patterns: regexes matched at the start of the path without its leading `/`) are in
+    /// maintenance. No pattern means the whole site, as `maintenance on` without `--only`
+    /// says.
+    ///
+    /// ```
+    /// use maintenance_core::{SiteState, StateChange};
+    /// let mut site = SiteState::new(1, "example.com");
+    /// StateChange::turn_on().only(["^checkout/", "^api/orders"]).apply_to(&mut site).unwrap();
+    /// assert_eq!(site.scope, ["^checkout/", "^api/orders"]);
+    /// assert!(StateChange::turn_on().only(["^(x"]).apply_to(&mut site).is_err());
+    /// ```
+    pub fn only<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scope = Some(patterns.into_iter().map(Into::into).collect());
+        self
     }
 
     /// Set the mode.
@@ -342,6 +376,13 @@ impl StateChange {
         if let Some(v) = self.retry_after_secs {
             next.retry_after_secs = v;
         }
+        if let Some(patterns) = &self.scope {
+            validate::scope_size(patterns.len())?;
+            for p in patterns {
+                validate::pattern(p)?;
+            }
+            next.scope = patterns.clone();
+        }
         next.validate_state()?;
         *site = next;
         Ok(())
@@ -372,6 +413,13 @@ impl StateChange {
                 "retry_after={}",
                 v.map_or_else(|| "none".to_owned(), |s| s.to_string())
             ));
+        }
+        if let Some(v) = &self.scope {
+            if v.is_empty() {
+                parts.push("only=none".to_owned());
+            } else {
+                parts.push(format!("only={v:?}"));
+            }
         }
         parts.join(" ")
     }

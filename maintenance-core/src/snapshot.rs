@@ -28,6 +28,8 @@ pub struct LiveSite {
     key: Arc<str>,
     state: SiteState,
     ignored: PatternSet,
+    /// The scope of partial maintenance; empty for the whole site.
+    scope: PatternSet,
     networks: Vec<IpNet>,
     skipped: Vec<ValidationError>,
     /// The blocked answers, rendered on this site's first blocked request.
@@ -44,7 +46,21 @@ impl LiveSite {
         LiveSite::with_patterns(state, ignored, Vec::new())
     }
 
-    fn with_patterns(state: SiteState, ignored: PatternSet, skipped: Vec<ValidationError>) -> Self {
+    fn with_patterns(
+        state: SiteState,
+        ignored: PatternSet,
+        mut skipped: Vec<ValidationError>,
+    ) -> Self {
+        // An invalid scope pattern cannot say which paths are in maintenance: the whole site
+        // is, rather than fewer paths than the operator meant.
+        let mut scope_ok = true;
+        let scope = PatternSet::new(state.scope.iter().map(String::as_str), |e| {
+            tracing::warn!(site = %state.domain, error = %e,
+                "invalid scope pattern; the whole site is in maintenance");
+            scope_ok = false;
+            skipped.push(e);
+        });
+        let scope = if scope_ok { scope } else { PatternSet::empty() };
         // Stores hand over checked networks; a state built in code may still hold an
         // IPv4-mapped one, which must match the IPv4 form client addresses are compared in.
         let networks = state
@@ -56,6 +72,7 @@ impl LiveSite {
             key: Arc::from(normalize_host(&state.domain).as_ref()),
             state,
             ignored,
+            scope,
             networks,
             skipped,
             answers: AnswerCache::default(),
@@ -70,6 +87,12 @@ impl LiveSite {
     /// The site's ignored patterns (only the valid ones), compiled on first use.
     pub fn ignored(&self) -> &PatternSet {
         &self.ignored
+    }
+
+    /// The scope of partial maintenance (only the valid patterns; empty when the whole site
+    /// is in maintenance), compiled on first use.
+    pub fn scope(&self) -> &PatternSet {
+        &self.scope
     }
 
     /// The site's allowed networks.

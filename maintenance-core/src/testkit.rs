@@ -59,6 +59,7 @@ macro_rules! store_conformance_tests {
             set_state_many_changes_the_selected_sites_in_one_revision,
             set_state_many_is_all_or_nothing,
             list_sites_answers_as_page_of,
+            partial_maintenance_scope_round_trips,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -83,6 +84,138 @@ async fn default_site(store: &dyn MaintenanceStore) -> SiteState {
         .site(&SiteRef::Default)
         .await
         .expect("the default site")
+}
+
+/// Partial maintenance: a scope is stored, read back (by the change feed's readers too),
+/// refused when invalid, audited, kept by other writes and by `off`, replaced by the next, and
+/// cleared by an empty one, for one site only.
+pub async fn partial_maintenance_scope_round_trips(store: &dyn MaintenanceStore) {
+    store
+        .add_site("scoped.example", None, "t")
+        .await
+        .expect("add site");
+    let scoped = SiteRef::Domain("scoped.example".to_owned());
+    let before = store.revision().await.expect("revision");
+    let on = StateChange::turn_on().only(["^checkout/", "^api/orders"]);
+    let written = store
+        .set_state(&scoped, &on, "carol")
+        .await
+        .expect("on --only");
+    assert_eq!(written.scope, ["^checkout/", "^api/orders"]);
+    let read = store.site(&scoped).await.expect("site");
+    assert_eq!(
+        read.scope,
+        ["^checkout/", "^api/orders"],
+        "read back in order"
+    );
+    assert!(read.enabled);
+    assert!(
+        default_site(store).await.scope.is_empty(),
+        "another site keeps its own scope"
+    );
+    // The incremental reader sees it too.
+    if let Some(changes) = store.changes_since(before).await.expect("changes") {
+        let site = changes
+            .changed
+            .iter()
+            .find(|s| s.domain == "scoped.example")
+            .expect("the scoped site changed");
+        assert_eq!(site.scope, ["^checkout/", "^api/orders"]);
+    }
+    let loaded = store.load().await.expect("load");
+    let site = loaded
+        .sites
+        .iter()
+        .find(|s| s.domain == "scoped.example")
+        .expect("site");
+    assert_eq!(site.scope, ["^checkout/", "^api/orders"]);
+
+    // Other writes keep it.
+    store
+        .set_state(&scoped, &StateChange::turn_on().message("soon"), "t")
+        .await
+        .expect("message");
+    store
+        .add_ignored_path(&scoped, "^health", "", "t")
+        .await
+        .expect("ignore");
+    assert_eq!(store.site(&scoped).await.expect("site").scope.len(), 2);
+
+    // An invalid pattern is refused and changes nothing.
+    let revision = store.revision().await.expect("revision");
+    let bad = StateChange::turn_on().only(["^ok", "^(broken"]);
+    let err = store
+        .set_state(&scoped, &bad, "t")
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("^(broken"), "{err}");
+    assert_eq!(store.revision().await.expect("revision"), revision);
+    assert_eq!(store.site(&scoped).await.expect("site").scope.len(), 2);
+
+    // Audited with the patterns.
+    let events = store.events(Some(&scoped), 10).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "on" && e.detail.contains(r#"only=["^checkout/", "^api/orders"]"#)),
+        "{events:?}"
+    );
+
+    // A new scope replaces the old one; `off` keeps it; an empty one clears it.
+    store
+        .set_state(&scoped, &StateChange::turn_on().only(["^cart"]), "t")
+        .await
+        .expect("rescope");
+    assert_eq!(store.site(&scoped).await.expect("site").scope, ["^cart"]);
+    store
+        .set_state(&scoped, &StateChange::turn_off(), "t")
+        .await
+        .expect("off");
+    let off = store.site(&scoped).await.expect("site");
+    assert!(!off.enabled && off.scope == ["^cart"], "{off:?}");
+    let whole = StateChange::turn_on().only(Vec::<String>::new());
+    store.set_state(&scoped, &whole, "t").await.expect("on");
+    assert!(store.site(&scoped).await.expect("site").scope.is_empty());
+
+    // Many sites at once, and a site removed with its scope.
+    store
+        .add_site("scoped2.example", None, "t")
+        .await
+        .expect("add site");
+    let both = SiteSelection::Sites(vec![
+        scoped.clone(),
+        SiteRef::Domain("scoped2.example".to_owned()),
+    ]);
+    let bulk = StateChange::turn_on().only(["^cart", "^pay"]);
+    store.set_state_many(&both, &bulk, "t").await.expect("bulk");
+    for domain in ["scoped.example", "scoped2.example"] {
+        let site = store
+            .site(&SiteRef::Domain(domain.to_owned()))
+            .await
+            .expect("site");
+        assert_eq!(site.scope, ["^cart", "^pay"], "{domain}");
+    }
+    store
+        .set_state_many(&both, &whole, "t")
+        .await
+        .expect("bulk whole");
+    assert!(store.site(&scoped).await.expect("site").scope.is_empty());
+    store
+        .set_state(&scoped, &StateChange::turn_on().only(["^cart"]), "t")
+        .await
+        .expect("rescope");
+    store
+        .remove_site("scoped.example", "t")
+        .await
+        .expect("remove");
+    store
+        .remove_site("scoped2.example", "t")
+        .await
+        .expect("remove");
+    assert!(
+        store.site(&scoped).await.is_err(),
+        "the removed site is gone"
+    );
 }
 
 /// A fresh store holds exactly one site, the default one, not in maintenance.

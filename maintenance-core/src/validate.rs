@@ -13,6 +13,21 @@ pub use crate::host::validate_domain as domain;
 pub use crate::pattern::check_pattern_syntax as pattern_syntax;
 pub use crate::pattern::validate_pattern as pattern;
 
+/// The most scope patterns a site takes (partial maintenance).
+pub const MAX_SCOPE_PATTERNS: usize = 100;
+
+/// Checks how many scope patterns a site is given.
+pub fn scope_size(count: usize) -> Result<(), ValidationError> {
+    if count > MAX_SCOPE_PATTERNS {
+        return Err(ValidationError::TooMany {
+            field: "scope",
+            count,
+            max: MAX_SCOPE_PATTERNS,
+        });
+    }
+    Ok(())
+}
+
 /// The longest message accepted.
 pub const MAX_MESSAGE_LEN: usize = 2000;
 /// The longest description (of a pattern or a network) accepted.

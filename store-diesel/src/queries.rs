@@ -28,6 +28,7 @@ macro_rules! impl_engine {
             Option<String>,
             Option<TimeIn>,
             Option<String>,
+            Option<String>,
         );
 
         type EventTuple = (i64, Option<String>, TimeIn, String, String, String);
@@ -57,7 +58,9 @@ macro_rules! impl_engine {
             schema::maintenance_sites::bypass_secret_hash,
             schema::maintenance_sites::updated_at,
             schema::maintenance_sites::updated_by,
+            diesel::dsl::Nullable<schema::maintenance_site_scopes::scope_patterns>,
         ) {
+            use diesel::NullableExpressionMethods;
             use schema::maintenance_sites::dsl as s;
             (
                 s::id,
@@ -73,6 +76,7 @@ macro_rules! impl_engine {
                 s::bypass_secret_hash,
                 s::updated_at,
                 s::updated_by,
+                schema::maintenance_site_scopes::scope_patterns.nullable(),
             )
         }
 
@@ -96,6 +100,7 @@ macro_rules! impl_engine {
                 bypass_secret_hash: t.10,
                 updated_at: time("updated_at", t.11),
                 updated_by: t.12,
+                scope_patterns: t.13,
             }
         }
 
@@ -135,6 +140,7 @@ macro_rules! impl_engine {
                 .await
                 .optional()?;
             let sites: Vec<SiteTuple> = s::maintenance_sites
+                .left_join(schema::maintenance_site_scopes::table)
                 .select(site_columns())
                 .order(s::id)
                 .load(conn)
@@ -186,6 +192,7 @@ macro_rules! impl_engine {
             }
             let ids: Vec<i64> = recorded.iter().map(|(id, _)| *id).collect();
             let sites: Vec<SiteTuple> = s::maintenance_sites
+                .left_join(schema::maintenance_site_scopes::table)
                 .filter(s::id.eq_any(ids.clone()))
                 .select(site_columns())
                 .order(s::id)
@@ -289,6 +296,7 @@ macro_rules! impl_engine {
                 .await?;
             let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
             let mut sites: Vec<SiteTuple> = s::maintenance_sites
+                .left_join(schema::maintenance_site_scopes::table)
                 .select(site_columns())
                 .filter(s::id.eq_any(ids.clone()))
                 .load(conn)
@@ -511,7 +519,10 @@ macro_rules! impl_engine {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_sites::dsl as s;
-                let query = s::maintenance_sites.select(site_columns()).into_boxed();
+                let query = s::maintenance_sites
+                    .left_join(schema::maintenance_site_scopes::table)
+                    .select(site_columns())
+                    .into_boxed();
                 let query = match key {
                     crate::common::SiteKey::Default => {
                         query.filter(s::is_default.eq(true)).order(s::id).limit(1)
@@ -615,6 +626,43 @@ macro_rules! impl_engine {
                     .await
                     .map(drop)
                     .map_err(store_error)
+            }
+
+            async fn write_scope(
+                &mut self,
+                site_id: i64,
+                patterns: Option<&str>,
+            ) -> Result<(), maintenance_core::StoreError> {
+                self.write_scopes(&[site_id], patterns).await
+            }
+
+            async fn write_scopes(
+                &mut self,
+                site_ids: &[i64],
+                patterns: Option<&str>,
+            ) -> Result<(), maintenance_core::StoreError> {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                use schema::maintenance_site_scopes::dsl as sc;
+                diesel::delete(sc::maintenance_site_scopes.filter(sc::site_id.eq_any(site_ids)))
+                    .execute(&mut *self.conn)
+                    .await
+                    .map_err(store_error)?;
+                if let Some(patterns) = patterns
+                    && !site_ids.is_empty()
+                {
+                    use diesel::sql_types::{BigInt, Text};
+                    let sql = maintenance_sql::bulk::insert_scopes_sql(site_ids.len(), PLACEHOLDER);
+                    let mut query = diesel::sql_query(sql).into_boxed::<Db>();
+                    for id in site_ids {
+                        query = query.bind::<BigInt, _>(*id).bind::<Text, _>(patterns);
+                    }
+                    query
+                        .execute(&mut *self.conn)
+                        .await
+                        .map_err(store_error)?;
+                }
+                Ok(())
             }
 
             async fn update_site(
@@ -800,6 +848,7 @@ macro_rules! impl_engine {
                 use diesel_async::RunQueryDsl;
                 use schema::maintenance_sites::dsl as s;
                 let rows: Vec<SiteTuple> = s::maintenance_sites
+                .left_join(schema::maintenance_site_scopes::table)
                     .select(site_columns())
                     .order(s::id)
                     .load(&mut *self.conn)

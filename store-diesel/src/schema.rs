@@ -2,7 +2,7 @@
 //! with its native timestamp type (text on SQLite, `TIMESTAMPTZ` on PostgreSQL, `DATETIME(6)`
 //! on MariaDB/MySQL). The migrations (maintenance-sql's `migrations/`) create them.
 
-/// Declares the six tables, with `$time` as the timestamp type and `$revision_id` as the type
+/// Declares the seven tables, with `$time` as the timestamp type and `$revision_id` as the type
 /// of the revision row's key.
 macro_rules! maintenance_tables {
     ($time:ident, $revision_id:ident) => {
@@ -67,10 +67,22 @@ macro_rules! maintenance_tables {
             }
         }
 
+        diesel::table! {
+            use diesel::sql_types::*;
+            maintenance_site_scopes (site_id) {
+                site_id -> BigInt,
+                scope_patterns -> Text,
+            }
+        }
+
+        // Site rows are read with their scope row joined.
+        diesel::joinable!(maintenance_site_scopes -> maintenance_sites (site_id));
+
         // The changed sites are read with subselects on this table.
         diesel::allow_tables_to_appear_in_same_query!(
             maintenance_site_changes,
             maintenance_sites,
+            maintenance_site_scopes,
             maintenance_ignored_paths,
             maintenance_allowed_networks,
         );

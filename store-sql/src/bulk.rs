@@ -39,6 +39,23 @@ pub const SITE_WRITE_COLUMNS: [&str; 13] = [
     "updated_by",
 ];
 
+/// `DELETE` of the scope rows of `sites` sites (`site_id IN (...)`).
+pub fn delete_scopes_sql(sites: usize, placeholder: Placeholder) -> String {
+    format!(
+        "DELETE FROM maintenance_site_scopes WHERE site_id IN ({})",
+        placeholder.list(sites)
+    )
+}
+
+/// `INSERT` of a scope row for each of `sites` sites, bound as `(site_id, scope_patterns)`
+/// pairs.
+pub fn insert_scopes_sql(sites: usize, placeholder: Placeholder) -> String {
+    format!(
+        "INSERT INTO maintenance_site_scopes (site_id, scope_patterns) VALUES {}",
+        placeholder.tuples(sites, 2, 1)
+    )
+}
+
 /// The columns of an audit event, in the order the stores bind them.
 pub const EVENT_COLUMNS: [&str; 6] = ["site_id", "site_domain", "at", "actor", "action", "detail"];
 
@@ -251,9 +268,14 @@ async fn set_state_many_in(
         site.updated_by = Some(actor.to_owned());
         sites.push(site);
     }
+    // One scope for every site: the change's, checked by `apply_to` above.
+    let scope = change.scope.as_deref().map(crate::rows::write_scope);
     for chunk in sites.chunks(CHUNK) {
         tx.update_sites(chunk).await?;
         let ids: Vec<i64> = chunk.iter().map(|s| s.id).collect();
+        if let Some(scope) = &scope {
+            tx.write_scopes(&ids, scope.as_deref()).await?;
+        }
         tx.record_changes(&ids, revision).await?;
     }
     let action = AuditAction::of_change(&change).as_str();

@@ -180,6 +180,22 @@ pub trait WriteTx: Send {
     /// Writes a site's own columns (state, bypass hash and `updated_*`; not its patterns or
     /// networks).
     async fn update_site(&mut self, site: &SiteState) -> Result<(), StoreError>;
+    /// Writes a site's scope of partial maintenance ([`crate::rows::write_scope`]): its
+    /// `maintenance_site_scopes` row holds `patterns`, or is deleted with `None`.
+    async fn write_scope(&mut self, site_id: i64, patterns: Option<&str>)
+    -> Result<(), StoreError>;
+    /// Writes the same scope for several sites (at most [`crate::bulk::CHUNK`]), as
+    /// [`WriteTx::write_scope`] does for one. The default writes them one by one.
+    async fn write_scopes(
+        &mut self,
+        site_ids: &[i64],
+        patterns: Option<&str>,
+    ) -> Result<(), StoreError> {
+        for id in site_ids {
+            self.write_scope(*id, patterns).await?;
+        }
+        Ok(())
+    }
     /// Writes only a site's `updated_at` and `updated_by`.
     async fn touch_site(
         &mut self,
@@ -464,6 +480,7 @@ async fn remove_site_in(
     if row.is_default {
         return Err(StoreError::DefaultSite(domain));
     }
+    tx.write_scope(row.id, None).await?;
     tx.delete_site(row.id).await?;
     tx.record_change(row.id, revision, true).await?;
     let site = SiteState::new(row.id, domain);
@@ -501,6 +518,10 @@ async fn set_state_in(
     to_micros(change).apply_to(&mut loaded.site)?;
     let at = stamp(&mut loaded.site, actor)?;
     tx.update_site(&loaded.site).await?;
+    if change.scope.is_some() {
+        let scope = crate::rows::write_scope(&loaded.site.scope);
+        tx.write_scope(loaded.site.id, scope.as_deref()).await?;
+    }
     tx.record_change(loaded.site.id, revision, false).await?;
     audit(
         tx,

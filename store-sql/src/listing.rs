@@ -62,14 +62,20 @@ impl ListingSql {
         )
     }
 
-    /// `SELECT columns` of the page's sites, in listing order.
+    /// `SELECT columns` of the page's sites, in listing order. Each site's scope row is
+    /// joined ([`SITES_WITH_SCOPES`]), so the columns may name `scope_patterns`.
     pub fn page_sql(&self, columns: &str) -> String {
         format!(
-            "SELECT {columns} FROM maintenance_sites WHERE {} {}",
+            "SELECT {columns} FROM {SITES_WITH_SCOPES} WHERE {} {}",
             self.where_clause, self.order_and_page
         )
     }
 }
+
+/// The sites, each with the `scope_patterns` of its scope row (`NULL` without one): what a
+/// store selects site rows from.
+pub const SITES_WITH_SCOPES: &str = "maintenance_sites LEFT JOIN maintenance_site_scopes \
+     ON maintenance_site_scopes.site_id = maintenance_sites.id";
 
 /// `text` as a `LIKE` pattern matching it anywhere, `!` being the escape character.
 pub fn contains_pattern(text: &str) -> String {

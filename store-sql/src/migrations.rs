@@ -39,14 +39,23 @@ macro_rules! migrations {
 }
 
 /// SQLite's migrations, oldest first.
-pub const SQLITE: &[Migration] =
-    migrations!("sqlite": "0001_maintenance_tables", "0002_site_changes");
+pub const SQLITE: &[Migration] = migrations!(
+    "sqlite": "0001_maintenance_tables",
+    "0002_site_changes",
+    "0003_site_scopes",
+);
 /// PostgreSQL's migrations, oldest first.
-pub const POSTGRES: &[Migration] =
-    migrations!("postgres": "0001_maintenance_tables", "0002_site_changes");
+pub const POSTGRES: &[Migration] = migrations!(
+    "postgres": "0001_maintenance_tables",
+    "0002_site_changes",
+    "0003_site_scopes",
+);
 /// MariaDB's and MySQL's migrations, oldest first.
-pub const MYSQL: &[Migration] =
-    migrations!("mysql": "0001_maintenance_tables", "0002_site_changes");
+pub const MYSQL: &[Migration] = migrations!(
+    "mysql": "0001_maintenance_tables",
+    "0002_site_changes",
+    "0003_site_scopes",
+);
 
 #[cfg(test)]
 mod tests {

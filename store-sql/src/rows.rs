@@ -40,6 +40,9 @@ pub struct SiteRow {
     pub updated_at: Option<DateTime<Utc>>,
     /// Column `updated_by`.
     pub updated_by: Option<String>,
+    /// Column `scope_patterns` of the site's `maintenance_site_scopes` row (a JSON array of
+    /// patterns), `None` without one.
+    pub scope_patterns: Option<String>,
 }
 
 /// A `maintenance_ignored_paths` row as stored.
@@ -113,12 +116,45 @@ impl Rows {
     }
 }
 
+/// The scope of partial maintenance as stored: a JSON array of patterns.
+pub fn write_scope(patterns: &[String]) -> Option<String> {
+    (!patterns.is_empty()).then(|| serde_json::Value::from(patterns.to_vec()).to_string())
+}
+
+/// Reads a stored scope. One that cannot be read, or holds an invalid pattern, reads as the
+/// whole site (with a warning): maintenance then covers more than the operator meant, never
+/// less.
+fn read_scope(site_id: i64, text: &str) -> Vec<String> {
+    const TABLE: &str = "maintenance_site_scopes";
+    let patterns: Vec<String> = match serde_json::from_str(text) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(table = TABLE, site_id, error = %e,
+                "scope_patterns is not a JSON array of strings; the whole site is in maintenance");
+            return Vec::new();
+        }
+    };
+    let checked = validate::scope_size(patterns.len()).and_then(|()| {
+        patterns
+            .iter()
+            .try_for_each(|p| validate::pattern_syntax(p))
+    });
+    match checked {
+        Ok(()) => patterns,
+        Err(e) => {
+            tracing::warn!(table = TABLE, site_id, error = %e,
+                "invalid scope; the whole site is in maintenance");
+            Vec::new()
+        }
+    }
+}
+
 /// Turns a site row and its pattern and network rows into the core's [`SiteState`].
 ///
 /// Values the core would refuse on write are dealt with here, each with a warning naming the
 /// table and row id: an invalid pattern or network is left out; an unknown mode reads as
 /// [`Mode::Full`] (maintenance stays in force); a bad `retry_after_secs` or bypass hash reads
-/// as unset; a site whose domain cannot match a host is left out (the default site is kept).
+/// as unset; a scope that cannot be read reads as the whole site; a site whose domain cannot match a host is left out (the default site is kept).
 pub fn assemble_site<'a>(
     row: SiteRow,
     paths: impl IntoIterator<Item = &'a PathRow>,
@@ -161,6 +197,10 @@ pub fn assemble_site<'a>(
             })
             .is_ok()
     });
+    let scope = row
+        .scope_patterns
+        .as_deref()
+        .map_or_else(Vec::new, |text| read_scope(id, text));
     let ignored_paths = paths
         .into_iter()
         .filter(|p| match validate::pattern_syntax(&p.pattern) {
@@ -201,6 +241,7 @@ pub fn assemble_site<'a>(
         starts_at: row.starts_at,
         ends_at: row.ends_at,
         retry_after_secs,
+        scope,
         ignored_paths,
         allowed_networks,
         bypass_secret_hash,

@@ -29,10 +29,20 @@ pub(crate) fn no_revision_row() -> StoreError {
 macro_rules! site_columns {
     () => {
         "id, domain, name, is_default, enabled, mode, message, starts_at, ends_at, retry_after_secs, \
-         bypass_secret_hash, updated_at, updated_by"
+         bypass_secret_hash, updated_at, updated_by, scope_patterns"
     };
 }
 pub(crate) use site_columns;
+
+/// What site rows are selected from: [`maintenance_sql::listing::SITES_WITH_SCOPES`], as a
+/// literal for `concat!`.
+macro_rules! sites_from {
+    () => {
+        "maintenance_sites LEFT JOIN maintenance_site_scopes \
+         ON maintenance_site_scopes.site_id = maintenance_sites.id"
+    };
+}
+pub(crate) use sites_from;
 
 /// Typed column access on any backend's row.
 pub(crate) trait RowExt {
@@ -176,6 +186,7 @@ pub(crate) fn decode_site(row: &impl RowExt) -> Result<SiteRow, sqlx::Error> {
         bypass_secret_hash: row.opt_text("bypass_secret_hash")?,
         updated_at: lenient_time(row, table, id, "updated_at"),
         updated_by: row.opt_text("updated_by")?,
+        scope_patterns: row.opt_text("scope_patterns")?,
     })
 }
 
@@ -273,7 +284,9 @@ macro_rules! bulk_fns {
                     let rows = sqlx::query(concat!(
                         "SELECT ",
                         crate::common::site_columns!(),
-                        " FROM maintenance_sites ORDER BY id"
+                        " FROM ",
+                        crate::common::sites_from!(),
+                        " ORDER BY id"
                     ))
                     .fetch_all(&mut **tx)
                     .await?;
@@ -322,7 +335,12 @@ macro_rules! bulk_fns {
         ) -> Result<Vec<crate::common::SiteRow>, maintenance_core::StoreError> {
             bulk_rows_of(
                 tx,
-                concat!("SELECT ", crate::common::site_columns!(), " FROM maintenance_sites"),
+                concat!(
+                    "SELECT ",
+                    crate::common::site_columns!(),
+                    " FROM ",
+                    crate::common::sites_from!()
+                ),
                 "maintenance_sites",
                 "id",
                 site_ids,
@@ -451,6 +469,33 @@ macro_rules! bulk_fns {
             crate::common::db(query.execute(&mut **tx).await.map(drop))
         }
 
+        /// Writes one scope for `site_ids` (at most [`maintenance_sql::bulk::CHUNK`]): their
+        /// scope rows are replaced by ones holding `patterns`, or deleted with `None`.
+        async fn bulk_write_scopes(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            site_ids: &[i64],
+            patterns: Option<&str>,
+        ) -> Result<(), maintenance_core::StoreError> {
+            if site_ids.is_empty() {
+                return Ok(());
+            }
+            let sql = maintenance_sql::bulk::delete_scopes_sql(site_ids.len(), $ph);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in site_ids {
+                query = query.bind(*id);
+            }
+            crate::common::db(query.execute(&mut **tx).await.map(drop))?;
+            if let Some(patterns) = patterns {
+                let sql = maintenance_sql::bulk::insert_scopes_sql(site_ids.len(), $ph);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in site_ids {
+                    query = query.bind(*id).bind(patterns);
+                }
+                crate::common::db(query.execute(&mut **tx).await.map(drop))?;
+            }
+            Ok(())
+        }
+
         async fn bulk_insert_events(
             tx: &mut sqlx::Transaction<'static, $db>,
             events: &[crate::common::NewEvent<'_>],
@@ -576,6 +621,25 @@ mod tests {
             bypass_secret_hash: Some("plaintext".to_owned()),
             updated_at: None,
             updated_by: None,
+            scope_patterns: None,
+        }
+    }
+
+    #[test]
+    fn sites_are_selected_with_their_scopes() {
+        assert_eq!(sites_from!(), maintenance_sql::listing::SITES_WITH_SCOPES);
+    }
+
+    #[test]
+    fn scopes_read_as_stored_or_as_the_whole_site() {
+        let mut row = site_row(7, "shop.example", "full");
+        row.scope_patterns = Some(r#"["^checkout/","^api/orders"]"#.to_owned());
+        let site = assemble_site(row.clone(), [], []).unwrap();
+        assert_eq!(site.scope, ["^checkout/", "^api/orders"]);
+        for bad in ["not json", r#"{"a":1}"#, r#"["^ok", "^(broken"]"#, "[1]"] {
+            row.scope_patterns = Some(bad.to_owned());
+            let site = assemble_site(row.clone(), [], []).unwrap();
+            assert!(site.scope.is_empty(), "{bad}: {:?}", site.scope);
         }
     }
 

@@ -10,17 +10,23 @@ pub(crate) const SELECT_REVISION: &str = "SELECT revision FROM maintenance_revis
 pub(crate) const SELECT_SITES: &str = concat!(
     "SELECT ",
     site_columns!(),
-    " FROM maintenance_sites ORDER BY id"
+    " FROM ",
+    crate::common::sites_from!(),
+    " ORDER BY id"
 );
 pub(crate) const SELECT_DEFAULT_SITE: &str = concat!(
     "SELECT ",
     site_columns!(),
-    " FROM maintenance_sites WHERE is_default = TRUE ORDER BY id LIMIT 1"
+    " FROM ",
+    crate::common::sites_from!(),
+    " WHERE is_default = TRUE ORDER BY id LIMIT 1"
 );
 pub(crate) const SELECT_SITE_BY_DOMAIN: &str = concat!(
     "SELECT ",
     site_columns!(),
-    " FROM maintenance_sites WHERE domain = $1"
+    " FROM ",
+    crate::common::sites_from!(),
+    " WHERE domain = $1"
 );
 pub(crate) const SELECT_DEFAULT_DOMAIN: &str =
     "SELECT domain FROM maintenance_sites WHERE is_default = TRUE ORDER BY id LIMIT 1";
@@ -242,6 +248,22 @@ macro_rules! impl_write_tx {
                         .await
                         .map(drop),
                 )
+            }
+
+            async fn write_scope(
+                &mut self,
+                site_id: i64,
+                patterns: Option<&str>,
+            ) -> Result<(), maintenance_core::StoreError> {
+                bulk_write_scopes(&mut self.tx, &[site_id], patterns).await
+            }
+
+            async fn write_scopes(
+                &mut self,
+                site_ids: &[i64],
+                patterns: Option<&str>,
+            ) -> Result<(), maintenance_core::StoreError> {
+                bulk_write_scopes(&mut self.tx, site_ids, patterns).await
             }
 
             async fn touch_site(

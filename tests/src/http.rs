@@ -407,6 +407,7 @@ macro_rules! http_conformance_tests {
             browsers_go_to_the_status_page,
             pages_refresh_when_retry_after_has_passed,
             healthz_and_metrics_are_never_blocked,
+            partial_maintenance_blocks_only_its_scope,
         );
     };
     (@cases $server:expr; $($case:ident),* $(,)?) => {
@@ -767,6 +768,36 @@ pub mod cases {
             .await
             .expect("get");
         assert!(api.headers().get("refresh").is_none());
+    }
+
+    /// Partial maintenance (`on --only ^api/`): the API is down, the rest of the site is up,
+    /// and a path that reads two ways is in the scope.
+    pub async fn partial_maintenance_blocks_only_its_scope(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(&StateChange::turn_on().only(["^api/"])).await;
+        site.wait_for("/api/items", StatusCode::SERVICE_UNAVAILABLE)
+            .await;
+        assert_eq!(site.status("/").await, StatusCode::OK);
+        assert_eq!(site.status("/ignored-page/").await, StatusCode::OK);
+        let res = client()
+            .get(site.url("/api/items"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            RawRequest::get("/x/%2e%2e/api/items")
+                .header("host", "localhost")
+                .status(site.addr, None)
+                .await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "an ambiguous path is in the scope"
+        );
+        // `on` for the whole site again.
+        site.change(&StateChange::turn_on().only(Vec::<String>::new()))
+            .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
     }
 
     /// `/healthz` and `/metrics` answer during maintenance: load balancers keep routing to

@@ -181,6 +181,7 @@ async fn round_trip(
             &StateChange {
                 retry_after_secs: Some(Some(120)),
                 ends_at: Some(Some(at(4_102_448_400, 0))),
+                scope: Some(vec!["^checkout/".into(), "^api/orders".into()]),
                 ..Default::default()
             },
             "heidi",
@@ -199,6 +200,11 @@ async fn round_trip(
     assert_eq!((read.starts_at, read.ends_at), (None, None));
     assert_eq!(read.message.as_deref(), Some("Zurück — «merci»"));
     assert_eq!(read.bypass_secret_hash, None);
+    assert_eq!(
+        sqlx.site(&shop).await.unwrap().scope,
+        ["^checkout/", "^api/orders"],
+        "a scope written through diesel reads through sqlx"
+    );
     let events = sqlx.events(None, 1000).await.unwrap();
     assert_eq!(events.len(), 20);
     assert_eq!(events[0].action, "site.remove");

@@ -380,7 +380,7 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> String {
     let id = site.id;
     let inv = page.invalid.and_then(|i| i.for_form(id, FormKind::State));
     let time = |t: Option<DateTime<Utc>>| t.map(report::time).unwrap_or_default();
-    let (enabled, mode, message, starts, ends, retry) = match inv {
+    let (enabled, mode, message, starts, ends, retry, scope) = match inv {
         Some(i) => (
             i.values.get("enabled").is_some(),
             i.values.text("mode").to_owned(),
@@ -388,6 +388,7 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> String {
             i.values.text("starts_at").to_owned(),
             i.values.text("ends_at").to_owned(),
             i.values.text("retry_after").to_owned(),
+            i.values.text("scope").to_owned(),
         ),
         None => (
             site.enabled,
@@ -398,6 +399,7 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> String {
             site.retry_after_secs
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
+            site.scope.join("\n"),
         ),
     };
     let err = |field: &str| inv.and_then(|i| i.error(field));
@@ -463,6 +465,13 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> String {
             "empty: derived from the end",
             err("retry_after")
         )
+    ));
+    let scope_id = format!("scope-{id}");
+    out.push_str(&format!(
+        "<div class=\"field\"><label for=\"{scope_id}\">Only these paths (partial maintenance)</label>{}<br><textarea name=\"scope\" id=\"{scope_id}\" rows=\"2\" placeholder=\"Empty: the whole site. One pattern a line, e.g. ^checkout/\"{}>{}</textarea></div>\n",
+        error_span(&scope_id, err("scope")),
+        invalid_attrs(&scope_id, err("scope")),
+        e(&scope)
     ));
     if let Some(g) = err("general") {
         out.push_str(&format!(

@@ -62,6 +62,16 @@ fn state_change(
             }
         }
     };
+    let scope: Vec<String> = form
+        .text("scope")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(e) = scope.iter().find_map(|p| parse::pattern(p).err()) {
+        errors.push(("scope", e));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -72,6 +82,7 @@ fn state_change(
         starts_at: Some(starts_at),
         ends_at: Some(ends_at),
         retry_after_secs: Some(retry_after),
+        scope: Some(scope),
     };
     let mut next = site.clone();
     match change.apply_to(&mut next) {
@@ -80,6 +91,9 @@ fn state_change(
             "ends_at",
             format!("{e}; expected an end after the start"),
         )]),
+        Err(e @ (ValidationError::Pattern { .. } | ValidationError::TooMany { .. })) => {
+            Err(vec![("scope", e.to_string())])
+        }
         Err(e) => Err(vec![("general", e.to_string())]),
     }
 }

@@ -84,6 +84,7 @@ fn on_change(args: &OnArgs, now: DateTime<Utc>) -> Result<StateChange, CliError>
         starts_at: Some(starts_at),
         ends_at: Some(ends_at),
         retry_after_secs: Some(args.retry_after),
+        scope: Some(args.only.clone()),
     })
 }
 

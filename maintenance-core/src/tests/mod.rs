@@ -15,6 +15,7 @@ mod methods;
 mod networks;
 mod paths;
 mod properties;
+mod scope;
 mod seed;
 mod sites;
 

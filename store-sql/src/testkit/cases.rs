@@ -152,6 +152,67 @@ pub async fn concurrent_writes_are_serialised<D: TestDriver>() {
     assert_eq!(store.events(None, 100).await.expect("events").len(), 40);
 }
 
+/// Partial maintenance set in plain SQL (a row of `maintenance_site_scopes`) is read, by a
+/// live handle too; a scope that cannot be read reads as the whole site.
+pub async fn a_scope_written_in_plain_sql_is_read<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    store
+        .add_site("other.example", None, "t")
+        .await
+        .expect("add site");
+    let other = store
+        .site(&SiteRef::Domain("other.example".into()))
+        .await
+        .expect("site");
+    let id = store.site(&SiteRef::Default).await.expect("site").id;
+    let handle = maintenance_core::Maintenance::new(
+        store.clone(),
+        maintenance_core::Policy::builder()
+            .bypass_signing_key(b"0123456789abcdef0123456789abcdef".to_vec())
+            .build()
+            .expect("policy"),
+    );
+    handle.refresh().await.expect("first load");
+    let sql = format!(
+        r#"INSERT INTO maintenance_site_scopes (site_id, scope_patterns) VALUES ({id}, '["^api/", "^checkout"]')"#
+    );
+    assert_eq!(D::exec(&store, &sql).await, 1, "{sql}");
+    // By hand, the revision is bumped too, as for any change written in SQL.
+    D::exec(
+        &store,
+        "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
+    )
+    .await;
+    let site = store.site(&SiteRef::Default).await.expect("site");
+    assert_eq!(site.scope, ["^api/", "^checkout"]);
+    handle.refresh().await.expect("refresh");
+    let snapshot = handle.snapshot().expect("snapshot");
+    let live = snapshot.default_site().expect("default site");
+    assert_eq!(live.state().scope, ["^api/", "^checkout"]);
+    assert!(
+        snapshot
+            .site("other.example")
+            .expect("other")
+            .state()
+            .scope
+            .is_empty(),
+        "the other site has none"
+    );
+
+    let bad = format!(
+        r#"INSERT INTO maintenance_site_scopes (site_id, scope_patterns) VALUES ({}, '["^ok", "^(broken"]')"#,
+        other.id
+    );
+    assert_eq!(D::exec(&store, &bad).await, 1, "{bad}");
+    let other = store
+        .site(&SiteRef::Domain("other.example".into()))
+        .await
+        .expect("site with a bad scope");
+    assert!(other.scope.is_empty(), "{:?}", other.scope);
+}
+
 /// Bad rows written by hand are skipped; the rest of the snapshot loads; an unknown mode
 /// reads as full maintenance, a negative retry-after and a malformed hash as unset.
 pub async fn bad_rows_are_skipped<D: TestDriver>() {

@@ -1,0 +1,108 @@
+//! Partial maintenance: only the paths of the site's scope are in maintenance.
+
+use super::*;
+
+fn scoped(patterns: &[&str]) -> Snapshot {
+    let mut s = default_site();
+    s.scope = patterns.iter().map(|p| p.to_string()).collect();
+    snap(vec![s])
+}
+
+#[test]
+fn only_paths_in_the_scope_are_blocked() {
+    let snap = scoped(&["^checkout/", "/api/orders"]);
+    let p = Policy::default();
+    for path in [
+        "/checkout/",
+        "/checkout/pay",
+        "/api/orders",
+        "/api/orders/7",
+    ] {
+        block(run_anon(&snap, &p, &Req::get(path)));
+    }
+    for path in ["/", "/shop", "/api/items", "/checkoutx", "/x/checkout/"] {
+        assert_eq!(
+            allowed(&run_anon(&snap, &p, &Req::get(path))),
+            Some(AllowReason::OutsideScope),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_scope_is_the_whole_site() {
+    let snap = scoped(&[]);
+    block(run_anon(&snap, &Policy::default(), &Req::get("/anything")));
+}
+
+#[test]
+fn exemptions_still_apply_inside_the_scope() {
+    let snap = scoped(&["^shop"]);
+    let p = Policy::default();
+    assert_eq!(
+        allowed(&run(&snap, &p, &Req::get("/shop"), Identity::Superuser)),
+        Some(AllowReason::Superuser)
+    );
+    assert_eq!(
+        allowed(&run_anon(&snap, &p, &Req::get("/admin/"))),
+        Some(AllowReason::OutsideScope)
+    );
+}
+
+#[test]
+fn paths_that_read_two_ways_are_in_the_scope() {
+    let snap = scoped(&["^shop"]);
+    for path in ["/other/../shop", "/other%2f..%2fshop", "/x/%2e%2e/shop"] {
+        let req = http::Request::builder().uri(path).body(()).unwrap();
+        let d = decide(
+            Some(&snap),
+            &Policy::default(),
+            &req,
+            Identity::Anonymous,
+            t(NOW),
+        );
+        assert!(matches!(d, Decision::Block(_)), "{path}: {d:?}");
+    }
+}
+
+#[test]
+fn an_invalid_scope_pattern_puts_the_whole_site_in_maintenance() {
+    let snap = scoped(&["^(broken", "^checkout/"]);
+    assert_eq!(snap.skipped().len(), 1);
+    block(run_anon(&snap, &Policy::default(), &Req::get("/shop")));
+}
+
+#[test]
+fn the_scope_is_written_checked_and_cleared_by_an_empty_one() {
+    let mut site = SiteState::new(1, "example.com");
+    StateChange::turn_on()
+        .only(["^api/"])
+        .apply_to(&mut site)
+        .unwrap();
+    assert_eq!(site.scope, ["^api/"]);
+    let err = StateChange::turn_on()
+        .only(["^api/", "^(x"])
+        .apply_to(&mut site)
+        .unwrap_err();
+    assert!(err.to_string().contains("^(x"), "{err}");
+    assert_eq!(site.scope, ["^api/"], "a refused change changes nothing");
+    let many: Vec<String> = (0..=validate::MAX_SCOPE_PATTERNS)
+        .map(|i| format!("^p{i}"))
+        .collect();
+    let err = StateChange::turn_on()
+        .only(many)
+        .apply_to(&mut site)
+        .unwrap_err();
+    assert!(err.to_string().contains("scope"), "{err}");
+    StateChange::turn_off().apply_to(&mut site).unwrap();
+    assert_eq!(site.scope, ["^api/"], "off keeps it");
+    StateChange::turn_on()
+        .only(Vec::<String>::new())
+        .apply_to(&mut site)
+        .unwrap();
+    assert!(site.scope.is_empty());
+    assert_eq!(
+        StateChange::turn_on().only(["^a", "^b"]).describe(),
+        r#"enabled=true only=["^a", "^b"]"#
+    );
+}
