@@ -6,6 +6,7 @@
 //! clients do. A blocked call gets a gRPC answer (HTTP 200, `grpc-status: 14`, the message in
 //! `grpc-message`) and the site comes from `:authority`. The health service is never blocked:
 //! the policy ignores `^grpc\.health\.v1\.Health/`, so a balancer's probe keeps passing.
+//! `GET /healthz` and `GET /metrics` answer over HTTP/1.1 as on the other test projects.
 //!
 //! The messages and the service are written out here rather than generated from
 //! `helloworld.proto`, so that building needs no `protoc`:
@@ -121,9 +122,20 @@ pub async fn service(sessions: Sessions, maintenance: Option<Maintenance>) -> Ap
     let (reporter, health) = tonic_health::server::health_reporter();
     // The server as a whole ("") is reported serving from the start.
     reporter.set_serving::<Greeter>().await;
+    // `GET /healthz` and `GET /metrics` over HTTP/1.1, as on every test project.
     let router = tonic::service::Routes::new(Greeter)
         .add_service(health)
-        .into_axum_router();
+        .into_axum_router()
+        .route("/healthz", axum::routing::get(|| async { crate::HEALTHZ }))
+        .route(
+            "/metrics",
+            axum::routing::get(|| async {
+                (
+                    [(http::header::CONTENT_TYPE, crate::METRICS_CONTENT_TYPE)],
+                    crate::metrics_text(),
+                )
+            }),
+        );
     match maintenance {
         Some(m) => Either::Left(
             MaintenanceLayer::new(m)

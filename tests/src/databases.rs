@@ -87,13 +87,14 @@ impl Access {
 }
 
 /// The tables the stores read and write.
-pub const MAINTENANCE_TABLES: [&str; 6] = [
+pub const MAINTENANCE_TABLES: [&str; 7] = [
     "maintenance_sites",
     "maintenance_ignored_paths",
     "maintenance_allowed_networks",
     "maintenance_events",
     "maintenance_revision",
     "maintenance_site_changes",
+    "maintenance_site_scopes",
 ];
 
 /// A role with limited privileges on one test database, with a name no other test run uses.

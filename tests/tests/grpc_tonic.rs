@@ -146,6 +146,27 @@ async fn health_is_served_during_maintenance() {
         "Sorry, the service is temporarily down for maintenance"
     );
     assert_eq!(site.health("").await, ServingStatus::Serving);
+    // The HTTP probes and the metrics answer too, over HTTP/1.1.
+    let http = reqwest::Client::new();
+    let res = http
+        .get(format!("http://{}/healthz", site.addr))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.expect("body"), "ok");
+    let res = http
+        .get(format!("http://{}/metrics", site.addr))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.expect("body");
+    let blocked = maintenance_tests::http::prometheus_value(
+        &page,
+        r#"maintenance_requests_total{outcome="blocked",reason="maintenance"}"#,
+    );
+    assert!(blocked.is_some_and(|n| n >= 1.0), "{page}");
     assert_eq!(
         site.health("helloworld.Greeter").await,
         ServingStatus::Serving
