@@ -303,14 +303,36 @@ pub fn answer_response(answer: &BlockedAnswer) -> HttpResponse {
         StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let mut res = HttpResponse::with_body(status, answer.body().clone());
     let headers = res.headers_mut();
-    for (name, value) in answer.headers() {
-        // The same bytes in the `http` 0.2 types actix-web uses; both accept what the core
-        // makes.
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.insert(name, value);
+    // The core's list (`BlockedAnswer::headers`), with actix-web's own constants: no name
+    // is parsed on the blocked path.
+    if let Some(ct) = answer.content_type() {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(secs) = answer.retry_after() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some(secs) = answer.refresh() {
+        headers.insert(HeaderName::from_static("refresh"), HeaderValue::from(secs));
+    }
+    if let Some(location) = answer.location()
+        && let Ok(value) = HeaderValue::from_bytes(location.as_bytes())
+    {
+        headers.insert(header::LOCATION, value);
+    }
+    if let Some(message) = answer.grpc_message() {
+        headers.insert(
+            HeaderName::from_static("grpc-status"),
+            HeaderValue::from_static("14"),
+        );
+        if let Ok(value) = HeaderValue::from_bytes(message) {
+            headers.insert(HeaderName::from_static("grpc-message"), value);
+        }
+        if let Some(secs) = answer.retry_after() {
+            headers.insert(
+                HeaderName::from_static("grpc-retry-pushback-ms"),
+                HeaderValue::from(secs.saturating_mul(1000)),
+            );
         }
     }
     res.map_into_boxed_body()

@@ -376,30 +376,37 @@ impl Handler for AnswerRoute {
 pub fn answer_response(answer: &BlockedAnswer) -> Response<'_> {
     let mut out = Response::build();
     out.status(Status::new(answer.status().as_u16()));
-    for (name, value) in answer.headers() {
-        if let Ok(value) = value.to_str() {
-            out.raw_header(static_name(&name), value.to_owned());
+    // The core's list (`BlockedAnswer::headers`), with names rocket borrows for good: no
+    // copy of a name, and of a value only where it is a number or the site's text.
+    if let Some(ct) = answer.content_type() {
+        out.raw_header("Content-Type", ct);
+    }
+    out.raw_header("Cache-Control", "no-store");
+    if let Some(secs) = answer.retry_after() {
+        out.raw_header("Retry-After", secs.to_string());
+    }
+    if let Some(secs) = answer.refresh() {
+        out.raw_header("Refresh", secs.to_string());
+    }
+    if let Some(location) = answer.location().and_then(|l| l.to_str().ok()) {
+        out.raw_header("Location", location.to_owned());
+    }
+    if let Some(message) = answer.grpc_message() {
+        out.raw_header("grpc-status", "14");
+        out.raw_header(
+            "grpc-message",
+            String::from_utf8_lossy(message).into_owned(),
+        );
+        if let Some(secs) = answer.retry_after() {
+            out.raw_header(
+                "grpc-retry-pushback-ms",
+                secs.saturating_mul(1000).to_string(),
+            );
         }
     }
     let body: &[u8] = answer.body();
     out.sized_body(body.len(), Cursor::new(body));
     out.finalize()
-}
-
-/// The name of a header of a blocked answer, without a copy for the ones the core sends.
-fn static_name(name: &http::HeaderName) -> std::borrow::Cow<'static, str> {
-    use http::header;
-    const KNOWN: [(http::HeaderName, &str); 5] = [
-        (header::CONTENT_TYPE, "Content-Type"),
-        (header::CACHE_CONTROL, "Cache-Control"),
-        (header::RETRY_AFTER, "Retry-After"),
-        (header::REFRESH, "Refresh"),
-        (header::LOCATION, "Location"),
-    ];
-    KNOWN
-        .iter()
-        .find(|(known, _)| known == name)
-        .map_or_else(|| name.as_str().to_owned().into(), |(_, s)| (*s).into())
 }
 
 /// Turns one of the core's responses (the bypass redirect, an application's blocked

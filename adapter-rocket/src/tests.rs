@@ -370,3 +370,22 @@ fn conversion_keeps_status_headers_and_body() {
     );
     assert_eq!(out.body().preset_size(), Some("<p>down</p>".len()));
 }
+
+#[rocket::async_test]
+async fn answers_carry_the_cores_headers() {
+    for (name, answer) in maintenance_core::testkit::blocked_answers_of_every_kind().await {
+        let res = answer_response(&answer);
+        assert_eq!(res.status().code, answer.status().as_u16(), "{name}");
+        let mut got: Vec<(String, String)> = res
+            .headers()
+            .iter()
+            .map(|h| (h.name().as_str().to_ascii_lowercase(), h.value().to_owned()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            maintenance_core::testkit::answer_header_pairs(&answer),
+            "{name}"
+        );
+    }
+}

@@ -488,6 +488,16 @@ impl BlockedAnswer {
         self.retry_after
     }
 
+    /// The `Refresh` seconds of a page, when the policy asks for it.
+    pub fn refresh(&self) -> Option<u64> {
+        self.refresh
+    }
+
+    /// The `grpc-message` of a gRPC answer (percent-encoded), when the answer is one.
+    pub fn grpc_message(&self) -> Option<&Bytes> {
+        matches!(self.kind, Kind::Grpc).then_some(&self.body)
+    }
+
     /// The body to send: a page or a JSON document, empty for a redirect or a gRPC answer.
     pub fn body(&self) -> &Bytes {
         static EMPTY: Bytes = Bytes::new();
@@ -500,6 +510,12 @@ impl BlockedAnswer {
     /// The headers to send: `Content-Type`, `Cache-Control: no-store` and, when known,
     /// `Retry-After`; `Refresh` on pages when the policy asks for it; `Location` on a
     /// redirect; `grpc-status`, `grpc-message` and `grpc-retry-pushback-ms` on a gRPC answer.
+    ///
+    /// An adapter whose framework has header types of its own may build the same list from
+    /// [`BlockedAnswer::content_type`], [`BlockedAnswer::retry_after`],
+    /// [`BlockedAnswer::refresh`], [`BlockedAnswer::location`] and
+    /// [`BlockedAnswer::grpc_message`] with its own constants, which costs no parse of a
+    /// name.
     pub fn headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + use<> {
         let grpc = matches!(self.kind, Kind::Grpc);
         let message = grpc

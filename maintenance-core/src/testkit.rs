@@ -1149,6 +1149,75 @@ pub async fn memory_handle(
 /// `/_maintenance/bypass/s3cret`.
 pub const BYPASS_SECRET: &str = "s3cret";
 
+/// One blocked answer of each kind, named: a page with `Refresh`, a redirect, the seed's JSON,
+/// RFC 9457, gRPC and gRPC-Web, all with `Retry-After`. Adapters check that their responses
+/// carry exactly [`crate::BlockedAnswer::headers`].
+pub async fn blocked_answers_of_every_kind() -> Vec<(&'static str, crate::BlockedAnswer)> {
+    let store = Arc::new(crate::MemoryStore::new());
+    let on = StateChange::turn_on()
+        .message("Back at 5 — 100%")
+        .retry_after_secs(60);
+    store
+        .set_state(&SiteRef::Default, &on, "testkit")
+        .await
+        .expect("turn on");
+    let key = b"0123456789abcdef0123456789abcdef".to_vec();
+    let pages = crate::Policy::builder()
+        .bypass_signing_key(key.clone())
+        .refresh(None)
+        .build()
+        .expect("policy");
+    let redirecting = crate::Policy::builder()
+        .bypass_signing_key(key)
+        .redirect_to("https://status.example.com/now")
+        .build()
+        .expect("policy");
+    let cases: [(&'static str, &crate::Policy, &str, &str); 6] = [
+        ("page", &pages, "accept", "text/html"),
+        ("redirect", &redirecting, "accept", "text/html"),
+        ("json", &pages, "accept", "application/json"),
+        ("problem", &pages, "accept", "application/problem+json"),
+        ("grpc", &pages, "content-type", "application/grpc"),
+        (
+            "grpc-web",
+            &pages,
+            "content-type",
+            "application/grpc-web+proto",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, policy, header, value) in cases {
+        let handle = crate::Maintenance::new(Arc::clone(&store), policy.clone());
+        handle.refresh().await.expect("load");
+        let req = http::Request::builder()
+            .uri("/")
+            .header(header, value)
+            .body(())
+            .expect("request");
+        match handle.check(&req, crate::Identity::Anonymous) {
+            crate::Decision::Block(block) => out.push((name, handle.blocked_answer(&block, &req))),
+            other => panic!("{name}: expected a block, got {other:?}"),
+        }
+    }
+    out
+}
+
+/// The headers of `answer` as `(lower-case name, value)` pairs, sorted: what an adapter's
+/// response must carry.
+pub fn answer_header_pairs(answer: &crate::BlockedAnswer) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = answer
+        .headers()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
 /// [`memory_handle`] in maintenance, with the default site's bypass secret set to
 /// [`BYPASS_SECRET`].
 pub async fn memory_handle_with_bypass() -> (crate::Maintenance, Arc<crate::MemoryStore>) {
