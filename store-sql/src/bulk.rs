@@ -245,6 +245,8 @@ async fn set_state_many_in(
     let change = to_micros(change);
     let at = now();
     let mut sites = Vec::with_capacity(rows.len());
+    // The sites whose stored scope the change replaces: only their scope rows are written.
+    let mut rescoped: Vec<i64> = Vec::new();
     for row in rows {
         let id = row.id;
         let domain = row.domain.clone();
@@ -260,9 +262,13 @@ async fn set_state_many_in(
                 SiteSelection::Sites(_) => return Err(StoreError::UnknownSite(domain)),
             }
         };
+        let scope_before = change.scope.as_ref().map(|_| site.scope.clone());
         if let Err(e) = change.apply_to(&mut site) {
             tracing::warn!(site = %site.domain, error = %e, "the bulk change does not fit this site; nothing was written");
             return Err(e.into());
+        }
+        if scope_before.is_some_and(|before| before != site.scope) {
+            rescoped.push(site.id);
         }
         site.updated_at = Some(at);
         site.updated_by = Some(actor.to_owned());

@@ -515,10 +515,11 @@ async fn set_state_in(
     actor: &str,
 ) -> Result<SiteState, StoreError> {
     let mut loaded = load_site(tx, site).await?;
+    let scope_before = loaded.site.scope.clone();
     to_micros(change).apply_to(&mut loaded.site)?;
     let at = stamp(&mut loaded.site, actor)?;
     tx.update_site(&loaded.site).await?;
-    if change.scope.is_some() {
+    if loaded.site.scope != scope_before {
         let scope = crate::rows::write_scope(&loaded.site.scope);
         tx.write_scope(loaded.site.id, scope.as_deref()).await?;
     }
