@@ -398,6 +398,24 @@ impl MaintenanceStore for MemoryStore {
         .map(drop)
     }
 
+    async fn record_event(
+        &self,
+        site: &SiteRef,
+        action: AuditAction,
+        detail: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        crate::validate::text("detail", detail, crate::validate::MAX_MESSAGE_LEN)?;
+        self.with(|inner| {
+            let domain = find_site(&inner.sites, site)
+                .ok_or_else(|| unknown_site(site))?
+                .domain
+                .clone();
+            inner.record(Some(domain), actor, action.as_str(), detail.to_owned());
+            Ok(())
+        })
+    }
+
     async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError> {
         self.with(|inner| {
             let domain = match site {

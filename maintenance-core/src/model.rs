@@ -452,11 +452,14 @@ pub enum AuditAction {
     BypassSet,
     /// The bypass secret cleared (`bypass.clear`).
     BypassClear,
+    /// `maintenance run`: the command failed or was interrupted, and maintenance stays on
+    /// (`run.failed`).
+    RunFailed,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 12] = [
         AuditAction::On,
         AuditAction::Off,
         AuditAction::Update,
@@ -468,6 +471,7 @@ impl AuditAction {
         AuditAction::AllowRemove,
         AuditAction::BypassSet,
         AuditAction::BypassClear,
+        AuditAction::RunFailed,
     ];
 
     /// The name stored in the audit log, e.g. `ignore.add`.
@@ -484,6 +488,7 @@ impl AuditAction {
             AuditAction::AllowRemove => "allow.remove",
             AuditAction::BypassSet => "bypass.set",
             AuditAction::BypassClear => "bypass.clear",
+            AuditAction::RunFailed => "run.failed",
         }
     }
 

@@ -153,6 +153,17 @@ pub trait MaintenanceStore: MaintenanceSource {
     /// The newest audit events first, at most `limit`, of one site or of all.
     async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError>;
 
+    /// Appends an audit event about `site` that changes nothing of its state, such as
+    /// [`AuditAction::RunFailed`](crate::AuditAction::RunFailed). The detail is checked like
+    /// any text ([`crate::validate::MAX_MESSAGE_LEN`]).
+    async fn record_event(
+        &self,
+        site: &SiteRef,
+        action: crate::AuditAction,
+        detail: &str,
+        actor: &str,
+    ) -> Result<(), StoreError>;
+
     /// One site's state.
     async fn site(&self, site: &SiteRef) -> Result<SiteState, StoreError> {
         let contents = self.load().await?;
@@ -312,6 +323,16 @@ impl<T: MaintenanceStore + ?Sized> MaintenanceStore for Arc<T> {
 
     async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError> {
         (**self).events(site, limit).await
+    }
+
+    async fn record_event(
+        &self,
+        site: &SiteRef,
+        action: crate::AuditAction,
+        detail: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        (**self).record_event(site, action, detail, actor).await
     }
 
     async fn site(&self, site: &SiteRef) -> Result<SiteState, StoreError> {

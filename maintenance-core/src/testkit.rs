@@ -738,6 +738,29 @@ pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) 
         .set_bypass_secret_hash(&site, None, "t")
         .await
         .expect("bypass.clear");
+    let revision = store.revision().await.expect("revision");
+    store
+        .record_event(&site, A::RunFailed, "`false` failed with exit code 1", "t")
+        .await
+        .expect("run.failed");
+    assert_eq!(
+        store.site(&site).await.expect("site").updated_by.as_deref(),
+        Some("t")
+    );
+    assert!(
+        store.revision().await.expect("revision") >= revision,
+        "an event alone never moves the revision back"
+    );
+    let err = store
+        .record_event(
+            &SiteRef::Domain("nope.example".into()),
+            A::RunFailed,
+            "",
+            "t",
+        )
+        .await
+        .expect_err("unknown site");
+    assert!(err.to_string().contains("nope.example"), "{err}");
 
     let mut kinds: Vec<Option<A>> = store
         .events(None, 100)
@@ -761,9 +784,12 @@ pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) 
             A::AllowRemove,
             A::BypassSet,
             A::BypassClear,
+            A::RunFailed,
         ]
         .map(Some)
     );
+    let last = &store.events(Some(&site), 1).await.expect("events")[0];
+    assert_eq!(last.detail, "`false` failed with exit code 1");
 }
 
 /// `changes_since` names every site a write changed (its patterns and networks included) and
@@ -1467,6 +1493,17 @@ impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
     async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError> {
         self.count_other();
         self.inner.events(site, limit).await
+    }
+
+    async fn record_event(
+        &self,
+        site: &SiteRef,
+        action: crate::AuditAction,
+        detail: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        self.count_other();
+        self.inner.record_event(site, action, detail, actor).await
     }
 }
 

@@ -536,6 +536,32 @@ async fn set_state_in(
     Ok(loaded.site)
 }
 
+/// [`MaintenanceStore::record_event`](maintenance_core::MaintenanceStore::record_event) through an
+/// [`Engine`]. The write takes the writers' lock like any other and records the site as
+/// changed at the new revision, so servers read that one site again (and find it as it was)
+/// rather than everything.
+pub async fn record_event<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    action: AuditAction,
+    detail: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    validate::text("detail", detail, validate::MAX_MESSAGE_LEN)?;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = async {
+        let row = tx
+            .site_row(&SiteKey::of(site))
+            .await?
+            .ok_or_else(|| unknown_site(site))?;
+        tx.record_change(row.id, revision, false).await?;
+        let state = SiteState::new(row.id, row.domain);
+        audit(&mut *tx, &state, now(), actor, action.as_str(), detail).await
+    }
+    .await;
+    settle(tx, result).await
+}
+
 /// [`MaintenanceStore::add_ignored_path`](maintenance_core::MaintenanceStore::add_ignored_path) through
 /// an [`Engine`].
 pub async fn add_ignored_path<E: Engine + ?Sized>(

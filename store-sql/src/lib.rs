@@ -113,6 +113,16 @@ macro_rules! sql_store {
                 $crate::engine::set_state(self, site, change, actor).await
             }
 
+            async fn record_event(
+                &self,
+                site: &$crate::__core::SiteRef,
+                action: $crate::__core::AuditAction,
+                detail: &str,
+                actor: &str,
+            ) -> ::std::result::Result<(), $crate::__core::StoreError> {
+                $crate::engine::record_event(self, site, action, detail, actor).await
+            }
+
             async fn add_ignored_path(
                 &self,
                 site: &$crate::__core::SiteRef,
