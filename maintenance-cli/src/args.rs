@@ -89,6 +89,9 @@ pub enum Command {
     Log(LogArgs),
     /// Serve the admin web page.
     Admin(AdminArgs),
+    /// Run a command in maintenance: on (with the options of `on`) while it runs, back to the
+    /// previous state when it succeeds, left on (exit status: the command's) when it fails.
+    Run(RunArgs),
 }
 
 /// `status [--site D] [--json]`
@@ -135,6 +138,17 @@ pub struct OnArgs {
     /// maintenance; repeat for several. Without it, the whole site is.
     #[arg(long = "only", value_name = "PATTERN", value_parser = parse::pattern, allow_hyphen_values = true)]
     pub only: Vec<String>,
+}
+
+/// `run [--site D]... [--all] [the options of on] -- CMD [ARGS]...`
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The sites and the state while the command runs, as for `on`.
+    #[command(flatten)]
+    pub on: OnArgs,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// `off [--site D]... [--all]`

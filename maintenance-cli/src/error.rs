@@ -31,6 +31,14 @@ pub enum CliError {
     /// Any other failure, already worded for the operator.
     #[error("{0}")]
     Failed(String),
+    /// The command `run` ran failed or was interrupted; the exit status is `code`.
+    #[error("{message}")]
+    Command {
+        /// The exit status to give: the command's, or 128 + a signal's number.
+        code: i32,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl CliError {
@@ -43,6 +51,7 @@ impl CliError {
                 maintenance_sqlx::Error::UnsupportedUrl { .. }
                 | maintenance_sqlx::Error::BackendNotCompiled { .. },
             ) => EXIT_USAGE,
+            CliError::Command { code, .. } => *code,
             _ => EXIT_FAILURE,
         }
     }

@@ -5,6 +5,7 @@
 mod bypass;
 mod lists;
 mod log;
+mod run;
 mod sites;
 mod state;
 
@@ -23,6 +24,7 @@ use crate::error::CliError;
 use bypass::bypass_cmd;
 use lists::{allow, ignore};
 use log::log;
+use run::run_command;
 use sites::sites;
 use state::{off, on, status};
 
@@ -110,6 +112,7 @@ pub async fn execute(
         Command::Allow(args) => allow(store, args, &actor).await,
         Command::Bypass(args) => bypass_cmd(store, args, &actor).await,
         Command::Log(args) => log(store, args).await,
+        Command::Run(args) => run_command(store, args, &actor, now).await,
     }
 }
 

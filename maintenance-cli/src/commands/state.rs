@@ -35,7 +35,7 @@ pub(super) async fn status(
 }
 
 /// The change `on` makes: the options given define the whole state.
-fn on_change(args: &OnArgs, now: DateTime<Utc>) -> Result<StateChange, CliError> {
+pub(super) fn on_change(args: &OnArgs, now: DateTime<Utc>) -> Result<StateChange, CliError> {
     let starts_at = args.from;
     let ends_at = match (args.for_duration, args.until) {
         (Some(d), _) => {
@@ -100,7 +100,7 @@ fn selection(names: &[String], all: bool) -> SiteSelection {
 }
 
 /// Applies `change` to the selected sites in one transaction: all of them or none.
-async fn set_states(
+pub(super) async fn set_states(
     store: &dyn MaintenanceStore,
     names: &[String],
     all: bool,
