@@ -2,6 +2,7 @@
 //! on while CMD runs; back to the previous state when it succeeds; left on, with CMD's exit
 //! code and a `run.failed` event, when it fails; left on when `run` is interrupted (the signal
 //! passed on to CMD); nothing changed when CMD cannot be started.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
