@@ -74,7 +74,8 @@ async fn list_items() -> Json<serde_json::Value> {
     Json(items())
 }
 
-async fn metrics() -> impl IntoResponse {
+/// `GET /metrics`: the Prometheus text format.
+pub(crate) async fn metrics() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, crate::METRICS_CONTENT_TYPE)],
         crate::metrics_text(),
@@ -140,7 +141,8 @@ pub async fn build(config: &Config) -> Result<(App, Option<Maintenance>), Config
     ))
 }
 
-/// Serves `app` on `listener` with peer addresses, until the process stops.
+/// Serves `app` on `listener` with peer addresses (HTTP/1.1, and HTTP/2 with prior knowledge
+/// for gRPC clients), until the process stops.
 pub async fn serve(listener: tokio::net::TcpListener, app: App) -> std::io::Result<()> {
     axum::serve(
         listener,

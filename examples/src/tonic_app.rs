@@ -24,8 +24,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::ServiceExt;
-use maintenance_axum::{MaintenanceLayer, MaintenanceService};
+use maintenance_axum::MaintenanceLayer;
 use maintenance_core::Maintenance;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -112,8 +111,9 @@ impl tower::Service<http::Request<Body>> for Greeter {
     }
 }
 
-/// The test project's gRPC service, with the layer around it unless the layer is off.
-pub type App = Either<MaintenanceService<axum::Router>, axum::Router>;
+/// The test project's gRPC service, with the layer around it unless the layer is off: an axum
+/// router, as the axum project's.
+pub use crate::axum_app::App;
 
 /// The Greeter and the health service (reporting both as serving), with the maintenance
 /// layer around them when `maintenance` is given. The identity comes from the session cookie,
@@ -127,15 +127,7 @@ pub async fn service(sessions: Sessions, maintenance: Option<Maintenance>) -> Ap
         .add_service(health)
         .into_axum_router()
         .route("/healthz", axum::routing::get(|| async { crate::HEALTHZ }))
-        .route(
-            "/metrics",
-            axum::routing::get(|| async {
-                (
-                    [(http::header::CONTENT_TYPE, crate::METRICS_CONTENT_TYPE)],
-                    crate::metrics_text(),
-                )
-            }),
-        );
+        .route("/metrics", axum::routing::get(crate::axum_app::metrics));
     match maintenance {
         Some(m) => Either::Left(
             MaintenanceLayer::new(m)
@@ -160,14 +152,6 @@ pub async fn build(config: &Config) -> Result<(App, Option<Maintenance>), Config
     ))
 }
 
-/// Serves `app` over HTTP/2 (and HTTP/1.1) on `listener` with peer addresses, until the
-/// process stops.
-pub async fn serve(listener: tokio::net::TcpListener, app: App) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
-            app,
-        ),
-    )
-    .await
-}
+/// Serves `app` over HTTP/2 (gRPC clients) and HTTP/1.1 on `listener` with peer addresses,
+/// until the process stops: the axum project's server, which speaks both.
+pub use crate::axum_app::serve;
