@@ -369,9 +369,11 @@ fn count_failure(inner: &Inner) {
 /// Puts `snapshot` in use and tells the gauges and the workers' change stream.
 fn publish(inner: &Inner, snapshot: Snapshot) {
     inner.metrics.revision(snapshot.revision());
+    let snapshot = Arc::new(snapshot);
+    // In use before the change stream is told, so that a woken worker reads the new state.
+    inner.snapshot.store(Some(Arc::clone(&snapshot)));
     let in_force = inner.follower.observe(&snapshot, Utc::now());
     inner.metrics.sites_in_maintenance(in_force);
-    inner.snapshot.store(Some(Arc::new(snapshot)));
     inner.follower.wake.notify_one();
 }
 
