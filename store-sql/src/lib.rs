@@ -11,6 +11,8 @@
 //! - [`change_feed`]: the PostgreSQL change feed over `LISTEN`/`NOTIFY`, around a store's
 //!   [`Listen`](change_feed::Listen) calls; [`sqlite_file`]: noticing a SQLite file removed or
 //!   replaced while served; [`migrations`]: the tables' SQL, one copy per backend.
+//! - [`django`]: django-maintenancemode-2's own tables read as sites, and the digest that
+//!   stands for their revision, for a read-only source beside a Django site.
 //! - `testkit` (feature `testkit`): fresh test databases and `sql_store_conformance_tests!`,
 //!   the cases every SQL store passes on every backend.
 //! - [`url`]: which backend a URL names, whether a store's build includes it, and the URL
@@ -25,6 +27,7 @@
 mod any;
 pub mod bulk;
 pub mod change_feed;
+pub mod django;
 pub mod engine;
 mod error;
 pub mod listing;

@@ -8,7 +8,18 @@ maintenance_sql::store_error! {
     /// source.
     #[derive(Debug, thiserror::Error)]
     #[non_exhaustive]
-    pub enum Error(connect: sqlx::Error, migrate: sqlx::migrate::MigrateError, query: sqlx::Error) {}
+    pub enum Error(connect: sqlx::Error, migrate: sqlx::migrate::MigrateError, query: sqlx::Error) {
+        /// Reading django-maintenancemode-2's tables failed ([`crate::DjangoSource`]): the
+        /// database is down, or the Django project's migrations have not built them.
+        #[error("could not read django-maintenancemode-2's tables (django_site, maintenancemode_maintenance, maintenancemode_ignoredurl) on {backend}")]
+        Django {
+            /// `SQLite`, `PostgreSQL` or `MySQL`.
+            backend: &'static str,
+            /// What the driver said.
+            #[source]
+            source: sqlx::Error,
+        },
+    }
 }
 
 impl Error {
@@ -17,7 +28,9 @@ impl Error {
     /// a bad URL, a refused password or a migration that does not fit the schema.
     pub fn is_unreachable(&self) -> bool {
         match self {
-            Error::Connect { source, .. } | Error::Query { source, .. } => unreachable(source),
+            Error::Connect { source, .. }
+            | Error::Query { source, .. }
+            | Error::Django { source, .. } => unreachable(source),
             Error::Migrate {
                 source:
                     sqlx::migrate::MigrateError::Execute(e)

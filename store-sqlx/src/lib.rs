@@ -16,6 +16,8 @@
 //! - On PostgreSQL a trigger sends `NOTIFY maintenance_changes` and [`PgStore`] hands out a
 //!   change feed, so a change made by any writer reaches every server at once. The other
 //!   backends are polled through their revision number, one indexed read.
+//! - [`DjangoSource`] reads django-maintenancemode-2's own tables instead (read-only), so Rust
+//!   services beside a Django site obey its admin's checkbox.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,6 +36,8 @@
 mod any;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod common;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod django;
 mod error;
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -46,6 +50,8 @@ mod sqlite;
 mod url;
 
 pub use any::{SqlxStore, connect, connect_lazy};
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use django::DjangoSource;
 pub use error::Error;
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;

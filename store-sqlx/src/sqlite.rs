@@ -140,7 +140,7 @@ impl SqliteStore {
 }
 
 /// The URL with its scheme in lower case, as sqlx expects it (`connect()` accepts any case).
-fn normalize_scheme(url: &str) -> String {
+pub(crate) fn normalize_scheme(url: &str) -> String {
     match url.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("sqlite:") => format!("sqlite:{}", &url[7..]),
         _ => url.to_owned(),

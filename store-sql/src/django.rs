@@ -1,0 +1,387 @@
+//! django-maintenancemode-2's own tables, read as sites, for a read-only source beside a
+//! Django site (whatever the driver that runs [`select_sql`]).
+//!
+//! The tables (built by Django's migrations, never by ours) are `django_site(id, domain,
+//! name)`, `maintenancemode_maintenance(id, site_id UNIQUE, is_being_performed)` and
+//! `maintenancemode_ignoredurl(id, maintenance_id, pattern, description)`. Each Django site
+//! reads as a site by its domain; the one whose id is the Django `SITE_ID` is the default site;
+//! `is_being_performed` is the flag (a site without a `Maintenance` row is not in maintenance,
+//! as the seed says); each `IgnoredURL` is an ignored pattern with its description, with the
+//! seed's meaning (a regex matched at the start of the path without its leading `/`).
+//!
+//! The tables have no revision, so [`digest`] stands for one: a hash of every row that
+//! [`select_sql`] reads, which any change to the three tables changes.
+//!
+//! ```
+//! use maintenance_sql::django::{DjangoRow, assemble, digest};
+//! let rows = vec![DjangoRow {
+//!     site_id: 1,
+//!     domain: "example.com".into(),
+//!     name: "example.com".into(),
+//!     flag: Some(true),
+//!     url_id: Some(7),
+//!     pattern: Some("^ignored-page/$".into()),
+//!     description: Some("the page that stays up".into()),
+//! }];
+//! let sites = assemble(&rows, 1);
+//! assert!(sites[0].is_default && sites[0].enabled);
+//! assert_eq!(sites[0].ignored_paths[0].pattern, "^ignored-page/$");
+//! assert_ne!(digest(&rows), digest(&[]));
+//! ```
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use maintenance_core::{IgnoredPath, SiteState, validate};
+
+use crate::listing::Dialect;
+
+/// The Django tables read, in the order of their joins.
+pub const TABLES: [&str; 3] = [
+    "django_site",
+    "maintenancemode_maintenance",
+    "maintenancemode_ignoredurl",
+];
+
+/// Django's default `SITE_ID`.
+pub const DEFAULT_SITE_ID: i64 = 1;
+
+/// The one statement that reads the three tables: a consistent view on every backend, one row
+/// per ignored pattern (or per site without one), with the columns [`DjangoRow`] names.
+///
+/// Ids are cast to 64-bit integers (Django's `AutoField` is 32-bit on PostgreSQL and MySQL)
+/// and the flag to an integer (`NULL` without a `Maintenance` row), so that one decoding fits
+/// every backend and every `DEFAULT_AUTO_FIELD`.
+pub fn select_sql(dialect: Dialect) -> &'static str {
+    macro_rules! select {
+        ($int:literal) => {
+            concat!(
+                "SELECT CAST(s.id AS ",
+                $int,
+                ") AS site_id, s.domain AS domain, s.name AS name, \
+                 CAST(CASE WHEN m.id IS NULL THEN NULL WHEN m.is_being_performed THEN 1 ELSE 0 END AS ",
+                $int,
+                ") AS flag, CAST(u.id AS ",
+                $int,
+                ") AS url_id, u.pattern AS pattern, u.description AS description \
+                 FROM django_site s \
+                 LEFT JOIN maintenancemode_maintenance m ON m.site_id = s.id \
+                 LEFT JOIN maintenancemode_ignoredurl u ON u.maintenance_id = m.id \
+                 ORDER BY s.id, u.id"
+            )
+        };
+    }
+    match dialect {
+        Dialect::Sqlite | Dialect::Postgres => select!("BIGINT"),
+        Dialect::MySql => select!("SIGNED"),
+    }
+}
+
+/// One row of [`select_sql`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DjangoRow {
+    /// `django_site.id`.
+    pub site_id: i64,
+    /// `django_site.domain`.
+    pub domain: String,
+    /// `django_site.name`.
+    pub name: String,
+    /// `maintenancemode_maintenance.is_being_performed`; `None` without a row.
+    pub flag: Option<bool>,
+    /// `maintenancemode_ignoredurl.id`; `None` for a site without ignored URLs.
+    pub url_id: Option<i64>,
+    /// `maintenancemode_ignoredurl.pattern`.
+    pub pattern: Option<String>,
+    /// `maintenancemode_ignoredurl.description`.
+    pub description: Option<String>,
+}
+
+/// The sites the rows describe, in site id order; the site whose id is `default_site_id` is
+/// the default site.
+///
+/// Read leniently, each skip with a warning naming the Django table and row id: an invalid
+/// pattern is left out (the rest of the site is kept); a site whose domain cannot match a host
+/// is left out, unless it is the default site; of two sites whose domains are the same once
+/// normalised (`example.com` and `EXAMPLE.com:8000`), the default site, else the lower id, is
+/// kept.
+pub fn assemble(rows: &[DjangoRow], default_site_id: i64) -> Vec<SiteState> {
+    let mut sites: BTreeMap<i64, SiteState> = BTreeMap::new();
+    for row in rows {
+        let site = match sites.entry(row.site_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(SiteState {
+                is_default: row.site_id == default_site_id,
+                enabled: row.flag == Some(true),
+                ..SiteState::new(row.site_id, &row.domain)
+            }),
+        };
+        site.name.clone_from(&row.name);
+        if let (Some(url_id), Some(pattern)) = (row.url_id, &row.pattern) {
+            match validate::pattern_syntax(pattern) {
+                Ok(()) => site.ignored_paths.push(IgnoredPath {
+                    pattern: pattern.clone(),
+                    description: row.description.clone().unwrap_or_default(),
+                }),
+                Err(e) => {
+                    tracing::warn!(table = TABLES[2], id = url_id, site_id = row.site_id, error = %e,
+                    "skipping an ignored URL whose pattern cannot be used")
+                }
+            }
+        }
+    }
+    if !sites.contains_key(&default_site_id) {
+        tracing::warn!(
+            table = TABLES[0],
+            site_id = default_site_id,
+            "no Django site has the SITE_ID; hosts that name no site get the unknown-host policy"
+        );
+    }
+    let mut by_domain: BTreeMap<String, i64> = BTreeMap::new();
+    let mut kept: Vec<SiteState> = Vec::with_capacity(sites.len());
+    for (id, mut site) in sites {
+        match validate::domain(&site.domain) {
+            Ok(domain) => site.domain = domain,
+            Err(e) if site.is_default => {
+                tracing::warn!(table = TABLES[0], id, domain = %site.domain, error = %e,
+                    "the SITE_ID site's domain cannot match a host; it still serves unknown hosts");
+            }
+            Err(e) => {
+                tracing::warn!(table = TABLES[0], id, domain = %site.domain, error = %e,
+                    "skipping a Django site whose domain cannot match a host");
+                continue;
+            }
+        }
+        match by_domain.entry(site.domain.clone()) {
+            Entry::Vacant(e) => {
+                e.insert(id);
+                kept.push(site);
+            }
+            Entry::Occupied(e) => {
+                let other = *e.get();
+                let Some(at) = kept.iter().position(|s| s.id == other) else {
+                    continue;
+                };
+                let (keep, skip) = if site.is_default {
+                    (id, other)
+                } else {
+                    (other, id)
+                };
+                tracing::warn!(table = TABLES[0], id = skip, kept = keep, domain = %site.domain,
+                    "two Django sites have the same domain once normalised; skipping one");
+                if site.is_default {
+                    kept[at] = site;
+                    by_domain.insert(kept[at].domain.clone(), id);
+                }
+            }
+        }
+    }
+    kept
+}
+
+/// A hash of the rows, standing for the revision the Django tables do not have: any change to
+/// a row [`select_sql`] reads (a flag, a pattern, a description, a domain, a site or pattern
+/// added or removed) changes it. Never negative; the same rows give the same value in every
+/// process (FNV-1a, with each value's length written before it).
+pub fn digest(rows: &[DjangoRow]) -> i64 {
+    let mut hash = Fnv::new();
+    hash.write(&(rows.len() as u64).to_le_bytes());
+    for row in rows {
+        hash.write(&row.site_id.to_le_bytes());
+        hash.text(&row.domain);
+        hash.text(&row.name);
+        hash.write(&[match row.flag {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        }]);
+        hash.write(&row.url_id.unwrap_or(-1).to_le_bytes());
+        hash.opt_text(row.pattern.as_deref());
+        hash.opt_text(row.description.as_deref());
+    }
+    (hash.0 & (i64::MAX as u64)) as i64
+}
+
+/// 64-bit FNV-1a.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        self.write(&(text.len() as u64).to_le_bytes());
+        self.write(text.as_bytes());
+    }
+
+    fn opt_text(&mut self, text: Option<&str>) {
+        match text {
+            None => self.write(&[0]),
+            Some(t) => {
+                self.write(&[1]);
+                self.text(t);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(id: i64, domain: &str, flag: Option<bool>) -> DjangoRow {
+        DjangoRow {
+            site_id: id,
+            domain: domain.to_owned(),
+            name: format!("site {id}"),
+            flag,
+            url_id: None,
+            pattern: None,
+            description: None,
+        }
+    }
+
+    fn url(mut row: DjangoRow, id: i64, pattern: &str, description: &str) -> DjangoRow {
+        row.url_id = Some(id);
+        row.pattern = Some(pattern.to_owned());
+        row.description = Some(description.to_owned());
+        row
+    }
+
+    #[test]
+    fn sites_flags_and_patterns_read_with_the_seeds_meaning() {
+        let shop = site(2, "Shop.Example.com:8000", Some(true));
+        let rows = vec![
+            site(1, "example.com", Some(false)),
+            url(shop.clone(), 10, "^ignored-page/$", "stays up"),
+            url(shop, 11, "^api/health", ""),
+            site(3, "blog.example.com", None),
+        ];
+        let sites = assemble(&rows, 1);
+        let summary: Vec<_> = sites
+            .iter()
+            .map(|s| (s.id, s.domain.as_str(), s.is_default, s.enabled))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, "example.com", true, false),
+                (2, "shop.example.com", false, true),
+                (3, "blog.example.com", false, false),
+            ]
+        );
+        let patterns: Vec<_> = sites[1]
+            .ignored_paths
+            .iter()
+            .map(|p| (p.pattern.as_str(), p.description.as_str()))
+            .collect();
+        assert_eq!(
+            patterns,
+            [("^ignored-page/$", "stays up"), ("^api/health", "")]
+        );
+        assert_eq!(sites[1].name, "site 2");
+        for s in &sites {
+            s.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn the_site_id_picks_the_default_site() {
+        let rows = vec![site(1, "a.example", None), site(5, "b.example", None)];
+        let defaults: Vec<_> = assemble(&rows, 5).iter().map(|s| s.is_default).collect();
+        assert_eq!(defaults, [false, true]);
+        assert!(assemble(&rows, 9).iter().all(|s| !s.is_default));
+    }
+
+    #[test]
+    fn bad_rows_are_skipped_and_the_rest_is_kept() {
+        let rows = vec![
+            url(site(1, "not a domain", Some(true)), 1, "^(unclosed", "bad"),
+            url(site(1, "not a domain", Some(true)), 2, "^ok/", "good"),
+            site(2, "also bad!", Some(true)),
+            site(3, "EXAMPLE.com", None),
+            site(4, "example.com:8000", Some(true)),
+        ];
+        let sites = assemble(&rows, 1);
+        let ids: Vec<_> = sites.iter().map(|s| s.id).collect();
+        // The default site is kept whatever its domain; site 2 cannot match a host; 4 shares
+        // 3's domain.
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(sites[0].ignored_paths.len(), 1);
+        assert_eq!(sites[0].ignored_paths[0].pattern, "^ok/");
+    }
+
+    #[test]
+    fn the_default_site_wins_a_shared_domain() {
+        let rows = vec![
+            site(3, "example.com", None),
+            site(4, "Example.com.", Some(true)),
+        ];
+        let sites = assemble(&rows, 4);
+        assert_eq!(sites.len(), 1);
+        assert_eq!((sites[0].id, sites[0].enabled), (4, true));
+    }
+
+    #[test]
+    fn every_change_changes_the_digest() {
+        let base = vec![
+            url(site(1, "example.com", Some(false)), 1, "^a", "x"),
+            site(2, "b.example", None),
+        ];
+        let mut seen = vec![digest(&base)];
+        let mut changed = |edit: &dyn Fn(&mut Vec<DjangoRow>)| {
+            let mut rows = base.clone();
+            edit(&mut rows);
+            let d = digest(&rows);
+            assert!(d >= 0);
+            assert!(!seen.contains(&d), "{rows:?} gives a digest seen before");
+            seen.push(d);
+        };
+        changed(&|r| r[0].flag = Some(true));
+        changed(&|r| r[0].flag = None);
+        changed(&|r| r[0].pattern = Some("^b".into()));
+        changed(&|r| r[0].description = Some("y".into()));
+        changed(&|r| r[0].url_id = Some(2));
+        changed(&|r| r[1].domain = "c.example".into());
+        changed(&|r| r[1].name = "B".into());
+        changed(&|r| {
+            r.pop();
+        });
+        changed(&|r| r.push(site(3, "c.example", None)));
+        // Strings are length-prefixed: moving text between fields is a change too.
+        changed(&|r| {
+            r[0].pattern = Some("^ax".into());
+            r[0].description = Some(String::new());
+        });
+        assert_eq!(digest(&base), digest(&base.clone()));
+    }
+
+    #[test]
+    fn the_statement_names_the_columns_rows_are_read_from() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            let sql = select_sql(dialect);
+            for column in [
+                "site_id",
+                "domain",
+                "name",
+                "flag",
+                "url_id",
+                "pattern",
+                "description",
+            ] {
+                assert!(sql.contains(&format!("AS {column}")), "{sql}");
+            }
+            for table in TABLES {
+                assert!(sql.contains(table), "{sql}");
+            }
+        }
+        assert!(select_sql(Dialect::MySql).contains("AS SIGNED"));
+    }
+}

@@ -1,0 +1,223 @@
+//! [`DjangoSource`]: a read-only [`MaintenanceSource`] over django-maintenancemode-2's own
+//! tables, so that Rust services obey the Django admin's "In Maintenance Mode" checkbox on the
+//! same database, with no second switch.
+//!
+//! What is read, and how, is [`maintenance_sql::django`]'s: each Django site is a site by its
+//! domain, the `SITE_ID` site is the default site, `is_being_performed` is the flag and each
+//! `IgnoredURL` an ignored pattern. The source never writes to the Django database and never
+//! migrates it: its connections are read-only (SQLite opens the file read-only and never
+//! creates it; PostgreSQL sessions have `default_transaction_read_only`; MySQL sessions are
+//! `READ ONLY`), so a role that may only `SELECT` the three tables is enough.
+//!
+//! The tables have no revision: the handle polls [`MaintenanceSource::revision`], which reads
+//! the three tables in one statement and returns their digest, each poll interval. Django's
+//! tables hold one row per site and a few patterns, so that read stays small.
+
+use std::str::FromStr;
+
+use maintenance_core::store::StoreContents;
+use maintenance_core::{MaintenanceSource, StoreError};
+use maintenance_sql::django::{self, DjangoRow};
+use maintenance_sql::listing::Dialect;
+use sqlx::Row;
+
+use crate::error::Error;
+use crate::url::{Backend, redact_url};
+
+/// A read-only source over django-maintenancemode-2's tables (`django_site`,
+/// `maintenancemode_maintenance`, `maintenancemode_ignoredurl`) on SQLite, PostgreSQL or
+/// MariaDB/MySQL, whichever this build includes.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), maintenance_sqlx::Error> {
+/// use maintenance_core::{Maintenance, Policy};
+/// use maintenance_sqlx::DjangoSource;
+///
+/// // The Django project's database, and its `SITE_ID`.
+/// let source = DjangoSource::connect_lazy("postgres://app@db.internal/django")?.with_site_id(1);
+/// let maintenance = Maintenance::start(source, Policy::default()).await;
+/// # let _ = maintenance;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DjangoSource {
+    pool: Pool,
+    site_id: i64,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+}
+
+impl DjangoSource {
+    /// Connects to the Django database `url` names (`sqlite:`, `postgres:`, `mysql:`; the
+    /// same URL forms as [`crate::connect`]) and checks that the three tables can be read, so
+    /// a wrong URL or a database Django has not migrated fails here, naming what is wrong.
+    /// The default site is Django's default `SITE_ID`, 1 ([`DjangoSource::with_site_id`]).
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let source = DjangoSource::connect_lazy(url)?;
+        source.rows().await.map_err(|e| match e {
+            Error::Django {
+                source: sqlx_error, ..
+            } if is_connect_error(&sqlx_error) => Error::Connect {
+                url: redact_url(url),
+                source: sqlx_error,
+            },
+            other => other,
+        })?;
+        Ok(source)
+    }
+
+    /// Like [`DjangoSource::connect`], but nothing is reached before the first read, so a
+    /// server can start while the Django database is down (or its SQLite file not created
+    /// yet): reads fail until it answers, and the handle applies its fail mode meanwhile.
+    /// Fails at once only on a URL that cannot be used.
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
+        let connect_error = |source| Error::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let pool = match Backend::for_url(url)? {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(
+                    &crate::sqlite::normalize_scheme(url),
+                )
+                .map_err(connect_error)?
+                .read_only(true)
+                .create_if_missing(false);
+                Pool::Sqlite(
+                    sqlx::sqlite::SqlitePoolOptions::new()
+                        .acquire_timeout(crate::CONNECT_TIMEOUT)
+                        .connect_lazy_with(options),
+                )
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let options = sqlx::postgres::PgConnectOptions::from_str(url)
+                    .map_err(connect_error)?
+                    .options([("default_transaction_read_only", "on")]);
+                Pool::Postgres(
+                    sqlx::postgres::PgPoolOptions::new()
+                        .acquire_timeout(crate::CONNECT_TIMEOUT)
+                        .connect_lazy_with(options),
+                )
+            }
+            #[cfg(feature = "mysql")]
+            Backend::MySql => {
+                let options =
+                    sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(connect_error)?;
+                Pool::MySql(
+                    sqlx::mysql::MySqlPoolOptions::new()
+                        .acquire_timeout(crate::CONNECT_TIMEOUT)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                sqlx::query("SET SESSION TRANSACTION READ ONLY")
+                                    .execute(conn)
+                                    .await
+                                    .map(|_| ())
+                            })
+                        })
+                        .connect_lazy_with(options),
+                )
+            }
+            #[allow(unreachable_patterns)]
+            other => return Err(other.not_compiled(url).into()),
+        };
+        Ok(DjangoSource {
+            pool,
+            site_id: django::DEFAULT_SITE_ID,
+        })
+    }
+
+    /// The source with `site_id` (Django's `SITE_ID` setting) as the default site: the one that
+    /// serves hosts no Django site names.
+    pub fn with_site_id(mut self, site_id: i64) -> Self {
+        self.site_id = site_id;
+        self
+    }
+
+    /// The `SITE_ID` whose site is the default site.
+    pub fn site_id(&self) -> i64 {
+        self.site_id
+    }
+
+    /// The three tables as read in one statement ([`maintenance_sql::django::select_sql`]).
+    pub async fn rows(&self) -> Result<Vec<DjangoRow>, Error> {
+        macro_rules! fetch {
+            ($pool:expr, $backend:literal, $dialect:expr) => {{
+                let rows = sqlx::query(django::select_sql($dialect))
+                    .fetch_all($pool)
+                    .await
+                    .and_then(|rows| rows.iter().map(|r| decode(r)).collect());
+                rows.map_err(|source| Error::Django {
+                    backend: $backend,
+                    source,
+                })
+            }};
+        }
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => fetch!(pool, "SQLite", Dialect::Sqlite),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => fetch!(pool, "PostgreSQL", Dialect::Postgres),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => fetch!(pool, "MySQL", Dialect::MySql),
+        }
+    }
+
+    /// Every Django site as the core's sites, with the digest of the rows as the revision.
+    pub async fn contents(&self) -> Result<StoreContents, Error> {
+        let rows = self.rows().await?;
+        Ok(StoreContents {
+            revision: django::digest(&rows),
+            sites: django::assemble(&rows, self.site_id),
+        })
+    }
+}
+
+/// Whether the error came from reaching the database rather than from the statement: the
+/// server, or a SQLite file that cannot be opened (`SQLITE_CANTOPEN`, 14).
+fn is_connect_error(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| code == "14"),
+        _ => false,
+    }
+}
+
+fn decode<R>(row: &R) -> Result<DjangoRow, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(DjangoRow {
+        site_id: row.try_get("site_id")?,
+        domain: row.try_get("domain")?,
+        name: row.try_get("name")?,
+        flag: row.try_get::<Option<i64>, _>("flag")?.map(|f| f != 0),
+        url_id: row.try_get("url_id")?,
+        pattern: row.try_get("pattern")?,
+        description: row.try_get("description")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl MaintenanceSource for DjangoSource {
+    async fn load(&self) -> Result<StoreContents, StoreError> {
+        Ok(self.contents().await?)
+    }
+
+    async fn revision(&self) -> Result<i64, StoreError> {
+        Ok(django::digest(&self.rows().await?))
+    }
+}
