@@ -75,6 +75,23 @@ pub struct Config {
     /// has passed), or a number of seconds (the same, and that delay when no `Retry-After` is
     /// known).
     pub refresh: Option<Option<Duration>>,
+    /// `MAINTENANCE_STORE`: where the state is read from, `maintenance` (the default: our
+    /// tables) or `django` (django-maintenancemode-2's tables, read-only, never migrated).
+    pub store: StoreKind,
+}
+
+/// Which tables a test project reads its maintenance state from (`MAINTENANCE_STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// maintenance-rs's own tables, migrated at start unless `MAINTENANCE_MIGRATE=off`.
+    Maintenance,
+    /// The tables of django-maintenancemode-2 in a Django project's database
+    /// ([`maintenance_sqlx::DjangoSource`]), with this `SITE_ID` (`DJANGO_SITE_ID`, default 1)
+    /// as the default site. Read-only: nothing is written or migrated.
+    Django {
+        /// The Django `SITE_ID`.
+        site_id: i64,
+    },
 }
 
 /// A bypass signing key; its `Debug` output never shows it.
@@ -105,6 +122,7 @@ impl Default for Config {
             startup_wait: Duration::from_secs(5),
             redirect_to: None,
             refresh: None,
+            store: StoreKind::Maintenance,
         }
     }
 }
@@ -263,6 +281,29 @@ impl Config {
                 )),
             };
         }
+        if let Some(v) = var("MAINTENANCE_STORE") {
+            let kinds = [("maintenance", false), ("", false), ("django", true)];
+            let expected = "`maintenance` (our tables) or `django` (django-maintenancemode-2's)";
+            if one_of("MAINTENANCE_STORE", v, &kinds, expected)? {
+                c.store = StoreKind::Django { site_id: 1 };
+            }
+        }
+        if let Some(v) = var("DJANGO_SITE_ID").filter(|v| !v.trim().is_empty()) {
+            let site_id = v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|&id| id > 0)
+                .ok_or_else(|| ConfigError::Var {
+                    name: "DJANGO_SITE_ID",
+                    value: v.clone(),
+                    expected: "the Django SITE_ID, a whole number greater than 0",
+                })?;
+            // Read by the Django source only; our tables have a default site of their own.
+            if let StoreKind::Django { site_id: id } = &mut c.store {
+                *id = site_id;
+            }
+        }
         if let Some(v) = var("BYPASS_SIGNING_KEY").filter(|v| !v.trim().is_empty()) {
             if v.trim().len() < 32 {
                 return Err(ConfigError::Var {
@@ -311,6 +352,9 @@ impl Config {
         // Before the handle, which registers its metrics with the recorder installed then.
         prometheus();
         let url = &self.database_url;
+        if let StoreKind::Django { site_id } = self.store {
+            return self.start_django(policy, site_id).await;
+        }
         let store = maintenance_sqlx::connect_lazy(url)
             .await
             .map_err(|e| store_error(url, e))?;
@@ -334,6 +378,39 @@ impl Config {
                 "the database did not answer in time; serving with the fail mode until it does"
             ),
         }
+        Ok(maintenance)
+    }
+}
+
+impl Config {
+    /// [`Config::start_maintenance`] over django-maintenancemode-2's tables: no migration (the
+    /// Django project owns its tables), then the first load, waited for at most
+    /// `startup_wait` as with our own tables. A database that answers but cannot be read (the
+    /// Django migrations not applied, a SQLite file that does not exist) stops start-up with
+    /// the error; one that does not answer leaves the server serving with the fail mode until
+    /// it does.
+    async fn start_django(&self, policy: Policy, site_id: i64) -> Result<Maintenance, ConfigError> {
+        let url = &self.database_url;
+        let source = maintenance_sqlx::DjangoSource::connect_lazy(url)
+            .map_err(|e| store_error(url, e))?
+            .with_site_id(site_id);
+        let maintenance = Maintenance::new(source.clone(), policy);
+        let started = tokio::time::Instant::now();
+        match tokio::time::timeout(self.startup_wait, source.rows()).await {
+            Ok(Err(e)) if !e.is_unreachable() => return Err(store_error(url, e)),
+            Ok(_) => {}
+            Err(_) => tracing::warn!(
+                waited = ?self.startup_wait,
+                fail_mode = ?self.fail_mode,
+                "the Django database did not answer in time; serving with the fail mode until it does"
+            ),
+        }
+        let loading = maintenance.clone();
+        let first_load = tokio::spawn(async move { loading.load_and_follow().await });
+        let left = self.startup_wait.saturating_sub(started.elapsed());
+        // On time out the load goes on in the background, and the refresher after it.
+        let _ = tokio::time::timeout(left, first_load).await;
+        tracing::info!(site_id, "reading django-maintenancemode-2's tables");
         Ok(maintenance)
     }
 }
@@ -681,6 +758,26 @@ mod tests {
         let err = c.policy().unwrap_err();
         let err = maintenance_core::ErrorChain(&err).to_string();
         assert!(err.contains("10.0.0.0/99"), "{err}");
+    }
+
+    #[test]
+    fn store_settings() {
+        assert_eq!(Config::default().store, StoreKind::Maintenance);
+        let vars: HashMap<&str, &str> =
+            [("MAINTENANCE_STORE", "Django"), ("DJANGO_SITE_ID", "3")].into();
+        let c = Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.store, StoreKind::Django { site_id: 3 });
+        let c = Config::from_vars(|k| (k == "MAINTENANCE_STORE").then(|| "django".into())).unwrap();
+        assert_eq!(c.store, StoreKind::Django { site_id: 1 });
+        for (name, value) in [
+            ("MAINTENANCE_STORE", "redis"),
+            ("DJANGO_SITE_ID", "0"),
+            ("DJANGO_SITE_ID", "one"),
+        ] {
+            let bad = Config::from_vars(|k| (k == name).then(|| value.to_owned())).unwrap_err();
+            let text = bad.to_string();
+            assert!(text.contains(name) && text.contains(value), "{text}");
+        }
     }
 
     #[test]

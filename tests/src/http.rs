@@ -94,10 +94,52 @@ pub async fn start_on(server: Server, bind: &str, configure: impl FnOnce(&mut Co
         ..Config::default()
     };
     configure(&mut config);
-    let (addr, task) = match server {
+    let (addr, task) = spawn_server(server, &config).await;
+    let store = open_store(&url).await.expect("second store");
+    TestSite {
+        base: format!("http://{addr}"),
+        addr,
+        store,
+        server: task,
+        _dir: dir,
+    }
+}
+
+/// A test project serving `config` (whatever its database), as [`start_on`] starts it but
+/// without a second store: for a database that is not ours (a Django project's).
+pub struct Served {
+    /// `http://<addr>`.
+    pub base: String,
+    /// The address the server listens on.
+    pub addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts `server` with `config` as it is.
+pub async fn serve(server: Server, config: &Config) -> Served {
+    let (addr, task) = spawn_server(server, config).await;
+    Served {
+        base: format!("http://{addr}"),
+        addr,
+        server: task,
+    }
+}
+
+/// Starts `server` with `config`: the address it listens on and the task that serves.
+async fn spawn_server(
+    server: Server,
+    config: &Config,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    match server {
         Server::Axum => {
             let (listener, addr) = listen(config.bind).await;
-            let (router, _) = axum_app::build(&config).await.expect("axum app");
+            let (router, _) = axum_app::build(config).await.expect("axum app");
             let task = tokio::spawn(async move {
                 let _ = axum_app::serve(listener, router).await;
             });
@@ -117,7 +159,7 @@ pub async fn start_on(server: Server, bind: &str, configure: impl FnOnce(&mut Co
         }
         Server::Actix => {
             let (listener, addr) = listen(config.bind).await;
-            let site = actix_app::build(&config).await.expect("actix app");
+            let site = actix_app::build(config).await.expect("actix app");
             let listener = listener.into_std().expect("std listener");
             let options = actix_app::ServerOptions {
                 workers: Some(1),
@@ -135,7 +177,7 @@ pub async fn start_on(server: Server, bind: &str, configure: impl FnOnce(&mut Co
             // Rocket binds its own listener: give it the address as asked (port 0 for any)
             // and learn the port it got once it has bound it.
             let rocket_config = rocket_app::rocket_config(config.bind, true);
-            let (rocket, _) = rocket_app::build(&config, rocket_config)
+            let (rocket, _) = rocket_app::build(config, rocket_config)
                 .await
                 .expect("rocket app");
             let (rocket, bound) = rocket_app::report_address(rocket);
@@ -148,14 +190,6 @@ pub async fn start_on(server: Server, bind: &str, configure: impl FnOnce(&mut Co
             wait_until_accepting(addr).await;
             (addr, task)
         }
-    };
-    let store = open_store(&url).await.expect("second store");
-    TestSite {
-        base: format!("http://{addr}"),
-        addr,
-        store,
-        server: task,
-        _dir: dir,
     }
 }
 

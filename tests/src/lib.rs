@@ -8,9 +8,11 @@
 //! [`databases`] makes fresh PostgreSQL and MariaDB databases for the tests that need them (and
 //! roles with a server's or an operator's grants), and
 //! [`faults`] the TCP proxy and the log capture of the fault suite (`tests/faults.rs`).
+//! [`django`] runs a real Django project with django-maintenancemode-2 beside them.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod databases;
+pub mod django;
 pub mod faults;
 pub mod http;

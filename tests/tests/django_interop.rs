@@ -1,0 +1,186 @@
+//! Rust test projects beside a real Django site: each framework's test project, started with
+//! `MAINTENANCE_STORE=django` on the database of a Django 4.2 project whose tables
+//! django-maintenancemode-2's own migrations built, obeys what the Django ORM writes (the
+//! admin's checkbox, its inline ignored URLs) within the poll interval + 100 ms, on SQLite and
+//! PostgreSQL.
+//!
+//! Needs `MAINTENANCE_TEST_DJANGO_PYTHON` (and `MAINTENANCE_TEST_POSTGRES_URL` for
+//! PostgreSQL); see `maintenance_tests::django`.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use maintenance_examples::{Config, StoreKind};
+use maintenance_tests::django::DjangoDb;
+use maintenance_tests::http::{Served, Server, client, serve};
+use reqwest::StatusCode;
+
+/// The test projects' default poll interval.
+const POLL: Duration = Duration::from_millis(250);
+/// How long after the ORM's commit a change must be obeyed.
+const DEADLINE: Duration = Duration::from_millis(350);
+
+/// The timed steps run one at a time, so that two tests' Python processes do not share the
+/// two cores with the server being timed.
+static TIMED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A test project configured from the environment a deployment would give it.
+async fn serve_django(server: Server, db: &DjangoDb, site_id: &str) -> Served {
+    let vars: HashMap<&str, String> = [
+        ("DATABASE_URL", db.url.clone()),
+        ("MAINTENANCE_STORE", "django".to_owned()),
+        ("DJANGO_SITE_ID", site_id.to_owned()),
+        ("BIND", "127.0.0.1:0".to_owned()),
+    ]
+    .into();
+    let config = Config::from_vars(|k| vars.get(k).cloned()).expect("config");
+    assert_eq!(config.poll_interval, POLL);
+    assert!(matches!(config.store, StoreKind::Django { .. }));
+    serve(server, &config).await
+}
+
+async fn status(client: &reqwest::Client, served: &Served, host: &str, path: &str) -> StatusCode {
+    client
+        .get(format!("{}{path}", served.base))
+        .header("host", host)
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+/// Runs the ORM step, then waits until `host` `path` answers `want`, and checks that it did
+/// within [`DEADLINE`] of the ORM's commit (the script reads the clock right after it).
+async fn obeyed_after(
+    db: &DjangoDb,
+    orm: &[&str],
+    served: &Served,
+    host: &str,
+    path: &str,
+    want: StatusCode,
+) {
+    let _one_at_a_time = TIMED.lock().await;
+    let committed = db.orm_committed_at(orm).await;
+    let client = client();
+    loop {
+        let got = status(&client, served, host, path).await;
+        let waited = SystemTime::now()
+            .duration_since(committed)
+            .unwrap_or_default();
+        if got == want {
+            assert!(
+                waited <= DEADLINE,
+                "orm.py {orm:?}: {host}{path} answered {want} after {waited:?}, later than \
+                 the poll interval + 100 ms ({DEADLINE:?})"
+            );
+            eprintln!("orm.py {orm:?}: {host}{path} answered {want} after {waited:?}");
+            return;
+        }
+        assert!(
+            waited < Duration::from_secs(5),
+            "orm.py {orm:?}: {host}{path} still answers {got}, not {want}, after {waited:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The checkbox and the inline ignored URLs, as the Django admin writes them.
+async fn obeys_the_django_admin(server: Server, db: Option<DjangoDb>) {
+    let Some(db) = db else { return };
+    db.orm(&["site", "2", "shop.example.com", "Shop"]).await;
+    db.orm(&["populate"]).await;
+    let served = serve_django(server, &db, "1").await;
+    let client = client();
+    let home = "127.0.0.1";
+    assert_eq!(status(&client, &served, home, "/").await, StatusCode::OK);
+
+    let on = StatusCode::SERVICE_UNAVAILABLE;
+    obeyed_after(&db, &["flag", "1", "on"], &served, home, "/", on).await;
+    // Django's SITE_ID site is the default site: every host that names no site follows it,
+    // and the shop keeps its own flag.
+    assert_eq!(status(&client, &served, "example.com", "/").await, on);
+    assert_eq!(
+        status(&client, &served, "shop.example.com", "/").await,
+        StatusCode::OK
+    );
+    assert_eq!(status(&client, &served, home, "/ignored-page/").await, on);
+    // The seed's admin pattern, `^admin`, is in the test project's policy.
+    assert_eq!(
+        status(&client, &served, home, "/admin/login/").await,
+        StatusCode::OK
+    );
+
+    let ignore = ["ignore", "1", "^ignored-page/$", "stays up"];
+    obeyed_after(
+        &db,
+        &ignore,
+        &served,
+        home,
+        "/ignored-page/",
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(status(&client, &served, home, "/").await, on);
+
+    let shop = ["flag", "2", "on"];
+    obeyed_after(&db, &shop, &served, "shop.example.com", "/", on).await;
+    // The pattern is site 1's only.
+    assert_eq!(
+        status(&client, &served, "shop.example.com", "/ignored-page/").await,
+        on
+    );
+
+    let unignore = ["unignore", "1", "^ignored-page/$"];
+    obeyed_after(&db, &unignore, &served, home, "/ignored-page/", on).await;
+    obeyed_after(
+        &db,
+        &["flag", "1", "off"],
+        &served,
+        home,
+        "/",
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(status(&client, &served, "shop.example.com", "/").await, on);
+}
+
+/// `DJANGO_SITE_ID` picks the default site, as Django's `SITE_ID` does.
+async fn the_site_id_names_the_default_site(db: Option<DjangoDb>) {
+    let Some(db) = db else { return };
+    db.orm(&["site", "2", "shop.example.com", "Shop"]).await;
+    db.orm(&["flag", "2", "on"]).await;
+    let by_site_1 = serve_django(Server::Axum, &db, "1").await;
+    let by_site_2 = serve_django(Server::Axum, &db, "2").await;
+    let client = client();
+    assert_eq!(
+        status(&client, &by_site_1, "127.0.0.1", "/").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&client, &by_site_2, "127.0.0.1", "/").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+maintenance_tests::multi_thread_tests! {
+    axum_obeys_the_django_admin_on_sqlite =>
+        obeys_the_django_admin(Server::Axum, DjangoDb::sqlite("axum_obeys_the_django_admin_on_sqlite").await);
+    hyper_obeys_the_django_admin_on_sqlite =>
+        obeys_the_django_admin(Server::Hyper, DjangoDb::sqlite("hyper_obeys_the_django_admin_on_sqlite").await);
+    actix_obeys_the_django_admin_on_sqlite =>
+        obeys_the_django_admin(Server::Actix, DjangoDb::sqlite("actix_obeys_the_django_admin_on_sqlite").await);
+    rocket_obeys_the_django_admin_on_sqlite =>
+        obeys_the_django_admin(Server::Rocket, DjangoDb::sqlite("rocket_obeys_the_django_admin_on_sqlite").await);
+    axum_obeys_the_django_admin_on_postgres =>
+        obeys_the_django_admin(Server::Axum, DjangoDb::postgres("axum_obeys_the_django_admin_on_postgres").await);
+    hyper_obeys_the_django_admin_on_postgres =>
+        obeys_the_django_admin(Server::Hyper, DjangoDb::postgres("hyper_obeys_the_django_admin_on_postgres").await);
+    actix_obeys_the_django_admin_on_postgres =>
+        obeys_the_django_admin(Server::Actix, DjangoDb::postgres("actix_obeys_the_django_admin_on_postgres").await);
+    rocket_obeys_the_django_admin_on_postgres =>
+        obeys_the_django_admin(Server::Rocket, DjangoDb::postgres("rocket_obeys_the_django_admin_on_postgres").await);
+    the_site_id_names_the_default_site_on_sqlite =>
+        the_site_id_names_the_default_site(DjangoDb::sqlite("the_site_id_names_the_default_site_on_sqlite").await);
+    the_site_id_names_the_default_site_on_postgres =>
+        the_site_id_names_the_default_site(DjangoDb::postgres("the_site_id_names_the_default_site_on_postgres").await);
+}
