@@ -92,6 +92,10 @@ pub enum Command {
     /// Run a command in maintenance: on (with the options of `on`) while it runs, back to the
     /// previous state when it succeeds, left on (exit status: the command's) when it fails.
     Run(RunArgs),
+    /// Copy a Django project's django-maintenancemode-2 state (sites, flags, ignored URLs)
+    /// into these tables; running it again changes nothing.
+    #[command(name = "import-django")]
+    ImportDjango(ImportDjangoArgs),
 }
 
 /// `status [--site D] [--json]`
@@ -149,6 +153,24 @@ pub struct RunArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// `import-django --from URL [--site-id N] [--prune] [--dry-run]`
+#[derive(Debug, Clone, Args)]
+pub struct ImportDjangoArgs {
+    /// The Django project's database (sqlite://FILE, postgres://..., mysql://...), read only
+    #[arg(long = "from", value_name = "URL")]
+    pub from: String,
+    /// The Django SITE_ID: that site's flag and ignored URLs go onto the default site, which
+    /// serves every host no site names, as the SITE_ID site does for Django
+    #[arg(long, value_name = "N", env = "DJANGO_SITE_ID", default_value_t = 1, value_parser = parse::site_id)]
+    pub site_id: i64,
+    /// Also remove the ignored patterns a site has here that its Django site does not have
+    #[arg(long)]
+    pub prune: bool,
+    /// Print what would change, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `off [--site D]... [--all]`

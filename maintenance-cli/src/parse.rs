@@ -224,6 +224,22 @@ pub fn state_filter(text: &str) -> Result<StateFilter, String> {
         .map_err(|e: maintenance_core::ValidationError| e.to_string())
 }
 
+/// Parses a Django `SITE_ID`: a whole number from 1.
+///
+/// ```
+/// use maintenance_cli::parse::site_id;
+/// assert_eq!(site_id("2"), Ok(2));
+/// assert!(site_id("-1").unwrap_err().contains("`-1`"));
+/// ```
+pub fn site_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid SITE_ID `{text}`: expected the Django setting, a whole number from 1"
+        )),
+    }
+}
+
 /// Parses a page number, counted from 1.
 ///
 /// ```

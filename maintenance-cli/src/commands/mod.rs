@@ -3,6 +3,7 @@
 //! to print.
 
 mod bypass;
+pub mod import;
 mod lists;
 mod log;
 mod run;
@@ -22,6 +23,7 @@ use crate::args::{Cli, Command};
 use crate::error::CliError;
 
 use bypass::bypass_cmd;
+use import::import_django;
 use lists::{allow, ignore};
 use log::log;
 use run::run_command;
@@ -113,6 +115,7 @@ pub async fn execute(
         Command::Bypass(args) => bypass_cmd(store, args, &actor).await,
         Command::Log(args) => log(store, args).await,
         Command::Run(args) => run_command(store, args, &actor, now).await,
+        Command::ImportDjango(args) => import_django(store, args, &actor).await,
     }
 }
 
