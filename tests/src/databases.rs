@@ -122,6 +122,22 @@ impl TestRole {
     /// # Panics
     /// If the server refuses a statement.
     pub async fn create(server: RoleServer, access: Access, admin_url: &str) -> TestRole {
+        TestRole::create_on(server, access, admin_url, &MAINTENANCE_TABLES).await
+    }
+
+    /// Like [`TestRole::create`], with the grants on `tables` only (on MariaDB too, table by
+    /// table): e.g. a server's role that may read a Django project's maintenance tables and
+    /// nothing else.
+    ///
+    /// # Panics
+    /// If the server refuses a statement.
+    pub async fn create_on(
+        server: RoleServer,
+        access: Access,
+        admin_url: &str,
+        tables: &[&str],
+    ) -> TestRole {
+        let whole_database = tables == MAINTENANCE_TABLES;
         let name = format!("mt_role{}", &unique_db_name()["mt".len()..]);
         let password = format!("{:016x}", {
             let mut hasher = RandomState::new().build_hasher();
@@ -135,18 +151,26 @@ impl TestRole {
                 format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'"),
                 format!("GRANT CONNECT ON DATABASE {db} TO {name}"),
                 format!("GRANT USAGE ON SCHEMA public TO {name}"),
-                format!(
-                    "GRANT {privileges} ON {} TO {name}",
-                    MAINTENANCE_TABLES.join(", ")
-                ),
+                format!("GRANT {privileges} ON {} TO {name}", tables.join(", ")),
             ],
             RoleServer::MySql => MYSQL_ROLE_HOSTS
                 .iter()
                 .flat_map(|host| {
-                    [
-                        format!("CREATE USER '{name}'@'{host}' IDENTIFIED BY '{password}'"),
-                        format!("GRANT {privileges} ON `{db}`.* TO '{name}'@'{host}'"),
-                    ]
+                    let create =
+                        format!("CREATE USER '{name}'@'{host}' IDENTIFIED BY '{password}'");
+                    let grants: Vec<String> = if whole_database {
+                        vec![format!(
+                            "GRANT {privileges} ON `{db}`.* TO '{name}'@'{host}'"
+                        )]
+                    } else {
+                        tables
+                            .iter()
+                            .map(|t| {
+                                format!("GRANT {privileges} ON `{db}`.`{t}` TO '{name}'@'{host}'")
+                            })
+                            .collect()
+                    };
+                    std::iter::once(create).chain(grants)
                 })
                 .collect(),
         };

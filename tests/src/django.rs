@@ -86,6 +86,16 @@ impl DjangoDb {
         Some(db)
     }
 
+    /// The same database through another URL (another role's), for the servers; the ORM
+    /// keeps using `db`'s.
+    pub fn with_url(db: &DjangoDb, url: String) -> DjangoDb {
+        DjangoDb {
+            url,
+            python: db.python.clone(),
+            _dir: None,
+        }
+    }
+
     /// Runs `orm.py` with `args` and returns what it printed; the change is committed when it
     /// returns.
     ///

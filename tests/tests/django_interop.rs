@@ -2,7 +2,7 @@
 //! `MAINTENANCE_STORE=django` on the database of a Django 4.2 project whose tables
 //! django-maintenancemode-2's own migrations built, obeys what the Django ORM writes (the
 //! admin's checkbox, its inline ignored URLs) within the poll interval + 100 ms, on SQLite and
-//! PostgreSQL.
+//! PostgreSQL, and with a PostgreSQL role that may only `SELECT` the three Django tables.
 //!
 //! Needs `MAINTENANCE_TEST_DJANGO_PYTHON` (and `MAINTENANCE_TEST_POSTGRES_URL` for
 //! PostgreSQL); see `maintenance_tests::django`.
@@ -162,7 +162,36 @@ async fn the_site_id_names_the_default_site(db: Option<DjangoDb>) {
     );
 }
 
+/// A server's role that may only `SELECT` the three Django tables is enough: the source never
+/// writes, migrates or reads anything else.
+async fn only_the_django_tables_readable(db: Option<DjangoDb>) {
+    use maintenance_sql::django::TABLES;
+    use maintenance_tests::databases::{Access, RoleServer, TestRole};
+    let Some(db) = db else { return };
+    let role = TestRole::create_on(RoleServer::Postgres, Access::ReadOnly, &db.url, &TABLES).await;
+    let reader = DjangoDb::with_url(&db, role.url.clone());
+    let served = serve_django(Server::Axum, &reader, "1").await;
+    let client = client();
+    assert_eq!(
+        status(&client, &served, "127.0.0.1", "/").await,
+        StatusCode::OK
+    );
+    obeyed_after(
+        &db,
+        &["flag", "1", "on"],
+        &served,
+        "127.0.0.1",
+        "/",
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    drop(served);
+    role.drop_role().await;
+}
+
 maintenance_tests::multi_thread_tests! {
+    a_role_that_may_only_read_the_django_tables_is_enough =>
+        only_the_django_tables_readable(DjangoDb::postgres("a_role_that_may_only_read_the_django_tables_is_enough").await);
     axum_obeys_the_django_admin_on_sqlite =>
         obeys_the_django_admin(Server::Axum, DjangoDb::sqlite("axum_obeys_the_django_admin_on_sqlite").await);
     hyper_obeys_the_django_admin_on_sqlite =>
