@@ -239,8 +239,11 @@ macro_rules! impl_engine {
                     Ok(value)
                 }
                 Err(e) => {
+                    // The read's error is returned, and reported once by the caller (the
+                    // handle logs an outage once); a rollback that fails too, as it does on a
+                    // lost connection, adds nothing. The pool drops a connection left broken.
                     if let Err(rollback) = Tm::rollback_transaction(conn).await {
-                        tracing::warn!(error = %rollback, "could not roll back a read transaction");
+                        tracing::debug!(error = %rollback, "could not roll back a read transaction");
                     }
                     Err(store_error(e))
                 }
@@ -445,8 +448,9 @@ macro_rules! impl_engine {
                         Ok(Some(rows))
                     }
                     Err(e) => {
+                        // As in `in_read_tx`: the read's error says it all.
                         if let Err(rollback) = Tm::rollback_transaction(&mut *conn).await {
-                            tracing::warn!(error = %rollback, "could not roll back a read transaction");
+                            tracing::debug!(error = %rollback, "could not roll back a read transaction");
                         }
                         Err(store_error(e))
                     }
