@@ -56,6 +56,10 @@ async fn obeyed(served: &Served, since: Instant, host: &str, path: &str, want: S
     }
 }
 
+/// The tests run one at a time, so that another test's Python processes do not share the
+/// machine's cores with the server being timed.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn events(log: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(log).unwrap()
 }
@@ -187,6 +191,7 @@ async fn imports_the_django_state(django: Option<DjangoDb>, ours: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imports_from_django_on_sqlite() {
     let test = "imports_from_django_on_sqlite";
+    let _alone = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let ours = format!("sqlite://{}", dir.path().join("maintenance.db").display());
     imports_the_django_state(DjangoDb::sqlite(test).await, ours).await;
@@ -195,6 +200,7 @@ async fn imports_from_django_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imports_from_django_on_postgres_into_the_same_database() {
     let test = "imports_from_django_on_postgres_into_the_same_database";
+    let _alone = ONE_AT_A_TIME.lock().await;
     let django = DjangoDb::postgres(test).await;
     let ours = django.as_ref().map(|d| d.url.clone()).unwrap_or_default();
     imports_the_django_state(django, ours).await;

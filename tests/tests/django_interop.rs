@@ -20,9 +20,9 @@ const POLL: Duration = Duration::from_millis(250);
 /// How long after the ORM's commit a change must be obeyed.
 const DEADLINE: Duration = Duration::from_millis(350);
 
-/// The timed steps run one at a time, so that two tests' Python processes do not share the
-/// two cores with the server being timed.
-static TIMED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// The tests run one at a time, so that another test's Python processes and servers do not
+/// share the machine's cores with the server being timed.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A test project configured from the environment a deployment would give it.
 async fn serve_django(server: Server, db: &DjangoDb, site_id: &str) -> Served {
@@ -59,7 +59,6 @@ async fn obeyed_after(
     path: &str,
     want: StatusCode,
 ) {
-    let _one_at_a_time = TIMED.lock().await;
     let committed = db.orm_committed_at(orm).await;
     let client = client();
     loop {
@@ -85,8 +84,9 @@ async fn obeyed_after(
 }
 
 /// The checkbox and the inline ignored URLs, as the Django admin writes them.
-async fn obeys_the_django_admin(server: Server, db: Option<DjangoDb>) {
-    let Some(db) = db else { return };
+async fn obeys_the_django_admin(server: Server, db: impl Future<Output = Option<DjangoDb>>) {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let Some(db) = db.await else { return };
     db.orm(&["site", "2", "shop.example.com", "Shop"]).await;
     db.orm(&["populate"]).await;
     let served = serve_django(server, &db, "1").await;
@@ -145,8 +145,9 @@ async fn obeys_the_django_admin(server: Server, db: Option<DjangoDb>) {
 }
 
 /// `DJANGO_SITE_ID` picks the default site, as Django's `SITE_ID` does.
-async fn the_site_id_names_the_default_site(db: Option<DjangoDb>) {
-    let Some(db) = db else { return };
+async fn the_site_id_names_the_default_site(db: impl Future<Output = Option<DjangoDb>>) {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let Some(db) = db.await else { return };
     db.orm(&["site", "2", "shop.example.com", "Shop"]).await;
     db.orm(&["flag", "2", "on"]).await;
     let by_site_1 = serve_django(Server::Axum, &db, "1").await;
@@ -164,10 +165,11 @@ async fn the_site_id_names_the_default_site(db: Option<DjangoDb>) {
 
 /// A server's role that may only `SELECT` the three Django tables is enough: the source never
 /// writes, migrates or reads anything else.
-async fn only_the_django_tables_readable(db: Option<DjangoDb>) {
+async fn only_the_django_tables_readable(db: impl Future<Output = Option<DjangoDb>>) {
     use maintenance_sql::django::TABLES;
     use maintenance_tests::databases::{Access, RoleServer, TestRole};
-    let Some(db) = db else { return };
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let Some(db) = db.await else { return };
     let role = TestRole::create_on(RoleServer::Postgres, Access::ReadOnly, &db.url, &TABLES).await;
     let reader = DjangoDb::with_url(&db, role.url.clone());
     let served = serve_django(Server::Axum, &reader, "1").await;
@@ -191,25 +193,25 @@ async fn only_the_django_tables_readable(db: Option<DjangoDb>) {
 
 maintenance_tests::multi_thread_tests! {
     a_role_that_may_only_read_the_django_tables_is_enough =>
-        only_the_django_tables_readable(DjangoDb::postgres("a_role_that_may_only_read_the_django_tables_is_enough").await);
+        only_the_django_tables_readable(DjangoDb::postgres("a_role_that_may_only_read_the_django_tables_is_enough"));
     axum_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Axum, DjangoDb::sqlite("axum_obeys_the_django_admin_on_sqlite").await);
+        obeys_the_django_admin(Server::Axum, DjangoDb::sqlite("axum_obeys_the_django_admin_on_sqlite"));
     hyper_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Hyper, DjangoDb::sqlite("hyper_obeys_the_django_admin_on_sqlite").await);
+        obeys_the_django_admin(Server::Hyper, DjangoDb::sqlite("hyper_obeys_the_django_admin_on_sqlite"));
     actix_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Actix, DjangoDb::sqlite("actix_obeys_the_django_admin_on_sqlite").await);
+        obeys_the_django_admin(Server::Actix, DjangoDb::sqlite("actix_obeys_the_django_admin_on_sqlite"));
     rocket_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Rocket, DjangoDb::sqlite("rocket_obeys_the_django_admin_on_sqlite").await);
+        obeys_the_django_admin(Server::Rocket, DjangoDb::sqlite("rocket_obeys_the_django_admin_on_sqlite"));
     axum_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Axum, DjangoDb::postgres("axum_obeys_the_django_admin_on_postgres").await);
+        obeys_the_django_admin(Server::Axum, DjangoDb::postgres("axum_obeys_the_django_admin_on_postgres"));
     hyper_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Hyper, DjangoDb::postgres("hyper_obeys_the_django_admin_on_postgres").await);
+        obeys_the_django_admin(Server::Hyper, DjangoDb::postgres("hyper_obeys_the_django_admin_on_postgres"));
     actix_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Actix, DjangoDb::postgres("actix_obeys_the_django_admin_on_postgres").await);
+        obeys_the_django_admin(Server::Actix, DjangoDb::postgres("actix_obeys_the_django_admin_on_postgres"));
     rocket_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Rocket, DjangoDb::postgres("rocket_obeys_the_django_admin_on_postgres").await);
+        obeys_the_django_admin(Server::Rocket, DjangoDb::postgres("rocket_obeys_the_django_admin_on_postgres"));
     the_site_id_names_the_default_site_on_sqlite =>
-        the_site_id_names_the_default_site(DjangoDb::sqlite("the_site_id_names_the_default_site_on_sqlite").await);
+        the_site_id_names_the_default_site(DjangoDb::sqlite("the_site_id_names_the_default_site_on_sqlite"));
     the_site_id_names_the_default_site_on_postgres =>
-        the_site_id_names_the_default_site(DjangoDb::postgres("the_site_id_names_the_default_site_on_postgres").await);
+        the_site_id_names_the_default_site(DjangoDb::postgres("the_site_id_names_the_default_site_on_postgres"));
 }
