@@ -9,8 +9,9 @@
 //! as the seed says); each `IgnoredURL` is an ignored pattern with its description, with the
 //! seed's meaning (a regex matched at the start of the path without its leading `/`).
 //!
-//! The tables have no revision, so [`digest`] stands for one: a hash of every row that
-//! [`select_sql`] reads, which any change to the three tables changes.
+//! The tables have no revision, so a digest stands for one, which any change to the three
+//! tables changes: computed by the server ([`digest_sql`]) on PostgreSQL and MySQL, over the
+//! rows [`select_sql`] reads ([`digest`]) on SQLite.
 //!
 //! ```
 //! use maintenance_sql::django::{DjangoRow, assemble, digest};
@@ -46,15 +47,57 @@ pub const TABLES: [&str; 3] = [
 /// Django's default `SITE_ID`.
 pub const DEFAULT_SITE_ID: i64 = 1;
 
+/// The digest of the three tables computed by the database server, on PostgreSQL and MySQL:
+/// a sum of one hash per row (each value's length written before it), so that a poll moves
+/// one number over the network instead of every row. `None` on SQLite, which has no hash
+/// function: there the rows are read and hashed with [`digest`] (a local file has no network
+/// to spare, and the source reads only when the file changed, see `PRAGMA data_version`).
+///
+/// Never negative. Any change to a row changes it, but for hash collisions (one in 2^63 on
+/// PostgreSQL, `hashtextextended`; one in 2^64 per row on MySQL, two `CRC32`s).
+pub fn digest_sql(dialect: Dialect) -> Option<&'static str> {
+    match dialect {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some(concat!("SELECT ", postgres_digest!(), " AS digest")),
+        Dialect::MySql => Some(concat!("SELECT ", mysql_digest!(), " AS digest")),
+    }
+}
+
+macro_rules! postgres_digest {
+    () => {
+        "CAST(MOD(ABS(\
+         (SELECT COALESCE(SUM(hashtextextended(CONCAT_WS(':', id, LENGTH(domain), domain, LENGTH(name), name), 1)), 0) FROM django_site) \
+         + 3 * (SELECT COALESCE(SUM(hashtextextended(CONCAT_WS(':', id, site_id, is_being_performed), 2)), 0) FROM maintenancemode_maintenance) \
+         + 7 * (SELECT COALESCE(SUM(hashtextextended(CONCAT_WS(':', id, maintenance_id, LENGTH(pattern), pattern, LENGTH(description), description), 3)), 0) FROM maintenancemode_ignoredurl) \
+         + (SELECT COUNT(*) FROM django_site) + 11 * (SELECT COUNT(*) FROM maintenancemode_ignoredurl)\
+         ), 9223372036854775807) AS BIGINT)"
+    };
+}
+use postgres_digest;
+
+macro_rules! mysql_digest {
+    () => {
+        "CAST(MOD(\
+         (SELECT COALESCE(SUM(CRC32(CONCAT_WS(':', id, CHAR_LENGTH(domain), domain, CHAR_LENGTH(name), name)) * 4294967296 + CRC32(CONCAT_WS(':', name, domain, id))), 0) FROM django_site) \
+         + 3 * (SELECT COALESCE(SUM(CRC32(CONCAT_WS(':', id, site_id, is_being_performed)) * 4294967296 + CRC32(CONCAT_WS(':', is_being_performed, site_id, id))), 0) FROM maintenancemode_maintenance) \
+         + 7 * (SELECT COALESCE(SUM(CRC32(CONCAT_WS(':', id, maintenance_id, CHAR_LENGTH(pattern), pattern, CHAR_LENGTH(description), description)) * 4294967296 + CRC32(CONCAT_WS(':', description, pattern, maintenance_id, id))), 0) FROM maintenancemode_ignoredurl) \
+         + (SELECT COUNT(*) FROM django_site) + 11 * (SELECT COUNT(*) FROM maintenancemode_ignoredurl)\
+         , 9223372036854775807) AS SIGNED)"
+    };
+}
+use mysql_digest;
+
 /// The one statement that reads the three tables: a consistent view on every backend, one row
-/// per ignored pattern (or per site without one), with the columns [`DjangoRow`] names.
+/// per ignored pattern (or per site without one), with the columns [`DjangoRow`] names; on
+/// PostgreSQL and MySQL also a `digest` column, [`digest_sql`]'s value computed in the same
+/// statement (so from the same snapshot as the rows).
 ///
 /// Ids are cast to 64-bit integers (Django's `AutoField` is 32-bit on PostgreSQL and MySQL)
 /// and the flag to an integer (`NULL` without a `Maintenance` row), so that one decoding fits
 /// every backend and every `DEFAULT_AUTO_FIELD`.
 pub fn select_sql(dialect: Dialect) -> &'static str {
     macro_rules! select {
-        ($int:literal) => {
+        ($int:literal, $digest_column:expr, $digest_join:expr) => {
             concat!(
                 "SELECT CAST(s.id AS ",
                 $int,
@@ -63,17 +106,28 @@ pub fn select_sql(dialect: Dialect) -> &'static str {
                 $int,
                 ") AS flag, CAST(u.id AS ",
                 $int,
-                ") AS url_id, u.pattern AS pattern, u.description AS description \
-                 FROM django_site s \
+                ") AS url_id, u.pattern AS pattern, u.description AS description",
+                $digest_column,
+                " FROM django_site s \
                  LEFT JOIN maintenancemode_maintenance m ON m.site_id = s.id \
-                 LEFT JOIN maintenancemode_ignoredurl u ON u.maintenance_id = m.id \
-                 ORDER BY s.id, u.id"
+                 LEFT JOIN maintenancemode_ignoredurl u ON u.maintenance_id = m.id",
+                $digest_join,
+                " ORDER BY s.id, u.id"
             )
         };
     }
     match dialect {
-        Dialect::Sqlite | Dialect::Postgres => select!("BIGINT"),
-        Dialect::MySql => select!("SIGNED"),
+        Dialect::Sqlite => select!("BIGINT", "", ""),
+        Dialect::Postgres => select!(
+            "BIGINT",
+            ", d.digest AS digest",
+            concat!(" CROSS JOIN (SELECT ", postgres_digest!(), " AS digest) d")
+        ),
+        Dialect::MySql => select!(
+            "SIGNED",
+            ", d.digest AS digest",
+            concat!(" CROSS JOIN (SELECT ", mysql_digest!(), " AS digest) d")
+        ),
     }
 }
 
@@ -383,5 +437,16 @@ mod tests {
             }
         }
         assert!(select_sql(Dialect::MySql).contains("AS SIGNED"));
+        assert!(digest_sql(Dialect::Sqlite).is_none());
+        for dialect in [Dialect::Postgres, Dialect::MySql] {
+            let digest = digest_sql(dialect).unwrap();
+            let body = digest
+                .trim_start_matches("SELECT ")
+                .trim_end_matches(" AS digest");
+            assert!(select_sql(dialect).contains(body), "{dialect:?}");
+            for table in TABLES {
+                assert!(digest.contains(table), "{digest}");
+            }
+        }
     }
 }

@@ -9,9 +9,10 @@
 //! creates it; PostgreSQL sessions have `default_transaction_read_only`; MySQL sessions are
 //! `READ ONLY`), so a role that may only `SELECT` the three tables is enough.
 //!
-//! The tables have no revision: the handle polls [`MaintenanceSource::revision`], which reads
-//! the three tables in one statement and returns their digest, each poll interval. Django's
-//! tables hold one row per site and a few patterns, so that read stays small.
+//! The tables have no revision: each poll interval the handle asks
+//! [`MaintenanceSource::revision`] for a digest of the three tables, and reads them again when
+//! it moved. PostgreSQL and MySQL compute it (one number over the network); on SQLite the rows
+//! are hashed here, and read only when `PRAGMA data_version` says the file changed.
 
 use std::str::FromStr;
 
@@ -44,6 +45,8 @@ use crate::url::{Backend, redact_url};
 pub struct DjangoSource {
     pool: Pool,
     site_id: i64,
+    #[cfg(feature = "sqlite")]
+    watch: std::sync::Arc<tokio::sync::Mutex<Option<SqliteWatch>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +137,8 @@ impl DjangoSource {
         Ok(DjangoSource {
             pool,
             site_id: django::DEFAULT_SITE_ID,
+            #[cfg(feature = "sqlite")]
+            watch: Default::default(),
         })
     }
 
@@ -151,13 +156,31 @@ impl DjangoSource {
 
     /// The three tables as read in one statement ([`maintenance_sql::django::select_sql`]).
     pub async fn rows(&self) -> Result<Vec<DjangoRow>, Error> {
+        Ok(self.read().await?.1)
+    }
+
+    /// The rows and their digest, from one snapshot: computed by the server in the same
+    /// statement on PostgreSQL and MySQL, hashed here on SQLite.
+    async fn read(&self) -> Result<(i64, Vec<DjangoRow>), Error> {
         macro_rules! fetch {
             ($pool:expr, $backend:literal, $dialect:expr) => {{
-                let rows = sqlx::query(django::select_sql($dialect))
-                    .fetch_all($pool)
-                    .await
-                    .and_then(|rows| rows.iter().map(|r| decode(r)).collect());
-                rows.map_err(|source| Error::Django {
+                let read = async {
+                    let rows = sqlx::query(django::select_sql($dialect))
+                        .fetch_all($pool)
+                        .await?;
+                    let decoded = rows
+                        .iter()
+                        .map(|r| decode(r))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let digest = match (django::digest_sql($dialect), rows.first()) {
+                        (None, _) => django::digest(&decoded),
+                        (Some(_), Some(first)) => first.try_get("digest")?,
+                        // No site: nothing to be consistent with.
+                        (Some(sql), None) => sqlx::query_scalar(sql).fetch_one($pool).await?,
+                    };
+                    Ok((digest, decoded))
+                };
+                read.await.map_err(|source| Error::Django {
                     backend: $backend,
                     source,
                 })
@@ -173,13 +196,98 @@ impl DjangoSource {
         }
     }
 
-    /// Every Django site as the core's sites, with the digest of the rows as the revision.
+    /// The current digest of the three tables: one number from the server on PostgreSQL and
+    /// MySQL; on SQLite, the last digest while `PRAGMA data_version` says no other connection
+    /// has written to the file since, and the rows' digest otherwise.
+    pub async fn digest(&self) -> Result<i64, Error> {
+        let backend_error = |backend| move |source| Error::Django { backend, source };
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => self
+                .sqlite_digest(pool)
+                .await
+                .map_err(backend_error("SQLite")),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                let sql = django::digest_sql(Dialect::Postgres).unwrap_or_default();
+                sqlx::query_scalar(sql)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(backend_error("PostgreSQL"))
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => {
+                let sql = django::digest_sql(Dialect::MySql).unwrap_or_default();
+                sqlx::query_scalar(sql)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(backend_error("MySQL"))
+            }
+        }
+    }
+
+    /// SQLite's digest, read again only when the file changed. `PRAGMA data_version` moves
+    /// when another connection commits, and only compares on one connection: the watch keeps
+    /// its own, and starts over (reading the rows) when that connection fails.
+    #[cfg(feature = "sqlite")]
+    async fn sqlite_digest(&self, pool: &sqlx::SqlitePool) -> Result<i64, sqlx::Error> {
+        use sqlx::ConnectOptions;
+        let mut watch = self.watch.lock().await;
+        if let Some(w) = watch.as_mut() {
+            match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+                .fetch_one(&mut w.conn)
+                .await
+            {
+                Ok(version) if version == w.data_version => return Ok(w.digest),
+                Ok(version) => {
+                    // Read the version before the rows: a write between the two moves it
+                    // again, and the next poll reads again.
+                    let digest = django::digest(&self.read().await.map_err(into_sqlx)?.1);
+                    w.data_version = version;
+                    w.digest = digest;
+                    return Ok(digest);
+                }
+                Err(_) => *watch = None,
+            }
+        }
+        let mut conn = pool.connect_options().connect().await?;
+        let data_version = sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+            .fetch_one(&mut conn)
+            .await?;
+        let digest = django::digest(&self.read().await.map_err(into_sqlx)?.1);
+        *watch = Some(SqliteWatch {
+            conn,
+            data_version,
+            digest,
+        });
+        Ok(digest)
+    }
+
+    /// Every Django site as the core's sites, with the digest of the tables as the revision.
     pub async fn contents(&self) -> Result<StoreContents, Error> {
-        let rows = self.rows().await?;
+        let (revision, rows) = self.read().await?;
         Ok(StoreContents {
-            revision: django::digest(&rows),
+            revision,
             sites: django::assemble(&rows, self.site_id),
         })
+    }
+}
+
+/// The SQLite source's own connection for `PRAGMA data_version`, and what it last saw.
+#[cfg(feature = "sqlite")]
+#[derive(Debug)]
+struct SqliteWatch {
+    conn: sqlx::SqliteConnection,
+    data_version: i64,
+    digest: i64,
+}
+
+/// The sqlx error inside one of [`DjangoSource::read`]'s.
+#[cfg(feature = "sqlite")]
+fn into_sqlx(error: Error) -> sqlx::Error {
+    match error {
+        Error::Django { source, .. } => source,
+        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
 
@@ -218,6 +326,6 @@ impl MaintenanceSource for DjangoSource {
     }
 
     async fn revision(&self) -> Result<i64, StoreError> {
-        Ok(django::digest(&self.rows().await?))
+        Ok(self.digest().await?)
     }
 }
