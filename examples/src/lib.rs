@@ -396,7 +396,7 @@ impl Config {
             .with_site_id(site_id);
         let maintenance = Maintenance::new(source.clone(), policy);
         let started = tokio::time::Instant::now();
-        match tokio::time::timeout(self.startup_wait, source.rows()).await {
+        match tokio::time::timeout(self.startup_wait, source.digest()).await {
             Ok(Err(e)) if !e.is_unreachable() => return Err(store_error(url, e)),
             Ok(_) => {}
             Err(_) => tracing::warn!(

@@ -200,29 +200,24 @@ impl DjangoSource {
     /// MySQL; on SQLite, the last digest while `PRAGMA data_version` says no other connection
     /// has written to the file since, and the rows' digest otherwise.
     pub async fn digest(&self) -> Result<i64, Error> {
-        let backend_error = |backend| move |source| Error::Django { backend, source };
+        macro_rules! server_digest {
+            ($pool:expr, $backend:literal, $dialect:expr) => {
+                sqlx::query_scalar(django::digest_sql($dialect).unwrap_or_default())
+                    .fetch_one($pool)
+                    .await
+                    .map_err(|source| Error::Django {
+                        backend: $backend,
+                        source,
+                    })
+            };
+        }
         match &self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => self
-                .sqlite_digest(pool)
-                .await
-                .map_err(backend_error("SQLite")),
+            Pool::Sqlite(pool) => self.sqlite_digest(pool).await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
-                let sql = django::digest_sql(Dialect::Postgres).unwrap_or_default();
-                sqlx::query_scalar(sql)
-                    .fetch_one(pool)
-                    .await
-                    .map_err(backend_error("PostgreSQL"))
-            }
+            Pool::Postgres(pool) => server_digest!(pool, "PostgreSQL", Dialect::Postgres),
             #[cfg(feature = "mysql")]
-            Pool::MySql(pool) => {
-                let sql = django::digest_sql(Dialect::MySql).unwrap_or_default();
-                sqlx::query_scalar(sql)
-                    .fetch_one(pool)
-                    .await
-                    .map_err(backend_error("MySQL"))
-            }
+            Pool::MySql(pool) => server_digest!(pool, "MySQL", Dialect::MySql),
         }
     }
 
@@ -230,37 +225,49 @@ impl DjangoSource {
     /// when another connection commits, and only compares on one connection: the watch keeps
     /// its own, and starts over (reading the rows) when that connection fails.
     #[cfg(feature = "sqlite")]
-    async fn sqlite_digest(&self, pool: &sqlx::SqlitePool) -> Result<i64, sqlx::Error> {
+    async fn sqlite_digest(&self, pool: &sqlx::SqlitePool) -> Result<i64, Error> {
         use sqlx::ConnectOptions;
+        let sqlite_error = |source| Error::Django {
+            backend: "SQLite",
+            source,
+        };
         let mut watch = self.watch.lock().await;
         if let Some(w) = watch.as_mut() {
-            match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
-                .fetch_one(&mut w.conn)
-                .await
-            {
+            match data_version(&mut w.conn).await {
                 Ok(version) if version == w.data_version => return Ok(w.digest),
-                Ok(version) => {
-                    // Read the version before the rows: a write between the two moves it
-                    // again, and the next poll reads again.
-                    let digest = django::digest(&self.read().await.map_err(into_sqlx)?.1);
-                    w.data_version = version;
-                    w.digest = digest;
-                    return Ok(digest);
-                }
+                Ok(version) => w.data_version = version,
                 Err(_) => *watch = None,
             }
         }
-        let mut conn = pool.connect_options().connect().await?;
-        let data_version = sqlx::query_scalar::<_, i64>("PRAGMA data_version")
-            .fetch_one(&mut conn)
-            .await?;
-        let digest = django::digest(&self.read().await.map_err(into_sqlx)?.1);
-        *watch = Some(SqliteWatch {
-            conn,
-            data_version,
-            digest,
-        });
-        Ok(digest)
+        let w = match watch.as_mut() {
+            Some(w) => w,
+            None => {
+                let mut conn = pool
+                    .connect_options()
+                    .connect()
+                    .await
+                    .map_err(sqlite_error)?;
+                let data_version = data_version(&mut conn).await.map_err(sqlite_error)?;
+                watch.insert(SqliteWatch {
+                    conn,
+                    data_version,
+                    digest: 0,
+                })
+            }
+        };
+        // The version is read before the rows: a write between the two moves it again, and
+        // the next poll reads again.
+        match self.read().await {
+            Ok((digest, _)) => {
+                w.digest = digest;
+                Ok(digest)
+            }
+            Err(e) => {
+                // Unread: the next poll must read the rows, whatever the version says.
+                *watch = None;
+                Err(e)
+            }
+        }
     }
 
     /// Every Django site as the core's sites, with the digest of the tables as the revision.
@@ -273,6 +280,14 @@ impl DjangoSource {
     }
 }
 
+/// SQLite's `PRAGMA data_version` on `conn`: it moves when another connection commits.
+#[cfg(feature = "sqlite")]
+async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(conn)
+        .await
+}
+
 /// The SQLite source's own connection for `PRAGMA data_version`, and what it last saw.
 #[cfg(feature = "sqlite")]
 #[derive(Debug)]
@@ -280,15 +295,6 @@ struct SqliteWatch {
     conn: sqlx::SqliteConnection,
     data_version: i64,
     digest: i64,
-}
-
-/// The sqlx error inside one of [`DjangoSource::read`]'s.
-#[cfg(feature = "sqlite")]
-fn into_sqlx(error: Error) -> sqlx::Error {
-    match error {
-        Error::Django { source, .. } => source,
-        other => sqlx::Error::Protocol(other.to_string()),
-    }
 }
 
 /// Whether the error came from reaching the database rather than from the statement: the
