@@ -121,6 +121,48 @@ impl Drop for Served {
     }
 }
 
+impl Served {
+    /// What the server answers a GET of `path` with `Host: host`.
+    pub async fn status(&self, client: &reqwest::Client, host: &str, path: &str) -> StatusCode {
+        client
+            .get(format!("{}{path}", self.base))
+            .header("host", host)
+            .send()
+            .await
+            .expect("request")
+            .status()
+    }
+
+    /// Waits until a GET of `path` with `Host: host` answers `want`, polling every 5 ms, and
+    /// returns how long after `since` it did. `what` (the change waited for) names it in the
+    /// panic when it does not within 5 s.
+    pub async fn answers_after(
+        &self,
+        host: &str,
+        path: &str,
+        want: StatusCode,
+        since: std::time::SystemTime,
+        what: &str,
+    ) -> Duration {
+        let client = client();
+        loop {
+            let got = self.status(&client, host, path).await;
+            let waited = std::time::SystemTime::now()
+                .duration_since(since)
+                .unwrap_or_default();
+            if got == want {
+                eprintln!("{what}: {host}{path} answered {want} after {waited:?}");
+                return waited;
+            }
+            assert!(
+                waited < Duration::from_secs(5),
+                "{what}: {host}{path} still answers {got}, not {want}, after {waited:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// Starts `server` with `config` as it is.
 pub async fn serve(server: Server, config: &Config) -> Served {
     let (addr, task) = spawn_server(server, config).await;

@@ -8,7 +8,7 @@
 //! PostgreSQL); see `maintenance_tests::django`.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use maintenance_examples::{Config, StoreKind};
 use maintenance_tests::django::DjangoDb;
@@ -40,13 +40,7 @@ async fn serve_django(server: Server, db: &DjangoDb, site_id: &str) -> Served {
 }
 
 async fn status(client: &reqwest::Client, served: &Served, host: &str, path: &str) -> StatusCode {
-    client
-        .get(format!("{}{path}", served.base))
-        .header("host", host)
-        .send()
-        .await
-        .expect("request")
-        .status()
+    served.status(client, host, path).await
 }
 
 /// Runs the ORM step, then waits until `host` `path` answers `want`, and checks that it did
@@ -60,27 +54,15 @@ async fn obeyed_after(
     want: StatusCode,
 ) {
     let committed = db.orm_committed_at(orm).await;
-    let client = client();
-    loop {
-        let got = status(&client, served, host, path).await;
-        let waited = SystemTime::now()
-            .duration_since(committed)
-            .unwrap_or_default();
-        if got == want {
-            assert!(
-                waited <= DEADLINE,
-                "orm.py {orm:?}: {host}{path} answered {want} after {waited:?}, later than \
-                 the poll interval + 100 ms ({DEADLINE:?})"
-            );
-            eprintln!("orm.py {orm:?}: {host}{path} answered {want} after {waited:?}");
-            return;
-        }
-        assert!(
-            waited < Duration::from_secs(5),
-            "orm.py {orm:?}: {host}{path} still answers {got}, not {want}, after {waited:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let what = format!("orm.py {orm:?}");
+    let waited = served
+        .answers_after(host, path, want, committed, &what)
+        .await;
+    assert!(
+        waited <= DEADLINE,
+        "{what}: {host}{path} answered {want} after {waited:?}, later than the poll interval \
+         + 100 ms ({DEADLINE:?})"
+    );
 }
 
 /// The checkbox and the inline ignored URLs, as the Django admin writes them.
