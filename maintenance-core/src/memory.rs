@@ -13,8 +13,8 @@ use crate::model::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange,
 };
 use crate::store::{
-    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, MaintenanceSource, MaintenanceStore,
-    StoreChanges, StoreContents, find_site, select_sites, unknown_site,
+    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, GuardedWrite, MaintenanceSource,
+    MaintenanceStore, StoreChanges, StoreContents, find_site, select_sites, unknown_site,
 };
 use crate::validate;
 
@@ -96,28 +96,37 @@ impl MemoryStore {
         action: &str,
         edit: impl FnOnce(&mut SiteState) -> Result<String, StoreError>,
     ) -> Result<SiteState, StoreError> {
-        self.with(|inner| {
-            let index = inner
-                .sites
-                .iter()
-                .position(|s| Some(s) == find_site(&inner.sites, site))
-                .ok_or_else(|| unknown_site(site))?;
-            let mut next = inner.sites[index].clone();
-            let detail = edit(&mut next)?;
-            next.validate()?;
-            let now = Utc::now();
-            next.updated_at = Some(now);
-            next.updated_by = Some(actor.to_owned());
-            let domain = next.domain.clone();
-            inner.sites[index] = next.clone();
-            inner.commit(Some(domain), actor, action, detail);
-            inner.changed_at.insert(next.id, inner.revision);
-            Ok(next)
-        })
+        self.with(|inner| inner.write(site, actor, action, edit))
     }
 }
 
 impl Inner {
+    /// [`MemoryStore::write`], under the lock.
+    fn write(
+        &mut self,
+        site: &SiteRef,
+        actor: &str,
+        action: &str,
+        edit: impl FnOnce(&mut SiteState) -> Result<String, StoreError>,
+    ) -> Result<SiteState, StoreError> {
+        let index = self
+            .sites
+            .iter()
+            .position(|s| Some(s) == find_site(&self.sites, site))
+            .ok_or_else(|| unknown_site(site))?;
+        let mut next = self.sites[index].clone();
+        let detail = edit(&mut next)?;
+        next.validate()?;
+        let now = Utc::now();
+        next.updated_at = Some(now);
+        next.updated_by = Some(actor.to_owned());
+        let domain = next.domain.clone();
+        self.sites[index] = next.clone();
+        self.commit(Some(domain), actor, action, detail);
+        self.changed_at.insert(next.id, self.revision);
+        Ok(next)
+    }
+
     fn commit(&mut self, site: Option<String>, actor: &str, action: &str, detail: String) {
         self.revision += 1;
         self.record(site, actor, action, detail);
@@ -252,6 +261,29 @@ impl MaintenanceStore for MemoryStore {
         self.write(site, actor, AuditAction::of_change(change).as_str(), |s| {
             change.apply_to(s)?;
             Ok(change.describe())
+        })
+    }
+
+    async fn set_state_if(
+        &self,
+        site: &SiteRef,
+        expected: &StateChange,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<GuardedWrite, StoreError> {
+        let action = AuditAction::of_change(change).as_str();
+        // One lock for the comparison and the write.
+        self.with(|inner| {
+            let current = find_site(&inner.sites, site).ok_or_else(|| unknown_site(site))?;
+            if !expected.holds_for(current) {
+                return Ok(GuardedWrite::Kept(current.clone()));
+            }
+            inner
+                .write(site, actor, action, |s| {
+                    change.apply_to(s)?;
+                    Ok(change.describe())
+                })
+                .map(GuardedWrite::Written)
         })
     }
 

@@ -354,6 +354,45 @@ impl StateChange {
         self
     }
 
+    /// The change that sets every state field to what `site` holds: the flag, mode, message,
+    /// window, `Retry-After` and scope (not its patterns, networks or bypass secret).
+    ///
+    /// ```
+    /// use maintenance_core::{SiteState, StateChange};
+    /// let mut site = SiteState::new(1, "example.com");
+    /// let before = StateChange::of_state(&site);
+    /// StateChange::turn_on().message("Soon").apply_to(&mut site).unwrap();
+    /// assert!(!before.holds_for(&site));
+    /// before.apply_to(&mut site).unwrap();
+    /// assert!(before.holds_for(&site) && !site.enabled && site.message.is_none());
+    /// ```
+    pub fn of_state(site: &SiteState) -> Self {
+        StateChange {
+            enabled: Some(site.enabled),
+            mode: Some(site.mode),
+            message: Some(site.message.clone()),
+            starts_at: Some(site.starts_at),
+            ends_at: Some(site.ends_at),
+            retry_after_secs: Some(site.retry_after_secs),
+            scope: Some(site.scope.clone()),
+        }
+    }
+
+    /// Whether `site` already holds every field the change sets (applying it would change
+    /// nothing of them).
+    pub fn holds_for(&self, site: &SiteState) -> bool {
+        fn same<T: PartialEq>(wanted: Option<&T>, held: &T) -> bool {
+            wanted.is_none_or(|w| w == held)
+        }
+        same(self.enabled.as_ref(), &site.enabled)
+            && same(self.mode.as_ref(), &site.mode)
+            && same(self.message.as_ref(), &site.message)
+            && same(self.starts_at.as_ref(), &site.starts_at)
+            && same(self.ends_at.as_ref(), &site.ends_at)
+            && same(self.retry_after_secs.as_ref(), &site.retry_after_secs)
+            && same(self.scope.as_ref(), &site.scope)
+    }
+
     /// Applies the change to `site` and checks the result ([`SiteState::validate_state`]: a
     /// state change touches no pattern or network). On error `site` is left untouched.
     pub fn apply_to(&self, site: &mut SiteState) -> Result<(), ValidationError> {
@@ -455,11 +494,14 @@ pub enum AuditAction {
     /// `maintenance run`: the command failed or was interrupted, and maintenance stays on
     /// (`run.failed`).
     RunFailed,
+    /// `maintenance run`: the command succeeded, but the site's state was changed by someone
+    /// else meanwhile, so `run` left it as they set it (`run.kept`).
+    RunKept,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::On,
         AuditAction::Off,
         AuditAction::Update,
@@ -472,6 +514,7 @@ impl AuditAction {
         AuditAction::BypassSet,
         AuditAction::BypassClear,
         AuditAction::RunFailed,
+        AuditAction::RunKept,
     ];
 
     /// The name stored in the audit log, e.g. `ignore.add`.
@@ -489,6 +532,7 @@ impl AuditAction {
             AuditAction::BypassSet => "bypass.set",
             AuditAction::BypassClear => "bypass.clear",
             AuditAction::RunFailed => "run.failed",
+            AuditAction::RunKept => "run.kept",
         }
     }
 

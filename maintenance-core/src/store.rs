@@ -51,6 +51,16 @@ pub struct StoreChanges {
     pub removed: Vec<i64>,
 }
 
+/// What [`MaintenanceStore::set_state_if`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardedWrite {
+    /// The site still held the expected state: the change is written; its new state.
+    Written(SiteState),
+    /// The site held something else: nothing is written (no revision, no event); its state
+    /// as found.
+    Kept(SiteState),
+}
+
 /// Where a server reads maintenance state from: all the [`crate::Maintenance`] handle needs.
 ///
 /// Only reads: a store behind this trait works with a database role that may only `SELECT`
@@ -163,6 +173,31 @@ pub trait MaintenanceStore: MaintenanceSource {
         detail: &str,
         actor: &str,
     ) -> Result<(), StoreError>;
+
+    /// Changes a site's state, as [`MaintenanceStore::set_state`] does, only if the site still
+    /// holds every field `expected` sets ([`StateChange::holds_for`]); otherwise writes nothing
+    /// and returns the state found. `maintenance run` restores a site this way, so that a change
+    /// another operator made meanwhile stays.
+    ///
+    /// The SQL stores and [`crate::MemoryStore`] compare in the write's own transaction (under
+    /// the writers' lock), so no write can come between the comparison and the change. The
+    /// default, for stores that do not override it, reads the site and then writes with
+    /// [`MaintenanceStore::set_state`]: a write in between is not seen.
+    async fn set_state_if(
+        &self,
+        site: &SiteRef,
+        expected: &StateChange,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<GuardedWrite, StoreError> {
+        let current = self.site(site).await?;
+        if !expected.holds_for(&current) {
+            return Ok(GuardedWrite::Kept(current));
+        }
+        self.set_state(site, change, actor)
+            .await
+            .map(GuardedWrite::Written)
+    }
 
     /// One site's state.
     async fn site(&self, site: &SiteRef) -> Result<SiteState, StoreError> {
@@ -333,6 +368,16 @@ impl<T: MaintenanceStore + ?Sized> MaintenanceStore for Arc<T> {
         actor: &str,
     ) -> Result<(), StoreError> {
         (**self).record_event(site, action, detail, actor).await
+    }
+
+    async fn set_state_if(
+        &self,
+        site: &SiteRef,
+        expected: &StateChange,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<GuardedWrite, StoreError> {
+        (**self).set_state_if(site, expected, change, actor).await
     }
 
     async fn site(&self, site: &SiteRef) -> Result<SiteState, StoreError> {

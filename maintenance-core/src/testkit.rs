@@ -60,6 +60,8 @@ macro_rules! store_conformance_tests {
             set_state_many_is_all_or_nothing,
             list_sites_answers_as_page_of,
             partial_maintenance_scope_round_trips,
+            set_state_if_writes_only_over_the_expected_state,
+            set_state_if_never_undoes_a_concurrent_write,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -792,6 +794,95 @@ pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) 
     assert_eq!(last.detail, "`false` failed with exit code 1");
 }
 
+/// `set_state_if` writes (with its event and revision) when the site holds what is expected,
+/// and otherwise writes nothing and returns the site as found; an unknown site is an error.
+pub async fn set_state_if_writes_only_over_the_expected_state(store: &dyn MaintenanceStore) {
+    use crate::store::GuardedWrite;
+    let site = SiteRef::Default;
+    let before = default_site(store).await;
+    let ours = StateChange::turn_on()
+        .message("Migrating")
+        .window(Some(at(4_000_000_000)), None);
+    let written = store.set_state(&site, &ours, "run").await.expect("on");
+    let expected = StateChange::of_state(&written);
+    let restore = StateChange::of_state(&before);
+
+    let revision = store.revision().await.expect("revision");
+    let events = store.events(None, 1000).await.expect("events").len();
+    match store
+        .set_state_if(&site, &expected, &restore, "run")
+        .await
+        .expect("restore")
+    {
+        GuardedWrite::Written(s) => {
+            assert!(!s.enabled && s.message.is_none() && s.starts_at.is_none());
+        }
+        GuardedWrite::Kept(s) => panic!("the site held the expected state: {s:?}"),
+    }
+    assert!(store.revision().await.expect("revision") > revision);
+    assert_eq!(
+        store.events(None, 1000).await.expect("events").len(),
+        events + 1
+    );
+
+    store.set_state(&site, &ours, "run").await.expect("on");
+    let theirs = StateChange::turn_on().message("keep it down");
+    store.set_state(&site, &theirs, "bob").await.expect("bob");
+    let revision = store.revision().await.expect("revision");
+    let events = store.events(None, 1000).await.expect("events").len();
+    match store
+        .set_state_if(&site, &expected, &restore, "run")
+        .await
+        .expect("restore")
+    {
+        GuardedWrite::Kept(s) => assert_eq!(s.message.as_deref(), Some("keep it down")),
+        GuardedWrite::Written(s) => panic!("bob's change was undone: {s:?}"),
+    }
+    let now = default_site(store).await;
+    assert!(now.enabled && now.message.as_deref() == Some("keep it down"));
+    assert_eq!(now.updated_by.as_deref(), Some("bob"));
+    assert_eq!(store.revision().await.expect("revision"), revision);
+    assert_eq!(
+        store.events(None, 1000).await.expect("events").len(),
+        events
+    );
+
+    let err = store
+        .set_state_if(
+            &SiteRef::Domain("nope.example".into()),
+            &expected,
+            &restore,
+            "run",
+        )
+        .await
+        .expect_err("unknown site");
+    assert!(err.to_string().contains("nope.example"), "{err}");
+}
+
+/// A `set_state_if` racing another operator's `set_state` never undoes it: whichever commits
+/// first, the other operator's state is the one left.
+pub async fn set_state_if_never_undoes_a_concurrent_write(store: &dyn MaintenanceStore) {
+    let site = SiteRef::Default;
+    let off = StateChange::of_state(&default_site(store).await);
+    for round in 0..20 {
+        let ours = StateChange::turn_on().message(format!("run {round}"));
+        let written = store.set_state(&site, &ours, "run").await.expect("on");
+        let expected = StateChange::of_state(&written);
+        let theirs = StateChange::turn_on().message(format!("bob {round}"));
+        let (restored, changed) = tokio::join!(
+            store.set_state_if(&site, &expected, &off, "run"),
+            store.set_state(&site, &theirs, "bob"),
+        );
+        restored.expect("restore");
+        changed.expect("bob");
+        let now = default_site(store).await;
+        assert!(
+            theirs.holds_for(&now),
+            "round {round}: bob's change is gone: {now:?}"
+        );
+    }
+}
+
 /// `changes_since` names every site a write changed (its patterns and networks included) and
 /// every site removed, read as `load` reads them; nothing after the current revision; and a
 /// snapshot brought up to date with the changes equals one built from everything.
@@ -1436,6 +1527,16 @@ impl<S: MaintenanceStore> MaintenanceStore for CountingStore<S> {
     ) -> Result<SiteState, StoreError> {
         self.count_other();
         self.inner.set_state(site, change, actor).await
+    }
+    async fn set_state_if(
+        &self,
+        site: &SiteRef,
+        expected: &StateChange,
+        change: &StateChange,
+        actor: &str,
+    ) -> Result<crate::store::GuardedWrite, StoreError> {
+        self.count_other();
+        self.inner.set_state_if(site, expected, change, actor).await
     }
     async fn add_ignored_path(
         &self,

@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use ipnet::IpNet;
 
-use maintenance_core::store::{ChangeFeed, StoreChanges, StoreContents, unknown_site};
+use maintenance_core::store::{
+    ChangeFeed, GuardedWrite, StoreChanges, StoreContents, unknown_site,
+};
 use maintenance_core::validate;
 use maintenance_core::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange, StoreError,
@@ -305,6 +307,13 @@ pub(crate) async fn begin<E: Engine + ?Sized>(engine: &E) -> Result<(Tx<'_>, i64
 /// Rolls back after `err`, and returns `err` (a failed rollback is logged: the pool then
 /// discards the connection, whose transaction is still open).
 async fn rollback(tx: Tx<'_>, err: StoreError) -> StoreError {
+    discard(tx).await;
+    err
+}
+
+/// Rolls back a transaction that has nothing to keep; a failed rollback is logged, as
+/// [`rollback`] does.
+async fn discard(tx: Tx<'_>) {
     if let Err(e) = tx.rollback().await {
         // The store's own error, as the store would log it.
         let error: &(dyn std::error::Error + 'static) = match &e {
@@ -313,7 +322,6 @@ async fn rollback(tx: Tx<'_>, err: StoreError) -> StoreError {
         };
         tracing::warn!(error = %maintenance_core::ErrorChain(error), "could not roll back a maintenance store transaction");
     }
-    err
 }
 
 /// Commits when the write's steps succeeded, rolls back otherwise.
@@ -534,6 +542,32 @@ async fn set_state_in(
     )
     .await?;
     Ok(loaded.site)
+}
+
+/// [`MaintenanceStore::set_state_if`](maintenance_core::MaintenanceStore::set_state_if) through
+/// an [`Engine`]: the site is read and compared inside the write transaction, after the
+/// revision bump has taken the writers' lock, so no other write can come in between. When the
+/// site holds something else, the transaction is rolled back: nothing is written.
+pub async fn set_state_if<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    expected: &StateChange,
+    change: &StateChange,
+    actor: &str,
+) -> Result<GuardedWrite, StoreError> {
+    let (mut tx, revision) = begin(engine).await?;
+    let current = match load_site(&mut *tx, site).await {
+        Ok(loaded) => loaded.site,
+        Err(e) => return Err(rollback(tx, e).await),
+    };
+    if !to_micros(expected).holds_for(&current) {
+        discard(tx).await;
+        return Ok(GuardedWrite::Kept(current));
+    }
+    let result = set_state_in(&mut *tx, revision, site, change, actor)
+        .await
+        .map(GuardedWrite::Written);
+    settle(tx, result).await
 }
 
 /// [`MaintenanceStore::record_event`](maintenance_core::MaintenanceStore::record_event) through an

@@ -116,6 +116,19 @@ macro_rules! sql_store {
                 $crate::engine::set_state(self, site, change, actor).await
             }
 
+            async fn set_state_if(
+                &self,
+                site: &$crate::__core::SiteRef,
+                expected: &$crate::__core::StateChange,
+                change: &$crate::__core::StateChange,
+                actor: &str,
+            ) -> ::std::result::Result<
+                $crate::__core::store::GuardedWrite,
+                $crate::__core::StoreError,
+            > {
+                $crate::engine::set_state_if(self, site, expected, change, actor).await
+            }
+
             async fn record_event(
                 &self,
                 site: &$crate::__core::SiteRef,
