@@ -155,27 +155,33 @@ pub struct DjangoRow {
 ///
 /// Read leniently, each skip with a warning naming the Django table and row id: an invalid
 /// pattern is left out (the rest of the site is kept); a site whose domain cannot match a host
-/// is left out, unless it is the default site; of two sites whose domains are the same once
-/// normalised (`example.com` and `EXAMPLE.com:8000`), the default site, else the lower id, is
-/// kept.
+/// is left out, unless it is the default site. Sites whose domains are the same once
+/// normalised (`example.com` and `EXAMPLE.com:8000.`) are merged into one, failing closed
+/// (see [`merge`]), with a warning naming them.
 pub fn assemble(rows: &[DjangoRow], default_site_id: i64) -> Vec<SiteState> {
-    let mut sites: BTreeMap<i64, SiteState> = BTreeMap::new();
+    let mut sites: BTreeMap<i64, Read> = BTreeMap::new();
     for row in rows {
-        let site = match sites.entry(row.site_id) {
+        let read = match sites.entry(row.site_id) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(SiteState {
-                is_default: row.site_id == default_site_id,
-                enabled: row.flag == Some(true),
-                ..SiteState::new(row.site_id, &row.domain)
+            Entry::Vacant(e) => e.insert(Read {
+                site: SiteState {
+                    is_default: row.site_id == default_site_id,
+                    enabled: row.flag == Some(true),
+                    ..SiteState::new(row.site_id, &row.domain)
+                },
+                url_ids: Vec::new(),
             }),
         };
-        site.name.clone_from(&row.name);
+        read.site.name.clone_from(&row.name);
         if let (Some(url_id), Some(pattern)) = (row.url_id, &row.pattern) {
             match validate::pattern_syntax(pattern) {
-                Ok(()) => site.ignored_paths.push(IgnoredPath {
-                    pattern: pattern.clone(),
-                    description: row.description.clone().unwrap_or_default(),
-                }),
+                Ok(()) => {
+                    read.site.ignored_paths.push(IgnoredPath {
+                        pattern: pattern.clone(),
+                        description: row.description.clone().unwrap_or_default(),
+                    });
+                    read.url_ids.push(url_id);
+                }
                 Err(e) => {
                     tracing::warn!(table = TABLES[2], id = url_id, site_id = row.site_id, error = %e,
                     "skipping an ignored URL whose pattern cannot be used")
@@ -190,46 +196,100 @@ pub fn assemble(rows: &[DjangoRow], default_site_id: i64) -> Vec<SiteState> {
             "no Django site has the SITE_ID; hosts that name no site get the unknown-host policy"
         );
     }
-    let mut by_domain: BTreeMap<String, i64> = BTreeMap::new();
-    let mut kept: Vec<SiteState> = Vec::with_capacity(sites.len());
-    for (id, mut site) in sites {
-        match validate::domain(&site.domain) {
-            Ok(domain) => site.domain = domain,
-            Err(e) if site.is_default => {
-                tracing::warn!(table = TABLES[0], id, domain = %site.domain, error = %e,
+    // Sites in id order, grouped by their normalised domain (a group in the order of its
+    // lowest id).
+    let mut by_domain: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups: Vec<Vec<Read>> = Vec::with_capacity(sites.len());
+    for (id, mut read) in sites {
+        match validate::domain(&read.site.domain) {
+            Ok(domain) => read.site.domain = domain,
+            Err(e) if read.site.is_default => {
+                tracing::warn!(table = TABLES[0], id, domain = %read.site.domain, error = %e,
                     "the SITE_ID site's domain cannot match a host; it still serves unknown hosts");
             }
             Err(e) => {
-                tracing::warn!(table = TABLES[0], id, domain = %site.domain, error = %e,
+                tracing::warn!(table = TABLES[0], id, domain = %read.site.domain, error = %e,
                     "skipping a Django site whose domain cannot match a host");
                 continue;
             }
         }
-        match by_domain.entry(site.domain.clone()) {
+        match by_domain.entry(read.site.domain.clone()) {
             Entry::Vacant(e) => {
-                e.insert(id);
-                kept.push(site);
+                e.insert(groups.len());
+                groups.push(vec![read]);
             }
             Entry::Occupied(e) => {
-                let other = *e.get();
-                let Some(at) = kept.iter().position(|s| s.id == other) else {
-                    continue;
-                };
-                let (keep, skip) = if site.is_default {
-                    (id, other)
-                } else {
-                    (other, id)
-                };
-                tracing::warn!(table = TABLES[0], id = skip, kept = keep, domain = %site.domain,
-                    "two Django sites have the same domain once normalised; skipping one");
-                if site.is_default {
-                    kept[at] = site;
-                    by_domain.insert(kept[at].domain.clone(), id);
+                if let Some(group) = groups.get_mut(*e.get()) {
+                    group.push(read);
                 }
             }
         }
     }
-    kept
+    groups.into_iter().filter_map(merge).collect()
+}
+
+/// A Django site as read, with the `maintenancemode_ignoredurl` id of each of its patterns
+/// (for warnings).
+struct Read {
+    site: SiteState,
+    url_ids: Vec<i64>,
+}
+
+/// One site for Django sites that share a normalised domain (in id order), since a request
+/// cannot tell them apart; `None` for no site.
+///
+/// It fails closed: the merged site keeps the default site's id and name if one of them is the
+/// default site, else the lowest id's, and is in maintenance if any of them is. A path is
+/// exempt only where every site in maintenance exempts it. One pattern list cannot say "matched
+/// by one of A's patterns and by one of B's" (the regex engine has no lookahead to join them),
+/// so the merged site keeps the patterns that every site in maintenance has (compared as
+/// written; every site's, when none is in maintenance): where those sites agree, that is
+/// exactly their list; where they differ, a path some of them exempt through different
+/// patterns is blocked, the strict side. Each pattern left out is named in a warning.
+fn merge(mut group: Vec<Read>) -> Option<SiteState> {
+    if group.len() < 2 {
+        return group.pop().map(|read| read.site);
+    }
+    let ids: Vec<i64> = group.iter().map(|r| r.site.id).collect();
+    let enabled = group.iter().any(|r| r.site.enabled);
+    let deciding: Vec<&Read> = group
+        .iter()
+        .filter(|r| r.site.enabled || !enabled)
+        .collect();
+    let kept: Vec<IgnoredPath> = deciding.first().map_or_else(Vec::new, |first| {
+        first
+            .site
+            .ignored_paths
+            .iter()
+            .filter(|p| {
+                deciding
+                    .iter()
+                    .all(|r| r.site.ignored_paths.iter().any(|q| q.pattern == p.pattern))
+            })
+            .cloned()
+            .collect()
+    });
+    let at = group.iter().position(|r| r.site.is_default).unwrap_or(0);
+    let (kept_id, domain) = group
+        .get(at)
+        .map(|r| (r.site.id, r.site.domain.clone()))
+        .unwrap_or_default();
+    tracing::warn!(table = TABLES[0], ids = ?ids, kept = kept_id, %domain, enabled,
+        "Django sites have the same domain once normalised; merged into one, in maintenance \
+         if any of them is, a path ignored only where every one in maintenance ignores it");
+    for read in &group {
+        for (pattern, url_id) in read.site.ignored_paths.iter().zip(&read.url_ids) {
+            if !kept.iter().any(|k| k.pattern == pattern.pattern) {
+                tracing::warn!(table = TABLES[2], id = url_id, site_id = read.site.id,
+                    pattern = %pattern.pattern, %domain,
+                    "an ignored URL not shared by every merged site in maintenance is left out");
+            }
+        }
+    }
+    let mut site = group.swap_remove(at).site;
+    site.enabled = enabled;
+    site.ignored_paths = kept;
+    Some(site)
 }
 
 /// A hash of the rows, standing for the revision the Django tables do not have: any change to
@@ -373,14 +433,143 @@ mod tests {
     }
 
     #[test]
-    fn the_default_site_wins_a_shared_domain() {
+    fn the_default_site_gives_a_shared_domain_its_id() {
         let rows = vec![
-            site(3, "example.com", None),
-            site(4, "Example.com.", Some(true)),
+            site(3, "example.com", Some(true)),
+            site(4, "Example.com.", Some(false)),
         ];
         let sites = assemble(&rows, 4);
         assert_eq!(sites.len(), 1);
-        assert_eq!((sites[0].id, sites[0].enabled), (4, true));
+        assert_eq!((sites[0].id, sites[0].is_default), (4, true));
+        assert!(sites[0].enabled, "site 3 is in maintenance");
+    }
+
+    /// The warnings logged while `f` runs, each as its message and fields.
+    fn warnings<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+        use std::sync::{Arc, Mutex};
+        use tracing::field::{Field, Visit};
+
+        struct Text<'a>(&'a mut String);
+        impl Visit for Text<'_> {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!(" {}={value:?}", field.name()));
+            }
+        }
+        struct Record(Arc<Mutex<Vec<String>>>);
+        impl tracing::Subscriber for Record {
+            fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+                *m.level() == tracing::Level::WARN
+            }
+            fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+                tracing::span::Id::from_u64(1)
+            }
+            fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+            fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+            fn event(&self, event: &tracing::Event<'_>) {
+                let mut text = String::new();
+                event.record(&mut Text(&mut text));
+                self.0.lock().unwrap().push(text);
+            }
+            fn enter(&self, _: &tracing::span::Id) {}
+            fn exit(&self, _: &tracing::span::Id) {}
+        }
+        let _ = tracing::subscriber::set_global_default(maintenance_core::testkit::AskEachTime);
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let out = tracing::subscriber::with_default(Record(logs.clone()), f);
+        let logs = logs.lock().unwrap().clone();
+        (out, logs)
+    }
+
+    fn patterns(site: &SiteState) -> Vec<&str> {
+        site.ignored_paths
+            .iter()
+            .map(|p| p.pattern.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn sites_of_one_domain_merge_in_maintenance_if_any_is() {
+        // Django's unique domain is case-sensitive, so both rows can exist.
+        let rows = vec![
+            site(1, "example.com", None),
+            site(2, "shop.example", Some(false)),
+            site(3, "SHOP.EXAMPLE:8000", Some(true)),
+        ];
+        let (sites, logs) = warnings(|| assemble(&rows, 1));
+        let summary: Vec<_> = sites
+            .iter()
+            .map(|s| (s.id, s.domain.as_str(), s.enabled))
+            .collect();
+        assert_eq!(
+            summary,
+            [(1, "example.com", false), (2, "shop.example", true)]
+        );
+        let merged: Vec<_> = logs.iter().filter(|l| l.contains("merged")).collect();
+        assert_eq!(merged.len(), 1, "{logs:?}");
+        for part in [
+            "table=\"django_site\"",
+            "ids=[2, 3]",
+            "kept=2",
+            "shop.example",
+        ] {
+            assert!(merged[0].contains(part), "{part} not in {}", merged[0]);
+        }
+        // Whatever the order of the ids: the one in maintenance may be the lower or the higher.
+        let rows = vec![
+            site(2, "shop.example.", Some(true)),
+            site(3, "Shop.Example", None),
+        ];
+        assert!(assemble(&rows, 1)[0].enabled);
+        let rows = vec![site(2, "shop.example", None), site(3, "SHOP.example", None)];
+        assert!(!assemble(&rows, 1)[0].enabled);
+    }
+
+    #[test]
+    fn a_merged_site_ignores_only_what_every_site_in_maintenance_ignores() {
+        let on = |id, domain: &str| site(id, domain, Some(true));
+        let off = |id, domain: &str| site(id, domain, Some(false));
+        // Both on, the same patterns: kept as they are.
+        let agree = vec![
+            url(on(2, "shop.example"), 1, "^a/", "one"),
+            url(on(2, "shop.example"), 2, "^b/", ""),
+            url(on(3, "SHOP.example"), 3, "^b/", "other text"),
+            url(on(3, "SHOP.example"), 4, "^a/", ""),
+        ];
+        let sites = assemble(&agree, 1);
+        assert_eq!(patterns(&sites[0]), ["^a/", "^b/"]);
+        assert_eq!(sites[0].ignored_paths[0].description, "one");
+        // Both on, different patterns: only the shared one.
+        let differ = vec![
+            url(on(2, "shop.example"), 1, "^a/", ""),
+            url(on(2, "shop.example"), 2, "^b/", ""),
+            url(on(3, "SHOP.example"), 3, "^b/", ""),
+            url(on(3, "SHOP.example"), 4, "^c/", ""),
+        ];
+        let (sites, logs) = warnings(|| assemble(&differ, 1));
+        assert_eq!(patterns(&sites[0]), ["^b/"]);
+        let left_out: Vec<_> = logs.iter().filter(|l| l.contains("left out")).collect();
+        assert_eq!(left_out.len(), 2, "{logs:?}");
+        assert!(left_out[0].contains("maintenancemode_ignoredurl") && left_out[0].contains("id=1"));
+        assert!(left_out[1].contains("id=4"), "{}", left_out[1]);
+        // One off: its patterns exempt nothing, since it blocks nothing; the one on decides.
+        let one_off = vec![
+            url(off(2, "shop.example"), 1, "^a/", ""),
+            url(on(3, "SHOP.example"), 2, "^b/", ""),
+        ];
+        let sites = assemble(&one_off, 1);
+        assert_eq!((sites[0].id, sites[0].enabled), (2, true));
+        assert_eq!(patterns(&sites[0]), ["^b/"]);
+        // One on without patterns: nothing is exempt.
+        let none = vec![
+            url(on(2, "shop.example"), 1, "^a/", ""),
+            on(3, "SHOP.example"),
+        ];
+        assert!(assemble(&none, 1)[0].ignored_paths.is_empty());
+        for rows in [agree, differ, one_off, none] {
+            for s in assemble(&rows, 1) {
+                s.validate().unwrap();
+            }
+        }
     }
 
     #[test]

@@ -203,6 +203,40 @@ async fn a_live_handle_follows_the_checkbox<D: TestDriver>(ddl: [&str; 3]) {
     D::close(&raw).await;
 }
 
+async fn sites_of_one_domain_merge_failing_closed<D: TestDriver>(ddl: [&str; 3]) {
+    let Some((db, raw)) = django_database::<D>(ddl).await else {
+        return;
+    };
+    // Two Django sites a request cannot tell apart: `shop.example` off, with an ignored URL;
+    // `SHOP.EXAMPLE:8000` on, without one.
+    for statement in [
+        "INSERT INTO django_site (id, domain, name) VALUES (3, 'shop.example', 'Shop')",
+        "INSERT INTO django_site (id, domain, name) VALUES (4, 'SHOP.EXAMPLE:8000', 'Shop on 8000')",
+        "INSERT INTO maintenancemode_maintenance (id, site_id, is_being_performed) VALUES (3, 3, FALSE)",
+        "INSERT INTO maintenancemode_maintenance (id, site_id, is_being_performed) VALUES (4, 4, TRUE)",
+        "INSERT INTO maintenancemode_ignoredurl (id, maintenance_id, pattern, description) VALUES (3, 3, '^status', '')",
+    ] {
+        D::exec(&raw, statement).await;
+    }
+    let source = DjangoSource::connect(&db.url).await.unwrap();
+    let contents = source.load().await.unwrap();
+    let shops: Vec<_> = contents
+        .sites
+        .iter()
+        .filter(|s| s.domain == "shop.example")
+        .map(|s| (s.id, s.enabled, s.ignored_paths.len()))
+        .collect();
+    // One site, in maintenance since one of them is; the off site's ignored URL exempts
+    // nothing, as only the site in maintenance blocks.
+    assert_eq!(shops, [(3, true, 0)]);
+    let maintenance = Maintenance::start(source, Policy::default()).await;
+    for host in ["shop.example", "shop.example:8000", "SHOP.EXAMPLE."] {
+        assert!(blocked(&maintenance, host, "/"), "{host}");
+        assert!(blocked(&maintenance, host, "/status"), "{host}");
+    }
+    D::close(&raw).await;
+}
+
 async fn missing_tables_are_named<D: TestDriver>() {
     let Some(db) = TestDatabase::create::<D>().await else {
         return;
@@ -240,6 +274,11 @@ macro_rules! django_source_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_live_handle_follows_the_checkbox() {
                 super::a_live_handle_follows_the_checkbox::<D>($ddl).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sites_of_one_domain_merge_failing_closed() {
+                super::sites_of_one_domain_merge_failing_closed::<D>($ddl).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
