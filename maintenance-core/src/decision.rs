@@ -14,6 +14,7 @@
 //! 8. read-only mode and a safe method (`GET`, `HEAD`, `OPTIONS`);
 //! 9. otherwise block.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -21,11 +22,11 @@ use http::StatusCode;
 
 use crate::bypass::{self, BypassGrant};
 use crate::client_ip::{client_ip, in_networks};
-use crate::host::normalize_host;
+use crate::host::host_key;
 use crate::model::{Mode, SiteState};
-use crate::pattern::path_for_matching;
+use crate::pattern::{PatternSet, path_for_matching};
 use crate::policy::{FailMode, Policy, UnknownHost};
-use crate::request::{AskOnce, Identity, IdentityLookup, RequestView};
+use crate::request::{AskOnce, Identity, IdentityLookup, RequestView, header_text};
 use crate::snapshot::{LiveSite, Snapshot};
 
 /// Why a request was allowed.
@@ -252,10 +253,19 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
         return Decision::Allow(AllowReason::NotInMaintenance);
     }
     let identity = &mut AskOnce::new(identity);
-    let host = req.host();
-    let decision = match host.and_then(|h| snapshot.site(h)) {
-        Some(site) => decide_for_site(site, policy, req, identity, now),
-        None => unknown_host(snapshot, policy, req, identity, now),
+    let raw = req.host();
+    // A `Host` line that is not text never reaches `host()`: it is as unreadable as one that
+    // is not a plain `host[:port]`.
+    let unreadable_line = || req.header_bytes("host").any(|b| header_text(b).is_none());
+    let host = match raw.map(host_key) {
+        Some(Some(key)) => Some(key),
+        Some(None) => None,
+        None if unreadable_line() => None,
+        None => Some(Cow::Borrowed("")),
+    };
+    let decision = match &host {
+        Some(key) => for_host(snapshot, key, policy, req, identity, now),
+        None => strictest(snapshot, policy, req, identity, now),
     };
     if !matches!(decision, Decision::Allow(_)) {
         return decision;
@@ -263,20 +273,101 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     // A request may name two authorities (an absolute-form target and a `Host` header, or two
     // `Host` lines). Frameworks disagree on which one they route on, so a request passes only
     // if every site it names lets it pass.
+    let Some(host) = host else {
+        return decision;
+    };
+    if raw.is_some() && unreadable_line() {
+        return strictest(snapshot, policy, req, identity, now);
+    }
     for other in req.other_hosts() {
-        let other = normalize_host(other);
-        if host.map(normalize_host).as_deref() == Some(other.as_ref()) {
-            continue;
-        }
-        let other = match snapshot.site(&other) {
-            Some(site) => decide_for_site(site, policy, req, identity, now),
-            None => unknown_host(snapshot, policy, req, identity, now),
+        let other = match host_key(other) {
+            Some(other) if other == host => continue,
+            Some(other) => for_host(snapshot, &other, policy, req, identity, now),
+            None => strictest(snapshot, policy, req, identity, now),
         };
         if let Decision::Block(_) = other {
             return other;
         }
     }
     decision
+}
+
+/// The path with its trailing slash toggled (`a/` and `a`): the other form a router that
+/// normalises trailing slashes routes alike. `None` for the root.
+fn other_slash_form(relative: &str) -> Option<Cow<'_, str>> {
+    match relative.strip_suffix('/') {
+        Some(trimmed) => Some(Cow::Borrowed(trimmed)),
+        None if relative.is_empty() => None,
+        None => Some(Cow::Owned(format!("{relative}/"))),
+    }
+}
+
+/// Whether the path is outside a scope. Rocket routes `/a/` as `/a`, and so does any
+/// application that normalises paths inside the layer, so the path counts as both forms, in
+/// the direction that keeps it in maintenance: it is outside only if neither form is in the
+/// scope. A path the scope cannot tell about (too long, ambiguous, a search that gave up, a
+/// scope pattern left out) is inside.
+fn outside_scope(scope: &PatternSet, path: &str) -> bool {
+    let Some(path) = path_for_matching(path) else {
+        return false;
+    };
+    scope.matches_prepared(&path) == Some(false)
+        && other_slash_form(&path).is_none_or(|other| scope.matches_prepared(&other) == Some(false))
+        && scope.is_complete()
+}
+
+/// Whether an ignored pattern (the policy's or the site's) exempts the path. When the policy
+/// says the router treats trailing slashes alike ([`crate::PolicyBuilder::trailing_slash_insensitive`]),
+/// both forms of the path must be exempt, so an exemption never reaches more than its pattern
+/// names.
+fn ignored_path(policy: &Policy, site: &LiveSite, path: &str) -> bool {
+    let Some(path) = path_for_matching(path) else {
+        return false;
+    };
+    let exempt = |p: &str| {
+        policy.ignored.matches_prepared(p) == Some(true)
+            || site.ignored().matches_prepared(p) == Some(true)
+    };
+    exempt(&path)
+        && (!policy.trailing_slash_insensitive()
+            || other_slash_form(&path).is_none_or(|other| exempt(&other)))
+}
+
+/// The decision for a readable host ([`host_key`]): its site's, else the policy's
+/// [`UnknownHost`] answer.
+fn for_host<R: RequestView + ?Sized, L: IdentityLookup>(
+    snapshot: &Snapshot,
+    key: &str,
+    policy: &Policy,
+    req: &R,
+    identity: &mut AskOnce<L>,
+    now: DateTime<Utc>,
+) -> Decision {
+    match snapshot.site_by_key(key) {
+        Some(site) => decide_for_site(site, policy, req, identity, now),
+        None => unknown_host(snapshot, policy, req, identity, now),
+    }
+}
+
+/// The decision as strict as the strictest site: the first site that blocks the request
+/// answers, else the default site.
+fn strictest<R: RequestView + ?Sized, L: IdentityLookup>(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    req: &R,
+    identity: &mut AskOnce<L>,
+    now: DateTime<Utc>,
+) -> Decision {
+    for site in snapshot.enabled_sites() {
+        let decision = decide_for_site(site, policy, req, identity, now);
+        if let Decision::Block(_) = decision {
+            return decision;
+        }
+    }
+    match snapshot.default_site() {
+        Some(site) => decide_for_site(site, policy, req, identity, now),
+        None => Decision::Allow(AllowReason::NoSite),
+    }
 }
 
 /// The decision for a host that names no site, as the policy's [`UnknownHost`] says.
@@ -288,12 +379,7 @@ fn unknown_host<R: RequestView + ?Sized, L: IdentityLookup>(
     now: DateTime<Utc>,
 ) -> Decision {
     if policy.unknown_host() == UnknownHost::Strictest {
-        for site in snapshot.enabled_sites() {
-            let decision = decide_for_site(site, policy, req, identity, now);
-            if let Decision::Block(_) = decision {
-                return decision;
-            }
-        }
+        return strictest(snapshot, policy, req, identity, now);
     }
     match snapshot.default_site() {
         Some(site) => decide_for_site(site, policy, req, identity, now),
@@ -329,10 +415,8 @@ fn decide_for_site<R: RequestView + ?Sized, L: IdentityLookup>(
     }
 
     // Partial maintenance: a path outside the scope passes. A path that cannot be matched
-    // safely (dot-segments, encoded slashes) is in the scope.
-    if !site.scope().is_empty()
-        && path_for_matching(req.path()).is_some_and(|path| !site.scope().matches_prepared(&path))
-    {
+    // safely (dot-segments, encoded slashes, too long) is in the scope.
+    if !site.scope().is_empty() && outside_scope(site.scope(), req.path()) {
         return Decision::Allow(AllowReason::OutsideScope);
     }
 
@@ -352,8 +436,7 @@ fn decide_for_site<R: RequestView + ?Sized, L: IdentityLookup>(
     }
 
     if (!policy.ignored.is_empty() || !site.ignored().is_empty())
-        && let Some(path) = path_for_matching(req.path())
-        && (policy.ignored.matches_prepared(&path) || site.ignored().matches_prepared(&path))
+        && ignored_path(policy, site, req.path())
     {
         return Decision::Allow(AllowReason::IgnoredPath);
     }

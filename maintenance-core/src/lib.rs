@@ -74,7 +74,7 @@ pub use client_ip::{ClientIpHeader, client_ip, in_networks};
 pub use decision::{AllowReason, Block, BlockReason, Decision, decide, retry_after};
 pub use error::{ErrorChain, PolicyError, StoreError, ValidationError};
 pub use handle::Maintenance;
-pub use host::{normalize_host, validate_domain};
+pub use host::{host_key, normalize_host, validate_domain};
 pub use listing::{MAX_PAGE_SIZE, SitePage, SiteQuery, SiteSelection, StateFilter};
 pub use memory::MemoryStore;
 pub use model::{

@@ -339,10 +339,13 @@ impl MaintenanceStore for MemoryStore {
         self.write(site, actor, AuditAction::IgnoreAdd.as_str(), |s| {
             match s.ignored_paths.iter_mut().find(|p| p.pattern == pattern) {
                 Some(p) => p.description = description.to_owned(),
-                None => s.ignored_paths.push(IgnoredPath {
-                    pattern: pattern.to_owned(),
-                    description: description.to_owned(),
-                }),
+                None => {
+                    s.ignored_paths.push(IgnoredPath {
+                        pattern: pattern.to_owned(),
+                        description: description.to_owned(),
+                    });
+                    validate::pattern_set(s.ignored_paths.iter().map(|p| p.pattern.as_str()))?;
+                }
             }
             Ok(pattern.to_owned())
         })

@@ -417,9 +417,7 @@ impl StateChange {
         }
         if let Some(patterns) = &self.scope {
             validate::scope_size(patterns.len())?;
-            for p in patterns {
-                validate::pattern(p)?;
-            }
+            validate::pattern_set(patterns.iter().map(String::as_str))?;
             next.scope = patterns.clone();
         }
         next.validate_state()?;

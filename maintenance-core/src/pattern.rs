@@ -11,21 +11,46 @@
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use regex::RegexBuilder;
-use regex_automata::meta::{Config as SetConfig, Regex as MultiRegex};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::nfa::thompson;
+use regex_automata::util::pool::Pool;
+use regex_automata::{Anchored, Input};
 
 use crate::error::ValidationError;
 
-/// The longest pattern accepted, as the seed's `varchar(255)` column.
+/// The longest pattern accepted, as django-maintenancemode-2's `varchar(255)` column.
 pub const MAX_PATTERN_LEN: usize = 255;
-const PATTERN_SIZE_LIMIT: usize = 1 << 20;
-const SET_SIZE_LIMIT: usize = 16 << 20;
+/// The longest path, in bytes once decoded, that patterns are matched against. A longer path
+/// gets no path bypass and counts as inside a scope: real paths are far shorter, and the cost
+/// of a match grows with the path.
+pub const MAX_MATCHED_PATH_LEN: usize = 2048;
+/// A pattern's compiled size limit, alone.
+const PATTERN_SIZE_LIMIT: usize = 256 << 10;
+/// A whole set's compiled size limit (all of a site's patterns, or the policy's).
+pub(crate) const SET_SIZE_LIMIT: usize = 1 << 20;
+/// The lazy DFA's cache (or the least a set needs, if more), which one search may fill once:
+/// that bounds the work of any match, whatever the patterns (BENCHMARKS.md, "Pattern cost").
+const CACHE_CAPACITY: usize = 256 << 10;
+const CACHE_CLEARS_PER_SEARCH: usize = 0;
+
+/// A stored pattern without the leading `^` and `/` that mean nothing here.
+fn body(pattern: &str) -> &str {
+    let rest = pattern.strip_prefix('^').unwrap_or(pattern);
+    rest.strip_prefix('/').unwrap_or(rest)
+}
 
 /// The anchored form of a stored pattern.
 fn anchored(pattern: &str) -> String {
-    let rest = pattern.strip_prefix('^').unwrap_or(pattern);
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
-    format!("^(?:{rest})")
+    format!("^(?:{})", body(pattern))
+}
+
+/// Parses the pattern on its own, before it is wrapped: a pattern that only parses once
+/// wrapped (`zzz)|(items` becomes `^(?:zzz)|(items)`) would escape its anchor and match
+/// anywhere in the path. Python's `re` refuses such a pattern too.
+fn parse_alone(pattern: &str) -> Result<(), ValidationError> {
+    regex_automata::util::syntax::parse(body(pattern))
+        .map(drop)
+        .map_err(|e| invalid(pattern, e.to_string()))
 }
 
 /// Checks that `pattern` is a usable ignored-path pattern: its length, its syntax, and that
@@ -39,11 +64,10 @@ fn anchored(pattern: &str) -> String {
 /// ```
 pub fn validate_pattern(pattern: &str) -> Result<(), ValidationError> {
     check_length(pattern)?;
-    RegexBuilder::new(&anchored(pattern))
-        .size_limit(PATTERN_SIZE_LIMIT)
-        .build()
-        .map(|_| ())
-        .map_err(|e| invalid(pattern, e.to_string()))
+    parse_alone(pattern)?;
+    build_matcher(&[pattern.to_owned()], PATTERN_SIZE_LIMIT)
+        .map(drop)
+        .map_err(|e| invalid(pattern, e))
 }
 
 /// Checks a pattern's length and syntax only, without compiling it: what reading a stored
@@ -58,6 +82,7 @@ pub fn validate_pattern(pattern: &str) -> Result<(), ValidationError> {
 /// ```
 pub fn check_pattern_syntax(pattern: &str) -> Result<(), ValidationError> {
     check_length(pattern)?;
+    parse_alone(pattern)?;
     regex_automata::util::syntax::parse(&anchored(pattern))
         .map(drop)
         .map_err(|e| invalid(pattern, e.to_string()))
@@ -100,11 +125,57 @@ struct SetInner {
     compiled: OnceLock<Compiled>,
 }
 
-#[derive(Debug)]
 struct Compiled {
-    regex: Option<MultiRegex>,
-    /// The patterns the regex holds: those that compiled.
+    matcher: Option<Matcher>,
+    /// The patterns the matcher holds: those that compiled.
     kept: usize,
+    /// The patterns that compile alone exceed the set's size limit together.
+    too_large: bool,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("compiled", &self.matcher.is_some())
+            .field("kept", &self.kept)
+            .finish()
+    }
+}
+
+type CachePool = Pool<Cache, Box<dyn Fn() -> Cache + Send + Sync>>;
+
+/// One lazy DFA for every pattern of a set, and a pool of search caches (one per thread that
+/// searches, kept between searches so the states a set needs are built once).
+///
+/// A lazy DFA builds the states a search needs as it goes, within a bounded cache; patterns
+/// whose DFA would be huge (`(?:.*){200}x`, `.*a.{60}`) fill the cache, and a search that
+/// would fill it more than [`CACHE_CLEARS_PER_SEARCH`] times (that is, at all) gives up. A search that gives up
+/// cannot tell: the path gets no bypass and counts as inside a scope. Nothing falls back to
+/// an engine whose cost grows with the pattern's size times the path's length.
+struct Matcher {
+    dfa: DFA,
+    caches: CachePool,
+}
+
+impl Matcher {
+    /// Whether a pattern matches, or `None` when the search gave up (or quit on a byte a
+    /// Unicode word boundary cannot be decided on).
+    fn is_match(&self, relative: &str) -> Option<bool> {
+        let mut cache = self.caches.get();
+        // A cache cleared by an earlier search has used its budget: each search gets its own.
+        if cache.clear_count() > 0 {
+            cache.reset(&self.dfa);
+        }
+        let input = Input::new(relative).anchored(Anchored::Yes).earliest(true);
+        match self.dfa.try_search_fwd(&mut cache, &input) {
+            Ok(found) => Some(found.is_some()),
+            Err(e) => {
+                tracing::debug!(error = %e, len = relative.len(), "a path match gave up");
+                cache.reset(&self.dfa);
+                None
+            }
+        }
+    }
 }
 
 impl PatternSet {
@@ -190,19 +261,35 @@ impl PatternSet {
 
     /// Whether a pattern matches `relative`, a path already prepared by [`path_for_matching`].
     /// The first call compiles the set.
-    pub fn matches_prepared(&self, relative: &str) -> bool {
+    ///
+    /// `None` when the set cannot tell: its patterns could not be compiled together within
+    /// the size limit, or the search gave up (the cost of a match is bounded). Ignored paths
+    /// then give no bypass, and a scope holds the path.
+    pub fn matches_prepared(&self, relative: &str) -> Option<bool> {
         if self.inner.patterns.is_empty() {
-            return false;
+            return Some(false);
         }
         let compiled = self.inner.compiled.get_or_init(|| {
             Compiled::build(&self.inner.patterns, &mut |e| {
                 tracing::warn!(error = %e, "leaving out an ignored-path pattern that does not compile");
             })
         });
-        compiled
-            .regex
-            .as_ref()
-            .is_some_and(|r| r.is_match(relative))
+        match &compiled.matcher {
+            Some(matcher) => matcher.is_match(relative),
+            None if compiled.kept == 0 && !compiled.too_large => Some(false),
+            None => None,
+        }
+    }
+
+    /// Whether every pattern of the set was compiled (or the set is empty). A scope with a
+    /// pattern left out cannot say which paths are in maintenance.
+    pub fn is_complete(&self) -> bool {
+        self.inner.patterns.is_empty()
+            || self
+                .inner
+                .compiled
+                .get()
+                .is_none_or(|c| c.kept == self.inner.patterns.len())
     }
 }
 
@@ -224,20 +311,26 @@ fn passing<'a>(
 }
 
 impl Compiled {
-    /// One multi-pattern regex of `patterns`. A pattern that does not compile within the
-    /// size limit on its own is left out (reported); if the rest still exceed the limit
-    /// together, none is kept rather than an arbitrary subset.
+    fn none(too_large: bool) -> Compiled {
+        Compiled {
+            matcher: None,
+            kept: 0,
+            too_large,
+        }
+    }
+
+    /// One matcher for `patterns`. A pattern that does not compile within the size limit on
+    /// its own is left out (reported); if the rest still exceed the set's limit together,
+    /// none is kept rather than an arbitrary subset, and the set cannot tell.
     fn build(patterns: &[String], on_invalid: &mut dyn FnMut(ValidationError)) -> Compiled {
         if patterns.is_empty() {
-            return Compiled {
-                regex: None,
-                kept: 0,
-            };
+            return Compiled::none(false);
         }
-        if let Ok(regex) = build_set(patterns) {
+        if let Ok(matcher) = build_set(patterns) {
             return Compiled {
-                regex: Some(regex),
+                matcher: Some(matcher),
                 kept: patterns.len(),
+                too_large: false,
             };
         }
         // Find the patterns that fail alone: only then is the set's failure worth a search.
@@ -247,44 +340,83 @@ impl Compiled {
             &mut *on_invalid,
         );
         if usable.is_empty() {
-            return Compiled {
-                regex: None,
-                kept: 0,
-            };
+            return Compiled::none(false);
         }
         match build_set(&usable) {
-            Ok(regex) => Compiled {
-                regex: Some(regex),
+            Ok(matcher) => Compiled {
+                matcher: Some(matcher),
                 kept: usable.len(),
+                too_large: false,
             },
             Err(e) => {
                 on_invalid(invalid(
                     &usable.join(" | "),
                     format!("the set of patterns is too large: {e}"),
                 ));
-                Compiled {
-                    regex: None,
-                    kept: 0,
-                }
+                Compiled::none(true)
             }
         }
     }
 }
 
-/// One multi-pattern regex, as `regex::RegexSet` builds, but without the one-pass DFA:
-/// regex-automata 0.4.19's one-pass engine panics on some pattern sets (e.g. `""` with
-/// `\u{85e}\Ba` on the path `¡`), and a pattern comes from the database, so no pattern may
-/// make a request panic.
-fn build_set(patterns: &[String]) -> Result<MultiRegex, String> {
+/// Checks that `patterns` compile together within the set's size limit: what a write that
+/// adds a pattern to a site checks, with the site's other patterns.
+///
+/// ```
+/// use maintenance_core::validate;
+/// assert!(validate::pattern_set(["^admin", "^api/[0-9]+/$"]).is_ok());
+/// let huge: Vec<String> = (0..40).map(|i| format!(r"\w{{8}}{i}")).collect();
+/// let err = validate::pattern_set(huge.iter().map(String::as_str)).unwrap_err();
+/// assert!(err.to_string().contains("too large"), "{err}");
+/// ```
+pub fn validate_pattern_set<'a>(
+    patterns: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ValidationError> {
+    let patterns: Vec<String> = patterns.into_iter().map(str::to_owned).collect();
+    for p in &patterns {
+        validate_pattern(p)?;
+    }
+    if patterns.is_empty() {
+        return Ok(());
+    }
+    build_set(&patterns).map(drop).map_err(|e| {
+        invalid(
+            &patterns.join(" | "),
+            format!("the set of patterns is too large together: {e}"),
+        )
+    })
+}
+
+/// The matcher of a set: one forward lazy DFA over every anchored pattern, without
+/// captures, that gives up rather than fall back to a slower engine.
+fn build_set(patterns: &[String]) -> Result<Matcher, String> {
+    build_matcher(patterns, SET_SIZE_LIMIT)
+}
+
+/// A matcher whose compiled patterns fit in `size_limit` bytes.
+fn build_matcher(patterns: &[String], size_limit: usize) -> Result<Matcher, String> {
     let anchored_patterns: Vec<String> = patterns.iter().map(|p| anchored(p)).collect();
-    MultiRegex::builder()
+    let dfa = DFA::builder()
         .configure(
-            SetConfig::new()
-                .onepass(false)
-                .nfa_size_limit(Some(SET_SIZE_LIMIT)),
+            DFA::config()
+                .cache_capacity(CACHE_CAPACITY)
+                .skip_cache_capacity_check(true)
+                .minimum_cache_clear_count(Some(CACHE_CLEARS_PER_SEARCH))
+                .unicode_word_boundary(true),
+        )
+        .thompson(
+            thompson::Config::new()
+                .nfa_size_limit(Some(size_limit))
+                .which_captures(thompson::WhichCaptures::None),
         )
         .build_many(&anchored_patterns)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let for_pool = dfa.clone();
+    let create: Box<dyn Fn() -> Cache + Send + Sync> = Box::new(move || for_pool.create_cache());
+    Ok(Matcher {
+        dfa,
+        caches: Pool::new(create),
+    })
 }
 
 /// Prepares a request path for pattern matching: percent-decoded, without its leading `/`.
@@ -308,6 +440,10 @@ fn build_set(patterns: &[String]) -> Result<MultiRegex, String> {
 /// ```
 pub fn path_for_matching(path: &str) -> Option<Cow<'_, str>> {
     let relative = path.strip_prefix('/').unwrap_or(path);
+    // Decoding never makes a path longer, so a raw path within the limit needs no check after.
+    if relative.len() > 3 * MAX_MATCHED_PATH_LEN {
+        return None;
+    }
     if relative.contains(['\\', '\0']) {
         return None;
     }
@@ -337,7 +473,9 @@ pub fn path_for_matching(path: &str) -> Option<Cow<'_, str>> {
             _ => after_slash = false,
         }
     }
-    if decoded.split('/').any(|seg| seg == "." || seg == "..") {
+    if decoded.len() > MAX_MATCHED_PATH_LEN
+        || decoded.split('/').any(|seg| seg == "." || seg == "..")
+    {
         return None;
     }
     Some(decoded)
@@ -379,13 +517,32 @@ mod tests {
     }
 
     fn matches(set: &PatternSet, path: &str) -> bool {
-        path_for_matching(path).is_some_and(|p| set.matches_prepared(&p))
+        path_for_matching(path).is_some_and(|p| set.matches_prepared(&p) == Some(true))
     }
 
     fn assert_never_match(set: &PatternSet, paths: &[&str]) {
         for path in paths {
             assert!(!matches(set, path), "path {path}");
         }
+    }
+
+    #[test]
+    fn a_pattern_cannot_escape_its_anchor() {
+        for bad in ["zzz)|(items", "x)|(.*", "^a)|(b", "/a)(b", "a)"] {
+            let err = validate_pattern(bad).unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+            assert!(check_pattern_syntax(bad).is_err(), "{bad}");
+            assert!(PatternSet::compile_strict([bad]).is_err(), "{bad}");
+        }
+        // Read from a database, the pattern is left out rather than matching anywhere.
+        let mut left_out = 0;
+        let read = PatternSet::new(["zzz)|(items"], |_| left_out += 1);
+        assert_eq!(left_out, 1);
+        assert!(!matches(&read, "/api/items"));
+        // Alternation inside the pattern stays anchored.
+        let s = set(&["zzz|items"]);
+        assert!(matches(&s, "/items/1"));
+        assert!(!matches(&s, "/api/items"));
     }
 
     #[test]
@@ -497,13 +654,18 @@ mod tests {
 
     #[test]
     fn no_pattern_set_makes_a_match_panic() {
-        // regex 1.13 / regex-automata 0.4.19 panic in the one-pass DFA on this set and path.
+        // regex 1.13 / regex-automata 0.4.19 panic in the one-pass DFA on this set and path;
+        // the lazy DFA does not. A Unicode word boundary cannot be decided on a non-ASCII
+        // byte by a DFA, so the set cannot tell there: no bypass, inside a scope.
         let s = set(&["", "\u{85e}\\Ba"]);
-        assert!(matches(&s, "/\u{a1}"));
-        // `\B` between a non-word and a word character never holds: this one matches nothing.
+        assert_eq!(s.matches_prepared("\u{a1}"), None);
+        assert_eq!(s.matches_prepared("abc"), Some(true));
         let s = set(&["\u{85e}\\Ba"]);
         assert!(!matches(&s, "/\u{a1}"));
         assert!(!matches(&s, "/\u{85e}a"));
+        // An ASCII word boundary is decided everywhere.
+        let s = set(&["(?-u:\\b)caf"]);
+        assert_eq!(s.matches_prepared("café"), Some(true));
     }
 
     #[test]

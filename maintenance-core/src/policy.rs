@@ -122,6 +122,7 @@ pub struct Policy {
     pub(crate) internal_networks: Vec<IpNet>,
     pub(crate) ignored: PatternSet,
     pub(crate) block_staff: bool,
+    pub(crate) trailing_slash_insensitive: bool,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) client_ip_header: ClientIpHeader,
     pub(crate) unknown_host: UnknownHost,
@@ -147,6 +148,7 @@ impl Default for Policy {
             internal_networks: Vec::new(),
             ignored: PatternSet::compile_strict(["^admin"]).unwrap_or_else(|_| PatternSet::empty()),
             block_staff: false,
+            trailing_slash_insensitive: false,
             trusted_proxies: Vec::new(),
             client_ip_header: ClientIpHeader::XForwardedFor,
             unknown_host: UnknownHost::DefaultSite,
@@ -198,6 +200,11 @@ impl Policy {
     /// Whether staff are blocked too (the seed's `MAINTENANCE_BLOCK_STAFF`).
     pub fn block_staff(&self) -> bool {
         self.block_staff
+    }
+    /// Whether the application routes `/a/` and `/a` alike
+    /// ([`PolicyBuilder::trailing_slash_insensitive`]).
+    pub fn trailing_slash_insensitive(&self) -> bool {
+        self.trailing_slash_insensitive
     }
     /// Proxies whose forwarding header is believed.
     pub fn trusted_proxies(&self) -> &[IpNet] {
@@ -277,6 +284,7 @@ pub struct PolicyBuilder {
     internal_networks: Vec<String>,
     ignored_patterns: Option<Vec<String>>,
     block_staff: bool,
+    trailing_slash_insensitive: bool,
     trusted_proxies: Vec<String>,
     client_ip_header: Option<String>,
     unknown_host: UnknownHost,
@@ -329,6 +337,26 @@ impl PolicyBuilder {
     /// Blocks staff too; superusers still pass.
     pub fn block_staff(mut self, yes: bool) -> Self {
         self.block_staff = yes;
+        self
+    }
+
+    /// Says that the application routes a path with and without its trailing slash alike:
+    /// rocket does (`/a/` reaches the route `/a`), and so does an application with a
+    /// normalising layer inside the maintenance layer (tower-http's `NormalizePath`, actix's
+    /// `NormalizePath`). An ignored pattern then exempts a path only when it matches both
+    /// forms (`^ignored-page/?$`), so it never exempts a route it does not name.
+    ///
+    /// Off by default, which keeps django-maintenancemode-2's meaning: `^ignored-page/$`
+    /// exempts `/ignored-page/` only. Scopes of partial maintenance always count a path as
+    /// both forms, whatever this says: that direction keeps paths in maintenance.
+    ///
+    /// ```
+    /// use maintenance_core::Policy;
+    /// let p = Policy::builder().trailing_slash_insensitive(true).build().unwrap();
+    /// assert!(p.trailing_slash_insensitive());
+    /// ```
+    pub fn trailing_slash_insensitive(mut self, yes: bool) -> Self {
+        self.trailing_slash_insensitive = yes;
         self
     }
 
@@ -624,6 +652,7 @@ impl PolicyBuilder {
             internal_networks,
             ignored,
             block_staff: self.block_staff,
+            trailing_slash_insensitive: self.trailing_slash_insensitive,
             trusted_proxies,
             client_ip_header,
             unknown_host: self.unknown_host,

@@ -288,6 +288,11 @@ impl Snapshot {
         self.by_domain.get(normalize_host(domain).as_ref())
     }
 
+    /// The site keyed by `key`, a host already normalised ([`crate::host_key`]).
+    pub(crate) fn site_by_key(&self, key: &str) -> Option<&Arc<LiveSite>> {
+        self.by_domain.get(key)
+    }
+
     /// The default site, if there is one.
     pub fn default_site(&self) -> Option<&Arc<LiveSite>> {
         self.default.as_ref()

@@ -47,6 +47,7 @@ macro_rules! store_conformance_tests {
             far_future_times_round_trip,
             every_write_bumps_the_revision,
             invalid_writes_are_refused_and_change_nothing,
+            a_pattern_set_too_costly_together_is_refused,
             ignored_paths_are_added_and_removed,
             allowed_networks_are_added_and_removed,
             sites_are_added_and_removed,
@@ -346,6 +347,54 @@ pub async fn every_write_bumps_the_revision(store: &dyn MaintenanceStore) {
     }
 }
 
+/// Each pattern is valid alone, but a site's patterns must also compile together within the
+/// set's size limit: the pattern that would exceed it is refused, the others are kept.
+pub async fn a_pattern_set_too_costly_together_is_refused(store: &dyn MaintenanceStore) {
+    let site = SiteRef::Default;
+    let mut added = Vec::new();
+    let mut refused = None;
+    for i in 0..200 {
+        let pattern = format!(r"\w{{8}}/{i}");
+        match store.add_ignored_path(&site, &pattern, "", "t").await {
+            Ok(()) => added.push(pattern),
+            Err(e) => {
+                refused = Some((pattern, e));
+                break;
+            }
+        }
+    }
+    let (pattern, err) = refused.expect("the set grows too large before 200 patterns");
+    assert!(added.len() >= 2, "{added:?}");
+    let text = err.to_string();
+    assert!(text.contains("too large"), "{text}");
+    assert!(
+        text.contains(&pattern),
+        "the error names the pattern: {text}"
+    );
+    let kept: Vec<String> = store
+        .site(&site)
+        .await
+        .expect("site")
+        .ignored_paths
+        .into_iter()
+        .map(|p| p.pattern)
+        .collect();
+    assert_eq!(kept, added, "the refused pattern is not stored");
+    // A scope is one write: too large together is refused whole.
+    let scope: Vec<String> = (0..=added.len()).map(|i| format!(r"\w{{8}}/{i}")).collect();
+    let err = store
+        .set_state(&site, &StateChange::turn_on().only(scope), "t")
+        .await
+        .expect_err("too large a scope");
+    assert!(err.to_string().contains("too large"), "{err}");
+    for pattern in &added {
+        store
+            .remove_ignored_path(&site, pattern, "t")
+            .await
+            .expect("remove");
+    }
+}
+
 /// Bad input is refused with an error naming it, and the store is unchanged.
 pub async fn invalid_writes_are_refused_and_change_nothing(store: &dyn MaintenanceStore) {
     let before = store.load().await.expect("load");
@@ -373,6 +422,10 @@ pub async fn invalid_writes_are_refused_and_change_nothing(store: &dyn Maintenan
         (
             store.add_ignored_path(&site, "^(unclosed", "", "t").await,
             "^(unclosed",
+        ),
+        (
+            store.add_ignored_path(&site, "zzz)|(items", "", "t").await,
+            "zzz)|(items",
         ),
         (
             store

@@ -12,6 +12,8 @@ use crate::error::ValidationError;
 pub use crate::host::validate_domain as domain;
 pub use crate::pattern::check_pattern_syntax as pattern_syntax;
 pub use crate::pattern::validate_pattern as pattern;
+pub use crate::pattern::validate_pattern_set as pattern_set;
+pub use crate::pattern::{MAX_MATCHED_PATH_LEN, MAX_PATTERN_LEN};
 
 /// The most scope patterns a site takes (partial maintenance).
 pub const MAX_SCOPE_PATTERNS: usize = 100;

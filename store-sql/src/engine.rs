@@ -632,10 +632,13 @@ async fn add_ignored_path_in(
         .find(|p| p.pattern == pattern)
     {
         Some(p) => description.clone_into(&mut p.description),
-        None => loaded.site.ignored_paths.push(IgnoredPath {
-            pattern: pattern.to_owned(),
-            description: description.to_owned(),
-        }),
+        None => {
+            loaded.site.ignored_paths.push(IgnoredPath {
+                pattern: pattern.to_owned(),
+                description: description.to_owned(),
+            });
+            validate::pattern_set(loaded.site.ignored_paths.iter().map(|p| p.pattern.as_str()))?;
+        }
     }
     let at = stamp(&mut loaded.site, actor)?;
     match existing {

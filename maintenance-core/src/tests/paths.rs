@@ -37,3 +37,103 @@ fn traversal_never_gets_a_path_bypass() {
         assert!(matches!(d, Decision::Block(_)), "{path}: {d:?}");
     }
 }
+
+#[test]
+fn ignored_patterns_keep_their_trailing_slash_unless_the_router_ignores_it() {
+    let mut s = default_site();
+    for p in ["^ignored-page/$", "^both/?$", "^prefix"] {
+        s.ignored_paths.push(IgnoredPath {
+            pattern: p.into(),
+            description: String::new(),
+        });
+    }
+    let snap = snap(vec![s]);
+    let seed = Policy::default();
+    let insensitive = Policy::builder()
+        .trailing_slash_insensitive(true)
+        .build()
+        .unwrap();
+    let cases = [
+        // path, exempt as django-maintenancemode-2 reads it, exempt when `/a/` routes as `/a`
+        ("/ignored-page/", true, false),
+        ("/ignored-page", false, false),
+        ("/both", true, true),
+        ("/both/", true, true),
+        ("/prefix", true, true),
+        ("/prefix/x/", true, true),
+        ("/other/", false, false),
+    ];
+    for (path, by_seed, by_insensitive) in cases {
+        let exempt = |p: &Policy| {
+            allowed(&run_anon(&snap, p, &Req::get(path))) == Some(AllowReason::IgnoredPath)
+        };
+        assert_eq!(exempt(&seed), by_seed, "{path}");
+        assert_eq!(exempt(&insensitive), by_insensitive, "{path} (insensitive)");
+    }
+}
+
+#[test]
+fn a_path_too_long_to_match_gets_no_bypass() {
+    let mut s = default_site();
+    s.ignored_paths.push(IgnoredPath {
+        pattern: "^static/".into(),
+        description: String::new(),
+    });
+    let snap = snap(vec![s]);
+    let p = Policy::default();
+    let long: &'static str =
+        format!("/static/{}", "a".repeat(validate::MAX_MATCHED_PATH_LEN)).leak();
+    block(run_anon(&snap, &p, &Req::get(long)));
+    let encoded: &'static str =
+        format!("/static/{}", "%61".repeat(validate::MAX_MATCHED_PATH_LEN)).leak();
+    block(run_anon(&snap, &p, &Req::get(encoded)));
+    assert_eq!(
+        allowed(&run_anon(&snap, &p, &Req::get("/static/app.css"))),
+        Some(AllowReason::IgnoredPath)
+    );
+}
+
+/// The six patterns of the second review: each is refused alone or, where accepted, costs a
+/// bounded search that gives up on the long path (no bypass) and still answers short ones.
+#[test]
+fn costly_pattern_sets_give_up_instead_of_stalling() {
+    let costly = [
+        "(?:.*){1000}x",
+        "(?:.*.*){500}y",
+        "(?:.*){400}x",
+        "(?:.*.*){200}y",
+        ".*a.{100}x",
+        "(?:.*a.{10}){8}x",
+    ];
+    let accepted: Vec<&str> = costly
+        .iter()
+        .copied()
+        .filter(|p| validate_pattern(p).is_ok())
+        .collect();
+    assert!(validate_pattern("(?:.*){1000}x").is_err());
+    assert!(validate_pattern("(?:.*.*){500}y").is_err());
+    assert!(accepted.len() >= 2, "{accepted:?}");
+    let mut s = default_site();
+    for p in accepted.iter().copied().chain(["^healthz$"]) {
+        s.ignored_paths.push(IgnoredPath {
+            pattern: p.into(),
+            description: String::new(),
+        });
+    }
+    let snap = snap(vec![s]);
+    let p = Policy::default();
+    let mut long = String::from("/");
+    let mut x: u32 = 1;
+    while long.len() < validate::MAX_MATCHED_PATH_LEN {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        long.push(['a', 'b', '-', '/'][(x >> 16) as usize % 4]);
+    }
+    let long: &'static str = long.leak();
+    let live = snap.default_site().unwrap();
+    assert_ne!(live.ignored().matches_prepared(&long[1..]), Some(true));
+    assert_eq!(live.ignored().matches_prepared("healthz"), Some(true));
+    assert_eq!(
+        allowed(&run_anon(&snap, &p, &Req::get("/healthz"))),
+        Some(AllowReason::IgnoredPath)
+    );
+}

@@ -106,3 +106,58 @@ fn the_scope_is_written_checked_and_cleared_by_an_empty_one() {
         r#"enabled=true only=["^a", "^b"]"#
     );
 }
+
+/// Rocket routes `/api/items/` to the route `/api/items`, and so does an application that
+/// normalises paths inside the layer: a `$`-anchored scope holds both forms.
+#[test]
+fn a_trailing_slash_does_not_leave_the_scope() {
+    let snap = scoped(&["^api/items$", "^cart/$"]);
+    let p = Policy::default();
+    for path in ["/api/items", "/api/items/", "/cart/", "/cart"] {
+        let b = block(run_anon(&snap, &p, &Req::get(path).method("POST")));
+        assert_eq!(b.reason, BlockReason::Maintenance, "{path}");
+    }
+    for path in ["/api/items/7", "/api/itemsx", "/cartx", "/"] {
+        assert_eq!(
+            allowed(&run_anon(&snap, &p, &Req::get(path))),
+            Some(AllowReason::OutsideScope),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn a_path_too_long_to_match_is_inside_the_scope() {
+    let snap = scoped(&["^checkout/"]);
+    let p = Policy::default();
+    let long: &'static str = format!("/shop/{}", "a".repeat(validate::MAX_MATCHED_PATH_LEN)).leak();
+    block(run_anon(&snap, &p, &Req::get(long)));
+    let fits: &'static str =
+        format!("/shop/{}", "a".repeat(validate::MAX_MATCHED_PATH_LEN - 6)).leak();
+    assert_eq!(
+        allowed(&run_anon(&snap, &p, &Req::get(fits))),
+        Some(AllowReason::OutsideScope)
+    );
+}
+
+/// A scope whose matcher gives up (here a pattern whose DFA explodes) cannot say a path is
+/// outside, so the path stays in maintenance.
+#[test]
+fn a_scope_that_cannot_tell_holds_the_path() {
+    let snap = scoped(&[".*a.{80}x"]);
+    let p = Policy::default();
+    let mut path = String::from("/");
+    let mut x: u32 = 7;
+    for _ in 0..2000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        path.push(if x >> 16 & 1 == 0 { 'a' } else { 'b' });
+    }
+    let path: &'static str = path.leak();
+    let scope = snap.default_site().unwrap().scope();
+    assert_eq!(scope.matches_prepared(&path[1..]), None);
+    block(run_anon(&snap, &p, &Req::get(path)));
+    assert_eq!(
+        allowed(&run_anon(&snap, &p, &Req::get("/short"))),
+        Some(AllowReason::OutsideScope)
+    );
+}

@@ -201,3 +201,93 @@ fn unknown_host_gets_the_default_site_or_the_strictest() {
     let d = run_anon(&both, &strict, &r);
     assert_eq!(block(d).site_state().unwrap().domain, "default");
 }
+
+/// A host that is not a plain `host[:port]` is read by routers as different sites, so it is
+/// decided as strictly as the strictest site: whichever of the two sites is down, it is
+/// blocked, while the same name written plainly gets its own site's answer.
+#[test]
+fn unreadable_hosts_are_as_strict_as_the_strictest_site() {
+    let forms = [
+        "x@shop.example",
+        "a:b@shop.example:80",
+        "http://shop.example",
+        "https://shop.example/",
+        "shop.example/checkout",
+        "shop%2eexample",
+    ];
+    for shop_down in [true, false] {
+        let mut default = default_site();
+        default.enabled = !shop_down;
+        let mut shop = site(2, "shop.example");
+        shop.enabled = shop_down;
+        let snap = snap(vec![default, shop]);
+        let p = Policy::default();
+        for form in forms {
+            let b = block(run_anon(&snap, &p, &Req::get("/").host(form)));
+            let want = if shop_down { 2 } else { 1 };
+            assert_eq!(b.site_state().unwrap().id, want, "{form}");
+        }
+        let plain = run_anon(&snap, &p, &Req::get("/").host("SHOP.example:80"));
+        assert_eq!(matches!(plain, Decision::Block(_)), shop_down);
+    }
+}
+
+#[test]
+fn an_unreadable_host_passes_when_no_site_blocks_it() {
+    let mut default = default_site();
+    default.enabled = false;
+    let mut shop = site(2, "shop.example");
+    shop.enabled = true;
+    shop.ignored_paths.push(IgnoredPath {
+        pattern: "^healthz$".into(),
+        description: String::new(),
+    });
+    let snap = snap(vec![default, shop]);
+    let p = Policy::default();
+    let d = run_anon(&snap, &p, &Req::get("/healthz").host("x@shop.example"));
+    assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
+    let d = run_anon(&snap, &p, &Req::get("/other").host("x@shop.example"));
+    assert!(matches!(d, Decision::Block(_)));
+}
+
+#[test]
+fn a_host_line_that_is_not_text_is_unreadable() {
+    let mut default = default_site();
+    default.enabled = false;
+    let mut shop = site(2, "shop.example");
+    shop.enabled = true;
+    let snap = snap(vec![default, shop]);
+    let p = Policy::default();
+    let value = http::HeaderValue::from_bytes(b"sh\xf6p.example").unwrap();
+    let alone = http::Request::builder()
+        .uri("/")
+        .header("host", value.clone());
+    let alone = alone.body(()).unwrap();
+    let d = decide(Some(&snap), &p, &alone, Identity::Anonymous, t(NOW));
+    assert!(matches!(d, Decision::Block(_)), "{d:?}");
+    // Beside an absolute-form target that names the default site.
+    let beside = http::Request::builder()
+        .uri("http://example.com/")
+        .header("host", value)
+        .body(())
+        .unwrap();
+    let d = decide(Some(&snap), &p, &beside, Identity::Anonymous, t(NOW));
+    assert!(matches!(d, Decision::Block(_)), "{d:?}");
+}
+
+#[test]
+fn an_absolute_target_with_userinfo_is_unreadable() {
+    let mut default = default_site();
+    default.enabled = false;
+    let mut shop = site(2, "shop.example");
+    shop.enabled = true;
+    let snap = snap(vec![default, shop]);
+    let p = Policy::default();
+    let req = http::Request::builder()
+        .uri("http://x@shop.example/")
+        .header("host", "example.com")
+        .body(())
+        .unwrap();
+    let d = decide(Some(&snap), &p, &req, Identity::Anonymous, t(NOW));
+    assert_eq!(block(d).site_state().unwrap().id, 2);
+}
