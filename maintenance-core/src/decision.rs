@@ -264,7 +264,7 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
         None => Some(Cow::Borrowed("")),
     };
     let decision = match &host {
-        Some(key) => for_host(snapshot, key, policy, req, identity, now),
+        Some(key) => for_host(snapshot, raw.unwrap_or(""), key, policy, req, identity, now),
         None => strictest(snapshot, policy, req, identity, now),
     };
     if !matches!(decision, Decision::Allow(_)) {
@@ -282,7 +282,7 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     for other in req.other_hosts() {
         let other = match host_key(other) {
             Some(other) if other == host => continue,
-            Some(other) => for_host(snapshot, &other, policy, req, identity, now),
+            Some(key) => for_host(snapshot, other, &key, policy, req, identity, now),
             None => strictest(snapshot, policy, req, identity, now),
         };
         if let Decision::Block(_) = other {
@@ -335,18 +335,44 @@ fn ignored_path(policy: &Policy, site: &LiveSite, path: &str) -> bool {
 
 /// The decision for a readable host ([`host_key`]): its site's, else the policy's
 /// [`UnknownHost`] answer.
+///
+/// A router that compares names exactly (actix-web's `guard::Host` is case-sensitive; few
+/// routers drop a trailing dot) does not find the site of `SHOP.example.` and serves its
+/// default route. When the name as written differs from its key, the request must also pass
+/// as an unknown host.
 fn for_host<R: RequestView + ?Sized, L: IdentityLookup>(
     snapshot: &Snapshot,
+    raw: &str,
     key: &str,
     policy: &Policy,
     req: &R,
     identity: &mut AskOnce<L>,
     now: DateTime<Utc>,
 ) -> Decision {
-    match snapshot.site_by_key(key) {
-        Some(site) => decide_for_site(site, policy, req, identity, now),
-        None => unknown_host(snapshot, policy, req, identity, now),
+    let Some(site) = snapshot.site_by_key(key) else {
+        return unknown_host(snapshot, policy, req, identity, now);
+    };
+    let decision = decide_for_site(site, policy, req, identity, now);
+    if matches!(decision, Decision::Allow(_)) && written_differently(raw, key) {
+        let as_unknown = unknown_host(snapshot, policy, req, identity, now);
+        if let Decision::Block(_) = as_unknown {
+            return as_unknown;
+        }
     }
+    decision
+}
+
+/// Whether `raw`, without its port, is not exactly `key` (upper case, a trailing dot).
+fn written_differently(raw: &str, key: &str) -> bool {
+    let raw = raw.trim_matches([' ', '\t']);
+    let name = if raw.starts_with('[') {
+        raw.find(']').map_or(raw, |end| &raw[..=end])
+    } else if raw.bytes().filter(|&b| b == b':').count() == 1 {
+        raw.split_once(':').map_or(raw, |(name, _)| name)
+    } else {
+        raw
+    };
+    name != key
 }
 
 /// The decision as strict as the strictest site: the first site that blocks the request

@@ -227,7 +227,7 @@ fn unreadable_hosts_are_as_strict_as_the_strictest_site() {
             let want = if shop_down { 2 } else { 1 };
             assert_eq!(b.site_state().unwrap().id, want, "{form}");
         }
-        let plain = run_anon(&snap, &p, &Req::get("/").host("SHOP.example:80"));
+        let plain = run_anon(&snap, &p, &Req::get("/").host("shop.example:80"));
         assert_eq!(matches!(plain, Decision::Block(_)), shop_down);
     }
 }
@@ -290,4 +290,24 @@ fn an_absolute_target_with_userinfo_is_unreadable() {
         .unwrap();
     let d = decide(Some(&snap), &p, &req, Identity::Anonymous, t(NOW));
     assert_eq!(block(d).site_state().unwrap().id, 2);
+}
+
+/// A router that compares names exactly serves `SHOP.example.` from its default route, so
+/// such a host passes only if both its site and the default site let it.
+#[test]
+fn a_host_written_differently_from_its_site_must_also_pass_as_unknown() {
+    let mut default = default_site();
+    default.enabled = true;
+    let mut shop = site(2, "shop.example");
+    shop.enabled = false;
+    let snap = snap(vec![default, shop]);
+    let p = Policy::default();
+    for host in ["SHOP.example", "shop.example.", "Shop.Example.:443"] {
+        let b = block(run_anon(&snap, &p, &Req::get("/").host(host)));
+        assert_eq!(b.site_state().unwrap().id, 1, "{host}");
+    }
+    for host in ["shop.example", "shop.example:8080"] {
+        let d = run_anon(&snap, &p, &Req::get("/").host(host));
+        assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance), "{host}");
+    }
 }
