@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 use maintenance_core::StateFilter;
+use maintenance_core::ipnet::IpNet;
 
-use crate::admin::{OriginError, PublicOrigin};
+use crate::admin::{AdminSetupError, OriginError, PublicOrigin};
 use crate::parse;
 
 /// The database used when neither `--database-url` nor `DATABASE_URL` is given.
@@ -362,6 +363,17 @@ pub struct AdminArgs {
         value_delimiter = ','
     )]
     pub public_origins: Vec<String>,
+    /// A proxy (address or CIDR network) whose X-Forwarded-For names the client, e.g. the TLS
+    /// proxy in front of the page; repeat for several (comma-separated in the environment
+    /// variable). Behind it, the login backoff and the audit log use the client's address;
+    /// without it, every client behind the proxy shares the proxy's.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "MAINTENANCE_ADMIN_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Serve without a token; only allowed on a loopback address.
     #[arg(long)]
     pub insecure_no_auth: bool,
@@ -374,6 +386,19 @@ impl AdminArgs {
             .iter()
             .filter(|o| !o.trim().is_empty())
             .map(|o| o.parse())
+            .collect()
+    }
+
+    /// The trusted proxies given, blank ones left out; the first bad one is an error naming
+    /// it.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, AdminSetupError> {
+        self.trusted_proxies
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                maintenance_core::validate::network(p)
+                    .map_err(|_| AdminSetupError::TrustedProxy { value: p.clone() })
+            })
             .collect()
     }
 }
@@ -400,6 +425,27 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn trusted_proxies_are_checked_naming_a_bad_one() {
+        let admin = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["maintenance", "admin"].iter().chain(args)).unwrap();
+            match cli.command {
+                Command::Admin(a) => a.trusted_proxies(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let proxies = admin(&[
+            "--trusted-proxy",
+            "127.0.0.1,",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+        ]);
+        let shown: Vec<String> = proxies.unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8"]);
+        let err = admin(&["--trusted-proxy", "10.0.0.0/8,proxy.local"]).unwrap_err();
+        assert!(err.to_string().contains("`proxy.local`"), "{err}");
     }
 
     #[test]

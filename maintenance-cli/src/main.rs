@@ -49,6 +49,7 @@ fn main() -> ExitCode {
 async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
     let auth = AdminAuth::from_options(args.listen, args.token.as_deref(), args.insecure_no_auth)?;
     let public_origins = args.public_origins().map_err(AdminSetupError::from)?;
+    let trusted_proxies = args.trusted_proxies()?;
     let store = commands::connect(&cli.database_url).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -67,7 +68,10 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
     }
     // The allowed hosts come from the bound address, so that `--listen 127.0.0.1:0` allows
     // the port actually chosen.
-    let config = AdminConfig::new(auth, addr, public_origins);
+    for proxy in &trusted_proxies {
+        println!("Reading the client address from X-Forwarded-For behind {proxy}");
+    }
+    let config = AdminConfig::new(auth, addr, public_origins).with_trusted_proxies(trusted_proxies);
     let shutdown = async {
         // A handler that cannot be installed never fires; the other one still stops the server.
         let ctrl_c = async {

@@ -15,7 +15,7 @@ use common::{
     Backend, TestClock, cli_async, fresh_db, ok, start_admin, start_admin_clocked,
     start_admin_with, start_test_project, wait_for_status,
 };
-use maintenance_cli::admin::{AdminAuth, AdminConfig};
+use maintenance_cli::admin::{AdminAuth, AdminConfig, BackoffPolicy};
 use maintenance_core::{MaintenanceStore, SiteRef};
 
 /// At least 32 characters: shorter tokens are refused at start-up.
@@ -526,14 +526,11 @@ async fn admin_page_without_auth_still_needs_the_csrf_token() {
     let admin = start_admin(&db.url, AdminAuth::Open).await;
     let http = no_redirects();
     let res = expect_status(http.get(format!("{admin}/")).send(), 200).await;
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     let page = res.text().await.unwrap();
     assert!(!page.contains("id=\"logout\""));
     let csrf = csrf_of(&page);
-    let session = cookie.split(';').next().unwrap().to_owned();
     expect_status(
         http.post(format!("{admin}/state"))
-            .header("cookie", &session)
             .form(&[("site", "default"), ("enabled", "on")])
             .send(),
         403,
@@ -541,7 +538,13 @@ async fn admin_page_without_auth_still_needs_the_csrf_token() {
     .await;
     expect_status(
         http.post(format!("{admin}/state"))
-            .header("cookie", &session)
+            .form(&[("csrf", "forged"), ("site", "default"), ("enabled", "on")])
+            .send(),
+        403,
+    )
+    .await;
+    expect_status(
+        http.post(format!("{admin}/state"))
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("site", "default"),
@@ -551,6 +554,36 @@ async fn admin_page_without_auth_still_needs_the_csrf_token() {
         303,
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_page_without_auth_stores_nothing_for_anonymous_views() {
+    let db = fresh_db(Backend::Sqlite, "admin-open-views").await.unwrap();
+    let admin = start_admin(&db.url, AdminAuth::Open).await;
+    let store = common::store(&db.url).await;
+    let http = no_redirects();
+    // The operator's page, loaded first.
+    let res = expect_status(http.get(format!("{admin}/")).send(), 200).await;
+    let csrf = csrf_of(&res.text().await.unwrap());
+    // 1,200 anonymous GETs (image tags on any page): none gets a cookie, none evicts anything.
+    for n in 0..1200 {
+        let path = if n % 2 == 0 { "/" } else { "/sites/default" };
+        let res = http.get(format!("{admin}{path}")).send().await.unwrap();
+        assert!(res.headers().get("set-cookie").is_none(), "{path}");
+    }
+    // The operator's form still works.
+    expect_status(
+        http.post(format!("{admin}/state"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("site", "default"),
+                ("enabled", "on"),
+            ])
+            .send(),
+        303,
+    )
+    .await;
+    assert!(store.site(&SiteRef::Default).await.unwrap().enabled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -586,11 +619,45 @@ fn client_from(from: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// A backoff short enough to wait for: 300 ms after a first failure, at most 1.2 s.
+fn short_backoff() -> BackoffPolicy {
+    BackoffPolicy {
+        first_delay: Duration::from_millis(300),
+        max_delay: Duration::from_millis(1200),
+        ..BackoffPolicy::default()
+    }
+}
+
+/// Starts the admin page with `TOKEN`, `backoff`, the system clock and `trusted_proxies`.
+async fn start_admin_backoff(
+    url: &str,
+    backoff: BackoffPolicy,
+    trusted_proxies: &[&str],
+) -> String {
+    let proxies = trusted_proxies.iter().map(|p| p.parse().unwrap()).collect();
+    start_admin_with(url, move |addr| AdminConfig {
+        backoff,
+        ..AdminConfig::new(AdminAuth::token(TOKEN).unwrap(), addr, Vec::new())
+            .with_trusted_proxies(proxies)
+    })
+    .await
+}
+
+/// Awaits `request`: its status and how long its answer took.
+async fn timed(
+    request: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> (u16, Duration) {
+    let start = std::time::Instant::now();
+    let res = request.await.unwrap();
+    (res.status().as_u16(), start.elapsed())
+}
+
+const HELD: Duration = Duration::from_millis(250);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_login_failures_back_off_per_address() {
+async fn admin_login_failures_hold_the_next_attempt_but_never_refuse_the_right_token() {
     let db = fresh_db(Backend::Sqlite, "admin-backoff").await.unwrap();
-    let clock = TestClock::new();
-    let admin = start_admin_clocked(&db.url, AdminAuth::token(TOKEN).unwrap(), &clock).await;
+    let admin = start_admin_backoff(&db.url, short_backoff(), &[]).await;
     let one = client_from("127.0.0.1");
     let other = client_from("127.0.0.2");
     let login = |http: &reqwest::Client, token: &str| {
@@ -601,44 +668,141 @@ async fn admin_login_failures_back_off_per_address() {
     let bearer = |http: &reqwest::Client, token: &str| {
         http.get(format!("{admin}/")).bearer_auth(token).send()
     };
-    let refused = |res: reqwest::Response, retry_after: &'static str| async move {
-        assert_eq!(res.status(), 429);
-        assert_eq!(res.headers()["retry-after"], retry_after);
-        assert!(res.headers().get("set-cookie").is_none());
-        let body = res.text().await.unwrap();
-        assert!(body.contains("Too many wrong tokens"), "{body}");
-    };
 
-    // A wrong token: the next attempt from the address, even with the right token, is refused
-    // without being checked until the wait is over.
-    assert_eq!(login(&one, "wrong").await.unwrap().status(), 401);
-    refused(login(&one, TOKEN).await.unwrap(), "1").await;
-    refused(bearer(&one, TOKEN).await.unwrap(), "1").await;
+    // A wrong token: the next attempt from the address is held, then compared: the right
+    // token gets in (never a 429), and clears the count.
+    let (status, took) = timed(login(&one, "wrong")).await;
+    assert_eq!((status, took < HELD), (401, true), "{took:?}");
+    let (status, took) = timed(login(&one, TOKEN)).await;
+    assert_eq!((status, took >= HELD), (303, true), "{took:?}");
+    let (status, took) = timed(bearer(&one, TOKEN)).await;
+    assert_eq!((status, took < HELD), (200, true), "{took:?}");
+
     // Another address is not affected.
-    assert_eq!(login(&other, TOKEN).await.unwrap().status(), 303);
-    assert_eq!(bearer(&other, TOKEN).await.unwrap().status(), 200);
+    assert_eq!(timed(login(&one, "wrong")).await.0, 401);
+    let (status, took) = timed(login(&other, TOKEN)).await;
+    assert_eq!((status, took < HELD), (303, true), "{took:?}");
 
-    // Each further failure, by form or bearer token, doubles the wait.
-    clock.advance(Duration::from_secs(1));
-    assert_eq!(bearer(&one, "wrong").await.unwrap().status(), 401);
-    refused(login(&one, TOKEN).await.unwrap(), "2").await;
-    clock.advance(Duration::from_secs(2));
-    assert_eq!(login(&one, "still-wrong").await.unwrap().status(), 401);
-    refused(bearer(&one, TOKEN).await.unwrap(), "4").await;
-    clock.advance(Duration::from_millis(3500));
-    refused(login(&one, TOKEN).await.unwrap(), "1").await;
+    // Each further failure, by form or bearer token, holds the next one longer (600 ms).
+    let (status, took) = timed(bearer(&one, "wrong")).await;
+    assert_eq!((status, took >= HELD), (401, true), "{took:?}");
+    let (status, took) = timed(bearer(&one, TOKEN)).await;
+    assert_eq!((status, took >= 2 * HELD), (200, true), "{took:?}");
 
-    // The right token after the wait gets in and clears the count: the next failure waits
-    // as after the first.
-    clock.advance(Duration::from_millis(500));
-    assert_eq!(login(&one, TOKEN).await.unwrap().status(), 303);
-    assert_eq!(bearer(&one, TOKEN).await.unwrap().status(), 200);
-    assert_eq!(login(&one, "wrong").await.unwrap().status(), 401);
-    refused(login(&one, TOKEN).await.unwrap(), "1").await;
+    // Many wrong tokens at once: each is held after the one before (300 ms, 900 ms, then the
+    // longest wait, 1.2 s), none refused unchecked.
+    assert_eq!(timed(login(&one, "wrong")).await.0, 401);
+    let start = std::time::Instant::now();
+    let all = futures_join(vec![
+        login(&one, "wrong-1"),
+        login(&one, "wrong-2"),
+        login(&one, "wrong-3"),
+    ])
+    .await;
+    assert!(all.iter().all(|s| *s == 401), "{all:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(1150),
+        "{:?}",
+        start.elapsed()
+    );
     // An empty form is no guess and not counted.
-    clock.advance(Duration::from_secs(1));
-    assert_eq!(login(&one, "").await.unwrap().status(), 401);
-    assert_eq!(login(&one, TOKEN).await.unwrap().status(), 303);
+    let (status, took) = timed(login(&other, "")).await;
+    assert_eq!((status, took < HELD), (401, true), "{took:?}");
+}
+
+/// The statuses of `requests`, sent at once.
+async fn futures_join(
+    requests: Vec<
+        impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
+    >,
+) -> Vec<u16> {
+    let tasks: Vec<_> = requests.into_iter().map(tokio::spawn).collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap().unwrap().status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_backoff_behind_a_trusted_proxy_counts_each_client() {
+    let db = fresh_db(Backend::Sqlite, "admin-proxy").await.unwrap();
+    let admin = start_admin_backoff(&db.url, short_backoff(), &["127.0.0.1/32"]).await;
+    let store = common::store(&db.url).await;
+    let proxy = client_from("127.0.0.1");
+    let login = |client: &str, token: &str| {
+        proxy
+            .post(format!("{admin}/login"))
+            .header("x-forwarded-for", format!("198.51.100.7, {client}"))
+            .form(&[("token", token)])
+            .send()
+    };
+    // Every client comes through one proxy: an attacker's wrong tokens hold only its own next
+    // attempts, and the operator's right token gets in at once.
+    for _ in 0..3 {
+        assert_eq!(timed(login("203.0.113.66", "wrong")).await.0, 401);
+    }
+    let (status, took) = timed(login("203.0.113.10", TOKEN)).await;
+    assert_eq!((status, took < HELD), (303, true), "{took:?}");
+    let (status, took) = timed(login("203.0.113.66", "wrong")).await;
+    assert_eq!((status, took >= HELD), (401, true), "{took:?}");
+    // The audit log names the client, not the proxy.
+    let res = proxy
+        .post(format!("{admin}/state"))
+        .header("x-forwarded-for", "203.0.113.10")
+        .bearer_auth(TOKEN)
+        .form(&[("site", "default"), ("enabled", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let events = store.events(None, 10).await.unwrap();
+    assert_eq!(events[0].actor, "admin@203.0.113.10", "{events:?}");
+
+    // A peer that is not a trusted proxy is its own client, whatever it forwards.
+    let direct = client_from("127.0.0.2");
+    let send = |forwarded: &str, token: &str| {
+        direct
+            .post(format!("{admin}/login"))
+            .header("x-forwarded-for", forwarded.to_owned())
+            .form(&[("token", token)])
+            .send()
+    };
+    assert_eq!(timed(send("192.0.2.1", "wrong")).await.0, 401);
+    let (status, took) = timed(send("192.0.2.2", TOKEN)).await;
+    assert_eq!((status, took >= HELD), (303, true), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_backoff_is_not_reset_by_address_churn() {
+    let db = fresh_db(Backend::Sqlite, "admin-churn").await.unwrap();
+    // Room for 2 clients and 3 wrong tokens from all of them, then one attempt per 600 ms.
+    let backoff = BackoffPolicy {
+        max_clients: 2,
+        global_burst: 3,
+        global_interval: Duration::from_millis(600),
+        ..short_backoff()
+    };
+    let admin = start_admin_backoff(&db.url, backoff, &["127.0.0.1/32"]).await;
+    let proxy = client_from("127.0.0.1");
+    let login = |client: String, token: &str| {
+        proxy
+            .post(format!("{admin}/login"))
+            .header("x-forwarded-for", client)
+            .form(&[("token", token)])
+            .send()
+    };
+    // An attacker with a fresh address for every guess: the first 4 pass unheld, then each is
+    // held, though the table forgets all but 2 addresses.
+    for n in 0..4 {
+        let (status, took) = timed(login(format!("203.0.113.{n}"), "wrong")).await;
+        assert_eq!((status, took < HELD), (401, true), "guess {n}: {took:?}");
+    }
+    let (status, took) = timed(login("203.0.113.50".to_owned(), "wrong")).await;
+    assert_eq!((status, took >= HELD), (401, true), "{took:?}");
+    // The operator, from an address never seen, is held too, but gets in.
+    let (status, took) = timed(login("198.51.100.1".to_owned(), TOKEN)).await;
+    assert_eq!((status, took >= HELD), (303, true), "{took:?}");
 }
 
 /// Sends `request` as raw bytes (to leave out or repeat headers no client library would) and

@@ -2,10 +2,10 @@
 //! the login backoff) or nobody; and the client address and scheme the request came with.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
 use http::{HeaderMap, header};
+use maintenance_core::{ClientIpHeader, WithPeer};
 
 use super::{AdminAuth, AdminState, AdminToken, COOKIE_NAME, session};
 
@@ -22,15 +22,12 @@ pub(super) enum Access {
     Denied,
     /// A bearer token sent to a page that has no token (`--insecure-no-auth`).
     NoBearer,
-    /// A bearer token from an address that must still wait this long after a wrong token; it
-    /// was not compared.
-    Throttled(Duration),
 }
 
 impl AdminState {
     /// Who sent `headers` from `client`: a bearer token is checked (through the backoff), else
     /// the session cookie.
-    pub(super) fn access(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Access {
+    pub(super) async fn access(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Access {
         if let Some(auth) = headers.get(header::AUTHORIZATION) {
             // Without a configured token there is nothing a bearer token could be checked
             // against: accepting any would let every local process (or a page the browser was
@@ -56,10 +53,10 @@ impl AdminState {
             let Some(given) = given else {
                 return Access::Denied;
             };
-            return match self.check_token(token, given, client, "bearer token") {
-                Ok(()) => Access::Bearer,
-                Err(Some(wait)) => Access::Throttled(wait),
-                Err(None) => Access::Denied,
+            return if self.check_token(token, given, client, "bearer token").await {
+                Access::Bearer
+            } else {
+                Access::Denied
             };
         }
         match self.session(headers) {
@@ -75,36 +72,51 @@ impl AdminState {
         Some((id.to_owned(), csrf))
     }
 
-    /// Compares `given` with the token, unless `client` must still wait after a wrong one:
-    /// `Err(Some(wait))` then, without comparing. A wrong token is recorded and logged with
-    /// the client address (`Err(None)`); a right one clears the address's failures.
-    pub(super) fn check_token(
+    /// Whether `given` is the token, compared once `client`'s backoff is over (see
+    /// [`super::BackoffPolicy`]): the attempt is held until then, never refused without being
+    /// compared, so a right token always gets in. A wrong token is recorded and logged with
+    /// the client address; a right one clears the client's failures.
+    pub(super) async fn check_token(
         &self,
         token: &AdminToken,
         given: &str,
         client: Option<IpAddr>,
         how: &'static str,
-    ) -> Result<(), Option<Duration>> {
-        let now = self.clock.now();
-        if let Err(wait) = self.throttle.admit(client, now) {
-            tracing::debug!(client = %client_text(client), how, "admin login not checked: the address must wait after a wrong token");
-            return Err(Some(wait));
+    ) -> bool {
+        let attempt = self.throttle.admit(client, self.clock.now());
+        if !attempt.wait.is_zero() {
+            tracing::debug!(client = %client_text(client), how, wait_secs = attempt.wait.as_secs_f64(),
+                "admin login held: failed logins before it (from this client, or from all)");
+            tokio::time::sleep(attempt.wait).await;
         }
         if token.matches(given) {
-            self.throttle.succeeded(client);
-            return Ok(());
+            self.throttle.succeeded(&attempt);
+            return true;
         }
-        let failure = self.throttle.failed(client, now);
+        let failure = self.throttle.failed(&attempt, self.clock.now());
         tracing::warn!(
             client = %client_text(client),
             how,
             failures = failure.failures,
             wait_secs = failure.wait.as_secs_f64(),
-            "admin login failed: wrong token from {}; its next attempt waits {:.1} s",
+            "admin login failed: wrong token from {}; its next attempt is held {:.1} s",
             client_text(client),
             failure.wait.as_secs_f64()
         );
-        Err(None)
+        false
+    }
+
+    /// The client's address: the peer, or behind a trusted proxy (`--trusted-proxy`) the
+    /// address it forwards in `X-Forwarded-For`, read as the servers read it
+    /// ([`maintenance_core::client_ip`]). `None` when a trusted proxy names no readable
+    /// client: such requests share one backoff.
+    pub(super) fn client_ip(&self, req: &Request) -> Option<IpAddr> {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip());
+        let view = WithPeer::new(req, peer);
+        maintenance_core::client_ip(&view, &self.trusted_proxies, &ClientIpHeader::XForwardedFor)
     }
 }
 
@@ -114,12 +126,6 @@ pub(super) fn behind_https(headers: &HeaderMap) -> bool {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
-}
-
-pub(super) fn client_ip(req: &Request) -> Option<IpAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
 }
 
 /// A client address for logs.

@@ -44,6 +44,16 @@ pub enum AdminSetupError {
         /// The listen address given.
         listen: SocketAddr,
     },
+    /// A `--trusted-proxy` (or `MAINTENANCE_ADMIN_TRUSTED_PROXIES`) value that is not a
+    /// network.
+    #[error(
+        "invalid trusted proxy `{value}` (--trusted-proxy or MAINTENANCE_ADMIN_TRUSTED_PROXIES): \
+         expected an address such as 10.0.0.2 or a network such as 10.0.0.0/8"
+    )]
+    TrustedProxy {
+        /// The value given.
+        value: String,
+    },
     /// A `--public-origin` (or `MAINTENANCE_ADMIN_PUBLIC_ORIGIN`) value that is not an origin.
     #[error(transparent)]
     PublicOrigin(#[from] OriginError),

@@ -5,10 +5,10 @@ use axum::extract::Request;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 
-use super::access::{Access, client_ip, client_text};
+use super::access::{Access, client_text};
 use super::forms::read_form;
-use super::respond::{cross_origin, no_bearer, problem, throttled, unauthorized};
-use super::{AdminState, AllowedHosts, FormData, secrets_match};
+use super::respond::{cross_origin, no_bearer, problem, unauthorized};
+use super::{AdminAuth, AdminState, AllowedHosts, FormData, secrets_match};
 
 /// Whether a POST comes from this page: its `Origin`, when sent, is one of the page's origins
 /// (listen address, loopback names, public origins), and `Sec-Fetch-Site`, when sent, does not
@@ -43,14 +43,18 @@ pub(super) async fn begin_post(app: &AdminState, req: Request) -> Result<Post, R
     if !same_origin(req.headers(), &app.hosts) {
         return Err(cross_origin());
     }
-    let client = client_ip(&req);
+    let client = app.client_ip(&req);
     let actor = format!("admin@{}", client_text(client));
-    let (session, session_csrf) = match app.access(req.headers(), client) {
+    let (session, session_csrf) = match app.access(req.headers(), client).await {
         Access::Session { id, csrf } => (Some(id), Some(csrf)),
         Access::Bearer => (None, None),
+        // Without a token, the page's one CSRF token stands for a session's.
+        Access::Anonymous if matches!(app.auth, AdminAuth::Open) => match &app.open_csrf {
+            Some(csrf) => (None, Some(csrf.clone())),
+            None => return Err(no_randomness()),
+        },
         Access::Denied | Access::Anonymous => return Err(unauthorized()),
         Access::NoBearer => return Err(no_bearer()),
-        Access::Throttled(wait) => return Err(throttled(wait)),
     };
     let form = read_form(req).await?;
     if let Some(expected) = &session_csrf
@@ -70,6 +74,16 @@ pub(super) async fn begin_post(app: &AdminState, req: Request) -> Result<Post, R
         csrf: session_csrf.unwrap_or_default(),
         session,
     })
+}
+
+/// The answer when the system gave no randomness for a CSRF token.
+pub(super) fn no_randomness() -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "No CSRF token",
+        "The system had no randomness to make a CSRF token with when the page started; restart \
+         it. Nothing was changed.",
+    )
 }
 
 #[cfg(test)]

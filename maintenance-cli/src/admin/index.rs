@@ -4,22 +4,24 @@
 //!
 //! [`MaintenanceStore::list_sites`]: maintenance_core::MaintenanceStore::list_sites
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use chrono::Utc;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use maintenance_core::store::find_site;
 use maintenance_core::{
     ErrorChain, MAX_PAGE_SIZE, SiteQuery, SiteRef, SiteState, StoreError, normalize_host,
 };
 
-use super::access::{Access, behind_https, client_ip};
+use super::access::Access;
+use super::csrf::no_randomness;
 use super::list::{ListParams, ListView, render_list};
 use super::page::{NewSecret, SiteView, render_site};
-use super::respond::{html, no_bearer, problem, redirect, throttled, unauthorized};
-use super::{AdminAuth, AdminState, Invalid, session};
+use super::respond::{html, no_bearer, problem, redirect, unauthorized};
+use super::{AdminAuth, AdminState, Invalid};
 
 /// How many audit events a site's page shows.
 const LOG_LIMIT: u32 = 100;
@@ -28,49 +30,29 @@ const LIST_LOG_LIMIT: u32 = 20;
 
 /// Who is looking at a page.
 enum Viewer {
-    /// Someone who may: the CSRF token to put in the page's forms and, for a new session, the
-    /// cookie to set.
-    Allowed {
-        csrf: String,
-        cookie: Option<String>,
-    },
+    /// Someone who may: the CSRF token to put in the page's forms.
+    Allowed { csrf: String },
     /// Someone who may not, and the answer they get.
     Refused(Response),
 }
 
-fn viewer(app: &AdminState, req: &Request) -> Viewer {
+async fn viewer(app: &AdminState, headers: &HeaderMap, client: Option<IpAddr>) -> Viewer {
     let refused = Viewer::Refused;
-    match app.access(req.headers(), client_ip(req)) {
-        Access::Session { csrf, .. } => Viewer::Allowed { csrf, cookie: None },
+    match app.access(headers, client).await {
+        Access::Session { csrf, .. } => Viewer::Allowed { csrf },
         Access::Bearer => Viewer::Allowed {
             csrf: String::new(),
-            cookie: None,
         },
         Access::Denied => refused(unauthorized()),
         Access::NoBearer => refused(no_bearer()),
-        Access::Throttled(wait) => refused(throttled(wait)),
-        Access::Anonymous => match app.auth {
-            AdminAuth::Token(_) => refused(redirect("/login", None)),
-            AdminAuth::Open => match app.sessions.create() {
-                Some((id, csrf)) => Viewer::Allowed {
-                    csrf,
-                    cookie: Some(session::set_cookie(&id, behind_https(req.headers()))),
-                },
-                None => refused(problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "No session",
-                    "The system has no randomness to make a session with.",
-                )),
-            },
+        Access::Anonymous => match (&app.auth, &app.open_csrf) {
+            (AdminAuth::Token(_), _) => refused(redirect("/login", None)),
+            // Without a token, a page view stores nothing: its forms carry the page's one
+            // CSRF token, so no number of views can create or evict anything.
+            (AdminAuth::Open, Some(csrf)) => Viewer::Allowed { csrf: csrf.clone() },
+            (AdminAuth::Open, None) => refused(no_randomness()),
         },
     }
-}
-
-fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
-    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
 }
 
 /// The query string's pairs.
@@ -104,11 +86,11 @@ pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> R
         }
     };
     let notice = list_notice(value(&pairs, "done"), value(&pairs, "count"));
-    let (csrf, cookie) = match viewer(&app, &req) {
-        Viewer::Allowed { csrf, cookie } => (csrf, cookie),
+    let csrf = match viewer(&app, req.headers(), app.client_ip(&req)).await {
+        Viewer::Allowed { csrf } => csrf,
         Viewer::Refused(res) => return res,
     };
-    let res = list_response(
+    list_response(
         &app,
         &csrf,
         &params,
@@ -116,8 +98,7 @@ pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> R
         None,
         StatusCode::OK,
     )
-    .await;
-    with_cookie(res, cookie)
+    .await
 }
 
 fn list_notice(done: Option<&str>, count: Option<&str>) -> Option<String> {
@@ -139,11 +120,11 @@ pub(super) async fn site_page(
 ) -> Response {
     let pairs = query_pairs(&req);
     let notice = value(&pairs, "done").and_then(site_notice);
-    let (csrf, cookie) = match viewer(&app, &req) {
-        Viewer::Allowed { csrf, cookie } => (csrf, cookie),
+    let csrf = match viewer(&app, req.headers(), app.client_ip(&req)).await {
+        Viewer::Allowed { csrf } => csrf,
         Viewer::Refused(res) => return res,
     };
-    let res = match lookup(&app, &SiteRef::Domain(domain.clone())).await {
+    match lookup(&app, &SiteRef::Domain(domain.clone())).await {
         Ok(Some(site)) => {
             site_response(&app, &csrf, &site, notice, None, None, StatusCode::OK).await
         }
@@ -155,8 +136,7 @@ pub(super) async fn site_page(
             ),
         ),
         Err(e) => unavailable(&e),
-    };
-    with_cookie(res, cookie)
+    }
 }
 
 fn site_notice(code: &str) -> Option<&'static str> {

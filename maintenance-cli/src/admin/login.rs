@@ -6,10 +6,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::StatusCode;
 
-use super::access::{behind_https, client_ip};
+use super::access::behind_https;
 use super::csrf::{begin_post, same_origin};
 use super::forms::read_form;
-use super::respond::{cross_origin, html, problem, redirect, too_many, too_many_message};
+use super::respond::{cross_origin, html, problem, redirect};
 use super::{AdminAuth, AdminState, page, session};
 
 pub(super) async fn login_form(State(app): State<Arc<AdminState>>, req: Request) -> Response {
@@ -27,7 +27,7 @@ pub(super) async fn login(State(app): State<Arc<AdminState>>, req: Request) -> R
         return redirect("/", None);
     };
     let secure = behind_https(req.headers());
-    let client = client_ip(&req);
+    let client = app.client_ip(&req);
     let form = match read_form(req).await {
         Ok(f) => f,
         Err(res) => return res,
@@ -39,21 +39,14 @@ pub(super) async fn login(State(app): State<Arc<AdminState>>, req: Request) -> R
             page::login(Some("Enter the admin token.")),
         );
     }
-    match app.check_token(token, given, client, "login form") {
-        Ok(()) => {}
-        Err(Some(wait)) => {
-            let page = page::login(Some(&too_many_message(wait)));
-            return too_many(html(StatusCode::TOO_MANY_REQUESTS, page), wait);
-        }
-        Err(None) => {
-            return html(
-                StatusCode::UNAUTHORIZED,
-                page::login(Some(
-                    "Wrong token: expected the token the server was started with. Each wrong \
-                     token makes the next attempt from your address wait longer.",
-                )),
-            );
-        }
+    if !app.check_token(token, given, client, "login form").await {
+        return html(
+            StatusCode::UNAUTHORIZED,
+            page::login(Some(
+                "Wrong token: expected the token the server was started with. Each wrong \
+                 token makes the next attempt from your address wait longer.",
+            )),
+        );
     }
     match app.sessions.create() {
         Some((id, _)) => redirect("/", Some(session::set_cookie(&id, secure))),

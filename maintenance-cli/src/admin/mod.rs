@@ -4,9 +4,13 @@
 //! - Login with the admin token (at least 32 characters, compared in constant time) sets an
 //!   `HttpOnly`, `SameSite=Strict` session cookie; scripts may send
 //!   `Authorization: Bearer <token>` instead, which is refused when no token is configured.
-//! - After a wrong token, the client address must wait before its next token is compared
-//!   (see [`BackoffPolicy`]): its attempts meanwhile get 429 with `Retry-After`. Each failure
-//!   is logged as a warning with the client address.
+//! - After a wrong token, the client's next token is held before it is compared, and after
+//!   many wrong tokens from all clients, every attempt is paced (see [`BackoffPolicy`]); a
+//!   token is never refused without being compared, so the right one always gets in. Each
+//!   failure is logged as a warning with the client address, read behind trusted proxies
+//!   ([`AdminConfig::trusted_proxies`]) as the servers read it.
+//! - Without a token (`--insecure-no-auth`), nothing is stored per visitor: every form
+//!   carries one CSRF token made at start-up, so no request can create or evict a session.
 //! - A request whose `Host` is not the listen address, a loopback name with the listen port or a
 //!   configured public origin is refused with 421 (see [`AllowedHosts`]): a page whose name was
 //!   made to resolve to this address (DNS rebinding) gets nothing.
@@ -45,8 +49,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maintenance_core::MaintenanceStore;
+use maintenance_core::ipnet::IpNet;
 
-use access::{client_ip, client_text};
+use access::client_text;
 use index::{index, site_page};
 use lists::{add_ignored, add_network, remove_ignored, remove_network};
 use login::{login, login_form, logout};
@@ -59,7 +64,7 @@ pub use hosts::{AllowedHosts, HostRefusal, OriginError, PublicOrigin};
 pub use list::{ListParams, PAGE_SIZE};
 pub use page::{FormData, FormKind, Invalid, NewSecret};
 pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
-pub use throttle::{BackoffPolicy, Clock, Failure, LoginThrottle};
+pub use throttle::{Admission, BackoffPolicy, Clock, Failure, LoginThrottle};
 
 /// Everything the admin page needs besides its store.
 #[derive(Debug, Clone)]
@@ -72,6 +77,9 @@ pub struct AdminConfig {
     pub backoff: BackoffPolicy,
     /// The time for the backoff (replaced in tests, so that they need not sleep).
     pub clock: Clock,
+    /// The proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`): behind them,
+    /// the backoff and the audit log's actor use the client's address, not the proxy's.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl AdminConfig {
@@ -87,7 +95,23 @@ impl AdminConfig {
             hosts: AllowedHosts::new(listen, public_origins),
             backoff: BackoffPolicy::default(),
             clock: Clock::system(),
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Reads the client address from `X-Forwarded-For` when the peer is in one of
+    /// `networks` (as the servers' `trusted_proxies` do).
+    ///
+    /// ```
+    /// use maintenance_cli::admin::{AdminAuth, AdminConfig};
+    /// let auth = AdminAuth::token(&"t".repeat(32)).unwrap();
+    /// let config = AdminConfig::new(auth, "127.0.0.1:8085".parse().unwrap(), Vec::new())
+    ///     .with_trusted_proxies(vec!["127.0.0.1/32".parse().unwrap()]);
+    /// assert_eq!(config.trusted_proxies.len(), 1);
+    /// ```
+    pub fn with_trusted_proxies(mut self, networks: Vec<IpNet>) -> AdminConfig {
+        self.trusted_proxies = networks;
+        self
     }
 }
 
@@ -98,10 +122,18 @@ struct AdminState {
     sessions: Sessions,
     throttle: LoginThrottle,
     clock: Clock,
+    trusted_proxies: Vec<IpNet>,
+    /// Without a token: the CSRF token of every form, made once at start-up (`None` when the
+    /// system had no randomness, which refuses every change).
+    open_csrf: Option<String>,
 }
 
 /// The admin page's routes on `store`.
 pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
+    let open_csrf = match config.auth {
+        AdminAuth::Open => maintenance_core::bypass::generate_secret().ok(),
+        AdminAuth::Token(_) => None,
+    };
     let state = Arc::new(AdminState {
         store,
         auth: config.auth,
@@ -109,6 +141,8 @@ pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
         sessions: Sessions::default(),
         throttle: LoginThrottle::new(config.backoff),
         clock: config.clock,
+        trusted_proxies: config.trusted_proxies,
+        open_csrf,
     });
     Router::new()
         .route("/", get(index))
@@ -143,7 +177,7 @@ async fn check_host(State(app): State<Arc<AdminState>>, req: Request, next: Next
                 HostRefusal::Unreadable => "(not visible ASCII)",
             };
             tracing::warn!(
-                client = %client_text(client_ip(&req)),
+                client = %client_text(app.client_ip(&req)),
                 host,
                 "admin request refused: its Host is not this page's (add it with --public-origin \
                  if it is)"

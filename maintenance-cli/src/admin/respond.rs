@@ -1,8 +1,6 @@
 //! The small response helpers: HTML and plain-text pages with the security headers, redirects,
 //! problem pages, and the refusals every handler shares.
 
-use std::time::Duration;
-
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -93,37 +91,5 @@ pub(super) fn cross_origin() -> Response {
         "Refused",
         "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was \
          changed. If the page is reached under another name, start it with --public-origin.",
-    )
-}
-
-/// `Retry-After` seconds for a wait: rounded up, at least 1.
-fn retry_after_secs(wait: Duration) -> u64 {
-    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-}
-
-pub(super) fn too_many_message(wait: Duration) -> String {
-    format!(
-        "Too many wrong tokens from your address: wait {} s before trying again.",
-        retry_after_secs(wait)
-    )
-}
-
-/// 429 with `Retry-After`, for a token that was not compared because of the backoff.
-pub(super) fn too_many(mut res: Response, wait: Duration) -> Response {
-    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    if let Ok(v) = HeaderValue::from_str(&retry_after_secs(wait).to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    res
-}
-
-pub(super) fn throttled(wait: Duration) -> Response {
-    too_many(
-        problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many wrong tokens",
-            &too_many_message(wait),
-        ),
-        wait,
     )
 }

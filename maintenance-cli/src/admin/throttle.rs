@@ -1,17 +1,33 @@
-//! Backoff after failed logins, per client address.
+//! Backoff after failed logins: per client, and across all clients.
 //!
-//! After each wrong token (login form or bearer token) the client's address must wait before
-//! its next token is even compared: [`BackoffPolicy::first_delay`], doubled with each further
-//! failure up to [`BackoffPolicy::max_delay`]. Meanwhile its attempts are answered 429 with
-//! `Retry-After`, without looking at the token, so that sending many requests at once gains
-//! nothing. A correct token clears the address; an address without failures for
-//! [`BackoffPolicy::forget_after`] is forgotten. Other addresses are not affected.
+//! After each wrong token (login form or bearer token) the client's next token is held before
+//! it is compared: [`BackoffPolicy::first_delay`], doubled with each further failure up to
+//! [`BackoffPolicy::max_delay`]. Attempts sent at once are held one after the other, each as
+//! if the one before failed, so that sending many in parallel gains nothing. A correct token
+//! clears the client; a client without failures for [`BackoffPolicy::forget_after`] is
+//! forgotten. Other clients are not affected.
 //!
-//! IPv6 clients are counted by their /64 network, which one host usually has to itself:
-//! counting single addresses would let it take a fresh address for every attempt.
+//! A token is never refused without being compared, and a correct one always gets in, after
+//! the wait at most: the answer to a held attempt is a login's answer, given later, the same
+//! for a right and a wrong token. So an attacker who shares an address with the operators (a
+//! proxy that is not configured as trusted) or spends the budget below slows them down, for
+//! [`BackoffPolicy::max_delay`] at most, but can never lock them out.
 //!
-//! Memory is bounded: at most [`BackoffPolicy::max_clients`] addresses are tracked; past it
-//! the forgotten ones are dropped, then the one whose wait ends first.
+//! The client is its address (behind trusted proxies, the address they forward); IPv6 clients
+//! are counted by their /64 network, which one host usually has to itself: counting single
+//! addresses would let it take a fresh address for every attempt.
+//!
+//! Address churn gains nothing either: every wrong token, from any address, also spends a
+//! budget shared by all clients ([`BackoffPolicy::global_burst`] wrong tokens, refilled one
+//! per [`BackoffPolicy::global_interval`]). Once it is spent, every attempt, from any address,
+//! takes the next slot of one queue paced at that interval. Memory is bounded: at most
+//! [`BackoffPolicy::max_clients`] clients are tracked; past it the forgotten ones are dropped,
+//! then the one whose wait ends first (the shared budget still counts what they did).
+//!
+//! What remains: an attacker with many open connections gets each held attempt compared after
+//! [`BackoffPolicy::max_delay`] at most, one guess per held connection per wait; the token's
+//! length (at least 32 characters) is what makes guessing hopeless, the backoff what makes it
+//! slow and loud (each failure is logged with the client address).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -22,29 +38,37 @@ use std::time::{Duration, Instant};
 /// would only lock the operator out, and it keeps `Instant` arithmetic far from overflow).
 const MAX_POLICY_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// How failed logins slow down the next attempt from the same client.
+/// How failed logins slow down the next attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffPolicy {
-    /// The wait after the first failure; each further failure doubles it.
+    /// The wait after a client's first failure; each further failure doubles it.
     pub first_delay: Duration,
-    /// The longest wait.
+    /// The longest wait: no attempt is held longer, whatever the failures before it.
     pub max_delay: Duration,
     /// How long after its last failure (and the end of its wait) a client is forgotten, its
     /// count starting again.
     pub forget_after: Duration,
     /// The most clients tracked at once.
     pub max_clients: usize,
+    /// How many wrong tokens, from all clients together, pass before [`Self::global_interval`]
+    /// paces every attempt.
+    pub global_burst: u32,
+    /// Once the burst is spent, one attempt per this interval is compared (from any client),
+    /// and the burst refills at this rate.
+    pub global_interval: Duration,
 }
 
 impl Default for BackoffPolicy {
-    /// 1 s after the first failure, then 2 s, 4 s, ... up to 60 s; forgotten after 15 minutes;
-    /// 10 000 clients.
+    /// 1 s after a client's first failure, then 2 s, 4 s, ... up to 60 s; forgotten after 15
+    /// minutes; 10 000 clients; 100 wrong tokens from all clients, then one attempt a second.
     fn default() -> Self {
         BackoffPolicy {
             first_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             forget_after: Duration::from_secs(15 * 60),
             max_clients: 10_000,
+            global_burst: 100,
+            global_interval: Duration::from_secs(1),
         }
     }
 }
@@ -53,8 +77,24 @@ impl BackoffPolicy {
     /// The wait after `failures` failures in a row (at least one).
     pub fn delay(&self, failures: u32) -> Duration {
         let doublings = failures.saturating_sub(1).min(31);
-        let max = self.max_delay.min(MAX_POLICY_DURATION);
-        self.first_delay.saturating_mul(1u32 << doublings).min(max)
+        self.first_delay
+            .saturating_mul(1u32 << doublings)
+            .min(self.longest_wait())
+    }
+
+    fn longest_wait(&self) -> Duration {
+        self.max_delay.min(MAX_POLICY_DURATION)
+    }
+
+    fn interval(&self) -> Duration {
+        self.global_interval.min(MAX_POLICY_DURATION)
+    }
+
+    /// How far ahead of now the shared queue may run before attempts are paced.
+    fn burst_span(&self) -> Duration {
+        self.interval()
+            .saturating_mul(self.global_burst)
+            .min(MAX_POLICY_DURATION)
     }
 }
 
@@ -97,8 +137,8 @@ enum ClientKey {
     V4(Ipv4Addr),
     /// The first 64 bits of an IPv6 address.
     V6Net(u64),
-    /// No address known (a router served without connection info): all such clients share one
-    /// count.
+    /// No address known (a router served without connection info, or a trusted proxy that
+    /// named no client): all such clients share one count.
     Unknown,
 }
 
@@ -119,8 +159,20 @@ impl ClientKey {
 struct Entry {
     failures: u32,
     last_failure: Instant,
-    /// No token from this client is compared before this time.
+    /// The client's next attempt is compared no earlier than this.
     wait_until: Instant,
+}
+
+/// An attempt let in by [`LoginThrottle::admit`]: how long to hold it before its token is
+/// compared, and what to count when it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// Hold the attempt this long, then compare its token.
+    pub wait: Duration,
+    key: ClientKey,
+    /// Whether the attempt took a slot of the shared queue (its failure is counted there
+    /// already).
+    paced: bool,
 }
 
 /// What [`LoginThrottle::failed`] recorded.
@@ -128,15 +180,24 @@ struct Entry {
 pub struct Failure {
     /// Failures in a row from this client.
     pub failures: u32,
-    /// How long it must wait before its next attempt.
+    /// How long its next attempt will be held.
     pub wait: Duration,
 }
 
-/// The failed logins of recent clients.
+#[derive(Debug, Default)]
+struct Counts {
+    clients: HashMap<ClientKey, Entry>,
+    /// The shared budget, as the time at which it is whole again (`None`: it is whole).
+    /// Each wrong token moves it one interval later; it is spent when it runs more than the
+    /// burst ahead of now.
+    budget_full_at: Option<Instant>,
+}
+
+/// The failed logins of recent clients, and of all clients together.
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     policy: BackoffPolicy,
-    clients: Mutex<HashMap<ClientKey, Entry>>,
+    counts: Mutex<Counts>,
 }
 
 /// `now + d`, or `now` if that cannot be represented (not with a policy's durations).
@@ -149,12 +210,12 @@ impl LoginThrottle {
     pub fn new(policy: BackoffPolicy) -> LoginThrottle {
         LoginThrottle {
             policy,
-            clients: Mutex::default(),
+            counts: Mutex::default(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<ClientKey, Entry>> {
-        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn forgotten(&self, e: &Entry, now: Instant) -> bool {
@@ -162,45 +223,86 @@ impl LoginThrottle {
         now >= e.wait_until && now >= after(e.last_failure, forget)
     }
 
-    /// Whether `client` may have a token compared at `now`: `Err` with the time left to wait
-    /// when it may not.
-    ///
-    /// A client with failures that is let through is made to wait again, as if this attempt
-    /// failed, until [`LoginThrottle::failed`] or [`LoginThrottle::succeeded`] says how it
-    /// went: so of many attempts sent at once, one is compared.
-    pub fn admit(&self, client: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        let key = ClientKey::of(client);
-        let mut clients = self.lock();
-        let Some(entry) = clients.get_mut(&key) else {
-            return Ok(());
-        };
-        if now < entry.wait_until {
-            return Err(entry.wait_until.saturating_duration_since(now));
-        }
-        if self.forgotten(entry, now) {
-            clients.remove(&key);
-            return Ok(());
-        }
-        entry.wait_until = after(now, self.policy.delay(entry.failures.saturating_add(1)));
-        Ok(())
+    /// The latest the shared budget may be whole again: the burst and the longest wait
+    /// ahead, so that it refills within a bounded time after an attack stops, however many
+    /// attempts it sent.
+    fn budget_cap(&self, now: Instant) -> Instant {
+        after(
+            now,
+            self.policy
+                .burst_span()
+                .saturating_add(self.policy.longest_wait()),
+        )
     }
 
-    /// Records a wrong token from `client` at `now`.
-    pub fn failed(&self, client: Option<IpAddr>, now: Instant) -> Failure {
+    /// Lets an attempt from `client` in at `now`: how long to hold it before its token is
+    /// compared (zero for a client without failures while the shared budget lasts).
+    ///
+    /// The wait is reserved: a client with failures that is let in is made to wait again
+    /// after it, as if this attempt failed, until [`LoginThrottle::failed`] or
+    /// [`LoginThrottle::succeeded`] says how it went; so of many attempts sent at once, each is
+    /// held one wait longer than the one before. No wait is longer than
+    /// [`BackoffPolicy::max_delay`].
+    pub fn admit(&self, client: Option<IpAddr>, now: Instant) -> Admission {
         let key = ClientKey::of(client);
-        let mut clients = self.lock();
-        if !clients.contains_key(&key) && clients.len() >= self.policy.max_clients.max(1) {
-            clients.retain(|_, e| !self.forgotten(e, now));
-            if clients.len() >= self.policy.max_clients.max(1)
-                && let Some(first_free) = clients
+        let mut counts = self.lock();
+        let mut wait = Duration::ZERO;
+        if let Some(entry) = counts.clients.get(&key).copied() {
+            if self.forgotten(&entry, now) {
+                counts.clients.remove(&key);
+            } else {
+                let slot = entry.wait_until.max(now);
+                wait = slot.saturating_duration_since(now);
+                // Never reserved beyond the longest wait, so that a flood of attempts does not
+                // hold the client's later ones for longer.
+                let next = after(slot, self.policy.delay(entry.failures.saturating_add(1)))
+                    .min(after(now, self.policy.longest_wait()));
+                if let Some(e) = counts.clients.get_mut(&key) {
+                    e.wait_until = next;
+                }
+            }
+        }
+        let mut paced = false;
+        if let Some(full_at) = counts.budget_full_at {
+            let ahead = full_at.saturating_duration_since(now);
+            if ahead > self.policy.burst_span() {
+                // Spent: this attempt takes the next slot of the shared queue.
+                wait = wait.max(ahead - self.policy.burst_span());
+                counts.budget_full_at =
+                    Some(after(full_at, self.policy.interval()).min(self.budget_cap(now)));
+                paced = true;
+            }
+        }
+        Admission {
+            wait: wait.min(self.policy.longest_wait()),
+            key,
+            paced,
+        }
+    }
+
+    /// Records a wrong token at `now` for an attempt [`LoginThrottle::admit`] let in.
+    pub fn failed(&self, attempt: &Admission, now: Instant) -> Failure {
+        let key = attempt.key;
+        let mut counts = self.lock();
+        if !attempt.paced {
+            let from = counts.budget_full_at.map_or(now, |t| t.max(now));
+            counts.budget_full_at =
+                Some(after(from, self.policy.interval()).min(self.budget_cap(now)));
+        }
+        let max_clients = self.policy.max_clients.max(1);
+        if !counts.clients.contains_key(&key) && counts.clients.len() >= max_clients {
+            counts.clients.retain(|_, e| !self.forgotten(e, now));
+            if counts.clients.len() >= max_clients
+                && let Some(first_free) = counts
+                    .clients
                     .iter()
                     .min_by_key(|(_, e)| e.wait_until)
                     .map(|(k, _)| *k)
             {
-                clients.remove(&first_free);
+                counts.clients.remove(&first_free);
             }
         }
-        let entry = clients.entry(key).or_insert(Entry {
+        let entry = counts.clients.entry(key).or_insert(Entry {
             failures: 0,
             last_failure: now,
             wait_until: now,
@@ -211,21 +313,22 @@ impl LoginThrottle {
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
         let wait = self.policy.delay(entry.failures);
-        entry.wait_until = after(now, wait);
+        entry.wait_until = entry.wait_until.max(after(now, wait));
         Failure {
             failures: entry.failures,
             wait,
         }
     }
 
-    /// Records a correct token from `client`: its failures are cleared.
-    pub fn succeeded(&self, client: Option<IpAddr>) {
-        self.lock().remove(&ClientKey::of(client));
+    /// Records a correct token for an attempt [`LoginThrottle::admit`] let in: its client's
+    /// failures are cleared.
+    pub fn succeeded(&self, attempt: &Admission) {
+        self.lock().clients.remove(&attempt.key);
     }
 
     /// How many clients are tracked.
     pub fn tracked(&self) -> usize {
-        self.lock().len()
+        self.lock().clients.len()
     }
 }
 
@@ -238,6 +341,17 @@ mod tests {
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
+    }
+
+    fn v4(n: u32) -> Option<IpAddr> {
+        Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | n)))
+    }
+
+    /// An attempt from `client` at `now` that fails: its wait before being compared.
+    fn wrong(t: &LoginThrottle, client: Option<IpAddr>, now: Instant) -> Duration {
+        let attempt = t.admit(client, now);
+        t.failed(&attempt, now + attempt.wait);
+        attempt.wait
     }
 
     #[test]
@@ -255,43 +369,54 @@ mod tests {
     }
 
     #[test]
-    fn each_failure_makes_the_address_wait_longer() {
+    fn each_failure_holds_the_next_attempt_longer() {
         let t = LoginThrottle::new(BackoffPolicy::default());
         let t0 = Instant::now();
-        assert_eq!(t.admit(A, t0), Ok(()));
+        let first = t.admit(A, t0);
+        assert_eq!(first.wait, Duration::ZERO);
         assert_eq!(
-            t.failed(A, t0),
+            t.failed(&first, t0),
             Failure {
                 failures: 1,
                 wait: secs(1)
             }
         );
-        // An immediate second attempt is not even checked.
-        assert_eq!(t.admit(A, t0), Err(secs(1)));
-        assert_eq!(
-            t.admit(A, t0 + Duration::from_millis(400)),
-            Err(Duration::from_millis(600))
-        );
+        // An immediate second attempt is held until the wait is over.
+        let held = t.admit(A, t0 + Duration::from_millis(400));
+        assert_eq!(held.wait, Duration::from_millis(600));
         // Others are not affected.
-        assert_eq!(t.admit(B, t0), Ok(()));
-        assert_eq!(t.admit(A, t0 + secs(1)), Ok(()));
-        assert_eq!(t.failed(A, t0 + secs(1)).wait, secs(2));
-        assert_eq!(t.admit(A, t0 + secs(2)), Err(secs(1)));
-        assert_eq!(t.admit(A, t0 + secs(3)), Ok(()));
-        assert_eq!(t.failed(A, t0 + secs(3)).wait, secs(4));
+        assert_eq!(t.admit(B, t0).wait, Duration::ZERO);
+        assert_eq!(t.failed(&held, t0 + secs(1)).wait, secs(2));
+        assert_eq!(t.admit(A, t0 + secs(2)).wait, secs(1));
     }
 
     #[test]
-    fn one_of_many_simultaneous_attempts_is_checked() {
+    fn simultaneous_attempts_are_held_one_after_the_other() {
         let t = LoginThrottle::new(BackoffPolicy::default());
         let t0 = Instant::now();
-        t.failed(A, t0);
-        let later = t0 + secs(1);
-        assert_eq!(t.admit(A, later), Ok(()));
-        // While that attempt is being checked, the next ones wait as if it failed.
-        assert_eq!(t.admit(A, later), Err(secs(2)));
-        t.failed(A, later);
-        assert_eq!(t.admit(A, later), Err(secs(2)));
+        wrong(&t, A, t0);
+        // Three at once: the first is compared after 1 s, each next one a second failure's
+        // wait (2 s) after the one before.
+        let waits: Vec<_> = (0..3).map(|_| t.admit(A, t0).wait).collect();
+        assert_eq!(waits, [secs(1), secs(3), secs(5)]);
+        // However many, none is held longer than the maximum.
+        let last = (0..100).map(|_| t.admit(A, t0).wait).last();
+        assert_eq!(last, Some(secs(60)));
+    }
+
+    #[test]
+    fn a_correct_token_is_only_ever_held_never_refused() {
+        let t = LoginThrottle::new(BackoffPolicy::default());
+        let t0 = Instant::now();
+        for n in 0..20 {
+            wrong(&t, A, t0 + secs(n));
+        }
+        // Whatever the failures before it, an attempt is let in, held at most the maximum.
+        let attempt = t.admit(A, t0 + secs(20));
+        assert!(attempt.wait <= secs(60), "{attempt:?}");
+        t.succeeded(&attempt);
+        assert_eq!(t.admit(A, t0 + secs(80)).wait, Duration::ZERO);
+        assert_eq!(t.tracked(), 0);
     }
 
     #[test]
@@ -299,19 +424,22 @@ mod tests {
         let t = LoginThrottle::new(BackoffPolicy::default());
         let t0 = Instant::now();
         for n in 0..5 {
-            t.failed(A, t0 + secs(n));
+            wrong(&t, A, t0 + secs(n * 100));
         }
-        t.succeeded(A);
-        assert_eq!(t.admit(A, t0 + secs(5)), Ok(()));
-        assert_eq!(t.failed(A, t0 + secs(5)).failures, 1);
+        let ok = t.admit(A, t0 + secs(500));
+        t.succeeded(&ok);
+        let next = t.admit(A, t0 + secs(500));
+        assert_eq!(next.wait, Duration::ZERO);
+        assert_eq!(t.failed(&next, t0 + secs(500)).failures, 1);
         // After the forget time, the count starts again.
         for n in 0..5 {
-            t.failed(A, t0 + secs(6 + n));
+            wrong(&t, A, t0 + secs(600 + n * 100));
         }
-        let much_later = t0 + secs(10 + 15 * 60);
-        assert_eq!(t.admit(A, much_later), Ok(()));
+        let much_later = t0 + secs(2000 + 15 * 60);
+        let attempt = t.admit(A, much_later);
+        assert_eq!(attempt.wait, Duration::ZERO);
         assert_eq!(t.tracked(), 0);
-        assert_eq!(t.failed(A, much_later).failures, 1);
+        assert_eq!(t.failed(&attempt, much_later).failures, 1);
     }
 
     #[test]
@@ -321,15 +449,45 @@ mod tests {
             ..BackoffPolicy::default()
         });
         let t0 = Instant::now();
-        for n in 0..10u8 {
-            t.failed(Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))), t0);
+        for n in 0..10 {
+            wrong(&t, v4(n), t0);
         }
         assert_eq!(t.tracked(), 3);
         // The most recent are kept.
-        assert!(
-            t.admit(Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9))), t0)
-                .is_err()
-        );
+        assert!(t.admit(v4(9), t0).wait > Duration::ZERO);
+    }
+
+    #[test]
+    fn address_churn_spends_a_budget_shared_by_every_address() {
+        let policy = BackoffPolicy {
+            max_clients: 1000,
+            ..BackoffPolicy::default()
+        };
+        let t = LoginThrottle::new(policy);
+        let t0 = Instant::now();
+        // 100 wrong tokens from 100 fresh addresses pass unheld; from then on, every attempt
+        // from any address, a fresh one too, takes the next slot of one queue paced at 1 s:
+        // more than the table holds gains nothing.
+        for n in 0..100 {
+            assert_eq!(wrong(&t, v4(n), t0), Duration::ZERO, "attempt {n}");
+        }
+        t.failed(&t.admit(v4(100), t0), t0);
+        let waits: Vec<_> = (0..3).map(|n| t.admit(v4(200 + n), t0).wait).collect();
+        assert_eq!(waits, [secs(1), secs(2), secs(3)]);
+        // A flood of addresses: each held, none longer than the maximum.
+        for n in 0..3000 {
+            let attempt = t.admit(v4(1000 + n), t0);
+            assert!(attempt.wait <= policy.max_delay);
+            t.failed(&attempt, t0);
+        }
+        assert!(t.tracked() <= policy.max_clients);
+        assert_eq!(t.admit(v4(99_999), t0).wait, secs(60));
+        // The operator's correct token, from a fresh address, is held, not refused; and once
+        // the attack stops, the budget refills within the burst and the longest wait.
+        let operator = t.admit(B, t0);
+        assert_eq!(operator.wait, secs(60));
+        t.succeeded(&operator);
+        assert_eq!(t.admit(B, t0 + secs(100 + 60)).wait, Duration::ZERO);
     }
 
     #[test]
@@ -340,10 +498,10 @@ mod tests {
         let same_net: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let other_net: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        t.failed(Some(one), t0);
-        assert!(t.admit(Some(same_net), t0).is_err());
-        assert!(t.admit(Some(other_net), t0).is_ok());
-        t.failed(Some(mapped), t0);
-        assert!(t.admit(A, t0).is_err());
+        wrong(&t, Some(one), t0);
+        assert!(t.admit(Some(same_net), t0).wait > Duration::ZERO);
+        assert_eq!(t.admit(Some(other_net), t0).wait, Duration::ZERO);
+        wrong(&t, Some(mapped), t0);
+        assert!(t.admit(A, t0).wait > Duration::ZERO);
     }
 }
