@@ -426,6 +426,66 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_search_is_refused_with_400_naming_the_cap() {
+    let db = fresh_db(Backend::Sqlite, "admin-long-search")
+        .await
+        .unwrap();
+    let admin = Admin::open(start_admin(&db.url, AdminAuth::Open).await).await;
+    let (status, body) = admin.get(&format!("/?q={}", "x".repeat(50_000))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("search text of 50000 characters"), "{body}");
+    assert!(body.contains("at most 200 characters"), "{body}");
+    assert!(!body.contains("database unavailable"), "{body}");
+    // At the cap, a search still runs.
+    let (status, body) = admin.get(&format!("/?q={}", "x".repeat(200))).await;
+    assert_eq!(status, 200, "{body}");
+    // The bulk form's return fields are read the same way; nothing is written.
+    let long = "x".repeat(201);
+    let (status, _, body) = admin
+        .post(
+            "/bulk",
+            &[("action", "on"), ("site", "default"), ("q", &long)],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("nothing was changed"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let db = fresh_db(Backend::Sqlite, "admin-headers").await.unwrap();
+    let base = start_admin(&db.url, AdminAuth::token(&"t".repeat(32)).unwrap()).await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let http = no_redirects();
+    let cases = [
+        // axum's own answers: a wrong method (405), a path that is not UTF-8 (400).
+        (http.get(format!("{base}/logout")), 405),
+        (http.post(format!("{base}/")), 405),
+        (http.get(format!("{base}/sites/%FF")), 400),
+        // The pages' own, the host check's and the fallback's.
+        (http.get(format!("{base}/login")), 200),
+        (http.get(format!("{base}/")), 303),
+        (http.get(format!("{base}/nowhere")), 404),
+        (
+            http.get(format!("{base}/login"))
+                .header("host", format!("evil.example:{port}")),
+            421,
+        ),
+    ];
+    for (n, (request, status)) in cases.into_iter().enumerate() {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), status, "case {n}");
+        let h = res.headers();
+        assert_eq!(h["cache-control"], "no-store", "case {n}");
+        assert_eq!(h["x-frame-options"], "DENY", "case {n}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "case {n}");
+        assert_eq!(h["referrer-policy"], "same-origin", "case {n}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "case {n}: {csp}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_list_and_site_pages_on_sqlite() {
     list_and_site_pages(Backend::Sqlite, "admin_list_and_site_pages_on_sqlite").await;
 }

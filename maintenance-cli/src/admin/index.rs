@@ -18,7 +18,7 @@ use maintenance_core::{
 
 use super::access::Access;
 use super::csrf::no_randomness;
-use super::list::{ListParams, ListView, render_list};
+use super::list::{ListParams, ListView, MAX_SEARCH_CHARS, render_list};
 use super::page::{NewSecret, SiteView, render_site};
 use super::respond::{html, no_bearer, problem, redirect, unauthorized};
 use super::{AdminAuth, AdminState, Invalid};
@@ -80,7 +80,7 @@ pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> R
                 StatusCode::BAD_REQUEST,
                 "Bad list address",
                 &format!(
-                    "{message}. Use state=on, off or scheduled (or nothing for all) and page=1, 2, ..."
+                    "{message}. Use q= with at most {MAX_SEARCH_CHARS} characters, state=on, off or scheduled (or nothing for all) and page=1, 2, ..."
                 ),
             );
         }

@@ -13,6 +13,11 @@ use crate::report;
 /// How many sites one page of the list shows.
 pub const PAGE_SIZE: u32 = 50;
 
+/// The longest search text, in characters: a domain is at most 253, and a longer text only
+/// makes the database's pattern match costly (SQLite refuses a `LIKE` pattern past 50 000
+/// bytes, which would read as the database being down).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 /// What the list's URL (or a bulk form's return fields) asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListParams {
@@ -26,8 +31,9 @@ pub struct ListParams {
 
 impl ListParams {
     /// Reads `q`, `state` and `page` from `pairs` (a query string or a form); other names are
-    /// left alone. An unknown state or a page that is not a whole number from 1 is an error
-    /// that names the value.
+    /// left alone. An unknown state, a page that is not a whole number from 1 or a search text
+    /// longer than [`MAX_SEARCH_CHARS`] is an error that names the value (the search text by
+    /// its length and start).
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<ListParams, String> {
@@ -37,7 +43,17 @@ impl ListParams {
         };
         for (k, v) in pairs {
             match k {
-                "q" => v.clone_into(&mut params.q),
+                "q" => {
+                    let chars = v.trim().chars().count();
+                    if chars > MAX_SEARCH_CHARS {
+                        let start: String = v.trim().chars().take(20).collect();
+                        return Err(format!(
+                            "search text of {chars} characters (`{start}...`) is too long: \
+                             expected at most {MAX_SEARCH_CHARS} characters of a domain or a name"
+                        ));
+                    }
+                    v.clone_into(&mut params.q)
+                }
                 "state" if v.is_empty() => params.state = None,
                 "state" => {
                     params.state = Some(v.parse::<StateFilter>().map_err(|e| e.to_string())?)
@@ -303,6 +319,22 @@ mod tests {
         let query = params.query(Utc::now());
         assert_eq!((query.offset, query.limit), (100, PAGE_SIZE));
         assert_eq!(parse("state=&page=").unwrap().page, 1);
+    }
+
+    #[test]
+    fn a_search_text_longer_than_the_cap_is_refused() {
+        let at_cap = "a".repeat(MAX_SEARCH_CHARS);
+        assert_eq!(parse(&format!("q={at_cap}")).unwrap().q, at_cap);
+        // Characters, not bytes; blanks around the text do not count.
+        let wide = "é".repeat(MAX_SEARCH_CHARS);
+        assert!(parse(&format!("q=+{wide}+")).is_ok());
+        let err = parse(&format!("q={}", "b".repeat(50_000))).unwrap_err();
+        assert!(err.contains("50000 characters"), "{err}");
+        assert!(err.contains("at most 200"), "{err}");
+        assert!(
+            err.len() < 200,
+            "the whole text is not repeated back: {err}"
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ use access::client_text;
 use index::{index, site_page};
 use lists::{add_ignored, add_network, remove_ignored, remove_network};
 use login::{login, login_form, logout};
-use respond::{not_found, plain};
+use respond::{not_found, plain, with_security_headers};
 use sites::{add_site, bulk, bypass_clear, bypass_new, remove_site};
 use state::save_state;
 
@@ -160,8 +160,11 @@ pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
         .route("/networks/add", post(add_network))
         .route("/networks/remove", post(remove_network))
         .fallback(not_found)
-        // Outermost, so that it also covers the fallback: no handler sees a foreign host.
+        // Outside the routes, so that it also covers the fallback: no handler sees a foreign
+        // host.
         .layer(middleware::from_fn_with_state(state.clone(), check_host))
+        // Outermost: every answer, the host check's and axum's own too.
+        .layer(middleware::map_response(with_security_headers))
         .with_state(state)
 }
 

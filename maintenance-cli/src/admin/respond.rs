@@ -1,5 +1,6 @@
-//! The small response helpers: HTML and plain-text pages with the security headers, redirects,
-//! problem pages, and the refusals every handler shares.
+//! The small response helpers: HTML and plain-text pages, redirects, problem pages, and the
+//! refusals every handler shares; and the security headers, which [`with_security_headers`]
+//! puts on every answer of the router (axum's own 400, 405 and 415 too).
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,16 +15,22 @@ pub(super) fn plain(status: StatusCode, body: String) -> Response {
     typed(status, body, "text/plain; charset=utf-8")
 }
 
-/// A response of `content_type` with the security headers.
+/// A response of `content_type`.
 fn typed(status: StatusCode, body: String, content_type: &'static str) -> Response {
     let mut res = (status, body).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    secure_headers(h);
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }
 
-fn secure_headers(h: &mut HeaderMap) {
+/// `res` with the security headers: the layer over the whole router, so that no answer
+/// (a handler's, a refused host's, or one axum makes itself) goes without them.
+pub(super) async fn with_security_headers(mut res: Response) -> Response {
+    security_headers(res.headers_mut());
+    res
+}
+
+fn security_headers(h: &mut HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -51,7 +58,6 @@ pub(super) fn redirect(location: &str, cookie: Option<String>) -> Response {
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.insert(header::SET_COOKIE, c);
     }
-    secure_headers(h);
     res
 }
 
