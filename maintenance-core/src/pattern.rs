@@ -27,10 +27,10 @@ pub const MAX_MATCHED_PATH_LEN: usize = 2048;
 /// A pattern's compiled size limit, alone.
 const PATTERN_SIZE_LIMIT: usize = 256 << 10;
 /// A whole set's compiled size limit (all of a site's patterns, or the policy's).
-pub(crate) const SET_SIZE_LIMIT: usize = 1 << 20;
+pub(crate) const SET_SIZE_LIMIT: usize = 512 << 10;
 /// The lazy DFA's cache (or the least a set needs, if more), which one search may fill once:
 /// that bounds the work of any match, whatever the patterns (BENCHMARKS.md, "Pattern cost").
-const CACHE_CAPACITY: usize = 256 << 10;
+const CACHE_CAPACITY: usize = 128 << 10;
 const CACHE_CLEARS_PER_SEARCH: usize = 0;
 
 /// A stored pattern without the leading `^` and `/` that mean nothing here.
