@@ -61,7 +61,7 @@ pub use mysql::{MySqlConnection, MySqlPool, MySqlStore};
 pub use postgres::{NOTIFY_CHANNEL, PgConnection, PgPool, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConnection, SqlitePool, SqliteStore};
-pub use url::{Backend, DieselBuild, redact_url};
+pub use url::{Backend, DieselBuild, names_a_secret, redact_url};
 
 pub use diesel;
 pub use diesel_async;

@@ -161,12 +161,20 @@ pub struct BackendNotCompiled {
     pub expected: String,
 }
 
-/// The URL with its password (in the user part, or a query parameter whose name contains
-/// `password`) masked, for messages and logs.
+/// The URL with its password (in the user part, or a query parameter whose name says it holds
+/// a secret) masked, for messages and logs.
+///
+/// The URL is read as written, not as a URL parser reads it: a password may hold a raw `/`,
+/// `?`, `#`, `@` or `:` (drivers and operators write them), and then a parser sees another
+/// authority and would leave the password in the path. So after `scheme://`, everything up to
+/// the *last* `@` is the user part, and everything in it after its first `:` is masked (all of
+/// it when the user name would hold a `/`, `?`, `#` or `@`). When in doubt this masks too much
+/// (an `@` further on, in a query, takes the host with it), never too little.
 ///
 /// ```
 /// use maintenance_sql::url::redact_url;
 /// assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+/// assert_eq!(redact_url("postgres://app:s3/cr?e#t@db/x"), "postgres://app:***@db/x");
 /// assert_eq!(redact_url("mysql://root@db/x?password=s3cret&ssl-mode=required"),
 ///            "mysql://root@db/x?password=***&ssl-mode=required");
 /// assert_eq!(redact_url("sqlite://maintenance.db"), "sqlite://maintenance.db");
@@ -176,43 +184,49 @@ pub fn redact_url(url: &str) -> String {
         return redact_query(url);
     };
     let (head, rest) = url.split_at(start);
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => authority.to_owned(),
+    match rest.rsplit_once('@') {
+        Some((userinfo, after)) => match userinfo.split_once(':') {
+            // A user name holding a separator means that this `@` is further on (in a query),
+            // and the user part may hold a query's password: mask it all.
+            Some((user, _)) if user.contains(['/', '?', '#', '@']) => {
+                format!("{head}***@{}", redact_query(after))
+            }
+            Some((user, _password)) => format!("{head}{user}:***@{}", redact_query(after)),
+            None => format!("{head}{}", redact_query(rest)),
         },
-        None => authority.to_owned(),
-    };
-    format!("{head}{authority}{}", redact_query(tail))
+        None => format!("{head}{}", redact_query(rest)),
+    }
 }
 
+/// Whether a parameter or option name says its value is a secret (`password`, `sslpassword`,
+/// `PGPASSWORD`, `pwd`, `api_token`, `secret_key`...).
+pub fn names_a_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+/// `tail` with the value of each query parameter that names a secret masked. A masked value
+/// runs to the next `&`, a `#` included: in a raw password it is not a fragment.
 fn redact_query(tail: &str) -> String {
     let Some((path, query)) = tail.split_once('?') else {
         return tail.to_owned();
     };
-    let (query, fragment) = query
-        .split_once('#')
-        .map_or((query, None), |(q, f)| (q, Some(f)));
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.to_ascii_lowercase().contains("password") => format!("{key}=***"),
+            Some((key, _)) if names_a_secret(key) => format!("{key}=***"),
             _ => pair.to_owned(),
         })
         .collect();
-    let mut out = format!("{path}?{}", pairs.join("&"));
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    out
+    format!("{path}?{}", pairs.join("&"))
 }
 
 /// Declares, in a store's crate, its [`Build`] (a type named `$build`, with the backends its
 /// cargo features `sqlite`, `postgres` and `mysql` compile in, and `$error` for the URL
-/// errors), the `Backend` type of that build, and re-exports [`redact_url`].
+/// errors), the `Backend` type of that build, and re-exports [`redact_url`] and
+/// [`names_a_secret`].
 ///
 /// ```ignore
 /// maintenance_sql::backends!(SqlxBuild, "maintenance-sqlx", crate::Error);
@@ -240,7 +254,7 @@ macro_rules! backends {
         /// A database backend this crate knows, whether or not this build includes it.
         pub type Backend = $crate::url::Backend<$build>;
 
-        pub use $crate::url::redact_url;
+        pub use $crate::url::{names_a_secret, redact_url};
     };
 }
 
@@ -283,6 +297,89 @@ mod tests {
         const CRATE: &'static str = "empty-crate";
         const COMPILED: &'static [Backend<Self>] = &[];
         type Error = Error;
+    }
+
+    /// A password of the characters that move a parser's idea of the authority, and of
+    /// percent-encodings, always long enough to be told apart from the rest of the URL.
+    fn password() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            "[a-z0-9]{1,4}",
+            Just("/".to_owned()),
+            Just("?".to_owned()),
+            Just("#".to_owned()),
+            Just("@".to_owned()),
+            Just(":".to_owned()),
+            Just("%".to_owned()),
+            Just("&".to_owned()),
+            Just("=".to_owned()),
+            "%[0-9A-F]{2}",
+            Just("%40".to_owned()),
+            Just("%2F".to_owned()),
+        ];
+        proptest::collection::vec(piece, 1..12).prop_map(|p| format!("PW{}", p.concat()))
+    }
+
+    proptest::proptest! {
+        /// Every URL a store, the CLI or a test project shows goes through `redact_url`: with
+        /// the password in the user part, it is masked whatever it holds, and the rest is kept.
+        #[test]
+        fn a_password_in_the_user_part_never_shows(
+            scheme in proptest::sample::select(vec!["postgres", "postgresql", "mysql", "mariadb"]),
+            user in "[a-z][a-z0-9_]{0,6}",
+            password in password(),
+            host in "[a-z][a-z0-9.-]{0,10}(:[0-9]{1,5})?",
+            path in "(/[a-z0-9_]{0,8})?(\\?sslmode=[a-z]{1,8})?",
+        ) {
+            let url = format!("{scheme}://{user}:{password}@{host}{path}");
+            let shown = redact_url(&url);
+            proptest::prop_assert_eq!(&shown, &format!("{scheme}://{user}:***@{host}{path}"));
+            proptest::prop_assert!(!shown.contains("PW"), "{}", shown);
+        }
+
+        /// An `@` after the password (in the path or the query) masks more, never less.
+        #[test]
+        fn an_at_sign_after_the_host_masks_more_never_less(
+            password in password(),
+            query in "[a-z@.]{0,10}",
+        ) {
+            let url = format!("postgres://app:{password}@db/x?application_name={query}@x");
+            let shown = redact_url(&url);
+            proptest::prop_assert!(!shown.contains("PW"), "{}", shown);
+            proptest::prop_assert!(shown.starts_with("postgres://app:***@"), "{}", shown);
+        }
+
+        /// A password in a query parameter is masked up to the next `&`, a raw `#` included.
+        #[test]
+        fn a_password_in_the_query_never_shows(
+            password in "PW[a-z0-9/?#@:%]{1,12}",
+            key in proptest::sample::select(vec!["password", "sslpassword", "PASSWORD"]),
+        ) {
+            let url = format!("mysql://root@db/x?{key}={password}&ssl-mode=required");
+            let shown = redact_url(&url);
+            proptest::prop_assert!(!shown.contains("PW"), "{}", shown);
+            proptest::prop_assert!(shown.contains("ssl-mode=required"), "{}", shown);
+        }
+    }
+
+    #[test]
+    fn raw_separators_in_passwords_are_masked() {
+        for password in [
+            "s3/cret",
+            "s3?cret",
+            "s3#cret",
+            "s3@cret",
+            "s3:cret",
+            "s3%2Fcret",
+            "a/b?c#d@e:f",
+        ] {
+            let url = format!("postgres://app:{password}@db/x");
+            assert_eq!(redact_url(&url), "postgres://app:***@db/x", "{url}");
+        }
+        assert_eq!(
+            redact_url("postgres://db/x?user=app&password=s3#cret"),
+            "postgres://db/x?user=app&password=***"
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub use mysql::MySqlStore;
 pub use postgres::{NOTIFY_CHANNEL, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use url::{Backend, SqlxBuild, redact_url};
+pub use url::{Backend, SqlxBuild, names_a_secret, redact_url};
 
 pub use sqlx;
 
