@@ -2,12 +2,32 @@
 //! and exits 0 on success, 1 on a failure, 2 on bad usage.
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use maintenance_cli::admin::{self, AdminAuth, AdminConfig, AdminSetupError};
 use maintenance_cli::args::{AdminArgs, Command};
+use maintenance_cli::report::escape_lines;
 use maintenance_cli::{Cli, CliError, commands};
+
+/// Stderr for the log lines, with the control characters of what they quote (a domain read
+/// from a row, a driver's error) escaped: the fmt layer writes each event in one call.
+struct EscapingStderr;
+
+impl Write for EscapingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr()
+            .lock()
+            .write_all(escape_lines(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,7 +35,8 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_writer(|| EscapingStderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,12 +56,18 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(out) => {
-            print!("{out}");
+            // Stored text is escaped where it is printed; this is the last guard.
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(escape_lines(&out).as_bytes());
             ExitCode::SUCCESS
         }
         Err(e) => {
             // Each cause on a line of its own, once: `error: ...` then `  caused by: ...`.
-            eprintln!("error: {:#}", maintenance_core::ErrorChain(&e));
+            let text = format!("error: {:#}\n", maintenance_core::ErrorChain(&e));
+            let _ = std::io::stderr()
+                .lock()
+                .write_all(escape_lines(&text).as_bytes());
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
         }
     }

@@ -1,6 +1,8 @@
 //! What the commands print: site states and audit events, as text for people and as JSON with
 //! stable field names for scripts.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use maintenance_core::{Event, SiteState};
 use serde::Serialize;
@@ -42,6 +44,51 @@ impl Phase {
             Phase::Ended => "ended",
         }
     }
+}
+
+/// Stored text made safe for a terminal: each control character (C0 such as ESC, BEL and CR,
+/// DEL, C1) and each bidirectional-text control is written as Rust writes it, `\u{1b}`, so
+/// that a site name or a message cannot move the cursor, retitle the window or hide text.
+///
+/// Every piece of stored text the CLI prints in text form goes through this (JSON output is
+/// escaped by serde already).
+///
+/// ```
+/// use maintenance_cli::report::escape;
+/// assert_eq!(escape("shop\u{1b}[2J\u{7}\r"), "shop\\u{1b}[2J\\u{7}\\u{d}");
+/// assert_eq!(escape("Café, back at 14:00"), "Café, back at 14:00");
+/// ```
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_except(text, &[])
+}
+
+/// Text to print, with every control character escaped as [`escape`] does but its line
+/// breaks and tabs: the last guard before stdout and stderr, for text that is already laid
+/// out.
+pub fn escape_lines(text: &str) -> Cow<'_, str> {
+    escape_except(text, &['\n', '\t'])
+}
+
+fn escape_except<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
+    let unsafe_char = |c: char| !keep.contains(&c) && is_unsafe_for_terminals(c);
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// C0, DEL and C1 controls, and the characters that reorder text (Trojan Source).
+pub(crate) fn is_unsafe_for_terminals(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A time as printed everywhere: RFC 3339 in UTC, whole seconds.
@@ -155,9 +202,9 @@ impl SiteReport {
 
 fn described(value: &str, description: &str) -> String {
     if description.is_empty() {
-        value.to_owned()
+        escape(value).into_owned()
     } else {
-        format!("{value}  ({description})")
+        format!("{}  ({})", escape(value), escape(description))
     }
 }
 
@@ -169,13 +216,20 @@ pub fn site_text(site: &SiteState, now: DateTime<Utc>) -> String {
     } else {
         ""
     };
-    out.push_str(&format!("{} ({}{default})\n", site.domain, site.name));
+    out.push_str(&format!(
+        "{} ({}{default})\n",
+        escape(&site.domain),
+        escape(&site.name)
+    ));
     let mut line = |label: &str, value: &str| out.push_str(&format!("  {label:<13}{value}\n"));
     line("state:", Phase::of(site, now).as_str());
     line("mode:", site.mode.as_str());
     line(
         "message:",
-        site.message.as_deref().unwrap_or("(the default text)"),
+        &site
+            .message
+            .as_deref()
+            .map_or(Cow::Borrowed("(the default text)"), escape),
     );
     line("window:", &window(site));
     let retry = match site.retry_after_secs {
@@ -193,7 +247,7 @@ pub fn site_text(site: &SiteState, now: DateTime<Utc>) -> String {
     let scope = if site.scope.is_empty() {
         "the whole site".to_owned()
     } else {
-        list(site.scope.clone())
+        list(site.scope.iter().map(|p| escape(p).into_owned()).collect())
     };
     line("only:", &scope);
     line(
@@ -223,8 +277,8 @@ pub fn site_text(site: &SiteState, now: DateTime<Utc>) -> String {
         },
     );
     let last = match (&site.updated_by, site.updated_at) {
-        (Some(by), Some(at)) => format!("{by} at {}", time(at)),
-        (Some(by), None) => by.clone(),
+        (Some(by), Some(at)) => format!("{} at {}", escape(by), time(at)),
+        (Some(by), None) => escape(by).into_owned(),
         (None, Some(at)) => time(at),
         (None, None) => "never".to_owned(),
     };
@@ -236,11 +290,11 @@ pub fn site_text(site: &SiteState, now: DateTime<Utc>) -> String {
 pub fn state_line(site: &SiteState, now: DateTime<Utc>) -> String {
     let phase = Phase::of(site, now);
     match phase {
-        Phase::Off => format!("{}: maintenance off", site.domain),
+        Phase::Off => format!("{}: maintenance off", escape(&site.domain)),
         _ => {
             let mut s = format!(
                 "{}: maintenance {} (mode {}",
-                site.domain,
+                escape(&site.domain),
                 phase.as_str(),
                 site.mode
             );
@@ -251,7 +305,7 @@ pub fn state_line(site: &SiteState, now: DateTime<Utc>) -> String {
                 s.push_str(&format!(", retry after {r}s"));
             }
             if !site.scope.is_empty() {
-                s.push_str(&format!(", only {}", site.scope.join(" ")));
+                s.push_str(&format!(", only {}", escape(&site.scope.join(" "))));
             }
             s.push(')');
             s
@@ -269,10 +323,10 @@ pub fn events_text(events: &[Event]) -> String {
         let line = format!(
             "{}  {}  {}  {}  {}",
             time(e.at),
-            e.site.as_deref().unwrap_or("-"),
-            e.actor,
-            e.action,
-            e.detail
+            escape(e.site.as_deref().unwrap_or("-")),
+            escape(&e.actor),
+            escape(&e.action),
+            escape(&e.detail)
         );
         out.push_str(line.trim_end());
         out.push('\n');
@@ -332,6 +386,58 @@ mod tests {
         assert_eq!(Phase::of(&site, t(8)), Phase::Ended);
         site.enabled = false;
         assert_eq!(Phase::of(&site, t(7)), Phase::Off);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        for (text, want) in [
+            ("a\u{1b}[31mb", "a\\u{1b}[31mb"),
+            ("bell\u{7}", "bell\\u{7}"),
+            (
+                "cr\rlf\nnul\0tab\tdel\u{7f}",
+                "cr\\u{d}lf\\u{a}nul\\u{0}tab\\u{9}del\\u{7f}",
+            ),
+            ("c1\u{9b}2J", "c1\\u{9b}2J"),
+            ("rtl\u{202e}txt", "rtl\\u{202e}txt"),
+            ("Grüße, 東京 — ok", "Grüße, 東京 — ok"),
+        ] {
+            assert_eq!(escape(text), want, "{text:?}");
+            assert_eq!(
+                escape(&escape(text)),
+                want,
+                "escaping twice changes nothing"
+            );
+        }
+        assert_eq!(escape_lines("a\u{1b}\nb\r\t\n"), "a\\u{1b}\nb\\u{d}\t\n");
+    }
+
+    #[test]
+    fn stored_text_is_escaped_in_status_state_lines_and_the_log() {
+        let mut site = SiteState::new(1, "a.example");
+        site.name = "Shop\u{1b}]0;pwned\u{7}".into();
+        site.enabled = true;
+        site.message = Some("down\u{1b}[2J".into());
+        site.updated_by = Some("eve\r".into());
+        site.scope = vec!["^x\u{7}".into()];
+        let event = Event {
+            id: 1,
+            site: Some("a.example".into()),
+            at: t(1),
+            actor: "eve\u{1b}[1A".into(),
+            action: "on".into(),
+            detail: "message=\"\u{7}\"".into(),
+        };
+        for text in [
+            site_text(&site, t(5)),
+            state_line(&site, t(5)),
+            events_text(&[event]),
+        ] {
+            assert!(!text.contains(['\u{1b}', '\u{7}', '\r']), "{text:?}");
+            assert!(
+                text.contains("\\u{1b}") || text.contains("\\u{7}"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -1045,6 +1045,155 @@ fn unreachable_database_is_named_without_its_password() {
     );
 }
 
+/// Passwords holding a raw `/ ? # @ :` (which move a URL parser's idea of the host), or
+/// percent-encodings, never reach stdout or stderr: not through `status`, `migrate`, the admin
+/// page's start-up, nor `import-django` (which names the Django URL twice).
+#[test]
+fn database_passwords_never_print_whatever_they_hold() {
+    let timeout = [("MAINTENANCE_CONNECT_TIMEOUT", "2")];
+    let dir = tempfile::tempdir().unwrap();
+    let ours = format!("sqlite://{}", dir.path().join("m.db").display());
+    ok(&cli(&ours, &["migrate"]));
+    for secret in [
+        "PWs3/cret",
+        "PWs3?cret",
+        "PWs3#cret",
+        "PWs3@cret",
+        "PWs3:cret",
+        "PW/?#@:%",
+        "PWs3%2Fcr%40t",
+        "PW1234/cret",
+    ] {
+        for scheme in ["postgres", "mysql"] {
+            for host in ["127.0.0.1:1", "db.invalid"] {
+                let url = format!("{scheme}://app:{secret}@{host}/x");
+                let runs = [
+                    cli_env(&url, &["status"], &timeout, &[]),
+                    cli_env(&url, &["migrate"], &timeout, &[]),
+                    cli_env(
+                        &ours,
+                        &["import-django", "--from", &url, "--dry-run"],
+                        &timeout,
+                        &[],
+                    ),
+                ];
+                for run in runs {
+                    assert_ne!(run.code, 0, "{url}: {run:#?}");
+                    for shown in [&run.stdout, &run.stderr] {
+                        assert!(!shown.contains("PW"), "{url}: {run:#?}");
+                        assert!(
+                            !shown.contains("cret") && !shown.contains("cr%40t"),
+                            "{url}: {run:#?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// ESC, BEL, CR and the other controls in a site's name, message, patterns and descriptions
+/// are printed escaped by `sites list`, `status`, `log` and the state lines; `--json` keeps
+/// them as JSON escapes.
+#[test]
+fn control_characters_in_stored_text_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    ok(&cli(&url, &["migrate"]));
+    let name = "Shop\u{1b}]0;pwned\u{7}\r";
+    let message = "down\u{1b}[2J\u{1b}[1;1H\u{7}\u{9b}";
+    let mut runs = vec![
+        ok(&cli(
+            &url,
+            &["sites", "add", "shop.example", "--name", name],
+        ))
+        .clone(),
+        ok(&cli(
+            &url,
+            &[
+                "on",
+                "--site",
+                "shop.example",
+                "--message",
+                message,
+                "--only",
+                "^x\u{1b}",
+            ],
+        ))
+        .clone(),
+        ok(&cli(
+            &url,
+            &[
+                "ignore",
+                "add",
+                "--site",
+                "shop.example",
+                "^health\u{7}",
+                "--description",
+                "probes\u{1b}[8m",
+            ],
+        ))
+        .clone(),
+    ];
+    for args in [
+        &["sites", "list"][..],
+        &["status"],
+        &["status", "--site", "shop.example"],
+        &["log"],
+        &["ignore", "list", "--site", "shop.example"],
+    ] {
+        runs.push(ok(&cli(&url, args)).clone());
+    }
+    runs.push(cli(&url, &["status", "--site", "shop.exampl\u{1b}"]));
+    for run in &runs {
+        for shown in [&run.stdout, &run.stderr] {
+            assert!(
+                !shown.contains(['\u{1b}', '\u{7}', '\r', '\u{9b}']),
+                "a raw control character reached the terminal: {run:#?}"
+            );
+        }
+    }
+    let status = &runs[4].stdout;
+    assert!(
+        status.contains("Shop\\u{1b}]0;pwned\\u{7}\\u{d}"),
+        "{status}"
+    );
+    assert!(status.contains("down\\u{1b}[2J"), "{status}");
+    let log = &runs[6].stdout;
+    assert!(log.contains("\\u{1b}[2J"), "{log}");
+    let json: Value = serde_json::from_str(
+        &ok(&cli(&url, &["status", "--json", "--site", "shop.example"])).stdout,
+    )
+    .unwrap();
+    assert_eq!(json["message"], message);
+    assert_eq!(json["name"], name);
+}
+
+/// An unknown `--site` among many sites names a few close ones and counts the rest, instead
+/// of listing every domain.
+#[test]
+fn an_unknown_site_among_many_gets_a_short_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    ok(&cli(&url, &["migrate"]));
+    for i in 0..40 {
+        ok(&cli(&url, &["sites", "add", &format!("shop{i}.example")]));
+    }
+    let run = cli(&url, &["on", "--site", "shop7.exmple"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("unknown site `shop7.exmple`"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr
+            .contains("of the 41 sites; the closest: shop7.example"),
+        "{run:#?}"
+    );
+    assert!(run.stderr.matches(".example").count() <= 5, "{run:#?}");
+    assert!(run.stderr.contains("and 36 more"), "{run:#?}");
+}
+
 #[test]
 fn missing_tables_say_to_migrate() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,6 +25,7 @@ use maintenance_sqlx::DjangoSource;
 use super::{connect_timeout, load_sites, unknown_sites};
 use crate::args::ImportDjangoArgs;
 use crate::error::CliError;
+use crate::report::escape;
 
 /// What the audit log's actor says after the operator's name.
 pub const ACTOR_SUFFIX: &str = " (import-django)";
@@ -253,7 +254,7 @@ pub(super) async fn import_django(
         ));
     }
     for note in &notes {
-        out.push_str(&format!("note: {note}\n"));
+        out.push_str(&format!("note: {}\n", escape(note)));
     }
     if steps.is_empty() {
         out.push_str("Nothing to change: these tables already match the Django tables.\n");
@@ -265,7 +266,7 @@ pub(super) async fn import_django(
             steps.len()
         ));
         for step in &steps {
-            out.push_str(&format!("  {step}\n"));
+            out.push_str(&format!("  {}\n", escape(&step.to_string())));
         }
         return Ok(out);
     }
@@ -273,14 +274,15 @@ pub(super) async fn import_django(
     for (done, step) in steps.iter().enumerate() {
         apply(store, step, &actor).await.map_err(|e| {
             CliError::Failed(format!(
-                "{}could not {step}: {}; {done} of {} change(s) were made before it (run \
+                "{}could not {}: {}; {done} of {} change(s) were made before it (run \
                  import-django again to finish)",
                 out,
+                escape(&step.to_string()),
                 maintenance_core::ErrorChain(&e),
                 steps.len()
             ))
         })?;
-        out.push_str(&format!("  {step}\n"));
+        out.push_str(&format!("  {}\n", escape(&step.to_string())));
     }
     out.push_str(&format!(
         "Made {} change(s), each in the audit log as `{actor}`.\n",

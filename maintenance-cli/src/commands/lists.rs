@@ -6,6 +6,7 @@ use maintenance_core::{MaintenanceStore, SiteState};
 use super::{load_sites, resolve, site_ref, with_list_hint};
 use crate::args::{AllowAction, AllowArgs, IgnoreAction, IgnoreArgs};
 use crate::error::CliError;
+use crate::report::escape;
 
 /// One of a site's lists.
 #[derive(Debug, Clone, Copy)]
@@ -56,8 +57,8 @@ impl List {
     /// An entry as the messages name it.
     fn entry(self, value: &str) -> String {
         match self {
-            List::Ignored => format!("ignored pattern `{value}`"),
-            List::Allowed => format!("allowed network {value}"),
+            List::Ignored => format!("ignored pattern `{}`", escape(value)),
+            List::Allowed => format!("allowed network {}", escape(value)),
         }
     }
 
@@ -78,11 +79,13 @@ impl List {
                         List::Ignored => "ignored patterns",
                         List::Allowed => "allowed networks",
                     };
-                    return Ok(format!("No {what} for {}.\n", site.domain));
+                    return Ok(format!("No {what} for {}.\n", escape(&site.domain)));
                 }
                 Ok(entries
                     .iter()
-                    .map(|(value, description)| format!("{value}\t{description}\n"))
+                    .map(|(value, description)| {
+                        format!("{}\t{}\n", escape(value), escape(description))
+                    })
                     .collect())
             }
             Edit::Add { value, description } => {
@@ -92,7 +95,11 @@ impl List {
                     List::Allowed => store.add_allowed_network(&at, value, description, actor),
                 }
                 .await?;
-                Ok(format!("Added {} to {}.\n", self.entry(value), site.domain))
+                Ok(format!(
+                    "Added {} to {}.\n",
+                    self.entry(value),
+                    escape(&site.domain)
+                ))
             }
             Edit::Remove { value } => {
                 let at = site_ref(site);
@@ -105,7 +112,7 @@ impl List {
                 Ok(format!(
                     "Removed {} from {}.\n",
                     self.entry(value),
-                    site.domain
+                    escape(&site.domain)
                 ))
             }
         }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use maintenance_core::store::find_site;
 use maintenance_core::{
-    ErrorChain, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError,
+    ErrorChain, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError, normalize_host,
 };
 
 use crate::args::{Cli, Command};
@@ -140,27 +140,116 @@ async fn load_sites(store: &dyn MaintenanceStore) -> Result<Vec<SiteState>, CliE
     }
 }
 
-/// The error for sites that are not there, listing the ones that are.
+/// The most known sites an "unknown site" error names.
+const MAX_SUGGESTIONS: usize = 5;
+
+/// The error for sites that are not there: every known site when there are few, else the
+/// closest few ([`MAX_SUGGESTIONS`]) and how many there are in all.
 fn unknown_sites(sites: &[SiteState], missing: &[&SiteRef]) -> CliError {
     if missing.contains(&&SiteRef::Default) {
         return CliError::Failed(
             "the database has no default site: run `maintenance migrate` first".to_owned(),
         );
     }
-    let names: Vec<String> = missing
+    let typed: Vec<&str> = missing
         .iter()
-        .map(|r| match r {
-            SiteRef::Domain(d) => format!("`{d}`"),
-            SiteRef::Default => "the default site".to_owned(),
+        .filter_map(|r| match r {
+            SiteRef::Domain(d) => Some(d.as_str()),
+            SiteRef::Default => None,
         })
         .collect();
-    let known: Vec<&str> = sites.iter().map(|s| s.domain.as_str()).collect();
+    let names: Vec<String> = typed
+        .iter()
+        .map(|d| format!("`{}`", crate::report::escape(&shorten(d))))
+        .collect();
     let noun = if names.len() == 1 { "site" } else { "sites" };
-    CliError::Failed(format!(
-        "unknown {noun} {}: expected one of {} (see `maintenance sites list`, add one with `maintenance sites add DOMAIN`)",
-        names.join(", "),
-        known.join(", ")
-    ))
+    let hint = "see `maintenance sites list`, add one with `maintenance sites add DOMAIN`";
+    let expected = if sites.len() <= MAX_SUGGESTIONS {
+        let known: Vec<String> = sites.iter().map(|s| shown_domain(&s.domain)).collect();
+        format!("expected one of {} ({hint})", known.join(", "))
+    } else {
+        let close = closest(sites, &typed);
+        let others = sites.len() - close.len();
+        if close.is_empty() {
+            format!(
+                "expected one of the {} sites, none of them close ({hint})",
+                sites.len()
+            )
+        } else {
+            format!(
+                "expected one of the {} sites; the closest: {} (and {others} more; {hint})",
+                sites.len(),
+                close.join(", ")
+            )
+        }
+    };
+    CliError::Failed(format!("unknown {noun} {}: {expected}", names.join(", ")))
+}
+
+/// A domain as the errors show it: escaped, and at most 100 characters.
+fn shown_domain(domain: &str) -> String {
+    crate::report::escape(&shorten(domain)).into_owned()
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 100;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The known domains closest to what was typed (at most [`MAX_SUGGESTIONS`], each within an
+/// edit distance of a third of its length, at least 2), closest first.
+fn closest(sites: &[SiteState], typed: &[&str]) -> Vec<String> {
+    let typed: Vec<Vec<char>> = typed
+        .iter()
+        .map(|t| normalize_host(t).chars().take(253).collect())
+        .collect();
+    let mut scored: Vec<(usize, &str)> = sites
+        .iter()
+        .filter_map(|s| {
+            let known: Vec<char> = s.domain.chars().take(253).collect();
+            typed
+                .iter()
+                .filter_map(|t| {
+                    let limit = (t.len().max(known.len()) / 3).max(2);
+                    edit_distance(t, &known, limit)
+                })
+                .min()
+                .map(|d| (d, s.domain.as_str()))
+        })
+        .collect();
+    scored.sort_unstable();
+    scored
+        .into_iter()
+        .take(MAX_SUGGESTIONS)
+        .map(|(_, d)| shown_domain(d))
+        .collect()
+}
+
+/// The Levenshtein distance between `a` and `b`, if it is at most `limit` (each row stops
+/// being computed once it exceeds it).
+fn edit_distance(a: &[char], b: &[char], limit: usize) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        let mut best = row[0];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(previous + 1);
+            best = best.min(row[j + 1]);
+        }
+        if best > limit {
+            return None;
+        }
+    }
+    row.last().copied().filter(|d| *d <= limit)
 }
 
 /// Finds one site, or fails naming it and the known sites.
@@ -229,11 +318,99 @@ fn with_list_hint(err: StoreError, command: &str, site: &SiteState) -> CliError 
     }
 }
 
+/// `value` as pretty JSON. serde escapes the C0 controls; the characters it leaves raw that
+/// [`crate::report::escape`] does not (DEL, C1, text reordering) are written as `\uXXXX` too,
+/// which JSON reads back as the same text.
 fn json(value: &impl serde::Serialize) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value)
-        .map(|mut s| {
-            s.push('\n');
-            s
-        })
-        .map_err(|e| CliError::Failed(format!("could not write JSON: {e}")))
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Failed(format!("could not write JSON: {e}")))?;
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if c != '\n' && crate::report::is_unsafe_for_terminals(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn many(count: usize) -> Vec<SiteState> {
+        let mut sites = vec![SiteState::new(0, "default")];
+        sites[0].is_default = true;
+        sites.extend((1..=count).map(|i| SiteState::new(i as i64, format!("shop{i}.example"))));
+        sites
+    }
+
+    #[test]
+    fn an_unknown_site_among_many_names_a_few_close_ones_and_counts_the_rest() {
+        let sites = many(10_000);
+        let typed = SiteRef::Domain("shop12.exampel".into());
+        let text = unknown_sites(&sites, &[&typed]).to_string();
+        assert!(text.len() < 600, "{} bytes: {text}", text.len());
+        assert!(text.contains("unknown site `shop12.exampel`"), "{text}");
+        assert!(text.contains("of the 10001 sites"), "{text}");
+        assert!(text.contains("shop12.example"), "{text}");
+        assert_eq!(text.matches(".example").count(), MAX_SUGGESTIONS, "{text}");
+        assert!(
+            text.contains(&format!("and {} more", 10_001 - MAX_SUGGESTIONS)),
+            "{text}"
+        );
+
+        let far = SiteRef::Domain("zzzzzzzzzzzzzzzzzzzzzzzz.test".into());
+        let text = unknown_sites(&sites, &[&far]).to_string();
+        assert!(
+            text.contains("none of them close") && text.len() < 300,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_site_among_few_lists_them_all() {
+        let sites = many(3);
+        let typed = SiteRef::Domain("nope.example".into());
+        let text = unknown_sites(&sites, &[&typed]).to_string();
+        assert!(
+            text.contains("expected one of default, shop1.example, shop2.example, shop3.example"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn suggestions_escape_control_characters() {
+        let mut sites = many(10);
+        sites.push(SiteState::new(99, "shop\u{1b}[2j.example"));
+        let typed = SiteRef::Domain("shop\u{1b}[2j.exampl\u{7}".into());
+        let text = unknown_sites(&sites, &[&typed]).to_string();
+        assert!(!text.contains(['\u{1b}', '\u{7}']), "{text:?}");
+        assert!(text.contains("shop\\u{1b}[2j.example"), "{text}");
+    }
+
+    #[test]
+    fn json_escapes_what_serde_leaves_raw() {
+        let text = json(&["a\u{7f}b\u{9b}c\u{202e}d\u{1b}é"]).unwrap();
+        assert!(
+            !text.contains(['\u{7f}', '\u{9b}', '\u{202e}', '\u{1b}']),
+            "{text:?}"
+        );
+        let back: Vec<String> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, ["a\u{7f}b\u{9b}c\u{202e}d\u{1b}é"]);
+    }
+
+    #[test]
+    fn edit_distance_stops_past_its_limit() {
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        assert_eq!(
+            edit_distance(&chars("kitten"), &chars("sitting"), 5),
+            Some(3)
+        );
+        assert_eq!(edit_distance(&chars("kitten"), &chars("sitting"), 2), None);
+        assert_eq!(edit_distance(&chars(""), &chars("ab"), 2), Some(2));
+        assert_eq!(edit_distance(&chars("same"), &chars("same"), 0), Some(0));
+    }
 }

@@ -1,5 +1,7 @@
 //! `sites`: list, add and remove the sites (domains) the database knows.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use maintenance_core::{MaintenanceStore, SiteQuery, SiteState};
 use serde::Serialize;
@@ -7,7 +9,7 @@ use serde::Serialize;
 use super::{json, load_sites, resolve};
 use crate::args::{ListArgs, SitesCommand};
 use crate::error::CliError;
-use crate::report::{Phase, SiteReport};
+use crate::report::{Phase, SiteReport, escape};
 
 /// `sites list --json`: one page of the listing.
 #[derive(Serialize)]
@@ -52,8 +54,8 @@ async fn list(
     let sites = &page.sites;
     let mut out = String::new();
     if !sites.is_empty() {
-        let width = column_width(sites, "DOMAIN", |s| &s.domain);
-        let name_width = column_width(sites, "NAME", |s| &s.name);
+        let width = column_width(sites, "DOMAIN", |s| escape(&s.domain));
+        let name_width = column_width(sites, "NAME", |s| escape(&s.name));
         out.push_str(&format!(
             "{:<width$}  {:<name_width$}  STATE\n",
             "DOMAIN", "NAME"
@@ -62,8 +64,8 @@ async fn list(
             let default = if s.is_default { "  (default site)" } else { "" };
             out.push_str(&format!(
                 "{:<width$}  {:<name_width$}  {}{default}\n",
-                s.domain,
-                s.name,
+                escape(&s.domain),
+                escape(&s.name),
                 Phase::of(s, now).as_str()
             ));
         }
@@ -104,7 +106,11 @@ pub(super) async fn sites(
         SitesCommand::List(args) => list(store, args, now).await,
         SitesCommand::Add { domain, name } => {
             let site = store.add_site(domain, name.as_deref(), actor).await?;
-            Ok(format!("Added site {} ({}).\n", site.domain, site.name))
+            Ok(format!(
+                "Added site {} ({}).\n",
+                escape(&site.domain),
+                escape(&site.name)
+            ))
         }
         SitesCommand::Remove { domain } => {
             let sites = load_sites(store).await?;
@@ -112,14 +118,18 @@ pub(super) async fn sites(
             store.remove_site(&site.domain, actor).await?;
             Ok(format!(
                 "Removed site {} with its patterns and networks.\n",
-                site.domain
+                escape(&site.domain)
             ))
         }
     }
 }
 
 /// The width of a column: its longest value, or its heading.
-fn column_width(sites: &[SiteState], heading: &str, value: impl Fn(&SiteState) -> &str) -> usize {
+fn column_width<'a>(
+    sites: &'a [SiteState],
+    heading: &str,
+    value: impl Fn(&'a SiteState) -> Cow<'a, str>,
+) -> usize {
     sites
         .iter()
         .map(|s| value(s).chars().count())
