@@ -237,3 +237,154 @@ async fn run_around_a_command_on_postgres() {
 async fn run_around_a_command_on_mysql() {
     scenario(Backend::MySql, "run_mysql").await;
 }
+
+/// The default site's state as `status --json` gives it.
+async fn default_status(url: &str) -> serde_json::Value {
+    let out = ok(&cli_async(url, &["status", "--json", "--site", "default"]).await)
+        .stdout
+        .clone();
+    serde_json::from_str(&out).expect("json")
+}
+
+async fn migrated(backend: Backend, test: &str) -> Option<common::TestDb> {
+    let db = fresh_db(backend, test).await?;
+    ok(&cli_async(&db.url, &["migrate"]).await);
+    Some(db)
+}
+
+/// Another operator's `on --message "keep it down"` while CMD runs stays after CMD succeeds:
+/// `run` leaves the site, says so, and records `run.kept`.
+async fn keeps_a_change_made_meanwhile(backend: Backend, test: &str) {
+    let Some(db) = migrated(backend, test).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = start_run(&db.url, &["--message", "Migrating"], &script(dir.path(), 0)).await;
+    wait_for_file(&dir.path().join("started")).await;
+    assert_eq!(default_status(&db.url).await["message"], "Migrating");
+    let bob = common::cli_env(
+        &db.url,
+        &["--actor", "bob", "on", "--message", "keep it down"],
+        &[],
+        &[],
+    );
+    ok(&bob);
+    std::fs::write(dir.path().join("go"), "").expect("go");
+    let (code, stderr) = run.finish().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("changed by bob while it ran") && stderr.contains("left as it is"),
+        "{stderr}"
+    );
+    let status = default_status(&db.url).await;
+    assert_eq!(status["state"], "on", "{status}");
+    assert_eq!(status["message"], "keep it down", "{status}");
+    assert_eq!(status["updated_by"], "bob", "{status}");
+    let event = last_event(&db.url).await;
+    assert!(
+        event.contains("run.kept") && event.contains("changed by bob"),
+        "{event}"
+    );
+
+    // Nobody else wrote: the site goes back as before, as always.
+    ok(&cli_async(&db.url, &["off"]).await);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = start_run(&db.url, &["--message", "Migrating"], &script(dir.path(), 0)).await;
+    wait_for_file(&dir.path().join("started")).await;
+    std::fs::write(dir.path().join("go"), "").expect("go");
+    let (code, stderr) = run.finish().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("maintenance off (as before `run`)"),
+        "{stderr}"
+    );
+    assert_eq!(default_status(&db.url).await["state"], "off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_keeps_a_change_made_meanwhile_on_sqlite() {
+    keeps_a_change_made_meanwhile(Backend::Sqlite, "run_kept_sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_keeps_a_change_made_meanwhile_on_postgres() {
+    keeps_a_change_made_meanwhile(Backend::Postgres, "run_kept_postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_keeps_a_change_made_meanwhile_on_mysql() {
+    keeps_a_change_made_meanwhile(Backend::MySql, "run_kept_mysql").await;
+}
+
+/// SIGHUP (the terminal closed) is handled like SIGTERM: passed on to CMD, maintenance stays
+/// on, a `run.failed` event, exit 128 + 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_is_handled_like_sigterm() {
+    let Some(db) = migrated(Backend::Sqlite, "run_sighup").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().display();
+    let command: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "trap 'echo hup > {d}/hup; exit 0' HUP; touch {d}/started; \
+             while [ ! -e {d}/go ]; do sleep 0.05; done"
+        ),
+    ];
+    let run = start_run(&db.url, &[], &command).await;
+    wait_for_file(&dir.path().join("started")).await;
+    let pid = run.child.id().expect("run's pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid")),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("signal run");
+    let (code, stderr) = run.finish().await;
+    assert_eq!(code, 129, "{stderr}");
+    assert!(
+        dir.path().join("hup").exists(),
+        "the command got the signal: {stderr}"
+    );
+    assert_eq!(default_status(&db.url).await["state"], "on");
+    let event = last_event(&db.url).await;
+    assert!(
+        event.contains("run.failed") && event.contains("interrupted by SIGHUP"),
+        "{event}"
+    );
+}
+
+/// `run.failed` records the program and its exit code with the credentials of its arguments
+/// masked: `log --json` (and the admin page, which reads the same rows) never holds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_failed_keeps_no_credentials() {
+    let Some(db) = migrated(Backend::Sqlite, "run_secret").await else {
+        return;
+    };
+    let command: Vec<String> = [
+        "sh",
+        "-c",
+        "exit 3",
+        "postgres://app:hunter2@db/x",
+        "PGPASSWORD=hunter2",
+        "--password",
+        "hunter2",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let run = start_run(&db.url, &[], &command).await;
+    let (code, stderr) = run.finish().await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let log = ok(&cli_async(&db.url, &["log", "--json"]).await)
+        .stdout
+        .clone();
+    assert!(!log.contains("hunter2"), "{log}");
+    assert!(
+        log.contains("run.failed")
+            && log.contains("exit code 3")
+            && log.contains("postgres://app:***@db/x"),
+        "{log}"
+    );
+}

@@ -1,7 +1,9 @@
 //! `status`, `on` and `off`: the maintenance state of one site, several or all.
 
 use chrono::{DateTime, Utc};
-use maintenance_core::{MaintenanceStore, Mode, SiteRef, SiteSelection, StateChange, StoreError};
+use maintenance_core::{
+    MaintenanceStore, Mode, SiteRef, SiteSelection, SiteState, StateChange, StoreError,
+};
 
 use super::{json, load_sites, resolve, targets};
 use crate::args::{OffArgs, OnArgs, StatusArgs};
@@ -99,7 +101,8 @@ fn selection(names: &[String], all: bool) -> SiteSelection {
     }
 }
 
-/// Applies `change` to the selected sites in one transaction: all of them or none.
+/// Applies `change` to the selected sites in one transaction (all of them or none), and says
+/// how each one stands.
 pub(super) async fn set_states(
     store: &dyn MaintenanceStore,
     names: &[String],
@@ -108,18 +111,29 @@ pub(super) async fn set_states(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
+    let changed = write_states(store, names, all, change, actor).await?;
+    let mut out = String::new();
+    for site in &changed {
+        out.push_str(&report::state_line(site, now));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Applies `change` to the selected sites in one transaction (all of them or none), and
+/// returns their new states.
+pub(super) async fn write_states(
+    store: &dyn MaintenanceStore,
+    names: &[String],
+    all: bool,
+    change: &StateChange,
+    actor: &str,
+) -> Result<Vec<SiteState>, CliError> {
     match store
         .set_state_many(&selection(names, all), change, actor)
         .await
     {
-        Ok(changed) => {
-            let mut out = String::new();
-            for site in &changed {
-                out.push_str(&report::state_line(site, now));
-                out.push('\n');
-            }
-            Ok(out)
-        }
+        Ok(changed) => Ok(changed),
         // Name the unknown sites, or the site that refuses the change, as one-site writes do.
         Err(e @ (StoreError::UnknownSite(_) | StoreError::Invalid(_))) => {
             let sites = load_sites(store).await?;
