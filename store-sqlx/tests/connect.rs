@@ -116,3 +116,31 @@ async fn store_is_usable_as_a_trait_object() {
         .unwrap();
     assert!(store.site(&SiteRef::Default).await.unwrap().enabled);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Whatever a password holds (a raw `/ ? # @ :`, `%`, percent-encodings), the error of
+    /// `connect` never shows it, through its whole chain of causes (`migrate` is checked
+    /// through the binary in the CLI's tests).
+    #[test]
+    fn connect_errors_never_show_the_password(
+        scheme in proptest::sample::select(vec!["postgres", "mysql"]),
+        pieces in proptest::collection::vec(
+            proptest::sample::select(vec!["a", "Z9", "/", "?", "#", "@", ":", "%", "%40", "%2F", "&", "="]),
+            1..10,
+        ),
+    ) {
+        let password = format!("PW{}", pieces.concat());
+        let url = format!("{scheme}://app:{password}@127.0.0.1:1/x");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let shown = runtime.block_on(async {
+            let connect = maintenance_sqlx::connect(&url);
+            match tokio::time::timeout(std::time::Duration::from_secs(3), connect).await {
+                Ok(Err(e)) => maintenance_core::ErrorChain(&e).to_string(),
+                Ok(Ok(_)) | Err(_) => String::new(),
+            }
+        });
+        proptest::prop_assert!(!shown.contains("PW"), "{}: {}", url, shown);
+    }
+}
