@@ -22,7 +22,7 @@ use http::StatusCode;
 
 use crate::bypass::{self, BypassGrant};
 use crate::client_ip::{client_ip, in_networks};
-use crate::host::host_key;
+use crate::host::{ReadHost, read_host};
 use crate::model::{Mode, SiteState};
 use crate::pattern::{PatternSet, path_for_matching};
 use crate::policy::{FailMode, Policy, UnknownHost};
@@ -257,14 +257,17 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     // A `Host` line that is not text never reaches `host()`: it is as unreadable as one that
     // is not a plain `host[:port]`.
     let unreadable_line = || req.header_bytes("host").any(|b| header_text(b).is_none());
-    let host = match raw.map(host_key) {
-        Some(Some(key)) => Some(key),
+    let host = match raw.map(read_host) {
+        Some(Some(read)) => Some(read),
         Some(None) => None,
         None if unreadable_line() => None,
-        None => Some(Cow::Borrowed("")),
+        None => Some(ReadHost {
+            key: Cow::Borrowed(""),
+            exact: true,
+        }),
     };
     let decision = match &host {
-        Some(key) => for_host(snapshot, raw.unwrap_or(""), key, policy, req, identity, now),
+        Some(read) => for_host(snapshot, read, policy, req, identity, now),
         None => strictest(snapshot, policy, req, identity, now),
     };
     if !matches!(decision, Decision::Allow(_)) {
@@ -276,17 +279,51 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     let Some(host) = host else {
         return decision;
     };
-    if raw.is_some() && unreadable_line() {
+    // The line `host()` answered is text already; only the others need a look.
+    if let Some(raw) = raw
+        && req
+            .header_bytes("host")
+            .any(|b| !std::ptr::eq(b, raw.as_bytes()) && header_text(b).is_none())
+    {
         return strictest(snapshot, policy, req, identity, now);
     }
     for other in req.other_hosts() {
-        let other = match host_key(other) {
-            Some(other) if other == host => continue,
-            Some(key) => for_host(snapshot, other, &key, policy, req, identity, now),
+        let other = match read_host(other) {
+            Some(other) if other.key == host.key && other.exact == host.exact => continue,
+            Some(other) => for_host(snapshot, &other, policy, req, identity, now),
             None => strictest(snapshot, policy, req, identity, now),
         };
         if let Decision::Block(_) = other {
             return other;
+        }
+    }
+    decision
+}
+
+/// The decision for a readable host ([`crate::host_key`]): its site's, else the policy's
+/// [`UnknownHost`] answer.
+///
+/// A router that compares names exactly (actix-web's `guard::Host` is case-sensitive; few
+/// routers drop a trailing dot) does not find the site of `SHOP.example.` and serves its
+/// default route. When the name as written differs from its key, the request must also pass
+/// as an unknown host.
+#[inline]
+fn for_host<R: RequestView + ?Sized, L: IdentityLookup>(
+    snapshot: &Snapshot,
+    host: &ReadHost<'_>,
+    policy: &Policy,
+    req: &R,
+    identity: &mut AskOnce<L>,
+    now: DateTime<Utc>,
+) -> Decision {
+    let Some(site) = snapshot.site_by_key(&host.key) else {
+        return unknown_host(snapshot, policy, req, identity, now);
+    };
+    let decision = decide_for_site(site, policy, req, identity, now);
+    if matches!(decision, Decision::Allow(_)) && !host.exact {
+        let as_unknown = unknown_host(snapshot, policy, req, identity, now);
+        if let Decision::Block(_) = as_unknown {
+            return as_unknown;
         }
     }
     decision
@@ -331,48 +368,6 @@ fn ignored_path(policy: &Policy, site: &LiveSite, path: &str) -> bool {
     exempt(&path)
         && (!policy.trailing_slash_insensitive()
             || other_slash_form(&path).is_none_or(|other| exempt(&other)))
-}
-
-/// The decision for a readable host ([`host_key`]): its site's, else the policy's
-/// [`UnknownHost`] answer.
-///
-/// A router that compares names exactly (actix-web's `guard::Host` is case-sensitive; few
-/// routers drop a trailing dot) does not find the site of `SHOP.example.` and serves its
-/// default route. When the name as written differs from its key, the request must also pass
-/// as an unknown host.
-fn for_host<R: RequestView + ?Sized, L: IdentityLookup>(
-    snapshot: &Snapshot,
-    raw: &str,
-    key: &str,
-    policy: &Policy,
-    req: &R,
-    identity: &mut AskOnce<L>,
-    now: DateTime<Utc>,
-) -> Decision {
-    let Some(site) = snapshot.site_by_key(key) else {
-        return unknown_host(snapshot, policy, req, identity, now);
-    };
-    let decision = decide_for_site(site, policy, req, identity, now);
-    if matches!(decision, Decision::Allow(_)) && written_differently(raw, key) {
-        let as_unknown = unknown_host(snapshot, policy, req, identity, now);
-        if let Decision::Block(_) = as_unknown {
-            return as_unknown;
-        }
-    }
-    decision
-}
-
-/// Whether `raw`, without its port, is not exactly `key` (upper case, a trailing dot).
-fn written_differently(raw: &str, key: &str) -> bool {
-    let raw = raw.trim_matches([' ', '\t']);
-    let name = if raw.starts_with('[') {
-        raw.find(']').map_or(raw, |end| &raw[..=end])
-    } else if raw.bytes().filter(|&b| b == b':').count() == 1 {
-        raw.split_once(':').map_or(raw, |(name, _)| name)
-    } else {
-        raw
-    };
-    name != key
 }
 
 /// The decision as strict as the strictest site: the first site that blocks the request

@@ -58,43 +58,111 @@ pub fn normalize_host(host: &str) -> Cow<'_, str> {
 /// assert_eq!(host_key("shop.example:80x"), None);
 /// ```
 pub fn host_key(host: &str) -> Option<Cow<'_, str>> {
-    let host = host.trim_matches([' ', '\t']);
-    if host.is_empty() {
-        return Some(Cow::Borrowed(""));
+    read_host(host).map(|read| read.key)
+}
+
+/// A readable request host: its key, and whether its name was written exactly as the key
+/// (no upper case, no trailing dot), so that routers comparing names find the same site.
+pub(crate) struct ReadHost<'a> {
+    pub(crate) key: Cow<'a, str>,
+    pub(crate) exact: bool,
+}
+
+const NAME: u8 = 0;
+const UPPER: u8 = 1;
+const BAD: u8 = 2;
+
+/// What each byte of a host name is, as bits to OR together: one table lookup a byte.
+const HOST_BYTE: [u8; 256] = {
+    let mut table = [BAD; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = match c {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => NAME,
+            b'A'..=b'Z' => UPPER,
+            _ => BAD,
+        };
+        b += 1;
     }
-    let port_ok = |port: &str| port.bytes().all(|b| b.is_ascii_digit()) && port.len() <= 5;
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        let end = rest.find(']')?;
-        let (inner, after) = (&rest[..end], &rest[end + 1..]);
-        inner.parse::<Ipv6Addr>().ok()?;
+    table
+};
+
+fn memchr_colon(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b':')
+}
+
+/// [`host_key`], in one pass over the bytes for the common case (a name, maybe a port).
+#[inline]
+pub(crate) fn read_host(host: &str) -> Option<ReadHost<'_>> {
+    let host = host.trim_ascii();
+    let port_ok = |port: &str| port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    if host.starts_with('[') {
+        let end = host.find(']')?;
+        host[1..end].parse::<Ipv6Addr>().ok()?;
+        let after = &host[end + 1..];
         match after.strip_prefix(':') {
             Some(port) if port_ok(port) => {}
             None if after.is_empty() => {}
             _ => return None,
         }
-        &host[..end + 2]
-    } else if host.bytes().filter(|&b| b == b':').count() > 1 {
+        let name = &host[..=end];
+        let key = normalize_host(name);
+        let exact = key == name;
+        return Some(ReadHost { key, exact });
+    }
+    // Branch-free passes over the bytes (the compiler vectorises them); names are short.
+    let bytes = host.as_bytes();
+    let colon = memchr_colon(bytes);
+    let name_bytes = &bytes[..colon.unwrap_or(bytes.len())];
+    let mut seen = 0u8;
+    for &b in name_bytes {
+        seen |= HOST_BYTE[usize::from(b)];
+    }
+    if seen & BAD != 0 {
+        return None;
+    }
+    let upper = seen & UPPER != 0;
+    // An empty label (`..`, a leading dot); one trailing dot is allowed below.
+    if name_bytes.first() == Some(&b'.') || name_bytes.windows(2).any(|w| w == b"..") {
+        return None;
+    }
+    let (name, port) = match colon {
+        Some(i) => (&host[..i], &host[i + 1..]),
+        None => (host, ""),
+    };
+    if port.contains(':') {
         // A bare IPv6 address: not valid in `Host`, but a site may be keyed by one.
         host.parse::<Ipv6Addr>().ok()?;
-        host
-    } else {
-        let (name, port) = host.split_once(':').unwrap_or((host, ""));
-        if !port_ok(port) {
-            return None;
-        }
-        let labels = name.strip_suffix('.').unwrap_or(name);
-        let label_ok = |label: &str| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        let key = normalize_host(host);
+        let exact = key == host;
+        return Some(ReadHost { key, exact });
+    }
+    if !port_ok(port) {
+        return None;
+    }
+    if name.is_empty() {
+        // No host at all is readable (it names no site); an empty name with a port is not.
+        return if colon.is_none() {
+            Some(ReadHost {
+                key: Cow::Borrowed(""),
+                exact: true,
+            })
+        } else {
+            None
         };
-        if labels.len() > 253 || !labels.split('.').all(label_ok) {
-            return None;
-        }
-        name
+    }
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() || trimmed.ends_with('.') || trimmed.len() > 253 {
+        return None;
+    }
+    let exact = !upper && trimmed.len() == name.len();
+    let key = if upper {
+        Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
     };
-    Some(normalize_host(name))
+    Some(ReadHost { key, exact })
 }
 
 /// Normalises a site domain and checks that it can match a `Host` header.
