@@ -2,12 +2,14 @@
 
 use std::error::Error as StdError;
 
+use crate::printable::Printable;
+
 /// A value that cannot be stored or used, with the value and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
     /// A path pattern that is not a valid regular expression (or is too large).
-    #[error("invalid ignored-path pattern `{pattern}`: {reason}")]
+    #[error("invalid ignored-path pattern `{}`: {}", Printable(.pattern), Printable(.reason))]
     Pattern {
         /// The pattern as given.
         pattern: String,
@@ -16,24 +18,27 @@ pub enum ValidationError {
     },
     /// A network that is not in CIDR notation.
     #[error(
-        "invalid network `{0}`: expected CIDR notation such as 10.0.0.0/8 or 2001:db8::/32, or a single address"
+        "invalid network `{}`: expected CIDR notation such as 10.0.0.0/8 or 2001:db8::/32, or a single address",
+        Printable(.0)
     )]
     Cidr(String),
     /// An IPv4-mapped IPv6 network whose prefix is shorter than 96 bits.
     #[error(
-        "invalid network `{0}`: an IPv4-mapped IPv6 network (::ffff:a.b.c.d) needs a prefix of at least 96; write the IPv4 network instead, such as 10.0.0.0/8"
+        "invalid network `{}`: an IPv4-mapped IPv6 network (::ffff:a.b.c.d) needs a prefix of at least 96; write the IPv4 network instead, such as 10.0.0.0/8",
+        Printable(.0)
     )]
     MappedCidr(String),
     /// A domain that cannot name a site.
     #[error(
-        "invalid site domain `{0}`: expected a host name such as example.com (letters, digits, `-` and `.`), an IPv4 address or a bracketed IPv6 address"
+        "invalid site domain `{}`: expected a host name such as example.com (letters, digits, `-` and `.`), an IPv4 address or a bracketed IPv6 address",
+        Printable(.0)
     )]
     Domain(String),
     /// An unknown mode.
-    #[error("invalid mode `{0}`: expected `full` or `read-only`")]
+    #[error("invalid mode `{}`: expected `full` or `read-only`", Printable(.0))]
     Mode(String),
     /// A state filter that is not `on`, `off` or `scheduled`.
-    #[error("invalid state `{0}`: expected `on`, `off` or `scheduled`")]
+    #[error("invalid state `{}`: expected `on`, `off` or `scheduled`", Printable(.0))]
     StateFilter(String),
     /// A window whose end is not after its start.
     #[error("invalid window: ends_at {ends_at} is not after starts_at {starts_at}")]
@@ -87,7 +92,7 @@ pub enum PolicyError {
     )]
     Status(u16),
     /// A header name that is not valid.
-    #[error("policy setting `{setting}`: `{value}` is not a valid HTTP header name")]
+    #[error("policy setting `{setting}`: `{}` is not a valid HTTP header name", Printable(.value))]
     HeaderName {
         /// The setting's name.
         setting: &'static str,
@@ -95,7 +100,7 @@ pub enum PolicyError {
         value: String,
     },
     /// A cookie name or path prefix that is not usable.
-    #[error("policy setting `{setting}`: `{value}` is not valid: {expected}")]
+    #[error("policy setting `{setting}`: `{}` is not valid: {expected}", Printable(.value))]
     Bypass {
         /// The setting's name.
         setting: &'static str,
@@ -105,7 +110,7 @@ pub enum PolicyError {
         expected: &'static str,
     },
     /// Any other setting whose value is not usable.
-    #[error("policy setting `{setting}`: `{value}` is not valid: expected {expected}")]
+    #[error("policy setting `{setting}`: `{}` is not valid: expected {expected}", Printable(.value))]
     Value {
         /// The setting's name.
         setting: &'static str,
@@ -126,16 +131,16 @@ pub enum StoreError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// The named site does not exist.
-    #[error("unknown site `{0}`")]
+    #[error("unknown site `{}`", Printable(.0))]
     UnknownSite(String),
     /// The site already exists.
-    #[error("site `{0}` already exists")]
+    #[error("site `{}` already exists", Printable(.0))]
     SiteExists(String),
     /// The default site cannot be removed.
-    #[error("the default site `{0}` cannot be removed")]
+    #[error("the default site `{}` cannot be removed", Printable(.0))]
     DefaultSite(String),
     /// A pattern or network to remove is not there.
-    #[error("{what} `{value}` is not set on site `{site}`")]
+    #[error("{what} `{}` is not set on site `{}`", Printable(.value), Printable(.site))]
     NotFound {
         /// `ignored pattern` or `allowed network`.
         what: &'static str,
@@ -196,5 +201,36 @@ impl std::fmt::Display for ErrorChain<'_> {
 impl std::fmt::Debug for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::*;
+
+    #[test]
+    fn errors_escape_the_stored_text_they_quote() {
+        let shown = [
+            ValidationError::Domain("shop\u{1b}[2J\r.example".into()).to_string(),
+            ValidationError::Pattern {
+                pattern: "^a\u{7}(".into(),
+                reason: "unclosed group".into(),
+            }
+            .to_string(),
+            StoreError::UnknownSite("x\u{1b}]0;owned\u{7}".into()).to_string(),
+            StoreError::NotFound {
+                what: "ignored pattern",
+                value: "\r^admin".into(),
+                site: "shop\u{202e}.example".into(),
+            }
+            .to_string(),
+        ];
+        for text in shown {
+            assert!(
+                !text.chars().any(crate::printable::needs_escape),
+                "{text:?}"
+            );
+            assert!(text.contains("\\u{"), "{text}");
+        }
     }
 }

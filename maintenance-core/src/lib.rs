@@ -55,6 +55,7 @@ mod memory;
 mod model;
 mod pattern;
 mod policy;
+mod printable;
 mod request;
 mod response;
 mod snapshot;
@@ -82,6 +83,7 @@ pub use model::{
 };
 pub use pattern::{PatternSet, path_for_matching, validate_pattern};
 pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, Redirect, UnknownHost};
+pub use printable::Printable;
 pub use request::{Identity, IdentityLookup, PeerAddr, RequestView, WithPeer, header_text};
 pub use response::{
     AnswerFormat, BlockedAnswer, answer_format, blocked_response, escape_html, grpc_message,

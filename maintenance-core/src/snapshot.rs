@@ -18,6 +18,7 @@ use crate::error::ValidationError;
 use crate::host::normalize_host;
 use crate::model::SiteState;
 use crate::pattern::PatternSet;
+use crate::printable::Printable;
 use crate::response::AnswerCache;
 use crate::store::StoreChanges;
 
@@ -55,7 +56,7 @@ impl LiveSite {
         // is, rather than fewer paths than the operator meant.
         let mut scope_ok = true;
         let scope = PatternSet::new(state.scope.iter().map(String::as_str), |e| {
-            tracing::warn!(site = %state.domain, error = %e,
+            tracing::warn!(site = %Printable(&state.domain), error = %e,
                 "invalid scope pattern; the whole site is in maintenance");
             scope_ok = false;
             skipped.push(e);
@@ -391,7 +392,7 @@ impl SiteCache {
         let fresh = PatternSet::new(
             state.ignored_paths.iter().map(|p| p.pattern.as_str()),
             |e| {
-                tracing::warn!(site = %domain, error = %e, "skipping invalid ignored-path pattern");
+                tracing::warn!(site = %Printable(&domain), error = %e, "skipping invalid ignored-path pattern");
                 skipped.push(e);
             },
         );

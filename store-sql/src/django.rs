@@ -33,7 +33,7 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use maintenance_core::{IgnoredPath, SiteState, validate};
+use maintenance_core::{IgnoredPath, Printable, SiteState, validate};
 
 use crate::listing::Dialect;
 
@@ -204,11 +204,11 @@ pub fn assemble(rows: &[DjangoRow], default_site_id: i64) -> Vec<SiteState> {
         match validate::domain(&read.site.domain) {
             Ok(domain) => read.site.domain = domain,
             Err(e) if read.site.is_default => {
-                tracing::warn!(table = TABLES[0], id, domain = %read.site.domain, error = %e,
+                tracing::warn!(table = TABLES[0], id, domain = %Printable(&read.site.domain), error = %e,
                     "the SITE_ID site's domain cannot match a host; it still serves unknown hosts");
             }
             Err(e) => {
-                tracing::warn!(table = TABLES[0], id, domain = %read.site.domain, error = %e,
+                tracing::warn!(table = TABLES[0], id, domain = %Printable(&read.site.domain), error = %e,
                     "skipping a Django site whose domain cannot match a host");
                 continue;
             }
@@ -274,14 +274,14 @@ fn merge(mut group: Vec<Read>) -> Option<SiteState> {
         .get(at)
         .map(|r| (r.site.id, r.site.domain.clone()))
         .unwrap_or_default();
-    tracing::warn!(table = TABLES[0], ids = ?ids, kept = kept_id, %domain, enabled,
+    tracing::warn!(table = TABLES[0], ids = ?ids, kept = kept_id, domain = %Printable(&domain), enabled,
         "Django sites have the same domain once normalised; merged into one, in maintenance \
          if any of them is, a path ignored only where every one in maintenance ignores it");
     for read in &group {
         for (pattern, url_id) in read.site.ignored_paths.iter().zip(&read.url_ids) {
             if !kept.iter().any(|k| k.pattern == pattern.pattern) {
                 tracing::warn!(table = TABLES[2], id = url_id, site_id = read.site.id,
-                    pattern = %pattern.pattern, %domain,
+                    pattern = %Printable(&pattern.pattern), domain = %Printable(&domain),
                     "an ignored URL not shared by every merged site in maintenance is left out");
             }
         }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use maintenance_core::validate;
-use maintenance_core::{AllowedNetwork, IgnoredPath, Mode, SiteState};
+use maintenance_core::{AllowedNetwork, IgnoredPath, Mode, Printable, SiteState};
 
 /// A `maintenance_sites` row as stored.
 #[derive(Debug, Clone)]
@@ -165,16 +165,16 @@ pub fn assemble_site<'a>(
     let domain = match validate::domain(&row.domain) {
         Ok(d) => d,
         Err(e) if row.is_default => {
-            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e, "the default site's domain is invalid; keeping it");
+            tracing::warn!(table = TABLE, id, domain = %Printable(&row.domain), error = %e, "the default site's domain is invalid; keeping it");
             row.domain
         }
         Err(e) => {
-            tracing::warn!(table = TABLE, id, domain = %row.domain, error = %e, "skipping a site with an invalid domain");
+            tracing::warn!(table = TABLE, id, domain = %Printable(&row.domain), error = %e, "skipping a site with an invalid domain");
             return None;
         }
     };
     let mode = row.mode.parse::<Mode>().unwrap_or_else(|e| {
-        tracing::warn!(table = TABLE, id, mode = %row.mode, error = %e,
+        tracing::warn!(table = TABLE, id, mode = %Printable(&row.mode), error = %e,
             "unknown maintenance mode; treating the site as in full maintenance mode");
         Mode::Full
     });
