@@ -8,8 +8,9 @@
 //! of the site in maintenance is a bypass: for every form, in both states, that must never
 //! happen. Plain forms must still reach their own site while it is up.
 //!
-//! The same idea covers paths: rocket routes `/api/items/` to `/api/items`, and actix's
-//! `NormalizePath` inside the layer does the same, so a scope anchored with `$` must hold both.
+//! The same idea covers paths: rocket routes `/api/items/` to `/api/items`, and tower-http's
+//! and actix's `NormalizePath` inside the layer do the same, so a scope anchored with `$` must
+//! hold both, and with `trailing_slash_insensitive` an exemption must name both.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +40,16 @@ impl Down {
 }
 
 async fn handle(down: Down, change: StateChange) -> Maintenance {
+    handle_with(down, change, &[], Policy::default()).await
+}
+
+/// [`handle`] with ignored patterns on the site in maintenance, and a policy.
+async fn handle_with(
+    down: Down,
+    change: StateChange,
+    ignored: &[&str],
+    policy: Policy,
+) -> Maintenance {
     let store = Arc::new(MemoryStore::new());
     store.add_site(SHOP, None, "test").await.expect("add shop");
     let site = match down {
@@ -49,7 +60,13 @@ async fn handle(down: Down, change: StateChange) -> Maintenance {
         .set_state(&site, &change, "test")
         .await
         .expect("turn on");
-    let maintenance = Maintenance::new(store, Policy::default());
+    for pattern in ignored {
+        store
+            .add_ignored_path(&site, pattern, "", "test")
+            .await
+            .expect("ignore");
+    }
+    let maintenance = Maintenance::new(store, policy);
     maintenance.refresh().await.expect("first load");
     maintenance
 }
@@ -252,6 +269,74 @@ mod axum_router {
     /// Code that compares the raw `Host` value, as axum-extra's `Host` extractor gives it.
     fn by_host_header(req: &Request) -> &'static str {
         site_of(req.headers().get("host").and_then(|v| v.to_str().ok()))
+    }
+
+    /// tower-http's `NormalizePath` inside the layer: `/api/items/` reaches `/api/items`.
+    async fn serve_trimming(maintenance: Maintenance) -> SocketAddr {
+        use tower_http::normalize_path::NormalizePathLayer;
+        let app = Router::new()
+            .route("/checkout", post(|| async { "default" }))
+            .route("/api/items", post(|| async { "created" }));
+        let app = MaintenanceLayer::new(maintenance)
+            .layer(NormalizePathLayer::trim_trailing_slash().layer(app));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+            )
+            .await
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_trimmed_trailing_slash_stays_in_the_scope() {
+        let change = StateChange::turn_on().only(["^api/items$"]);
+        let addr = serve_trimming(handle(Down::Default, change).await).await;
+        let host = [DEFAULT.as_bytes().to_vec()];
+        for path in ["/api/items", "/api/items/"] {
+            let (status, body) = send(addr, "POST", path, &host).await;
+            assert_eq!(status, 503, "POST {path}: {body}");
+        }
+        let (status, body) = send(addr, "POST", "/checkout", &host).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "default"),
+            "outside the scope"
+        );
+    }
+
+    /// `^api/items/$` names the path with its slash; the router serves it as `/api/items`.
+    /// As django-maintenancemode-2 reads it, the exemption holds; when the policy says the
+    /// router trims slashes, it does not, since the route it reaches is not what it names.
+    #[tokio::test]
+    async fn an_exemption_never_reaches_more_than_it_names_when_slashes_are_trimmed() {
+        for (insensitive, want) in [(false, 200), (true, 503)] {
+            let policy = Policy::builder()
+                .trailing_slash_insensitive(insensitive)
+                .build()
+                .expect("policy");
+            let m = handle_with(
+                Down::Default,
+                StateChange::turn_on(),
+                &["^api/items/$"],
+                policy,
+            )
+            .await;
+            let addr = serve_trimming(m).await;
+            let host = [DEFAULT.as_bytes().to_vec()];
+            let (status, body) = send(addr, "POST", "/api/items/", &host).await;
+            assert_eq!(status, want, "insensitive={insensitive}: {body}");
+            let (status, _) = send(addr, "POST", "/api/items", &host).await;
+            assert_eq!(
+                status, 503,
+                "insensitive={insensitive}: no pattern names /api/items"
+            );
+        }
     }
 
     #[tokio::test]
