@@ -49,6 +49,9 @@ struct Inner {
     /// Whether the last look at the store (the first load, a poll, a reload, a subscription)
     /// failed and was logged: the failures after it are not logged again.
     failing: AtomicBool,
+    /// Whether a request was blocked with no peer address while networks could have let it
+    /// pass, and that was logged: once per handle.
+    warned_no_peer: AtomicBool,
     metrics: Metrics,
     follower: Arc<StateFollower>,
 }
@@ -117,6 +120,7 @@ impl Maintenance {
                 full_loads: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
+                warned_no_peer: AtomicBool::new(false),
                 metrics: Metrics::register(),
                 follower: Arc::new(StateFollower::new()),
             }),
@@ -173,7 +177,37 @@ impl Maintenance {
             )
         };
         self.inner.metrics.decided(&decision);
+        if let Decision::Block(block) = &decision {
+            self.warn_if_no_peer(block, req);
+        }
         decision
+    }
+
+    /// A server that gives the layer no peer address (axum served without
+    /// `into_make_service_with_connect_info`, a hyper service that inserts none) turns every
+    /// internal and allowed network off without a word. Said once, on the first blocked
+    /// request that a network could have let through: the blocked path already renders an
+    /// answer, so the look costs the requests that pass nothing.
+    fn warn_if_no_peer<R: RequestView + ?Sized>(&self, block: &Block, req: &R) {
+        if self.inner.warned_no_peer.load(Ordering::Relaxed) {
+            return;
+        }
+        let networks = !self.inner.policy.internal_networks().is_empty()
+            || block
+                .site
+                .as_deref()
+                .is_some_and(|s| !s.networks().is_empty());
+        if networks
+            && req.peer_addr().is_none()
+            && !self.inner.warned_no_peer.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "a request was blocked without a peer address, so internal and allowed networks \
+                 cannot match: on axum serve with `into_make_service_with_connect_info::<SocketAddr>()`; \
+                 with hyper or tower, put the connection's `SocketAddr` (or a `PeerAddr`) in the \
+                 request's extensions; actix-web and rocket give it unless they serve a Unix socket"
+            );
+        }
     }
 
     /// Decides for `req` at `now` (for tests and replays).

@@ -828,6 +828,44 @@ mod tests {
         assert!(!out.contains("signing key"), "{out}");
     }
 
+    /// Blocked requests without a peer address while internal networks are set: one warning
+    /// naming the fix, however many requests; none when no network could have matched.
+    #[test]
+    fn a_blocked_request_without_a_peer_address_warns_once() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let handle = |policy| {
+            runtime
+                .block_on(crate::testkit::memory_handle(true, policy))
+                .0
+        };
+        let without_peer = http::Request::builder().uri("/").body(()).unwrap();
+        let mut with_peer = http::Request::builder().uri("/").body(()).unwrap();
+        with_peer
+            .extensions_mut()
+            .insert(crate::PeerAddr([203, 0, 113, 9].into()));
+        let networks = handle(crate::testkit::internal_test_net_policy());
+        let out = logged(|| {
+            for _ in 0..3 {
+                let d = networks.check(&without_peer, crate::Identity::Anonymous);
+                assert!(matches!(d, crate::Decision::Block(_)));
+            }
+        });
+        assert_eq!(out.matches("without a peer address").count(), 1, "{out}");
+        assert!(out.contains("into_make_service_with_connect_info"), "{out}");
+        let peer_known = handle(crate::testkit::internal_test_net_policy());
+        let out = logged(|| {
+            let _ = peer_known.check(&with_peer, crate::Identity::Anonymous);
+        });
+        assert!(!out.contains("peer address"), "{out}");
+        let no_networks = handle(Policy::default());
+        let out = logged(|| {
+            let _ = no_networks.check(&without_peer, crate::Identity::Anonymous);
+        });
+        assert!(!out.contains("peer address"), "{out}");
+    }
+
     #[test]
     fn bypass_cookie_is_secure_by_default() {
         assert!(Policy::default().bypass().cookie_secure);
