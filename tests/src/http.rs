@@ -480,6 +480,7 @@ macro_rules! http_conformance_tests {
             layer_off_serves_everything,
             forged_forwarding_headers_fail_closed,
             absolute_form_and_conflicting_host,
+            hosts_with_userinfo_or_a_scheme_get_the_strictest_site,
             ambiguous_paths_get_no_ignored_path_bypass,
             unreadable_line_among_forwarding_lines,
             problem_json_for_clients_that_ask,
@@ -488,6 +489,7 @@ macro_rules! http_conformance_tests {
             pages_refresh_when_retry_after_has_passed,
             healthz_and_metrics_are_never_blocked,
             partial_maintenance_blocks_only_its_scope,
+            a_trailing_slash_never_leaves_the_scope,
         );
     };
     (@cases $server:expr; $($case:ident),* $(,)?) => {
@@ -880,6 +882,29 @@ pub mod cases {
         site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
     }
 
+    /// The second review's reproduction: `on --only '^api/items$'`, then `POST /api/items/`.
+    /// Rocket routes it to `/api/items` (201 before the fix); every server must block it, and
+    /// the paths beside it stay outside the scope.
+    pub async fn a_trailing_slash_never_leaves_the_scope(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.change(&StateChange::turn_on().only(["^api/items$"]))
+            .await;
+        site.wait_for("/api/items", StatusCode::SERVICE_UNAVAILABLE)
+            .await;
+        for path in ["/api/items", "/api/items/"] {
+            let res = client()
+                .post(site.url(path))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "POST {path}");
+        }
+        assert_eq!(site.status("/").await, StatusCode::OK);
+        assert_eq!(site.status("/ignored-page/").await, StatusCode::OK);
+    }
+
     /// `/healthz` and `/metrics` answer during maintenance: load balancers keep routing to
     /// the maintenance page, and dashboards see it.
     pub async fn healthz_and_metrics_are_never_blocked(server: Server) {
@@ -1254,6 +1279,69 @@ pub mod cases {
             StatusCode::SERVICE_UNAVAILABLE,
             "no X-Forwarded-For from the trusted proxy"
         );
+    }
+
+    /// The second review's reproduction: `shop.example` in maintenance, the default site up;
+    /// a `Host` with userinfo or a scheme, or a target with userinfo, is not a plain host, so
+    /// it is decided as strictly as the strictest site (503), never as an unknown host of the
+    /// default site (200). Plain forms keep their own site's answer.
+    pub async fn hosts_with_userinfo_or_a_scheme_get_the_strictest_site(server: Server) {
+        let site = start(server, |_| {}).await;
+        site.store
+            .add_site("shop.example", Some("Shop"), "conformance")
+            .await
+            .expect("site");
+        site.store
+            .set_state(
+                &SiteRef::Domain("shop.example".into()),
+                &StateChange::turn_on(),
+                "conformance",
+            )
+            .await
+            .expect("on");
+        let send = |target: &'static str, host: &'static str| async move {
+            RawRequest::get(target)
+                .header("Host", host)
+                .status(site.addr, None)
+                .await
+        };
+        for _ in 0..400 {
+            if send("/", "shop.example").await == StatusCode::SERVICE_UNAVAILABLE {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(
+            send("/", "shop.example").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(send("/", "blog.example").await, StatusCode::OK);
+        let mut forms = vec![
+            ("/", "x@shop.example"),
+            ("/", "a:b@shop.example:80"),
+            ("/", "http://shop.example"),
+            ("/", "https://shop.example/"),
+        ];
+        if server.routes_on_target_authority() {
+            forms.push(("http://x@shop.example/", "blog.example"));
+        } else {
+            // Rocket drops the target's authority before the fairing or the application sees
+            // it: the request is decided, and served, as one for Host: blog.example.
+            let status = send("http://x@shop.example/", "blog.example").await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{server:?} routes on Host: blog.example"
+            );
+        }
+        for (target, host) in forms {
+            let status = send(target, host).await;
+            // Some servers refuse such a request outright (400); none may serve it.
+            assert!(
+                status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::BAD_REQUEST,
+                "{server:?}: GET {target} with Host: {host} answered {status}"
+            );
+        }
     }
 
     /// A request that names two sites passes only if both let it pass: an absolute-form
