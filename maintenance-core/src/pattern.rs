@@ -27,10 +27,10 @@ pub const MAX_MATCHED_PATH_LEN: usize = 2048;
 /// A pattern's compiled size limit, alone.
 const PATTERN_SIZE_LIMIT: usize = 256 << 10;
 /// A whole set's compiled size limit (all of a site's patterns, or the policy's).
-pub(crate) const SET_SIZE_LIMIT: usize = 512 << 10;
+pub(crate) const SET_SIZE_LIMIT: usize = 256 << 10;
 /// The lazy DFA's cache (or the least a set needs, if more), which one search may fill once:
 /// that bounds the work of any match, whatever the patterns (BENCHMARKS.md, "Pattern cost").
-const CACHE_CAPACITY: usize = 128 << 10;
+const CACHE_CAPACITY: usize = 64 << 10;
 const CACHE_CLEARS_PER_SEARCH: usize = 0;
 
 /// A stored pattern without the leading `^` and `/` that mean nothing here.
@@ -276,7 +276,7 @@ impl PatternSet {
         });
         match &compiled.matcher {
             Some(matcher) => matcher.is_match(relative),
-            None if compiled.kept == 0 && !compiled.too_large => Some(false),
+            None if !compiled.too_large => Some(false),
             None => None,
         }
     }
@@ -321,7 +321,7 @@ impl Compiled {
 
     /// One matcher for `patterns`. A pattern that does not compile within the size limit on
     /// its own is left out (reported); if the rest still exceed the set's limit together,
-    /// none is kept rather than an arbitrary subset, and the set cannot tell.
+    /// the first ones that fit are kept and the others reported.
     fn build(patterns: &[String], on_invalid: &mut dyn FnMut(ValidationError)) -> Compiled {
         if patterns.is_empty() {
             return Compiled::none(false);
@@ -342,19 +342,44 @@ impl Compiled {
         if usable.is_empty() {
             return Compiled::none(false);
         }
-        match build_set(&usable) {
-            Ok(matcher) => Compiled {
+        if let Ok(matcher) = build_set(&usable) {
+            return Compiled {
                 matcher: Some(matcher),
                 kept: usable.len(),
                 too_large: false,
-            },
-            Err(e) => {
-                on_invalid(invalid(
-                    &usable.join(" | "),
-                    format!("the set of patterns is too large: {e}"),
-                ));
-                Compiled::none(true)
+            };
+        }
+        // Too large together: keep the longest run of the first patterns that fits, as the
+        // writes that check the set would have left it (each refuses the pattern that does
+        // not fit), and report the rest. A few compiles: the fitting length is found by
+        // halving, since a longer run never fits where a shorter one does not.
+        let (mut fits, mut fails) = (0, usable.len());
+        let mut best = None;
+        while fails - fits > 1 {
+            let mid = fits + (fails - fits) / 2;
+            match build_set(&usable[..mid]) {
+                Ok(matcher) => {
+                    fits = mid;
+                    best = Some(matcher);
+                }
+                Err(_) => fails = mid,
             }
+        }
+        if best.is_none() && fits == 0 {
+            best = build_set(&usable[..1]).ok();
+            fits = usize::from(best.is_some());
+        }
+        on_invalid(invalid(
+            &usable[fits..].join(" | "),
+            format!(
+                "the set of patterns is too large together; the first {fits} of {} are kept",
+                usable.len()
+            ),
+        ));
+        Compiled {
+            kept: fits,
+            matcher: best,
+            too_large: true,
         }
     }
 }

@@ -354,7 +354,7 @@ pub async fn a_pattern_set_too_costly_together_is_refused(store: &dyn Maintenanc
     let mut added = Vec::new();
     let mut refused = None;
     for i in 0..200 {
-        let pattern = format!(r"\w{{8}}/{i}");
+        let pattern = format!(r"\w{{4}}/{i}");
         match store.add_ignored_path(&site, &pattern, "", "t").await {
             Ok(()) => added.push(pattern),
             Err(e) => {
@@ -381,7 +381,7 @@ pub async fn a_pattern_set_too_costly_together_is_refused(store: &dyn Maintenanc
         .collect();
     assert_eq!(kept, added, "the refused pattern is not stored");
     // A scope is one write: too large together is refused whole.
-    let scope: Vec<String> = (0..=added.len()).map(|i| format!(r"\w{{8}}/{i}")).collect();
+    let scope: Vec<String> = (0..=added.len()).map(|i| format!(r"\w{{4}}/{i}")).collect();
     let err = store
         .set_state(&site, &StateChange::turn_on().only(scope), "t")
         .await

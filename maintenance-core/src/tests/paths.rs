@@ -94,7 +94,8 @@ fn a_path_too_long_to_match_gets_no_bypass() {
 }
 
 /// The six patterns of the second review: each is refused alone or, where accepted, costs a
-/// bounded search that gives up on the long path (no bypass) and still answers short ones.
+/// bounded search that gives up on the long path (no bypass) and still answers short ones;
+/// read from a database together, the first ones that fit the set's limit are kept.
 #[test]
 fn costly_pattern_sets_give_up_instead_of_stalling() {
     let costly = [
@@ -114,7 +115,9 @@ fn costly_pattern_sets_give_up_instead_of_stalling() {
     assert!(validate_pattern("(?:.*.*){500}y").is_err());
     assert!(accepted.len() >= 2, "{accepted:?}");
     let mut s = default_site();
-    for p in accepted.iter().copied().chain(["^healthz$"]) {
+    // Written first, as the store's writes would keep it: patterns past the set's limit are
+    // the ones left out.
+    for p in ["^healthz$"].into_iter().chain(accepted.iter().copied()) {
         s.ignored_paths.push(IgnoredPath {
             pattern: p.into(),
             description: String::new(),
@@ -135,5 +138,30 @@ fn costly_pattern_sets_give_up_instead_of_stalling() {
     assert_eq!(
         allowed(&run_anon(&snap, &p, &Req::get("/healthz"))),
         Some(AllowReason::IgnoredPath)
+    );
+}
+
+/// Patterns written in plain SQL can exceed the set's limit together: the first ones that
+/// fit are kept (what the store's own writes would have left), the rest reported.
+#[test]
+fn a_set_too_large_when_read_keeps_the_first_patterns_that_fit() {
+    let mut s = default_site();
+    let patterns: Vec<String> = (0..40).map(|i| format!(r"\w{{4}}/{i}$")).collect();
+    for p in ["^healthz$"].iter().map(|p| p.to_string()).chain(patterns) {
+        s.ignored_paths.push(IgnoredPath {
+            pattern: p,
+            description: String::new(),
+        });
+    }
+    let snap = snap(vec![s]);
+    let live = snap.default_site().unwrap();
+    assert_eq!(live.ignored().matches_prepared("healthz"), Some(true));
+    let kept = live.ignored().compiled_len().unwrap();
+    assert!((2..41).contains(&kept), "{kept}");
+    assert_eq!(live.ignored().matches_prepared("abcd/0"), Some(true));
+    assert_eq!(
+        live.ignored().matches_prepared("abcd/39"),
+        Some(false),
+        "left out"
     );
 }
