@@ -385,6 +385,17 @@ fn strictest<R: RequestView + ?Sized, L: IdentityLookup>(
             return decision;
         }
     }
+    for_default_site(snapshot, policy, req, identity, now)
+}
+
+/// The default site's decision, or `NoSite` when there is none.
+fn for_default_site<R: RequestView + ?Sized, L: IdentityLookup>(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    req: &R,
+    identity: &mut AskOnce<L>,
+    now: DateTime<Utc>,
+) -> Decision {
     match snapshot.default_site() {
         Some(site) => decide_for_site(site, policy, req, identity, now),
         None => Decision::Allow(AllowReason::NoSite),
@@ -402,10 +413,7 @@ fn unknown_host<R: RequestView + ?Sized, L: IdentityLookup>(
     if policy.unknown_host() == UnknownHost::Strictest {
         return strictest(snapshot, policy, req, identity, now);
     }
-    match snapshot.default_site() {
-        Some(site) => decide_for_site(site, policy, req, identity, now),
-        None => Decision::Allow(AllowReason::NoSite),
-    }
+    for_default_site(snapshot, policy, req, identity, now)
 }
 
 /// The decision for `req` on one site: the steps after the site is known.

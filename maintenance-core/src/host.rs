@@ -88,10 +88,6 @@ const HOST_BYTE: [u8; 256] = {
     table
 };
 
-fn memchr_colon(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b':')
-}
-
 /// [`host_key`], in one pass over the bytes for the common case (a name, maybe a port).
 #[inline]
 pub(crate) fn read_host(host: &str) -> Option<ReadHost<'_>> {
@@ -113,7 +109,7 @@ pub(crate) fn read_host(host: &str) -> Option<ReadHost<'_>> {
     }
     // Branch-free passes over the bytes (the compiler vectorises them); names are short.
     let bytes = host.as_bytes();
-    let colon = memchr_colon(bytes);
+    let colon = bytes.iter().position(|&b| b == b':');
     let name_bytes = &bytes[..colon.unwrap_or(bytes.len())];
     let mut seen = 0u8;
     for &b in name_bytes {

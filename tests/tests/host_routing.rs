@@ -242,7 +242,21 @@ mod axum_router {
                 post(move |req: Request| async move { routed(&req) }),
             )
             .route("/api/items", post(|| async { "created" }));
-        let app = MaintenanceLayer::new(maintenance).layer(app);
+        listen(MaintenanceLayer::new(maintenance).layer(app)).await
+    }
+
+    /// Serves `app` on a free port, with the peer address the layer reads.
+    async fn listen<S>(app: S) -> SocketAddr
+    where
+        S: tower::Service<
+                Request,
+                Response = axum::response::Response,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -277,20 +291,11 @@ mod axum_router {
         let app = Router::new()
             .route("/checkout", post(|| async { "default" }))
             .route("/api/items", post(|| async { "created" }));
-        let app = MaintenanceLayer::new(maintenance)
-            .layer(NormalizePathLayer::trim_trailing_slash().layer(app));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-            )
-            .await
-        });
-        addr
+        listen(
+            MaintenanceLayer::new(maintenance)
+                .layer(NormalizePathLayer::trim_trailing_slash().layer(app)),
+        )
+        .await
     }
 
     #[tokio::test]
