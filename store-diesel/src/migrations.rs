@@ -1,62 +1,62 @@
-//! The tables' migrations for diesel's migration harness: maintenance-sql's SQL (the files
-//! maintenance-sqlx embeds too), under the version diesel records for each
-//! (`0001` for `0001_maintenance_tables`).
+//! maintenance-sql's migration runner ([`run`](maintenance_sql::migrations::run)) on a
+//! diesel-async connection: every store migrates through it, recording in
+//! `maintenance_migrations` and never in diesel's `__diesel_schema_migrations`, which stays the
+//! application's.
 
-use std::fmt;
+use diesel::QueryableByName;
+use diesel::sql_types::Text;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use maintenance_sql::migrations::MigrationConnection;
 
-use diesel::backend::Backend;
-use diesel::connection::BoxableConnection;
-use diesel::migration::{
-    Migration, MigrationMetadata, MigrationName, MigrationSource, MigrationVersion, Result,
-};
-use maintenance_sql::migrations::Migration as Sql;
+/// A connection the runner migrates through: one in no transaction on PostgreSQL and
+/// MariaDB/MySQL, inside the write transaction on SQLite.
+pub(crate) struct Migrating<'a, C>(pub(crate) &'a mut C);
 
-/// A backend's migrations, oldest first.
-pub(crate) struct Migrations(pub(crate) &'static [Sql]);
+/// A row of the runner's queries: one text column named `value`.
+#[derive(QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
 
-impl<DB: Backend> MigrationSource<DB> for Migrations {
-    fn migrations(&self) -> Result<Vec<Box<dyn Migration<DB>>>> {
-        Ok(self
-            .0
-            .iter()
-            .map(|sql| Box::new(Embedded(*sql)) as Box<dyn Migration<DB>>)
-            .collect())
+#[cfg(feature = "sqlite")]
+impl MigrationConnection for Migrating<'_, crate::SqliteConnection> {
+    type Error = diesel::result::Error;
+
+    async fn execute(&mut self, sql: &str) -> Result<(), Self::Error> {
+        self.0.batch_execute(sql).await
+    }
+
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, Self::Error> {
+        let rows: Vec<TextRow> = diesel::sql_query(sql).load(self.0).await?;
+        Ok(rows.into_iter().map(|row| row.value).collect())
     }
 }
 
-/// One migration; it runs in a transaction (where the backend has transactional DDL) and has
-/// no `down`.
-struct Embedded(Sql);
+#[cfg(feature = "postgres")]
+impl MigrationConnection for Migrating<'_, crate::PgConnection> {
+    type Error = diesel::result::Error;
 
-impl fmt::Display for Embedded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name)
+    async fn execute(&mut self, sql: &str) -> Result<(), Self::Error> {
+        self.0.batch_execute(sql).await
+    }
+
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, Self::Error> {
+        let rows: Vec<TextRow> = diesel::sql_query(sql).load(self.0).await?;
+        Ok(rows.into_iter().map(|row| row.value).collect())
     }
 }
 
-impl MigrationName for Embedded {
-    fn version(&self) -> MigrationVersion<'_> {
-        self.0.version().into()
-    }
-}
+#[cfg(feature = "mysql")]
+impl MigrationConnection for Migrating<'_, crate::MySqlConnection> {
+    type Error = diesel::result::Error;
 
-impl MigrationMetadata for Embedded {}
-
-impl<DB: Backend> Migration<DB> for Embedded {
-    fn run(&self, conn: &mut dyn BoxableConnection<DB>) -> Result<()> {
-        conn.batch_execute(self.0.sql)
-            .map_err(|e| format!("migration {} failed: {e}", self.0.name).into())
+    async fn execute(&mut self, sql: &str) -> Result<(), Self::Error> {
+        self.0.batch_execute(sql).await
     }
 
-    fn revert(&self, _: &mut dyn BoxableConnection<DB>) -> Result<()> {
-        Err(format!("migration {} cannot be reverted", self.0.name).into())
-    }
-
-    fn metadata(&self) -> &dyn MigrationMetadata {
-        self
-    }
-
-    fn name(&self) -> &dyn MigrationName {
-        self
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, Self::Error> {
+        let rows: Vec<TextRow> = diesel::sql_query(sql).load(self.0).await?;
+        Ok(rows.into_iter().map(|row| row.value).collect())
     }
 }

@@ -10,18 +10,16 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::mysql::data_types::MysqlTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncMysqlConnection, RunQueryDsl,
     SimpleAsyncConnection,
 };
-use diesel_migrations::MigrationHarness;
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
 use crate::error::{BoxError, Error};
-use crate::migrations::Migrations;
+use crate::migrations::Migrating;
 use crate::url::redact_url;
 
 /// The connection type of [`MySqlStore`]'s pool.
@@ -32,7 +30,6 @@ pub type MySqlPool = Pool<AsyncMysqlConnection>;
 type Conn = AsyncMysqlConnection;
 use crate::schema::mysql as schema;
 
-const MIGRATIONS: Migrations = Migrations(maintenance_sql::migrations::MYSQL);
 const BACKEND: &str = "MySQL";
 const REVISION_ID: i16 = 1;
 /// Connections of the store's pool.
@@ -175,7 +172,7 @@ impl MySqlStore {
                 waited: MIGRATION_LOCK_TIMEOUT_SECS,
             });
         }
-        let mut conn = run_migrations(conn).await?;
+        run_migrations(&mut conn).await?;
         ensure_rows(&mut conn).await.map_err(query_error)?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
@@ -185,22 +182,16 @@ impl MySqlStore {
     }
 }
 
-/// Runs the embedded migrations through diesel's (blocking) migration harness, on tokio's
-/// blocking pool, and gives the connection back.
-async fn run_migrations(conn: Conn) -> Result<Conn, Error> {
-    let migrate_error = |source: BoxError| Error::Migrate {
-        backend: BACKEND,
-        source,
-    };
-    let (conn, ran) = tokio::task::spawn_blocking(move || {
-        let mut wrapper = AsyncConnectionWrapper::<Conn>::from(conn);
-        let ran = wrapper.run_pending_migrations(MIGRATIONS).map(drop);
-        (wrapper.into_inner(), ran)
-    })
-    .await
-    .map_err(|e| migrate_error(Box::new(e)))?;
-    ran.map_err(migrate_error)?;
-    Ok(conn)
+/// Runs maintenance-sql's migrations on the connection holding the lock.
+async fn run_migrations(conn: &mut Conn) -> Result<(), Error> {
+    let report = maintenance_sql::migrations::run(&mut Migrating(conn), DIALECT)
+        .await
+        .map_err(|source| Error::Migrate {
+            backend: BACKEND,
+            source: Box::new(source),
+        })?;
+    report.log(BACKEND);
+    Ok(())
 }
 
 /// The revision row and the default site, when missing (a fresh database, or rows deleted by

@@ -8,18 +8,16 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::pg::data_types::PgTimestamp;
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use diesel_migrations::MigrationHarness;
 use futures_util::StreamExt;
 use maintenance_core::StoreError;
 use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::change_feed::{self, Listen, Wake};
 
 use crate::error::{BoxError, Error};
-use crate::migrations::Migrations;
+use crate::migrations::Migrating;
 use crate::url::redact_url;
 
 /// The connection type of [`PgStore`]'s pool.
@@ -30,7 +28,6 @@ pub type PgPool = Pool<AsyncPgConnection>;
 type Conn = AsyncPgConnection;
 use crate::schema::postgres as schema;
 
-const MIGRATIONS: Migrations = Migrations(maintenance_sql::migrations::POSTGRES);
 const BACKEND: &str = "PostgreSQL";
 const REVISION_ID: i16 = 1;
 /// Connections of the store's pool.
@@ -139,7 +136,7 @@ impl PgStore {
             .execute(&mut conn)
             .await
             .map_err(query_error)?;
-        let mut conn = run_migrations(conn).await?;
+        run_migrations(&mut conn).await?;
         ensure_rows(&mut conn).await.map_err(query_error)?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
@@ -149,22 +146,16 @@ impl PgStore {
     }
 }
 
-/// Runs the embedded migrations through diesel's (blocking) migration harness, on tokio's
-/// blocking pool, and gives the connection back.
-async fn run_migrations(conn: Conn) -> Result<Conn, Error> {
-    let migrate_error = |source: BoxError| Error::Migrate {
-        backend: BACKEND,
-        source,
-    };
-    let (conn, ran) = tokio::task::spawn_blocking(move || {
-        let mut wrapper = AsyncConnectionWrapper::<Conn>::from(conn);
-        let ran = wrapper.run_pending_migrations(MIGRATIONS).map(drop);
-        (wrapper.into_inner(), ran)
-    })
-    .await
-    .map_err(|e| migrate_error(Box::new(e)))?;
-    ran.map_err(migrate_error)?;
-    Ok(conn)
+/// Runs maintenance-sql's migrations on the connection holding the lock.
+async fn run_migrations(conn: &mut Conn) -> Result<(), Error> {
+    let report = maintenance_sql::migrations::run(&mut Migrating(conn), DIALECT)
+        .await
+        .map_err(|source| Error::Migrate {
+            backend: BACKEND,
+            source: Box::new(source),
+        })?;
+    report.log(BACKEND);
+    Ok(())
 }
 
 /// The revision row and the default site, when missing (a fresh database, or rows deleted by

@@ -20,18 +20,17 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use deadpool::managed::{Hook, HookError};
 use diesel::connection::SimpleConnection;
 use diesel::result::ConnectionError;
-use diesel_async::AsyncConnection;
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_migrations::MigrationHarness;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::sqlite_file::{FileWatch, open_existing};
 
 use crate::error::{BoxError, Error};
-use crate::migrations::Migrations;
+use crate::migrations::Migrating;
 use crate::url::redact_url;
 
 /// The connection type of [`SqliteStore`]'s pool.
@@ -42,7 +41,6 @@ pub type SqlitePool = Pool<SqliteConnection>;
 type Conn = SqliteConnection;
 use crate::schema::sqlite as schema;
 
-const MIGRATIONS: Migrations = Migrations(maintenance_sql::migrations::SQLITE);
 const BACKEND: &str = "SQLite";
 const REVISION_ID: i32 = 1;
 /// How long a connection waits for another's write lock before failing.
@@ -205,43 +203,39 @@ impl SqliteStore {
     /// from several processes at once: it holds SQLite's write lock throughout.
     pub async fn migrate(&self) -> Result<(), Error> {
         let mut conn = self.conn().await?;
-        let outcome = conn
-            .spawn_blocking(|c| Ok(c.immediate_transaction(migrate_locked)))
-            .await;
-        match outcome {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(MigrateError::Harness(source))) => Err(Error::Migrate {
-                backend: BACKEND,
-                source,
-            }),
-            Ok(Err(MigrateError::Query(source))) | Err(source) => Err(query_error(source)),
+        conn.batch_execute("BEGIN IMMEDIATE")
+            .await
+            .map_err(query_error)?;
+        match migrate_locked(&mut conn).await {
+            Ok(()) => conn.batch_execute("COMMIT").await.map_err(query_error),
+            Err(e) => {
+                if conn.batch_execute("ROLLBACK").await.is_err() {
+                    // A connection whose transaction state is unknown goes, not back to the pool.
+                    drop(Object::take(conn));
+                }
+                Err(e)
+            }
         }
     }
 }
 
-/// What `migrate()` can fail with inside its transaction.
-#[derive(Debug)]
-enum MigrateError {
-    Harness(BoxError),
-    Query(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for MigrateError {
-    fn from(e: diesel::result::Error) -> Self {
-        MigrateError::Query(e)
-    }
-}
-
 /// The migrations and the rows a fresh database needs, under the write lock.
-fn migrate_locked(c: &mut diesel::SqliteConnection) -> Result<(), MigrateError> {
-    use diesel::RunQueryDsl;
+async fn migrate_locked(c: &mut Conn) -> Result<(), Error> {
     use diesel::sql_types::Text;
-    c.run_pending_migrations(MIGRATIONS)
-        .map_err(MigrateError::Harness)?;
+    use diesel_async::RunQueryDsl;
+    let report = maintenance_sql::migrations::run(&mut Migrating(&mut *c), DIALECT)
+        .await
+        .map_err(|source| Error::Migrate {
+            backend: BACKEND,
+            source: Box::new(source),
+        })?;
+    report.log(BACKEND);
     diesel::sql_query(
         "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) ON CONFLICT (id) DO NOTHING",
     )
-    .execute(c)?;
+    .execute(c)
+    .await
+    .map_err(query_error)?;
     let added = diesel::sql_query(
         "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
          SELECT ?, ?, TRUE, FALSE, 'full' \
@@ -250,10 +244,14 @@ fn migrate_locked(c: &mut diesel::SqliteConnection) -> Result<(), MigrateError> 
     )
     .bind::<Text, _>(DEFAULT_SITE_DOMAIN)
     .bind::<Text, _>(DEFAULT_SITE_NAME)
-    .execute(c)?;
+    .execute(c)
+    .await
+    .map_err(query_error)?;
     if added > 0 {
         diesel::sql_query("UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1")
-            .execute(c)?;
+            .execute(c)
+            .await
+            .map_err(query_error)?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::error::Error;
 
-pub(crate) use maintenance_sql::engine::{ChangeRows, Engine, NewEvent, SiteKey, WriteTx};
+pub(crate) use maintenance_sql::engine::{Engine, NewEvent, SiteKey, WriteTx};
 pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
 
 /// A result of sqlx, its error mapped into [`StoreError::Backend`] (keeping it as the source).
@@ -93,6 +93,7 @@ where
 pub(crate) struct DbTime(DateTime<Utc>);
 
 /// `DbTime` reads as `DateTime<Utc>` does, on backends whose conversion cannot overflow.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 macro_rules! db_time_as_chrono {
     ($db:ty) => {
         impl Type<$db> for DbTime {
@@ -239,6 +240,7 @@ pub(crate) fn decode_all<R: RowExt, T>(
 
 /// Reads the rows of `rows` one at a time as they arrive, as [`decode_all`] reads them: a full
 /// load never holds every raw row of a table at once next to what they decode to.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) async fn fetch_decoded<R, T, S>(
     table: &'static str,
     mut rows: S,

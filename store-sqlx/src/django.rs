@@ -200,6 +200,7 @@ impl DjangoSource {
     /// MySQL; on SQLite, the last digest while `PRAGMA data_version` says no other connection
     /// has written to the file since, and the rows' digest otherwise.
     pub async fn digest(&self) -> Result<i64, Error> {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
         macro_rules! server_digest {
             ($pool:expr, $backend:literal, $dialect:expr) => {
                 sqlx::query_scalar(django::digest_sql($dialect).unwrap_or_default())

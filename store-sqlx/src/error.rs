@@ -8,7 +8,7 @@ maintenance_sql::store_error! {
     /// source.
     #[derive(Debug, thiserror::Error)]
     #[non_exhaustive]
-    pub enum Error(connect: sqlx::Error, migrate: sqlx::migrate::MigrateError, query: sqlx::Error) {
+    pub enum Error(connect: sqlx::Error, migrate: maintenance_sql::migrations::MigrateError, query: sqlx::Error) {
         /// Reading django-maintenancemode-2's tables failed ([`crate::DjangoSource`]): the
         /// database is down, or the Django project's migrations have not built them.
         #[error("could not read django-maintenancemode-2's tables (django_site, maintenancemode_maintenance, maintenancemode_ignoredurl) on {backend}")]
@@ -31,12 +31,10 @@ impl Error {
             Error::Connect { source, .. }
             | Error::Query { source, .. }
             | Error::Django { source, .. } => unreachable(source),
-            Error::Migrate {
-                source:
-                    sqlx::migrate::MigrateError::Execute(e)
-                    | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
-                ..
-            } => unreachable(e),
+            Error::Migrate { source, .. } => source
+                .driver_error()
+                .and_then(|e| e.downcast_ref::<sqlx::Error>())
+                .is_some_and(unreachable),
             _ => false,
         }
     }
@@ -60,6 +58,8 @@ fn unreachable(error: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use maintenance_sql::migrations::MigrateError;
+
     use super::*;
 
     fn io(kind: std::io::ErrorKind) -> sqlx::Error {
@@ -81,17 +81,20 @@ mod tests {
         assert!(query(sqlx::Error::PoolTimedOut).is_unreachable());
         let migrate = Error::Migrate {
             backend: "MySQL",
-            source: sqlx::migrate::MigrateError::Execute(io(std::io::ErrorKind::ConnectionReset)),
+            source: MigrateError::Run {
+                name: "0001_maintenance_tables",
+                source: Box::new(io(std::io::ErrorKind::ConnectionReset)),
+            },
         };
         assert!(migrate.is_unreachable());
 
         assert!(!query(sqlx::Error::RowNotFound).is_unreachable());
         assert!(!connect(sqlx::Error::Configuration("bad url".into())).is_unreachable());
-        let dirty = Error::Migrate {
+        let newer = Error::Migrate {
             backend: "MySQL",
-            source: sqlx::migrate::MigrateError::Dirty(1),
+            source: MigrateError::Newer { version: 4 },
         };
-        assert!(!dirty.is_unreachable());
+        assert!(!newer.is_unreachable());
         assert!(!Error::NoRevisionRow.is_unreachable());
     }
 }

@@ -39,6 +39,8 @@ mod common;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod django;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod migrate;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]

@@ -13,18 +13,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_core::{Event, SiteState, StoreError};
-use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};
 
 use crate::common::{
-    self, ChangeRows, Engine, NetworkRow, NewEvent, PathRow, Rows, SiteKey, SiteRow, WriteTx,
-    decode_all, decode_event, decode_network, decode_path, decode_site, site_columns,
+    self, Engine, NetworkRow, NewEvent, PathRow, Rows, SiteKey, SiteRow, WriteTx, decode_all,
+    decode_event, decode_network, decode_path, decode_site, site_columns,
 };
-use crate::error::Error;
-use crate::url::redact_url;
+use maintenance_sql::engine::ChangeRows;
+use maintenance_sql::listing::Dialect;
+use maintenance_sql::migrations;
 
-static MIGRATOR: Migrator = sqlx::migrate!("../store-sql/migrations/mysql");
+use crate::error::Error;
+use crate::migrate::Migrating;
+use crate::url::redact_url;
 
 const BACKEND: &str = "MySQL";
 
@@ -173,17 +175,13 @@ impl MySqlStore {
                 waited: MIGRATION_LOCK_TIMEOUT_SECS,
             });
         }
-        // `run_direct` on the connection, not `run`: `run`'s generic `Acquire` bound makes the
-        // future impossible to prove `Send` (a known rustc limitation). The migrator's own lock,
-        // `GET_LOCK(name, -1)`, is not enough: MariaDB reads a negative timeout as an error and
-        // does not lock at all.
-        MIGRATOR
-            .run_direct(None, &mut conn, false)
+        let report = migrations::run(&mut Migrating(&mut conn), Dialect::MySql)
             .await
             .map_err(|source| Error::Migrate {
                 backend: BACKEND,
                 source,
             })?;
+        report.log(BACKEND);
         let mut tx = conn.begin().await.map_err(query_error)?;
         sqlx::query(ENSURE_REVISION)
             .execute(&mut *tx)

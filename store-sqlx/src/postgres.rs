@@ -10,15 +10,15 @@ use std::time::Duration;
 use maintenance_core::StoreError;
 use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::change_feed::{self, Listen, Wake};
-use sqlx::migrate::Migrator;
+use maintenance_sql::listing::Dialect;
+use maintenance_sql::migrations;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use crate::error::Error;
+use crate::migrate::Migrating;
 use crate::sql;
 use crate::url::redact_url;
-
-static MIGRATOR: Migrator = sqlx::migrate!("../store-sql/migrations/postgres");
 
 const BACKEND: &str = "PostgreSQL";
 
@@ -76,60 +76,61 @@ impl PgStore {
     }
 
     /// Creates or updates the tables and the change trigger, and the default site if it is
-    /// missing. Safe to run again, and from several servers at once (the migrator holds an
-    /// advisory lock).
+    /// missing. Safe to run again, and from several servers at once (it holds an advisory
+    /// lock). It records its migrations in `maintenance_migrations`, never in sqlx's
+    /// `_sqlx_migrations`, which stays the application's; rows 0.1 left there are moved over.
     pub async fn migrate(&self) -> Result<(), Error> {
         let query_error = |source| Error::Query {
             backend: BACKEND,
             source,
         };
-        // sqlx's migrator locks only against other sqlx migrators; this lock (the one
-        // maintenance-diesel takes too) also keeps a diesel store from migrating the same
-        // database at the same time. It lives on a connection of its own, closed at the end,
-        // which releases it whatever happened.
+        // The lock maintenance-diesel takes too, so that no two stores migrate the same
+        // database at once. It lives on a connection of its own, which the migrations run on
+        // and which is closed at the end: that releases it whatever happened.
         let mut lock = self.pool.acquire().await.map_err(query_error)?.detach();
         sqlx::query(LOCK_MIGRATIONS)
             .execute(&mut lock)
             .await
             .map_err(query_error)?;
-        let result = self.migrate_locked().await;
+        let result = migrate_locked(&mut lock).await;
         if let Err(e) = sqlx::Connection::close(lock).await {
             tracing::warn!(error = %e, "closing the migration lock connection failed");
         }
         result
     }
+}
 
-    async fn migrate_locked(&self) -> Result<(), Error> {
-        let query_error = |source| Error::Query {
+/// The migrations, the revision row and the default site, on the connection holding the lock.
+async fn migrate_locked(conn: &mut PgConnection) -> Result<(), Error> {
+    let query_error = |source| Error::Query {
+        backend: BACKEND,
+        source,
+    };
+    let report = migrations::run(&mut Migrating(&mut *conn), Dialect::Postgres)
+        .await
+        .map_err(|source| Error::Migrate {
             backend: BACKEND,
             source,
-        };
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|source| Error::Migrate {
-                backend: BACKEND,
-                source,
-            })?;
-        let mut tx = self.pool.begin().await.map_err(query_error)?;
-        sqlx::query(sql::ENSURE_REVISION)
+        })?;
+    report.log(BACKEND);
+    let mut tx = conn.begin().await.map_err(query_error)?;
+    sqlx::query(sql::ENSURE_REVISION)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_error)?;
+    let added = sqlx::query(sql::ENSURE_DEFAULT_SITE)
+        .bind(DEFAULT_SITE_DOMAIN)
+        .bind(DEFAULT_SITE_NAME)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_error)?;
+    if added.rows_affected() > 0 {
+        sqlx::query(sql::BUMP_REVISION_ONLY)
             .execute(&mut *tx)
             .await
             .map_err(query_error)?;
-        let added = sqlx::query(sql::ENSURE_DEFAULT_SITE)
-            .bind(DEFAULT_SITE_DOMAIN)
-            .bind(DEFAULT_SITE_NAME)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_error)?;
-        if added.rows_affected() > 0 {
-            sqlx::query(sql::BUMP_REVISION_ONLY)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error)?;
-        }
-        tx.commit().await.map_err(query_error)
     }
+    tx.commit().await.map_err(query_error)
 }
 
 fn pool_options() -> PgPoolOptions {

@@ -15,16 +15,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_sql::listing::Dialect;
+use maintenance_sql::migrations;
 use maintenance_sql::sqlite_file::FileWatch;
-use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Sqlite, Transaction};
 
 use crate::error::Error;
+use crate::migrate::Migrating;
 use crate::sql;
 use crate::url::redact_url;
-
-static MIGRATOR: Migrator = sqlx::migrate!("../store-sql/migrations/sqlite");
 
 const BACKEND: &str = "SQLite";
 
@@ -109,16 +109,13 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(query_error)?;
-        // `run_direct` on the connection, not `run`: `run`'s generic `Acquire` bound makes the
-        // future impossible to prove `Send` (a known rustc limitation), and a `migrate()` that
-        // cannot be spawned or boxed would be of little use.
-        MIGRATOR
-            .run_direct(None, &mut *tx, false)
+        let report = migrations::run(&mut Migrating(&mut *tx), Dialect::Sqlite)
             .await
             .map_err(|source| Error::Migrate {
                 backend: BACKEND,
                 source,
             })?;
+        report.log(BACKEND);
         sqlx::query(sql::ENSURE_REVISION)
             .execute(&mut *tx)
             .await

@@ -1,4 +1,0 @@
-//! Rebuilds the crate when a migration changes, since `sqlx::migrate!` embeds them.
-fn main() {
-    println!("cargo:rerun-if-changed=../store-sql/migrations");
-}

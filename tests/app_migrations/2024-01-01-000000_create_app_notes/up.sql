@@ -1,0 +1,1 @@
+CREATE TABLE app_notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL);
