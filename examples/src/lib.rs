@@ -339,14 +339,10 @@ impl Config {
         Ok(builder.build()?)
     }
 
-    /// Opens the store, migrates it (with `migrate`) and starts the live handle.
-    ///
-    /// The database may be down: PostgreSQL and MariaDB are connected on first use, and
-    /// start-up waits at most `startup_wait` for the migrations and the first load. Past that,
-    /// the handle is returned anyway: the server serves with the fail mode, and the migrations
-    /// (retried with backoff), the first load and the refresher start as soon as the database
-    /// answers. A database that answers but refuses (a wrong password, a schema the migrations
-    /// do not fit) stops start-up with an error while start-up waits, and is logged after.
+    /// Opens the store, migrates it (with `migrate`) and starts the live handle, through
+    /// [`maintenance_sqlx::Startup`]: the database may be down (start-up waits at most
+    /// `startup_wait`, then serves with the fail mode until it answers), and one that answers
+    /// but refuses stops start-up with an error.
     pub async fn start_maintenance(&self) -> Result<Maintenance, ConfigError> {
         let policy = self.policy()?;
         // Before the handle, which registers its metrics with the recorder installed then.
@@ -355,30 +351,12 @@ impl Config {
         if let StoreKind::Django { site_id } = self.store {
             return self.start_django(policy, site_id).await;
         }
-        let store = maintenance_sqlx::connect_lazy(url)
+        maintenance_sqlx::Startup::new(url.as_str())
+            .wait_at_most(self.startup_wait)
+            .migrate(self.migrate)
+            .start(policy)
             .await
-            .map_err(|e| store_error(url, e))?;
-        let maintenance = Maintenance::new(store.clone(), policy);
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(prepare(store, maintenance.clone(), self.migrate, ready_tx));
-        match tokio::time::timeout(self.startup_wait, ready_rx).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => return Err(store_error(url, e)),
-            Ok(Err(_)) => {
-                return Err(ConfigError::Store {
-                    url: maintenance_sqlx::redact_url(url),
-                    source: "start-up stopped before it was done".into(),
-                });
-            }
-            // The cause, if any, is logged by the migrations or the handle when they give up
-            // an attempt (which may take the store's connect timeout).
-            Err(_) => tracing::warn!(
-                waited = ?self.startup_wait,
-                fail_mode = ?self.fail_mode,
-                "the database did not answer in time; serving with the fail mode until it does"
-            ),
-        }
-        Ok(maintenance)
+            .map_err(|e| store_error(url, e))
     }
 }
 
@@ -456,77 +434,6 @@ fn store_error(url: &str, e: maintenance_sqlx::Error) -> ConfigError {
     ConfigError::Store {
         url: maintenance_sqlx::redact_url(url),
         source: Box::new(e),
-    }
-}
-
-/// The first wait before migrating again while the database cannot be reached; it doubles up
-/// to [`MAX_MIGRATE_BACKOFF`].
-const MIN_MIGRATE_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_MIGRATE_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Start-up's work on the database: migrations (retried while the database cannot be reached),
-/// then the first load and the refresher. Sends how the migrations went to `ready` if start-up
-/// still waits for it; after that, a failure is only logged, and the handle follows whatever
-/// the database holds.
-async fn prepare(
-    store: maintenance_sqlx::SqlxStore,
-    maintenance: Maintenance,
-    migrate: bool,
-    ready: tokio::sync::oneshot::Sender<Result<(), maintenance_sqlx::Error>>,
-) {
-    let migrated = if migrate {
-        migrate_when_reachable(&store).await
-    } else {
-        Ok(())
-    };
-    if let Err(e) = migrated {
-        match ready.send(Err(e)) {
-            // Start-up fails with the error.
-            Ok(()) => return,
-            // Start-up is over: say so, and follow what the database holds anyway (its tables
-            // may be fine, e.g. migrated by a deploy step).
-            Err(Err(e)) => {
-                tracing::error!(error = %maintenance_core::ErrorChain(&e), "could not migrate the maintenance tables");
-            }
-            Err(Ok(())) => {}
-        }
-        maintenance.load_and_follow().await;
-        return;
-    }
-    maintenance.load_and_follow().await;
-    if ready.send(Ok(())).is_err() && maintenance.snapshot().is_some() {
-        tracing::info!("the database answers; serving its maintenance state");
-    }
-}
-
-/// Runs the migrations, trying again with backoff while the database cannot be reached; other
-/// errors are returned. Logs the outage once, and its end.
-async fn migrate_when_reachable(
-    store: &maintenance_sqlx::SqlxStore,
-) -> Result<(), maintenance_sqlx::Error> {
-    let mut backoff = MIN_MIGRATE_BACKOFF;
-    let mut waited = false;
-    loop {
-        match store.migrate().await {
-            Ok(()) => {
-                if waited {
-                    tracing::info!("the database answers; maintenance tables migrated");
-                }
-                return Ok(());
-            }
-            Err(e) if e.is_unreachable() => {
-                if waited {
-                    tracing::debug!(error = %maintenance_core::ErrorChain(&e), retry_in = ?backoff, "database still unreachable");
-                } else {
-                    tracing::warn!(error = %maintenance_core::ErrorChain(&e),
-                        "database unreachable; migrating the maintenance tables as soon as it answers");
-                    waited = true;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_MIGRATE_BACKOFF);
-            }
-            Err(e) => return Err(e),
-        }
     }
 }
 

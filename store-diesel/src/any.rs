@@ -37,6 +37,24 @@ maintenance_sql::any_store! {
 }
 
 impl DieselStore {
+    /// Like [`connect`], but PostgreSQL and MariaDB/MySQL connect on first use, so a server
+    /// can start while its database is down: reads fail until it answers, and the
+    /// [`Maintenance`](maintenance_core::Maintenance) handle applies its fail mode meanwhile.
+    /// A SQLite file is opened at once. Fails at once only on a URL that cannot be used.
+    pub async fn connect_lazy(url: &str) -> Result<Self, Error> {
+        let backend = Backend::for_url(url)?;
+        match backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Ok(SqliteStore::connect(url).await?.into()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Ok(PgStore::connect_lazy(url)?.into()),
+            #[cfg(feature = "mysql")]
+            Backend::MySql => Ok(MySqlStore::connect_lazy(url)?.into()),
+            #[allow(unreachable_patterns)]
+            _ => Err(backend.not_compiled(url).into()),
+        }
+    }
+
     /// See [`connect`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let backend = Backend::for_url(url)?;

@@ -25,3 +25,61 @@ maintenance_sql::store_error! {
         },
     }
 }
+
+impl Error {
+    /// Whether the database could not be reached: a refused, reset or closed connection, a
+    /// pool that timed out waiting for one. Such an error is worth retrying later, unlike a bad
+    /// URL, a refused password, a missing database or a migration that does not fit the schema
+    /// (the server answered).
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Connect { source, .. }
+            | Error::Pool { source, .. }
+            | Error::Migrate { source, .. } => boxed_unreachable(source.as_ref()),
+            Error::Query { source, .. } => query_unreachable(source),
+            _ => false,
+        }
+    }
+}
+
+/// What a boxed driver, pool or migration error says.
+fn boxed_unreachable(error: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    if let Some(e) = error.downcast_ref::<maintenance_sql::migrations::MigrateError>() {
+        return e.driver_error().is_some_and(boxed_unreachable);
+    }
+    if let Some(e) = error.downcast_ref::<diesel::result::Error>() {
+        return query_unreachable(e);
+    }
+    if let Some(e) = error.downcast_ref::<diesel::ConnectionError>() {
+        return connection_unreachable(e);
+    }
+    match error.downcast_ref::<diesel_async::pooled_connection::deadpool::PoolError>() {
+        Some(deadpool::managed::PoolError::Timeout(_)) => true,
+        Some(deadpool::managed::PoolError::Backend(e)) => match e {
+            diesel_async::pooled_connection::PoolError::ConnectionError(e) => {
+                connection_unreachable(e)
+            }
+            diesel_async::pooled_connection::PoolError::QueryError(e) => query_unreachable(e),
+        },
+        _ => false,
+    }
+}
+
+/// The server answered when establishing failed with a database error (authentication, an
+/// unknown database); the transport failed otherwise (mysql_async reports I/O as
+/// `BadConnection`).
+fn connection_unreachable(error: &diesel::ConnectionError) -> bool {
+    match error {
+        diesel::ConnectionError::BadConnection(_) => true,
+        diesel::ConnectionError::CouldntSetupConfiguration(e) => query_unreachable(e),
+        _ => false,
+    }
+}
+
+fn query_unreachable(error: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(ClosedConnection | UnableToSendCommand, _)
+    )
+}

@@ -51,6 +51,7 @@ mod queries;
 mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod startup;
 mod url;
 
 pub use any::{DieselStore, connect};
@@ -61,6 +62,7 @@ pub use mysql::{MySqlConnection, MySqlPool, MySqlStore};
 pub use postgres::{NOTIFY_CHANNEL, PgConnection, PgPool, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConnection, SqlitePool, SqliteStore};
+pub use startup::Startup;
 pub use url::{Backend, DieselBuild, names_a_secret, redact_url};
 
 pub use diesel;

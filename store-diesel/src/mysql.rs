@@ -18,7 +18,7 @@ use diesel_async::{
 };
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
-use crate::error::{BoxError, Error};
+use crate::error::Error;
 use crate::migrations::Migrating;
 use crate::url::redact_url;
 
@@ -126,10 +126,17 @@ impl MySqlStore {
 
     /// Connects to `url` (`mysql://` or `mariadb://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let connect_error = |source: BoxError| Error::Connect {
+        let store = MySqlStore::connect_lazy(url)?;
+        drop(store.pool.get().await.map_err(|e| Error::Connect {
             url: redact_url(url),
-            source,
-        };
+            source: Box::new(e),
+        })?);
+        Ok(store)
+    }
+
+    /// A store on `url` that connects on first use: no I/O here, so a server can start while
+    /// the database is down (each read then fails until it answers).
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
         // mysql_async knows only the `mysql` scheme.
         let driver_url = match url.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
@@ -144,8 +151,10 @@ impl MySqlStore {
             .create_timeout(Some(crate::CONNECT_TIMEOUT))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
-            .map_err(|e| connect_error(Box::new(e)))?;
-        drop(pool.get().await.map_err(|e| connect_error(Box::new(e)))?);
+            .map_err(|e| Error::Connect {
+                url: redact_url(url),
+                source: Box::new(e),
+            })?;
         Ok(MySqlStore::new(pool))
     }
 

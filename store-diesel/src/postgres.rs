@@ -16,7 +16,7 @@ use maintenance_core::StoreError;
 use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::change_feed::{self, Listen, Wake};
 
-use crate::error::{BoxError, Error};
+use crate::error::Error;
 use crate::migrations::Migrating;
 use crate::url::redact_url;
 
@@ -104,10 +104,17 @@ impl PgStore {
 
     /// Connects to `url` (`postgres://` or `postgresql://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let connect_error = |source: BoxError| Error::Connect {
+        let store = PgStore::connect_lazy(url)?;
+        drop(store.pool.get().await.map_err(|e| Error::Connect {
             url: redact_url(url),
-            source,
-        };
+            source: Box::new(e),
+        })?);
+        Ok(store)
+    }
+
+    /// A store on `url` that connects on first use: no I/O here, so a server can start while
+    /// the database is down (each read then fails until it answers).
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
         let manager = AsyncDieselConnectionManager::<Conn>::new(url);
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
@@ -115,8 +122,10 @@ impl PgStore {
             .create_timeout(Some(crate::CONNECT_TIMEOUT))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
-            .map_err(|e| connect_error(Box::new(e)))?;
-        drop(pool.get().await.map_err(|e| connect_error(Box::new(e)))?);
+            .map_err(|e| Error::Connect {
+                url: redact_url(url),
+                source: Box::new(e),
+            })?;
         Ok(PgStore::new(pool))
     }
 

@@ -10,7 +10,8 @@
 //!   [`sql_store!`] implements the core's traits with them.
 //! - [`change_feed`]: the PostgreSQL change feed over `LISTEN`/`NOTIFY`, around a store's
 //!   [`Listen`](change_feed::Listen) calls; [`sqlite_file`]: noticing a SQLite file removed or
-//!   replaced while served; [`migrations`]: the tables' SQL, one copy per backend.
+//!   replaced while served; [`migrations`]: the tables' SQL, one copy per backend, and their
+//!   runner; [`startup`]: a server's start-up that survives a database outage.
 //! - [`django`]: django-maintenancemode-2's own tables read as sites, and the digest that
 //!   stands for their revision, for a read-only source beside a Django site.
 //! - `testkit` (feature `testkit`): fresh test databases and `sql_store_conformance_tests!`,
@@ -34,6 +35,7 @@ pub mod listing;
 pub mod migrations;
 pub mod rows;
 pub mod sqlite_file;
+pub mod startup;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod url;

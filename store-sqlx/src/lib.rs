@@ -49,6 +49,7 @@ mod postgres;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod startup;
 mod url;
 
 pub use any::{SqlxStore, connect, connect_lazy};
@@ -61,6 +62,7 @@ pub use mysql::MySqlStore;
 pub use postgres::{NOTIFY_CHANNEL, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use startup::Startup;
 pub use url::{Backend, SqlxBuild, names_a_secret, redact_url};
 
 pub use sqlx;
