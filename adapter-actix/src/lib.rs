@@ -1,54 +1,4 @@
-//! # maintenance-actix
-//!
-//! An actix-web 4 middleware that puts an application into maintenance mode: while the
-//! request's site is in maintenance, requests get `503 Service Unavailable` (JSON or HTML,
-//! `Retry-After`, `Cache-Control: no-store`) unless an exemption applies, and never reach the
-//! inner service.
-//!
-//! ```no_run
-//! use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
-//! use maintenance_actix::MaintenanceMiddleware;
-//! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
-//!
-//! /// Who is logged in: put in the extensions by your session or JWT middleware once it has
-//! /// checked the session cookie or the token's signature. Never read identity from a header
-//! /// a client can send.
-//! #[derive(Clone)]
-//! struct CurrentUser {
-//!     is_staff: bool,
-//!     is_superuser: bool,
-//! }
-//!
-//! # async fn run() -> std::io::Result<()> {
-//! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
-//! let middleware = MaintenanceMiddleware::new(maintenance).with_identity(|req| {
-//!     match req.extensions().get::<CurrentUser>() {
-//!         Some(user) if user.is_superuser => Identity::Superuser,
-//!         Some(user) if user.is_staff => Identity::Staff,
-//!         _ => Identity::Anonymous,
-//!     }
-//! });
-//! HttpServer::new(move || {
-//!     // On the app, not on a scope; `.wrap(your_session_middleware)` after it runs first.
-//!     App::new()
-//!         .wrap(middleware.clone())
-//!         .route("/", web::get().to(|| async { HttpResponse::Ok().body("Hello") }))
-//! })
-//! .bind(("127.0.0.1", 3000))?
-//! .run()
-//! .await
-//! # }
-//! ```
-//!
-//! The middleware costs a request that passes no allocation, and the identity hook runs only
-//! when the site is in maintenance and no network exemption applies. A blocked request gets
-//! the site's answer rendered once and shared ([`answer_response`]). Handlers that want to know
-//! why a request passed (to show a banner for an upcoming window, say) ask for it with
-//! [`MaintenanceMiddleware::with_allow_reason`].
-//!
-//! actix-web 4 uses `http` 0.2 types; [`ActixRequest`] reads its requests for the decision
-//! and the core's `http` 1.x responses are turned into [`HttpResponse`]s with
-//! [`to_http_response`].
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -74,6 +24,7 @@ type BlockedHook = Arc<dyn Fn(&Block, &HttpRequest) -> HttpResponse + Send + Syn
 /// The middleware factory. Cheap to clone; build it once with the live [`Maintenance`] handle
 /// and `.wrap(middleware.clone())` in each worker's `App`.
 #[derive(Clone)]
+#[must_use = "the middleware does nothing until the App wraps it"]
 pub struct MaintenanceMiddleware {
     maintenance: Maintenance,
     identity: Option<IdentityHook>,
@@ -257,13 +208,13 @@ where
             .check(&ActixRequest::new(req.request()), || {
                 identity.map_or(Identity::Anonymous, |hook| hook(&req))
             });
+        let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
+            ServiceResponse::map_into_left_body;
         let res = match decision {
             Decision::Allow(reason) => {
                 if self.config.allow_reason {
                     req.extensions_mut().insert(reason);
                 }
-                let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
-                    ServiceResponse::map_into_left_body;
                 return Either::Left(self.service.call(req).map_ok(left));
             }
             Decision::Block(block) => match &self.config.blocked {
@@ -276,6 +227,8 @@ where
                 ),
             },
             Decision::Bypass(grant) => to_http_response(grant.to_response()),
+            // Decisions added later come with the adapters of the same release.
+            _ => return Either::Left(self.service.call(req).map_ok(left)),
         };
         Either::Right(ready(Ok(req.into_response(res).map_into_right_body())))
     }

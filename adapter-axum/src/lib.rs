@@ -1,62 +1,4 @@
-//! # maintenance-axum
-//!
-//! A tower [`Layer`](tower_layer::Layer) that puts a service into maintenance mode: while the
-//! request's site is in maintenance, requests get `503 Service Unavailable` (JSON or HTML)
-//! unless an exemption applies, and never reach the inner service. It depends on `http` and
-//! tower's traits only, so it serves axum, plain hyper and tonic alike.
-//!
-//! ```no_run
-//! use axum::{Router, ServiceExt, routing::get};
-//! use maintenance_axum::MaintenanceLayer;
-//! use tower::ServiceBuilder;
-//! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
-//!
-//! /// Who is logged in: put in the extensions by your session or JWT layer once it has checked
-//! /// the session cookie or the token's signature. Never read identity from a header a client
-//! /// can send.
-//! #[derive(Clone)]
-//! struct CurrentUser {
-//!     is_staff: bool,
-//!     is_superuser: bool,
-//! }
-//!
-//! # async fn run() {
-//! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
-//! let shop: Router = Router::new().route("/", get(|| async { "Shop" }));
-//! let router: Router = Router::new()
-//!     .route("/", get(|| async { "Hello" }))
-//!     .nest("/shop", shop);
-//! // Around the whole router: the layer sees every request before routing.
-//! let app = ServiceBuilder::new()
-//!     // .layer(your_session_layer): outside, so it runs first and sets `CurrentUser`.
-//!     .layer(
-//!         MaintenanceLayer::new(maintenance).with_identity(|parts: &http::request::Parts| {
-//!             match parts.extensions.get::<CurrentUser>() {
-//!                 Some(user) if user.is_superuser => Identity::Superuser,
-//!                 Some(user) if user.is_staff => Identity::Staff,
-//!                 _ => Identity::Anonymous,
-//!             }
-//!         }),
-//!     )
-//!     .service(router);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
-//! let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-//!     std::net::SocketAddr,
-//! >(app);
-//! axum::serve(listener, make).await.unwrap();
-//! # }
-//! ```
-//!
-//! Put it around the whole [`Router`](axum::Router) rather than in it (`Router::layer`, which
-//! works too, but makes axum box every route once more and route before the layer runs).
-//!
-//! The layer costs a request that passes no allocation and no clone of the inner service, and
-//! the identity hook runs only when the site is in maintenance and no network exemption
-//! applies. A blocked request gets the site's answer rendered once and shared. Handlers that
-//! want to know why a request passed (to show a banner for an upcoming window, say) ask for it
-//! with [`MaintenanceLayer::with_allow_reason`].
-//!
-//! [`AllowReason`]: maintenance_core::AllowReason
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -81,6 +23,7 @@ type BlockedHook = Arc<dyn Fn(&Block, &Parts) -> Response<String> + Send + Sync>
 
 /// The layer. Cheap to clone; build it once with the live [`Maintenance`] handle.
 #[derive(Clone)]
+#[must_use = "the layer does nothing until it wraps a service"]
 pub struct MaintenanceLayer {
     maintenance: Maintenance,
     identity: Option<IdentityHook>,
@@ -320,6 +263,8 @@ where
             Decision::Bypass(grant) => {
                 ResponseFuture::ready(grant.to_response().map(|b| ResBody::from(Bytes::from(b))))
             }
+            // Decisions added later come with the adapters of the same release.
+            _ => ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body))),
         }
     }
 }

@@ -1,54 +1,4 @@
-//! # maintenance-rocket
-//!
-//! A rocket 0.5 [`Fairing`] that puts an application into maintenance mode: while the
-//! request's site is in maintenance, requests get `503 Service Unavailable` (JSON or HTML,
-//! `Retry-After`, `Cache-Control: no-store`) unless an exemption applies, and the application's
-//! handlers never run.
-//!
-//! ```no_run
-//! use std::collections::HashMap;
-//! use std::sync::Mutex;
-//! use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
-//! use maintenance_rocket::{MaintenanceFairing, MaintenanceReason};
-//!
-//! /// Your sessions, filled at login: session id (a random cookie value the server set) to who.
-//! #[derive(Default)]
-//! struct Sessions(Mutex<HashMap<String, Identity>>);
-//!
-//! #[rocket::get("/")]
-//! fn home(reason: Option<MaintenanceReason>) -> String {
-//!     format!("Hello ({})", reason.map_or("no reason", |r| r.as_str()))
-//! }
-//!
-//! # async fn run() -> Result<(), rocket::Error> {
-//! let maintenance = Maintenance::start(MemoryStore::new(), Policy::default()).await;
-//! let fairing = MaintenanceFairing::new(maintenance).with_allow_reason().with_identity(|req| {
-//!     // The session the server set, looked up in the server's own store: never a header a
-//!     // client can send.
-//!     let (Some(sessions), Some(cookie)) = (req.rocket().state::<Sessions>(), req.cookies().get("session")) else {
-//!         return Identity::Anonymous;
-//!     };
-//!     let found = sessions.0.lock().ok().and_then(|s| s.get(cookie.value()).copied());
-//!     found.unwrap_or(Identity::Anonymous)
-//! });
-//! rocket::build()
-//!     .manage(Sessions::default())
-//!     .attach(fairing)
-//!     .mount("/", rocket::routes![home])
-//!     .launch()
-//!     .await?;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ## How it answers
-//! A fairing cannot answer a request itself. On ignite the fairing mounts one hidden route,
-//! [`ANSWER_PATH`]. On each request it decides; a blocked request (or a bypass link) gets its
-//! answer made there and then, kept in the request's local cache, and the request is rewritten
-//! to the hidden route (`GET`, or `HEAD` so that rocket still strips the body), which sends that
-//! answer with the exact status, headers and body the core made. The application's routes are
-//! never tried. Requests for [`ANSWER_PATH`] that were not rewritten are forwarded (404 unless
-//! the application has a route there).
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -85,6 +35,7 @@ type BlockedHook = Arc<dyn Fn(&Block, &Request<'_>) -> http::Response<String> + 
 
 /// The fairing. Build it with the live [`Maintenance`] handle and attach it once.
 #[derive(Clone)]
+#[must_use = "the fairing does nothing until it is attached"]
 pub struct MaintenanceFairing {
     maintenance: Maintenance,
     identity: Option<IdentityHook>,
@@ -274,6 +225,8 @@ impl MaintenanceFairing {
                 ),
             },
             Decision::Bypass(grant) => Answer::Http(grant.to_response().map(Bytes::from)),
+            // Decisions added later come with the adapters of the same release.
+            _ => return,
         };
         req.local_cache(|| Checked {
             reason: None,

@@ -23,6 +23,18 @@ pub enum ClientIpHeader {
     Named(http::HeaderName),
 }
 
+impl ClientIpHeader {
+    /// The header's name as a client sends it (`X-Forwarded-For`, `Forwarded`, or the name
+    /// given).
+    pub fn name(&self) -> &str {
+        match self {
+            ClientIpHeader::XForwardedFor => "X-Forwarded-For",
+            ClientIpHeader::Forwarded => "Forwarded",
+            ClientIpHeader::Named(name) => name.as_str(),
+        }
+    }
+}
+
 /// Whether `ip` lies in one of `networks`. IPv4-mapped IPv6 addresses count as IPv4.
 pub fn in_networks(networks: &[IpNet], ip: IpAddr) -> bool {
     let ip = ip.to_canonical();

@@ -31,6 +31,7 @@ use crate::snapshot::{LiveSite, Snapshot};
 
 /// Why a request was allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllowReason {
     /// No snapshot could be loaded yet and the fail mode is open.
     NoSnapshot,
@@ -126,6 +127,7 @@ impl AllowReason {
 
 /// Why a request was blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BlockReason {
     /// The site is in full maintenance.
     Maintenance,
@@ -155,6 +157,7 @@ impl BlockReason {
 
 /// A refusal: what to answer.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Block {
     /// The status to answer with (the policy's, 503 by default).
     pub status: StatusCode,
@@ -167,6 +170,17 @@ pub struct Block {
 }
 
 impl Block {
+    /// A refusal with `status` for `reason`, no `Retry-After` and no site: for custom answers
+    /// and their tests (a [`Maintenance`](crate::Maintenance) handle makes the real ones).
+    pub fn new(status: StatusCode, reason: BlockReason) -> Self {
+        Block {
+            status,
+            retry_after: None,
+            reason,
+            site: None,
+        }
+    }
+
     /// The site's state, when there is a site.
     pub fn site_state(&self) -> Option<&SiteState> {
         self.site.as_deref().map(LiveSite::state)
@@ -183,6 +197,7 @@ impl Block {
 
 /// The outcome for one request.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Decision {
     /// Let the request through.
     Allow(AllowReason),

@@ -52,6 +52,7 @@ struct Inner {
     /// Whether a request was blocked with no peer address while networks could have let it
     /// pass, and that was logged: once per handle.
     warned_no_peer: AtomicBool,
+    warned_no_forwarded: AtomicBool,
     metrics: Metrics,
     follower: Arc<StateFollower>,
 }
@@ -105,6 +106,7 @@ impl Maintenance {
     ///
     /// Without a bypass signing key in the policy it logs a warning, once per handle: anyone
     /// who can read the database could then mint bypass cookies.
+    #[must_use]
     pub fn new(source: impl MaintenanceSource, policy: Policy) -> Self {
         policy.warn_if_cookies_unsigned();
         Maintenance {
@@ -121,6 +123,7 @@ impl Maintenance {
                 failures: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
                 warned_no_peer: AtomicBool::new(false),
+                warned_no_forwarded: AtomicBool::new(false),
                 metrics: Metrics::register(),
                 follower: Arc::new(StateFollower::new()),
             }),
@@ -178,35 +181,63 @@ impl Maintenance {
         };
         self.inner.metrics.decided(&decision);
         if let Decision::Block(block) = &decision {
-            self.warn_if_no_peer(block, req);
+            self.warn_if_networks_cannot_match(block, req);
         }
         decision
     }
 
-    /// A server that gives the layer no peer address (axum served without
-    /// `into_make_service_with_connect_info`, a hyper service that inserts none) turns every
-    /// internal and allowed network off without a word. Said once, on the first blocked
-    /// request that a network could have let through: the blocked path already renders an
-    /// answer, so the look costs the requests that pass nothing.
-    fn warn_if_no_peer<R: RequestView + ?Sized>(&self, block: &Block, req: &R) {
-        if self.inner.warned_no_peer.load(Ordering::Relaxed) {
+    /// Two set-ups turn every internal and allowed network off without a word, and each is
+    /// said once, on the first blocked request that a network could have let through (the
+    /// blocked path already renders an answer, so the look costs the requests that pass
+    /// nothing):
+    /// - a server that gives the layer no peer address (axum served without
+    ///   `into_make_service_with_connect_info`, a hyper service that inserts none);
+    /// - a trusted proxy that does not send the header the policy reads the client from (the
+    ///   proxy sets `X-Forwarded-For` while the policy names `X-Real-IP`, or sets none).
+    fn warn_if_networks_cannot_match<R: RequestView + ?Sized>(&self, block: &Block, req: &R) {
+        let inner = &self.inner;
+        if inner.warned_no_peer.load(Ordering::Relaxed)
+            && inner.warned_no_forwarded.load(Ordering::Relaxed)
+        {
             return;
         }
-        let networks = !self.inner.policy.internal_networks().is_empty()
+        let policy = &inner.policy;
+        let networks = !policy.internal_networks().is_empty()
             || block
                 .site
                 .as_deref()
                 .is_some_and(|s| !s.networks().is_empty());
-        if networks
-            && req.peer_addr().is_none()
-            && !self.inner.warned_no_peer.swap(true, Ordering::Relaxed)
-        {
-            tracing::warn!(
-                "a request was blocked without a peer address, so internal and allowed networks \
-                 cannot match: on axum serve with `into_make_service_with_connect_info::<SocketAddr>()`; \
-                 with hyper or tower, put the connection's `SocketAddr` (or a `PeerAddr`) in the \
-                 request's extensions; actix-web and rocket give it unless they serve a Unix socket"
-            );
+        if !networks {
+            return;
+        }
+        match req.peer_addr() {
+            None => {
+                if !inner.warned_no_peer.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "a request was blocked without a peer address, so internal and allowed networks \
+                         cannot match: on axum serve with `into_make_service_with_connect_info::<SocketAddr>()`; \
+                         with hyper or tower, put the connection's `SocketAddr` (or a `PeerAddr`) in the \
+                         request's extensions; actix-web and rocket give it unless they serve a Unix socket"
+                    );
+                }
+            }
+            Some(peer) => {
+                let trusted = policy.trusted_proxies();
+                if crate::client_ip::in_networks(trusted, peer)
+                    && crate::client_ip(req, trusted, policy.client_ip_header()).is_none()
+                    && !inner.warned_no_forwarded.swap(true, Ordering::Relaxed)
+                {
+                    let header = policy.client_ip_header().name();
+                    tracing::warn!(
+                        proxy = %peer,
+                        header,
+                        "a request from a trusted proxy was blocked without a readable `{header}` header, \
+                         so internal and allowed networks cannot match: make the proxy send `{header}` \
+                         (nginx: `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`), or name \
+                         the header it sends with `PolicyBuilder::client_ip_header`"
+                    );
+                }
+            }
         }
     }
 

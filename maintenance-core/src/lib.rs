@@ -1,45 +1,4 @@
-//! # maintenance-core
-//!
-//! The framework-free core of maintenance-rs: put web services into maintenance mode from a
-//! shared database, and decide for every request, without any I/O, whether it passes.
-//!
-//! - [`SiteState`], [`Snapshot`]: the sites and their maintenance state, compiled for requests.
-//! - [`Policy`]: what the application decides in code (internal networks, ignored patterns,
-//!   staff, trusted proxies, status, fail mode, bypass cookie).
-//! - [`RequestView`], [`Identity`]: the request and who makes it.
-//! - [`decide`] → [`Decision`]: pure, in the documented order, naming its reason.
-//! - [`blocked_response`], [`BlockedAnswer`]: 503 with `Retry-After`, `Cache-Control:
-//!   no-store`, JSON or HTML; the live handle renders each site's answer once.
-//! - [`MaintenanceSource`], [`MaintenanceStore`], [`MemoryStore`]: where state lives. A
-//!   source is what a server reads (every site, the revision, the change feed); a store adds
-//!   the writes and the audit log, for the CLI and the admin page. Stores for databases are in
-//!   `maintenance-sqlx` and `maintenance-diesel`.
-//! - [`Maintenance`]: the live handle, refreshed in the background, checked on every request.
-//!
-//! The crate root is the application's API. What only store authors need (the contents a
-//! source returns, the change feed, helpers to find sites, the default site's name) is in
-//! [`store`]. What the SQL stores share is in the `maintenance-sql` crate.
-//!
-//! ```
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use std::sync::Arc;
-//! use maintenance_core::{Decision, Identity, Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
-//!
-//! let store = Arc::new(MemoryStore::new());
-//! store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
-//! let policy = Policy::builder().internal_networks(["10.0.0.0/8"]).build().unwrap();
-//! let maintenance = Maintenance::start(store, policy).await;
-//!
-//! let req = http::Request::builder().uri("/").body(()).unwrap();
-//! match maintenance.check(&req, Identity::Anonymous) {
-//!     Decision::Block(block) => {
-//!         let res = maintenance.blocked_response(&block, &req);
-//!         assert_eq!(res.status(), 503);
-//!     }
-//!     other => panic!("expected a block, got {other:?}"),
-//! }
-//! # });
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -79,6 +79,7 @@ pub struct AllowedNetwork {
 ///
 /// Its `Debug` output shows whether a bypass secret is set, never its hash.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SiteState {
     /// The store's identifier of the site.
     pub id: i64,

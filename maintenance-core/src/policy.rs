@@ -280,6 +280,7 @@ impl Policy {
 
 /// Builds a [`Policy`]; every setter is checked in [`PolicyBuilder::build`].
 #[derive(Debug, Clone, Default)]
+#[must_use = "a PolicyBuilder does nothing until `build` is called"]
 pub struct PolicyBuilder {
     internal_networks: Vec<String>,
     ignored_patterns: Option<Vec<String>>,
@@ -864,6 +865,62 @@ mod tests {
             let _ = no_networks.check(&without_peer, crate::Identity::Anonymous);
         });
         assert!(!out.contains("peer address"), "{out}");
+    }
+
+    /// Blocked requests from a trusted proxy that sends no readable client header while
+    /// networks are set: one warning naming the header and the fix; none when the header is
+    /// there, or when the peer is not a trusted proxy.
+    #[test]
+    fn a_trusted_proxy_without_the_client_header_warns_once() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let policy = || {
+            Policy::builder()
+                .internal_networks(["192.0.2.0/24"])
+                .trusted_proxies(["10.0.0.0/8"])
+                .client_ip_header("x-real-ip")
+                .build()
+                .unwrap()
+        };
+        let handle = || {
+            runtime
+                .block_on(crate::testkit::memory_handle(true, policy()))
+                .0
+        };
+        let from = |peer: [u8; 4], header: Option<(&str, &str)>| {
+            let mut req = http::Request::builder().uri("/");
+            if let Some((name, value)) = header {
+                req = req.header(name, value);
+            }
+            let mut req = req.body(()).unwrap();
+            req.extensions_mut().insert(crate::PeerAddr(peer.into()));
+            req
+        };
+        let proxy_sends_xff = from([10, 0, 0, 2], Some(("x-forwarded-for", "203.0.113.9")));
+        let maintenance = handle();
+        let out = logged(|| {
+            for _ in 0..3 {
+                let d = maintenance.check(&proxy_sends_xff, crate::Identity::Anonymous);
+                assert!(matches!(d, crate::Decision::Block(_)));
+            }
+        });
+        assert_eq!(
+            out.matches("without a readable `x-real-ip` header").count(),
+            1,
+            "{out}"
+        );
+        assert!(out.contains("PolicyBuilder::client_ip_header"), "{out}");
+        let proxy_sends_it = from([10, 0, 0, 2], Some(("x-real-ip", "203.0.113.9")));
+        let direct = from([203, 0, 113, 7], None);
+        let maintenance = handle();
+        let out = logged(|| {
+            for req in [&proxy_sends_it, &direct] {
+                let d = maintenance.check(req, crate::Identity::Anonymous);
+                assert!(matches!(d, crate::Decision::Block(_)));
+            }
+        });
+        assert!(!out.contains("readable"), "{out}");
     }
 
     #[test]

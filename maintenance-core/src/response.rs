@@ -320,8 +320,8 @@ fn human_secs(secs: u64) -> String {
 ///
 /// ```
 /// use maintenance_core::{blocked_response, Block, BlockReason, Policy};
-/// let block = Block { status: http::StatusCode::SERVICE_UNAVAILABLE, retry_after: Some(60),
-///     reason: BlockReason::Maintenance, site: None };
+/// let mut block = Block::new(http::StatusCode::SERVICE_UNAVAILABLE, BlockReason::Maintenance);
+/// block.retry_after = Some(60);
 /// let req = http::Request::builder().header("accept", "application/json").body(()).unwrap();
 /// let res = blocked_response(&block, &Policy::default(), &req);
 /// assert_eq!(res.status(), 503);

@@ -163,14 +163,15 @@ pub fn assemble(rows: &[DjangoRow], default_site_id: i64) -> Vec<SiteState> {
     for row in rows {
         let read = match sites.entry(row.site_id) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(Read {
-                site: SiteState {
-                    is_default: row.site_id == default_site_id,
-                    enabled: row.flag == Some(true),
-                    ..SiteState::new(row.site_id, &row.domain)
-                },
-                url_ids: Vec::new(),
-            }),
+            Entry::Vacant(e) => {
+                let mut site = SiteState::new(row.site_id, &row.domain);
+                site.is_default = row.site_id == default_site_id;
+                site.enabled = row.flag == Some(true);
+                e.insert(Read {
+                    site,
+                    url_ids: Vec::new(),
+                })
+            }
         };
         read.site.name.clone_from(&row.name);
         if let (Some(url_id), Some(pattern)) = (row.url_id, &row.pattern) {

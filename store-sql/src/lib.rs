@@ -1,27 +1,4 @@
-//! # maintenance-sql
-//!
-//! What the SQL stores of maintenance-rs share, whatever their driver (maintenance-sqlx on
-//! sqlx, maintenance-diesel on diesel): the stores keep only their driver's SQL and types.
-//!
-//! - [`rows`]: the tables' rows, read into the core's model leniently (a row the core would
-//!   refuse is skipped, or read in its safe form, with a warning naming the table and row id).
-//! - [`engine`]: each write's steps (validate, lock the revision, change, audit, commit) over a
-//!   store's [`Engine`](engine::Engine) and [`WriteTx`](engine::WriteTx);
-//!   [`sql_store!`] implements the core's traits with them.
-//! - [`change_feed`]: the PostgreSQL change feed over `LISTEN`/`NOTIFY`, around a store's
-//!   [`Listen`](change_feed::Listen) calls; [`sqlite_file`]: noticing a SQLite file removed or
-//!   replaced while served; [`migrations`]: the tables' SQL, one copy per backend, and their
-//!   runner; [`startup`]: a server's start-up that survives a database outage.
-//! - [`django`]: django-maintenancemode-2's own tables read as sites, and the digest that
-//!   stands for their revision, for a read-only source beside a Django site.
-//! - `testkit` (feature `testkit`): fresh test databases and `sql_store_conformance_tests!`,
-//!   the cases every SQL store passes on every backend.
-//! - [`url`]: which backend a URL names, whether a store's build includes it, and the URL
-//!   without its password; [`any_store!`] and [`store_error!`] declare a store's enum over its
-//!   backends and its error enum.
-//!
-//! Applications do not use this crate directly: they pick `maintenance-sqlx` or
-//! `maintenance-diesel`.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

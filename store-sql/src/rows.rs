@@ -230,22 +230,20 @@ pub fn assemble_site<'a>(
             }
         })
         .collect();
-    Some(SiteState {
-        id,
-        domain,
-        name: row.name,
-        is_default: row.is_default,
-        enabled: row.enabled,
-        mode,
-        message: row.message,
-        starts_at: row.starts_at,
-        ends_at: row.ends_at,
-        retry_after_secs,
-        scope,
-        ignored_paths,
-        allowed_networks,
-        bypass_secret_hash,
-        updated_at: row.updated_at,
-        updated_by: row.updated_by,
-    })
+    let mut site = SiteState::new(id, domain);
+    site.name = row.name;
+    site.is_default = row.is_default;
+    site.enabled = row.enabled;
+    site.mode = mode;
+    site.message = row.message;
+    site.starts_at = row.starts_at;
+    site.ends_at = row.ends_at;
+    site.retry_after_secs = retry_after_secs;
+    site.scope = scope;
+    site.ignored_paths = ignored_paths;
+    site.allowed_networks = allowed_networks;
+    site.bypass_secret_hash = bypass_secret_hash;
+    site.updated_at = row.updated_at;
+    site.updated_by = row.updated_by;
+    Some(site)
 }

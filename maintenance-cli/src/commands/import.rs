@@ -336,18 +336,17 @@ mod tests {
         enabled: bool,
         ignored: &[(&str, &str)],
     ) -> SiteState {
-        SiteState {
-            is_default: default,
-            enabled,
-            ignored_paths: ignored
-                .iter()
-                .map(|(p, d)| IgnoredPath {
-                    pattern: (*p).to_owned(),
-                    description: (*d).to_owned(),
-                })
-                .collect(),
-            ..SiteState::new(id, domain)
-        }
+        let mut site = SiteState::new(id, domain);
+        site.is_default = default;
+        site.enabled = enabled;
+        site.ignored_paths = ignored
+            .iter()
+            .map(|(p, d)| IgnoredPath {
+                pattern: (*p).to_owned(),
+                description: (*d).to_owned(),
+            })
+            .collect();
+        site
     }
 
     fn ignore(site: SiteRef, pattern: &str, description: &str, update: bool) -> Step {
