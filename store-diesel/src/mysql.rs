@@ -19,7 +19,6 @@ use diesel_async::{
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
 use crate::error::Error;
-use crate::migrations::Migrating;
 use crate::url::redact_url;
 
 /// The connection type of [`MySqlStore`]'s pool.
@@ -181,7 +180,7 @@ impl MySqlStore {
                 waited: MIGRATION_LOCK_TIMEOUT_SECS,
             });
         }
-        run_migrations(&mut conn).await?;
+        crate::migrations::run(&mut conn, DIALECT, BACKEND).await?;
         ensure_rows(&mut conn).await.map_err(query_error)?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
@@ -189,18 +188,6 @@ impl MySqlStore {
             .map_err(query_error)?;
         Ok(())
     }
-}
-
-/// Runs maintenance-sql's migrations on the connection holding the lock.
-async fn run_migrations(conn: &mut Conn) -> Result<(), Error> {
-    let report = maintenance_sql::migrations::run(&mut Migrating(conn), DIALECT)
-        .await
-        .map_err(|source| Error::Migrate {
-            backend: BACKEND,
-            source: Box::new(source),
-        })?;
-    report.log(BACKEND);
-    Ok(())
 }
 
 /// The revision row and the default site, when missing (a fresh database, or rows deleted by

@@ -17,7 +17,6 @@ use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME
 use maintenance_sql::change_feed::{self, Listen, Wake};
 
 use crate::error::Error;
-use crate::migrations::Migrating;
 use crate::url::redact_url;
 
 /// The connection type of [`PgStore`]'s pool.
@@ -145,7 +144,7 @@ impl PgStore {
             .execute(&mut conn)
             .await
             .map_err(query_error)?;
-        run_migrations(&mut conn).await?;
+        crate::migrations::run(&mut conn, DIALECT, BACKEND).await?;
         ensure_rows(&mut conn).await.map_err(query_error)?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
@@ -153,18 +152,6 @@ impl PgStore {
             .map_err(query_error)?;
         Ok(())
     }
-}
-
-/// Runs maintenance-sql's migrations on the connection holding the lock.
-async fn run_migrations(conn: &mut Conn) -> Result<(), Error> {
-    let report = maintenance_sql::migrations::run(&mut Migrating(conn), DIALECT)
-        .await
-        .map_err(|source| Error::Migrate {
-            backend: BACKEND,
-            source: Box::new(source),
-        })?;
-    report.log(BACKEND);
-    Ok(())
 }
 
 /// The revision row and the default site, when missing (a fresh database, or rows deleted by

@@ -30,7 +30,6 @@ use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::sqlite_file::{FileWatch, open_existing};
 
 use crate::error::{BoxError, Error};
-use crate::migrations::Migrating;
 use crate::url::redact_url;
 
 /// The connection type of [`SqliteStore`]'s pool.
@@ -223,13 +222,7 @@ impl SqliteStore {
 async fn migrate_locked(c: &mut Conn) -> Result<(), Error> {
     use diesel::sql_types::Text;
     use diesel_async::RunQueryDsl;
-    let report = maintenance_sql::migrations::run(&mut Migrating(&mut *c), DIALECT)
-        .await
-        .map_err(|source| Error::Migrate {
-            backend: BACKEND,
-            source: Box::new(source),
-        })?;
-    report.log(BACKEND);
+    crate::migrations::run(c, DIALECT, BACKEND).await?;
     diesel::sql_query(
         "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) ON CONFLICT (id) DO NOTHING",
     )

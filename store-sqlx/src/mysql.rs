@@ -175,7 +175,7 @@ impl MySqlStore {
                 waited: MIGRATION_LOCK_TIMEOUT_SECS,
             });
         }
-        let report = migrations::run(&mut Migrating(&mut conn), Dialect::MySql)
+        let report = migrations::run(&mut Migrating::<MySql>(&mut conn), Dialect::MySql)
             .await
             .map_err(|source| Error::Migrate {
                 backend: BACKEND,

@@ -106,7 +106,7 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<(), Error> {
         backend: BACKEND,
         source,
     };
-    let report = migrations::run(&mut Migrating(&mut *conn), Dialect::Postgres)
+    let report = migrations::run(&mut Migrating::<Postgres>(&mut *conn), Dialect::Postgres)
         .await
         .map_err(|source| Error::Migrate {
             backend: BACKEND,

@@ -109,7 +109,7 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(query_error)?;
-        let report = migrations::run(&mut Migrating(&mut *tx), Dialect::Sqlite)
+        let report = migrations::run(&mut Migrating::<sqlx::Sqlite>(&mut *tx), Dialect::Sqlite)
             .await
             .map_err(|source| Error::Migrate {
                 backend: BACKEND,

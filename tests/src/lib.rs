@@ -16,3 +16,9 @@ pub mod databases;
 pub mod django;
 pub mod faults;
 pub mod http;
+
+/// The workspace README's Rust examples, compiled as doctests so they cannot drift from the
+/// API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadme;
