@@ -53,7 +53,7 @@ def fail(message):
 
 
 # ---------------------------------------------------------------------------------------------
-# The backends: how to reach the server with its client, and the seeding SQL.
+# The backends: how to reach the server with its client, and django-maintenancemode-2ing SQL.
 
 
 class Backend:

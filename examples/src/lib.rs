@@ -4,7 +4,7 @@
 //! Routes: `/` ("This is the home view."), `/ignored-page/` ("Ignored"), `/admin/login/`
 //! (GET: a form; POST `username`, `password`: sets a session cookie), `/api/items` (JSON;
 //! POST adds an item), `/healthz` (`ok`, for load balancers) and `/metrics` (Prometheus text).
-//! The policy ignores `^admin` like the seed, and `/healthz` and `/metrics`, which are never
+//! The policy ignores `^admin` like django-maintenancemode-2, and `/healthz` and `/metrics`, which are never
 //! blocked.
 //!
 //! The demo accounts `staff`/`staff`, `super`/`super` and `user`/`user` exist for the demo
@@ -52,7 +52,7 @@ pub struct Config {
     /// `MAINTENANCE_POLL_MS`: how often the revision is polled (default 250).
     pub poll_interval: Duration,
     /// `UNKNOWN_HOST`: what a host that names no site gets, `default` (the default site, as
-    /// the seed) or `strictest` (blocked while any site is in maintenance).
+    /// django-maintenancemode-2) or `strictest` (blocked while any site is in maintenance).
     pub unknown_host: UnknownHost,
     /// `BYPASS_SIGNING_KEY`: the key bypass cookies are signed with, the same on every server
     /// (e.g. `openssl rand -hex 32`). Without one, anyone who can read the database can mint
@@ -317,7 +317,7 @@ impl Config {
         Ok(c)
     }
 
-    /// The policy: the seed's defaults plus these settings.
+    /// The policy: django-maintenancemode-2's defaults plus these settings.
     pub fn policy(&self) -> Result<Policy, ConfigError> {
         let mut builder = Policy::builder()
             .ignored_patterns(IGNORED_PATTERNS)
@@ -393,7 +393,7 @@ impl Config {
     }
 }
 
-/// The patterns the test projects ignore on every site: the seed's `^admin`, the health check,
+/// The patterns the test projects ignore on every site: django-maintenancemode-2's `^admin`, the health check,
 /// the metrics, and the gRPC health service of `testproject-tonic`.
 pub const IGNORED_PATTERNS: [&str; 4] = [
     "^admin",

@@ -24,7 +24,7 @@ struct Login {
 }
 
 /// Rocket routes `/a` and `/a/` alike (its route URIs cannot end with a slash); the other
-/// servers serve these pages at the path with the slash only, as the seed did. This guard
+/// servers serve these pages at the path with the slash only, as django-maintenancemode-2 did. This guard
 /// forwards requests without it, so they get 404 here too.
 struct WithSlash;
 

@@ -39,7 +39,7 @@ async fn cli_change_reaches_the_server(backend: Backend, test: &str) {
     let res = http.get(&home).send().await.unwrap();
     assert_eq!(res.headers()["retry-after"], "30");
     assert!(res.text().await.unwrap().contains("Upgrading"));
-    // The seed's admin pattern still passes.
+    // django-maintenancemode-2's admin pattern still passes.
     let login = http
         .get(format!("{app}/admin/login/"))
         .send()

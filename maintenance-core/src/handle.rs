@@ -253,7 +253,7 @@ impl Maintenance {
     }
 
     /// The answer to a blocked request in the form `req` asks for ([`crate::answer_format`]:
-    /// HTML or a redirect, the seed's JSON, RFC 9457, gRPC), rendered by the policy once per
+    /// HTML or a redirect, django-maintenancemode-2's JSON, RFC 9457, gRPC), rendered by the policy once per
     /// site state and shared (see [`BlockedAnswer`]).
     pub fn blocked_answer<R: RequestView + ?Sized>(&self, block: &Block, req: &R) -> BlockedAnswer {
         let cache = block

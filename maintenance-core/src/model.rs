@@ -17,7 +17,7 @@ use crate::validate;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
-    /// Every request is blocked (the seed's behaviour).
+    /// Every request is blocked (django-maintenancemode-2's behaviour).
     #[default]
     Full,
     /// Safe methods (`GET`, `HEAD`, `OPTIONS`) pass, writes are blocked.
@@ -57,7 +57,7 @@ impl FromStr for Mode {
     }
 }
 
-/// An ignored path pattern of a site (the seed's `IgnoredURL`).
+/// An ignored path pattern of a site (django-maintenancemode-2's `IgnoredURL`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IgnoredPath {
     /// The regular expression, matched at the start of the path without its leading `/`.
@@ -89,7 +89,7 @@ pub struct SiteState {
     pub name: String,
     /// Whether requests for unknown hosts use this site.
     pub is_default: bool,
-    /// The maintenance flag (the seed's `is_being_performed`).
+    /// The maintenance flag (django-maintenancemode-2's `is_being_performed`).
     pub enabled: bool,
     /// Full or read-only maintenance.
     pub mode: Mode,

@@ -1,4 +1,4 @@
-//! Ignored-path patterns with the seed's meaning.
+//! Ignored-path patterns with django-maintenancemode-2's meaning.
 //!
 //! A pattern is a regular expression matched at the *start* of the request path without its
 //! leading `/` (Python's `re.match` on `request.path_info[1:]`), so `^ignored-page/$` exempts
@@ -571,7 +571,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_meaning_is_kept() {
+    fn django_meaning_is_kept() {
         let s = set(&["^ignored-page/$"]);
         assert!(matches(&s, "/ignored-page/"));
         assert!(!matches(&s, "/ignored-page/x"));

@@ -1,4 +1,4 @@
-//! The policy: what the application decides in code (the seed's settings, and ours).
+//! The policy: what the application decides in code (django-maintenancemode-2's settings, and ours).
 //!
 //! The database says *whether* a site is in maintenance; the policy says who still gets
 //! through and how the refusal looks. Build it with [`Policy::builder`], which checks every
@@ -28,7 +28,7 @@ pub enum FailMode {
 /// What a request gets when its host names no site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnknownHost {
-    /// The default site's state, as the seed does (it knows one site per process). A client
+    /// The default site's state, as django-maintenancemode-2 does (it knows one site per process). A client
     /// that sends a made-up host is treated like one of the default site: while only another
     /// site is in maintenance, it reaches the application.
     #[default]
@@ -113,7 +113,7 @@ impl Redirect {
     }
 }
 
-/// The default text shown to blocked users (the seed's `error_description`).
+/// The default text shown to blocked users (django-maintenancemode-2's `error_description`).
 pub const DEFAULT_MESSAGE: &str = "Sorry, the service is temporarily down for maintenance";
 
 /// The checked policy. Cheap to share: put it in the [`crate::Maintenance`] handle.
@@ -142,7 +142,7 @@ pub struct Policy {
 }
 
 impl Default for Policy {
-    /// The seed's defaults: no internal networks, `^admin` ignored, staff pass, 503.
+    /// django-maintenancemode-2's defaults: no internal networks, `^admin` ignored, staff pass, 503.
     fn default() -> Self {
         Policy {
             internal_networks: Vec::new(),
@@ -189,15 +189,15 @@ impl Policy {
         PolicyBuilder::default()
     }
 
-    /// Networks whose clients always pass (the seed's `INTERNAL_IPS`).
+    /// Networks whose clients always pass (django-maintenancemode-2's `INTERNAL_IPS`).
     pub fn internal_networks(&self) -> &[IpNet] {
         &self.internal_networks
     }
-    /// Patterns ignored on every site (the seed's `MAINTENANCE_ADMIN_IGNORED_URLS`).
+    /// Patterns ignored on every site (django-maintenancemode-2's `MAINTENANCE_ADMIN_IGNORED_URLS`).
     pub fn ignored_patterns(&self) -> &[String] {
         self.ignored.patterns()
     }
-    /// Whether staff are blocked too (the seed's `MAINTENANCE_BLOCK_STAFF`).
+    /// Whether staff are blocked too (django-maintenancemode-2's `MAINTENANCE_BLOCK_STAFF`).
     pub fn block_staff(&self) -> bool {
         self.block_staff
     }
@@ -319,7 +319,7 @@ impl PolicyBuilder {
         self
     }
 
-    /// Replaces the patterns ignored on every site (default: `^admin`, as the seed).
+    /// Replaces the patterns ignored on every site (default: `^admin`, as django-maintenancemode-2).
     ///
     /// ```
     /// use maintenance_core::Policy;
@@ -681,7 +681,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_the_seeds() {
+    fn defaults_are_django_maintenancemodes() {
         let p = Policy::default();
         assert_eq!(p.ignored_patterns(), ["^admin"]);
         assert!(!p.block_staff());

@@ -22,7 +22,7 @@ use crate::request::RequestView;
 pub enum AnswerFormat {
     /// An HTML page (or, when the policy says so, a redirect to a status page).
     Html,
-    /// The seed's JSON.
+    /// django-maintenancemode-2's JSON.
     Json,
     /// RFC 9457 `application/problem+json`.
     Problem,
@@ -63,9 +63,9 @@ impl AnswerFormat {
 
 /// How the client wants to be answered:
 /// - a gRPC request (`Content-Type: application/grpc...`) gets a gRPC answer;
-/// - a JSON `Content-Type` (the seed's rule, parameters allowed) gets the seed's JSON;
+/// - a JSON `Content-Type` (django-maintenancemode-2's rule, parameters allowed) gets django-maintenancemode-2's JSON;
 /// - an `Accept` that prefers `application/problem+json` to JSON and HTML gets RFC 9457;
-/// - an `Accept` that prefers JSON to HTML gets the seed's JSON;
+/// - an `Accept` that prefers JSON to HTML gets django-maintenancemode-2's JSON;
 /// - everything else gets HTML.
 ///
 /// ```
@@ -138,7 +138,7 @@ fn grpc_format(ty: &str) -> Option<AnswerFormat> {
     }
 }
 
-/// Whether the client should get JSON (the seed's or RFC 9457's): see [`answer_format`].
+/// Whether the client should get JSON (django-maintenancemode-2's or RFC 9457's): see [`answer_format`].
 ///
 /// ```
 /// use maintenance_core::wants_json;
@@ -189,7 +189,7 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// The JSON body: the seed's fields plus `message`, `retry_after` and `mode`.
+/// The JSON body: django-maintenancemode-2's fields plus `message`, `retry_after` and `mode`.
 pub fn json_body(block: &Block, policy: &Policy) -> String {
     json!({
         "code": block.status.as_u16(),
@@ -470,7 +470,7 @@ impl BlockedAnswer {
         }
     }
 
-    /// Whether the body is JSON (the seed's or RFC 9457's).
+    /// Whether the body is JSON (django-maintenancemode-2's or RFC 9457's).
     pub fn is_json(&self) -> bool {
         matches!(self.format, AnswerFormat::Json | AnswerFormat::Problem)
     }
@@ -687,7 +687,7 @@ mod tests {
     }
 
     #[test]
-    fn json_body_has_the_seeds_fields() {
+    fn json_body_has_django_maintenancemode_fields() {
         let res = blocked_response(
             &block(Some("Back at 5"), Some(120)),
             &Policy::default(),

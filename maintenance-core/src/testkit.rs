@@ -497,7 +497,12 @@ pub async fn invalid_writes_are_refused_and_change_nothing(store: &dyn Maintenan
 pub async fn ignored_paths_are_added_and_removed(store: &dyn MaintenanceStore) {
     let site = SiteRef::Default;
     store
-        .add_ignored_path(&site, "^ignored-page/$", "from the seed", "t")
+        .add_ignored_path(
+            &site,
+            "^ignored-page/$",
+            "from django-maintenancemode-2",
+            "t",
+        )
         .await
         .expect("add");
     store
@@ -517,7 +522,7 @@ pub async fn ignored_paths_are_added_and_removed(store: &dyn MaintenanceStore) {
     assert_eq!(
         got,
         [
-            ("^ignored-page/$", "from the seed"),
+            ("^ignored-page/$", "from django-maintenancemode-2"),
             ("^api/health", "load balancer")
         ]
     );
@@ -1319,7 +1324,7 @@ pub async fn memory_handle(
 /// `/_maintenance/bypass/s3cret`.
 pub const BYPASS_SECRET: &str = "s3cret";
 
-/// One blocked answer of each kind, named: a page with `Refresh`, a redirect, the seed's JSON,
+/// One blocked answer of each kind, named: a page with `Refresh`, a redirect, django-maintenancemode-2's JSON,
 /// RFC 9457, gRPC and gRPC-Web, all with `Retry-After`. Adapters check that their responses
 /// carry exactly [`crate::BlockedAnswer::headers`].
 pub async fn blocked_answers_of_every_kind() -> Vec<(&'static str, crate::BlockedAnswer)> {

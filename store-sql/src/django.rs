@@ -6,8 +6,8 @@
 //! `maintenancemode_ignoredurl(id, maintenance_id, pattern, description)`. Each Django site
 //! reads as a site by its domain; the one whose id is the Django `SITE_ID` is the default site;
 //! `is_being_performed` is the flag (a site without a `Maintenance` row is not in maintenance,
-//! as the seed says); each `IgnoredURL` is an ignored pattern with its description, with the
-//! seed's meaning (a regex matched at the start of the path without its leading `/`).
+//! as django-maintenancemode-2 says); each `IgnoredURL` is an ignored pattern with its description, with
+//! django-maintenancemode-2's meaning (a regex matched at the start of the path without its leading `/`).
 //!
 //! The tables have no revision, so a digest stands for one, which any change to the three
 //! tables changes: computed by the server ([`digest_sql`]) on PostgreSQL and MySQL, over the

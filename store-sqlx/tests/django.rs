@@ -83,7 +83,7 @@ async fn until_blocked(maintenance: &Maintenance, host: &str, path: &str, want: 
     panic!("{host}{path}: still blocked = {}", !want);
 }
 
-async fn reads_the_seeds_tables<D: TestDriver>(ddl: [&str; 3]) {
+async fn reads_django_maintenancemode_tables<D: TestDriver>(ddl: [&str; 3]) {
     let Some((db, raw)) = django_database::<D>(ddl).await else {
         return;
     };
@@ -265,8 +265,8 @@ macro_rules! django_source_tests {
             type D = Sqlx<$store>;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn reads_the_seeds_tables() {
-                super::reads_the_seeds_tables::<D>($ddl).await;
+            async fn reads_django_maintenancemode_tables() {
+                super::reads_django_maintenancemode_tables::<D>($ddl).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -506,7 +506,7 @@ macro_rules! http_conformance_tests {
 pub mod cases {
     use super::*;
 
-    /// Seed: the home page answers 200 when maintenance is off.
+    /// django-maintenancemode-2's testproject: the home page answers 200 when maintenance is off.
     pub async fn home_page_is_served_when_off(server: Server) {
         let site = start(server, |_| {}).await;
         let res = client().get(site.url("/")).send().await.expect("get");
@@ -514,7 +514,7 @@ pub mod cases {
         assert_eq!(res.text().await.expect("body"), "This is the home view.");
     }
 
-    /// Seed: 503 with "Temporarily unavailable" when on.
+    /// django-maintenancemode-2's testproject: 503 with "Temporarily unavailable" when on.
     pub async fn maintenance_answers_503_with_the_page(server: Server) {
         let site = start(server, |_| {}).await;
         site.change(&StateChange::turn_on().message("Upgrading the <database>"))
@@ -533,7 +533,7 @@ pub mod cases {
         assert!(body.contains("Upgrading the &lt;database&gt;"), "{body}");
     }
 
-    /// Seed: a logged-in user who is not staff gets 503.
+    /// django-maintenancemode-2's testproject: a logged-in user who is not staff gets 503.
     pub async fn logged_in_user_is_blocked(server: Server) {
         let site = start(server, |_| {}).await;
         site.turn_on().await;
@@ -543,7 +543,7 @@ pub mod cases {
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
-    /// Seed: staff get 200, and 503 with `BLOCK_STAFF=1`.
+    /// django-maintenancemode-2's testproject: staff get 200, and 503 with `BLOCK_STAFF=1`.
     pub async fn staff_passes_unless_block_staff(server: Server) {
         let site = start(server, |_| {}).await;
         site.turn_on().await;
@@ -563,7 +563,7 @@ pub mod cases {
         );
     }
 
-    /// Seed: a superuser always gets 200, even with `BLOCK_STAFF=1`.
+    /// django-maintenancemode-2's testproject: a superuser always gets 200, even with `BLOCK_STAFF=1`.
     pub async fn superuser_always_passes(server: Server) {
         let site = start(server, |c| c.block_staff = true).await;
         site.turn_on().await;
@@ -575,7 +575,7 @@ pub mod cases {
         );
     }
 
-    /// Seed: a client in `INTERNAL_IPS` gets 200; others get 503.
+    /// django-maintenancemode-2's testproject: a client in `INTERNAL_IPS` gets 200; others get 503.
     pub async fn internal_ips_pass(server: Server) {
         // Listening on both stacks: 127.0.0.1 is internal, ::1 is not.
         let site = start_on(server, "[::]:0", |c| {
@@ -595,7 +595,7 @@ pub mod cases {
         assert_eq!(v4.text().await.expect("body"), "This is the home view.");
     }
 
-    /// Seed: `/ignored-page/` answers 200 once `^ignored-page/$` is added.
+    /// django-maintenancemode-2's testproject: `/ignored-page/` answers 200 once `^ignored-page/$` is added.
     pub async fn ignored_page_passes_after_its_pattern_is_added(server: Server) {
         let site = start(server, |_| {}).await;
         site.turn_on().await;
@@ -607,7 +607,7 @@ pub mod cases {
             .add_ignored_path(
                 &SiteRef::Default,
                 "^ignored-page/$",
-                "seed test",
+                "django-maintenancemode-2 test",
                 "conformance",
             )
             .await
@@ -629,7 +629,7 @@ pub mod cases {
         );
     }
 
-    /// Seed: `/admin/login/` stays reachable (the policy ignores `^admin`).
+    /// django-maintenancemode-2's testproject: `/admin/login/` stays reachable (the policy ignores `^admin`).
     pub async fn admin_login_is_reachable(server: Server) {
         let site = start(server, |_| {}).await;
         site.turn_on().await;
@@ -728,7 +728,7 @@ pub mod cases {
         );
     }
 
-    /// RFC 9457: `Accept: application/problem+json` gets a problem document; the seed's JSON
+    /// RFC 9457: `Accept: application/problem+json` gets a problem document; django-maintenancemode-2's JSON
     /// stays for `application/json`.
     pub async fn problem_json_for_clients_that_ask(server: Server) {
         let site = start(server, |_| {}).await;
@@ -754,14 +754,14 @@ pub mod cases {
         assert_eq!(v["status"], 503, "{v}");
         assert_eq!(v["detail"], "Back soon", "{v}");
         assert_eq!(v["retry_after"], 300, "{v}");
-        let seed = client()
+        let dmm = client()
             .get(site.url("/api/items"))
             .header("accept", "application/json")
             .send()
             .await
             .expect("get");
-        assert_eq!(seed.headers()["content-type"], "application/json");
-        let v: serde_json::Value = seed.json().await.expect("json");
+        assert_eq!(dmm.headers()["content-type"], "application/json");
+        let v: serde_json::Value = dmm.json().await.expect("json");
         assert_eq!(v["error"], "temporarily_unavailable", "{v}");
     }
 

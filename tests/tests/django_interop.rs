@@ -81,7 +81,7 @@ async fn obeys_the_django_admin(server: Server, db: impl Future<Output = Option<
         StatusCode::OK
     );
     assert_eq!(status(&client, &served, home, "/ignored-page/").await, on);
-    // The seed's admin pattern, `^admin`, is in the test project's policy.
+    // django-maintenancemode-2's admin pattern, `^admin`, is in the test project's policy.
     assert_eq!(
         status(&client, &served, home, "/admin/login/").await,
         StatusCode::OK

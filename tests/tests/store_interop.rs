@@ -102,9 +102,14 @@ async fn round_trip(
     )
     .await
     .unwrap();
-    sqlx.add_ignored_path(&site, "^ignored-page/$", "from the seed", "bob")
-        .await
-        .unwrap();
+    sqlx.add_ignored_path(
+        &site,
+        "^ignored-page/$",
+        "from django-maintenancemode-2",
+        "bob",
+    )
+    .await
+    .unwrap();
     sqlx.add_ignored_path(&site, "^api/health", "probes — ü", "bob")
         .await
         .unwrap();

@@ -10,13 +10,13 @@ use crate::*;
 
 mod bypass;
 mod decision;
+mod django_testproject;
 mod handle;
 mod methods;
 mod networks;
 mod paths;
 mod properties;
 mod scope;
-mod seed;
 mod sites;
 
 fn t(secs: i64) -> DateTime<Utc> {

@@ -48,7 +48,7 @@ fn ignored_patterns_keep_their_trailing_slash_unless_the_router_ignores_it() {
         });
     }
     let snap = snap(vec![s]);
-    let seed = Policy::default();
+    let default_policy = Policy::default();
     let insensitive = Policy::builder()
         .trailing_slash_insensitive(true)
         .build()
@@ -63,11 +63,11 @@ fn ignored_patterns_keep_their_trailing_slash_unless_the_router_ignores_it() {
         ("/prefix/x/", true, true),
         ("/other/", false, false),
     ];
-    for (path, by_seed, by_insensitive) in cases {
+    for (path, by_default, by_insensitive) in cases {
         let exempt = |p: &Policy| {
             allowed(&run_anon(&snap, p, &Req::get(path))) == Some(AllowReason::IgnoredPath)
         };
-        assert_eq!(exempt(&seed), by_seed, "{path}");
+        assert_eq!(exempt(&default_policy), by_default, "{path}");
         assert_eq!(exempt(&insensitive), by_insensitive, "{path} (insensitive)");
     }
 }

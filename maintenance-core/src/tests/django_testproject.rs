@@ -1,4 +1,4 @@
-//! The seed's testproject, one case each: off, on, staff, superuser, internal addresses,
+//! django-maintenancemode-2's testproject, one case each: off, on, staff, superuser, internal addresses,
 //! ignored pages, the admin, no site.
 
 use super::*;
