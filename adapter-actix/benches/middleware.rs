@@ -1,5 +1,5 @@
 //! The middleware's cost in-process: the same actix-web app with and without
-//! `MaintenanceMiddleware`, requests driven through the service on one thread (actix's test
+//! `MaintenanceMode`, requests driven through the service on one thread (actix's test
 //! service, no sockets). The cases are the core testkit's `ServingCase`s: `bare` (no
 //! middleware) against `off` (the middleware, the site not in maintenance), and the answers
 //! while in maintenance (blocked, ignored path, 50 patterns and 20 networks, bypass cookie).
@@ -13,7 +13,7 @@ use actix_web::middleware::Condition;
 use actix_web::test::{TestRequest, init_service, read_body};
 use actix_web::{App, HttpResponse, web};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use maintenance_actix::MaintenanceMiddleware;
+use maintenance_actix::MaintenanceMode;
 use maintenance_core::testkit::{
     SERVING_ACCEPT, SERVING_HOST, SERVING_PEER, ServingCase, serving_case,
 };
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
         // `Condition` keeps one app type; for `bare` the middleware is built but never runs.
         let maintenance =
             maintenance.unwrap_or_else(|| Maintenance::new(MemoryStore::new(), Policy::default()));
-        let middleware = MaintenanceMiddleware::new(maintenance).with_identity(|req| {
+        let middleware = MaintenanceMode::new(maintenance).with_identity(|req| {
             match req.headers().get("cookie").map(|v| v.as_bytes()) {
                 Some(b"session=staff") => Identity::Staff,
                 _ => Identity::Anonymous,

@@ -25,16 +25,16 @@ type BlockedHook = Arc<dyn Fn(&Block, &HttpRequest) -> HttpResponse + Send + Syn
 /// and `.wrap(middleware.clone())` in each worker's `App`.
 #[derive(Clone)]
 #[must_use = "the middleware does nothing until the App wraps it"]
-pub struct MaintenanceMiddleware {
+pub struct MaintenanceMode {
     maintenance: Maintenance,
     identity: Option<IdentityHook>,
     blocked: Option<BlockedHook>,
     allow_reason: bool,
 }
 
-impl fmt::Debug for MaintenanceMiddleware {
+impl fmt::Debug for MaintenanceMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MaintenanceMiddleware")
+        f.debug_struct("MaintenanceMode")
             .field("maintenance", &self.maintenance)
             .field("identity_hook", &self.identity.is_some())
             .field("blocked_hook", &self.blocked.is_some())
@@ -43,19 +43,19 @@ impl fmt::Debug for MaintenanceMiddleware {
     }
 }
 
-impl MaintenanceMiddleware {
+impl MaintenanceMode {
     /// A middleware deciding with `maintenance`; every request is anonymous until
-    /// [`MaintenanceMiddleware::with_identity`] says otherwise.
+    /// [`MaintenanceMode::with_identity`] says otherwise.
     ///
     /// ```
-    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_actix::MaintenanceMode;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
     /// let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
-    /// let middleware = MaintenanceMiddleware::new(maintenance);
+    /// let middleware = MaintenanceMode::new(maintenance);
     /// let app = actix_web::App::new().wrap(middleware);
     /// ```
     pub fn new(maintenance: Maintenance) -> Self {
-        MaintenanceMiddleware {
+        MaintenanceMode {
             maintenance,
             identity: None,
             blocked: None,
@@ -71,13 +71,13 @@ impl MaintenanceMiddleware {
     /// most once per request.
     ///
     /// ```
-    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_actix::MaintenanceMode;
     /// # use maintenance_core::{Identity, Maintenance, MemoryStore, Policy};
     /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// use actix_web::HttpMessage;
     /// #[derive(Clone)]
     /// struct Claims { staff: bool }
-    /// let middleware = MaintenanceMiddleware::new(maintenance).with_identity(|req| {
+    /// let middleware = MaintenanceMode::new(maintenance).with_identity(|req| {
     ///     match req.extensions().get::<Claims>() {
     ///         Some(c) if c.staff => Identity::Staff,
     ///         _ => Identity::Anonymous,
@@ -95,12 +95,12 @@ impl MaintenanceMiddleware {
     /// Replaces the blocked response (the default is the policy's JSON or HTML page).
     ///
     /// ```
-    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_actix::MaintenanceMode;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
     /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// use actix_web::HttpResponse;
     /// use actix_web::http::StatusCode;
-    /// let middleware = MaintenanceMiddleware::new(maintenance).with_blocked_response(|block, _req| {
+    /// let middleware = MaintenanceMode::new(maintenance).with_blocked_response(|block, _req| {
     ///     let status = StatusCode::from_u16(block.status.as_u16())
     ///         .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     ///     HttpResponse::build(status).body("Down for maintenance, back soon.")
@@ -121,7 +121,7 @@ impl MaintenanceMiddleware {
     /// requests that pass.
     ///
     /// ```
-    /// # use maintenance_actix::MaintenanceMiddleware;
+    /// # use maintenance_actix::MaintenanceMode;
     /// # use maintenance_core::{Maintenance, MemoryStore, Policy};
     /// # let maintenance = Maintenance::new(MemoryStore::new(), Policy::default());
     /// use actix_web::web;
@@ -133,7 +133,7 @@ impl MaintenanceMiddleware {
     ///     }
     /// }
     /// let app = actix_web::App::new()
-    ///     .wrap(MaintenanceMiddleware::new(maintenance).with_allow_reason())
+    ///     .wrap(MaintenanceMode::new(maintenance).with_allow_reason())
     ///     .route("/", web::get().to(home));
     /// ```
     pub fn with_allow_reason(mut self) -> Self {
@@ -147,34 +147,45 @@ impl MaintenanceMiddleware {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for MaintenanceMiddleware
+impl<S, B> Transform<S, ServiceRequest> for MaintenanceMode
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Transform = MaintenanceMiddlewareService<S>;
+    type Transform = MaintenanceModeMiddleware<S>;
     type InitError = ();
     type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        std::future::ready(Ok(MaintenanceMiddlewareService {
+        std::future::ready(Ok(MaintenanceModeMiddleware {
             service: Rc::new(service),
             config: self.clone(),
         }))
     }
 }
 
+/// The middleware's name in 0.1.
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `MaintenanceMode`: after actix-web's convention, the `Transform` carries the feature's name and `*Middleware` is its service"
+)]
+pub type MaintenanceMiddleware = MaintenanceMode;
+
+/// The middleware service's name in 0.1.
+#[deprecated(since = "0.2.0", note = "renamed `MaintenanceModeMiddleware`")]
+pub type MaintenanceMiddlewareService<S> = MaintenanceModeMiddleware<S>;
+
 /// The service the middleware wraps around the application.
-pub struct MaintenanceMiddlewareService<S> {
+pub struct MaintenanceModeMiddleware<S> {
     service: Rc<S>,
-    config: MaintenanceMiddleware,
+    config: MaintenanceMode,
 }
 
-impl<S> fmt::Debug for MaintenanceMiddlewareService<S> {
+impl<S> fmt::Debug for MaintenanceModeMiddleware<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MaintenanceMiddlewareService")
+        f.debug_struct("MaintenanceModeMiddleware")
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -188,7 +199,7 @@ pub type ResponseFuture<F, B> = Either<
     Ready<Result<ServiceResponse<EitherBody<B>>, Error>>,
 >;
 
-impl<S, B> Service<ServiceRequest> for MaintenanceMiddlewareService<S>
+impl<S, B> Service<ServiceRequest> for MaintenanceModeMiddleware<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,

@@ -51,7 +51,7 @@ async fn text<B: MessageBody>(res: ServiceResponse<B>) -> String {
 async fn blocked_requests_never_reach_the_inner_service() {
     let (m, _) = handle(true, Policy::default()).await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let app = counting_app!(MaintenanceMiddleware::new(m), hits.clone());
+    let app = counting_app!(MaintenanceMode::new(m), hits.clone());
     for method in ["GET", "POST", "HEAD", "OPTIONS"] {
         let req = TestRequest::default()
             .method(method.parse().unwrap())
@@ -69,7 +69,7 @@ async fn blocked_requests_never_reach_the_inner_service() {
 async fn allowed_requests_carry_the_decision() {
     let (m, _) = handle(false, Policy::default()).await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let app = counting_app!(MaintenanceMiddleware::new(m), hits.clone());
+    let app = counting_app!(MaintenanceMode::new(m), hits.clone());
     let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
     assert_eq!(res.status(), 200);
     assert_eq!(text(res).await, "home not_in_maintenance");
@@ -79,7 +79,7 @@ async fn allowed_requests_carry_the_decision() {
 #[actix_web::test]
 async fn without_allow_reason_the_extensions_are_left_alone() {
     let (m, _) = handle(false, Policy::default()).await;
-    let app = counting_app!(raw MaintenanceMiddleware::new(m), Arc::default());
+    let app = counting_app!(raw MaintenanceMode::new(m), Arc::default());
     let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
     assert_eq!(res.status(), 200);
     assert_eq!(text(res).await, "home -");
@@ -88,7 +88,7 @@ async fn without_allow_reason_the_extensions_are_left_alone() {
 #[actix_web::test]
 async fn identity_hook_runs_only_when_the_decision_needs_it() {
     let counted = |m: Maintenance, calls: Arc<AtomicUsize>| {
-        MaintenanceMiddleware::new(m).with_identity(move |_| {
+        MaintenanceMode::new(m).with_identity(move |_| {
             calls.fetch_add(1, Ordering::SeqCst);
             Identity::Anonymous
         })
@@ -126,7 +126,7 @@ async fn identity_hook_runs_only_when_the_decision_needs_it() {
 async fn identity_hook_lets_staff_through() {
     let (m, _) = handle(true, Policy::default()).await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let middleware = MaintenanceMiddleware::new(m).with_identity(|req| {
+    let middleware = MaintenanceMode::new(m).with_identity(|req| {
         if req.headers().contains_key("x-staff") {
             Identity::Staff
         } else {
@@ -147,7 +147,7 @@ async fn identity_hook_lets_staff_through() {
 #[actix_web::test]
 async fn peer_address_is_the_connection_not_a_header() {
     let (m, _) = handle(true, internal_test_net_policy()).await;
-    let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
+    let app = counting_app!(MaintenanceMode::new(m), Arc::default());
     let req = TestRequest::get()
         .uri("/")
         .peer_addr("192.0.2.7:5555".parse().unwrap())
@@ -177,7 +177,7 @@ async fn peer_address_is_the_connection_not_a_header() {
 async fn bypass_link_sets_a_cookie_that_passes() {
     let (m, _) = memory_handle_with_bypass().await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let app = counting_app!(MaintenanceMiddleware::new(m), hits.clone());
+    let app = counting_app!(MaintenanceMode::new(m), hits.clone());
     let req = TestRequest::get()
         .uri("/_maintenance/bypass/s3cret")
         .to_request();
@@ -204,7 +204,7 @@ async fn bypass_link_sets_a_cookie_that_passes() {
 async fn custom_blocked_response_is_used() {
     let (m, _) = handle(true, Policy::default()).await;
     let hits = Arc::new(AtomicUsize::new(0));
-    let middleware = MaintenanceMiddleware::new(m).with_blocked_response(|block, req| {
+    let middleware = MaintenanceMode::new(m).with_blocked_response(|block, req| {
         HttpResponse::build(StatusCode::from_u16(block.status.as_u16()).unwrap()).body(format!(
             "custom {} {}",
             block.status.as_u16(),
@@ -221,7 +221,7 @@ async fn custom_blocked_response_is_used() {
 #[actix_web::test]
 async fn json_with_retry_after_for_api_clients() {
     let (m, _) = memory_handle_retrying_after(120).await;
-    let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
+    let app = counting_app!(MaintenanceMode::new(m), Arc::default());
     let req = TestRequest::get()
         .uri("/")
         .insert_header(("accept", "application/json"))
@@ -237,7 +237,7 @@ async fn json_with_retry_after_for_api_clients() {
 #[actix_web::test]
 async fn sites_are_chosen_by_host_header() {
     let (m, _) = memory_handle_with_shop_down().await;
-    let app = counting_app!(MaintenanceMiddleware::new(m), Arc::default());
+    let app = counting_app!(MaintenanceMode::new(m), Arc::default());
     let for_host = |host: &str| {
         TestRequest::get()
             .uri("/")
@@ -317,16 +317,12 @@ async fn middleware_on_a_scope_matches_the_whole_path() {
     // The policy ignores `^admin`; under `web::scope("/shop")` the middleware must still see
     // `/shop/admin`, not `/admin`, so that it is blocked.
     let (m, _) = handle(true, Policy::default()).await;
-    let app = init_service(
-        App::new().service(
-            web::scope("/shop")
-                .wrap(MaintenanceMiddleware::new(m))
-                .route(
-                    "/admin",
-                    web::get().to(|| async { HttpResponse::Ok().body("shop admin") }),
-                ),
+    let app = init_service(App::new().service(
+        web::scope("/shop").wrap(MaintenanceMode::new(m)).route(
+            "/admin",
+            web::get().to(|| async { HttpResponse::Ok().body("shop admin") }),
         ),
-    )
+    ))
     .await;
     let res = call_service(&app, TestRequest::get().uri("/shop/admin").to_request()).await;
     assert_eq!(res.status(), 503);
@@ -354,4 +350,18 @@ async fn answers_carry_the_cores_headers() {
             "{name}"
         );
     }
+}
+
+/// 0.1's names still build the same middleware, with a deprecation warning.
+#[actix_web::test]
+#[allow(deprecated)]
+async fn the_names_of_0_1_still_block() {
+    let (m, _) = handle(true, Policy::default()).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let old: MaintenanceMiddleware = MaintenanceMiddleware::new(m);
+    let app = counting_app!(old, hits.clone());
+    let res = call_service(&app, TestRequest::default().uri("/").to_request()).await;
+    assert_eq!(res.status().as_u16(), 503);
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    let _service_name: Option<MaintenanceMiddlewareService<()>> = None;
 }

@@ -5,7 +5,7 @@
 //! off with `cargo run -p maintenance-cli -- on` (and `off`) on the same `DATABASE_URL`, and
 //! watch `curl -i http://127.0.0.1:3000/` answer 503 and 200.
 use actix_web::{App, HttpResponse, HttpServer, web};
-use maintenance_actix::MaintenanceMiddleware;
+use maintenance_actix::MaintenanceMode;
 use maintenance_core::Policy;
 
 #[tokio::main]
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     // Serves at once (the fail mode) while the database is down, migrates when it answers.
     let maintenance = maintenance_sqlx::Startup::new(url).start(policy).await?;
-    let middleware = MaintenanceMiddleware::new(maintenance);
+    let middleware = MaintenanceMode::new(maintenance);
 
     println!("listening on http://127.0.0.1:3000");
     HttpServer::new(move || {

@@ -1,9 +1,9 @@
-//! The test project on actix-web 4, with `maintenance_actix::MaintenanceMiddleware`.
+//! The test project on actix-web 4, with `maintenance_actix::MaintenanceMode`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, guard, web};
-use maintenance_actix::MaintenanceMiddleware;
+use maintenance_actix::MaintenanceMode;
 use maintenance_core::{AllowReason, Maintenance};
 use serde::Deserialize;
 
@@ -116,8 +116,8 @@ pub fn middleware(
     maintenance: Maintenance,
     sessions: Sessions,
     allow_reason: bool,
-) -> MaintenanceMiddleware {
-    let middleware = MaintenanceMiddleware::new(maintenance)
+) -> MaintenanceMode {
+    let middleware = MaintenanceMode::new(maintenance)
         .with_identity(move |req| sessions.identity_from_cookies(cookie_lines(req.request())));
     if allow_reason {
         middleware.with_allow_reason()

@@ -134,7 +134,7 @@ mod actix_adapter {
     use actix_web::dev::{Service, ServiceResponse};
     use actix_web::test::{TestRequest, init_service, read_body};
     use actix_web::{App, HttpResponse, web};
-    use maintenance_actix::MaintenanceMiddleware;
+    use maintenance_actix::MaintenanceMode;
 
     async fn home() -> HttpResponse {
         HttpResponse::Ok().body("This is the home view.")
@@ -175,8 +175,8 @@ mod actix_adapter {
         allocations(|f| system.block_on(f), drive(app, reqs, status))
     }
 
-    fn middleware(maintenance: Maintenance) -> MaintenanceMiddleware {
-        MaintenanceMiddleware::new(maintenance).with_identity(|req| {
+    fn middleware(maintenance: Maintenance) -> MaintenanceMode {
+        MaintenanceMode::new(maintenance).with_identity(|req| {
             costly_identity(req.headers().get("cookie").and_then(|v| v.to_str().ok()))
         })
     }

@@ -364,7 +364,7 @@ mod axum_router {
 mod actix_router {
     use super::*;
     use actix_web::{App, HttpResponse, HttpServer, guard, middleware::NormalizePath, web};
-    use maintenance_actix::MaintenanceMiddleware;
+    use maintenance_actix::MaintenanceMode;
 
     /// An actix-web server on its own thread and system, routing by `guard::Host`, with
     /// `NormalizePath::trim()` inside the maintenance middleware.
@@ -375,7 +375,7 @@ mod actix_router {
                 let server = HttpServer::new(move || {
                     App::new()
                         .wrap(NormalizePath::trim())
-                        .wrap(MaintenanceMiddleware::new(maintenance.clone()))
+                        .wrap(MaintenanceMode::new(maintenance.clone()))
                         .service(
                             web::scope("")
                                 .guard(guard::Host(SHOP))

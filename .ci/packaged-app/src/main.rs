@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let maintenance = Maintenance::start(store, Policy::builder().build()?).await;
     // The other adapters and the diesel store build from their packages too.
-    let _actix = maintenance_actix::MaintenanceMiddleware::new(maintenance.clone());
+    let _actix = maintenance_actix::MaintenanceMode::new(maintenance.clone());
     let _rocket = maintenance_rocket::MaintenanceFairing::new(maintenance.clone());
     let _diesel = maintenance_diesel::connect(&url).await?;
 
