@@ -21,12 +21,13 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
+use crate::answer_cache::AnswerCache;
 use crate::decision::{Block, Decision, decide};
 use crate::error::StoreError;
 use crate::follow::StateFollower;
 use crate::policy::{FailMode, Policy};
 use crate::request::{IdentityLookup, RequestView};
-use crate::response::{AnswerCache, BlockedAnswer, answer_format};
+use crate::response::{BlockedAnswer, answer_format};
 use crate::snapshot::{LiveSite, Snapshot};
 use crate::store::{ChangeFeed, MaintenanceSource, StoreChanges};
 use crate::telemetry::Metrics;

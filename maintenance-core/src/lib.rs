@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod answer_cache;
 pub mod bypass;
 mod client_ip;
 mod decision;

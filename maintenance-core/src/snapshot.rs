@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
 
+use crate::answer_cache::AnswerCache;
 use crate::error::ValidationError;
 use crate::host::normalize_host;
 use crate::model::SiteState;
 use crate::pattern::PatternSet;
 use crate::printable::Printable;
-use crate::response::AnswerCache;
 use crate::store::StoreChanges;
 
 /// A site ready for requests: its state plus its compiled patterns.
