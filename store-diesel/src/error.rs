@@ -1,28 +1,89 @@
 //! The crate's errors: connecting, migrating, querying, and what the store maps into the core's
-//! [`StoreError`](maintenance_core::StoreError); the URL errors, the migration lock and the
-//! missing revision row are [`maintenance_sql::store_error!`]'s.
+//! [`StoreError`](maintenance_core::StoreError).
 
 use std::error::Error as StdError;
 
 /// A boxed error from a driver, a pool or the migration harness.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-maintenance_sql::store_error! {
-    /// An error of this crate. Converts into
-    /// [`StoreError::Backend`](maintenance_core::StoreError::Backend), keeping itself as the
-    /// source.
-    #[derive(Debug, thiserror::Error)]
-    #[non_exhaustive]
-    pub enum Error(connect: BoxError, migrate: BoxError, query: diesel::result::Error) {
-        /// No connection could be had from the pool.
-        #[error("could not get a {backend} connection from the pool")]
-        Pool {
-            /// `SQLite`, `PostgreSQL` or `MySQL`.
-            backend: &'static str,
-            /// What the pool said.
-            #[source]
-            source: BoxError,
-        },
+/// An error of this crate, its message naming what failed and leaving the cause to `source()`
+/// (print the chain with [`ErrorChain`](maintenance_core::ErrorChain)). Converts into
+/// [`StoreError::Backend`](maintenance_core::StoreError::Backend), keeping itself as the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL's scheme names no backend this crate knows.
+    #[error("{0}")]
+    UnsupportedUrl(maintenance_sql::url::UnsupportedUrl),
+    /// The URL names a backend whose feature this build does not have.
+    #[error("{0}")]
+    BackendNotCompiled(maintenance_sql::url::BackendNotCompiled),
+    /// The database could not be reached or refused the connection.
+    #[error("could not connect to `{url}`")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// What the driver (or its pool) said.
+        #[source]
+        source: BoxError,
+    },
+    /// The embedded migrations failed.
+    #[error("could not migrate the {backend} database")]
+    Migrate {
+        /// `SQLite`, `PostgreSQL` or `MySQL`.
+        backend: &'static str,
+        /// What the migrations said.
+        #[source]
+        source: BoxError,
+    },
+    /// A query failed.
+    #[error("{backend} query failed")]
+    Query {
+        /// `SQLite`, `PostgreSQL` or `MySQL`.
+        backend: &'static str,
+        /// What the driver said.
+        #[source]
+        source: diesel::result::Error,
+    },
+    /// No connection could be had from the pool.
+    #[error("could not get a {backend} connection from the pool")]
+    Pool {
+        /// `SQLite`, `PostgreSQL` or `MySQL`.
+        backend: &'static str,
+        /// What the pool said.
+        #[source]
+        source: BoxError,
+    },
+    /// Another server's migration held the migration lock for too long.
+    #[error(
+        "could not migrate the {backend} database: another migration held the lock for {waited} s"
+    )]
+    MigrationLock {
+        /// `MySQL`.
+        backend: &'static str,
+        /// How long it waited, in seconds.
+        waited: u32,
+    },
+    /// The revision table has no row: the database was not migrated, or the row was deleted.
+    #[error("the maintenance_revision table has no row; run migrate() first")]
+    NoRevisionRow,
+}
+
+impl From<maintenance_sql::url::UnsupportedUrl> for Error {
+    fn from(err: maintenance_sql::url::UnsupportedUrl) -> Self {
+        Error::UnsupportedUrl(err)
+    }
+}
+
+impl From<maintenance_sql::url::BackendNotCompiled> for Error {
+    fn from(err: maintenance_sql::url::BackendNotCompiled) -> Self {
+        Error::BackendNotCompiled(err)
+    }
+}
+
+impl From<Error> for maintenance_core::StoreError {
+    fn from(err: Error) -> Self {
+        maintenance_core::StoreError::backend(err)
     }
 }
 

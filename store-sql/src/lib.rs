@@ -7,7 +7,6 @@ pub mod bulk;
 pub mod change_feed;
 pub mod django;
 pub mod engine;
-mod error;
 pub mod listing;
 pub mod migrations;
 pub mod rows;
