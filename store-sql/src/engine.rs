@@ -152,6 +152,64 @@ pub trait Engine: Send + Sync {
     }
 }
 
+/// A store over several backends, one chosen at run time (an enum with a variant per
+/// backend): it names the [`Engine`] in use, and is an [`Engine`] itself, each call handed to
+/// that one.
+///
+/// ```ignore
+/// impl maintenance_sql::engine::ChosenEngine for SqlxStore {
+///     fn engine(&self) -> &dyn Engine {
+///         match self {
+///             SqlxStore::Sqlite(store) => store.engine(),
+///             SqlxStore::Postgres(store) => store.engine(),
+///         }
+///     }
+/// }
+/// maintenance_sql::sql_store!(SqlxStore);
+/// ```
+pub trait ChosenEngine: Send + Sync {
+    /// The engine of the backend in use.
+    fn engine(&self) -> &dyn Engine;
+}
+
+#[async_trait]
+impl<T: ChosenEngine> Engine for T {
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+        self.engine().begin_write().await
+    }
+    async fn read_all(&self) -> Result<Rows, StoreError> {
+        self.engine().read_all().await
+    }
+    async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
+        self.engine().read_changes(since).await
+    }
+    async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
+        self.engine().read_revision().await
+    }
+    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError> {
+        self.engine().read_site_domain(key).await
+    }
+    async fn read_events(
+        &self,
+        domain: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.engine().read_events(domain, limit).await
+    }
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        self.engine().change_feed().await
+    }
+    fn no_revision_row(&self) -> StoreError {
+        self.engine().no_revision_row()
+    }
+    async fn read_listing(
+        &self,
+        query: &maintenance_core::SiteQuery,
+    ) -> Result<Option<(u64, Rows)>, StoreError> {
+        self.engine().read_listing(query).await
+    }
+}
+
 /// One write transaction: reads of the rows to change (with their ids), and the changes.
 ///
 /// A write that fails is ended with [`WriteTx::rollback`]; one that succeeds with

@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod rows;
 pub mod sqlite_file;
 pub mod startup;
+pub mod statements;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod url;
@@ -25,12 +26,15 @@ pub use maintenance_core as __core;
 /// [`MaintenanceStore`](maintenance_core::MaintenanceStore) for a type that implements
 /// [`Engine`](engine::Engine), each call running the steps of [`engine`] over its SQL.
 ///
+/// With `=> field`, the engine is that field of the store rather than the store itself:
+///
 /// ```ignore
-/// maintenance_sql::sql_store!(PgStore);
+/// maintenance_sql::sql_store!(PgStore);        // PgStore: Engine
+/// maintenance_sql::sql_store!(PgStore => sql); // PgStore { sql: impl Engine, .. }
 /// ```
 #[macro_export]
 macro_rules! sql_store {
-    ($store:ty) => {
+    ($store:ty $(=> $field:ident)?) => {
         #[$crate::__async_trait]
         impl $crate::__core::MaintenanceSource for $store {
             async fn load(
@@ -39,11 +43,11 @@ macro_rules! sql_store {
                 $crate::__core::store::StoreContents,
                 $crate::__core::StoreError,
             > {
-                $crate::engine::load(self).await
+                $crate::engine::load(&(*self)$(.$field)?).await
             }
 
             async fn revision(&self) -> ::std::result::Result<i64, $crate::__core::StoreError> {
-                $crate::engine::revision(self).await
+                $crate::engine::revision(&(*self)$(.$field)?).await
             }
 
             async fn changes_since(
@@ -53,7 +57,7 @@ macro_rules! sql_store {
                 ::std::option::Option<$crate::__core::store::StoreChanges>,
                 $crate::__core::StoreError,
             > {
-                $crate::engine::changes_since(self, since).await
+                $crate::engine::changes_since(&(*self)$(.$field)?, since).await
             }
 
             async fn subscribe(
@@ -62,7 +66,7 @@ macro_rules! sql_store {
                 ::std::option::Option<$crate::__core::store::ChangeFeed>,
                 $crate::__core::StoreError,
             > {
-                $crate::engine::Engine::change_feed(self).await
+                $crate::engine::Engine::change_feed(&(*self)$(.$field)?).await
             }
         }
 
@@ -74,7 +78,7 @@ macro_rules! sql_store {
                 name: ::std::option::Option<&str>,
                 actor: &str,
             ) -> ::std::result::Result<$crate::__core::SiteState, $crate::__core::StoreError> {
-                $crate::engine::add_site(self, domain, name, actor).await
+                $crate::engine::add_site(&(*self)$(.$field)?, domain, name, actor).await
             }
 
             async fn remove_site(
@@ -82,7 +86,7 @@ macro_rules! sql_store {
                 domain: &str,
                 actor: &str,
             ) -> ::std::result::Result<(), $crate::__core::StoreError> {
-                $crate::engine::remove_site(self, domain, actor).await
+                $crate::engine::remove_site(&(*self)$(.$field)?, domain, actor).await
             }
 
             async fn set_state(
@@ -91,7 +95,7 @@ macro_rules! sql_store {
                 change: &$crate::__core::StateChange,
                 actor: &str,
             ) -> ::std::result::Result<$crate::__core::SiteState, $crate::__core::StoreError> {
-                $crate::engine::set_state(self, site, change, actor).await
+                $crate::engine::set_state(&(*self)$(.$field)?, site, change, actor).await
             }
 
             async fn set_state_if(
@@ -104,7 +108,7 @@ macro_rules! sql_store {
                 $crate::__core::store::GuardedWrite,
                 $crate::__core::StoreError,
             > {
-                $crate::engine::set_state_if(self, site, expected, change, actor).await
+                $crate::engine::set_state_if(&(*self)$(.$field)?, site, expected, change, actor).await
             }
 
             async fn record_event(
@@ -114,7 +118,7 @@ macro_rules! sql_store {
                 detail: &str,
                 actor: &str,
             ) -> ::std::result::Result<(), $crate::__core::StoreError> {
-                $crate::engine::record_event(self, site, action, detail, actor).await
+                $crate::engine::record_event(&(*self)$(.$field)?, site, action, detail, actor).await
             }
 
             async fn add_ignored_path(
@@ -124,7 +128,7 @@ macro_rules! sql_store {
                 description: &str,
                 actor: &str,
             ) -> ::std::result::Result<(), $crate::__core::StoreError> {
-                $crate::engine::add_ignored_path(self, site, pattern, description, actor).await
+                $crate::engine::add_ignored_path(&(*self)$(.$field)?, site, pattern, description, actor).await
             }
 
             async fn remove_ignored_path(
@@ -133,7 +137,7 @@ macro_rules! sql_store {
                 pattern: &str,
                 actor: &str,
             ) -> ::std::result::Result<(), $crate::__core::StoreError> {
-                $crate::engine::remove_ignored_path(self, site, pattern, actor).await
+                $crate::engine::remove_ignored_path(&(*self)$(.$field)?, site, pattern, actor).await
             }
 
             async fn add_allowed_network(
@@ -143,7 +147,7 @@ macro_rules! sql_store {
                 description: &str,
                 actor: &str,
             ) -> ::std::result::Result<(), $crate::__core::StoreError> {
-                $crate::engine::add_allowed_network(self, site, network, description, actor).await
+                $crate::engine::add_allowed_network(&(*self)$(.$field)?, site, network, description, actor).await
             }
 
             async fn remove_allowed_network(
@@ -152,7 +156,7 @@ macro_rules! sql_store {
                 network: &str,
                 actor: &str,
             ) -> ::std::result::Result<(), $crate::__core::StoreError> {
-                $crate::engine::remove_allowed_network(self, site, network, actor).await
+                $crate::engine::remove_allowed_network(&(*self)$(.$field)?, site, network, actor).await
             }
 
             async fn set_bypass_secret_hash(
@@ -161,7 +165,7 @@ macro_rules! sql_store {
                 hash: ::std::option::Option<&str>,
                 actor: &str,
             ) -> ::std::result::Result<(), $crate::__core::StoreError> {
-                $crate::engine::set_bypass_secret_hash(self, site, hash, actor).await
+                $crate::engine::set_bypass_secret_hash(&(*self)$(.$field)?, site, hash, actor).await
             }
 
             async fn events(
@@ -172,7 +176,7 @@ macro_rules! sql_store {
                 ::std::vec::Vec<$crate::__core::Event>,
                 $crate::__core::StoreError,
             > {
-                $crate::engine::events(self, site, limit).await
+                $crate::engine::events(&(*self)$(.$field)?, site, limit).await
             }
 
             async fn set_state_many(
@@ -184,14 +188,14 @@ macro_rules! sql_store {
                 ::std::vec::Vec<$crate::__core::SiteState>,
                 $crate::__core::StoreError,
             > {
-                $crate::bulk::set_state_many(self, sites, change, actor).await
+                $crate::bulk::set_state_many(&(*self)$(.$field)?, sites, change, actor).await
             }
 
             async fn list_sites(
                 &self,
                 query: &$crate::__core::SiteQuery,
             ) -> ::std::result::Result<$crate::__core::SitePage, $crate::__core::StoreError> {
-                $crate::listing::list_sites(self, query).await
+                $crate::listing::list_sites(&(*self)$(.$field)?, query).await
             }
         }
     };

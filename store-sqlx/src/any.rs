@@ -1,5 +1,7 @@
 //! [`SqlxStore`]: one store type over the backend a URL names, chosen at run time.
 
+use maintenance_sql::engine::{ChosenEngine, Engine};
+
 use crate::error::Error;
 #[cfg(feature = "mysql")]
 use crate::mysql::MySqlStore;
@@ -7,7 +9,7 @@ use crate::mysql::MySqlStore;
 use crate::postgres::PgStore;
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteStore;
-use crate::url::{Backend, SqlxBuild};
+use crate::url::Backend;
 
 /// Connects to the database `url` names, with the backend its scheme picks: `sqlite:`,
 /// `postgres:`/`postgresql:`, or `mysql:`/`mariadb:`. A SQLite file is created if missing.
@@ -48,17 +50,84 @@ pub async fn connect_lazy(url: &str) -> Result<SqlxStore, Error> {
     SqlxStore::connect_lazy(url).await
 }
 
-maintenance_sql::any_store! {
-    /// A maintenance store on any backend this build of maintenance-sqlx includes, picked by
-    /// [`connect`] from the URL; each call goes to the sqlx store of that backend.
-    pub enum SqlxStore: SqlxBuild, Error {
-        sqlite: SqliteStore,
-        postgres: PgStore,
-        mysql: MySqlStore,
+/// A maintenance store on any backend this build of maintenance-sqlx includes, picked by
+/// [`connect`] from the URL; each call goes to the sqlx store of that backend.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SqlxStore {
+    /// SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(PgStore),
+    /// MariaDB or MySQL.
+    #[cfg(feature = "mysql")]
+    MySql(MySqlStore),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<SqliteStore> for SqlxStore {
+    fn from(store: SqliteStore) -> Self {
+        SqlxStore::Sqlite(store)
     }
 }
 
+#[cfg(feature = "postgres")]
+impl From<PgStore> for SqlxStore {
+    fn from(store: PgStore) -> Self {
+        SqlxStore::Postgres(store)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<MySqlStore> for SqlxStore {
+    fn from(store: MySqlStore) -> Self {
+        SqlxStore::MySql(store)
+    }
+}
+
+impl ChosenEngine for SqlxStore {
+    fn engine(&self) -> &dyn Engine {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            SqlxStore::Sqlite(ref store) => &store.sql,
+            #[cfg(feature = "postgres")]
+            SqlxStore::Postgres(ref store) => &store.sql,
+            #[cfg(feature = "mysql")]
+            SqlxStore::MySql(ref store) => &store.sql,
+        }
+    }
+}
+
+maintenance_sql::sql_store!(SqlxStore);
+
 impl SqlxStore {
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            SqlxStore::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            SqlxStore::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            SqlxStore::MySql(_) => Backend::MySql,
+        }
+    }
+
+    /// Runs the backend's embedded migrations and makes sure the default site exists. Safe to
+    /// run again, and from several servers at once.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            SqlxStore::Sqlite(ref store) => store.migrate().await,
+            #[cfg(feature = "postgres")]
+            SqlxStore::Postgres(ref store) => store.migrate().await,
+            #[cfg(feature = "mysql")]
+            SqlxStore::MySql(ref store) => store.migrate().await,
+        }
+    }
+
     /// See [`connect`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
         SqlxStore::open(url, false).await

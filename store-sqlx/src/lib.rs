@@ -7,6 +7,8 @@ mod any;
 mod common;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod django;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod engine;
 mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod migrate;

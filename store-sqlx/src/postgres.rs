@@ -7,14 +7,17 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use maintenance_core::StoreError;
 use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::change_feed::{self, Listen, Wake};
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::migrations;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
+use crate::engine::{Driver, Sql};
 use crate::error::Error;
 use crate::migrate::Migrating;
 use crate::sql;
@@ -40,13 +43,15 @@ pub use maintenance_sql::change_feed::NOTIFY_CHANNEL;
 /// ```
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) sql: Sql<Postgres>,
 }
 
 impl PgStore {
     /// A store on an existing pool. Call [`PgStore::migrate`] before first use.
     pub fn new(pool: PgPool) -> Self {
-        PgStore { pool }
+        PgStore {
+            sql: Sql::new(pool),
+        }
     }
 
     /// Connects to `url` (`postgres://` or `postgresql://`).
@@ -72,7 +77,7 @@ impl PgStore {
 
     /// The pool the store uses.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.sql.pool
     }
 
     /// Creates or updates the tables and the change trigger, and the default site if it is
@@ -87,7 +92,7 @@ impl PgStore {
         // The lock maintenance-diesel takes too, so that no two stores migrate the same
         // database at once. It lives on a connection of its own, which the migrations run on
         // and which is closed at the end: that releases it whatever happened.
-        let mut lock = self.pool.acquire().await.map_err(query_error)?.detach();
+        let mut lock = self.sql.pool.acquire().await.map_err(query_error)?.detach();
         sqlx::query(LOCK_MIGRATIONS)
             .execute(&mut lock)
             .await
@@ -144,29 +149,41 @@ fn connect_options(url: &str) -> Result<PgConnectOptions, Error> {
     })
 }
 
-struct PgWrite {
-    tx: Transaction<'static, Postgres>,
-}
+impl Driver for Postgres {
+    const DIALECT: Dialect = Dialect::Postgres;
+    type Time = DateTime<Utc>;
 
-crate::sql::impl_engine!(
-    PgStore,
-    write = PgWrite,
-    db = sqlx::Postgres,
-    dialect = maintenance_sql::listing::Dialect::Postgres,
-    placeholder = maintenance_sql::bulk::Placeholder::Dollar,
-    begin_write = |pool| pool.begin(),
-    begin_read = |pool| pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
-        let options = (*self.pool.connect_options()).clone();
-        let acquire_timeout = self.pool.options().get_acquire_timeout();
+    fn time(t: DateTime<Utc>) -> DateTime<Utc> {
+        t
+    }
+
+    async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    async fn begin_read(
+        conn: &mut PoolConnection<Postgres>,
+    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        Connection::begin_with(
+            &mut **conn,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
+        .await
+    }
+
+    /// `LISTEN` on a connection of its own, with the pool's connect options and acquire
+    /// timeout.
+    async fn change_feed(pool: &PgPool) -> Result<Option<ChangeFeed>, StoreError> {
+        let options = (*pool.connect_options()).clone();
+        let acquire_timeout = pool.options().get_acquire_timeout();
         change_feed::subscribe(Listener::new(options, acquire_timeout))
             .await
             .map(Some)
             .map_err(StoreError::backend)
     }
-);
+}
 
-crate::sql::impl_write_tx!(PgWrite);
+maintenance_sql::sql_store!(PgStore => sql);
 
 /// The change feed's connection: a pool of one connection of its own (so the store's pool keeps
 /// its size), which `PgListener` reconnects after a loss on its next read.

@@ -14,13 +14,16 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::migrations;
 use maintenance_sql::sqlite_file::FileWatch;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 
+use crate::engine::{Driver, Sql};
 use crate::error::Error;
 use crate::migrate::Migrating;
 use crate::sql;
@@ -40,7 +43,7 @@ const BACKEND: &str = "SQLite";
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) sql: Sql<Sqlite>,
 }
 
 impl SqliteStore {
@@ -49,7 +52,9 @@ impl SqliteStore {
     /// Keep sqlx's defaults of `foreign_keys = ON` and a busy timeout: writers wait for each
     /// other's lock instead of failing.
     pub fn new(pool: SqlitePool) -> Self {
-        SqliteStore { pool }
+        SqliteStore {
+            sql: Sql::new(pool),
+        }
     }
 
     /// Opens `url` (`sqlite://path`, `sqlite:path` or `sqlite::memory:`), creating the file if it
@@ -94,7 +99,7 @@ impl SqliteStore {
 
     /// The pool the store uses.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.sql.pool
     }
 
     /// Creates or updates the tables, and the default site if it is missing. Safe to run again,
@@ -105,6 +110,7 @@ impl SqliteStore {
             source,
         };
         let mut tx = self
+            .sql
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -153,23 +159,28 @@ fn is_in_memory(url: &str) -> bool {
     database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
 }
 
-struct SqliteWrite {
-    tx: Transaction<'static, Sqlite>,
+impl Driver for Sqlite {
+    const DIALECT: Dialect = Dialect::Sqlite;
+    type Time = DateTime<Utc>;
+
+    fn time(t: DateTime<Utc>) -> DateTime<Utc> {
+        t
+    }
+
+    /// `BEGIN IMMEDIATE` takes the write lock at once, so two writers never deadlock on a
+    /// lock upgrade.
+    async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn begin_read(
+        conn: &mut PoolConnection<Sqlite>,
+    ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
+        Connection::begin(&mut **conn).await
+    }
 }
 
-crate::sql::impl_engine!(
-    SqliteStore,
-    write = SqliteWrite,
-    db = sqlx::Sqlite,
-    dialect = maintenance_sql::listing::Dialect::Sqlite,
-    // Anonymous `?`: SQLite looks a numbered parameter up by a scan of every name, which makes
-    // binding a statement of thousands of `$n` quadratic.
-    placeholder = maintenance_sql::bulk::Placeholder::Question,
-    begin_write = |pool| pool.begin_with("BEGIN IMMEDIATE"),
-    begin_read = |pool| pool.begin()
-);
-
-crate::sql::impl_write_tx!(SqliteWrite);
+maintenance_sql::sql_store!(SqliteStore => sql);
 
 #[cfg(test)]
 mod tests {

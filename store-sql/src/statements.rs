@@ -1,0 +1,370 @@
+//! The statements of a SQL store, written once and spelt for each dialect: its parameters
+//! (`$1` on PostgreSQL, `?` elsewhere), its upserts (`ON CONFLICT` or `ON DUPLICATE KEY`) and
+//! whether an `UPDATE` can return what it wrote.
+//!
+//! Every statement binds its parameters in the order its field's doc gives, the same on every
+//! backend, so a store binds them once for all its backends.
+//!
+//! ```
+//! use maintenance_sql::listing::Dialect;
+//! use maintenance_sql::statements::Statements;
+//!
+//! let pg = Statements::of(Dialect::Postgres);
+//! assert_eq!(pg.delete_path, "DELETE FROM maintenance_ignored_paths WHERE id = $1");
+//! let mysql = Statements::of(Dialect::MySql);
+//! assert_eq!(mysql.delete_path, "DELETE FROM maintenance_ignored_paths WHERE id = ?");
+//! ```
+
+use std::sync::LazyLock;
+
+use crate::bulk::Placeholder;
+use crate::listing::{Dialect, SITES_WITH_SCOPES};
+
+/// The columns of a site row, in the order stores read them; `scope_patterns` comes from the
+/// joined scope row ([`SITES_WITH_SCOPES`]).
+pub const SITE_COLUMNS: &str = "id, domain, name, is_default, enabled, mode, message, starts_at, \
+     ends_at, retry_after_secs, bypass_secret_hash, updated_at, updated_by, scope_patterns";
+
+/// The columns of an ignored-path row.
+pub const PATH_COLUMNS: &str = "id, site_id, pattern, description";
+
+/// The columns of an allowed-network row.
+pub const NETWORK_COLUMNS: &str = "id, site_id, cidr, description";
+
+/// The columns of an audit event read back.
+pub const EVENT_READ_COLUMNS: &str = "id, site_domain, at, actor, action, detail";
+
+impl Dialect {
+    /// How this dialect writes parameters. SQLite takes `?`: it looks a numbered parameter up
+    /// by a scan of every name, which makes binding a statement of thousands of `$n`
+    /// quadratic.
+    pub fn placeholder(self) -> Placeholder {
+        match self {
+            Dialect::Postgres => Placeholder::Dollar,
+            Dialect::Sqlite | Dialect::MySql => Placeholder::Question,
+        }
+    }
+
+    /// Whether this dialect's upsert is `ON DUPLICATE KEY UPDATE` (MariaDB/MySQL) rather than
+    /// `ON CONFLICT`.
+    pub fn on_duplicate_key(self) -> bool {
+        self == Dialect::MySql
+    }
+}
+
+/// Every statement a store runs, in one dialect. Parameters are listed in binding order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Statements {
+    /// The dialect these are written in.
+    pub dialect: Dialect,
+    /// The revision. No parameter.
+    pub select_revision: String,
+    /// Bumps the revision (taking the writers' lock on its row). No parameter.
+    pub bump_revision: String,
+    /// Bumps the revision and returns the new value, where the dialect can (`RETURNING`);
+    /// elsewhere [`Statements::bump_revision`] then [`Statements::select_revision`].
+    pub bump_revision_returning: Option<String>,
+    /// Every site row, in id order. No parameter.
+    pub select_sites: String,
+    /// The default site's row. No parameter.
+    pub select_default_site: String,
+    /// A site's row: domain.
+    pub select_site_by_domain: String,
+    /// The default site's domain. No parameter.
+    pub select_default_domain: String,
+    /// A site's domain, if it exists: domain.
+    pub select_domain: String,
+    /// A site's id: domain (unique).
+    pub select_site_id: String,
+    /// Records a site as changed at a revision: site id, revision, removed.
+    pub record_change: String,
+    /// The sites recorded as changed after a revision: revision. Columns `site_id, removed`.
+    pub select_changes_since: String,
+    /// Every ignored-path row, in id order. No parameter.
+    pub select_paths: String,
+    /// A site's ignored-path rows, in id order: site id.
+    pub select_site_paths: String,
+    /// Every allowed-network row, in id order. No parameter.
+    pub select_networks: String,
+    /// A site's allowed-network rows, in id order: site id.
+    pub select_site_networks: String,
+    /// Inserts a site: domain, name, is_default, enabled, mode, message, starts_at, ends_at,
+    /// retry_after_secs, bypass_secret_hash, updated_at, updated_by.
+    pub insert_site: String,
+    /// Writes a site's own columns: enabled, mode, message, starts_at, ends_at,
+    /// retry_after_secs, bypass_secret_hash, updated_at, updated_by, id.
+    pub update_site: String,
+    /// Writes a site's `updated_at` and `updated_by`: updated_at, updated_by, id.
+    pub touch_site: String,
+    /// Deletes a site's ignored paths: site id.
+    pub delete_site_paths: String,
+    /// Deletes a site's allowed networks: site id.
+    pub delete_site_networks: String,
+    /// Deletes a site: id.
+    pub delete_site: String,
+    /// Inserts an ignored path: site id, pattern, description.
+    pub insert_path: String,
+    /// Writes an ignored path's description: description, id.
+    pub update_path: String,
+    /// Deletes an ignored path: id.
+    pub delete_path: String,
+    /// Inserts an allowed network: site id, cidr, description.
+    pub insert_network: String,
+    /// Writes an allowed network's description: description, id.
+    pub update_network: String,
+    /// Deletes an allowed network: id.
+    pub delete_network: String,
+    /// Appends an audit event: site id, site domain, at, actor, action, detail.
+    pub insert_event: String,
+    /// The newest events first: limit.
+    pub select_events: String,
+    /// The newest events of one site first: site domain, limit.
+    pub select_site_events: String,
+}
+
+static SQLITE: LazyLock<Statements> = LazyLock::new(|| Statements::new(Dialect::Sqlite));
+static POSTGRES: LazyLock<Statements> = LazyLock::new(|| Statements::new(Dialect::Postgres));
+static MYSQL: LazyLock<Statements> = LazyLock::new(|| Statements::new(Dialect::MySql));
+
+impl Statements {
+    /// The statements of `dialect`, written once per process.
+    pub fn of(dialect: Dialect) -> &'static Statements {
+        match dialect {
+            Dialect::Sqlite => &SQLITE,
+            Dialect::Postgres => &POSTGRES,
+            Dialect::MySql => &MYSQL,
+        }
+    }
+
+    /// The statements of `dialect`, written anew.
+    pub fn new(dialect: Dialect) -> Statements {
+        let ph = dialect.placeholder();
+        let p = |n: usize| ph.nth(n);
+        let sites = format!("SELECT {SITE_COLUMNS} FROM {SITES_WITH_SCOPES}");
+        let record_change = if dialect.on_duplicate_key() {
+            "ON DUPLICATE KEY UPDATE version = VALUES(version), removed = VALUES(removed)"
+        } else {
+            "ON CONFLICT (site_id) DO UPDATE SET version = excluded.version, removed = excluded.removed"
+        };
+        let bump = "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1";
+        Statements {
+            dialect,
+            select_revision: "SELECT revision FROM maintenance_revision WHERE id = 1".to_owned(),
+            bump_revision: bump.to_owned(),
+            bump_revision_returning: match dialect {
+                Dialect::MySql => None,
+                Dialect::Sqlite | Dialect::Postgres => Some(format!("{bump} RETURNING revision")),
+            },
+            select_sites: format!("{sites} ORDER BY id"),
+            select_default_site: format!("{sites} WHERE is_default = TRUE ORDER BY id LIMIT 1"),
+            select_site_by_domain: format!("{sites} WHERE domain = {}", p(1)),
+            select_default_domain:
+                "SELECT domain FROM maintenance_sites WHERE is_default = TRUE ORDER BY id LIMIT 1"
+                    .to_owned(),
+            select_domain: format!(
+                "SELECT domain FROM maintenance_sites WHERE domain = {}",
+                p(1)
+            ),
+            select_site_id: format!("SELECT id FROM maintenance_sites WHERE domain = {}", p(1)),
+            record_change: format!(
+                "INSERT INTO maintenance_site_changes (site_id, version, removed) VALUES ({}, {}, {}) {record_change}",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            select_changes_since: format!(
+                "SELECT site_id, removed FROM maintenance_site_changes WHERE version > {}",
+                p(1)
+            ),
+            select_paths: format!(
+                "SELECT {PATH_COLUMNS} FROM maintenance_ignored_paths ORDER BY id"
+            ),
+            select_site_paths: format!(
+                "SELECT {PATH_COLUMNS} FROM maintenance_ignored_paths WHERE site_id = {} ORDER BY id",
+                p(1)
+            ),
+            select_networks: format!(
+                "SELECT {NETWORK_COLUMNS} FROM maintenance_allowed_networks ORDER BY id"
+            ),
+            select_site_networks: format!(
+                "SELECT {NETWORK_COLUMNS} FROM maintenance_allowed_networks WHERE site_id = {} ORDER BY id",
+                p(1)
+            ),
+            insert_site: format!(
+                "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode, message, \
+                 starts_at, ends_at, retry_after_secs, bypass_secret_hash, updated_at, updated_by) \
+                 VALUES {}",
+                ph.tuples(1, 12, 1)
+            ),
+            update_site: format!(
+                "UPDATE maintenance_sites SET enabled = {}, mode = {}, message = {}, starts_at = {}, \
+                 ends_at = {}, retry_after_secs = {}, bypass_secret_hash = {}, updated_at = {}, \
+                 updated_by = {} WHERE id = {}",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(9),
+                p(10)
+            ),
+            touch_site: format!(
+                "UPDATE maintenance_sites SET updated_at = {}, updated_by = {} WHERE id = {}",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            delete_site_paths: format!(
+                "DELETE FROM maintenance_ignored_paths WHERE site_id = {}",
+                p(1)
+            ),
+            delete_site_networks: format!(
+                "DELETE FROM maintenance_allowed_networks WHERE site_id = {}",
+                p(1)
+            ),
+            delete_site: format!("DELETE FROM maintenance_sites WHERE id = {}", p(1)),
+            insert_path: format!(
+                "INSERT INTO maintenance_ignored_paths (site_id, pattern, description) VALUES {}",
+                ph.tuples(1, 3, 1)
+            ),
+            update_path: format!(
+                "UPDATE maintenance_ignored_paths SET description = {} WHERE id = {}",
+                p(1),
+                p(2)
+            ),
+            delete_path: format!("DELETE FROM maintenance_ignored_paths WHERE id = {}", p(1)),
+            insert_network: format!(
+                "INSERT INTO maintenance_allowed_networks (site_id, cidr, description) VALUES {}",
+                ph.tuples(1, 3, 1)
+            ),
+            update_network: format!(
+                "UPDATE maintenance_allowed_networks SET description = {} WHERE id = {}",
+                p(1),
+                p(2)
+            ),
+            delete_network: format!(
+                "DELETE FROM maintenance_allowed_networks WHERE id = {}",
+                p(1)
+            ),
+            insert_event: crate::bulk::insert_events_sql(1, ph),
+            select_events: format!(
+                "SELECT {EVENT_READ_COLUMNS} FROM maintenance_events ORDER BY id DESC LIMIT {}",
+                p(1)
+            ),
+            select_site_events: format!(
+                "SELECT {EVENT_READ_COLUMNS} FROM maintenance_events WHERE site_domain = {} \
+                 ORDER BY id DESC LIMIT {}",
+                p(1),
+                p(2)
+            ),
+        }
+    }
+
+    /// The site rows whose id is one of `count` bound ids, in id order.
+    pub fn select_sites_in(&self, count: usize) -> String {
+        format!(
+            "SELECT {SITE_COLUMNS} FROM {SITES_WITH_SCOPES} WHERE id IN ({}) ORDER BY id",
+            self.dialect.placeholder().list(count)
+        )
+    }
+
+    /// The ignored-path rows of `count` bound site ids, in id order.
+    pub fn select_paths_in(&self, count: usize) -> String {
+        format!(
+            "SELECT {PATH_COLUMNS} FROM maintenance_ignored_paths WHERE site_id IN ({}) ORDER BY id",
+            self.dialect.placeholder().list(count)
+        )
+    }
+
+    /// The allowed-network rows of `count` bound site ids, in id order.
+    pub fn select_networks_in(&self, count: usize) -> String {
+        format!(
+            "SELECT {NETWORK_COLUMNS} FROM maintenance_allowed_networks WHERE site_id IN ({}) ORDER BY id",
+            self.dialect.placeholder().list(count)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIALECTS: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql];
+
+    /// The parameters a statement names: `$n` in order, or one per `?`.
+    fn parameters(sql: &str, dialect: Dialect) -> Vec<usize> {
+        match dialect.placeholder() {
+            Placeholder::Question => (1..=sql.matches('?').count()).collect(),
+            Placeholder::Dollar => sql
+                .split('$')
+                .skip(1)
+                .map(|rest| {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse().expect("a numbered parameter")
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_statement_binds_its_documented_parameters_in_order() {
+        for dialect in DIALECTS {
+            let s = Statements::of(dialect);
+            let expected: [(&str, usize); 17] = [
+                (&s.select_site_by_domain, 1),
+                (&s.record_change, 3),
+                (&s.insert_site, 12),
+                (&s.update_site, 10),
+                (&s.touch_site, 3),
+                (&s.insert_path, 3),
+                (&s.update_path, 2),
+                (&s.delete_path, 1),
+                (&s.insert_network, 3),
+                (&s.update_network, 2),
+                (&s.delete_network, 1),
+                (&s.insert_event, 6),
+                (&s.select_events, 1),
+                (&s.select_site_events, 2),
+                (&s.select_changes_since, 1),
+                (&s.select_site_id, 1),
+                (&s.bump_revision, 0),
+            ];
+            for (sql, count) in expected {
+                assert_eq!(
+                    parameters(sql, dialect),
+                    (1..=count).collect::<Vec<_>>(),
+                    "{dialect:?}: {sql}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dialects_differ_where_their_sql_does() {
+        let (sqlite, pg, mysql) = (
+            Statements::of(Dialect::Sqlite),
+            Statements::of(Dialect::Postgres),
+            Statements::of(Dialect::MySql),
+        );
+        assert!(sqlite.record_change.contains("ON CONFLICT (site_id)"));
+        assert!(mysql.record_change.contains("ON DUPLICATE KEY UPDATE"));
+        assert!(mysql.bump_revision_returning.is_none());
+        assert!(
+            pg.bump_revision_returning
+                .as_deref()
+                .unwrap()
+                .ends_with("RETURNING revision")
+        );
+        assert!(
+            pg.select_sites_in(2)
+                .contains("WHERE id IN ($1, $2) ORDER BY id")
+        );
+        assert!(pg.select_paths_in(3).contains("IN ($1, $2, $3)"));
+        assert!(sqlite.select_networks_in(2).contains("IN (?, ?)"));
+        assert_eq!(Statements::new(Dialect::MySql), *mysql);
+    }
+}
