@@ -5,6 +5,8 @@
 mod any;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod common;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod engine;
 mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod migrations;
@@ -12,10 +14,6 @@ mod migrations;
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod queries;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod startup;

@@ -8,7 +8,6 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::mysql::data_types::MysqlTime;
-use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
@@ -18,6 +17,9 @@ use diesel_async::{
 };
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
+use maintenance_sql::listing::Dialect;
+
+use crate::engine::{CountRecord, Driver, Sql, pooled, query_error};
 use crate::error::Error;
 use crate::url::redact_url;
 
@@ -27,10 +29,8 @@ pub type MySqlConnection = AsyncMysqlConnection;
 pub type MySqlPool = Pool<AsyncMysqlConnection>;
 
 type Conn = AsyncMysqlConnection;
-use crate::schema::mysql as schema;
 
 const BACKEND: &str = "MySQL";
-const REVISION_ID: i16 = 1;
 /// Connections of the store's pool.
 const POOL_SIZE: usize = 10;
 
@@ -44,15 +44,7 @@ const LOCK_MIGRATIONS: &str =
 const UNLOCK_MIGRATIONS: &str =
     "SELECT RELEASE_LOCK(CONCAT('maintenance_migrate_', SHA1(DATABASE())))";
 
-type Db = diesel::mysql::Mysql;
-/// The SQL type timestamps are bound as.
-type TimeSql = diesel::sql_types::Datetime;
-const PLACEHOLDER: maintenance_sql::bulk::Placeholder =
-    maintenance_sql::bulk::Placeholder::Question;
-const ON_DUPLICATE_KEY: bool = true;
-const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::MySql;
-
-type TimeIn = MysqlTime;
+const DIALECT: Dialect = Dialect::MySql;
 
 /// A DATETIME as stored; a zero date (`0000-00-00`, which lax SQL modes allow) does not fit.
 fn time_in(t: MysqlTime) -> Result<DateTime<Utc>, String> {
@@ -103,13 +95,13 @@ async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
 /// ```
 #[derive(Clone)]
 pub struct MySqlStore {
-    pool: MySqlPool,
+    pub(crate) sql: Sql<diesel::mysql::Mysql>,
 }
 
 impl std::fmt::Debug for MySqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MySqlStore")
-            .field("pool", &self.pool.status())
+            .field("pool", &self.sql.pool.status())
             .finish()
     }
 }
@@ -120,13 +112,15 @@ impl MySqlStore {
     /// diesel-async sets each connection's session time zone to `+00:00`; keep it so: the
     /// timestamps are stored in UTC.
     pub fn new(pool: MySqlPool) -> Self {
-        MySqlStore { pool }
+        MySqlStore {
+            sql: Sql::new(pool),
+        }
     }
 
     /// Connects to `url` (`mysql://` or `mariadb://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let store = MySqlStore::connect_lazy(url)?;
-        drop(store.pool.get().await.map_err(|e| Error::Connect {
+        drop(store.sql.pool.get().await.map_err(|e| Error::Connect {
             url: redact_url(url),
             source: Box::new(e),
         })?);
@@ -159,7 +153,7 @@ impl MySqlStore {
 
     /// The pool the store uses.
     pub fn pool(&self) -> &MySqlPool {
-        &self.pool
+        &self.sql.pool
     }
 
     /// Creates the tables if they are missing, and the revision row and the default site if
@@ -168,12 +162,12 @@ impl MySqlStore {
     /// maintenance-sqlx takes) throughout, on a connection of its own that is closed at the
     /// end (which frees the lock whatever happens, a cancelled call too).
     pub async fn migrate(&self) -> Result<(), Error> {
-        let mut conn = Object::take(self.conn().await?);
+        let mut conn = Object::take(self.sql.conn().await?);
         let locked: Option<i64> =
             diesel::select(diesel::dsl::sql::<Nullable<BigInt>>(LOCK_MIGRATIONS))
                 .get_result(&mut conn)
                 .await
-                .map_err(query_error)?;
+                .map_err(query_error::<diesel::mysql::Mysql>)?;
         if locked != Some(1) {
             return Err(Error::MigrationLock {
                 backend: BACKEND,
@@ -181,11 +175,13 @@ impl MySqlStore {
             });
         }
         crate::migrations::run(&mut conn, DIALECT, BACKEND).await?;
-        ensure_rows(&mut conn).await.map_err(query_error)?;
+        ensure_rows(&mut conn)
+            .await
+            .map_err(query_error::<diesel::mysql::Mysql>)?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
             .await
-            .map_err(query_error)?;
+            .map_err(query_error::<diesel::mysql::Mysql>)?;
         Ok(())
     }
 }
@@ -194,7 +190,6 @@ impl MySqlStore {
 /// hand), in one transaction. Under the migration lock, so checking first cannot race another
 /// server.
 async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
-    use schema::maintenance_sites::dsl as s;
     conn.transaction::<_, diesel::result::Error, _>(async |c| {
         diesel::sql_query(
             "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) \
@@ -202,12 +197,12 @@ async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
         )
         .execute(c)
         .await?;
-        let defaults: i64 = s::maintenance_sites
-            .filter(s::is_default.eq(true))
-            .count()
-            .get_result(c)
-            .await?;
-        if defaults > 0 {
+        let defaults: CountRecord = diesel::sql_query(
+            "SELECT COUNT(*) AS total FROM maintenance_sites WHERE is_default = TRUE",
+        )
+        .get_result(c)
+        .await?;
+        if defaults.total > 0 {
             return Ok(());
         }
         let added = diesel::sql_query(
@@ -230,7 +225,39 @@ async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
     .await
 }
 
-crate::queries::impl_engine!(MySqlStore, MySqlWrite);
+impl Driver for diesel::mysql::Mysql {
+    type Db = Self;
+    type Conn = Conn;
+    type Pool = MySqlPool;
+    type Pooled = Object<Conn>;
+    type TimeSql = diesel::sql_types::Datetime;
+    type TimeIn = MysqlTime;
+    type TimeOut = NaiveDateTime;
+    const NAME: &'static str = BACKEND;
+    const DIALECT: Dialect = DIALECT;
+
+    fn time_in(value: MysqlTime) -> Result<DateTime<Utc>, String> {
+        time_in(value)
+    }
+
+    fn time_out(t: DateTime<Utc>) -> NaiveDateTime {
+        time_out(t)
+    }
+
+    async fn connection(pool: &MySqlPool) -> Result<Object<Conn>, Error> {
+        pooled(pool, BACKEND).await
+    }
+
+    async fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {
+        begin_write(conn).await
+    }
+
+    async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
+        begin_read(conn).await
+    }
+}
+
+maintenance_sql::sql_store!(MySqlStore => sql);
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,9 @@ use maintenance_core::StoreError;
 use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::change_feed::{self, Listen, Wake};
 
+use maintenance_sql::listing::Dialect;
+
+use crate::engine::{Driver, Sql, pooled, query_error};
 use crate::error::Error;
 use crate::url::redact_url;
 
@@ -25,10 +28,8 @@ pub type PgConnection = AsyncPgConnection;
 pub type PgPool = Pool<AsyncPgConnection>;
 
 type Conn = AsyncPgConnection;
-use crate::schema::postgres as schema;
 
 const BACKEND: &str = "PostgreSQL";
-const REVISION_ID: i16 = 1;
 /// Connections of the store's pool.
 const POOL_SIZE: usize = 10;
 
@@ -40,14 +41,7 @@ const LOCK_MIGRATIONS: &str =
 const UNLOCK_MIGRATIONS: &str =
     "SELECT pg_advisory_unlock(hashtext('maintenance_migrate_' || current_database()))";
 
-type Db = diesel::pg::Pg;
-/// The SQL type timestamps are bound as.
-type TimeSql = diesel::sql_types::Timestamptz;
-const PLACEHOLDER: maintenance_sql::bulk::Placeholder = maintenance_sql::bulk::Placeholder::Dollar;
-const ON_DUPLICATE_KEY: bool = false;
-const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::Postgres;
-
-type TimeIn = PgTimestamp;
+const DIALECT: Dialect = Dialect::Postgres;
 
 /// PostgreSQL counts microseconds from 2000-01-01 UTC; `infinity` and the like do not fit.
 fn time_in(t: PgTimestamp) -> Result<DateTime<Utc>, String> {
@@ -84,13 +78,13 @@ async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
 /// ```
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) sql: Sql<diesel::pg::Pg>,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
-            .field("pool", &self.pool.status())
+            .field("pool", &self.sql.pool.status())
             .finish()
     }
 }
@@ -98,13 +92,15 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// A store on an existing pool. Call [`PgStore::migrate`] before first use.
     pub fn new(pool: PgPool) -> Self {
-        PgStore { pool }
+        PgStore {
+            sql: Sql::new(pool),
+        }
     }
 
     /// Connects to `url` (`postgres://` or `postgresql://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let store = PgStore::connect_lazy(url)?;
-        drop(store.pool.get().await.map_err(|e| Error::Connect {
+        drop(store.sql.pool.get().await.map_err(|e| Error::Connect {
             url: redact_url(url),
             source: Box::new(e),
         })?);
@@ -130,7 +126,7 @@ impl PgStore {
 
     /// The pool the store uses.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.sql.pool
     }
 
     /// Creates the tables and the change trigger if they are missing, and the revision row and
@@ -139,17 +135,19 @@ impl PgStore {
     /// on a connection of its own that is closed at the end (which frees the lock whatever
     /// happens, a cancelled call too).
     pub async fn migrate(&self) -> Result<(), Error> {
-        let mut conn = Object::take(self.conn().await?);
+        let mut conn = Object::take(self.sql.conn().await?);
         diesel::sql_query(LOCK_MIGRATIONS)
             .execute(&mut conn)
             .await
-            .map_err(query_error)?;
+            .map_err(query_error::<diesel::pg::Pg>)?;
         crate::migrations::run(&mut conn, DIALECT, BACKEND).await?;
-        ensure_rows(&mut conn).await.map_err(query_error)?;
+        ensure_rows(&mut conn)
+            .await
+            .map_err(query_error::<diesel::pg::Pg>)?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
             .await
-            .map_err(query_error)?;
+            .map_err(query_error::<diesel::pg::Pg>)?;
         Ok(())
     }
 }
@@ -187,18 +185,46 @@ async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
     .await
 }
 
-crate::queries::impl_engine!(
-    PgStore,
-    PgWrite,
-    async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
-        change_feed::subscribe(Listener {
-            pool: self.pool.clone(),
-        })
-        .await
-        .map(Some)
-        .map_err(StoreError::from)
+impl Driver for diesel::pg::Pg {
+    type Db = Self;
+    type Conn = Conn;
+    type Pool = PgPool;
+    type Pooled = Object<Conn>;
+    type TimeSql = diesel::sql_types::Timestamptz;
+    type TimeIn = PgTimestamp;
+    type TimeOut = DateTime<Utc>;
+    const NAME: &'static str = BACKEND;
+    const DIALECT: Dialect = DIALECT;
+
+    fn time_in(value: PgTimestamp) -> Result<DateTime<Utc>, String> {
+        time_in(value)
     }
-);
+
+    fn time_out(t: DateTime<Utc>) -> DateTime<Utc> {
+        time_out(t)
+    }
+
+    async fn connection(pool: &PgPool) -> Result<Object<Conn>, Error> {
+        pooled(pool, BACKEND).await
+    }
+
+    async fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {
+        begin_write(conn).await
+    }
+
+    async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
+        begin_read(conn).await
+    }
+
+    async fn change_feed(pool: &PgPool) -> Result<Option<ChangeFeed>, StoreError> {
+        change_feed::subscribe(Listener { pool: pool.clone() })
+            .await
+            .map(Some)
+            .map_err(StoreError::from)
+    }
+}
+
+maintenance_sql::sql_store!(PgStore => sql);
 
 /// The change feed's connections, each taken out of the store's pool for good (the pool makes
 /// another in its place).
@@ -219,7 +245,7 @@ impl Listen for Listener {
         diesel::sql_query(change_feed::LISTEN)
             .execute(&mut conn)
             .await
-            .map_err(query_error)?;
+            .map_err(query_error::<diesel::pg::Pg>)?;
         Ok(conn)
     }
 

@@ -29,6 +29,9 @@ use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::sqlite_file::{FileWatch, open_existing};
 
+use maintenance_sql::listing::Dialect;
+
+use crate::engine::{Driver, Sql, pooled, query_error};
 use crate::error::{BoxError, Error};
 use crate::url::redact_url;
 
@@ -38,24 +41,14 @@ pub type SqliteConnection = SyncConnectionWrapper<diesel::SqliteConnection>;
 pub type SqlitePool = Pool<SqliteConnection>;
 
 type Conn = SqliteConnection;
-use crate::schema::sqlite as schema;
 
 const BACKEND: &str = "SQLite";
-const REVISION_ID: i32 = 1;
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
 /// Connections of a file database's pool.
 const POOL_SIZE: usize = 8;
 
-type Db = diesel::sqlite::Sqlite;
-/// The SQL type timestamps are bound as.
-type TimeSql = diesel::sql_types::Text;
-const PLACEHOLDER: maintenance_sql::bulk::Placeholder =
-    maintenance_sql::bulk::Placeholder::Question;
-const ON_DUPLICATE_KEY: bool = false;
-const DIALECT: maintenance_sql::listing::Dialect = maintenance_sql::listing::Dialect::Sqlite;
-
-type TimeIn = String;
+const DIALECT: Dialect = Dialect::Sqlite;
 
 fn time_in(text: String) -> Result<DateTime<Utc>, String> {
     parse_time(&text).ok_or_else(|| format!("`{text}` is not a timestamp"))
@@ -121,13 +114,13 @@ async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
 /// ```
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) sql: Sql<diesel::sqlite::Sqlite>,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("pool", &self.pool.status())
+            .field("pool", &self.sql.pool.status())
             .finish()
     }
 }
@@ -138,7 +131,9 @@ impl SqliteStore {
     /// Connections should have `PRAGMA busy_timeout` set (as [`SqliteStore::connect`] does), so
     /// that writers wait for each other's lock instead of failing.
     pub fn new(pool: SqlitePool) -> Self {
-        SqliteStore { pool }
+        SqliteStore {
+            sql: Sql::new(pool),
+        }
     }
 
     /// Opens `url` (`sqlite://path`, `sqlite:path` or `sqlite::memory:`), creating the file if
@@ -194,19 +189,22 @@ impl SqliteStore {
 
     /// The pool the store uses.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.sql.pool
     }
 
     /// Creates the tables if they are missing, and the revision row and the default site if
     /// they are missing. Safe to run again, on a database maintenance-sqlx migrated too, and
     /// from several processes at once: it holds SQLite's write lock throughout.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.sql.conn().await?;
         conn.batch_execute("BEGIN IMMEDIATE")
             .await
-            .map_err(query_error)?;
+            .map_err(query_error::<diesel::sqlite::Sqlite>)?;
         match migrate_locked(&mut conn).await {
-            Ok(()) => conn.batch_execute("COMMIT").await.map_err(query_error),
+            Ok(()) => conn
+                .batch_execute("COMMIT")
+                .await
+                .map_err(query_error::<diesel::sqlite::Sqlite>),
             Err(e) => {
                 if conn.batch_execute("ROLLBACK").await.is_err() {
                     // A connection whose transaction state is unknown goes, not back to the pool.
@@ -228,7 +226,7 @@ async fn migrate_locked(c: &mut Conn) -> Result<(), Error> {
     )
     .execute(c)
     .await
-    .map_err(query_error)?;
+    .map_err(query_error::<diesel::sqlite::Sqlite>)?;
     let added = diesel::sql_query(
         "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
          SELECT ?, ?, TRUE, FALSE, 'full' \
@@ -239,12 +237,12 @@ async fn migrate_locked(c: &mut Conn) -> Result<(), Error> {
     .bind::<Text, _>(DEFAULT_SITE_NAME)
     .execute(c)
     .await
-    .map_err(query_error)?;
+    .map_err(query_error::<diesel::sqlite::Sqlite>)?;
     if added > 0 {
         diesel::sql_query("UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1")
             .execute(c)
             .await
-            .map_err(query_error)?;
+            .map_err(query_error::<diesel::sqlite::Sqlite>)?;
     }
     Ok(())
 }
@@ -296,7 +294,39 @@ impl SqliteTarget {
     }
 }
 
-crate::queries::impl_engine!(SqliteStore, SqliteWrite);
+impl Driver for diesel::sqlite::Sqlite {
+    type Db = Self;
+    type Conn = Conn;
+    type Pool = SqlitePool;
+    type Pooled = Object<Conn>;
+    type TimeSql = diesel::sql_types::Text;
+    type TimeIn = String;
+    type TimeOut = String;
+    const NAME: &'static str = BACKEND;
+    const DIALECT: Dialect = DIALECT;
+
+    fn time_in(value: String) -> Result<DateTime<Utc>, String> {
+        time_in(value)
+    }
+
+    fn time_out(t: DateTime<Utc>) -> String {
+        time_out(t)
+    }
+
+    async fn connection(pool: &SqlitePool) -> Result<Object<Conn>, Error> {
+        pooled(pool, BACKEND).await
+    }
+
+    async fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {
+        begin_write(conn).await
+    }
+
+    async fn begin_read(conn: &mut Conn) -> diesel::QueryResult<()> {
+        begin_read(conn).await
+    }
+}
+
+maintenance_sql::sql_store!(SqliteStore => sql);
 
 #[cfg(test)]
 mod tests {

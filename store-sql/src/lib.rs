@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod any;
 pub mod bulk;
 pub mod change_feed;
 pub mod django;
