@@ -127,7 +127,7 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
 
     // Paging: the default site first, then by domain; 50 a page.
     let first = admin.page("/").await;
-    assert!(first.contains("121 sites &middot; page 1 of 3"), "{first}");
+    assert!(first.contains("121 sites · page 1 of 3"), "{first}");
     let domains = rows(&first);
     assert_eq!(domains.len(), 50);
     assert_eq!(domains[0], "default");
@@ -157,7 +157,7 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
 
     // Search by domain and by name, case-insensitive; the search is kept in the links.
     let found = admin.page("/?q=SITE11").await;
-    assert!(found.contains("10 sites &middot; page 1 of 1"), "{found}");
+    assert!(found.contains("10 sites · page 1 of 1"), "{found}");
     assert_eq!(
         rows(&found).first().map(String::as_str),
         Some("site110.example")

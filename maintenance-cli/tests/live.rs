@@ -212,7 +212,7 @@ async fn admin_page_logs_in_checks_csrf_and_shows_errors_beside_fields() {
         .unwrap();
     assert_eq!(list.status(), 200);
     let list = list.text().await.unwrap();
-    assert!(list.contains("1 site &middot; page 1 of 1"), "{list}");
+    assert!(list.contains("1 site · page 1 of 1"), "{list}");
     assert!(list.contains("href=\"/sites/default\""), "{list}");
     let page = http
         .get(format!("{admin}/sites/default"))

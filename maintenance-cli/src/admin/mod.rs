@@ -23,48 +23,35 @@
 //! - Each change goes through the [`MaintenanceStore`], which writes the audit event; the actor
 //!   is `admin@<client address>`.
 
-mod access;
-mod auth;
-mod csrf;
-mod forms;
-mod hosts;
-mod index;
-mod list;
-mod lists;
-mod login;
-mod page;
+mod form;
+mod guard;
+mod handlers;
+mod params;
 mod respond;
-mod session;
-mod sites;
-mod state;
-mod throttle;
+mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, post};
 use maintenance_core::MaintenanceStore;
 use maintenance_core::ipnet::IpNet;
 
-use access::client_text;
-use index::{index, site_page};
-use lists::{add_ignored, add_network, remove_ignored, remove_network};
-use login::{login, login_form, logout};
-use respond::{not_found, plain, with_security_headers};
-use sites::{add_site, bulk, bypass_clear, bypass_new, remove_site};
-use state::save_state;
+use guard::session::Sessions;
+use guard::throttle::LoginThrottle;
+use handlers::lists::{add_ignored, add_network, remove_ignored, remove_network};
+use handlers::login::{login, login_form, logout};
+use handlers::pages::{index, site_page};
+use handlers::sites::{add_site, bulk, bypass_clear, bypass_new, remove_site};
+use handlers::state::save_state;
+use respond::{not_found, with_security_headers};
 
-pub use auth::{AdminAuth, AdminSetupError, AdminToken, MIN_TOKEN_LEN};
-pub use hosts::{AllowedHosts, HostRefusal, OriginError, PublicOrigin};
-pub use list::{ListParams, PAGE_SIZE};
-pub use page::{FormData, FormKind, Invalid, NewSecret};
-pub use session::{COOKIE_NAME, SESSION_TTL, Sessions, secrets_match};
-pub use throttle::{Admission, BackoffPolicy, Clock, Failure, LoginThrottle};
+pub use guard::auth::{AdminAuth, AdminSetupError, AdminToken, MIN_TOKEN_LEN};
+pub use guard::host::{AllowedHosts, OriginError, PublicOrigin};
+pub use guard::throttle::{BackoffPolicy, Clock};
 
 /// Everything the admin page needs besides its store.
 #[derive(Debug, Clone)]
@@ -162,32 +149,13 @@ pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
         .fallback(not_found)
         // Outside the routes, so that it also covers the fallback: no handler sees a foreign
         // host.
-        .layer(middleware::from_fn_with_state(state.clone(), check_host))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::host::check_host,
+        ))
         // Outermost: every answer, the host check's and axum's own too.
         .layer(middleware::map_response(with_security_headers))
         .with_state(state)
-}
-
-/// Refuses a request whose host is not the page's, before any handler runs.
-async fn check_host(State(app): State<Arc<AdminState>>, req: Request, next: Next) -> Response {
-    match app.hosts.check(req.headers(), req.uri()) {
-        Ok(()) => next.run(req).await,
-        Err(refusal) => {
-            let host = match &refusal {
-                HostRefusal::Other(h) => h.as_str(),
-                HostRefusal::Missing => "(none)",
-                HostRefusal::Several => "(several)",
-                HostRefusal::Unreadable => "(not visible ASCII)",
-            };
-            tracing::warn!(
-                client = %client_text(app.client_ip(&req)),
-                host,
-                "admin request refused: its Host is not this page's (add it with --public-origin \
-                 if it is)"
-            );
-            plain(refusal.status(), refusal.message())
-        }
-    }
 }
 
 /// Serves the admin page on `listener` (with client addresses for the audit log) until

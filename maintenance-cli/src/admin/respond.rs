@@ -1,17 +1,17 @@
-//! The small response helpers: HTML and plain-text pages, redirects, problem pages, and the
-//! refusals every handler shares; and the security headers, which [`with_security_headers`]
-//! puts on every answer of the router (axum's own 400, 405 and 415 too).
+//! The small response helpers: HTML and plain-text pages, redirects and problem pages; and the
+//! security headers, which [`with_security_headers`] puts on every answer of the router
+//! (axum's own 400, 405 and 415 too).
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::page;
+use super::views;
 
-pub(super) fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     typed(status, body, "text/html; charset=utf-8")
 }
 
-pub(super) fn plain(status: StatusCode, body: String) -> Response {
+pub(crate) fn plain(status: StatusCode, body: String) -> Response {
     typed(status, body, "text/plain; charset=utf-8")
 }
 
@@ -25,7 +25,7 @@ fn typed(status: StatusCode, body: String, content_type: &'static str) -> Respon
 
 /// `res` with the security headers: the layer over the whole router, so that no answer
 /// (a handler's, a refused host's, or one axum makes itself) goes without them.
-pub(super) async fn with_security_headers(mut res: Response) -> Response {
+pub(crate) async fn with_security_headers(mut res: Response) -> Response {
     security_headers(res.headers_mut());
     res
 }
@@ -49,53 +49,23 @@ fn security_headers(h: &mut HeaderMap) {
     );
 }
 
-pub(super) fn redirect(location: &str, cookie: Option<String>) -> Response {
+/// `303 See Other` to `location` (the answer to a form that worked).
+pub(crate) fn redirect(location: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
-    let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(location) {
-        h.insert(header::LOCATION, v);
-    }
-    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        h.insert(header::SET_COOKIE, c);
+        res.headers_mut().insert(header::LOCATION, v);
     }
     res
 }
 
-pub(super) fn problem(status: StatusCode, title: &str, message: &str) -> Response {
-    html(status, page::problem(title, message))
+pub(crate) fn problem(status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, views::problem(title, message))
 }
 
-pub(super) async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     problem(
         StatusCode::NOT_FOUND,
         "Not found",
         "There is no such page here.",
-    )
-}
-
-pub(super) fn unauthorized() -> Response {
-    problem(
-        StatusCode::UNAUTHORIZED,
-        "Not logged in",
-        "Log in with the admin token at /login, or send it as `Authorization: Bearer <token>`.",
-    )
-}
-
-pub(super) fn no_bearer() -> Response {
-    problem(
-        StatusCode::UNAUTHORIZED,
-        "No token configured",
-        "This admin page was started without a token (--insecure-no-auth), so it accepts no \
-         `Authorization` header: send the request without it, or start the page with a token \
-         (MAINTENANCE_ADMIN_TOKEN) to use bearer tokens.",
-    )
-}
-
-pub(super) fn cross_origin() -> Response {
-    problem(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        "This form was sent from another site (Origin or Sec-Fetch-Site header); nothing was \
-         changed. If the page is reached under another name, start it with --public-origin.",
     )
 }

@@ -7,24 +7,25 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
-pub const COOKIE_NAME: &str = "maintenance_admin";
+pub(crate) const COOKIE_NAME: &str = "maintenance_admin";
 
 /// How long a session lasts after login.
-pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+pub(crate) const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// The most sessions kept at once; past it the oldest is dropped.
-pub const MAX_SESSIONS: usize = 1000;
+pub(crate) const MAX_SESSIONS: usize = 1000;
 
 /// Whether two secrets are equal, compared in constant time.
 ///
 /// Both are hashed first and the digests compared with `subtle`: comparing the bytes
 /// themselves would return early on a length mismatch (`subtle` does so for slices), telling
 /// the length of the expected secret; digests always have the same length.
-pub fn secrets_match(given: &str, expected: &str) -> bool {
+pub(crate) fn secrets_match(given: &str, expected: &str) -> bool {
     let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
     let expected: [u8; 32] = Sha256::digest(expected.as_bytes()).into();
     bool::from(given.ct_eq(&expected))
@@ -36,35 +37,41 @@ struct Session {
     created: Instant,
 }
 
-/// The live sessions: session id -> CSRF token.
+/// The key a session is stored under: the SHA-256 of its id. A lookup hashes the id it is
+/// given once and finds the session in one map access; what the map's comparisons could
+/// tell by their timing is about digests, never about an id.
+type Key = [u8; 32];
+
+fn key(id: &str) -> Key {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+/// The live sessions: the digest of each session id -> its CSRF token.
 #[derive(Debug, Default)]
-pub struct Sessions {
-    by_id: Mutex<HashMap<String, Session>>,
+pub(crate) struct Sessions {
+    by_key: Mutex<HashMap<Key, Session>>,
 }
 
 impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Session>> {
-        self.by_id.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Session>> {
+        self.by_key.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Starts a session; returns its id and CSRF token, or `None` when the system has no
     /// randomness to give.
-    pub fn create(&self) -> Option<(String, String)> {
+    pub(crate) fn create(&self) -> Option<(String, String)> {
         let id = maintenance_core::bypass::generate_secret().ok()?;
         let csrf = maintenance_core::bypass::generate_secret().ok()?;
         let mut map = self.lock();
         let now = Instant::now();
         map.retain(|_, s| now.duration_since(s.created) < SESSION_TTL);
         if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.created)
-                .map(|(k, _)| k.clone())
+            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| *k)
         {
             map.remove(&oldest);
         }
         map.insert(
-            id.clone(),
+            key(&id),
             Session {
                 csrf: csrf.clone(),
                 created: now,
@@ -74,43 +81,37 @@ impl Sessions {
     }
 
     /// The CSRF token of a live session.
-    pub fn csrf(&self, id: &str) -> Option<String> {
-        let map = self.lock();
-        // Look the id up by comparing in constant time, so its value does not leak by timing.
-        map.iter()
-            .find(|(k, _)| secrets_match(id, k))
-            .filter(|(_, s)| s.created.elapsed() < SESSION_TTL)
-            .map(|(_, s)| s.csrf.clone())
+    pub(crate) fn csrf(&self, id: &str) -> Option<String> {
+        self.lock()
+            .get(&key(id))
+            .filter(|s| s.created.elapsed() < SESSION_TTL)
+            .map(|s| s.csrf.clone())
     }
 
     /// Ends a session.
-    pub fn remove(&self, id: &str) {
-        self.lock().retain(|k, _| !secrets_match(id, k));
+    pub(crate) fn remove(&self, id: &str) {
+        self.lock().remove(&key(id));
     }
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k.trim() == name).then(|| v.trim())
-        })
+/// The session cookie holding `id`: `HttpOnly`, `SameSite=Strict`, for the whole page, and
+/// `Secure` when `secure` (behind HTTPS).
+pub(crate) fn cookie(id: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, id))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .build()
 }
 
-/// The `Set-Cookie` value that stores a session id; `secure` adds `Secure` (behind HTTPS).
-pub fn set_cookie(id: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Strict{secure}")
-}
-
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn clear_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
+/// The cookie that removes the session cookie (as [`cookie`] set it: same name and path).
+pub(crate) fn removal() -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build()
 }
 
 #[cfg(test)]
@@ -137,14 +138,22 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_found_among_others() {
-        let mut h = http::HeaderMap::new();
-        h.append(
-            http::header::COOKIE,
-            "a=1; maintenance_admin=xyz".parse().unwrap(),
+    fn the_session_cookie_is_strict_and_http_only() {
+        let set = cookie("xyz".to_owned(), false).to_string();
+        assert!(set.starts_with("maintenance_admin=xyz"), "{set}");
+        for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(set.contains(part), "{part}: {set}");
+        }
+        assert!(!set.contains("Secure"), "{set}");
+        assert!(
+            cookie("xyz".to_owned(), true)
+                .to_string()
+                .contains("Secure")
         );
-        assert_eq!(cookie(&h, COOKIE_NAME), Some("xyz"));
-        assert_eq!(cookie(&h, "b"), None);
+    }
+
+    #[test]
+    fn secrets_are_compared_whole() {
         assert!(secrets_match("abc", "abc"));
         assert!(!secrets_match("abc", "abd"));
         assert!(!secrets_match("abc", "abcd"));

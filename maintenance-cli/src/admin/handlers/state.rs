@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::Response;
 use maintenance_core::{Mode, SiteRef, SiteState, StateChange, ValidationError};
 
-use super::forms::{begin_site_post, done, refuse_invalid, store_failure};
-use super::{AdminState, FormData, FormKind};
+use super::forms::{done, refuse_invalid, store_failure};
+use crate::admin::AdminState;
+use crate::admin::form::{FormData, FormKind};
+use crate::admin::guard::access::SitePost;
 use crate::parse;
 
 /// Reads the state form into a change, or the errors beside each field.
@@ -98,11 +100,10 @@ fn state_change(
     }
 }
 
-pub(super) async fn save_state(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::State).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(crate) async fn save_state(
+    State(app): State<Arc<AdminState>>,
+    SitePost { post, site }: SitePost,
+) -> Response {
     let change = match state_change(&post.form, &site) {
         Ok(c) => c,
         Err(errors) => return refuse_invalid(&app, &post, &site, FormKind::State, errors).await,

@@ -4,61 +4,33 @@
 //!
 //! [`MaintenanceStore::list_sites`]: maintenance_core::MaintenanceStore::list_sites
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use maintenance_core::store::find_site;
 use maintenance_core::{
     ErrorChain, MAX_PAGE_SIZE, SiteQuery, SiteRef, SiteState, StoreError, normalize_host,
 };
 
-use super::access::Access;
-use super::csrf::no_randomness;
-use super::list::{ListParams, ListView, MAX_SEARCH_CHARS, render_list};
-use super::page::{NewSecret, SiteView, render_site};
-use super::respond::{html, no_bearer, problem, redirect, unauthorized};
-use super::{AdminAuth, AdminState, Invalid};
+use crate::admin::form::{Invalid, NewSecret};
+use crate::admin::guard::access::Viewer;
+use crate::admin::params::{ListParams, MAX_SEARCH_CHARS};
+use crate::admin::respond::{html, problem};
+use crate::admin::views::list::{ListView, render_list};
+use crate::admin::views::site::{SiteView, render_site};
+use crate::admin::{AdminAuth, AdminState};
 
 /// How many audit events a site's page shows.
 const LOG_LIMIT: u32 = 100;
 /// How many audit events of all sites the list shows.
 const LIST_LOG_LIMIT: u32 = 20;
 
-/// Who is looking at a page.
-enum Viewer {
-    /// Someone who may: the CSRF token to put in the page's forms.
-    Allowed { csrf: String },
-    /// Someone who may not, and the answer they get.
-    Refused(Response),
-}
-
-async fn viewer(app: &AdminState, headers: &HeaderMap, client: Option<IpAddr>) -> Viewer {
-    let refused = Viewer::Refused;
-    match app.access(headers, client).await {
-        Access::Session { csrf, .. } => Viewer::Allowed { csrf },
-        Access::Bearer => Viewer::Allowed {
-            csrf: String::new(),
-        },
-        Access::Denied => refused(unauthorized()),
-        Access::NoBearer => refused(no_bearer()),
-        Access::Anonymous => match (&app.auth, &app.open_csrf) {
-            (AdminAuth::Token(_), _) => refused(redirect("/login", None)),
-            // Without a token, a page view stores nothing: its forms carry the page's one
-            // CSRF token, so no number of views can create or evict anything.
-            (AdminAuth::Open, Some(csrf)) => Viewer::Allowed { csrf: csrf.clone() },
-            (AdminAuth::Open, None) => refused(no_randomness()),
-        },
-    }
-}
-
 /// The query string's pairs.
-fn query_pairs(req: &Request) -> Vec<(String, String)> {
-    req.uri()
-        .query()
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
 }
@@ -71,8 +43,12 @@ fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The list of sites.
-pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let pairs = query_pairs(&req);
+pub(crate) async fn index(
+    State(app): State<Arc<AdminState>>,
+    viewer: Viewer,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
     let params = match ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         Ok(p) => p,
         Err(message) => {
@@ -86,13 +62,9 @@ pub(super) async fn index(State(app): State<Arc<AdminState>>, req: Request) -> R
         }
     };
     let notice = list_notice(value(&pairs, "done"), value(&pairs, "count"));
-    let csrf = match viewer(&app, req.headers(), app.client_ip(&req)).await {
-        Viewer::Allowed { csrf } => csrf,
-        Viewer::Refused(res) => return res,
-    };
     list_response(
         &app,
-        &csrf,
+        &viewer.csrf,
         &params,
         notice.as_deref(),
         None,
@@ -113,20 +85,26 @@ fn list_notice(done: Option<&str>, count: Option<&str>) -> Option<String> {
 }
 
 /// A site's page.
-pub(super) async fn site_page(
+pub(crate) async fn site_page(
     State(app): State<Arc<AdminState>>,
     Path(domain): Path<String>,
-    req: Request,
+    viewer: Viewer,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = query_pairs(&req);
+    let pairs = query_pairs(query.as_deref());
     let notice = value(&pairs, "done").and_then(site_notice);
-    let csrf = match viewer(&app, req.headers(), app.client_ip(&req)).await {
-        Viewer::Allowed { csrf } => csrf,
-        Viewer::Refused(res) => return res,
-    };
     match lookup(&app, &SiteRef::Domain(domain.clone())).await {
         Ok(Some(site)) => {
-            site_response(&app, &csrf, &site, notice, None, None, StatusCode::OK).await
+            site_response(
+                &app,
+                &viewer.csrf,
+                &site,
+                notice,
+                None,
+                None,
+                StatusCode::OK,
+            )
+            .await
         }
         Ok(None) => problem(
             StatusCode::NOT_FOUND,
@@ -155,7 +133,7 @@ fn site_notice(code: &str) -> Option<&'static str> {
 
 /// Finds one site through [`maintenance_core::MaintenanceStore::list_sites`]: the default
 /// site is the first of every listing; a domain is searched for and matched exactly.
-pub(super) async fn lookup(
+pub(crate) async fn lookup(
     app: &AdminState,
     site: &SiteRef,
 ) -> Result<Option<SiteState>, StoreError> {
@@ -193,7 +171,7 @@ fn unavailable(e: &StoreError) -> Response {
 }
 
 /// The list page for `params`, with `status`.
-pub(super) async fn list_response(
+pub(crate) async fn list_response(
     app: &AdminState,
     csrf: &str,
     params: &ListParams,
@@ -228,7 +206,7 @@ pub(super) async fn list_response(
 
 /// The page of `site` (as given: just read, or as it was when a form was refused), with
 /// `status`.
-pub(super) async fn site_response(
+pub(crate) async fn site_response(
     app: &AdminState,
     csrf: &str,
     site: &SiteState,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 use maintenance_core::{
@@ -11,13 +11,15 @@ use maintenance_core::{
     bypass,
 };
 
-use super::csrf::{Post, begin_post};
-use super::forms::{begin_site_post, done, failure_status, refuse, store_failure};
-use super::index::{list_response, site_response};
-use super::list::ListParams;
-use super::page::{NewSecret, site_href};
-use super::respond::{problem, redirect};
-use super::{AdminState, FormKind, Invalid};
+use super::forms::{done, refuse, store_failure};
+use super::pages::{list_response, site_response};
+use crate::admin::AdminState;
+use crate::admin::form::{FormKind, Invalid, NewSecret};
+use crate::admin::guard::access::{Post, SitePost};
+use crate::admin::guard::refusal::failure_status;
+use crate::admin::params::ListParams;
+use crate::admin::respond::{problem, redirect};
+use crate::admin::views::site_href;
 
 /// The list again (page `params`) with a refused form of `kind` and its `errors`.
 async fn refuse_on_list(
@@ -38,11 +40,7 @@ async fn refuse_on_list(
 }
 
 /// The add-site form of the list.
-pub(super) async fn add_site(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let post = match begin_post(&app, req).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
+pub(crate) async fn add_site(State(app): State<Arc<AdminState>>, post: Post) -> Response {
     let params = ListParams {
         page: 1,
         ..ListParams::default()
@@ -92,11 +90,10 @@ pub(super) async fn add_site(State(app): State<Arc<AdminState>>, req: Request) -
 }
 
 /// The remove form of a site's page: needs its confirmation box; never the default site.
-pub(super) async fn remove_site(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::RemoveSite).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(crate) async fn remove_site(
+    State(app): State<Arc<AdminState>>,
+    SitePost { post, site }: SitePost,
+) -> Response {
     if site.is_default {
         let errors = vec![(
             "general",
@@ -136,18 +133,14 @@ pub(super) async fn remove_site(State(app): State<Arc<AdminState>>, req: Request
     match app.store.remove_site(&site.domain, &post.actor).await {
         Ok(()) => {
             tracing::info!(site = %site.domain, actor = %post.actor, "admin removed a site");
-            redirect("/?done=site-removed", None)
+            redirect("/?done=site-removed")
         }
         Err(e) => store_failure(&app, &post, Some(&site), FormKind::RemoveSite, e).await,
     }
 }
 
 /// The bulk action of the list on the ticked sites.
-pub(super) async fn bulk(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let post = match begin_post(&app, req).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
+pub(crate) async fn bulk(State(app): State<Arc<AdminState>>, post: Post) -> Response {
     let params = match ListParams::from_pairs(
         ["q", "state", "page"]
             .into_iter()
@@ -218,10 +211,7 @@ pub(super) async fn bulk(State(app): State<Arc<AdminState>>, req: Request) -> Re
     {
         Ok(changed) => {
             tracing::info!(sites = changed.len(), actor = %post.actor, change = %change.describe(), "admin changed several sites");
-            redirect(
-                &params.href(params.page, &format!("done={code}&count={}", changed.len())),
-                None,
-            )
+            redirect(&params.href(params.page, &format!("done={code}&count={}", changed.len())))
         }
         Err(err) => {
             let status = failure_status(&err);
@@ -239,11 +229,10 @@ pub(super) async fn bulk(State(app): State<Arc<AdminState>>, req: Request) -> Re
 }
 
 /// A new bypass secret for the form's site: shown once, on this answer only.
-pub(super) async fn bypass_new(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::Bypass).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(crate) async fn bypass_new(
+    State(app): State<Arc<AdminState>>,
+    SitePost { post, site }: SitePost,
+) -> Response {
     let secret = match bypass::generate_secret() {
         Ok(s) => s,
         Err(e) => {
@@ -290,21 +279,17 @@ pub(super) async fn bypass_new(State(app): State<Arc<AdminState>>, req: Request)
 }
 
 /// Clears the form's site's bypass secret.
-pub(super) async fn bypass_clear(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::Bypass).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(crate) async fn bypass_clear(
+    State(app): State<Arc<AdminState>>,
+    SitePost { post, site }: SitePost,
+) -> Response {
     let at = SiteRef::Domain(site.domain.clone());
     match app
         .store
         .set_bypass_secret_hash(&at, None, &post.actor)
         .await
     {
-        Ok(()) => redirect(
-            &format!("{}?done=bypass-cleared", site_href(&site.domain)),
-            None,
-        ),
+        Ok(()) => redirect(&format!("{}?done=bypass-cleared", site_href(&site.domain))),
         Err(e) => store_failure(&app, &post, Some(&site), FormKind::Bypass, e).await,
     }
 }

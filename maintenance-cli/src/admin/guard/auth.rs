@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::hosts::OriginError;
+use super::host::OriginError;
 
 /// The shortest admin token accepted, in characters. Shorter ones are refused at start-up:
 /// the token is the only thing between the network and every site's maintenance switch.

@@ -17,7 +17,16 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use http::{HeaderMap, Uri, header};
+
+use super::access::client_text;
+use crate::admin::AdminState;
+use crate::admin::respond::plain;
 
 /// The loopback names accepted with the listen port.
 const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -387,6 +396,34 @@ fn shown(host: &str) -> String {
     match host.char_indices().nth(MAX_SHOWN) {
         Some((at, _)) => format!("{}...", &host[..at]),
         None => host.to_owned(),
+    }
+}
+
+/// The layer's check: a request whose host is not the page's is refused (421) before any
+/// handler runs, and logged with the client's address.
+pub(crate) async fn check_host(
+    State(app): State<Arc<AdminState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match app.hosts.check(req.headers(), req.uri()) {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => {
+            let host = match &refusal {
+                HostRefusal::Other(h) => h.as_str(),
+                HostRefusal::Missing => "(none)",
+                HostRefusal::Several => "(several)",
+                HostRefusal::Unreadable => "(not visible ASCII)",
+            };
+            let (parts, _) = req.into_parts();
+            tracing::warn!(
+                client = %client_text(app.client_ip(&parts)),
+                host,
+                "admin request refused: its Host is not this page's (add it with --public-origin \
+                 if it is)"
+            );
+            plain(refusal.status(), refusal.message())
+        }
     }
 }
 

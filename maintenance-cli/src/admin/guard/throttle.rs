@@ -327,7 +327,8 @@ impl LoginThrottle {
     }
 
     /// How many clients are tracked.
-    pub fn tracked(&self) -> usize {
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
         self.lock().clients.len()
     }
 }

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::Response;
 use maintenance_core::{SiteRef, validate};
 
-use super::forms::{begin_site_post, done, refuse_invalid, store_failure};
-use super::{AdminState, FormData, FormKind};
+use super::forms::{done, refuse_invalid, store_failure};
+use crate::admin::AdminState;
+use crate::admin::form::{FormData, FormKind};
+use crate::admin::guard::access::SitePost;
 use crate::parse;
 
 /// Checks a value and its description for an add form.
@@ -92,12 +94,8 @@ impl List {
 }
 
 /// The add form of `list`.
-async fn add(app: Arc<AdminState>, req: Request, list: List) -> Response {
+async fn add(app: Arc<AdminState>, SitePost { post, site }: SitePost, list: List) -> Response {
     let kind = list.add_form();
-    let (post, site) = match begin_site_post(&app, req, kind).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
     let checked = check_add(&post.form, list.field(), |v| list.check(v), list.expected());
     let (value, description) = match checked {
         Ok(v) => v,
@@ -123,11 +121,7 @@ async fn add(app: Arc<AdminState>, req: Request, list: List) -> Response {
 }
 
 /// A remove button of `list`.
-async fn remove(app: Arc<AdminState>, req: Request, list: List) -> Response {
-    let (post, site) = match begin_site_post(&app, req, FormKind::Remove).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+async fn remove(app: Arc<AdminState>, SitePost { post, site }: SitePost, list: List) -> Response {
     let value = post.form.text(list.field());
     let at = SiteRef::Domain(site.domain.clone());
     let removed = match list {
@@ -144,18 +138,18 @@ async fn remove(app: Arc<AdminState>, req: Request, list: List) -> Response {
     }
 }
 
-pub(super) async fn add_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    add(app, req, List::Ignored).await
+pub(crate) async fn add_ignored(State(app): State<Arc<AdminState>>, form: SitePost) -> Response {
+    add(app, form, List::Ignored).await
 }
 
-pub(super) async fn remove_ignored(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    remove(app, req, List::Ignored).await
+pub(crate) async fn remove_ignored(State(app): State<Arc<AdminState>>, form: SitePost) -> Response {
+    remove(app, form, List::Ignored).await
 }
 
-pub(super) async fn add_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    add(app, req, List::Allowed).await
+pub(crate) async fn add_network(State(app): State<Arc<AdminState>>, form: SitePost) -> Response {
+    add(app, form, List::Allowed).await
 }
 
-pub(super) async fn remove_network(State(app): State<Arc<AdminState>>, req: Request) -> Response {
-    remove(app, req, List::Allowed).await
+pub(crate) async fn remove_network(State(app): State<Arc<AdminState>>, form: SitePost) -> Response {
+    remove(app, form, List::Allowed).await
 }
