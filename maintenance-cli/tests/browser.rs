@@ -2,7 +2,9 @@
 //! default site's page from the list, tick "In maintenance mode", and see the test project
 //! (running in-process on the same database) answer 503; untick, see 200; an invalid ignored
 //! pattern shows its error beside the field and writes nothing. With 10,000 sites: search, open
-//! a site, save it, filter the list by state, and put two selected sites in maintenance.
+//! a site, save it, filter the list by state, and put two selected sites in maintenance. With
+//! HTML in every value a page shows (site name, message, scope, patterns, descriptions, audit
+//! actor and detail, search text, a refused form's value): no value becomes an element.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without chromedriver the test fails when
 //! `CI` is set and prints that it was skipped otherwise.
@@ -484,5 +486,178 @@ async fn drive_list(
             "site04321.example"
         ]
     );
+    Ok(())
+}
+
+/// Markup that would become elements (and run a handler) if a page wrote it unescaped, in
+/// text or in an attribute; each piece is a valid regex too, so it can be an ignored pattern
+/// and a scope.
+const PAYLOAD: &str =
+    "\"><img src=x class=xss-probe onerror=\"document.title='xss'\"><b class='xss-probe'>b</b>";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_pages_in_chromium_show_html_in_every_value_as_text() {
+    const TEST: &str = "admin_pages_in_chromium_show_html_in_every_value_as_text";
+    let Some(browser) = start_browser(TEST).await else {
+        return;
+    };
+    let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
+    let store = common::store(&db.url).await;
+    let result = show_payloads(&browser.client, &admin, &store).await;
+    let _ = browser.client.clone().close().await;
+    if let Err(e) = result {
+        panic!("{TEST}: {e}");
+    }
+}
+
+/// Every value the pages show holds [`PAYLOAD`]: the site's name, message, scope, an ignored
+/// pattern and its description, a network's description, the audit log's actor and detail,
+/// the search text, and a refused form's value and its message; each page is checked.
+async fn show_payloads(
+    browser: &fantoccini::Client,
+    admin: &str,
+    store: &dyn MaintenanceStore,
+) -> Res {
+    use maintenance_core::{AuditAction, StateChange};
+    let domain = "payload.example";
+    let site = SiteRef::Domain(domain.to_owned());
+    store.add_site(domain, Some(PAYLOAD), PAYLOAD).await?;
+    let change = StateChange::turn_on()
+        .message(PAYLOAD)
+        .only([PAYLOAD.to_owned()]);
+    store.set_state(&site, &change, PAYLOAD).await?;
+    store
+        .add_ignored_path(&site, PAYLOAD, PAYLOAD, PAYLOAD)
+        .await?;
+    store
+        .add_allowed_network(&site, "10.0.0.0/8", PAYLOAD, PAYLOAD)
+        .await?;
+    store
+        .record_event(&site, AuditAction::RunFailed, PAYLOAD, PAYLOAD)
+        .await?;
+
+    log_in(browser, admin).await?;
+    browser.wait().for_element(Locator::Id("sites")).await?;
+    no_markup(
+        browser,
+        "the list",
+        &["tr[data-domain='payload.example']", "#log"],
+    )
+    .await?;
+
+    // The search text, back in its field and nowhere as markup.
+    let query: String = form_urlencoded::byte_serialize(PAYLOAD.as_bytes()).collect();
+    browser.goto(&format!("{admin}/?q={query}")).await?;
+    browser.wait().for_element(Locator::Id("q")).await?;
+    let typed = browser.find(Locator::Id("q")).await?.prop("value").await?;
+    assert_eq!(typed.as_deref(), Some(PAYLOAD));
+    no_markup(browser, "the list searched for the payload", &[]).await?;
+
+    // The site's page: name, message, scope, pattern, descriptions, actor, detail.
+    browser.goto(&format!("{admin}/sites/{domain}")).await?;
+    browser
+        .wait()
+        .for_element(Locator::Css("section[data-domain='payload.example']"))
+        .await?;
+    no_markup(
+        browser,
+        "the site's page",
+        &[
+            "section.site h2",
+            "table[id^='ignored-list']",
+            "table[id^='network-list']",
+            "#log",
+        ],
+    )
+    .await?;
+    for field in ["message", "scope"] {
+        let shown = browser
+            .find(Locator::Css(&format!("textarea[name='{field}']")))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(shown.as_deref(), Some(PAYLOAD), "{field}");
+    }
+
+    // Typed into a form: a description saved through the page, and a refused time shown
+    // again with its message.
+    let form = "form[action='/networks/add']";
+    browser
+        .find(Locator::Css(&format!("{form} input[name='network']")))
+        .await?
+        .send_keys("192.0.2.0/24")
+        .await?;
+    browser
+        .find(Locator::Css(&format!("{form} input[name='description']")))
+        .await?
+        .send_keys(PAYLOAD)
+        .await?;
+    submit(browser, &format!("{form} button[type='submit']")).await?;
+    let notice = browser.find(Locator::Id("notice")).await?.text().await?;
+    assert_eq!(notice, "Allowed network saved.");
+    no_markup(
+        browser,
+        "the site's page after a save",
+        &["table[id^='network-list']"],
+    )
+    .await?;
+    let saved = store.site(&site).await?;
+    assert!(
+        saved
+            .allowed_networks
+            .iter()
+            .any(|n| n.network.to_string() == "192.0.2.0/24" && n.description == PAYLOAD),
+        "{:?}",
+        saved.allowed_networks
+    );
+
+    let starts = "form.state input[name='starts_at']";
+    browser
+        .find(Locator::Css(starts))
+        .await?
+        .send_keys(PAYLOAD)
+        .await?;
+    submit(browser, "form.state button[type='submit']").await?;
+    let beside = format!("{starts} + span.error");
+    browser.wait().for_element(Locator::Css(&beside)).await?;
+    no_markup(browser, "a refused form", &[]).await?;
+    let kept = browser
+        .find(Locator::Css(starts))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(kept.as_deref(), Some(PAYLOAD));
+    Ok(())
+}
+
+/// Checks the page in the browser: no element of the payload's (no `img`, nothing of class
+/// `xss-probe`), no handler of it ran (the title is the page's), and each of `holders` shows
+/// the payload as text.
+async fn no_markup(browser: &fantoccini::Client, page: &str, holders: &[&str]) -> Res {
+    let found = browser
+        .execute(
+            "return document.querySelectorAll('img, .xss-probe, [onerror]').length",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        found,
+        serde_json::json!(0),
+        "{page}: the payload became elements"
+    );
+    let title = browser.title().await?;
+    assert!(
+        title.contains("Maintenance") && !title.contains("xss"),
+        "{page}: title {title}"
+    );
+    for holder in holders {
+        let text = browser.find(Locator::Css(holder)).await?.text().await?;
+        assert!(
+            text.contains("<img src=x class=xss-probe")
+                && text.contains("<b class='xss-probe'>b</b>"),
+            "{page}: {holder} does not show the payload as text: {text}"
+        );
+    }
     Ok(())
 }

@@ -26,6 +26,7 @@
 mod form;
 mod guard;
 mod handlers;
+mod lookup;
 mod params;
 mod respond;
 mod views;

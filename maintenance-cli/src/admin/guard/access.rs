@@ -18,7 +18,7 @@ use super::refusal::Refusal;
 use super::session::{COOKIE_NAME, secrets_match};
 use crate::admin::AdminState;
 use crate::admin::form::FormData;
-use crate::admin::handlers::pages::lookup;
+use crate::admin::lookup::lookup;
 
 /// The largest form body read.
 const MAX_BODY: usize = 64 * 1024;

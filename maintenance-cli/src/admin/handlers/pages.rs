@@ -10,13 +10,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
 use http::StatusCode;
-use maintenance_core::store::find_site;
-use maintenance_core::{
-    ErrorChain, MAX_PAGE_SIZE, SiteQuery, SiteRef, SiteState, StoreError, normalize_host,
-};
+use maintenance_core::{ErrorChain, SiteRef, SiteState, StoreError};
 
 use crate::admin::form::{Invalid, NewSecret};
 use crate::admin::guard::access::Viewer;
+use crate::admin::lookup::lookup;
 use crate::admin::params::{ListParams, MAX_SEARCH_CHARS};
 use crate::admin::respond::{html, problem};
 use crate::admin::views::list::{ListView, render_list};
@@ -129,36 +127,6 @@ fn site_notice(code: &str) -> Option<&'static str> {
         "bypass-cleared" => "Bypass secret cleared: its links and cookies no longer work.",
         _ => return None,
     })
-}
-
-/// Finds one site through [`maintenance_core::MaintenanceStore::list_sites`]: the default
-/// site is the first of every listing; a domain is searched for and matched exactly.
-pub(crate) async fn lookup(
-    app: &AdminState,
-    site: &SiteRef,
-) -> Result<Option<SiteState>, StoreError> {
-    let now = Utc::now();
-    let mut query = match site {
-        SiteRef::Default => SiteQuery::all(now).limit(1),
-        SiteRef::Domain(d) => {
-            let domain = normalize_host(d);
-            if domain.is_empty() {
-                return Ok(None);
-            }
-            SiteQuery::all(now).search(domain).limit(MAX_PAGE_SIZE)
-        }
-    };
-    loop {
-        let page = app.store.list_sites(&query).await?;
-        if let Some(found) = find_site(&page.sites, site) {
-            return Ok(Some(found.clone()));
-        }
-        let seen = query.offset + page.sites.len() as u64;
-        if matches!(site, SiteRef::Default) || page.sites.is_empty() || seen >= page.total {
-            return Ok(None);
-        }
-        query = query.offset(seen);
-    }
 }
 
 fn unavailable(e: &StoreError) -> Response {
