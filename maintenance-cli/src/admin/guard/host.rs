@@ -244,7 +244,7 @@ fn forms(host: &str, port: u16, default: u16) -> Vec<String> {
 
 /// Why a request's host is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostRefusal {
+pub(crate) enum HostRefusal {
     /// No `Host` header (and no host in the request line).
     Missing,
     /// More than one `Host` header.
@@ -257,7 +257,7 @@ pub enum HostRefusal {
 
 impl HostRefusal {
     /// The status to answer with: 421 Misdirected Request for another host, 400 otherwise.
-    pub fn status(&self) -> http::StatusCode {
+    pub(crate) fn status(&self) -> http::StatusCode {
         match self {
             HostRefusal::Other(_) => http::StatusCode::MISDIRECTED_REQUEST,
             HostRefusal::Missing | HostRefusal::Several | HostRefusal::Unreadable => {
@@ -268,7 +268,7 @@ impl HostRefusal {
 
     /// A short message for the client: the refused host and how to allow it. It does not list
     /// the allowed names (a rebinding page could read them).
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             HostRefusal::Missing => "Refused: the request has no Host header; this admin page \
                 answers only to its own names (see --public-origin).\n"
@@ -361,13 +361,13 @@ impl AllowedHosts {
     }
 
     /// Whether `origin` (an `Origin` value) is this page's.
-    pub fn allows_origin(&self, origin: &str) -> bool {
+    pub(crate) fn allows_origin(&self, origin: &str) -> bool {
         self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
     }
 
     /// Checks a request's host: its one `Host` header and, when the request line names a host
     /// (absolute form, or HTTP/2's `:authority`), that one too.
-    pub fn check(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), HostRefusal> {
+    pub(crate) fn check(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), HostRefusal> {
         let mut values = headers.get_all(header::HOST).iter();
         let host = values.next();
         if values.next().is_some() {

@@ -166,7 +166,7 @@ struct Entry {
 /// An attempt let in by [`LoginThrottle::admit`]: how long to hold it before its token is
 /// compared, and what to count when it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// Hold the attempt this long, then compare its token.
     pub wait: Duration,
     key: ClientKey,
@@ -177,7 +177,7 @@ pub struct Admission {
 
 /// What [`LoginThrottle::failed`] recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Failures in a row from this client.
     pub failures: u32,
     /// How long its next attempt will be held.
@@ -195,7 +195,7 @@ struct Counts {
 
 /// The failed logins of recent clients, and of all clients together.
 #[derive(Debug, Default)]
-pub struct LoginThrottle {
+pub(crate) struct LoginThrottle {
     policy: BackoffPolicy,
     counts: Mutex<Counts>,
 }
@@ -207,7 +207,7 @@ fn after(now: Instant, d: Duration) -> Instant {
 
 impl LoginThrottle {
     /// No failures yet.
-    pub fn new(policy: BackoffPolicy) -> LoginThrottle {
+    pub(crate) fn new(policy: BackoffPolicy) -> LoginThrottle {
         LoginThrottle {
             policy,
             counts: Mutex::default(),
@@ -243,7 +243,7 @@ impl LoginThrottle {
     /// [`LoginThrottle::succeeded`] says how it went; so of many attempts sent at once, each is
     /// held one wait longer than the one before. No wait is longer than
     /// [`BackoffPolicy::max_delay`].
-    pub fn admit(&self, client: Option<IpAddr>, now: Instant) -> Admission {
+    pub(crate) fn admit(&self, client: Option<IpAddr>, now: Instant) -> Admission {
         let key = ClientKey::of(client);
         let mut counts = self.lock();
         let mut wait = Duration::ZERO;
@@ -281,7 +281,7 @@ impl LoginThrottle {
     }
 
     /// Records a wrong token at `now` for an attempt [`LoginThrottle::admit`] let in.
-    pub fn failed(&self, attempt: &Admission, now: Instant) -> Failure {
+    pub(crate) fn failed(&self, attempt: &Admission, now: Instant) -> Failure {
         let key = attempt.key;
         let mut counts = self.lock();
         if !attempt.paced {
@@ -322,7 +322,7 @@ impl LoginThrottle {
 
     /// Records a correct token for an attempt [`LoginThrottle::admit`] let in: its client's
     /// failures are cleared.
-    pub fn succeeded(&self, attempt: &Admission) {
+    pub(crate) fn succeeded(&self, attempt: &Admission) {
         self.lock().clients.remove(&attempt.key);
     }
 
