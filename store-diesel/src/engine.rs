@@ -35,7 +35,10 @@ use maintenance_core::{Event, SiteQuery, SiteState, StoreError};
 use maintenance_sql::bulk::{self, CHUNK};
 use maintenance_sql::engine::{ChangeRows, MAX_CHANGED_SITES, WriteTx};
 use maintenance_sql::listing::{self, Bind, Dialect};
-use maintenance_sql::statements::{SITE_COLUMNS, Statements};
+use maintenance_sql::statements::{
+    Param, SITE_COLUMNS, Statements, event_params, insert_site_params, update_site_params,
+    upsert_site_params,
+};
 
 use crate::common::{
     NetworkRow, NewEvent, PathRow, Rows, SiteKey, SiteRow, event_from_parts, lenient_time,
@@ -611,13 +614,38 @@ pub(crate) struct Write<D: Driver> {
     conn: D::Pooled,
 }
 
+/// `query` with `params` bound, in order, each as this backend takes it.
+fn bind_all<'p, D: Driver>(query: Query<D>, params: impl IntoIterator<Item = Param<'p>>) -> Query<D>
+where
+    i64: ToSql<BigInt, D::Db>,
+    bool: ToSql<Bool, D::Db>,
+    String: ToSql<Text, D::Db>,
+{
+    params.into_iter().fold(query, |q, param| match param {
+        Param::Int(v) => q.bind::<BigInt, _>(v),
+        Param::OptInt(v) => q.bind::<Nullable<BigInt>, _>(v),
+        Param::Bool(v) => q.bind::<Bool, _>(v),
+        Param::Text(v) => q.bind::<Text, _>(v.to_owned()),
+        Param::OptText(v) => q.bind::<Nullable<Text>, _>(v.map(str::to_owned)),
+        Param::Time(t) => q.bind::<D::TimeSql, _>(D::time_out(t)),
+        Param::OptTime(t) => q.bind::<Nullable<D::TimeSql>, _>(t.map(D::time_out)),
+    })
+}
+
 impl<D: Driver> Write<D>
 where
     Query<D>: QueryFragment<D::Db>,
+    i64: ToSql<BigInt, D::Db>,
+    bool: ToSql<Bool, D::Db>,
+    String: ToSql<Text, D::Db>,
 {
-    /// Runs `query`.
-    async fn execute(&mut self, query: Query<D>) -> Result<(), StoreError> {
-        query
+    /// Runs `sql` with `params`.
+    async fn run<'p>(
+        &mut self,
+        sql: impl Into<String>,
+        params: impl IntoIterator<Item = Param<'p>>,
+    ) -> Result<(), StoreError> {
+        bind_all::<D>(query::<D>(sql), params)
             .execute(&mut *self.conn)
             .await
             .map(drop)
@@ -643,7 +671,7 @@ where
                 .optional()
                 .map_err(store_error::<D>)?,
             None => {
-                self.execute(query::<D>(s.bump_revision.as_str())).await?;
+                self.run(s.bump_revision.as_str(), []).await?;
                 query::<D>(s.select_revision.as_str())
                     .get_result(&mut *self.conn)
                     .await
@@ -660,12 +688,13 @@ where
         revision: i64,
         removed: bool,
     ) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        let query = query::<D>(s.record_change.as_str())
-            .bind::<BigInt, _>(site_id)
-            .bind::<BigInt, _>(revision)
-            .bind::<Bool, _>(removed);
-        self.execute(query).await
+        let params = [
+            Param::Int(site_id),
+            Param::Int(revision),
+            Param::Bool(removed),
+        ];
+        self.run(Sql::<D>::statements().record_change.as_str(), params)
+            .await
     }
 
     async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, StoreError> {
@@ -708,21 +737,8 @@ where
     /// backend.
     async fn insert_site(&mut self, site: &SiteState) -> Result<i64, StoreError> {
         let s = Sql::<D>::statements();
-        let time = |t: Option<DateTime<Utc>>| t.map(D::time_out);
-        let insert = query::<D>(s.insert_site.as_str())
-            .bind::<Text, _>(site.domain.clone())
-            .bind::<Text, _>(site.name.clone())
-            .bind::<Bool, _>(site.is_default)
-            .bind::<Bool, _>(site.enabled)
-            .bind::<Text, _>(site.mode.as_str().to_owned())
-            .bind::<Nullable<Text>, _>(site.message.clone())
-            .bind::<Nullable<D::TimeSql>, _>(time(site.starts_at))
-            .bind::<Nullable<D::TimeSql>, _>(time(site.ends_at))
-            .bind::<Nullable<BigInt>, _>(site.retry_after_secs.map(i64::from))
-            .bind::<Nullable<Text>, _>(site.bypass_secret_hash.clone())
-            .bind::<Nullable<D::TimeSql>, _>(time(site.updated_at))
-            .bind::<Nullable<Text>, _>(site.updated_by.clone());
-        self.execute(insert).await?;
+        self.run(s.insert_site.as_str(), insert_site_params(site))
+            .await?;
         let id: IdRecord = query::<D>(s.select_site_id.as_str())
             .bind::<Text, _>(site.domain.clone())
             .get_result(&mut *self.conn)
@@ -740,27 +756,14 @@ where
             &s.delete_site_networks,
             &s.delete_site,
         ] {
-            self.execute(query::<D>(sql.as_str()).bind::<BigInt, _>(site_id))
-                .await?;
+            self.run(sql.as_str(), [Param::Int(site_id)]).await?;
         }
         Ok(())
     }
 
     async fn update_site(&mut self, site: &SiteState) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        let time = |t: Option<DateTime<Utc>>| t.map(D::time_out);
-        let update = query::<D>(s.update_site.as_str())
-            .bind::<Bool, _>(site.enabled)
-            .bind::<Text, _>(site.mode.as_str().to_owned())
-            .bind::<Nullable<Text>, _>(site.message.clone())
-            .bind::<Nullable<D::TimeSql>, _>(time(site.starts_at))
-            .bind::<Nullable<D::TimeSql>, _>(time(site.ends_at))
-            .bind::<Nullable<BigInt>, _>(site.retry_after_secs.map(i64::from))
-            .bind::<Nullable<Text>, _>(site.bypass_secret_hash.clone())
-            .bind::<Nullable<D::TimeSql>, _>(time(site.updated_at))
-            .bind::<Nullable<Text>, _>(site.updated_by.clone())
-            .bind::<BigInt, _>(site.id);
-        self.execute(update).await
+        let sql = Sql::<D>::statements().update_site.as_str();
+        self.run(sql, update_site_params(site)).await
     }
 
     async fn write_scope(
@@ -782,20 +785,15 @@ where
             return Ok(());
         }
         let placeholder = D::DIALECT.placeholder();
-        let delete = site_ids.iter().fold(
-            query::<D>(bulk::delete_scopes_sql(site_ids.len(), placeholder)),
-            |q, id| q.bind::<BigInt, _>(*id),
-        );
-        self.execute(delete).await?;
+        let ids = site_ids.iter().map(|id| Param::Int(*id));
+        self.run(bulk::delete_scopes_sql(site_ids.len(), placeholder), ids)
+            .await?;
         if let Some(patterns) = patterns {
-            let insert = site_ids.iter().fold(
-                query::<D>(bulk::insert_scopes_sql(site_ids.len(), placeholder)),
-                |q, id| {
-                    q.bind::<BigInt, _>(*id)
-                        .bind::<Text, _>(patterns.to_owned())
-                },
-            );
-            self.execute(insert).await?;
+            let sql = bulk::insert_scopes_sql(site_ids.len(), placeholder);
+            let params = site_ids
+                .iter()
+                .flat_map(|id| [Param::Int(*id), Param::Text(patterns)]);
+            self.run(sql, params).await?;
         }
         Ok(())
     }
@@ -806,12 +804,9 @@ where
         at: DateTime<Utc>,
         by: &str,
     ) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        let touch = query::<D>(s.touch_site.as_str())
-            .bind::<D::TimeSql, _>(D::time_out(at))
-            .bind::<Text, _>(by.to_owned())
-            .bind::<BigInt, _>(site_id);
-        self.execute(touch).await
+        let params = [Param::Time(at), Param::Text(by), Param::Int(site_id)];
+        self.run(Sql::<D>::statements().touch_site.as_str(), params)
+            .await
     }
 
     async fn insert_path(
@@ -820,26 +815,27 @@ where
         pattern: &str,
         description: &str,
     ) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        let insert = query::<D>(s.insert_path.as_str())
-            .bind::<BigInt, _>(site_id)
-            .bind::<Text, _>(pattern.to_owned())
-            .bind::<Text, _>(description.to_owned());
-        self.execute(insert).await
+        let params = [
+            Param::Int(site_id),
+            Param::Text(pattern),
+            Param::Text(description),
+        ];
+        self.run(Sql::<D>::statements().insert_path.as_str(), params)
+            .await
     }
 
     async fn update_path(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        let update = query::<D>(s.update_path.as_str())
-            .bind::<Text, _>(description.to_owned())
-            .bind::<BigInt, _>(id);
-        self.execute(update).await
+        let params = [Param::Text(description), Param::Int(id)];
+        self.run(Sql::<D>::statements().update_path.as_str(), params)
+            .await
     }
 
     async fn delete_path(&mut self, id: i64) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        self.execute(query::<D>(s.delete_path.as_str()).bind::<BigInt, _>(id))
-            .await
+        self.run(
+            Sql::<D>::statements().delete_path.as_str(),
+            [Param::Int(id)],
+        )
+        .await
     }
 
     async fn insert_network(
@@ -848,26 +844,27 @@ where
         cidr: &str,
         description: &str,
     ) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        let insert = query::<D>(s.insert_network.as_str())
-            .bind::<BigInt, _>(site_id)
-            .bind::<Text, _>(cidr.to_owned())
-            .bind::<Text, _>(description.to_owned());
-        self.execute(insert).await
+        let params = [
+            Param::Int(site_id),
+            Param::Text(cidr),
+            Param::Text(description),
+        ];
+        self.run(Sql::<D>::statements().insert_network.as_str(), params)
+            .await
     }
 
     async fn update_network(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        let update = query::<D>(s.update_network.as_str())
-            .bind::<Text, _>(description.to_owned())
-            .bind::<BigInt, _>(id);
-        self.execute(update).await
+        let params = [Param::Text(description), Param::Int(id)];
+        self.run(Sql::<D>::statements().update_network.as_str(), params)
+            .await
     }
 
     async fn delete_network(&mut self, id: i64) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        self.execute(query::<D>(s.delete_network.as_str()).bind::<BigInt, _>(id))
-            .await
+        self.run(
+            Sql::<D>::statements().delete_network.as_str(),
+            [Param::Int(id)],
+        )
+        .await
     }
 
     async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError> {
@@ -937,23 +934,8 @@ where
             dialect.placeholder(),
             dialect.on_duplicate_key(),
         );
-        let time = |t: Option<DateTime<Utc>>| t.map(D::time_out);
-        let upsert = sites.iter().fold(query::<D>(sql), |q, site| {
-            q.bind::<BigInt, _>(site.id)
-                .bind::<Text, _>(site.domain.clone())
-                .bind::<Text, _>(site.name.clone())
-                .bind::<Bool, _>(site.is_default)
-                .bind::<Bool, _>(site.enabled)
-                .bind::<Text, _>(site.mode.as_str().to_owned())
-                .bind::<Nullable<Text>, _>(site.message.clone())
-                .bind::<Nullable<D::TimeSql>, _>(time(site.starts_at))
-                .bind::<Nullable<D::TimeSql>, _>(time(site.ends_at))
-                .bind::<Nullable<BigInt>, _>(site.retry_after_secs.map(i64::from))
-                .bind::<Nullable<Text>, _>(site.bypass_secret_hash.clone())
-                .bind::<Nullable<D::TimeSql>, _>(time(site.updated_at))
-                .bind::<Nullable<Text>, _>(site.updated_by.clone())
-        });
-        self.execute(upsert).await
+        self.run(sql, sites.iter().flat_map(upsert_site_params))
+            .await
     }
 
     async fn record_changes(&mut self, site_ids: &[i64], revision: i64) -> Result<(), StoreError> {
@@ -966,10 +948,10 @@ where
             dialect.placeholder(),
             dialect.on_duplicate_key(),
         );
-        let record = site_ids.iter().fold(query::<D>(sql), |q, id| {
-            q.bind::<BigInt, _>(*id).bind::<BigInt, _>(revision)
-        });
-        self.execute(record).await
+        let params = site_ids
+            .iter()
+            .flat_map(|id| [Param::Int(*id), Param::Int(revision)]);
+        self.run(sql, params).await
     }
 
     /// One value per [`bulk::EVENT_COLUMNS`] entry, in that order.
@@ -978,14 +960,6 @@ where
             return Ok(());
         }
         let sql = bulk::insert_events_sql(events.len(), D::DIALECT.placeholder());
-        let insert = events.iter().fold(query::<D>(sql), |q, event| {
-            q.bind::<Nullable<BigInt>, _>(event.site_id)
-                .bind::<Nullable<Text>, _>(event.site_domain.map(str::to_owned))
-                .bind::<D::TimeSql, _>(D::time_out(event.at))
-                .bind::<Text, _>(event.actor.to_owned())
-                .bind::<Text, _>(event.action.to_owned())
-                .bind::<Text, _>(event.detail.to_owned())
-        });
-        self.execute(insert).await
+        self.run(sql, events.iter().flat_map(event_params)).await
     }
 }

@@ -17,7 +17,11 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
+use maintenance_core::SiteState;
+
 use crate::bulk::Placeholder;
+use crate::engine::NewEvent;
 use crate::listing::{Dialect, SITES_WITH_SCOPES};
 
 /// The columns of a site row, in the order stores read them; `scope_patterns` comes from the
@@ -50,6 +54,81 @@ impl Dialect {
     pub fn on_duplicate_key(self) -> bool {
         self == Dialect::MySql
     }
+}
+
+/// A statement's parameter, as every store binds it: a store turns each into its driver's
+/// value in one place, and the lists below say the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param<'a> {
+    /// A `BIGINT`.
+    Int(i64),
+    /// A nullable `BIGINT`.
+    OptInt(Option<i64>),
+    /// A boolean.
+    Bool(bool),
+    /// A text.
+    Text(&'a str),
+    /// A nullable text.
+    OptText(Option<&'a str>),
+    /// A timestamp, in the backend's form.
+    Time(DateTime<Utc>),
+    /// A nullable timestamp.
+    OptTime(Option<DateTime<Utc>>),
+}
+
+/// The columns of a site a write sets after its id and name (enabled through updated_by), in
+/// [`Statements::update_site`]'s order.
+fn site_state_params(site: &SiteState) -> [Param<'_>; 9] {
+    [
+        Param::Bool(site.enabled),
+        Param::Text(site.mode.as_str()),
+        Param::OptText(site.message.as_deref()),
+        Param::OptTime(site.starts_at),
+        Param::OptTime(site.ends_at),
+        Param::OptInt(site.retry_after_secs.map(i64::from)),
+        Param::OptText(site.bypass_secret_hash.as_deref()),
+        Param::OptTime(site.updated_at),
+        Param::OptText(site.updated_by.as_deref()),
+    ]
+}
+
+/// The parameters of [`Statements::insert_site`].
+pub fn insert_site_params(site: &SiteState) -> Vec<Param<'_>> {
+    let mut params = vec![
+        Param::Text(&site.domain),
+        Param::Text(&site.name),
+        Param::Bool(site.is_default),
+    ];
+    params.extend(site_state_params(site));
+    params
+}
+
+/// The parameters of [`Statements::update_site`].
+pub fn update_site_params(site: &SiteState) -> Vec<Param<'_>> {
+    let mut params = site_state_params(site).to_vec();
+    params.push(Param::Int(site.id));
+    params
+}
+
+/// The parameters of one site in [`crate::bulk::upsert_sites_sql`], one per
+/// [`crate::bulk::SITE_WRITE_COLUMNS`] entry.
+pub fn upsert_site_params(site: &SiteState) -> Vec<Param<'_>> {
+    let mut params = vec![Param::Int(site.id)];
+    params.extend(insert_site_params(site));
+    params
+}
+
+/// The parameters of one event in [`crate::bulk::insert_events_sql`], one per
+/// [`crate::bulk::EVENT_COLUMNS`] entry.
+pub fn event_params<'a>(event: &NewEvent<'a>) -> [Param<'a>; 6] {
+    [
+        Param::OptInt(event.site_id),
+        Param::OptText(event.site_domain),
+        Param::Time(event.at),
+        Param::Text(event.actor),
+        Param::Text(event.action),
+        Param::Text(event.detail),
+    ]
 }
 
 /// Every statement a store runs, in one dialect. Parameters are listed in binding order.
@@ -292,6 +371,7 @@ impl Statements {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bulk::{EVENT_COLUMNS, SITE_WRITE_COLUMNS};
 
     const DIALECTS: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql];
 
@@ -341,6 +421,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_parameter_lists_match_their_statements() {
+        let site = SiteState::new(3, "a.example");
+        assert_eq!(insert_site_params(&site).len(), 12);
+        assert_eq!(update_site_params(&site).len(), 10);
+        assert_eq!(update_site_params(&site).last(), Some(&Param::Int(3)));
+        assert_eq!(upsert_site_params(&site).len(), SITE_WRITE_COLUMNS.len());
+        assert_eq!(upsert_site_params(&site)[1], Param::Text("a.example"));
+        let event = NewEvent {
+            site_id: None,
+            site_domain: None,
+            at: Utc::now(),
+            actor: "a",
+            action: "on",
+            detail: "",
+        };
+        assert_eq!(event_params(&event).len(), EVENT_COLUMNS.len());
     }
 
     #[test]

@@ -20,7 +20,10 @@ use maintenance_core::{Event, SiteQuery, SiteState, StoreError};
 use maintenance_sql::bulk::{self, CHUNK};
 use maintenance_sql::engine::{ChangeRows, MAX_CHANGED_SITES};
 use maintenance_sql::listing::{self, Bind, Dialect};
-use maintenance_sql::statements::{SITE_COLUMNS, Statements};
+use maintenance_sql::statements::{
+    Param, SITE_COLUMNS, Statements, event_params, insert_site_params, update_site_params,
+    upsert_site_params,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Encode, Executor, Pool, Transaction, Type};
 
@@ -163,6 +166,32 @@ where
         Bind::Text(text) => query.bind(text.as_str()),
         Bind::Time(t) => query.bind(B::time(*t)),
     }
+}
+
+/// `query` with `params` bound, in order, each as this backend takes it.
+fn bind_all<'q, 'p, B>(
+    query: sqlx::query::Query<'q, B, B::Arguments>,
+    params: impl IntoIterator<Item = Param<'p>>,
+) -> sqlx::query::Query<'q, B, B::Arguments>
+where
+    B: Driver,
+    for<'a> &'a str: Encode<'a, B> + Type<B>,
+    for<'a> Option<&'a str>: Encode<'a, B> + Type<B>,
+    for<'a> i64: Encode<'a, B> + Type<B>,
+    for<'a> Option<i64>: Encode<'a, B> + Type<B>,
+    for<'a> bool: Encode<'a, B> + Type<B>,
+    for<'a> B::Time: Encode<'a, B> + Type<B>,
+    for<'a> Option<B::Time>: Encode<'a, B> + Type<B>,
+{
+    params.into_iter().fold(query, |q, param| match param {
+        Param::Int(v) => q.bind(v),
+        Param::OptInt(v) => q.bind(v),
+        Param::Bool(v) => q.bind(v),
+        Param::Text(v) => q.bind(v),
+        Param::OptText(v) => q.bind(v),
+        Param::Time(t) => q.bind(B::time(t)),
+        Param::OptTime(t) => q.bind(t.map(B::time)),
+    })
 }
 
 #[async_trait]
@@ -366,27 +395,32 @@ where
     }
 }
 
-impl<B: Driver> Write<B>
+impl<B> Write<B>
 where
+    B: Driver,
     for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
+    for<'a> &'a str: Encode<'a, B> + Type<B>,
+    for<'a> Option<&'a str>: Encode<'a, B> + Type<B>,
     for<'a> i64: Encode<'a, B> + Type<B>,
+    for<'a> Option<i64>: Encode<'a, B> + Type<B>,
+    for<'a> bool: Encode<'a, B> + Type<B>,
+    for<'a> B::Time: Encode<'a, B> + Type<B>,
+    for<'a> Option<B::Time>: Encode<'a, B> + Type<B>,
 {
-    /// Runs `sql` with the one parameter `id`.
-    async fn execute_with_id(&mut self, sql: &'static str, id: i64) -> Result<(), StoreError> {
-        db(sqlx::query(sql)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop))
+    /// Runs `sql` with `params`.
+    async fn run<'p>(
+        &mut self,
+        sql: impl sqlx::SqlSafeStr,
+        params: impl IntoIterator<Item = Param<'p>>,
+    ) -> Result<(), StoreError> {
+        let query = bind_all(sqlx::query(sql), params);
+        db(query.execute(&mut *self.tx).await.map(drop))
     }
 
     /// Runs `sql`, whose parameters are `ids`.
-    async fn execute_with_ids(&mut self, sql: String, ids: &[i64]) -> Result<(), StoreError> {
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for id in ids {
-            query = query.bind(*id);
-        }
-        db(query.execute(&mut *self.tx).await.map(drop))
+    async fn run_with_ids(&mut self, sql: String, ids: &[i64]) -> Result<(), StoreError> {
+        self.run(AssertSqlSafe(sql), ids.iter().map(|id| Param::Int(*id)))
+            .await
     }
 }
 
@@ -434,14 +468,13 @@ where
         revision: i64,
         removed: bool,
     ) -> Result<(), StoreError> {
-        let s = Sql::<B>::statements();
-        db(sqlx::query(s.record_change.as_str())
-            .bind(site_id)
-            .bind(revision)
-            .bind(removed)
-            .execute(&mut *self.tx)
+        let params = [
+            Param::Int(site_id),
+            Param::Int(revision),
+            Param::Bool(removed),
+        ];
+        self.run(Sql::<B>::statements().record_change.as_str(), params)
             .await
-            .map(drop))
     }
 
     async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, StoreError> {
@@ -494,21 +527,12 @@ where
     async fn insert_site(&mut self, site: &SiteState) -> Result<i64, StoreError> {
         let s = Sql::<B>::statements();
         db(async move {
-            sqlx::query(s.insert_site.as_str())
-                .bind(site.domain.as_str())
-                .bind(site.name.as_str())
-                .bind(site.is_default)
-                .bind(site.enabled)
-                .bind(site.mode.as_str())
-                .bind(site.message.as_deref())
-                .bind(site.starts_at.map(B::time))
-                .bind(site.ends_at.map(B::time))
-                .bind(site.retry_after_secs.map(i64::from))
-                .bind(site.bypass_secret_hash.as_deref())
-                .bind(site.updated_at.map(B::time))
-                .bind(site.updated_by.as_deref())
-                .execute(&mut *self.tx)
-                .await?;
+            bind_all(
+                sqlx::query(s.insert_site.as_str()),
+                insert_site_params(site),
+            )
+            .execute(&mut *self.tx)
+            .await?;
             sqlx::query(s.select_site_id.as_str())
                 .bind(site.domain.as_str())
                 .fetch_one(&mut *self.tx)
@@ -527,27 +551,14 @@ where
             &s.delete_site_networks,
             &s.delete_site,
         ] {
-            self.execute_with_id(sql.as_str(), site_id).await?;
+            self.run(sql.as_str(), [Param::Int(site_id)]).await?;
         }
         Ok(())
     }
 
     async fn update_site(&mut self, site: &SiteState) -> Result<(), StoreError> {
-        let s = Sql::<B>::statements();
-        db(sqlx::query(s.update_site.as_str())
-            .bind(site.enabled)
-            .bind(site.mode.as_str())
-            .bind(site.message.as_deref())
-            .bind(site.starts_at.map(B::time))
-            .bind(site.ends_at.map(B::time))
-            .bind(site.retry_after_secs.map(i64::from))
-            .bind(site.bypass_secret_hash.as_deref())
-            .bind(site.updated_at.map(B::time))
-            .bind(site.updated_by.as_deref())
-            .bind(site.id)
-            .execute(&mut *self.tx)
-            .await
-            .map(drop))
+        let sql = Sql::<B>::statements().update_site.as_str();
+        self.run(sql, update_site_params(site)).await
     }
 
     async fn write_scope(
@@ -570,14 +581,13 @@ where
         }
         let placeholder = B::DIALECT.placeholder();
         let sql = bulk::delete_scopes_sql(site_ids.len(), placeholder);
-        self.execute_with_ids(sql, site_ids).await?;
+        self.run_with_ids(sql, site_ids).await?;
         if let Some(patterns) = patterns {
             let sql = bulk::insert_scopes_sql(site_ids.len(), placeholder);
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for id in site_ids {
-                query = query.bind(*id).bind(patterns);
-            }
-            db(query.execute(&mut *self.tx).await)?;
+            let params = site_ids
+                .iter()
+                .flat_map(|id| [Param::Int(*id), Param::Text(patterns)]);
+            self.run(AssertSqlSafe(sql), params).await?;
         }
         Ok(())
     }
@@ -588,14 +598,9 @@ where
         at: DateTime<Utc>,
         by: &str,
     ) -> Result<(), StoreError> {
-        let s = Sql::<B>::statements();
-        db(sqlx::query(s.touch_site.as_str())
-            .bind(B::time(at))
-            .bind(by)
-            .bind(site_id)
-            .execute(&mut *self.tx)
+        let params = [Param::Time(at), Param::Text(by), Param::Int(site_id)];
+        self.run(Sql::<B>::statements().touch_site.as_str(), params)
             .await
-            .map(drop))
     }
 
     async fn insert_path(
@@ -604,29 +609,27 @@ where
         pattern: &str,
         description: &str,
     ) -> Result<(), StoreError> {
-        let s = Sql::<B>::statements();
-        db(sqlx::query(s.insert_path.as_str())
-            .bind(site_id)
-            .bind(pattern)
-            .bind(description)
-            .execute(&mut *self.tx)
+        let params = [
+            Param::Int(site_id),
+            Param::Text(pattern),
+            Param::Text(description),
+        ];
+        self.run(Sql::<B>::statements().insert_path.as_str(), params)
             .await
-            .map(drop))
     }
 
     async fn update_path(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
-        let s = Sql::<B>::statements();
-        db(sqlx::query(s.update_path.as_str())
-            .bind(description)
-            .bind(id)
-            .execute(&mut *self.tx)
+        let params = [Param::Text(description), Param::Int(id)];
+        self.run(Sql::<B>::statements().update_path.as_str(), params)
             .await
-            .map(drop))
     }
 
     async fn delete_path(&mut self, id: i64) -> Result<(), StoreError> {
-        let sql = Sql::<B>::statements().delete_path.as_str();
-        self.execute_with_id(sql, id).await
+        self.run(
+            Sql::<B>::statements().delete_path.as_str(),
+            [Param::Int(id)],
+        )
+        .await
     }
 
     async fn insert_network(
@@ -635,29 +638,27 @@ where
         cidr: &str,
         description: &str,
     ) -> Result<(), StoreError> {
-        let s = Sql::<B>::statements();
-        db(sqlx::query(s.insert_network.as_str())
-            .bind(site_id)
-            .bind(cidr)
-            .bind(description)
-            .execute(&mut *self.tx)
+        let params = [
+            Param::Int(site_id),
+            Param::Text(cidr),
+            Param::Text(description),
+        ];
+        self.run(Sql::<B>::statements().insert_network.as_str(), params)
             .await
-            .map(drop))
     }
 
     async fn update_network(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
-        let s = Sql::<B>::statements();
-        db(sqlx::query(s.update_network.as_str())
-            .bind(description)
-            .bind(id)
-            .execute(&mut *self.tx)
+        let params = [Param::Text(description), Param::Int(id)];
+        self.run(Sql::<B>::statements().update_network.as_str(), params)
             .await
-            .map(drop))
     }
 
     async fn delete_network(&mut self, id: i64) -> Result<(), StoreError> {
-        let sql = Sql::<B>::statements().delete_network.as_str();
-        self.execute_with_id(sql, id).await
+        self.run(
+            Sql::<B>::statements().delete_network.as_str(),
+            [Param::Int(id)],
+        )
+        .await
     }
 
     async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError> {
@@ -709,24 +710,11 @@ where
             dialect.placeholder(),
             dialect.on_duplicate_key(),
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for site in sites {
-            query = query
-                .bind(site.id)
-                .bind(site.domain.as_str())
-                .bind(site.name.as_str())
-                .bind(site.is_default)
-                .bind(site.enabled)
-                .bind(site.mode.as_str())
-                .bind(site.message.as_deref())
-                .bind(site.starts_at.map(B::time))
-                .bind(site.ends_at.map(B::time))
-                .bind(site.retry_after_secs.map(i64::from))
-                .bind(site.bypass_secret_hash.as_deref())
-                .bind(site.updated_at.map(B::time))
-                .bind(site.updated_by.as_deref());
-        }
-        db(query.execute(&mut *self.tx).await.map(drop))
+        self.run(
+            AssertSqlSafe(sql),
+            sites.iter().flat_map(upsert_site_params),
+        )
+        .await
     }
 
     async fn record_changes(&mut self, site_ids: &[i64], revision: i64) -> Result<(), StoreError> {
@@ -739,11 +727,10 @@ where
             dialect.placeholder(),
             dialect.on_duplicate_key(),
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for id in site_ids {
-            query = query.bind(*id).bind(revision);
-        }
-        db(query.execute(&mut *self.tx).await.map(drop))
+        let params = site_ids
+            .iter()
+            .flat_map(|id| [Param::Int(*id), Param::Int(revision)]);
+        self.run(AssertSqlSafe(sql), params).await
     }
 
     /// One value per [`bulk::EVENT_COLUMNS`] entry, in that order.
@@ -752,16 +739,7 @@ where
             return Ok(());
         }
         let sql = bulk::insert_events_sql(events.len(), B::DIALECT.placeholder());
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for event in events {
-            query = query
-                .bind(event.site_id)
-                .bind(event.site_domain)
-                .bind(B::time(event.at))
-                .bind(event.actor)
-                .bind(event.action)
-                .bind(event.detail);
-        }
-        db(query.execute(&mut *self.tx).await.map(drop))
+        self.run(AssertSqlSafe(sql), events.iter().flat_map(event_params))
+            .await
     }
 }
