@@ -14,7 +14,9 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::TryFutureExt;
 use futures_util::future::{Either, MapOk, Ready, ready};
-use maintenance_core::{Block, BlockedAnswer, Decision, Identity, Maintenance, RequestView};
+use maintenance_core::{
+    Block, Decision, Identity, Maintenance, RequestView, response::BlockedAnswer,
+};
 
 pub use maintenance_core;
 

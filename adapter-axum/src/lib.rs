@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response};
-use maintenance_core::{Block, Decision, Identity, Maintenance, PeerAddr, RequestView};
+use maintenance_core::{Block, Decision, Identity, Maintenance, RequestView, adapter::PeerAddr};
 use tower_layer::Layer;
 use tower_service::Service;
 

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use maintenance_core::{
-    AllowReason, Block, BlockedAnswer, Decision, Identity, Maintenance, RequestView,
+    AllowReason, Block, Decision, Identity, Maintenance, RequestView, response::BlockedAnswer,
 };
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::uri::Origin;

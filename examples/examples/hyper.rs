@@ -10,7 +10,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use maintenance_core::{Decision, Identity, Maintenance, Policy, WithPeer};
+use maintenance_core::{Decision, Identity, Maintenance, Policy, adapter::WithPeer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

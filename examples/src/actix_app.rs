@@ -140,11 +140,7 @@ pub struct Site {
 /// Builds the site from `config`: opens and migrates the store and starts the live handle
 /// (unless the middleware is off).
 pub async fn build(config: &Config) -> Result<Site, ConfigError> {
-    let maintenance = if config.layer {
-        Some(config.start_maintenance().await?)
-    } else {
-        None
-    };
+    let maintenance = config.start_maintenance_if_layered().await?;
     Ok(Site {
         sessions: Sessions::default(),
         maintenance,

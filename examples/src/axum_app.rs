@@ -126,11 +126,7 @@ pub fn router(sessions: Sessions, maintenance: Option<Maintenance>, allow_reason
 /// Builds the app from `config`: opens and migrates the store, starts the live handle (unless
 /// the layer is off), and returns the app and the handle.
 pub async fn build(config: &Config) -> Result<(App, Option<Maintenance>), ConfigError> {
-    let maintenance = if config.layer {
-        Some(config.start_maintenance().await?)
-    } else {
-        None
-    };
+    let maintenance = config.start_maintenance_if_layered().await?;
     Ok((
         router(
             Sessions::default(),

@@ -10,7 +10,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use maintenance_core::{Decision, Maintenance, WithPeer};
+use maintenance_core::{Decision, Maintenance, adapter::WithPeer};
 
 use crate::{LOGIN_FORM, SESSION_COOKIE, Sessions, items};
 

@@ -163,6 +163,24 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// The whole number greater than 0 that `value` (trimmed) is, or an error naming the variable.
+fn positive<T: std::str::FromStr + PartialOrd + From<u8>>(
+    name: &'static str,
+    value: &str,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n > T::from(0))
+        .ok_or_else(|| ConfigError::Var {
+            name,
+            value: value.to_owned(),
+            expected,
+        })
+}
+
 /// The choice that `value` (trimmed, in any case) names, or an error naming the variable.
 fn one_of<T: Copy>(
     name: &'static str,
@@ -225,17 +243,8 @@ impl Config {
             c.allow_reason = flag("MAINTENANCE_ALLOW_REASON", v)?;
         }
         if let Some(v) = var("MAINTENANCE_POLL_MS") {
-            let ms: u64 =
-                v.trim()
-                    .parse()
-                    .ok()
-                    .filter(|&ms| ms > 0)
-                    .ok_or_else(|| ConfigError::Var {
-                        name: "MAINTENANCE_POLL_MS",
-                        value: v.clone(),
-                        expected: "a number of milliseconds greater than 0",
-                    })?;
-            c.poll_interval = Duration::from_millis(ms);
+            let expected = "a number of milliseconds greater than 0";
+            c.poll_interval = Duration::from_millis(positive("MAINTENANCE_POLL_MS", &v, expected)?);
         }
         if let Some(v) = var("MAINTENANCE_FAIL_MODE") {
             let modes = [("open", FailMode::Open), ("closed", FailMode::Closed)];
@@ -268,17 +277,11 @@ impl Config {
             c.refresh = match v.trim() {
                 "" | "0" | "off" | "no" | "false" => None,
                 "on" | "yes" | "true" => Some(None),
-                secs => Some(Some(
-                    secs.parse::<u64>()
-                        .ok()
-                        .filter(|&s| s > 0)
-                        .map(Duration::from_secs)
-                        .ok_or_else(|| ConfigError::Var {
-                            name: "MAINTENANCE_REFRESH",
-                            value: v.clone(),
-                            expected: "off, on, or a number of seconds greater than 0",
-                        })?,
-                )),
+                _ => {
+                    let expected = "off, on, or a number of seconds greater than 0";
+                    let secs = positive("MAINTENANCE_REFRESH", &v, expected)?;
+                    Some(Some(Duration::from_secs(secs)))
+                }
             };
         }
         if let Some(v) = var("MAINTENANCE_STORE") {
@@ -289,16 +292,8 @@ impl Config {
             }
         }
         if let Some(v) = var("DJANGO_SITE_ID").filter(|v| !v.trim().is_empty()) {
-            let site_id = v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|&id| id > 0)
-                .ok_or_else(|| ConfigError::Var {
-                    name: "DJANGO_SITE_ID",
-                    value: v.clone(),
-                    expected: "the Django SITE_ID, a whole number greater than 0",
-                })?;
+            let expected = "the Django SITE_ID, a whole number greater than 0";
+            let site_id = positive("DJANGO_SITE_ID", &v, expected)?;
             // Read by the Django source only; our tables have a default site of their own.
             if let StoreKind::Django { site_id: id } = &mut c.store {
                 *id = site_id;
@@ -357,6 +352,16 @@ impl Config {
             .start(policy)
             .await
             .map_err(|e| store_error(url, e))
+    }
+
+    /// [`Config::start_maintenance`] when the layer is on, `None` when `MAINTENANCE_LAYER=off`
+    /// serves without it.
+    pub async fn start_maintenance_if_layered(&self) -> Result<Option<Maintenance>, ConfigError> {
+        if self.layer {
+            self.start_maintenance().await.map(Some)
+        } else {
+            Ok(None)
+        }
     }
 }
 

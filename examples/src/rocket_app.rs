@@ -191,11 +191,7 @@ pub async fn build(
     config: &Config,
     rocket_config: rocket::Config,
 ) -> Result<(Rocket<Build>, Option<Maintenance>), ConfigError> {
-    let maintenance = if config.layer {
-        Some(config.start_maintenance().await?)
-    } else {
-        None
-    };
+    let maintenance = config.start_maintenance_if_layered().await?;
     Ok((
         rocket(
             Sessions::default(),

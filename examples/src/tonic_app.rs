@@ -141,11 +141,7 @@ pub async fn service(sessions: Sessions, maintenance: Option<Maintenance>) -> Ap
 /// Builds the service from `config`: opens and migrates the store and starts the live handle
 /// (unless the layer is off).
 pub async fn build(config: &Config) -> Result<(App, Option<Maintenance>), ConfigError> {
-    let maintenance = if config.layer {
-        Some(config.start_maintenance().await?)
-    } else {
-        None
-    };
+    let maintenance = config.start_maintenance_if_layered().await?;
     Ok((
         service(Sessions::default(), maintenance.clone()).await,
         maintenance,

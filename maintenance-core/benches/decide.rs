@@ -10,10 +10,12 @@
 use std::hint::black_box;
 use std::net::IpAddr;
 
-use chrono::{TimeZone, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use maintenance_core::{
-    AllowedNetwork, Decision, Identity, IgnoredPath, PeerAddr, Policy, SiteState, Snapshot, decide,
+    AllowedNetwork, Decision, Identity, IgnoredPath, Policy, SiteState, adapter::PeerAddr, decide,
+    snapshot::Snapshot,
 };
 
 fn snapshot() -> Snapshot {
@@ -91,13 +93,45 @@ fn request_for(host: &str, path: &str, peer: [u8; 4]) -> http::Request<()> {
     req
 }
 
-fn bench(c: &mut Criterion) {
-    let snap = snapshot();
-    let policy = Policy::builder()
+/// The time every decision is made at.
+fn now() -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000, 0).single().expect("time")
+}
+
+/// The policy of the decision groups: two internal networks.
+fn decision_policy() -> Policy {
+    Policy::builder()
         .internal_networks(["127.0.0.1", "192.168.0.0/16"])
         .build()
-        .expect("policy");
-    let now = Utc.timestamp_opt(1_800_000_000, 0).single().expect("time");
+        .expect("policy")
+}
+
+/// Times one anonymous decision on `req` against `snap`, at a fixed time.
+fn bench_decision(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    snap: &Snapshot,
+    policy: &Policy,
+    req: &http::Request<()>,
+) {
+    let now = now();
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let d = decide(
+                Some(black_box(snap)),
+                policy,
+                black_box(req),
+                Identity::Anonymous,
+                now,
+            );
+            black_box(matches!(d, Decision::Allow(_)))
+        })
+    });
+}
+
+fn bench(c: &mut Criterion) {
+    let snap = snapshot();
+    let policy = decision_policy();
     let cases = [
         (
             "block (nothing matches)",
@@ -118,18 +152,7 @@ fn bench(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("decide");
     for (name, req) in &cases {
-        group.bench_function(*name, |b| {
-            b.iter(|| {
-                let d = decide(
-                    Some(black_box(&snap)),
-                    &policy,
-                    black_box(req),
-                    Identity::Anonymous,
-                    now,
-                );
-                black_box(matches!(d, Decision::Allow(_)))
-            })
-        });
+        bench_decision(&mut group, name, &snap, &policy, req);
     }
     let mut off = snapshot();
     off = Snapshot::new(
@@ -142,29 +165,20 @@ fn bench(c: &mut Criterion) {
             })
             .collect(),
     );
-    group.bench_function("allow (site not in maintenance)", |b| {
-        let req = request("/shop/cart/", [203, 0, 113, 9]);
-        b.iter(|| {
-            let d = decide(
-                Some(black_box(&off)),
-                &policy,
-                black_box(&req),
-                Identity::Anonymous,
-                now,
-            );
-            black_box(matches!(d, Decision::Allow(_)))
-        })
-    });
+    let req = request("/shop/cart/", [203, 0, 113, 9]);
+    bench_decision(
+        &mut group,
+        "allow (site not in maintenance)",
+        &off,
+        &policy,
+        &req,
+    );
     group.finish();
 }
 
 fn bench_100k(c: &mut Criterion) {
     let snap = snapshot_100k();
-    let policy = Policy::builder()
-        .internal_networks(["127.0.0.1", "192.168.0.0/16"])
-        .build()
-        .expect("policy");
-    let now = Utc.timestamp_opt(1_800_000_000, 0).single().expect("time");
+    let policy = decision_policy();
     let host = format!("site{BIG_CHOSEN}.example.com");
     let cases = [
         (
@@ -187,18 +201,7 @@ fn bench_100k(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("decide_100k");
     for (name, req) in &cases {
-        group.bench_function(*name, |b| {
-            b.iter(|| {
-                let d = decide(
-                    Some(black_box(&snap)),
-                    &policy,
-                    black_box(req),
-                    Identity::Anonymous,
-                    now,
-                );
-                black_box(matches!(d, Decision::Allow(_)))
-            })
-        });
+        bench_decision(&mut group, name, &snap, &policy, req);
     }
     group.finish();
 }
@@ -238,7 +241,7 @@ fn bench_snapshot(c: &mut Criterion) {
         });
     }
     let policy = Policy::default();
-    let now = Utc.timestamp_opt(1_800_000_000, 0).single().expect("time");
+    let now = now();
     let req = request_for("site7.example.com", "/shop/cart/", [203, 0, 113, 9]);
     group.bench_function("first check of a site (compiles its 5 patterns)", |b| {
         b.iter_batched(

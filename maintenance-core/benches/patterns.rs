@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use maintenance_core::{PatternSet, validate};
+use maintenance_core::{pattern::PatternSet, validate};
 
 /// As many patterns made by `pattern(i)` as the set's limits accept.
 fn largest_accepted(pattern: impl Fn(usize) -> String) -> Vec<String> {

@@ -56,7 +56,7 @@ pub fn in_networks(networks: &[IpNet], ip: IpAddr) -> bool {
 /// header is as untrustworthy as a garbled one.
 ///
 /// ```
-/// use maintenance_core::{client_ip, ClientIpHeader, PeerAddr};
+/// use maintenance_core::{adapter::client_ip, ClientIpHeader, adapter::PeerAddr};
 /// let mut req = http::Request::builder()
 ///     .uri("/")
 ///     .header("x-forwarded-for", "6.6.6.6, 203.0.113.9")

@@ -232,7 +232,7 @@ const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 ///
 /// ```
 /// use chrono::Utc;
-/// use maintenance_core::{decide, Decision, AllowReason, Identity, Policy, SiteState, Snapshot};
+/// use maintenance_core::{decide, Decision, AllowReason, Identity, Policy, SiteState, snapshot::Snapshot};
 /// let mut site = SiteState::new(1, "example.com");
 /// site.is_default = true;
 /// site.enabled = true;
@@ -315,7 +315,7 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     decision
 }
 
-/// The decision for a readable host ([`crate::host_key`]): its site's, else the policy's
+/// The decision for a readable host ([`crate::host::host_key`]): its site's, else the policy's
 /// [`UnknownHost`] answer.
 ///
 /// A router that compares names exactly (actix-web's `guard::Host` is case-sensitive; few

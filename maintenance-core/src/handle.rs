@@ -21,6 +21,7 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
+use crate::MaintenanceSource;
 use crate::answer_cache::AnswerCache;
 use crate::decision::{Block, Decision, decide};
 use crate::error::StoreError;
@@ -29,7 +30,7 @@ use crate::policy::{FailMode, Policy};
 use crate::request::{IdentityLookup, RequestView};
 use crate::response::{BlockedAnswer, answer_format};
 use crate::snapshot::{LiveSite, Snapshot};
-use crate::store::{ChangeFeed, MaintenanceSource, StoreChanges};
+use crate::store::{ChangeFeed, StoreChanges};
 use crate::telemetry::Metrics;
 
 static NEXT_HANDLE_ID: AtomicU64 = AtomicU64::new(0);
@@ -225,7 +226,8 @@ impl Maintenance {
             Some(peer) => {
                 let trusted = policy.trusted_proxies();
                 if crate::client_ip::in_networks(trusted, peer)
-                    && crate::client_ip(req, trusted, policy.client_ip_header()).is_none()
+                    && crate::client_ip::client_ip(req, trusted, policy.client_ip_header())
+                        .is_none()
                     && !inner.warned_no_forwarded.swap(true, Ordering::Relaxed)
                 {
                     let header = policy.client_ip_header().name();
@@ -253,7 +255,7 @@ impl Maintenance {
         decide(snapshot.as_deref(), &self.inner.policy, req, identity, now)
     }
 
-    /// The answer to a blocked request in the form `req` asks for ([`crate::answer_format`]:
+    /// The answer to a blocked request in the form `req` asks for ([`crate::response::answer_format`]:
     /// HTML or a redirect, django-maintenancemode-2's JSON, RFC 9457, gRPC), rendered by the policy once per
     /// site state and shared (see [`BlockedAnswer`]).
     pub fn blocked_answer<R: RequestView + ?Sized>(&self, block: &Block, req: &R) -> BlockedAnswer {

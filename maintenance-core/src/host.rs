@@ -10,7 +10,7 @@ use crate::error::ValidationError;
 /// Allocates only when the host has upper-case letters.
 ///
 /// ```
-/// use maintenance_core::normalize_host;
+/// use maintenance_core::host::normalize_host;
 /// assert_eq!(normalize_host("Example.COM.:8080"), "example.com");
 /// assert_eq!(normalize_host("[::1]:3000"), "[::1]");
 /// assert_eq!(normalize_host("localhost"), "localhost");
@@ -50,7 +50,7 @@ pub fn normalize_host(host: &str) -> Cow<'_, str> {
 /// An empty host (HTTP/1.0, or an empty `Host` line) is readable and names no site.
 ///
 /// ```
-/// use maintenance_core::host_key;
+/// use maintenance_core::host::host_key;
 /// assert_eq!(host_key("Shop.Example.:8080").as_deref(), Some("shop.example"));
 /// assert_eq!(host_key("[2001:DB8::1]:443").as_deref(), Some("[2001:db8::1]"));
 /// assert_eq!(host_key("x@shop.example"), None);
@@ -164,7 +164,7 @@ pub(crate) fn read_host(host: &str) -> Option<ReadHost<'_>> {
 /// Normalises a site domain and checks that it can match a `Host` header.
 ///
 /// ```
-/// use maintenance_core::validate_domain;
+/// use maintenance_core::host::validate_domain;
 /// assert_eq!(validate_domain("Shop.Example.com").unwrap(), "shop.example.com");
 /// assert!(validate_domain("bad domain").is_err());
 /// ```

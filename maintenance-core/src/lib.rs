@@ -9,16 +9,17 @@ mod decision;
 mod error;
 mod follow;
 mod handle;
-mod host;
+pub mod host;
 mod listing;
 mod memory;
 mod model;
-mod pattern;
+pub mod pattern;
 mod policy;
-mod printable;
+pub mod printable;
 mod request;
-mod response;
-mod snapshot;
+pub mod response;
+pub mod snapshot;
+mod source;
 pub mod store;
 pub mod telemetry;
 pub mod validate;
@@ -29,28 +30,26 @@ pub mod testkit;
 #[cfg(test)]
 mod tests;
 
-pub use bypass::BypassGrant;
-pub use bypass::{BypassSettings, MAX_BYPASS_COOKIE_TTL};
-pub use client_ip::{ClientIpHeader, client_ip, in_networks};
-pub use decision::{AllowReason, Block, BlockReason, Decision, decide, retry_after};
+/// Reading a request the way the decision does, for adapters and custom servers: the peer
+/// address ([`PeerAddr`](adapter::PeerAddr), [`WithPeer`](adapter::WithPeer)), a header's text,
+/// and the client address behind trusted proxies.
+pub mod adapter {
+    pub use crate::client_ip::{client_ip, in_networks};
+    pub use crate::request::{PeerAddr, WithPeer, header_text};
+}
+
+pub use client_ip::ClientIpHeader;
+pub use decision::{AllowReason, Block, BlockReason, Decision, decide};
 pub use error::{ErrorChain, PolicyError, StoreError, ValidationError};
 pub use handle::Maintenance;
-pub use host::{host_key, normalize_host, validate_domain};
 pub use listing::{MAX_PAGE_SIZE, SitePage, SiteQuery, SiteSelection, StateFilter};
 pub use memory::MemoryStore;
 pub use model::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, Mode, SiteRef, SiteState, StateChange,
 };
-pub use pattern::{PatternSet, path_for_matching, validate_pattern};
 pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, Redirect, UnknownHost};
-pub use printable::Printable;
-pub use request::{Identity, IdentityLookup, PeerAddr, RequestView, WithPeer, header_text};
-pub use response::{
-    AnswerFormat, BlockedAnswer, answer_format, blocked_response, escape_html, grpc_message,
-    html_body, json_body, problem_body, wants_json,
-};
-pub use snapshot::{LiveSite, Snapshot};
-pub use store::{MaintenanceSource, MaintenanceStore};
+pub use request::{Identity, IdentityLookup, RequestView};
+pub use source::{MaintenanceSource, MaintenanceStore};
 
 pub use chrono;
 pub use http;

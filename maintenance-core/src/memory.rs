@@ -13,10 +13,11 @@ use crate::model::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange,
 };
 use crate::store::{
-    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, GuardedWrite, MaintenanceSource,
-    MaintenanceStore, StoreChanges, StoreContents, find_site, select_sites, unknown_site,
+    ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME, GuardedWrite, StoreChanges, StoreContents,
+    find_site, select_sites, unknown_site,
 };
 use crate::validate;
+use crate::{MaintenanceSource, MaintenanceStore};
 
 #[derive(Debug)]
 struct Inner {

@@ -1,7 +1,7 @@
 //! The data model: sites, their maintenance state, and the audit log.
 //!
 //! These types are what every store reads and writes. They are plain data: the compiled,
-//! request-ready form lives in [`crate::Snapshot`].
+//! request-ready form lives in [`crate::snapshot::Snapshot`].
 
 use std::fmt;
 use std::str::FromStr;

@@ -57,7 +57,7 @@ fn parse_alone(pattern: &str) -> Result<(), ValidationError> {
 /// it compiles within the size limit. Writes go through this check.
 ///
 /// ```
-/// use maintenance_core::validate_pattern;
+/// use maintenance_core::pattern::validate_pattern;
 /// assert!(validate_pattern("^ignored-page/$").is_ok());
 /// let err = validate_pattern("^(unclosed").unwrap_err();
 /// assert!(err.to_string().contains("^(unclosed"));
@@ -112,7 +112,7 @@ fn invalid(pattern: &str, reason: String) -> ValidationError {
 /// multi-pattern regex the first time a path is matched against it (a request then waits for
 /// at most that one compile), and once compiled it stays so for as long as the set lives. A
 /// set is cheap to clone: clones share the patterns and the compiled regex, so sites with the
-/// same patterns (see [`crate::Snapshot`]) compile them once, and a site that did not change
+/// same patterns (see [`crate::snapshot::Snapshot`]) compile them once, and a site that did not change
 /// keeps its compiled set across snapshots.
 #[derive(Debug, Clone)]
 pub struct PatternSet {
@@ -454,7 +454,7 @@ fn build_matcher(patterns: &[String], size_limit: usize) -> Result<Matcher, Stri
 /// empty segment (`//`, which some routers merge).
 ///
 /// ```
-/// use maintenance_core::path_for_matching;
+/// use maintenance_core::pattern::path_for_matching;
 /// assert_eq!(path_for_matching("/ignored-page/").as_deref(), Some("ignored-page/"));
 /// assert_eq!(path_for_matching("/caf%C3%A9").as_deref(), Some("café"));
 /// assert_eq!(path_for_matching("/admin/../shop"), None);

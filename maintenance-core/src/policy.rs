@@ -845,7 +845,7 @@ mod tests {
         let mut with_peer = http::Request::builder().uri("/").body(()).unwrap();
         with_peer
             .extensions_mut()
-            .insert(crate::PeerAddr([203, 0, 113, 9].into()));
+            .insert(crate::adapter::PeerAddr([203, 0, 113, 9].into()));
         let networks = handle(crate::testkit::internal_test_net_policy());
         let out = logged(|| {
             for _ in 0..3 {
@@ -894,7 +894,8 @@ mod tests {
                 req = req.header(name, value);
             }
             let mut req = req.body(()).unwrap();
-            req.extensions_mut().insert(crate::PeerAddr(peer.into()));
+            req.extensions_mut()
+                .insert(crate::adapter::PeerAddr(peer.into()));
             req
         };
         let proxy_sends_xff = from([10, 0, 0, 2], Some(("x-forwarded-for", "203.0.113.9")));

@@ -12,7 +12,7 @@ use std::fmt;
 /// DEL, C1 controls and the characters that reorder text.
 ///
 /// ```
-/// use maintenance_core::Printable;
+/// use maintenance_core::printable::Printable;
 /// assert_eq!(Printable("shop\u{1b}[2J\u{7}\r").to_string(), "shop\\u{1b}[2J\\u{7}\\u{d}");
 /// assert_eq!(Printable("Café, back at 14:00").to_string(), "Café, back at 14:00");
 /// ```

@@ -57,7 +57,7 @@ pub trait RequestView {
 /// A header line as text, when every byte is visible ASCII, a space or a tab.
 ///
 /// ```
-/// use maintenance_core::header_text;
+/// use maintenance_core::adapter::header_text;
 /// assert_eq!(header_text(b"10.0.0.1, 203.0.113.9"), Some("10.0.0.1, 203.0.113.9"));
 /// assert_eq!(header_text("é".as_bytes()), None);
 /// assert_eq!(header_text(b"a\x00b"), None);
@@ -94,7 +94,7 @@ pub enum Identity {
 /// is a lookup too, and so is any `FnMut() -> Identity` closure.
 ///
 /// ```
-/// use maintenance_core::{decide, Identity, Policy, SiteState, Snapshot};
+/// use maintenance_core::{decide, Identity, Policy, SiteState, snapshot::Snapshot};
 /// let snap = Snapshot::new(1, vec![SiteState::new(1, "example.com")]); // not in maintenance
 /// let req = http::Request::builder().uri("/").header("host", "example.com").body(()).unwrap();
 /// let mut asked = 0;
@@ -247,7 +247,7 @@ impl RequestView for http::request::Parts {
 /// A request view with the peer address supplied from elsewhere (e.g. axum's `ConnectInfo`).
 ///
 /// ```
-/// use maintenance_core::{RequestView, WithPeer};
+/// use maintenance_core::{RequestView, adapter::WithPeer};
 /// let req = http::Request::builder().uri("/").body(()).unwrap();
 /// let view = WithPeer::new(&req, Some("10.1.2.3".parse().unwrap()));
 /// assert_eq!(view.peer_addr(), Some("10.1.2.3".parse().unwrap()));

@@ -153,7 +153,7 @@ impl Snapshot {
     /// Builds a snapshot. Invalid patterns are skipped with a warning (see [`Snapshot::skipped`]).
     ///
     /// ```
-    /// use maintenance_core::{Snapshot, SiteState};
+    /// use maintenance_core::{snapshot::Snapshot, SiteState};
     /// let mut default = SiteState::new(1, "default");
     /// default.is_default = true;
     /// let shop = SiteState::new(2, "shop.example.com");
@@ -173,7 +173,7 @@ impl Snapshot {
     /// every other site is taken over as it is, compiled patterns included.
     ///
     /// ```
-    /// use maintenance_core::{IgnoredPath, Snapshot, SiteState};
+    /// use maintenance_core::{IgnoredPath, snapshot::Snapshot, SiteState};
     /// use maintenance_core::store::StoreChanges;
     /// let mut shop = SiteState::new(2, "shop.example.com");
     /// shop.ignored_paths.push(IgnoredPath { pattern: "^static/".into(), description: String::new() });
@@ -289,7 +289,7 @@ impl Snapshot {
         self.by_domain.get(normalize_host(domain).as_ref())
     }
 
-    /// The site keyed by `key`, a host already normalised ([`crate::host_key`]).
+    /// The site keyed by `key`, a host already normalised ([`crate::host::host_key`]).
     pub(crate) fn site_by_key(&self, key: &str) -> Option<&Arc<LiveSite>> {
         self.by_domain.get(key)
     }

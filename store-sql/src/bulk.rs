@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use maintenance_core::store::unknown_site;
 use maintenance_core::{
-    AuditAction, SiteRef, SiteSelection, SiteState, StateChange, StoreError, normalize_host,
+    AuditAction, SiteRef, SiteSelection, SiteState, StateChange, StoreError, host::normalize_host,
 };
 
 use crate::engine::{Engine, NewEvent, SiteKey, WriteTx, begin, now, settle, to_micros};

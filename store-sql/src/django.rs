@@ -33,7 +33,7 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use maintenance_core::{IgnoredPath, Printable, SiteState, validate};
+use maintenance_core::{IgnoredPath, SiteState, printable::Printable, validate};
 
 use crate::listing::Dialect;
 

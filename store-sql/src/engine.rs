@@ -19,7 +19,7 @@ use maintenance_core::store::{
 use maintenance_core::validate;
 use maintenance_core::{
     AllowedNetwork, AuditAction, Event, IgnoredPath, SiteRef, SiteState, StateChange, StoreError,
-    normalize_host,
+    host::normalize_host,
 };
 
 use crate::rows::{NetworkRow, PathRow, Rows, SiteRow, assemble_site};

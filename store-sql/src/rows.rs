@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use maintenance_core::validate;
-use maintenance_core::{AllowedNetwork, IgnoredPath, Mode, Printable, SiteState};
+use maintenance_core::{AllowedNetwork, IgnoredPath, Mode, SiteState, printable::Printable};
 
 /// A `maintenance_sites` row as stored.
 #[derive(Debug, Clone)]

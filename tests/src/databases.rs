@@ -57,6 +57,33 @@ pub fn database_of(url: &str) -> &str {
     path.find('?').map_or(path, |i| &path[..i])
 }
 
+/// One text column of each row of `sql`, read on a connection of its own to `url` (SQLite,
+/// PostgreSQL or MariaDB/MySQL, by the URL's scheme).
+///
+/// # Panics
+/// If the database cannot be reached or refuses the query.
+pub async fn texts(url: &str, sql: &str) -> Vec<String> {
+    fn or_panic<T>(result: Result<T, sqlx::Error>, what: &str) -> T {
+        result.unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+    let target = redact(url);
+    let statement = AssertSqlSafe(sql.to_owned());
+    match maintenance_sqlx::Backend::from_scheme(url) {
+        Some(maintenance_sqlx::Backend::Sqlite) => {
+            let mut c = or_panic(sqlx::SqliteConnection::connect(url).await, &target);
+            or_panic(sqlx::query_scalar(statement).fetch_all(&mut c).await, sql)
+        }
+        Some(maintenance_sqlx::Backend::Postgres) => {
+            let mut c = or_panic(sqlx::PgConnection::connect(url).await, &target);
+            or_panic(sqlx::query_scalar(statement).fetch_all(&mut c).await, sql)
+        }
+        _ => {
+            let mut c = or_panic(sqlx::MySqlConnection::connect(url).await, &target);
+            or_panic(sqlx::query_scalar(statement).fetch_all(&mut c).await, sql)
+        }
+    }
+}
+
 /// Which kind of server a [`TestRole`] is made on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleServer {

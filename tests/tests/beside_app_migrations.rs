@@ -19,10 +19,11 @@ use maintenance_core::{MaintenanceStore, SiteRef, StateChange};
 use maintenance_diesel::diesel;
 use maintenance_diesel::diesel::Connection as _;
 use maintenance_diesel::diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use maintenance_diesel::diesel_async::{AsyncMysqlConnection, AsyncPgConnection};
 use maintenance_sql::migrations::{self as ours, Migration as OurMigration};
 use maintenance_sqlx::sqlx::migrate::{Migration, MigrationType, Migrator};
 use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection, SqlSafeStr};
-use maintenance_tests::databases::{fresh_mysql_url, fresh_postgres_url};
+use maintenance_tests::databases::{fresh_mysql_url, fresh_postgres_url, texts};
 
 /// The application's own diesel migrations (one, `2024-01-01-000000_create_app_notes`).
 const APP_DIESEL: EmbeddedMigrations = embed_migrations!("app_migrations");
@@ -38,6 +39,17 @@ enum Backend {
 enum Store {
     Sqlx,
     Diesel,
+}
+
+impl Store {
+    /// The table that the store's 0.1 recorded our migrations in, and the application's
+    /// migrator (sqlx's or diesel's) records its own in.
+    fn shared_table(self) -> &'static str {
+        match self {
+            Store::Sqlx => "_sqlx_migrations",
+            Store::Diesel => "__diesel_schema_migrations",
+        }
+    }
 }
 
 /// A fresh database of `backend`, kept alive with its temporary directory, or `None` (skipped).
@@ -70,20 +82,29 @@ async fn store(store: Store, url: &str) -> Box<dyn MaintenanceStore> {
 }
 
 async fn our_migrate(which: Store, url: &str) {
+    migrate_result(which, url)
+        .await
+        .unwrap_or_else(|e| panic!("{which:?} migrate(): {e}"));
+}
+
+/// What `migrate()` of `which` says on `url`: its error as a chain.
+async fn migrate_result(which: Store, url: &str) -> Result<(), String> {
     match which {
         Store::Sqlx => {
             let s = maintenance_sqlx::connect(url).await.unwrap();
-            s.migrate()
-                .await
-                .unwrap_or_else(|e| panic!("{which:?} migrate(): {}", chain(&e)));
+            s.migrate().await.map_err(|e| chain(&e))
         }
         Store::Diesel => {
             let s = maintenance_diesel::connect(url).await.unwrap();
-            s.migrate()
-                .await
-                .unwrap_or_else(|e| panic!("{which:?} migrate(): {}", chain(&e)));
+            s.migrate().await.map_err(|e| chain(&e))
         }
     }
+}
+
+/// Runs one statement on the SQLite database at `url`.
+async fn execute_on_sqlite(url: &str, sql: &'static str) {
+    let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query(sql).execute(&mut c).await.unwrap();
 }
 
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -243,17 +264,12 @@ async fn run_diesel(set: DieselSet, backend: Backend, url: &str) -> Result<(), S
                 harness(&mut c, set, backend)
             }
             Backend::Postgres => {
-                let mut c = AsyncConnectionWrapper::<
-                    maintenance_diesel::diesel_async::AsyncPgConnection,
-                >::establish(&url)
-                .unwrap();
+                let mut c = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url).unwrap();
                 harness(&mut c, set, backend)
             }
             Backend::MySql => {
-                let mut c = AsyncConnectionWrapper::<
-                    maintenance_diesel::diesel_async::AsyncMysqlConnection,
-                >::establish(&url)
-                .unwrap();
+                let mut c =
+                    AsyncConnectionWrapper::<AsyncMysqlConnection>::establish(&url).unwrap();
                 harness(&mut c, set, backend)
             }
         }
@@ -262,49 +278,17 @@ async fn run_diesel(set: DieselSet, backend: Backend, url: &str) -> Result<(), S
     .unwrap()
 }
 
-/// One text column of each row of `sql`.
-async fn texts(backend: Backend, url: &str, sql: &str) -> Vec<String> {
-    let sql = AssertSqlSafe(sql.to_owned());
-    match backend {
-        Backend::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
-        }
-        Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
-        }
-        Backend::MySql => {
-            let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
-        }
-    }
-}
-
-async fn sqlx_versions(backend: Backend, url: &str) -> Vec<String> {
+/// The versions in `which`'s [`Store::shared_table`].
+async fn shared_versions(which: Store, backend: Backend, url: &str) -> Vec<String> {
     let cast = if backend == Backend::MySql {
         "CHAR"
     } else {
         "TEXT"
     };
+    let table = which.shared_table();
     texts(
-        backend,
         url,
-        &format!("SELECT CAST(version AS {cast}) FROM _sqlx_migrations ORDER BY version"),
-    )
-    .await
-}
-
-async fn diesel_versions(backend: Backend, url: &str) -> Vec<String> {
-    let cast = if backend == Backend::MySql {
-        "CHAR"
-    } else {
-        "TEXT"
-    };
-    texts(
-        backend,
-        url,
-        &format!("SELECT CAST(version AS {cast}) FROM __diesel_schema_migrations ORDER BY version"),
+        &format!("SELECT CAST(version AS {cast}) FROM {table} ORDER BY version"),
     )
     .await
 }
@@ -318,7 +302,7 @@ async fn our_records(backend: Backend, url: &str) -> Vec<String> {
         "SELECT CAST(version AS TEXT) || ' ' || name || ' ' || COALESCE(adopted_from, '-') \
          FROM maintenance_migrations ORDER BY version"
     };
-    texts(backend, url, sql).await
+    texts(url, sql).await
 }
 
 fn records(from: &str) -> Vec<String> {
@@ -347,7 +331,7 @@ async fn app_tables(backend: Backend, url: &str) -> Vec<String> {
              WHERE table_schema = DATABASE() AND table_name LIKE 'app\\_%' ORDER BY 1"
         }
     };
-    texts(backend, url, sql).await
+    texts(url, sql).await
 }
 
 /// The application's sqlx migrations and ours, in both orders and again after a restart.
@@ -374,7 +358,7 @@ async fn beside_sqlx_app(backend: Backend, test: &str) {
                 .await
                 .unwrap_or_else(|e| panic!("{when}: the application's migrator again: {e}"));
             assert_eq!(
-                sqlx_versions(backend, &url).await,
+                shared_versions(Store::Sqlx, backend, &url).await,
                 ["1", "20240101000000"],
                 "{when}: _sqlx_migrations holds the application's rows only"
             );
@@ -412,7 +396,7 @@ async fn beside_diesel_app(backend: Backend, test: &str) {
                 .await
                 .unwrap_or_else(|e| panic!("{when}: the application's harness again: {e}"));
             assert_eq!(
-                diesel_versions(backend, &url).await,
+                shared_versions(Store::Diesel, backend, &url).await,
                 ["20240101000000"],
                 "{when}: __diesel_schema_migrations holds the application's row only"
             );
@@ -464,27 +448,24 @@ async fn upgrade_0_1(backend: Backend, test: &str) {
 
             our_migrate(upgrader, &url).await;
             let (shared, app_run) = match recorded_by {
-                Store::Sqlx => (sqlx_versions(backend, &url).await, {
+                Store::Sqlx => (shared_versions(Store::Sqlx, backend, &url).await, {
                     run_sqlx(&app_sqlx_migrator(), backend, &url)
                         .await
                         .unwrap_or_else(|e| panic!("{when}: the application's migrator: {e}"));
-                    sqlx_versions(backend, &url).await
+                    shared_versions(Store::Sqlx, backend, &url).await
                 }),
-                Store::Diesel => (diesel_versions(backend, &url).await, {
+                Store::Diesel => (shared_versions(Store::Diesel, backend, &url).await, {
                     run_diesel(DieselSet::App, backend, &url)
                         .await
                         .unwrap_or_else(|e| panic!("{when}: the application's harness: {e}"));
-                    diesel_versions(backend, &url).await
+                    shared_versions(Store::Diesel, backend, &url).await
                 }),
             };
             assert!(
                 shared.is_empty(),
                 "{when}: our rows left the shared table: {shared:?}"
             );
-            let from = match recorded_by {
-                Store::Sqlx => "_sqlx_migrations",
-                Store::Diesel => "__diesel_schema_migrations",
-            };
+            let from = recorded_by.shared_table();
             assert_eq!(our_records(backend, &url).await, records(from), "{when}");
             let app_versions: &[&str] = match recorded_by {
                 Store::Sqlx => &["1", "20240101000000"],
@@ -511,15 +492,15 @@ async fn sqlite_diesel_rows_numbered_like_ours_are_left_alone() {
     run_diesel(DieselSet::Ours01, Backend::Sqlite, &url)
         .await
         .unwrap();
-    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("INSERT INTO __diesel_schema_migrations (version) VALUES ('0004')")
-        .execute(&mut c)
-        .await
-        .unwrap();
+    execute_on_sqlite(
+        &url,
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('0004')",
+    )
+    .await;
     for which in [Store::Sqlx, Store::Diesel] {
         our_migrate(which, &url).await;
         assert_eq!(
-            diesel_versions(Backend::Sqlite, &url).await,
+            shared_versions(Store::Diesel, Backend::Sqlite, &url).await,
             ["0001", "0002", "0003", "0004"],
             "{which:?}"
         );
@@ -531,122 +512,58 @@ async fn sqlite_diesel_rows_numbered_like_ours_are_left_alone() {
     }
 }
 
+/// A fresh SQLite database migrated by `first`, then changed by hand with `statement`: each of
+/// `refusers` refuses to migrate it, naming `why`.
+async fn sqlite_refused_after(
+    test: &str,
+    first: Store,
+    statement: &'static str,
+    refusers: &[Store],
+    why: &str,
+) {
+    let (url, _dir) = fresh(Backend::Sqlite, test).await.unwrap();
+    our_migrate(first, &url).await;
+    execute_on_sqlite(&url, statement).await;
+    for &which in refusers {
+        let message = migrate_result(which, &url).await.unwrap_err();
+        assert!(message.contains(why), "{which:?}: {message}");
+    }
+}
+
 /// A database recording a migration this build does not have is refused, naming why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_newer_release_is_refused() {
-    let (url, _dir) = fresh(Backend::Sqlite, "newer").await.unwrap();
-    our_migrate(Store::Sqlx, &url).await;
-    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(
+    sqlite_refused_after(
+        "newer",
+        Store::Sqlx,
         "INSERT INTO maintenance_migrations (version, name, checksum) VALUES (4, '0004_future', 'ab')",
+        &[Store::Sqlx, Store::Diesel],
+        "migrated by a newer maintenance-rs (migration 4",
     )
-    .execute(&mut c)
-    .await
-    .unwrap();
-    let sqlx_error = maintenance_sqlx::connect(&url)
-        .await
-        .unwrap()
-        .migrate()
-        .await
-        .unwrap_err();
-    let diesel_error = maintenance_diesel::connect(&url)
-        .await
-        .unwrap()
-        .migrate()
-        .await
-        .unwrap_err();
-    for message in [chain(&sqlx_error), chain(&diesel_error)] {
-        assert!(
-            message.contains("migrated by a newer maintenance-rs (migration 4"),
-            "{message}"
-        );
-    }
+    .await;
 }
 
 /// A released migration recorded with another checksum is refused, naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_changed_migration_is_refused() {
-    let (url, _dir) = fresh(Backend::Sqlite, "changed").await.unwrap();
-    our_migrate(Store::Diesel, &url).await;
-    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("UPDATE maintenance_migrations SET checksum = 'ab' WHERE version = 2")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let error = maintenance_sqlx::connect(&url)
-        .await
-        .unwrap()
-        .migrate()
-        .await
-        .unwrap_err();
-    let message = chain(&error);
-    assert!(
-        message.contains("migration 0002_site_changes was applied from another text"),
-        "{message}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_beside_the_applications_sqlx_migrations() {
-    beside_sqlx_app(Backend::Sqlite, "sqlite_beside_sqlx").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_beside_the_applications_sqlx_migrations() {
-    beside_sqlx_app(
-        Backend::Postgres,
-        "postgres_beside_the_applications_sqlx_migrations",
+    sqlite_refused_after(
+        "changed",
+        Store::Diesel,
+        "UPDATE maintenance_migrations SET checksum = 'ab' WHERE version = 2",
+        &[Store::Sqlx],
+        "migration 0002_site_changes was applied from another text",
     )
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_beside_the_applications_sqlx_migrations() {
-    beside_sqlx_app(
-        Backend::MySql,
-        "mysql_beside_the_applications_sqlx_migrations",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_beside_the_applications_diesel_migrations() {
-    beside_diesel_app(Backend::Sqlite, "sqlite_beside_diesel").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_beside_the_applications_diesel_migrations() {
-    beside_diesel_app(
-        Backend::Postgres,
-        "postgres_beside_the_applications_diesel_migrations",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_beside_the_applications_diesel_migrations() {
-    beside_diesel_app(
-        Backend::MySql,
-        "mysql_beside_the_applications_diesel_migrations",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_0_1_database_is_upgraded_in_place() {
-    upgrade_0_1(Backend::Sqlite, "sqlite_upgrade").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_0_1_database_is_upgraded_in_place() {
-    upgrade_0_1(
-        Backend::Postgres,
-        "postgres_a_0_1_database_is_upgraded_in_place",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_a_0_1_database_is_upgraded_in_place() {
-    upgrade_0_1(Backend::MySql, "mysql_a_0_1_database_is_upgraded_in_place").await;
+maintenance_tests::multi_thread_tests! {
+    sqlite_beside_the_applications_sqlx_migrations => beside_sqlx_app(Backend::Sqlite, "sqlite_beside_sqlx");
+    postgres_beside_the_applications_sqlx_migrations => beside_sqlx_app(Backend::Postgres, "postgres_beside_the_applications_sqlx_migrations");
+    mysql_beside_the_applications_sqlx_migrations => beside_sqlx_app(Backend::MySql, "mysql_beside_the_applications_sqlx_migrations");
+    sqlite_beside_the_applications_diesel_migrations => beside_diesel_app(Backend::Sqlite, "sqlite_beside_diesel");
+    postgres_beside_the_applications_diesel_migrations => beside_diesel_app(Backend::Postgres, "postgres_beside_the_applications_diesel_migrations");
+    mysql_beside_the_applications_diesel_migrations => beside_diesel_app(Backend::MySql, "mysql_beside_the_applications_diesel_migrations");
+    sqlite_a_0_1_database_is_upgraded_in_place => upgrade_0_1(Backend::Sqlite, "sqlite_upgrade");
+    postgres_a_0_1_database_is_upgraded_in_place => upgrade_0_1(Backend::Postgres, "postgres_a_0_1_database_is_upgraded_in_place");
+    mysql_a_0_1_database_is_upgraded_in_place => upgrade_0_1(Backend::MySql, "mysql_a_0_1_database_is_upgraded_in_place");
 }

@@ -169,26 +169,15 @@ async fn only_the_django_tables_readable(db: impl Future<Output = Option<DjangoD
 }
 
 maintenance_tests::multi_thread_tests! {
-    a_role_that_may_only_read_the_django_tables_is_enough =>
-        only_the_django_tables_readable(DjangoDb::postgres("a_role_that_may_only_read_the_django_tables_is_enough"));
-    axum_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Axum, DjangoDb::sqlite("axum_obeys_the_django_admin_on_sqlite"));
-    hyper_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Hyper, DjangoDb::sqlite("hyper_obeys_the_django_admin_on_sqlite"));
-    actix_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Actix, DjangoDb::sqlite("actix_obeys_the_django_admin_on_sqlite"));
-    rocket_obeys_the_django_admin_on_sqlite =>
-        obeys_the_django_admin(Server::Rocket, DjangoDb::sqlite("rocket_obeys_the_django_admin_on_sqlite"));
-    axum_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Axum, DjangoDb::postgres("axum_obeys_the_django_admin_on_postgres"));
-    hyper_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Hyper, DjangoDb::postgres("hyper_obeys_the_django_admin_on_postgres"));
-    actix_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Actix, DjangoDb::postgres("actix_obeys_the_django_admin_on_postgres"));
-    rocket_obeys_the_django_admin_on_postgres =>
-        obeys_the_django_admin(Server::Rocket, DjangoDb::postgres("rocket_obeys_the_django_admin_on_postgres"));
-    the_site_id_names_the_default_site_on_sqlite =>
-        the_site_id_names_the_default_site(DjangoDb::sqlite("the_site_id_names_the_default_site_on_sqlite"));
-    the_site_id_names_the_default_site_on_postgres =>
-        the_site_id_names_the_default_site(DjangoDb::postgres("the_site_id_names_the_default_site_on_postgres"));
+    a_role_that_may_only_read_the_django_tables_is_enough => only_the_django_tables_readable(DjangoDb::postgres("a_role_that_may_only_read_the_django_tables_is_enough"));
+    axum_obeys_the_django_admin_on_sqlite => obeys_the_django_admin(Server::Axum, DjangoDb::sqlite("axum_obeys_the_django_admin_on_sqlite"));
+    hyper_obeys_the_django_admin_on_sqlite => obeys_the_django_admin(Server::Hyper, DjangoDb::sqlite("hyper_obeys_the_django_admin_on_sqlite"));
+    actix_obeys_the_django_admin_on_sqlite => obeys_the_django_admin(Server::Actix, DjangoDb::sqlite("actix_obeys_the_django_admin_on_sqlite"));
+    rocket_obeys_the_django_admin_on_sqlite => obeys_the_django_admin(Server::Rocket, DjangoDb::sqlite("rocket_obeys_the_django_admin_on_sqlite"));
+    axum_obeys_the_django_admin_on_postgres => obeys_the_django_admin(Server::Axum, DjangoDb::postgres("axum_obeys_the_django_admin_on_postgres"));
+    hyper_obeys_the_django_admin_on_postgres => obeys_the_django_admin(Server::Hyper, DjangoDb::postgres("hyper_obeys_the_django_admin_on_postgres"));
+    actix_obeys_the_django_admin_on_postgres => obeys_the_django_admin(Server::Actix, DjangoDb::postgres("actix_obeys_the_django_admin_on_postgres"));
+    rocket_obeys_the_django_admin_on_postgres => obeys_the_django_admin(Server::Rocket, DjangoDb::postgres("rocket_obeys_the_django_admin_on_postgres"));
+    the_site_id_names_the_default_site_on_sqlite => the_site_id_names_the_default_site(DjangoDb::sqlite("the_site_id_names_the_default_site_on_sqlite"));
+    the_site_id_names_the_default_site_on_postgres => the_site_id_names_the_default_site(DjangoDb::postgres("the_site_id_names_the_default_site_on_postgres"));
 }

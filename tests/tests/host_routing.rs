@@ -176,6 +176,26 @@ async fn send(addr: SocketAddr, method: &str, target: &str, hosts: &[Vec<u8>]) -
 }
 
 /// Runs every case against a server in each state and fails on any bypass.
+/// With the default site in maintenance for `^api/items$` only, a server that `start` starts
+/// (one that serves `/api/items/` as `/api/items`) blocks both forms and serves `/checkout`.
+async fn a_trailing_slash_stays_in_the_scope_of(
+    start: impl AsyncFnOnce(Maintenance) -> SocketAddr,
+) {
+    let change = StateChange::turn_on().only(["^api/items$"]);
+    let addr = start(handle(Down::Default, change).await).await;
+    let host = [DEFAULT.as_bytes().to_vec()];
+    for path in ["/api/items", "/api/items/"] {
+        let (status, body) = send(addr, "POST", path, &host).await;
+        assert_eq!(status, 503, "POST {path}: {body}");
+    }
+    let (status, body) = send(addr, "POST", "/checkout", &host).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "default"),
+        "outside the scope"
+    );
+}
+
 async fn no_form_reaches_a_site_in_maintenance(
     framework: &str,
     start: impl AsyncFn(Maintenance) -> SocketAddr,
@@ -300,19 +320,7 @@ mod axum_router {
 
     #[tokio::test]
     async fn a_trimmed_trailing_slash_stays_in_the_scope() {
-        let change = StateChange::turn_on().only(["^api/items$"]);
-        let addr = serve_trimming(handle(Down::Default, change).await).await;
-        let host = [DEFAULT.as_bytes().to_vec()];
-        for path in ["/api/items", "/api/items/"] {
-            let (status, body) = send(addr, "POST", path, &host).await;
-            assert_eq!(status, 503, "POST {path}: {body}");
-        }
-        let (status, body) = send(addr, "POST", "/checkout", &host).await;
-        assert_eq!(
-            (status, body.as_str()),
-            (200, "default"),
-            "outside the scope"
-        );
+        a_trailing_slash_stays_in_the_scope_of(serve_trimming).await;
     }
 
     /// `^api/items/$` names the path with its slash; the router serves it as `/api/items`.
@@ -404,18 +412,7 @@ mod actix_router {
 
     #[tokio::test]
     async fn a_normalised_trailing_slash_stays_in_the_scope() {
-        let addr = serve(handle(Down::Default, StateChange::turn_on().only(["^api/items$"])).await);
-        let host = [DEFAULT.as_bytes().to_vec()];
-        for path in ["/api/items", "/api/items/"] {
-            let (status, _) = send(addr, "POST", path, &host).await;
-            assert_eq!(status, 503, "POST {path}");
-        }
-        let (status, body) = send(addr, "POST", "/checkout", &host).await;
-        assert_eq!(
-            (status, body.as_str()),
-            (200, "default"),
-            "outside the scope"
-        );
+        a_trailing_slash_stays_in_the_scope_of(async |m| serve(m)).await;
     }
 }
 
@@ -480,19 +477,7 @@ mod rocket_router {
 
     #[tokio::test]
     async fn a_trailing_slash_stays_in_the_scope() {
-        let addr =
-            serve(handle(Down::Default, StateChange::turn_on().only(["^api/items$"])).await).await;
-        let host = [DEFAULT.as_bytes().to_vec()];
         // Rocket routes both to `/api/items`.
-        for path in ["/api/items", "/api/items/"] {
-            let (status, body) = send(addr, "POST", path, &host).await;
-            assert_eq!(status, 503, "POST {path}: {body}");
-        }
-        let (status, body) = send(addr, "POST", "/checkout", &host).await;
-        assert_eq!(
-            (status, body.as_str()),
-            (200, "default"),
-            "outside the scope"
-        );
+        a_trailing_slash_stays_in_the_scope_of(serve).await;
     }
 }

@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use maintenance_core::{MaintenanceSource, MaintenanceStore, Mode, SiteRef, StateChange, bypass};
-use maintenance_sqlx::sqlx::{self, Connection};
-use maintenance_tests::databases::{fresh_mysql_url, fresh_postgres_url};
+use maintenance_tests::databases::{fresh_mysql_url, fresh_postgres_url, texts};
 
 /// Which store runs `migrate()` first.
 #[derive(Debug, Clone, Copy)]
@@ -102,26 +101,23 @@ async fn round_trip(
     )
     .await
     .unwrap();
-    sqlx.add_ignored_path(
-        &site,
-        "^ignored-page/$",
-        "from django-maintenancemode-2",
-        "bob",
-    )
-    .await
-    .unwrap();
-    sqlx.add_ignored_path(&site, "^api/health", "probes — ü", "bob")
-        .await
-        .unwrap();
-    sqlx.add_allowed_network(&site, "192.168.0.0/16", "office", "carol")
-        .await
-        .unwrap();
-    sqlx.add_allowed_network(&site, "2001:DB8::/32", "vpn", "carol")
-        .await
-        .unwrap();
-    sqlx.add_allowed_network(&site, "203.0.113.7", "home", "carol")
-        .await
-        .unwrap();
+    for (pattern, description) in [
+        ("^ignored-page/$", "from django-maintenancemode-2"),
+        ("^api/health", "probes — ü"),
+    ] {
+        sqlx.add_ignored_path(&site, pattern, description, "bob")
+            .await
+            .unwrap();
+    }
+    for (network, description) in [
+        ("192.168.0.0/16", "office"),
+        ("2001:DB8::/32", "vpn"),
+        ("203.0.113.7", "home"),
+    ] {
+        sqlx.add_allowed_network(&site, network, description, "carol")
+            .await
+            .unwrap();
+    }
     sqlx.set_bypass_secret_hash(&site, Some(&bypass::hash_secret("open sesame")), "dave")
         .await
         .unwrap();
@@ -156,14 +152,12 @@ async fn round_trip(
         )
         .await
         .unwrap();
-    diesel
-        .add_ignored_path(&site, "^api/health", "load balancer", "frank")
-        .await
-        .unwrap();
-    diesel
-        .add_ignored_path(&site, "^status$", "", "frank")
-        .await
-        .unwrap();
+    for (pattern, description) in [("^api/health", "load balancer"), ("^status$", "")] {
+        diesel
+            .add_ignored_path(&site, pattern, description, "frank")
+            .await
+            .unwrap();
+    }
     diesel
         .remove_ignored_path(&site, "^ignored-page/$", "frank")
         .await
@@ -342,44 +336,18 @@ where
     let mut out = Vec::new();
     for with_sqlx in [true, false] {
         let url = fresh_url().await?;
-        let (contents, lines) = if with_sqlx {
+        let contents = if with_sqlx {
             let store = maintenance_sqlx::connect(&url).await.unwrap();
             store.migrate().await.unwrap();
-            (store.load().await.unwrap(), schema_lines(&url, query).await)
+            store.load().await.unwrap()
         } else {
             let store = maintenance_diesel::connect(&url).await.unwrap();
             store.migrate().await.unwrap();
-            (store.load().await.unwrap(), schema_lines(&url, query).await)
+            store.load().await.unwrap()
         };
-        out.push((lines, format!("{contents:?}")));
+        out.push((texts(&url, query).await, format!("{contents:?}")));
     }
     out.try_into().ok()
-}
-
-async fn schema_lines(url: &str, query: &'static str) -> Vec<String> {
-    match maintenance_sqlx::Backend::from_scheme(url) {
-        Some(maintenance_sqlx::Backend::Sqlite) => {
-            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-            sqlx::query_scalar(query)
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-        }
-        Some(maintenance_sqlx::Backend::Postgres) => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query_scalar(query)
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-        }
-        _ => {
-            let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
-            sqlx::query_scalar(query)
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-        }
-    }
 }
 
 /// `at_least`: how many lines the backend's schema has, so an empty query result cannot pass.

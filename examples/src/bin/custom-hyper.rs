@@ -11,11 +11,7 @@ use maintenance_examples::{LOG_FILTER, Sessions, hyper_app, listen, run_main};
 #[tokio::main]
 async fn main() -> ExitCode {
     run_main("custom-hyper", LOG_FILTER, async |config| {
-        let maintenance = if config.layer {
-            Some(config.start_maintenance().await?)
-        } else {
-            None
-        };
+        let maintenance = config.start_maintenance_if_layered().await?;
         let listener = listen(config.bind).await?;
         config.log_serving("custom-hyper", "listening on");
         hyper_app::serve(listener, maintenance, Sessions::default()).await?;

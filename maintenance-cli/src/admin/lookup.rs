@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use maintenance_core::store::find_site;
-use maintenance_core::{MAX_PAGE_SIZE, SiteQuery, SiteRef, SiteState, StoreError, normalize_host};
+use maintenance_core::{
+    MAX_PAGE_SIZE, SiteQuery, SiteRef, SiteState, StoreError, host::normalize_host,
+};
 
 use super::AdminState;
 

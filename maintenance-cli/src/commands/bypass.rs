@@ -1,6 +1,6 @@
 //! `bypass`: a new secret (shown once, with the bypass URL) or none for a site.
 
-use maintenance_core::{BypassSettings, MaintenanceStore, bypass};
+use maintenance_core::{MaintenanceStore, bypass, bypass::BypassSettings};
 
 use super::{load_sites, resolve, site_ref};
 use crate::args::{BypassAction, BypassArgs};

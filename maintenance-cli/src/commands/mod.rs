@@ -16,7 +16,8 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use maintenance_core::store::find_site;
 use maintenance_core::{
-    ErrorChain, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError, normalize_host,
+    ErrorChain, MaintenanceSource, MaintenanceStore, SiteRef, SiteState, StoreError,
+    host::normalize_host,
 };
 
 use crate::args::{Cli, Command};

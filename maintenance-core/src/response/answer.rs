@@ -16,7 +16,7 @@ use crate::request::RequestView;
 /// [`crate::Maintenance::blocked_response`], which renders each site's answer once.
 ///
 /// ```
-/// use maintenance_core::{blocked_response, Block, BlockReason, Policy};
+/// use maintenance_core::{response::blocked_response, Block, BlockReason, Policy};
 /// let mut block = Block::new(http::StatusCode::SERVICE_UNAVAILABLE, BlockReason::Maintenance);
 /// block.retry_after = Some(60);
 /// let req = http::Request::builder().header("accept", "application/json").body(()).unwrap();

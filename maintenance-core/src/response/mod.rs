@@ -1,4 +1,5 @@
-//! The blocked response: status, headers, and a JSON or HTML body.
+//! The blocked response, for adapters and custom servers: its status, headers and a JSON or
+//! HTML body, the format a request asks for, and the `Retry-After` of a block.
 //!
 //! [`blocked_response`] renders the answer from scratch. The live handle does it once per site
 //! state instead ([`crate::Maintenance::blocked_answer`]): a site's JSON and HTML bodies are
@@ -12,6 +13,8 @@ mod render;
 pub use answer::{BlockedAnswer, blocked_response};
 pub use negotiation::{AnswerFormat, answer_format, wants_json};
 pub use render::{escape_html, grpc_message, html_body, json_body, problem_body};
+
+pub use crate::decision::retry_after;
 
 #[cfg(test)]
 mod tests {

@@ -56,7 +56,7 @@ impl AnswerFormat {
 /// - everything else gets HTML.
 ///
 /// ```
-/// use maintenance_core::{answer_format, AnswerFormat};
+/// use maintenance_core::{response::answer_format, response::AnswerFormat};
 /// let req = |k: &str, v: &str| http::Request::builder().header(k, v).body(()).unwrap();
 /// assert_eq!(answer_format(&req("accept", "application/problem+json")), AnswerFormat::Problem);
 /// assert_eq!(answer_format(&req("accept", "application/json")), AnswerFormat::Json);
@@ -128,7 +128,7 @@ fn grpc_format(ty: &str) -> Option<AnswerFormat> {
 /// Whether the client should get JSON (django-maintenancemode-2's or RFC 9457's): see [`answer_format`].
 ///
 /// ```
-/// use maintenance_core::wants_json;
+/// use maintenance_core::response::wants_json;
 /// let req = |k: &str, v: &str| http::Request::builder().header(k, v).body(()).unwrap();
 /// assert!(wants_json(&req("accept", "application/json")));
 /// assert!(wants_json(&req("content-type", "application/json; charset=utf-8")));

@@ -73,7 +73,7 @@ fn mode_name(block: &Block) -> &'static str {
 /// protocol asks (every byte outside printable ASCII, and `%`).
 ///
 /// ```
-/// assert_eq!(maintenance_core::grpc_message("Back at 5 — 100%"), "Back at 5 %E2%80%94 100%25");
+/// assert_eq!(maintenance_core::response::grpc_message("Back at 5 — 100%"), "Back at 5 %E2%80%94 100%25");
 /// ```
 pub fn grpc_message(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::MaintenanceStore;
 use crate::error::StoreError;
 use crate::listing::{SiteQuery, SiteSelection, StateFilter};
 use crate::model::{Event, Mode, SiteRef, SiteState, StateChange};
-use crate::store::MaintenanceStore;
 
 /// Generates one `#[tokio::test]` per conformance case. See the [module docs](crate::testkit).
 #[macro_export]
@@ -1002,11 +1002,12 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
         .await
         .expect("changes since")
         .expect("the store tells which sites changed");
-    let updated = crate::Snapshot::new(r0, start.sites).apply(all);
+    let updated = crate::snapshot::Snapshot::new(r0, start.sites).apply(all);
     let current = store.load().await.expect("load");
-    let full = crate::Snapshot::new(current.revision, current.sites);
+    let full = crate::snapshot::Snapshot::new(current.revision, current.sites);
     assert_eq!(updated.revision(), full.revision());
-    let states = |s: &crate::Snapshot| s.sites().map(|l| l.state().clone()).collect::<Vec<_>>();
+    let states =
+        |s: &crate::snapshot::Snapshot| s.sites().map(|l| l.state().clone()).collect::<Vec<_>>();
     assert_eq!(states(&updated), states(&full));
 }
 

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::model::{Event, SiteRef, SiteState, StateChange};
-use crate::store::{ChangeFeed, MaintenanceSource, MaintenanceStore, StoreContents};
+use crate::store::{ChangeFeed, StoreContents};
+use crate::{MaintenanceSource, MaintenanceStore};
 
 /// A source (or store) decorator that counts calls, to show what a handle asks of its source.
 /// It is a [`MaintenanceSource`] when the wrapped one is, and a [`MaintenanceStore`] (its

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::MaintenanceStore;
 use crate::model::{SiteRef, StateChange};
-use crate::store::MaintenanceStore;
 
 /// A handle on a fresh [`MemoryStore`](crate::MemoryStore), its default site in maintenance
 /// when `on`, loaded and ready (no background refresher: call `refresh()` after changes).
@@ -31,8 +31,9 @@ pub const BYPASS_SECRET: &str = "s3cret";
 
 /// One blocked answer of each kind, named: a page with `Refresh`, a redirect, django-maintenancemode-2's JSON,
 /// RFC 9457, gRPC and gRPC-Web, all with `Retry-After`. Adapters check that their responses
-/// carry exactly [`crate::BlockedAnswer::headers`].
-pub async fn blocked_answers_of_every_kind() -> Vec<(&'static str, crate::BlockedAnswer)> {
+/// carry exactly [`crate::response::BlockedAnswer::headers`].
+pub async fn blocked_answers_of_every_kind() -> Vec<(&'static str, crate::response::BlockedAnswer)>
+{
     let store = Arc::new(crate::MemoryStore::new());
     let on = StateChange::turn_on()
         .message("Back at 5 — 100%")
@@ -84,14 +85,32 @@ pub async fn blocked_answers_of_every_kind() -> Vec<(&'static str, crate::Blocke
 
 /// The headers of `answer` as `(lower-case name, value)` pairs, sorted: what an adapter's
 /// response must carry.
-pub fn answer_header_pairs(answer: &crate::BlockedAnswer) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = answer
-        .headers()
+pub fn answer_header_pairs(answer: &crate::response::BlockedAnswer) -> Vec<(String, String)> {
+    header_pairs(answer.headers())
+}
+
+/// Checks that the response an adapter made of `answer` carries its headers, no more and no
+/// fewer: `got` are the response's `(name, value)` pairs in any order, names in any case.
+///
+/// # Panics
+/// If they differ, naming `case`.
+pub fn assert_answer_headers<N: AsRef<str>, V: AsRef<[u8]>>(
+    case: &str,
+    answer: &crate::response::BlockedAnswer,
+    got: impl IntoIterator<Item = (N, V)>,
+) {
+    assert_eq!(header_pairs(got), answer_header_pairs(answer), "{case}");
+}
+
+/// `(lower-case name, value)` pairs, sorted.
+fn header_pairs<N: AsRef<str>, V: AsRef<[u8]>>(
+    headers: impl IntoIterator<Item = (N, V)>,
+) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = headers
+        .into_iter()
         .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
+            let value = String::from_utf8_lossy(value.as_ref()).into_owned();
+            (name.as_ref().to_ascii_lowercase(), value)
         })
         .collect();
     pairs.sort();

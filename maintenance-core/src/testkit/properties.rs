@@ -279,7 +279,7 @@ fn client_ip_properties<R: RequestView + ?Sized>(
 }
 
 /// Whether a header line is text: visible ASCII, spaces and tabs only. Written apart from
-/// [`crate::header_text`] so the check does not trust the code it checks.
+/// [`crate::adapter::header_text`] so the check does not trust the code it checks.
 fn is_text(line: &[u8]) -> bool {
     line.iter()
         .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))

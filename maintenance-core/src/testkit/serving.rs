@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 
+use crate::MaintenanceStore;
 use crate::model::SiteRef;
-use crate::store::MaintenanceStore;
 
 use super::fixtures::{BYPASS_SECRET, memory_handle};
 

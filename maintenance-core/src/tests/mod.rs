@@ -5,7 +5,12 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::adapter::*;
 use crate::bypass::hash_secret;
+use crate::host::*;
+use crate::pattern::*;
+use crate::response::*;
+use crate::snapshot::*;
 use crate::*;
 
 mod bypass;
@@ -102,6 +107,17 @@ fn run(snapshot: &Snapshot, policy: &Policy, req: &Req, who: Identity) -> Decisi
     decide(Some(snapshot), policy, &req.build(), who, t(NOW))
 }
 
+/// The decision on an anonymous `req` built by hand, with the default policy.
+fn decide_now(snapshot: &Snapshot, req: &http::Request<()>) -> Decision {
+    decide(
+        Some(snapshot),
+        &Policy::default(),
+        req,
+        Identity::Anonymous,
+        t(NOW),
+    )
+}
+
 /// The default policy but for its internal networks and trusted proxies.
 fn networks_policy(internal: &[&str], proxies: &[&str]) -> Policy {
     Policy::builder()
@@ -109,6 +125,15 @@ fn networks_policy(internal: &[&str], proxies: &[&str]) -> Policy {
         .trusted_proxies(proxies)
         .build()
         .unwrap()
+}
+
+/// Asserts that an anonymous `GET` of each of `paths`, built by hand, is blocked.
+fn assert_each_blocked(snapshot: &Snapshot, paths: &[&str]) {
+    for path in paths {
+        let req = http::Request::builder().uri(*path).body(()).unwrap();
+        let d = decide_now(snapshot, &req);
+        assert!(matches!(d, Decision::Block(_)), "{path}: {d:?}");
+    }
 }
 
 /// [`run`] for an anonymous client.

@@ -84,14 +84,21 @@ fn open_ended_windows() {
     );
 }
 
-fn two_sites(shop_on: bool, default_on: bool) -> Snapshot {
-    let mut d = default_site();
-    d.enabled = default_on;
+/// The default site and `shop.example` (id 2), each in maintenance or not.
+fn default_and_shop(default_on: bool, shop_on: bool) -> Vec<SiteState> {
+    let mut default = default_site();
+    default.enabled = default_on;
     let mut shop = site(2, "shop.example");
     shop.enabled = shop_on;
+    vec![default, shop]
+}
+
+fn two_sites(shop_on: bool, default_on: bool) -> Snapshot {
+    let mut sites = default_and_shop(default_on, shop_on);
     let mut blog = site(3, "blog.example");
     blog.enabled = false;
-    snap(vec![d, shop, blog])
+    sites.push(blog);
+    snap(sites)
 }
 
 fn absolute(uri: &str, host: &str) -> http::Request<()> {
@@ -108,14 +115,7 @@ fn absolute(uri: &str, host: &str) -> http::Request<()> {
 /// The decision on an anonymous request for the absolute-form `uri` with a `Host` line, with
 /// the default policy.
 fn decide_absolute(snap: &Snapshot, uri: &str, host: &str) -> Decision {
-    let req = absolute(uri, host);
-    decide(
-        Some(snap),
-        &Policy::default(),
-        &req,
-        Identity::Anonymous,
-        t(NOW),
-    )
+    decide_now(snap, &absolute(uri, host))
 }
 
 #[test]
@@ -216,11 +216,7 @@ fn unreadable_hosts_are_as_strict_as_the_strictest_site() {
         "shop%2eexample",
     ];
     for shop_down in [true, false] {
-        let mut default = default_site();
-        default.enabled = !shop_down;
-        let mut shop = site(2, "shop.example");
-        shop.enabled = shop_down;
-        let snap = snap(vec![default, shop]);
+        let snap = snap(default_and_shop(!shop_down, shop_down));
         let p = Policy::default();
         for form in forms {
             let b = block(run_anon(&snap, &p, &Req::get("/").host(form)));
@@ -234,15 +230,12 @@ fn unreadable_hosts_are_as_strict_as_the_strictest_site() {
 
 #[test]
 fn an_unreadable_host_passes_when_no_site_blocks_it() {
-    let mut default = default_site();
-    default.enabled = false;
-    let mut shop = site(2, "shop.example");
-    shop.enabled = true;
-    shop.ignored_paths.push(IgnoredPath {
+    let mut sites = default_and_shop(false, true);
+    sites[1].ignored_paths.push(IgnoredPath {
         pattern: "^healthz$".into(),
         description: String::new(),
     });
-    let snap = snap(vec![default, shop]);
+    let snap = snap(sites);
     let p = Policy::default();
     let d = run_anon(&snap, &p, &Req::get("/healthz").host("x@shop.example"));
     assert_eq!(allowed(&d), Some(AllowReason::NotInMaintenance));
@@ -252,18 +245,13 @@ fn an_unreadable_host_passes_when_no_site_blocks_it() {
 
 #[test]
 fn a_host_line_that_is_not_text_is_unreadable() {
-    let mut default = default_site();
-    default.enabled = false;
-    let mut shop = site(2, "shop.example");
-    shop.enabled = true;
-    let snap = snap(vec![default, shop]);
-    let p = Policy::default();
+    let snap = snap(default_and_shop(false, true));
     let value = http::HeaderValue::from_bytes(b"sh\xf6p.example").unwrap();
     let alone = http::Request::builder()
         .uri("/")
         .header("host", value.clone());
     let alone = alone.body(()).unwrap();
-    let d = decide(Some(&snap), &p, &alone, Identity::Anonymous, t(NOW));
+    let d = decide_now(&snap, &alone);
     assert!(matches!(d, Decision::Block(_)), "{d:?}");
     // Beside an absolute-form target that names the default site.
     let beside = http::Request::builder()
@@ -271,24 +259,19 @@ fn a_host_line_that_is_not_text_is_unreadable() {
         .header("host", value)
         .body(())
         .unwrap();
-    let d = decide(Some(&snap), &p, &beside, Identity::Anonymous, t(NOW));
+    let d = decide_now(&snap, &beside);
     assert!(matches!(d, Decision::Block(_)), "{d:?}");
 }
 
 #[test]
 fn an_absolute_target_with_userinfo_is_unreadable() {
-    let mut default = default_site();
-    default.enabled = false;
-    let mut shop = site(2, "shop.example");
-    shop.enabled = true;
-    let snap = snap(vec![default, shop]);
-    let p = Policy::default();
+    let snap = snap(default_and_shop(false, true));
     let req = http::Request::builder()
         .uri("http://x@shop.example/")
         .header("host", "example.com")
         .body(())
         .unwrap();
-    let d = decide(Some(&snap), &p, &req, Identity::Anonymous, t(NOW));
+    let d = decide_now(&snap, &req);
     assert_eq!(block(d).site_state().unwrap().id, 2);
 }
 
@@ -296,11 +279,7 @@ fn an_absolute_target_with_userinfo_is_unreadable() {
 /// such a host passes only if both its site and the default site let it.
 #[test]
 fn a_host_written_differently_from_its_site_must_also_pass_as_unknown() {
-    let mut default = default_site();
-    default.enabled = true;
-    let mut shop = site(2, "shop.example");
-    shop.enabled = false;
-    let snap = snap(vec![default, shop]);
+    let snap = snap(default_and_shop(true, false));
     let p = Policy::default();
     for host in ["SHOP.example", "shop.example.", "Shop.Example.:443"] {
         let b = block(run_anon(&snap, &p, &Req::get("/").host(host)));

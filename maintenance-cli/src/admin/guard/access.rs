@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum_extra::extract::cookie::CookieJar;
 use http::request::Parts;
 use http::{HeaderMap, header};
-use maintenance_core::{ClientIpHeader, SiteRef, SiteState, WithPeer};
+use maintenance_core::{ClientIpHeader, SiteRef, SiteState, adapter::WithPeer};
 
 use super::auth::{AdminAuth, AdminToken};
 use super::csrf::same_origin;
@@ -223,7 +223,7 @@ impl AdminState {
 
     /// The client's address: the peer, or behind a trusted proxy (`--trusted-proxy`) the
     /// address it forwards in `X-Forwarded-For`, read as the servers read it
-    /// ([`maintenance_core::client_ip`]). `None` when a trusted proxy names no readable
+    /// ([`maintenance_core::adapter::client_ip`]). `None` when a trusted proxy names no readable
     /// client: such requests share one backoff.
     pub(crate) fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
         let peer = parts
@@ -231,7 +231,11 @@ impl AdminState {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ci| ci.0.ip());
         let view = WithPeer::new(parts, peer);
-        maintenance_core::client_ip(&view, &self.trusted_proxies, &ClientIpHeader::XForwardedFor)
+        maintenance_core::adapter::client_ip(
+            &view,
+            &self.trusted_proxies,
+            &ClientIpHeader::XForwardedFor,
+        )
     }
 }
 

@@ -361,7 +361,7 @@ impl AllowedHosts {
     }
 
     /// Whether `origin` (an `Origin` value) is this page's.
-    pub(crate) fn allows_origin(&self, origin: &str) -> bool {
+    pub fn allows_origin(&self, origin: &str) -> bool {
         self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
     }
 

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 use maintenance_core::{
-    BypassSettings, ErrorChain, SiteRef, SiteSelection, StateChange, StoreError, ValidationError,
-    bypass,
+    ErrorChain, SiteRef, SiteSelection, StateChange, StoreError, ValidationError, bypass,
+    bypass::BypassSettings,
 };
 
 use super::forms::{done, refuse, store_failure};
