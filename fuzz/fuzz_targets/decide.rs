@@ -15,7 +15,8 @@ use libfuzzer_sys::fuzz_target;
 use maintenance_core::bypass::hash_secret;
 use maintenance_core::testkit::{PATH_PIECES, RawRequest, check_decision};
 use maintenance_core::{
-    AllowedNetwork, FailMode, Identity, IgnoredPath, Mode, Policy, SiteState, snapshot::Snapshot, UnknownHost,
+    AllowedNetwork, FailMode, Identity, IgnoredPath, Mode, Policy, SiteState, UnknownHost,
+    snapshot::Snapshot,
 };
 use maintenance_fuzz::{Header, Peer, Piece, SECRET, at, join};
 
