@@ -12,7 +12,6 @@ use maintenance_core::{Event, StoreError};
 
 use crate::error::Error;
 
-pub(crate) use maintenance_sql::engine::{NewEvent, SiteKey};
 pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
 
 /// The error of a missing revision row, for [`Engine::no_revision_row`].

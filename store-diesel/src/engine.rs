@@ -1,19 +1,17 @@
-//! The store on every diesel backend, written once: [`Sql`] runs the reads and opens writes,
-//! [`Write`] is one write transaction, both over [`Driver`], which says what differs.
-//!
-//! The statements are maintenance-sql's ([`Statements`]), spelt for the backend's dialect and
-//! run with `sql_query`, their parameters bound in the same order everywhere; the steps of
-//! each write (validate, lock, change, audit, commit) are maintenance-sql's too
-//! ([`maintenance_sql::engine`]). What a backend brings is in its [`Driver`] impl: its
-//! connection, how it opens its transactions, its timestamps, and its change feed, if it has
-//! one. maintenance-sqlx runs the same statements, so both stores read and write the same
-//! rows the same way.
+//! The store on every diesel backend: [`Sql`] opens connections and transactions, and [`On`]
+//! runs maintenance-sql's statements on one of them (with `sql_query`), as its [`SqlConn`].
+//! Everything a store reads and writes is written once, over [`SqlConn`], in
+//! [`maintenance_sql::conn`] (and each write's steps in [`maintenance_sql::engine`]), so this
+//! store and maintenance-sqlx send the same SQL. What differs between backends is in each
+//! one's [`Driver`] impl: its connection and pool, how it opens its transactions, its
+//! timestamps, and its change feed, if it has one.
 //!
 //! diesel states what a backend can bind and read as bounds on its types; the impls here
 //! repeat them (the `where` clauses), and a backend that lacks one is refused by the compiler
 //! at its store's type.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::DerefMut;
 
 use async_trait::async_trait;
@@ -31,18 +29,13 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConnection};
 use diesel_async::{AsyncConnection, RunQueryDsl, TransactionManager};
 use maintenance_core::store::ChangeFeed;
-use maintenance_core::{Event, SiteQuery, SiteState, StoreError};
-use maintenance_sql::bulk::{self, CHUNK};
-use maintenance_sql::engine::{ChangeRows, MAX_CHANGED_SITES, WriteTx};
-use maintenance_sql::listing::{self, Bind, Dialect};
-use maintenance_sql::statements::{
-    Param, SITE_COLUMNS, Statements, event_params, insert_site_params, update_site_params,
-    upsert_site_params,
-};
+use maintenance_core::{Event, SiteQuery, StoreError};
+use maintenance_sql::conn::{self, SqlConn, SqlWrite};
+use maintenance_sql::engine::{ChangeRows, SiteKey, WriteTx};
+use maintenance_sql::listing::Dialect;
+use maintenance_sql::statements::{Param, Statements};
 
-use crate::common::{
-    NetworkRow, NewEvent, PathRow, Rows, SiteKey, SiteRow, event_from_parts, lenient_time,
-};
+use crate::common::{NetworkRow, PathRow, Rows, SiteRow, event_from_parts, lenient_time};
 use crate::error::Error;
 
 /// What a diesel backend brings to the store: its connection, its dialect, its transactions,
@@ -115,8 +108,8 @@ where
 type Query<D> = BoxedSqlQuery<'static, <D as Driver>::Db, SqlQuery>;
 
 /// `sql`, ready for its parameters.
-fn query<D: Driver>(sql: impl Into<String>) -> Query<D> {
-    diesel::sql_query(sql).into_boxed()
+fn query<D: Driver>(sql: &str) -> Query<D> {
+    diesel::sql_query(sql.to_owned()).into_boxed()
 }
 
 /// A diesel error as the store reports it.
@@ -280,34 +273,6 @@ where
     }
 }
 
-/// The revision.
-#[derive(QueryableByName)]
-struct RevisionRecord {
-    #[diesel(sql_type = BigInt)]
-    revision: i64,
-}
-
-/// A site's domain.
-#[derive(QueryableByName)]
-struct DomainRecord {
-    #[diesel(sql_type = Text)]
-    domain: String,
-}
-
-/// A site's id.
-#[derive(QueryableByName)]
-struct IdRecord {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-/// A count (`COUNT(*) AS total`).
-#[derive(QueryableByName)]
-pub(crate) struct CountRecord {
-    #[diesel(sql_type = BigInt)]
-    pub(crate) total: i64,
-}
-
 /// A site recorded as changed.
 #[derive(QueryableByName)]
 struct ChangeRecord {
@@ -315,6 +280,20 @@ struct ChangeRecord {
     site_id: i64,
     #[diesel(sql_type = Bool)]
     removed: bool,
+}
+
+/// One integer a statement reads (its column `value`).
+#[derive(QueryableByName)]
+pub(crate) struct IntValue {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) value: i64,
+}
+
+/// One text a statement reads (its column `value`).
+#[derive(QueryableByName)]
+struct TextValue {
+    #[diesel(sql_type = Text)]
+    value: String,
 }
 
 /// The reads of a store on backend `D`, and how it opens its writes: the
@@ -342,13 +321,165 @@ impl<D: Driver> Sql<D> {
         Sql { pool }
     }
 
-    fn statements() -> &'static Statements {
-        Statements::of(D::DIALECT)
-    }
-
     /// A connection of the pool.
     pub(crate) async fn conn(&self) -> Result<D::Pooled, Error> {
         D::connection(&self.pool).await
+    }
+}
+
+/// maintenance-sql's statements run on `C`, a connection of backend `D` (borrowed, or the
+/// pooled connection a write transaction holds).
+pub(crate) struct On<D, C> {
+    conn: C,
+    backend: PhantomData<fn() -> D>,
+}
+
+impl<D, C> On<D, C> {
+    fn new(conn: C) -> Self {
+        On {
+            conn,
+            backend: PhantomData,
+        }
+    }
+}
+
+/// `query` with `params` bound, in order, each as backend `D` takes it.
+fn bind_all<D: Driver>(query: Query<D>, params: &[Param<'_>]) -> Query<D>
+where
+    i64: ToSql<BigInt, D::Db>,
+    bool: ToSql<Bool, D::Db>,
+    String: ToSql<Text, D::Db>,
+{
+    params.iter().fold(query, |q, param| match *param {
+        Param::Int(v) => q.bind::<BigInt, _>(v),
+        Param::OptInt(v) => q.bind::<Nullable<BigInt>, _>(v),
+        Param::Bool(v) => q.bind::<Bool, _>(v),
+        Param::Text(v) => q.bind::<Text, _>(v.to_owned()),
+        Param::OptText(v) => q.bind::<Nullable<Text>, _>(v.map(str::to_owned)),
+        Param::Time(t) => q.bind::<D::TimeSql, _>(D::time_out(t)),
+        Param::OptTime(t) => q.bind::<Nullable<D::TimeSql>, _>(t.map(D::time_out)),
+    })
+}
+
+#[async_trait]
+impl<D, C> SqlConn for On<D, C>
+where
+    D: Driver,
+    C: DerefMut<Target = D::Conn> + Send,
+    Query<D>: QueryFragment<D::Db>,
+    i64: ToSql<BigInt, D::Db> + FromSql<BigInt, D::Db>,
+    bool: ToSql<Bool, D::Db> + FromSql<Bool, D::Db>,
+    String: ToSql<Text, D::Db> + FromSql<Text, D::Db>,
+{
+    fn statements(&self) -> &'static Statements {
+        Statements::of(D::DIALECT)
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<(), StoreError> {
+        bind_all::<D>(query::<D>(sql), params)
+            .execute(&mut *self.conn)
+            .await
+            .map(drop)
+            .map_err(store_error::<D>)
+    }
+
+    async fn sites(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SiteRow>, StoreError> {
+        let rows: Vec<SiteRecord<D>> = bind_all::<D>(query::<D>(sql), params)
+            .load(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)?;
+        Ok(rows.into_iter().map(SiteRecord::into_row).collect())
+    }
+
+    async fn paths(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<PathRow>, StoreError> {
+        let rows: Vec<PathRecord> = bind_all::<D>(query::<D>(sql), params)
+            .load(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)?;
+        Ok(rows.into_iter().map(PathRow::from).collect())
+    }
+
+    async fn networks(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<NetworkRow>, StoreError> {
+        let rows: Vec<NetworkRecord> = bind_all::<D>(query::<D>(sql), params)
+            .load(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)?;
+        Ok(rows.into_iter().map(NetworkRow::from).collect())
+    }
+
+    async fn events(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<EventRecord<D>> = bind_all::<D>(query::<D>(sql), params)
+            .load(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let at = D::time_in(r.at);
+                event_from_parts(r.id, r.site_domain, at, r.actor, r.action, r.detail)
+            })
+            .collect())
+    }
+
+    async fn changes(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
+        let rows: Vec<ChangeRecord> = bind_all::<D>(query::<D>(sql), params)
+            .load(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)?;
+        Ok(rows.into_iter().map(|r| (r.site_id, r.removed)).collect())
+    }
+
+    async fn int(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<i64>, StoreError> {
+        let row: Option<IntValue> = bind_all::<D>(query::<D>(sql), params)
+            .get_result(&mut *self.conn)
+            .await
+            .optional()
+            .map_err(store_error::<D>)?;
+        Ok(row.map(|r| r.value))
+    }
+
+    async fn text(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<TextValue> = bind_all::<D>(query::<D>(sql), params)
+            .get_result(&mut *self.conn)
+            .await
+            .optional()
+            .map_err(store_error::<D>)?;
+        Ok(row.map(|r| r.value))
+    }
+}
+
+/// The transaction manager of backend `D`'s connection.
+type Tm<D> = <<D as Driver>::Conn as AsyncConnection>::TransactionManager;
+
+/// A write transaction, on the pooled connection it holds: ended by a commit or a rollback.
+#[async_trait]
+impl<D> SqlWrite for On<D, D::Pooled>
+where
+    D: Driver,
+    Self: SqlConn,
+{
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        Tm::<D>::commit_transaction(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)
+    }
+
+    async fn rollback(mut self: Box<Self>) -> Result<(), StoreError> {
+        Tm::<D>::rollback_transaction(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)
     }
 }
 
@@ -357,9 +488,8 @@ impl<D: Driver> Sql<D> {
 /// connection, adds nothing; the pool drops a connection left broken).
 async fn end_read<D: Driver, T>(
     conn: &mut D::Conn,
-    result: QueryResult<T>,
+    result: Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    type Tm<D> = <<D as Driver>::Conn as AsyncConnection>::TransactionManager;
     match result {
         Ok(value) => {
             Tm::<D>::commit_transaction(conn)
@@ -371,202 +501,45 @@ async fn end_read<D: Driver, T>(
             if let Err(rollback) = Tm::<D>::rollback_transaction(conn).await {
                 tracing::debug!(error = %rollback, "could not roll back a read transaction");
             }
-            Err(store_error::<D>(e))
+            Err(e)
         }
     }
-}
-
-/// The site, path and network rows of the sites `ids` (any number, read [`CHUNK`] at a time),
-/// each in id order.
-async fn rows_of_sites<D: Driver>(conn: &mut D::Conn, ids: &[i64]) -> QueryResult<Rows>
-where
-    Query<D>: QueryFragment<D::Db>,
-    i64: ToSql<BigInt, D::Db> + FromSql<BigInt, D::Db>,
-    bool: FromSql<Bool, D::Db>,
-    String: FromSql<Text, D::Db>,
-{
-    let s = Statements::of(D::DIALECT);
-    let with_ids = |sql: String, ids: &[i64]| {
-        ids.iter()
-            .fold(query::<D>(sql), |q, id| q.bind::<BigInt, _>(*id))
-    };
-    let mut rows = Rows::default();
-    for chunk in ids.chunks(CHUNK) {
-        let n = chunk.len();
-        let sites: Vec<SiteRecord<D>> = with_ids(s.select_sites_in(n), chunk).load(conn).await?;
-        rows.sites
-            .extend(sites.into_iter().map(SiteRecord::into_row));
-        let paths: Vec<PathRecord> = with_ids(s.select_paths_in(n), chunk).load(conn).await?;
-        rows.paths.extend(paths.into_iter().map(PathRow::from));
-        let networks: Vec<NetworkRecord> =
-            with_ids(s.select_networks_in(n), chunk).load(conn).await?;
-        rows.networks
-            .extend(networks.into_iter().map(NetworkRow::from));
-    }
-    rows.sites.sort_by_key(|r| r.id);
-    rows.paths.sort_by_key(|r| r.id);
-    rows.networks.sort_by_key(|r| r.id);
-    Ok(rows)
-}
-
-/// The revision, if its row is there.
-async fn read_revision<D: Driver>(conn: &mut D::Conn) -> QueryResult<Option<i64>>
-where
-    Query<D>: QueryFragment<D::Db>,
-    i64: FromSql<BigInt, D::Db>,
-{
-    let sql = Statements::of(D::DIALECT).select_revision.as_str();
-    let row: Option<RevisionRecord> = query::<D>(sql).get_result(conn).await.optional()?;
-    Ok(row.map(|r| r.revision))
-}
-
-/// Every row, with the revision.
-async fn read_all_rows<D: Driver>(conn: &mut D::Conn) -> QueryResult<Rows>
-where
-    Query<D>: QueryFragment<D::Db>,
-    i64: FromSql<BigInt, D::Db>,
-    bool: FromSql<Bool, D::Db>,
-    String: FromSql<Text, D::Db>,
-{
-    let s = Statements::of(D::DIALECT);
-    let revision = read_revision::<D>(conn).await?;
-    let sites: Vec<SiteRecord<D>> = query::<D>(s.select_sites.as_str()).load(conn).await?;
-    let paths: Vec<PathRecord> = query::<D>(s.select_paths.as_str()).load(conn).await?;
-    let networks: Vec<NetworkRecord> = query::<D>(s.select_networks.as_str()).load(conn).await?;
-    Ok(Rows {
-        revision,
-        sites: sites.into_iter().map(SiteRecord::into_row).collect(),
-        paths: paths.into_iter().map(PathRow::from).collect(),
-        networks: networks.into_iter().map(NetworkRow::from).collect(),
-    })
-}
-
-/// The ids recorded after `since`, then the rows of those sites by id (indexed lookups,
-/// whatever the table statistics say). `None` when more sites changed than reading them one
-/// by one is worth ([`MAX_CHANGED_SITES`]): the handle then reads everything.
-async fn read_change_rows<D: Driver>(
-    conn: &mut D::Conn,
-    since: i64,
-) -> QueryResult<Option<ChangeRows>>
-where
-    Query<D>: QueryFragment<D::Db>,
-    i64: ToSql<BigInt, D::Db> + FromSql<BigInt, D::Db>,
-    bool: FromSql<Bool, D::Db>,
-    String: FromSql<Text, D::Db>,
-{
-    let s = Statements::of(D::DIALECT);
-    let revision = read_revision::<D>(conn).await?;
-    let recorded: Vec<ChangeRecord> = query::<D>(s.select_changes_since.as_str())
-        .bind::<BigInt, _>(since)
-        .load(conn)
-        .await?;
-    if recorded.len() > MAX_CHANGED_SITES {
-        return Ok(None);
-    }
-    let recorded: Vec<(i64, bool)> = recorded
-        .into_iter()
-        .map(|r| (r.site_id, r.removed))
-        .collect();
-    let ids: Vec<i64> = recorded.iter().map(|(id, _)| *id).collect();
-    let rows = rows_of_sites::<D>(conn, &ids).await?;
-    Ok(Some(ChangeRows {
-        rows: Rows { revision, ..rows },
-        recorded,
-    }))
-}
-
-/// The statement `sql` with a listing's `WHERE` parameters bound.
-fn listing_query<D: Driver>(sql: String, binds: &[Bind]) -> Query<D>
-where
-    String: ToSql<Text, D::Db>,
-{
-    binds.iter().fold(query::<D>(sql), |q, bind| match bind {
-        Bind::Text(text) => q.bind::<Text, _>(text.clone()),
-        Bind::Time(t) => q.bind::<D::TimeSql, _>(D::time_out(*t)),
-    })
-}
-
-/// The rows of the page `query` selects, in listing order, and how many sites match in all.
-async fn read_listing_rows<D: Driver>(
-    conn: &mut D::Conn,
-    query: &SiteQuery,
-) -> QueryResult<(u64, Rows)>
-where
-    Query<D>: QueryFragment<D::Db>,
-    i64: ToSql<BigInt, D::Db> + FromSql<BigInt, D::Db>,
-    bool: FromSql<Bool, D::Db>,
-    String: ToSql<Text, D::Db> + FromSql<Text, D::Db>,
-{
-    let sql = listing::listing_sql(query, D::DIALECT, D::DIALECT.placeholder());
-    let total: CountRecord = listing_query::<D>(sql.count_sql(), &sql.binds)
-        .get_result(conn)
-        .await?;
-    let sites: Vec<SiteRecord<D>> = listing_query::<D>(sql.page_sql(SITE_COLUMNS), &sql.binds)
-        .load(conn)
-        .await?;
-    let sites: Vec<SiteRow> = sites.into_iter().map(SiteRecord::into_row).collect();
-    let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
-    let of_sites = rows_of_sites::<D>(conn, &ids).await?;
-    Ok((
-        u64::try_from(total.total).unwrap_or(0),
-        Rows {
-            revision: None,
-            // In listing order, as the page statement gave them.
-            sites,
-            paths: of_sites.paths,
-            networks: of_sites.networks,
-        },
-    ))
 }
 
 #[async_trait]
 impl<D: Driver> maintenance_sql::engine::Engine for Sql<D>
 where
-    Query<D>: QueryFragment<D::Db>,
-    i64: ToSql<BigInt, D::Db> + FromSql<BigInt, D::Db>,
-    bool: ToSql<Bool, D::Db> + FromSql<Bool, D::Db>,
-    String: ToSql<Text, D::Db> + FromSql<Text, D::Db>,
+    for<'c> On<D, &'c mut D::Conn>: SqlConn,
+    On<D, D::Pooled>: SqlWrite,
 {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
         let mut conn = self.conn().await?;
         D::begin_write(&mut conn).await.map_err(store_error::<D>)?;
-        Ok(Box::new(Write::<D> { conn }))
+        Ok(Box::new(On::<D, _>::new(conn)))
     }
 
     async fn read_all(&self) -> Result<Rows, StoreError> {
         let mut conn = self.conn().await?;
         D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
-        let result = read_all_rows::<D>(&mut conn).await;
+        let result = conn::read_rows(&mut On::<D, _>::new(&mut *conn)).await;
         end_read::<D, _>(&mut conn, result).await
     }
 
     async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
         let mut conn = self.conn().await?;
         D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
-        let result = read_change_rows::<D>(&mut conn, since).await;
+        let result = conn::read_change_rows(&mut On::<D, _>::new(&mut *conn), since).await;
         end_read::<D, _>(&mut conn, result).await
     }
 
     async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
         let mut conn = self.conn().await?;
-        read_revision::<D>(&mut conn)
-            .await
-            .map_err(store_error::<D>)
+        conn::read_revision(&mut On::<D, _>::new(&mut *conn)).await
     }
 
     async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError> {
-        let s = Self::statements();
         let mut conn = self.conn().await?;
-        let query = match key {
-            SiteKey::Default => query::<D>(s.select_default_domain.as_str()),
-            SiteKey::Domain(d) => query::<D>(s.select_domain.as_str()).bind::<Text, _>(d.clone()),
-        };
-        let row: Option<DomainRecord> = query
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error::<D>)?;
-        Ok(row.map(|r| r.domain))
+        conn::read_site_domain(&mut On::<D, _>::new(&mut *conn), key).await
     }
 
     async fn read_events(
@@ -574,22 +547,8 @@ where
         domain: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Event>, StoreError> {
-        let s = Self::statements();
         let mut conn = self.conn().await?;
-        let query = match domain {
-            Some(d) => query::<D>(s.select_site_events.as_str())
-                .bind::<Text, _>(d.to_owned())
-                .bind::<BigInt, _>(limit),
-            None => query::<D>(s.select_events.as_str()).bind::<BigInt, _>(limit),
-        };
-        let rows: Vec<EventRecord<D>> = query.load(&mut conn).await.map_err(store_error::<D>)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                let at = D::time_in(r.at);
-                event_from_parts(r.id, r.site_domain, at, r.actor, r.action, r.detail)
-            })
-            .collect())
+        conn::read_events(&mut On::<D, _>::new(&mut *conn), domain, limit).await
     }
 
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
@@ -603,363 +562,7 @@ where
     async fn read_listing(&self, query: &SiteQuery) -> Result<Option<(u64, Rows)>, StoreError> {
         let mut conn = self.conn().await?;
         D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
-        let result = read_listing_rows::<D>(&mut conn, query).await;
+        let result = conn::read_listing_rows(&mut On::<D, _>::new(&mut *conn), query).await;
         end_read::<D, _>(&mut conn, result).await.map(Some)
-    }
-}
-
-/// One write transaction on backend `D`, ended by [`WriteTx::commit`] or
-/// [`WriteTx::rollback`].
-pub(crate) struct Write<D: Driver> {
-    conn: D::Pooled,
-}
-
-/// `query` with `params` bound, in order, each as this backend takes it.
-fn bind_all<'p, D: Driver>(query: Query<D>, params: impl IntoIterator<Item = Param<'p>>) -> Query<D>
-where
-    i64: ToSql<BigInt, D::Db>,
-    bool: ToSql<Bool, D::Db>,
-    String: ToSql<Text, D::Db>,
-{
-    params.into_iter().fold(query, |q, param| match param {
-        Param::Int(v) => q.bind::<BigInt, _>(v),
-        Param::OptInt(v) => q.bind::<Nullable<BigInt>, _>(v),
-        Param::Bool(v) => q.bind::<Bool, _>(v),
-        Param::Text(v) => q.bind::<Text, _>(v.to_owned()),
-        Param::OptText(v) => q.bind::<Nullable<Text>, _>(v.map(str::to_owned)),
-        Param::Time(t) => q.bind::<D::TimeSql, _>(D::time_out(t)),
-        Param::OptTime(t) => q.bind::<Nullable<D::TimeSql>, _>(t.map(D::time_out)),
-    })
-}
-
-impl<D: Driver> Write<D>
-where
-    Query<D>: QueryFragment<D::Db>,
-    i64: ToSql<BigInt, D::Db>,
-    bool: ToSql<Bool, D::Db>,
-    String: ToSql<Text, D::Db>,
-{
-    /// Runs `sql` with `params`.
-    async fn run<'p>(
-        &mut self,
-        sql: impl Into<String>,
-        params: impl IntoIterator<Item = Param<'p>>,
-    ) -> Result<(), StoreError> {
-        bind_all::<D>(query::<D>(sql), params)
-            .execute(&mut *self.conn)
-            .await
-            .map(drop)
-            .map_err(store_error::<D>)
-    }
-}
-
-#[async_trait]
-impl<D: Driver> WriteTx for Write<D>
-where
-    Query<D>: QueryFragment<D::Db>,
-    i64: ToSql<BigInt, D::Db> + FromSql<BigInt, D::Db>,
-    bool: ToSql<Bool, D::Db> + FromSql<Bool, D::Db>,
-    String: ToSql<Text, D::Db> + FromSql<Text, D::Db>,
-{
-    async fn bump_revision(&mut self) -> Result<Option<i64>, StoreError> {
-        let s = Sql::<D>::statements();
-        // The update locks the row until commit: writers queue here.
-        let row: Option<RevisionRecord> = match &s.bump_revision_returning {
-            Some(sql) => query::<D>(sql.as_str())
-                .get_result(&mut *self.conn)
-                .await
-                .optional()
-                .map_err(store_error::<D>)?,
-            None => {
-                self.run(s.bump_revision.as_str(), []).await?;
-                query::<D>(s.select_revision.as_str())
-                    .get_result(&mut *self.conn)
-                    .await
-                    .optional()
-                    .map_err(store_error::<D>)?
-            }
-        };
-        Ok(row.map(|r| r.revision))
-    }
-
-    async fn record_change(
-        &mut self,
-        site_id: i64,
-        revision: i64,
-        removed: bool,
-    ) -> Result<(), StoreError> {
-        let params = [
-            Param::Int(site_id),
-            Param::Int(revision),
-            Param::Bool(removed),
-        ];
-        self.run(Sql::<D>::statements().record_change.as_str(), params)
-            .await
-    }
-
-    async fn site_row(&mut self, key: &SiteKey) -> Result<Option<SiteRow>, StoreError> {
-        let s = Sql::<D>::statements();
-        let query = match key {
-            SiteKey::Default => query::<D>(s.select_default_site.as_str()),
-            SiteKey::Domain(d) => {
-                query::<D>(s.select_site_by_domain.as_str()).bind::<Text, _>(d.clone())
-            }
-        };
-        let row: Option<SiteRecord<D>> = query
-            .get_result(&mut *self.conn)
-            .await
-            .optional()
-            .map_err(store_error::<D>)?;
-        Ok(row.map(SiteRecord::into_row))
-    }
-
-    async fn path_rows(&mut self, site_id: i64) -> Result<Vec<PathRow>, StoreError> {
-        let s = Sql::<D>::statements();
-        let rows: Vec<PathRecord> = query::<D>(s.select_site_paths.as_str())
-            .bind::<BigInt, _>(site_id)
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(PathRow::from).collect())
-    }
-
-    async fn network_rows(&mut self, site_id: i64) -> Result<Vec<NetworkRow>, StoreError> {
-        let s = Sql::<D>::statements();
-        let rows: Vec<NetworkRecord> = query::<D>(s.select_site_networks.as_str())
-            .bind::<BigInt, _>(site_id)
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(NetworkRow::from).collect())
-    }
-
-    /// Inserts the site, then reads its id back by its domain (unique), the same on every
-    /// backend.
-    async fn insert_site(&mut self, site: &SiteState) -> Result<i64, StoreError> {
-        let s = Sql::<D>::statements();
-        self.run(s.insert_site.as_str(), insert_site_params(site))
-            .await?;
-        let id: IdRecord = query::<D>(s.select_site_id.as_str())
-            .bind::<Text, _>(site.domain.clone())
-            .get_result(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(id.id)
-    }
-
-    async fn delete_site(&mut self, site_id: i64) -> Result<(), StoreError> {
-        let s = Sql::<D>::statements();
-        // Children first, so this does not depend on ON DELETE CASCADE (SQLite applies it only
-        // with foreign keys on).
-        for sql in [
-            &s.delete_site_paths,
-            &s.delete_site_networks,
-            &s.delete_site,
-        ] {
-            self.run(sql.as_str(), [Param::Int(site_id)]).await?;
-        }
-        Ok(())
-    }
-
-    async fn update_site(&mut self, site: &SiteState) -> Result<(), StoreError> {
-        let sql = Sql::<D>::statements().update_site.as_str();
-        self.run(sql, update_site_params(site)).await
-    }
-
-    async fn write_scope(
-        &mut self,
-        site_id: i64,
-        patterns: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.write_scopes(&[site_id], patterns).await
-    }
-
-    /// The scope rows of `site_ids` are replaced by ones holding `patterns`, or deleted with
-    /// `None`.
-    async fn write_scopes(
-        &mut self,
-        site_ids: &[i64],
-        patterns: Option<&str>,
-    ) -> Result<(), StoreError> {
-        if site_ids.is_empty() {
-            return Ok(());
-        }
-        let placeholder = D::DIALECT.placeholder();
-        let ids = site_ids.iter().map(|id| Param::Int(*id));
-        self.run(bulk::delete_scopes_sql(site_ids.len(), placeholder), ids)
-            .await?;
-        if let Some(patterns) = patterns {
-            let sql = bulk::insert_scopes_sql(site_ids.len(), placeholder);
-            let params = site_ids
-                .iter()
-                .flat_map(|id| [Param::Int(*id), Param::Text(patterns)]);
-            self.run(sql, params).await?;
-        }
-        Ok(())
-    }
-
-    async fn touch_site(
-        &mut self,
-        site_id: i64,
-        at: DateTime<Utc>,
-        by: &str,
-    ) -> Result<(), StoreError> {
-        let params = [Param::Time(at), Param::Text(by), Param::Int(site_id)];
-        self.run(Sql::<D>::statements().touch_site.as_str(), params)
-            .await
-    }
-
-    async fn insert_path(
-        &mut self,
-        site_id: i64,
-        pattern: &str,
-        description: &str,
-    ) -> Result<(), StoreError> {
-        let params = [
-            Param::Int(site_id),
-            Param::Text(pattern),
-            Param::Text(description),
-        ];
-        self.run(Sql::<D>::statements().insert_path.as_str(), params)
-            .await
-    }
-
-    async fn update_path(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
-        let params = [Param::Text(description), Param::Int(id)];
-        self.run(Sql::<D>::statements().update_path.as_str(), params)
-            .await
-    }
-
-    async fn delete_path(&mut self, id: i64) -> Result<(), StoreError> {
-        self.run(
-            Sql::<D>::statements().delete_path.as_str(),
-            [Param::Int(id)],
-        )
-        .await
-    }
-
-    async fn insert_network(
-        &mut self,
-        site_id: i64,
-        cidr: &str,
-        description: &str,
-    ) -> Result<(), StoreError> {
-        let params = [
-            Param::Int(site_id),
-            Param::Text(cidr),
-            Param::Text(description),
-        ];
-        self.run(Sql::<D>::statements().insert_network.as_str(), params)
-            .await
-    }
-
-    async fn update_network(&mut self, id: i64, description: &str) -> Result<(), StoreError> {
-        let params = [Param::Text(description), Param::Int(id)];
-        self.run(Sql::<D>::statements().update_network.as_str(), params)
-            .await
-    }
-
-    async fn delete_network(&mut self, id: i64) -> Result<(), StoreError> {
-        self.run(
-            Sql::<D>::statements().delete_network.as_str(),
-            [Param::Int(id)],
-        )
-        .await
-    }
-
-    async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError> {
-        self.insert_events(std::slice::from_ref(event)).await
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        <D::Conn as AsyncConnection>::TransactionManager::commit_transaction(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)
-    }
-
-    async fn rollback(mut self: Box<Self>) -> Result<(), StoreError> {
-        <D::Conn as AsyncConnection>::TransactionManager::rollback_transaction(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)
-    }
-
-    async fn all_site_rows(&mut self) -> Result<Vec<SiteRow>, StoreError> {
-        let s = Sql::<D>::statements();
-        let rows: Vec<SiteRecord<D>> = query::<D>(s.select_sites.as_str())
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(SiteRecord::into_row).collect())
-    }
-
-    async fn path_rows_of(&mut self, site_ids: &[i64]) -> Result<Vec<PathRow>, StoreError> {
-        if site_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = Sql::<D>::statements().select_paths_in(site_ids.len());
-        let query = site_ids
-            .iter()
-            .fold(query::<D>(sql), |q, id| q.bind::<BigInt, _>(*id));
-        let rows: Vec<PathRecord> = query
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(PathRow::from).collect())
-    }
-
-    async fn network_rows_of(&mut self, site_ids: &[i64]) -> Result<Vec<NetworkRow>, StoreError> {
-        if site_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = Sql::<D>::statements().select_networks_in(site_ids.len());
-        let query = site_ids
-            .iter()
-            .fold(query::<D>(sql), |q, id| q.bind::<BigInt, _>(*id));
-        let rows: Vec<NetworkRecord> = query
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(NetworkRow::from).collect())
-    }
-
-    /// The one place sites are written in bulk: one value per
-    /// [`bulk::SITE_WRITE_COLUMNS`] entry, in that order.
-    async fn update_sites(&mut self, sites: &[SiteState]) -> Result<(), StoreError> {
-        if sites.is_empty() {
-            return Ok(());
-        }
-        let dialect = D::DIALECT;
-        let sql = bulk::upsert_sites_sql(
-            sites.len(),
-            dialect.placeholder(),
-            dialect.on_duplicate_key(),
-        );
-        self.run(sql, sites.iter().flat_map(upsert_site_params))
-            .await
-    }
-
-    async fn record_changes(&mut self, site_ids: &[i64], revision: i64) -> Result<(), StoreError> {
-        if site_ids.is_empty() {
-            return Ok(());
-        }
-        let dialect = D::DIALECT;
-        let sql = bulk::record_changes_sql(
-            site_ids.len(),
-            dialect.placeholder(),
-            dialect.on_duplicate_key(),
-        );
-        let params = site_ids
-            .iter()
-            .flat_map(|id| [Param::Int(*id), Param::Int(revision)]);
-        self.run(sql, params).await
-    }
-
-    /// One value per [`bulk::EVENT_COLUMNS`] entry, in that order.
-    async fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let sql = bulk::insert_events_sql(events.len(), D::DIALECT.placeholder());
-        self.run(sql, events.iter().flat_map(event_params)).await
     }
 }

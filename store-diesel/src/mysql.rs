@@ -19,7 +19,7 @@ use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
 use maintenance_sql::listing::Dialect;
 
-use crate::engine::{CountRecord, Driver, Sql, pooled, query_error};
+use crate::engine::{Driver, IntValue, Sql, pooled, query_error};
 use crate::error::Error;
 use crate::url::redact_url;
 
@@ -197,12 +197,12 @@ async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
         )
         .execute(c)
         .await?;
-        let defaults: CountRecord = diesel::sql_query(
-            "SELECT COUNT(*) AS total FROM maintenance_sites WHERE is_default = TRUE",
+        let defaults: IntValue = diesel::sql_query(
+            "SELECT COUNT(*) AS value FROM maintenance_sites WHERE is_default = TRUE",
         )
         .get_result(c)
         .await?;
-        if defaults.total > 0 {
+        if defaults.value > 0 {
             return Ok(());
         }
         let added = diesel::sql_query(

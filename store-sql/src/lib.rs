@@ -4,6 +4,7 @@
 
 pub mod bulk;
 pub mod change_feed;
+pub mod conn;
 pub mod django;
 pub mod engine;
 pub mod listing;

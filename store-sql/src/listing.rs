@@ -54,10 +54,10 @@ pub struct ListingSql {
 }
 
 impl ListingSql {
-    /// `SELECT COUNT(*)` of the matching sites.
+    /// `SELECT COUNT(*) AS value` of the matching sites.
     pub fn count_sql(&self) -> String {
         format!(
-            "SELECT COUNT(*) AS total FROM maintenance_sites WHERE {}",
+            "SELECT COUNT(*) AS value FROM maintenance_sites WHERE {}",
             self.where_clause
         )
     }

@@ -131,7 +131,8 @@ pub fn event_params<'a>(event: &NewEvent<'a>) -> [Param<'a>; 6] {
     ]
 }
 
-/// Every statement a store runs, in one dialect. Parameters are listed in binding order.
+/// Every statement a store runs, in one dialect. Parameters are listed in binding order; a
+/// statement that reads one value names its column `value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Statements {
@@ -229,23 +230,29 @@ impl Statements {
         let bump = "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1";
         Statements {
             dialect,
-            select_revision: "SELECT revision FROM maintenance_revision WHERE id = 1".to_owned(),
+            select_revision: "SELECT revision AS value FROM maintenance_revision WHERE id = 1"
+                .to_owned(),
             bump_revision: bump.to_owned(),
             bump_revision_returning: match dialect {
                 Dialect::MySql => None,
-                Dialect::Sqlite | Dialect::Postgres => Some(format!("{bump} RETURNING revision")),
+                Dialect::Sqlite | Dialect::Postgres => {
+                    Some(format!("{bump} RETURNING revision AS value"))
+                }
             },
             select_sites: format!("{sites} ORDER BY id"),
             select_default_site: format!("{sites} WHERE is_default = TRUE ORDER BY id LIMIT 1"),
             select_site_by_domain: format!("{sites} WHERE domain = {}", p(1)),
-            select_default_domain:
-                "SELECT domain FROM maintenance_sites WHERE is_default = TRUE ORDER BY id LIMIT 1"
-                    .to_owned(),
+            select_default_domain: "SELECT domain AS value FROM maintenance_sites \
+                 WHERE is_default = TRUE ORDER BY id LIMIT 1"
+                .to_owned(),
             select_domain: format!(
-                "SELECT domain FROM maintenance_sites WHERE domain = {}",
+                "SELECT domain AS value FROM maintenance_sites WHERE domain = {}",
                 p(1)
             ),
-            select_site_id: format!("SELECT id FROM maintenance_sites WHERE domain = {}", p(1)),
+            select_site_id: format!(
+                "SELECT id AS value FROM maintenance_sites WHERE domain = {}",
+                p(1)
+            ),
             record_change: format!(
                 "INSERT INTO maintenance_site_changes (site_id, version, removed) VALUES ({}, {}, {}) {record_change}",
                 p(1),
@@ -456,7 +463,7 @@ mod tests {
             pg.bump_revision_returning
                 .as_deref()
                 .unwrap()
-                .ends_with("RETURNING revision")
+                .ends_with("RETURNING revision AS value")
         );
         assert!(
             pg.select_sites_in(2)

@@ -12,8 +12,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::error::Error;
 
-pub(crate) use maintenance_sql::engine::{NewEvent, SiteKey};
-pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
+pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, SiteRow};
 
 /// A result of sqlx, its error mapped into [`StoreError::Backend`] (keeping it as the source).
 pub(crate) fn db<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
@@ -249,7 +248,7 @@ mod tests {
     use super::*;
     use maintenance_core::{Mode, StateChange};
     use maintenance_sql::engine::{assemble_all, to_micros};
-    use maintenance_sql::rows::assemble_site;
+    use maintenance_sql::rows::{Rows, assemble_site};
 
     fn site_row(id: i64, domain: &str, mode: &str) -> SiteRow {
         SiteRow {
