@@ -284,9 +284,9 @@ struct ChangeRecord {
 
 /// One integer a statement reads (its column `value`).
 #[derive(QueryableByName)]
-pub(crate) struct IntValue {
+struct IntValue {
     #[diesel(sql_type = BigInt)]
-    pub(crate) value: i64,
+    value: i64,
 }
 
 /// One text a statement reads (its column `value`).
@@ -335,7 +335,7 @@ pub(crate) struct On<D, C> {
 }
 
 impl<D, C> On<D, C> {
-    fn new(conn: C) -> Self {
+    pub(crate) fn new(conn: C) -> Self {
         On {
             conn,
             backend: PhantomData,
@@ -483,10 +483,10 @@ where
     }
 }
 
-/// Ends the read transaction `conn` holds: committed when the read succeeded; rolled back
-/// otherwise, and the read's error returned (a rollback that fails too, as it does on a lost
+/// Ends the transaction `conn` holds: committed when its work succeeded; rolled back
+/// otherwise, and the work's error returned (a rollback that fails too, as it does on a lost
 /// connection, adds nothing; the pool drops a connection left broken).
-async fn end_read<D: Driver, T>(
+async fn end_transaction<D: Driver, T>(
     conn: &mut D::Conn,
     result: Result<T, StoreError>,
 ) -> Result<T, StoreError> {
@@ -499,7 +499,7 @@ async fn end_read<D: Driver, T>(
         }
         Err(e) => {
             if let Err(rollback) = Tm::<D>::rollback_transaction(conn).await {
-                tracing::debug!(error = %rollback, "could not roll back a read transaction");
+                tracing::debug!(error = %rollback, "could not roll back a transaction");
             }
             Err(e)
         }
@@ -522,14 +522,14 @@ where
         let mut conn = self.conn().await?;
         D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
         let result = conn::read_rows(&mut On::<D, _>::new(&mut *conn)).await;
-        end_read::<D, _>(&mut conn, result).await
+        end_transaction::<D, _>(&mut conn, result).await
     }
 
     async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
         let mut conn = self.conn().await?;
         D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
         let result = conn::read_change_rows(&mut On::<D, _>::new(&mut *conn), since).await;
-        end_read::<D, _>(&mut conn, result).await
+        end_transaction::<D, _>(&mut conn, result).await
     }
 
     async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
@@ -563,6 +563,22 @@ where
         let mut conn = self.conn().await?;
         D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
         let result = conn::read_listing_rows(&mut On::<D, _>::new(&mut *conn), query).await;
-        end_read::<D, _>(&mut conn, result).await.map(Some)
+        end_transaction::<D, _>(&mut conn, result).await.map(Some)
     }
+}
+
+/// maintenance-sql's last step of `migrate()` ([`conn::ensure_rows`]) on `conn`, in a
+/// transaction of its own. (SQLite's `migrate()` runs it inside its own write transaction.)
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) async fn ensure_rows<D: Driver>(conn: &mut D::Conn) -> Result<(), Error>
+where
+    for<'c> On<D, &'c mut D::Conn>: SqlConn,
+{
+    Tm::<D>::begin_transaction(conn)
+        .await
+        .map_err(query_error::<D>)?;
+    let result = conn::ensure_rows(&mut On::<D, _>::new(&mut *conn)).await;
+    end_transaction::<D, _>(conn, result)
+        .await
+        .map_err(|e| Error::of_step(D::NAME, e))
 }

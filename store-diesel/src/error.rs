@@ -81,6 +81,27 @@ impl From<maintenance_sql::url::BackendNotCompiled> for Error {
     }
 }
 
+impl Error {
+    /// A step of `migrate()` that ran through maintenance-sql ([`maintenance_sql::conn`]), as
+    /// this crate says it: the diesel error it carries, as a query error of `backend`.
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    pub(crate) fn of_step(backend: &'static str, err: maintenance_core::StoreError) -> Error {
+        match err {
+            maintenance_core::StoreError::Backend(source) => match source.downcast::<Error>() {
+                Ok(error) => *error,
+                Err(other) => Error::Migrate {
+                    backend,
+                    source: other,
+                },
+            },
+            other => Error::Migrate {
+                backend,
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
 impl From<Error> for maintenance_core::StoreError {
     fn from(err: Error) -> Self {
         maintenance_core::StoreError::backend(err)

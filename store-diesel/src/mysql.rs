@@ -8,18 +8,16 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::mysql::data_types::MysqlTime;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{
-    AnsiTransactionManager, AsyncConnection, AsyncMysqlConnection, RunQueryDsl,
-    SimpleAsyncConnection,
+    AnsiTransactionManager, AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection,
 };
-use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 
 use maintenance_sql::listing::Dialect;
 
-use crate::engine::{Driver, IntValue, Sql, pooled, query_error};
+use crate::engine::{Driver, Sql, ensure_rows, pooled, query_error};
 use crate::error::Error;
 use crate::url::redact_url;
 
@@ -175,54 +173,13 @@ impl MySqlStore {
             });
         }
         crate::migrations::run(&mut conn, DIALECT, BACKEND).await?;
-        ensure_rows(&mut conn)
-            .await
-            .map_err(query_error::<diesel::mysql::Mysql>)?;
+        ensure_rows::<diesel::mysql::Mysql>(&mut conn).await?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
             .await
             .map_err(query_error::<diesel::mysql::Mysql>)?;
         Ok(())
     }
-}
-
-/// The revision row and the default site, when missing (a fresh database, or rows deleted by
-/// hand), in one transaction. Under the migration lock, so checking first cannot race another
-/// server.
-async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
-    conn.transaction::<_, diesel::result::Error, _>(async |c| {
-        diesel::sql_query(
-            "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) \
-             ON DUPLICATE KEY UPDATE id = id",
-        )
-        .execute(c)
-        .await?;
-        let defaults: IntValue = diesel::sql_query(
-            "SELECT COUNT(*) AS value FROM maintenance_sites WHERE is_default = TRUE",
-        )
-        .get_result(c)
-        .await?;
-        if defaults.value > 0 {
-            return Ok(());
-        }
-        let added = diesel::sql_query(
-            "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
-             VALUES (?, ?, TRUE, FALSE, 'full') ON DUPLICATE KEY UPDATE id = id",
-        )
-        .bind::<Text, _>(DEFAULT_SITE_DOMAIN)
-        .bind::<Text, _>(DEFAULT_SITE_NAME)
-        .execute(c)
-        .await?;
-        if added > 0 {
-            diesel::sql_query(
-                "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
-            )
-            .execute(c)
-            .await?;
-        }
-        Ok(())
-    })
-    .await
 }
 
 impl Driver for diesel::mysql::Mysql {

@@ -10,15 +10,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::pg::data_types::PgTimestamp;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use maintenance_core::StoreError;
-use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_core::store::ChangeFeed;
 use maintenance_sql::change_feed::{self, Listen, Wake};
 
 use maintenance_sql::listing::Dialect;
 
-use crate::engine::{Driver, Sql, pooled, query_error};
+use crate::engine::{Driver, Sql, ensure_rows, pooled, query_error};
 use crate::error::Error;
 use crate::url::redact_url;
 
@@ -141,48 +141,13 @@ impl PgStore {
             .await
             .map_err(query_error::<diesel::pg::Pg>)?;
         crate::migrations::run(&mut conn, DIALECT, BACKEND).await?;
-        ensure_rows(&mut conn)
-            .await
-            .map_err(query_error::<diesel::pg::Pg>)?;
+        ensure_rows::<diesel::pg::Pg>(&mut conn).await?;
         diesel::sql_query(UNLOCK_MIGRATIONS)
             .execute(&mut conn)
             .await
             .map_err(query_error::<diesel::pg::Pg>)?;
         Ok(())
     }
-}
-
-/// The revision row and the default site, when missing (a fresh database, or rows deleted by
-/// hand), in one transaction.
-async fn ensure_rows(conn: &mut Conn) -> diesel::QueryResult<()> {
-    use diesel::sql_types::Text;
-    conn.transaction::<_, diesel::result::Error, _>(async |c| {
-        diesel::sql_query(
-            "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .execute(c)
-        .await?;
-        let added = diesel::sql_query(
-            "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
-             SELECT $1, $2, TRUE, FALSE, 'full' \
-             WHERE NOT EXISTS (SELECT 1 FROM maintenance_sites WHERE is_default = TRUE) \
-             ON CONFLICT (domain) DO NOTHING",
-        )
-        .bind::<Text, _>(DEFAULT_SITE_DOMAIN)
-        .bind::<Text, _>(DEFAULT_SITE_NAME)
-        .execute(c)
-        .await?;
-        if added > 0 {
-            diesel::sql_query(
-                "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
-            )
-            .execute(c)
-            .await?;
-        }
-        Ok(())
-    })
-    .await
 }
 
 impl Driver for diesel::pg::Pg {

@@ -26,12 +26,11 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_sql::sqlite_file::{FileWatch, open_existing};
 
 use maintenance_sql::listing::Dialect;
 
-use crate::engine::{Driver, Sql, pooled, query_error};
+use crate::engine::{Driver, On, Sql, pooled, query_error};
 use crate::error::{BoxError, Error};
 use crate::url::redact_url;
 
@@ -218,32 +217,11 @@ impl SqliteStore {
 
 /// The migrations and the rows a fresh database needs, under the write lock.
 async fn migrate_locked(c: &mut Conn) -> Result<(), Error> {
-    use diesel::sql_types::Text;
-    use diesel_async::RunQueryDsl;
     crate::migrations::run(c, DIALECT, BACKEND).await?;
-    diesel::sql_query(
-        "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) ON CONFLICT (id) DO NOTHING",
-    )
-    .execute(c)
-    .await
-    .map_err(query_error::<diesel::sqlite::Sqlite>)?;
-    let added = diesel::sql_query(
-        "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
-         SELECT ?, ?, TRUE, FALSE, 'full' \
-         WHERE NOT EXISTS (SELECT 1 FROM maintenance_sites WHERE is_default = TRUE) \
-         ON CONFLICT (domain) DO NOTHING",
-    )
-    .bind::<Text, _>(DEFAULT_SITE_DOMAIN)
-    .bind::<Text, _>(DEFAULT_SITE_NAME)
-    .execute(c)
-    .await
-    .map_err(query_error::<diesel::sqlite::Sqlite>)?;
-    if added > 0 {
-        diesel::sql_query("UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1")
-            .execute(c)
-            .await
-            .map_err(query_error::<diesel::sqlite::Sqlite>)?;
-    }
+    // Already inside the migration's write transaction.
+    maintenance_sql::conn::ensure_rows(&mut On::<diesel::sqlite::Sqlite, _>::new(c))
+        .await
+        .map_err(|e| Error::of_step(BACKEND, e))?;
     Ok(())
 }
 

@@ -6,12 +6,14 @@
 //! commits and rolls back). Everything else is here: every [`WriteTx`] is a [`SqlWrite`]
 //! (the blanket impl below), and the reads of an [`Engine`](crate::engine::Engine)
 //! ([`read_rows`], [`read_change_rows`], [`read_listing_rows`], [`read_revision`],
-//! [`read_site_domain`], [`read_events`]) run on any [`SqlConn`]. The statements are
+//! [`read_site_domain`], [`read_events`]) run on any [`SqlConn`], and so does the last step of
+//! `migrate()` ([`ensure_rows`]). The statements are
 //! [`Statements`] in the connection's dialect, each bound with its parameter list, so every
 //! store and backend sends the same SQL.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
 use maintenance_core::{Event, SiteQuery, SiteState, StoreError};
 
 use crate::bulk::{self, CHUNK};
@@ -446,4 +448,26 @@ pub async fn read_events(
         }
         None => c.events(&s.select_events, &[Param::Int(limit)]).await,
     }
+}
+
+/// The revision row and the default site, when missing (a fresh database, or rows deleted by
+/// hand); a default site added bumps the revision, so servers read it. For `migrate()`: run
+/// under the migration lock, in a transaction the caller opened, so that checking first cannot
+/// race another server.
+pub async fn ensure_rows(c: &mut (dyn SqlConn + '_)) -> Result<(), StoreError> {
+    let s = c.statements();
+    c.execute(&s.ensure_revision, &[]).await?;
+    if c.int(&s.count_default_sites, &[]).await?.unwrap_or(0) > 0 {
+        return Ok(());
+    }
+    let params = [
+        Param::Text(DEFAULT_SITE_DOMAIN),
+        Param::Text(DEFAULT_SITE_NAME),
+    ];
+    c.execute(&s.insert_default_site, &params).await?;
+    // Nothing was added when a site that is not the default holds the domain.
+    if c.int(&s.count_default_sites, &[]).await?.unwrap_or(0) > 0 {
+        c.execute(&s.bump_revision, &[]).await?;
+    }
+    Ok(())
 }

@@ -201,6 +201,12 @@ pub struct Statements {
     pub select_events: String,
     /// The newest events of one site first: site domain, limit.
     pub select_site_events: String,
+    /// Restores the revision row (revision 1) if it is missing. No parameter.
+    pub ensure_revision: String,
+    /// How many sites are flagged default. No parameter.
+    pub count_default_sites: String,
+    /// Inserts the default site, unless its domain is taken: domain, name.
+    pub insert_default_site: String,
 }
 
 static SQLITE: LazyLock<Statements> = LazyLock::new(|| Statements::new(Dialect::Sqlite));
@@ -347,6 +353,27 @@ impl Statements {
                 p(1),
                 p(2)
             ),
+            ensure_revision: if dialect.on_duplicate_key() {
+                "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) \
+                 ON DUPLICATE KEY UPDATE id = id"
+            } else {
+                "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) \
+                 ON CONFLICT (id) DO NOTHING"
+            }
+            .to_owned(),
+            count_default_sites:
+                "SELECT COUNT(*) AS value FROM maintenance_sites WHERE is_default = TRUE".to_owned(),
+            insert_default_site: format!(
+                "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
+                 VALUES ({}, {}, TRUE, FALSE, 'full') {}",
+                p(1),
+                p(2),
+                if dialect.on_duplicate_key() {
+                    "ON DUPLICATE KEY UPDATE id = id"
+                } else {
+                    "ON CONFLICT (domain) DO NOTHING"
+                }
+            ),
         }
     }
 
@@ -420,6 +447,11 @@ mod tests {
                 (&s.select_site_id, 1),
                 (&s.bump_revision, 0),
             ];
+            assert_eq!(
+                parameters(&s.insert_default_site, dialect),
+                [1, 2],
+                "{dialect:?}"
+            );
             for (sql, count) in expected {
                 assert_eq!(
                     parameters(sql, dialect),

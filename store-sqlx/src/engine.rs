@@ -99,7 +99,7 @@ pub(crate) struct On<B, C> {
 }
 
 impl<B, C> On<B, C> {
-    fn new(conn: C) -> Self {
+    pub(crate) fn new(conn: C) -> Self {
         On {
             conn,
             backend: PhantomData,

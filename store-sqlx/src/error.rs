@@ -79,6 +79,23 @@ impl From<maintenance_sql::url::BackendNotCompiled> for Error {
     }
 }
 
+impl Error {
+    /// A step of `migrate()` that ran through maintenance-sql ([`maintenance_sql::conn`]), as
+    /// this crate says it: the sqlx error it carries, as a query error of `backend`.
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    pub(crate) fn of_step(backend: &'static str, err: maintenance_core::StoreError) -> Error {
+        let source = match err {
+            maintenance_core::StoreError::Backend(source) => match source.downcast::<sqlx::Error>()
+            {
+                Ok(source) => *source,
+                Err(other) => sqlx::Error::Protocol(other.to_string()),
+            },
+            other => sqlx::Error::Protocol(other.to_string()),
+        };
+        Error::Query { backend, source }
+    }
+}
+
 impl From<Error> for maintenance_core::StoreError {
     fn from(err: Error) -> Self {
         maintenance_core::StoreError::backend(err)

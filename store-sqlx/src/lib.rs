@@ -16,8 +16,6 @@ mod migrate;
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod startup;

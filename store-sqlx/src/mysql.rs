@@ -8,22 +8,20 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_sql::conn;
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::migrations;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};
 
-use crate::engine::{Driver, Sql};
+use crate::engine::{Driver, On, Sql};
 use crate::error::Error;
 use crate::migrate::Migrating;
 use crate::url::redact_url;
 
 const BACKEND: &str = "MySQL";
 
-/// Bumps the revision after `migrate()` added the default site.
-const BUMP_REVISION: &str = "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1";
 /// Begins the consistent read of a load, the changes since a revision, or a listing page.
 const READ_SNAPSHOT: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
 /// How long `migrate()` waits for another server's migration to finish.
@@ -31,11 +29,6 @@ const MIGRATION_LOCK_TIMEOUT_SECS: u32 = 300;
 /// Lock names are server-wide and at most 64 characters: name the database by its digest.
 const LOCK_MIGRATIONS: &str =
     "SELECT GET_LOCK(CONCAT('maintenance_migrate_', SHA1(DATABASE())), ?)";
-const ENSURE_REVISION: &str =
-    "INSERT INTO maintenance_revision (id, revision) VALUES (1, 1) ON DUPLICATE KEY UPDATE id = id";
-const COUNT_DEFAULT_SITES: &str = "SELECT COUNT(*) FROM maintenance_sites WHERE is_default = TRUE";
-const INSERT_DEFAULT_SITE: &str = "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode) \
-     VALUES (?, ?, TRUE, FALSE, 'full') ON DUPLICATE KEY UPDATE id = id";
 
 /// The maintenance store on MariaDB or MySQL.
 ///
@@ -123,32 +116,9 @@ impl MySqlStore {
             })?;
         report.log(BACKEND);
         let mut tx = conn.begin().await.map_err(query_error)?;
-        sqlx::query(ENSURE_REVISION)
-            .execute(&mut *tx)
+        conn::ensure_rows(&mut On::<MySql, _>::new(&mut *tx))
             .await
-            .map_err(query_error)?;
-        // Under the migration lock, so checking first cannot race another server.
-        let defaults: i64 = sqlx::query_scalar(COUNT_DEFAULT_SITES)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(query_error)?;
-        let added = if defaults == 0 {
-            sqlx::query(INSERT_DEFAULT_SITE)
-                .bind(DEFAULT_SITE_DOMAIN)
-                .bind(DEFAULT_SITE_NAME)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error)?
-                .rows_affected()
-        } else {
-            0
-        };
-        if added > 0 {
-            sqlx::query(BUMP_REVISION)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error)?;
-        }
+            .map_err(|e| Error::of_step(BACKEND, e))?;
         tx.commit().await.map_err(query_error)?;
         // Closing the session frees the lock.
         conn.close().await.map_err(query_error)

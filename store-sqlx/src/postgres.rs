@@ -9,18 +9,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use maintenance_core::StoreError;
-use maintenance_core::store::{ChangeFeed, DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_core::store::ChangeFeed;
 use maintenance_sql::change_feed::{self, Listen, Wake};
+use maintenance_sql::conn;
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::migrations;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
-use crate::engine::{Driver, Sql};
+use crate::engine::{Driver, On, Sql};
 use crate::error::Error;
 use crate::migrate::Migrating;
-use crate::sql;
 use crate::url::redact_url;
 
 const BACKEND: &str = "PostgreSQL";
@@ -119,22 +119,9 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<(), Error> {
         })?;
     report.log(BACKEND);
     let mut tx = conn.begin().await.map_err(query_error)?;
-    sqlx::query(sql::ENSURE_REVISION)
-        .execute(&mut *tx)
+    conn::ensure_rows(&mut On::<Postgres, _>::new(&mut *tx))
         .await
-        .map_err(query_error)?;
-    let added = sqlx::query(sql::ENSURE_DEFAULT_SITE)
-        .bind(DEFAULT_SITE_DOMAIN)
-        .bind(DEFAULT_SITE_NAME)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_error)?;
-    if added.rows_affected() > 0 {
-        sqlx::query(sql::BUMP_REVISION_ONLY)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_error)?;
-    }
+        .map_err(|e| Error::of_step(BACKEND, e))?;
     tx.commit().await.map_err(query_error)
 }
 

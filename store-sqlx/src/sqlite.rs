@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use maintenance_core::store::{DEFAULT_SITE_DOMAIN, DEFAULT_SITE_NAME};
+use maintenance_sql::conn;
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::migrations;
 use maintenance_sql::sqlite_file::FileWatch;
@@ -23,10 +23,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, Transaction};
 
-use crate::engine::{Driver, Sql};
+use crate::engine::{Driver, On, Sql};
 use crate::error::Error;
 use crate::migrate::Migrating;
-use crate::sql;
 use crate::url::redact_url;
 
 const BACKEND: &str = "SQLite";
@@ -122,22 +121,9 @@ impl SqliteStore {
                 source,
             })?;
         report.log(BACKEND);
-        sqlx::query(sql::ENSURE_REVISION)
-            .execute(&mut *tx)
+        conn::ensure_rows(&mut On::<Sqlite, _>::new(&mut *tx))
             .await
-            .map_err(query_error)?;
-        let added = sqlx::query(sql::ENSURE_DEFAULT_SITE)
-            .bind(DEFAULT_SITE_DOMAIN)
-            .bind(DEFAULT_SITE_NAME)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_error)?;
-        if added.rows_affected() > 0 {
-            sqlx::query(sql::BUMP_REVISION_ONLY)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error)?;
-        }
+            .map_err(|e| Error::of_step(BACKEND, e))?;
         tx.commit().await.map_err(query_error)
     }
 }
