@@ -31,7 +31,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl, TransactionManager};
 use maintenance_core::store::ChangeFeed;
 use maintenance_core::{Event, SiteQuery, StoreError};
 use maintenance_sql::conn::{self, SqlConn, SqlWrite};
-use maintenance_sql::engine::{ChangeRows, SiteKey, WriteTx};
+use maintenance_sql::engine::{ChangeRows, WriteTx};
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::statements::{Param, Statements};
 
@@ -532,23 +532,8 @@ where
         end_transaction::<D, _>(&mut conn, result).await
     }
 
-    async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn::read_revision(&mut On::<D, _>::new(&mut *conn)).await
-    }
-
-    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn::read_site_domain(&mut On::<D, _>::new(&mut *conn), key).await
-    }
-
-    async fn read_events(
-        &self,
-        domain: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Event>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn::read_events(&mut On::<D, _>::new(&mut *conn), domain, limit).await
+    async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError> {
+        Ok(Box::new(On::<D, _>::new(self.conn().await?)))
     }
 
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {

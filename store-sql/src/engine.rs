@@ -22,6 +22,7 @@ use maintenance_core::{
     host::normalize_host,
 };
 
+use crate::conn::{self, SqlConn};
 use crate::rows::{NetworkRow, PathRow, Rows, SiteRow, assemble_site};
 
 /// How a site is looked up: the default flag, or a normalised domain.
@@ -125,13 +126,25 @@ pub trait Engine: Send + Sync {
         let _ = since;
         Ok(None)
     }
-    /// Reads the revision.
-    async fn read_revision(&self) -> Result<Option<i64>, StoreError>;
-    /// The domain of a site, if it exists.
-    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError>;
-    /// The newest events first, of one domain or of all.
-    async fn read_events(&self, domain: Option<&str>, limit: i64)
-    -> Result<Vec<Event>, StoreError>;
+    /// A connection of the store's pool, outside a transaction: the single reads below run on
+    /// it.
+    async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError>;
+    /// Reads the revision (on [`Engine::connection`]).
+    async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
+        conn::read_revision(&mut *self.connection().await?).await
+    }
+    /// The domain of a site, if it exists (read on [`Engine::connection`]).
+    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError> {
+        conn::read_site_domain(&mut *self.connection().await?, key).await
+    }
+    /// The newest events first, of one domain or of all (read on [`Engine::connection`]).
+    async fn read_events(
+        &self,
+        domain: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        conn::read_events(&mut *self.connection().await?, domain, limit).await
+    }
     /// The change feed, for stores that push changes.
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
         Ok(None)
@@ -176,6 +189,9 @@ pub trait ChosenEngine: Send + Sync {
 impl<T: ChosenEngine> Engine for T {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
         self.engine().begin_write().await
+    }
+    async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError> {
+        self.engine().connection().await
     }
     async fn read_all(&self) -> Result<Rows, StoreError> {
         self.engine().read_all().await

@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use maintenance_core::store::ChangeFeed;
 use maintenance_core::{Event, SiteQuery, StoreError};
 use maintenance_sql::conn::{self, SqlConn, SqlWrite};
-use maintenance_sql::engine::{ChangeRows, SiteKey, WriteTx};
+use maintenance_sql::engine::{ChangeRows, WriteTx};
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
 use maintenance_sql::statements::{Param, Statements};
@@ -265,6 +265,7 @@ where
 impl<B: Driver> maintenance_sql::engine::Engine for Sql<B>
 where
     for<'c> On<B, &'c mut B::Connection>: SqlConn,
+    On<B, PoolConnection<B>>: SqlConn,
     On<B, Transaction<'static, B>>: SqlWrite,
 {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
@@ -281,23 +282,9 @@ where
             .await
     }
 
-    async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
-        let mut c = db(self.pool.acquire().await)?;
-        conn::read_revision(&mut On::<B, _>::new(&mut *c)).await
-    }
-
-    async fn read_site_domain(&self, key: &SiteKey) -> Result<Option<String>, StoreError> {
-        let mut c = db(self.pool.acquire().await)?;
-        conn::read_site_domain(&mut On::<B, _>::new(&mut *c), key).await
-    }
-
-    async fn read_events(
-        &self,
-        domain: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Event>, StoreError> {
-        let mut c = db(self.pool.acquire().await)?;
-        conn::read_events(&mut On::<B, _>::new(&mut *c), domain, limit).await
+    async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError> {
+        let conn = db(self.pool.acquire().await)?;
+        Ok(Box::new(On::<B, _>::new(conn)))
     }
 
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
