@@ -7,25 +7,9 @@
 
 mod common;
 
-use common::{Backend, fresh_db, start_admin};
+use common::{Backend, csrf_of, fresh_db, no_redirects, start_admin};
 use maintenance_cli::admin::AdminAuth;
-use maintenance_core::{MaintenanceStore, SiteRef, bypass};
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The value of the first hidden `csrf` field in a page.
-fn csrf_of(page: &str) -> String {
-    let start = page
-        .find("name=\"csrf\" value=\"")
-        .unwrap_or_else(|| panic!("no csrf field in {page}"))
-        + "name=\"csrf\" value=\"".len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
+use maintenance_core::{MaintenanceStore, SiteRef, SiteState, bypass};
 
 /// The domains of the list's rows, in order.
 fn rows(page: &str) -> Vec<String> {
@@ -73,16 +57,26 @@ impl Admin {
 
     /// POSTs `form` (with the CSRF token) from the page's origin: status, location, body.
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-        let mut fields = vec![("csrf", self.csrf.as_str())];
-        fields.extend_from_slice(form);
-        let res = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .form(&fields)
-            .send()
+        self.post_as(path, form, Some(&self.csrf), Some(&self.base))
             .await
-            .unwrap();
+    }
+
+    /// POSTs `form` with `csrf` and the `Origin` header `origin`, each if given: status,
+    /// location, body.
+    async fn post_as(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        csrf: Option<&str>,
+        origin: Option<&str>,
+    ) -> (u16, String, String) {
+        let mut fields: Vec<(&str, &str)> = csrf.map(|csrf| ("csrf", csrf)).into_iter().collect();
+        fields.extend_from_slice(form);
+        let mut request = self.http.post(format!("{}{path}", self.base));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let res = request.form(&fields).send().await.unwrap();
         let status = res.status().as_u16();
         let location = res
             .headers()
@@ -91,18 +85,42 @@ impl Admin {
             .unwrap_or_default();
         (status, location, res.text().await.unwrap())
     }
+
+    /// POSTs `form` as [`Admin::post`] and expects a redirect: where to.
+    async fn redirected(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let (status, location, body) = self.post(path, form).await;
+        assert_eq!(status, 303, "{path} {form:?}: {body}");
+        location
+    }
+
+    /// POSTs `form` as [`Admin::post`] and expects it refused with `status`: the answer's body.
+    async fn refused(&self, path: &str, form: &[(&str, &str)], status: u16) -> String {
+        let (got, _, body) = self.post(path, form).await;
+        assert_eq!(got, status, "{path} {form:?}: {body}");
+        body
+    }
 }
+
+/// A full page of the list: its path, its pager's words, its first rows, its last row, the
+/// links it has.
+type FullPage<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, &'a [&'a str]);
+
+/// A form the page refuses: its fields, the status and the words the answer shows.
+type Refusal<'a> = (&'a [(&'a str, &'a str)], u16, &'a [&'a str]);
 
 async fn event_count(store: &dyn MaintenanceStore) -> usize {
     store.events(None, 100_000).await.unwrap().len()
 }
 
-async fn enabled(store: &dyn MaintenanceStore, domain: &str) -> bool {
+async fn site(store: &dyn MaintenanceStore, domain: &str) -> SiteState {
     store
         .site(&SiteRef::Domain(domain.to_owned()))
         .await
         .unwrap()
-        .enabled
+}
+
+async fn enabled(store: &dyn MaintenanceStore, domain: &str) -> bool {
+    site(store, domain).await.enabled
 }
 
 async fn list_and_site_pages(backend: Backend, test: &str) {
@@ -126,25 +144,33 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
     let admin = Admin::open(base).await;
 
     // Paging: the default site first, then by domain; 50 a page.
-    let first = admin.page("/").await;
-    assert!(first.contains("121 sites · page 1 of 3"), "{first}");
-    let domains = rows(&first);
-    assert_eq!(domains.len(), 50);
-    assert_eq!(domains[0], "default");
-    assert_eq!(domains[1], "site000.example");
-    assert_eq!(domains[49], "site048.example");
-    assert!(first.contains("href=\"/?page=2\" rel=\"next\""), "{first}");
-    let second = admin.page("/?page=2").await;
-    assert!(second.contains("page 2 of 3"), "{second}");
-    let domains = rows(&second);
-    assert_eq!(domains.len(), 50);
-    assert_eq!(domains[0], "site049.example");
-    assert_eq!(domains[49], "site098.example");
-    assert!(second.contains("href=\"/\" rel=\"prev\""), "{second}");
-    assert!(
-        second.contains("href=\"/?page=3\" rel=\"next\""),
-        "{second}"
-    );
+    // Each full page: its path, its pager's words, its first rows, its last row, its links.
+    let full: [FullPage<'_>; 2] = [
+        (
+            "/",
+            "121 sites · page 1 of 3",
+            &["default", "site000.example"],
+            "site048.example",
+            &["href=\"/?page=2\" rel=\"next\""],
+        ),
+        (
+            "/?page=2",
+            "page 2 of 3",
+            &["site049.example"],
+            "site098.example",
+            &["href=\"/\" rel=\"prev\"", "href=\"/?page=3\" rel=\"next\""],
+        ),
+    ];
+    for (path, pager, first, last, links) in full {
+        let page = admin.page(path).await;
+        let domains = rows(&page);
+        assert_eq!(domains.len(), 50, "{path}");
+        assert_eq!(&domains[..first.len()], first, "{path}");
+        assert_eq!(domains[49], last, "{path}");
+        for words in [pager].iter().chain(links) {
+            assert!(page.contains(words), "{path}: {words} in {page}");
+        }
+    }
     let third = admin.page("/?page=3").await;
     assert_eq!(rows(&third).len(), 21);
     assert!(!third.contains("rel=\"next\""), "{third}");
@@ -186,8 +212,8 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
 
     // Bulk: put two selected sites in maintenance; back to the same list with the count.
     let events = event_count(&store).await;
-    let (status, location, _) = admin
-        .post(
+    let location = admin
+        .redirected(
             "/bulk",
             &[
                 ("action", "on"),
@@ -199,7 +225,6 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
             ],
         )
         .await;
-    assert_eq!(status, 303);
     assert_eq!(location, "/?q=site00&done=bulk-on&count=2");
     assert!(enabled(&store, "site001.example").await);
     assert!(enabled(&store, "site002.example").await);
@@ -223,18 +248,13 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
     assert!(off.contains("119 sites"), "{off}");
 
     // Take one out again, from page 2 of a filtered list.
-    let (status, location, _) = admin
-        .post(
-            "/bulk",
-            &[
-                ("action", "off"),
-                ("site", "site002.example"),
-                ("state", "on"),
-                ("page", "2"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 303);
+    let bulk_off = [
+        ("action", "off"),
+        ("site", "site002.example"),
+        ("state", "on"),
+        ("page", "2"),
+    ];
+    let location = admin.redirected("/bulk", &bulk_off).await;
     assert_eq!(location, "/?state=on&page=2&done=bulk-off&count=1");
     assert!(!enabled(&store, "site002.example").await);
     let back = admin.page(&location).await;
@@ -243,56 +263,38 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
     // No selection, no action, an unknown site, a missing CSRF token, another origin:
     // refused, nothing written.
     let events = event_count(&store).await;
-    let (status, _, body) = admin.post("/bulk", &[("action", "on")]).await;
-    assert_eq!(status, 422);
-    assert!(body.contains("No site selected"), "{body}");
-    assert!(body.contains("id=\"sites\""), "the list again: {body}");
-    let (status, _, body) = admin
-        .post("/bulk", &[("action", ""), ("site", "site003.example")])
-        .await;
-    assert_eq!(status, 422);
-    assert!(body.contains("No action chosen"), "{body}");
-    let (status, _, body) = admin
-        .post(
-            "/bulk",
-            &[
-                ("action", "on"),
-                ("site", "site003.example"),
-                ("site", "gone.example"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 409);
-    assert!(body.contains("unknown site `gone.example`"), "{body}");
-    let (status, _, body) = admin
-        .post(
-            "/bulk",
-            &[("action", "on"), ("site", "site003.example"), ("page", "x")],
-        )
-        .await;
-    assert_eq!(status, 400);
-    assert!(body.contains("invalid page `x`"), "{body}");
-    let forged = admin
-        .http
-        .post(format!("{}/bulk", admin.base))
-        .form(&[("action", "on"), ("site", "site003.example")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 403);
-    let cross = admin
-        .http
-        .post(format!("{}/bulk", admin.base))
-        .header("origin", "http://evil.example")
-        .form(&[
-            ("csrf", admin.csrf.as_str()),
-            ("action", "on"),
-            ("site", "site003.example"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cross.status(), 403);
+    let one = ("site", "site003.example");
+    let refusals: [Refusal<'_>; 4] = [
+        (
+            &[("action", "on")],
+            422,
+            &["No site selected", "id=\"sites\""],
+        ),
+        (&[("action", ""), one], 422, &["No action chosen"]),
+        (
+            &[("action", "on"), one, ("site", "gone.example")],
+            409,
+            &["unknown site `gone.example`"],
+        ),
+        (
+            &[("action", "on"), one, ("page", "x")],
+            400,
+            &["invalid page `x`"],
+        ),
+    ];
+    for (form, status, words) in refusals {
+        let body = admin.refused("/bulk", form, status).await;
+        for word in words {
+            assert!(body.contains(word), "{form:?}: {word} in {body}");
+        }
+    }
+    // No CSRF token; the token, but from another origin.
+    let form = [("action", "on"), one];
+    let forged = admin.post_as("/bulk", &form, None, None).await;
+    assert_eq!(forged.0, 403, "{forged:?}");
+    let evil = Some("http://evil.example");
+    let cross = admin.post_as("/bulk", &form, Some(&admin.csrf), evil).await;
+    assert_eq!(cross.0, 403, "{cross:?}");
     assert!(!enabled(&store, "site003.example").await);
     assert_eq!(event_count(&store).await, events);
 
@@ -302,10 +304,9 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
         ("site005.example", "already exists"),
         ("bad domain!", "bad domain!"),
     ] {
-        let (status, _, body) = admin
-            .post("/add-site", &[("domain", domain), ("name", "x")])
+        let body = admin
+            .refused("/add-site", &[("domain", domain), ("name", "x")], 422)
             .await;
-        assert_eq!(status, 422, "{domain}: {body}");
         let beside = body
             .split("id=\"domain-error\" role=\"alert\">")
             .nth(1)
@@ -316,10 +317,9 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
         );
     }
     assert_eq!(event_count(&store).await, events);
-    let (status, location, _) = admin
-        .post("/add-site", &[("domain", "New.Example"), ("name", "<New>")])
+    let location = admin
+        .redirected("/add-site", &[("domain", "New.Example"), ("name", "<New>")])
         .await;
-    assert_eq!(status, 303);
     assert_eq!(location, "/sites/new.example?done=site-added");
     let page = admin.page(&location).await;
     assert!(page.contains("Site added."), "{page}");
@@ -336,10 +336,13 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
     let default = admin.page("/sites/default").await;
     assert!(default.contains("data-domain=\"default\""), "{default}");
     assert!(!default.contains("/remove-site"), "{default}");
-    let (status, _, body) = admin
-        .post("/remove-site", &[("site", "default"), ("confirm", "yes")])
+    let body = admin
+        .refused(
+            "/remove-site",
+            &[("site", "default"), ("confirm", "yes")],
+            409,
+        )
         .await;
-    assert_eq!(status, 409);
     assert!(
         body.contains("the default site `default` cannot be removed"),
         "{body}"
@@ -347,8 +350,9 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
     assert!(store.site(&SiteRef::Default).await.is_ok());
 
     // Removing a site needs its confirmation.
-    let (status, _, body) = admin.post("/remove-site", &[("site", "new.example")]).await;
-    assert_eq!(status, 422);
+    let body = admin
+        .refused("/remove-site", &[("site", "new.example")], 422)
+        .await;
     assert!(body.contains("id=\"confirm-error\""), "{body}");
     assert!(
         store
@@ -356,13 +360,13 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
             .await
             .is_ok()
     );
-    let (status, location, _) = admin
-        .post(
+    let location = admin
+        .redirected(
             "/remove-site",
             &[("site", "new.example"), ("confirm", "yes")],
         )
         .await;
-    assert_eq!((status, location.as_str()), (303, "/?done=site-removed"));
+    assert_eq!(location, "/?done=site-removed");
     assert!(
         store
             .site(&SiteRef::Domain("new.example".into()))
@@ -400,29 +404,22 @@ async fn list_and_site_pages(backend: Backend, test: &str) {
         )),
         "{body}"
     );
-    let site = store
-        .site(&SiteRef::Domain("site005.example".into()))
+    let hash = site(&store, "site005.example")
         .await
+        .bypass_secret_hash
         .unwrap();
-    let hash = site.bypass_secret_hash.unwrap();
     assert!(!hash.contains(&secret));
     assert!(bypass::secret_matches(&secret, &hash));
     let later = admin.page("/sites/site005.example").await;
     assert!(!later.contains(&secret), "shown once");
     assert!(later.contains("id=\"bypass-state\">set<"), "{later}");
     assert!(later.contains("bypass"), "the site's audit log: {later}");
-    let (status, location, _) = admin
-        .post("/bypass/clear", &[("site", "site005.example")])
+    let location = admin
+        .redirected("/bypass/clear", &[("site", "site005.example")])
         .await;
-    assert_eq!(
-        (status, location.as_str()),
-        (303, "/sites/site005.example?done=bypass-cleared")
-    );
-    let site = store
-        .site(&SiteRef::Domain("site005.example".into()))
-        .await
-        .unwrap();
-    assert!(site.bypass_secret_hash.is_none());
+    assert_eq!(location, "/sites/site005.example?done=bypass-cleared");
+    let cleared = site(&store, "site005.example").await;
+    assert!(cleared.bypass_secret_hash.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,17 +482,8 @@ async fn every_answer_carries_the_security_headers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_list_and_site_pages_on_sqlite() {
-    list_and_site_pages(Backend::Sqlite, "admin_list_and_site_pages_on_sqlite").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_list_and_site_pages_on_postgres() {
-    list_and_site_pages(Backend::Postgres, "admin_list_and_site_pages_on_postgres").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_list_and_site_pages_on_mysql() {
-    list_and_site_pages(Backend::MySql, "admin_list_and_site_pages_on_mysql").await;
+maintenance_tests::multi_thread_tests! {
+    admin_list_and_site_pages_on_sqlite => list_and_site_pages(Backend::Sqlite, "admin_list_and_site_pages_on_sqlite");
+    admin_list_and_site_pages_on_postgres => list_and_site_pages(Backend::Postgres, "admin_list_and_site_pages_on_postgres");
+    admin_list_and_site_pages_on_mysql => list_and_site_pages(Backend::MySql, "admin_list_and_site_pages_on_mysql");
 }

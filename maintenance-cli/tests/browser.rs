@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, fresh_db, start_admin, start_test_project, wait_for_status};
+use common::{
+    Backend, Project, TestDb, fresh_db, start_admin, start_test_project, wait_for_status,
+};
 use fantoccini::{ClientBuilder, Locator};
 use maintenance_cli::admin::AdminAuth;
 use maintenance_core::{MaintenanceStore, SiteRef};
@@ -78,9 +80,20 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
-/// Starts chromedriver and a Chromium session, or `None` (after saying the test was skipped)
-/// when they are not installed and `CI` is not set.
-async fn start_browser(test: &str) -> Option<Browser> {
+impl Browser {
+    /// Ends the session, then fails the test `test` with `result`'s error, if any.
+    async fn close(self, test: &str, result: Res) {
+        let _ = self.client.clone().close().await;
+        if let Err(e) = result {
+            panic!("{test}: {e}");
+        }
+    }
+}
+
+/// Starts chromedriver and a Chromium session, and makes a fresh SQLite database for `test`;
+/// or `None` (after saying the test was skipped) when they are not installed and `CI` is not
+/// set.
+async fn start_browser(test: &str) -> Option<(Browser, TestDb)> {
     let (Some(driver_path), true) = (chromedriver(), PathBuf::from(CHROMIUM).is_file()) else {
         let why = "chromedriver or chromium is not installed (install them with `apt-get install -y chromium chromium-driver`)";
         if std::env::var_os("CI").is_some() {
@@ -126,32 +139,28 @@ async fn start_browser(test: &str) -> Option<Browser> {
         .connect(&driver_url)
         .await
         .expect("a Chromium session through chromedriver");
-    Some(Browser {
+    let browser = Browser {
         client,
         _driver: driver,
         _profile: profile,
-    })
+    };
+    let db = fresh_db(Backend::Sqlite, test)
+        .await
+        .expect("SQLite needs no server");
+    Some((browser, db))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_page_in_chromium_turns_maintenance_on_and_off() {
     const TEST: &str = "admin_page_in_chromium_turns_maintenance_on_and_off";
-    let Some(browser) = start_browser(TEST).await else {
+    let Some((browser, db)) = start_browser(TEST).await else {
         return;
     };
-    let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
     let app = start_test_project(&db.url).await;
     let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
     let store = common::store(&db.url).await;
-    let http = reqwest::Client::new();
-    let home = format!("{app}/");
-    wait_for_status(&http, &home, 200).await;
-
-    let result = drive(&browser.client, &admin, &home, &http, &store).await;
-    let _ = browser.client.clone().close().await;
-    if let Err(e) = result {
-        panic!("{TEST}: {e}");
-    }
+    let result = drive(&browser.client, &admin, &app, &store).await;
+    browser.close(TEST, result).await;
 }
 
 type Res = Result<(), Box<dyn std::error::Error>>;
@@ -160,11 +169,7 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 async fn log_in(browser: &fantoccini::Client, admin: &str) -> Res {
     browser.goto(&format!("{admin}/")).await?;
     browser.wait().for_element(Locator::Id("token")).await?;
-    browser
-        .find(Locator::Id("token"))
-        .await?
-        .send_keys(TOKEN)
-        .await?;
+    type_into(browser, "#token", TOKEN).await?;
     submit(browser, "#login-submit").await
 }
 
@@ -172,7 +177,7 @@ async fn log_in(browser: &fantoccini::Client, admin: &str) -> Res {
 /// is gone) and the next one has its body: the form's POST-redirect-GET is done.
 async fn submit(browser: &fantoccini::Client, button: &str) -> Res {
     let old = browser.find(Locator::Css("html")).await?;
-    browser.find(Locator::Css(button)).await?.click().await?;
+    click(browser, button).await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while old.tag_name().await.is_ok() {
         if Instant::now() > deadline {
@@ -189,90 +194,67 @@ const DEFAULT: &str = "section[data-domain='default']";
 async fn drive(
     browser: &fantoccini::Client,
     admin: &str,
-    home: &str,
-    http: &reqwest::Client,
+    app: &Project,
     store: &dyn MaintenanceStore,
 ) -> Res {
+    let (http, home) = (&app.http, app.home.as_str());
     log_in(browser, admin).await?;
     // The list of sites; the default site's page from its row.
     browser.wait().for_element(Locator::Id("sites")).await?;
     submit(browser, "tr[data-domain='default'] a.site-link").await?;
     browser.wait().for_element(Locator::Css(DEFAULT)).await?;
 
-    // Tick "In maintenance mode" and save: the test project answers 503.
+    // Tick "In maintenance mode" and save: the test project answers 503. Untick and save:
+    // 200 again.
     let checkbox = format!("{DEFAULT} form.state input[name='enabled']");
     let save = format!("{DEFAULT} form.state button[type='submit']");
-    let label = browser
-        .find(Locator::Css(&format!("{DEFAULT} form.state label")))
-        .await?
-        .text()
-        .await?;
+    let label = text_of(browser, &format!("{DEFAULT} form.state label")).await?;
     assert!(label.contains("In maintenance mode"), "{label}");
-    let boxed = browser.find(Locator::Css(&checkbox)).await?;
-    assert!(!boxed.is_selected().await?);
-    boxed.click().await?;
-    submit(browser, &save).await?;
-    let notice = browser.find(Locator::Id("notice")).await?.text().await?;
-    assert_eq!(notice, "Saved.");
-    assert!(
-        browser
-            .find(Locator::Css(&checkbox))
-            .await?
-            .is_selected()
-            .await?
-    );
-    wait_for_status(http, home, 503).await;
-    let site = store.site(&SiteRef::Default).await?;
-    assert!(site.enabled);
-    assert!(
-        site.updated_by
-            .as_deref()
-            .is_some_and(|a| a.starts_with("admin@")),
-        "{:?}",
-        site.updated_by
-    );
-
-    // Untick and save: 200 again.
-    browser.find(Locator::Css(&checkbox)).await?.click().await?;
-    submit(browser, &save).await?;
-    let notice = browser.find(Locator::Id("notice")).await?.text().await?;
-    assert_eq!(notice, "Saved.");
-    assert!(
-        !browser
-            .find(Locator::Css(&checkbox))
-            .await?
-            .is_selected()
-            .await?
-    );
-    wait_for_status(http, home, 200).await;
+    for (on, status) in [(true, 503), (false, 200)] {
+        let boxed = browser.find(Locator::Css(&checkbox)).await?;
+        assert_eq!(boxed.is_selected().await?, !on, "before saving on={on}");
+        boxed.click().await?;
+        submit(browser, &save).await?;
+        assert_eq!(text_of(browser, "#notice").await?, "Saved.", "on={on}");
+        let boxed = browser.find(Locator::Css(&checkbox)).await?;
+        assert_eq!(boxed.is_selected().await?, on, "after saving on={on}");
+        wait_for_status(http, home, status).await;
+        let site = store.site(&SiteRef::Default).await?;
+        assert_eq!(site.enabled, on);
+        assert!(
+            site.updated_by
+                .as_deref()
+                .is_some_and(|a| a.starts_with("admin@")),
+            "on={on}: {:?}",
+            site.updated_by
+        );
+    }
 
     // An invalid pattern: the error beside the field, the value kept, nothing written.
     let events = store.events(None, 10_000).await?.len();
     let form = format!("{DEFAULT} form[action='/ignored/add']");
-    browser
-        .find(Locator::Css(&format!("{form} input[name='pattern']")))
-        .await?
-        .send_keys("^(unclosed")
-        .await?;
-    browser
-        .find(Locator::Css(&format!("{form} input[name='description']")))
-        .await?
-        .send_keys("broken")
-        .await?;
+    type_into(
+        browser,
+        &format!("{form} input[name='pattern']"),
+        "^(unclosed",
+    )
+    .await?;
+    type_into(
+        browser,
+        &format!("{form} input[name='description']"),
+        "broken",
+    )
+    .await?;
     submit(browser, &format!("{form} button[type='submit']")).await?;
     let beside = format!("{form} input[name='pattern'] + span.error");
     browser.wait().for_element(Locator::Css(&beside)).await?;
-    let error = browser.find(Locator::Css(&beside)).await?.text().await?;
+    let error = text_of(browser, &beside).await?;
     assert!(
         error.contains("invalid ignored-path pattern `^(unclosed`"),
         "{error}"
     );
     assert!(error.contains("unclosed group"), "{error}");
-    let kept = browser
-        .find(Locator::Css(&format!("{form} input[name='pattern']")))
-        .await?
-        .prop("value")
-        .await?;
+    let kept = value_of(browser, &format!("{form} input[name='pattern']")).await?;
     assert_eq!(kept.as_deref(), Some("^(unclosed"));
     assert_eq!(
         store.events(None, 10_000).await?.len(),
@@ -294,15 +276,12 @@ async fn drive(
     input.clear().await?;
     input.send_keys("^ignored-page/$").await?;
     submit(browser, &format!("{form} button[type='submit']")).await?;
-    let notice = browser.find(Locator::Id("notice")).await?.text().await?;
-    assert_eq!(notice, "Ignored pattern saved.");
-    let listed = browser
-        .find(Locator::Css(&format!(
-            "{DEFAULT} table[id^='ignored-list'] code"
-        )))
-        .await?
-        .text()
-        .await?;
+    assert_eq!(text_of(browser, "#notice").await?, "Ignored pattern saved.");
+    let listed = text_of(
+        browser,
+        &format!("{DEFAULT} table[id^='ignored-list'] code"),
+    )
+    .await?;
     assert_eq!(listed, "^ignored-page/$");
     Ok(())
 }
@@ -328,20 +307,16 @@ async fn seed_sites(url: &str, count: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_list_in_chromium_with_ten_thousand_sites() {
     const TEST: &str = "admin_list_in_chromium_with_ten_thousand_sites";
-    let Some(browser) = start_browser(TEST).await else {
+    let Some((browser, db)) = start_browser(TEST).await else {
         return;
     };
-    let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
     let store = common::store(&db.url).await;
     store.migrate().await.unwrap();
     seed_sites(&db.url, 10_000).await;
     let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
 
     let result = drive_list(&browser.client, &admin, &store).await;
-    let _ = browser.client.clone().close().await;
-    if let Err(e) = result {
-        panic!("{TEST}: {e}");
-    }
+    browser.close(TEST, result).await;
 }
 
 /// The domains of the list's rows, in order.
@@ -361,6 +336,30 @@ async fn text_of(
     css: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {
     Ok(browser.find(Locator::Css(css)).await?.text().await?)
+}
+
+/// The value of the form field found by `css`, as the browser holds it.
+async fn value_of(
+    browser: &fantoccini::Client,
+    css: &str,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    Ok(browser.find(Locator::Css(css)).await?.prop("value").await?)
+}
+
+/// Clicks the element found by `css`.
+async fn click(browser: &fantoccini::Client, css: &str) -> Res {
+    browser.find(Locator::Css(css)).await?.click().await?;
+    Ok(())
+}
+
+/// Types `text` into the form field found by `css`.
+async fn type_into(browser: &fantoccini::Client, css: &str, text: &str) -> Res {
+    browser
+        .find(Locator::Css(css))
+        .await?
+        .send_keys(text)
+        .await?;
+    Ok(())
 }
 
 /// Searches for `q` with the state filter `state` (its option's value) from the list's form.
@@ -397,13 +396,11 @@ async fn drive_list(
     browser.wait().for_element(Locator::Css(section)).await?;
 
     // Tick maintenance and save.
-    browser
-        .find(Locator::Css(&format!(
-            "{section} form.state input[name='enabled']"
-        )))
-        .await?
-        .click()
-        .await?;
+    click(
+        browser,
+        &format!("{section} form.state input[name='enabled']"),
+    )
+    .await?;
     submit(
         browser,
         &format!("{section} form.state button[type='submit']"),
@@ -429,13 +426,11 @@ async fn drive_list(
     assert_eq!(rows.len(), 10, "{rows:?}");
     assert_eq!(rows[0], "site00010.example");
     for domain in ["site00010.example", "site00011.example"] {
-        browser
-            .find(Locator::Css(&format!(
-                "tr[data-domain='{domain}'] input[name='site']"
-            )))
-            .await?
-            .click()
-            .await?;
+        click(
+            browser,
+            &format!("tr[data-domain='{domain}'] input[name='site']"),
+        )
+        .await?;
     }
     browser
         .find(Locator::Id("action"))
@@ -498,17 +493,13 @@ const PAYLOAD: &str =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_pages_in_chromium_show_html_in_every_value_as_text() {
     const TEST: &str = "admin_pages_in_chromium_show_html_in_every_value_as_text";
-    let Some(browser) = start_browser(TEST).await else {
+    let Some((browser, db)) = start_browser(TEST).await else {
         return;
     };
-    let db = fresh_db(Backend::Sqlite, TEST).await.unwrap();
     let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
     let store = common::store(&db.url).await;
     let result = show_payloads(&browser.client, &admin, &store).await;
-    let _ = browser.client.clone().close().await;
-    if let Err(e) = result {
-        panic!("{TEST}: {e}");
-    }
+    browser.close(TEST, result).await;
 }
 
 /// Every value the pages show holds [`PAYLOAD`]: the site's name, message, scope, an ignored
@@ -550,7 +541,7 @@ async fn show_payloads(
     let query: String = form_urlencoded::byte_serialize(PAYLOAD.as_bytes()).collect();
     browser.goto(&format!("{admin}/?q={query}")).await?;
     browser.wait().for_element(Locator::Id("q")).await?;
-    let typed = browser.find(Locator::Id("q")).await?.prop("value").await?;
+    let typed = value_of(browser, "#q").await?;
     assert_eq!(typed.as_deref(), Some(PAYLOAD));
     no_markup(browser, "the list searched for the payload", &[]).await?;
 
@@ -572,30 +563,27 @@ async fn show_payloads(
     )
     .await?;
     for field in ["message", "scope"] {
-        let shown = browser
-            .find(Locator::Css(&format!("textarea[name='{field}']")))
-            .await?
-            .prop("value")
-            .await?;
+        let shown = value_of(browser, &format!("textarea[name='{field}']")).await?;
         assert_eq!(shown.as_deref(), Some(PAYLOAD), "{field}");
     }
 
     // Typed into a form: a description saved through the page, and a refused time shown
     // again with its message.
     let form = "form[action='/networks/add']";
-    browser
-        .find(Locator::Css(&format!("{form} input[name='network']")))
-        .await?
-        .send_keys("192.0.2.0/24")
-        .await?;
-    browser
-        .find(Locator::Css(&format!("{form} input[name='description']")))
-        .await?
-        .send_keys(PAYLOAD)
-        .await?;
+    type_into(
+        browser,
+        &format!("{form} input[name='network']"),
+        "192.0.2.0/24",
+    )
+    .await?;
+    type_into(
+        browser,
+        &format!("{form} input[name='description']"),
+        PAYLOAD,
+    )
+    .await?;
     submit(browser, &format!("{form} button[type='submit']")).await?;
-    let notice = browser.find(Locator::Id("notice")).await?.text().await?;
-    assert_eq!(notice, "Allowed network saved.");
+    assert_eq!(text_of(browser, "#notice").await?, "Allowed network saved.");
     no_markup(
         browser,
         "the site's page after a save",
@@ -613,20 +601,12 @@ async fn show_payloads(
     );
 
     let starts = "form.state input[name='starts_at']";
-    browser
-        .find(Locator::Css(starts))
-        .await?
-        .send_keys(PAYLOAD)
-        .await?;
+    type_into(browser, starts, PAYLOAD).await?;
     submit(browser, "form.state button[type='submit']").await?;
     let beside = format!("{starts} + span.error");
     browser.wait().for_element(Locator::Css(&beside)).await?;
     no_markup(browser, "a refused form", &[]).await?;
-    let kept = browser
-        .find(Locator::Css(starts))
-        .await?
-        .prop("value")
-        .await?;
+    let kept = value_of(browser, starts).await?;
     assert_eq!(kept.as_deref(), Some(PAYLOAD));
     Ok(())
 }
@@ -652,7 +632,7 @@ async fn no_markup(browser: &fantoccini::Client, page: &str, holders: &[&str]) -
         "{page}: title {title}"
     );
     for holder in holders {
-        let text = browser.find(Locator::Css(holder)).await?.text().await?;
+        let text = text_of(browser, holder).await?;
         assert!(
             text.contains("<img src=x class=xss-probe")
                 && text.contains("<b class='xss-probe'>b</b>"),

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Backend, Run, cli, cli_env, fresh_db, ok};
+use common::{Backend, Run, cli, cli_env, fails, fresh_db, ok};
 use serde_json::Value;
 
 /// One command of the table.
@@ -21,16 +21,26 @@ struct Case {
     stderr: &'static [&'static str],
 }
 
-const fn case(
-    args: &'static [&'static str],
+/// A command that succeeds and prints each of `stdout`.
+const fn prints(args: &'static [&'static str], stdout: &'static [&'static str]) -> Case {
+    Case {
+        args,
+        code: 0,
+        stdout,
+        stderr: &[],
+    }
+}
+
+/// A command refused with exit status `code` and each of `stderr` in its error.
+const fn refused(
     code: i32,
-    stdout: &'static [&'static str],
+    args: &'static [&'static str],
     stderr: &'static [&'static str],
 ) -> Case {
     Case {
         args,
         code,
-        stdout,
+        stdout: &[],
         stderr,
     }
 }
@@ -87,45 +97,37 @@ fn run_table(url: &str, cases: &[Case]) {
 }
 
 const SETUP: &[Case] = &[
-    case(&["migrate"], 0, &["Migrated"], &[]),
-    case(&["migrate"], 0, &["Migrated", "1 site(s)"], &[]),
-    case(
+    prints(&["migrate"], &["Migrated"]),
+    prints(&["migrate"], &["Migrated", "1 site(s)"]),
+    prints(
         &["status"],
-        0,
         &[
             "default (Default site, the default site)",
             "state:       off",
             "bypass:      not set",
         ],
-        &[],
     ),
-    case(
+    prints(
         &["sites", "add", "shop.example.com", "--name", "Shop"],
-        0,
         &["Added site shop.example.com (Shop)"],
-        &[],
     ),
-    case(
-        &["sites", "add", "Shop.Example.COM"],
+    refused(
         1,
-        &[],
+        &["sites", "add", "Shop.Example.COM"],
         &["shop.example.com", "already exists"],
     ),
-    case(
-        &["sites", "add", "bad domain"],
+    refused(
         2,
-        &[],
+        &["sites", "add", "bad domain"],
         &["invalid site domain `bad domain`", "expected a host name"],
     ),
-    case(
-        &["sites", "add", "x.example", "--name", ""],
+    refused(
         2,
-        &[],
+        &["sites", "add", "x.example", "--name", ""],
         &["invalid site name"],
     ),
-    case(
+    prints(
         &["sites", "list"],
-        0,
         &[
             "DOMAIN",
             "shop.example.com",
@@ -133,52 +135,36 @@ const SETUP: &[Case] = &[
             "(default site)",
             "sites 1-2 of 2 (page 1 of 1)",
         ],
-        &[],
     ),
-    case(
+    prints(
         &["sites", "list", "--search", "SHOP"],
-        0,
         &["shop.example.com", "sites 1-1 of 1 (page 1 of 1)"],
-        &[],
     ),
-    case(
+    prints(
         &["sites", "list", "--per-page", "1", "--page", "2"],
-        0,
         &["shop.example.com", "sites 2-2 of 2 (page 2 of 2)"],
-        &[],
     ),
-    case(
-        &["sites", "list", "--state", "on"],
-        0,
-        &["no sites match"],
-        &[],
-    ),
-    case(
-        &["sites", "list", "--state", "down"],
+    prints(&["sites", "list", "--state", "on"], &["no sites match"]),
+    refused(
         2,
-        &[],
+        &["sites", "list", "--state", "down"],
         &[
             "invalid state `down`",
             "expected `on`, `off` or `scheduled`",
         ],
     ),
-    case(
-        &["sites", "list", "--per-page", "5000"],
+    refused(
         2,
-        &[],
+        &["sites", "list", "--per-page", "5000"],
         &["invalid page size `5000`", "from 1 to 1000"],
     ),
-    case(
-        &["sites", "list", "--page", "0"],
-        2,
-        &[],
-        &["invalid page `0`"],
-    ),
+    refused(2, &["sites", "list", "--page", "0"], &["invalid page `0`"]),
 ];
 
 const STATE: &[Case] = &[
     // Several sites: every one must exist before any is written.
-    case(
+    refused(
+        1,
         &[
             "on",
             "--site",
@@ -186,67 +172,58 @@ const STATE: &[Case] = &[
             "--site",
             "nope.example.com",
         ],
-        1,
-        &[],
         &[
             "unknown site `nope.example.com`",
             "expected one of",
             "shop.example.com",
         ],
     ),
-    case(
-        &["on", "--for", "30m", "--until", "2037-01-01T00:00:00Z"],
+    refused(
         2,
-        &[],
+        &["on", "--for", "30m", "--until", "2037-01-01T00:00:00Z"],
         &["'--for <DUR>' cannot be used with '--until <TIME>'"],
     ),
-    case(
-        &["on", "--site", "shop.example.com", "--all"],
+    refused(
         2,
-        &[],
+        &["on", "--site", "shop.example.com", "--all"],
         &["cannot be used with"],
     ),
-    case(
-        &["on", "--until", "2099-13-01T00:00:00Z"],
+    refused(
         2,
-        &[],
+        &["on", "--until", "2099-13-01T00:00:00Z"],
         &["invalid time `2099-13-01T00:00:00Z`", "expected RFC 3339"],
     ),
-    case(
-        &["on", "--from", "tomorrow"],
+    refused(
         2,
-        &[],
+        &["on", "--from", "tomorrow"],
         &["invalid time `tomorrow`", "expected RFC 3339"],
     ),
-    case(
-        &["on", "--for", "5x"],
+    refused(
         2,
-        &[],
+        &["on", "--for", "5x"],
         &["invalid duration `5x`", "expected a duration such as"],
     ),
-    case(
-        &["on", "--for", "30"],
+    refused(
         2,
-        &[],
+        &["on", "--for", "30"],
         &["invalid duration `30`", "has no unit"],
     ),
-    case(
-        &["on", "--for", "0s"],
+    refused(
         2,
-        &[],
+        &["on", "--for", "0s"],
         &["invalid duration `0s`", "it is zero"],
     ),
-    case(
-        &["on", "--until", "2001-01-01T00:00:00Z"],
+    refused(
         2,
-        &[],
+        &["on", "--until", "2001-01-01T00:00:00Z"],
         &[
             "invalid window",
             "2001-01-01T00:00:00Z",
             "not in the future",
         ],
     ),
-    case(
+    refused(
+        2,
         &[
             "on",
             "--from",
@@ -254,38 +231,28 @@ const STATE: &[Case] = &[
             "--until",
             "2037-01-01T00:00:00Z",
         ],
-        2,
-        &[],
         &[
             "invalid window",
             "--until 2037-01-01T00:00:00Z is not after --from 2037-01-02T00:00:00Z",
         ],
     ),
-    case(
-        &["on", "--retry-after", "soon"],
+    refused(
         2,
-        &[],
+        &["on", "--retry-after", "soon"],
         &["invalid value 'soon' for '--retry-after <SECS>'"],
     ),
-    case(
-        &["on", "--retry-after", "-5"],
+    refused(
         2,
-        &[],
+        &["on", "--retry-after", "-5"],
         &["unexpected argument '-5'"],
     ),
-    case(
-        &["on", "--bogus"],
-        2,
-        &[],
-        &["unexpected argument '--bogus'"],
-    ),
-    case(
-        &["off", "--site", "nope.example.com"],
+    refused(2, &["on", "--bogus"], &["unexpected argument '--bogus'"]),
+    refused(
         1,
-        &[],
+        &["off", "--site", "nope.example.com"],
         &["unknown site `nope.example.com`"],
     ),
-    case(
+    prints(
         &[
             "on",
             "--site",
@@ -295,23 +262,19 @@ const STATE: &[Case] = &[
             "--for",
             "1h30m",
         ],
-        0,
         &[
             "shop.example.com: maintenance scheduled (mode full, from 2037-01-01T00:00:00Z until 2037-01-01T01:30:00Z)",
         ],
-        &[],
     ),
-    case(
+    prints(
         &["status", "--site", "SHOP.example.com"],
-        0,
         &[
             "shop.example.com (Shop)",
             "state:       scheduled",
             "window:      from 2037-01-01T00:00:00Z until 2037-01-01T01:30:00Z",
         ],
-        &[],
     ),
-    case(
+    prints(
         &[
             "on",
             "--message",
@@ -320,13 +283,10 @@ const STATE: &[Case] = &[
             "120",
             "--read-only",
         ],
-        0,
         &["default: maintenance on (mode read-only, retry after 120s)"],
-        &[],
     ),
-    case(
+    prints(
         &["status", "--site", "default"],
-        0,
         &[
             "state:       on",
             "mode:        read-only",
@@ -334,96 +294,75 @@ const STATE: &[Case] = &[
             "retry-after: 120s",
             "last change: tester at ",
         ],
-        &[],
     ),
     // `on` without --read-only is full maintenance, and resets what is not given.
-    case(&["on"], 0, &["default: maintenance on (mode full)"], &[]),
-    case(
+    prints(&["on"], &["default: maintenance on (mode full)"]),
+    prints(
         &["status", "--site", "default"],
-        0,
         &[
             "mode:        full",
             "message:     (the default text)",
             "retry-after: derived from the window end",
         ],
-        &[],
     ),
-    case(
+    prints(
         &["on", "--for", "2h"],
-        0,
         &["default: maintenance on (mode full, until "],
-        &[],
     ),
     // Partial maintenance: `--only` (repeatable) sets the scope, `on` without it clears it.
-    case(
+    prints(
         &["on", "--only", "^checkout/", "--only", "^api/orders"],
-        0,
         &["default: maintenance on (mode full, only ^checkout/ ^api/orders)"],
-        &[],
     ),
-    case(
+    prints(
         &["status", "--site", "default"],
-        0,
         &["only:        ^checkout/\n               ^api/orders"],
-        &[],
     ),
-    case(
-        &["on", "--only", "^(unclosed"],
+    refused(
         2,
-        &[],
+        &["on", "--only", "^(unclosed"],
         &["invalid ignored-path pattern `^(unclosed`", "--only"],
     ),
-    case(
+    prints(
         &["status", "--site", "default"],
-        0,
         &["only:        ^checkout/"],
-        &[],
     ),
-    case(
+    prints(
         &["log", "--limit", "1"],
-        0,
         &[r#"only=["^checkout/", "^api/orders"]"#],
-        &[],
     ),
-    case(&["on"], 0, &["default: maintenance on (mode full)"], &[]),
-    case(
+    prints(&["on"], &["default: maintenance on (mode full)"]),
+    prints(
         &["status", "--site", "default"],
-        0,
         &["only:        the whole site"],
-        &[],
     ),
-    case(
+    prints(
         &["on", "--for", "2h"],
-        0,
         &["default: maintenance on (mode full, until "],
-        &[],
     ),
-    case(
-        &["status", "--site", "nope.example.com"],
+    refused(
         1,
-        &[],
+        &["status", "--site", "nope.example.com"],
         &["unknown site `nope.example.com`"],
     ),
 ];
 
 const LISTS: &[Case] = &[
-    case(
-        &["ignore", "add", "^(unclosed"],
+    refused(
         2,
-        &[],
+        &["ignore", "add", "^(unclosed"],
         &[
             "invalid ignored-path pattern `^(unclosed`",
             "regex parse error",
             "unclosed group",
         ],
     ),
-    case(
-        &["ignore", "add", ""],
+    refused(
         2,
-        &[],
+        &["ignore", "add", ""],
         &["invalid ignored-path pattern ``"],
     ),
-    case(
+    prints(
         &[
             "ignore",
             "add",
@@ -431,58 +370,47 @@ const LISTS: &[Case] = &[
             "--description",
             "Health checks",
         ],
-        0,
         &["Added ignored pattern `^health/$` to default"],
-        &[],
     ),
-    case(
+    prints(
         &["ignore", "add", "^health/$", "--description", "Probes"],
-        0,
         &["Added ignored pattern `^health/$`"],
-        &[],
     ),
-    case(&["ignore", "list"], 0, &["^health/$\tProbes"], &[]),
-    case(
+    prints(&["ignore", "list"], &["^health/$\tProbes"]),
+    prints(
         &["ignore", "list", "--site", "shop.example.com"],
-        0,
         &["No ignored patterns for shop.example.com."],
-        &[],
     ),
-    case(
-        &["ignore", "--site", "nope.example.com", "add", "^api/"],
+    refused(
         1,
-        &[],
+        &["ignore", "--site", "nope.example.com", "add", "^api/"],
         &["unknown site `nope.example.com`"],
     ),
-    case(
-        &["ignore", "remove", "^nothere"],
+    refused(
         1,
-        &[],
+        &["ignore", "remove", "^nothere"],
         &[
             "`^nothere`",
             "is not set on site `default`",
             "`maintenance ignore list` shows",
         ],
     ),
-    case(
-        &["allow", "add", "10.0.0.0/33"],
+    refused(
         2,
-        &[],
+        &["allow", "add", "10.0.0.0/33"],
         &["invalid network `10.0.0.0/33`", "expected CIDR notation"],
     ),
-    case(
-        &["allow", "add", "not-an-ip"],
+    refused(
         2,
-        &[],
+        &["allow", "add", "not-an-ip"],
         &["invalid network `not-an-ip`"],
     ),
-    case(
-        &["allow", "remove", "10.0.0.0/99"],
+    refused(
         2,
-        &[],
+        &["allow", "remove", "10.0.0.0/99"],
         &["invalid network `10.0.0.0/99`"],
     ),
-    case(
+    prints(
         &[
             "allow",
             "--site",
@@ -492,35 +420,23 @@ const LISTS: &[Case] = &[
             "--description",
             "Office",
         ],
-        0,
         &["Added allowed network 10.0.0.0/8 to shop.example.com"],
-        &[],
     ),
-    case(
+    prints(
         &["allow", "add", "2001:db8::/32"],
-        0,
         &["Added allowed network 2001:db8::/32 to default"],
-        &[],
     ),
-    case(
+    prints(
         &["allow", "list", "--site", "shop.example.com"],
-        0,
         &["10.0.0.0/8\tOffice"],
-        &[],
     ),
-    case(
+    prints(
         &["allow", "remove", "2001:db8::/32"],
-        0,
         &["Removed allowed network 2001:db8::/32 from default"],
-        &[],
     ),
-    case(
-        &["allow", "list"],
-        0,
-        &["No allowed networks for default."],
-        &[],
-    ),
-    case(
+    prints(&["allow", "list"], &["No allowed networks for default."]),
+    refused(
+        1,
         &[
             "allow",
             "remove",
@@ -528,116 +444,95 @@ const LISTS: &[Case] = &[
             "--site",
             "shop.example.com",
         ],
-        1,
-        &[],
         &[
             "192.168.0.0/16",
             "is not set on site `shop.example.com`",
             "`maintenance allow list --site shop.example.com` shows",
         ],
     ),
-    case(
-        &["bypass", "new", "--base-url", "ftp://x"],
+    refused(
         2,
-        &[],
+        &["bypass", "new", "--base-url", "ftp://x"],
         &["invalid base URL `ftp://x`", "expected http:// or https://"],
     ),
-    case(
-        &["bypass", "new", "--site", "nope.example.com"],
+    refused(
         1,
-        &[],
+        &["bypass", "new", "--site", "nope.example.com"],
         &["unknown site `nope.example.com`"],
     ),
-    case(
-        &["bypass", "clear"],
-        0,
-        &["default had no bypass secret"],
-        &[],
-    ),
+    prints(&["bypass", "clear"], &["default had no bypass secret"]),
 ];
 
 const END: &[Case] = &[
-    case(
+    prints(
         &["off", "--all"],
-        0,
         &[
             "default: maintenance off",
             "shop.example.com: maintenance off",
         ],
-        &[],
     ),
-    case(&["status"], 0, &["state:       off"], &[]),
-    case(
-        &["log", "--site", "nope.example.com"],
+    prints(&["status"], &["state:       off"]),
+    refused(
         1,
-        &[],
+        &["log", "--site", "nope.example.com"],
         &["unknown site `nope.example.com`"],
     ),
-    case(
-        &["log", "--limit", "0"],
+    refused(
         2,
-        &[],
+        &["log", "--limit", "0"],
         &["invalid value '0' for '--limit <N>'"],
     ),
-    case(
-        &["log", "--limit", "many"],
+    refused(
         2,
-        &[],
+        &["log", "--limit", "many"],
         &["invalid value 'many' for '--limit <N>'"],
     ),
-    case(
+    prints(
         &["log", "--site", "shop.example.com"],
-        0,
         &["shop.example.com  tester  allow.add  10.0.0.0/8"],
-        &[],
     ),
-    case(
-        &["sites", "remove", "default"],
+    refused(
         1,
-        &[],
+        &["sites", "remove", "default"],
         &["the default site `default` cannot be removed"],
     ),
-    case(
-        &["sites", "remove", "nope.example.com"],
+    refused(
         1,
-        &[],
+        &["sites", "remove", "nope.example.com"],
         &["unknown site `nope.example.com`"],
     ),
-    case(&[], 2, &[], &["Usage: maintenance"]),
-    case(
-        &["frobnicate"],
+    refused(2, &[], &["Usage: maintenance"]),
+    refused(
         2,
-        &[],
+        &["frobnicate"],
         &["unrecognized subcommand 'frobnicate'"],
     ),
-    case(&["sites"], 2, &[], &["Usage: maintenance sites"]),
-    case(&["--actor", "", "status"], 2, &[], &["invalid actor ``"]),
-    case(
-        &["admin"],
+    refused(2, &["sites"], &["Usage: maintenance sites"]),
+    refused(2, &["--actor", "", "status"], &["invalid actor ``"]),
+    refused(
         2,
-        &[],
+        &["admin"],
         &[
             "refusing to start the admin page without a token",
             "MAINTENANCE_ADMIN_TOKEN",
         ],
     ),
-    case(
-        &["admin", "--listen", "0.0.0.0:0", "--insecure-no-auth"],
+    refused(
         2,
-        &[],
+        &["admin", "--listen", "0.0.0.0:0", "--insecure-no-auth"],
         &["refusing --insecure-no-auth on 0.0.0.0:0", "loopback"],
     ),
-    case(
-        &["admin", "--token", "correct-horse-battery-staple"],
+    refused(
         2,
-        &[],
+        &["admin", "--token", "correct-horse-battery-staple"],
         &[
             "refusing an admin token of 28 characters",
             "at least 32 characters",
             "openssl rand -hex 32",
         ],
     ),
-    case(
+    refused(
+        2,
         &[
             "admin",
             "--token",
@@ -647,11 +542,10 @@ const END: &[Case] = &[
             "--public-origin",
             "ftp://ops.example.com",
         ],
-        2,
-        &[],
         &["error: invalid public origin `ftp://ops.example.com`: expected http:// or https://"],
     ),
-    case(
+    refused(
+        2,
         &[
             "admin",
             "--token",
@@ -659,23 +553,18 @@ const END: &[Case] = &[
             "--public-origin",
             "https://ops.example.com/admin/",
         ],
-        2,
-        &[],
         &["invalid public origin `https://ops.example.com/admin/`: it has a path"],
     ),
-    case(
-        &["admin", "--listen", "nowhere", "--token", "t"],
+    refused(
         2,
-        &[],
+        &["admin", "--listen", "nowhere", "--token", "t"],
         &["invalid value 'nowhere' for '--listen <ADDR>'"],
     ),
-    case(
+    prints(
         &["--actor", "alice", "sites", "remove", "shop.example.com"],
-        0,
         &["Removed site shop.example.com"],
-        &[],
     ),
-    case(&["sites", "list"], 0, &["default"], &[]),
+    prints(&["sites", "list"], &["default"]),
 ];
 
 fn site<'a>(status: &'a Value, domain: &str) -> &'a Value {
@@ -691,13 +580,38 @@ fn json(run: &Run) -> Value {
     serde_json::from_str(&ok(run).stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{run:#?}"))
 }
 
+/// Every site's state, as `status --json` gives it.
+fn all_sites(url: &str) -> Value {
+    json(&cli(url, &["status", "--json"]))
+}
+
+/// The stdout of a command that must succeed.
+fn stdout(url: &str, args: &[&str]) -> String {
+    ok(&cli(url, args)).stdout.clone()
+}
+
+/// A SQLite database file in a temporary directory, not created yet: the directory and the
+/// database URL.
+fn temp_sqlite(file: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join(file).display());
+    (dir, url)
+}
+
+/// A migrated SQLite database in a temporary directory: the directory and the database URL.
+fn migrated_sqlite() -> (tempfile::TempDir, String) {
+    let (dir, url) = temp_sqlite("m.db");
+    ok(&cli(&url, &["migrate"]));
+    (dir, url)
+}
+
 /// The whole scenario on one database.
 fn scenario(url: &str) {
     run_table(url, SETUP);
     run_table(url, STATE);
 
     // --json: stable field names, computed state, the window as given.
-    let status = json(&cli(url, &["status", "--json"]));
+    let status = all_sites(url);
     let shop = site(&status, "shop.example.com");
     assert_eq!(shop["state"], "scheduled");
     assert_eq!(shop["enabled"], true);
@@ -746,7 +660,7 @@ fn scenario(url: &str) {
 
     run_table(url, LISTS);
 
-    let status = json(&cli(url, &["status", "--json"]));
+    let status = all_sites(url);
     let default = site(&status, "default");
     assert_eq!(default["ignored_paths"][0]["pattern"], "^health/$");
     assert_eq!(default["ignored_paths"][0]["description"], "Probes");
@@ -787,14 +701,14 @@ fn scenario(url: &str) {
             .contains("https://shop.example.com/_maintenance/bypass/"),
         "{run:#?}"
     );
-    let status = json(&cli(url, &["status", "--json"]));
+    let status = all_sites(url);
     assert_eq!(site(&status, "default")["bypass_secret_set"], true);
     assert!(
         !status.to_string().contains(&secret),
         "the secret is not stored"
     );
     ok(&cli(url, &["bypass", "clear"]));
-    let status = json(&cli(url, &["status", "--json"]));
+    let status = all_sites(url);
     assert_eq!(site(&status, "default")["bypass_secret_set"], false);
     assert_eq!(site(&status, "shop.example.com")["bypass_secret_set"], true);
 
@@ -838,19 +752,16 @@ fn bulk_scenario(url: &str) {
     for domain in ["a.bulk.example", "b.bulk.example", "c.bulk.example"] {
         ok(&cli(url, &["sites", "add", domain]));
     }
-    let run = ok(&cli(url, &["on", "--all", "--message", "Bulk"])).clone();
+    let on = stdout(url, &["on", "--all", "--message", "Bulk"]);
     for domain in [
         "default",
         "a.bulk.example",
         "b.bulk.example",
         "c.bulk.example",
     ] {
-        assert!(
-            run.stdout.contains(&format!("{domain}: maintenance on")),
-            "{run:#?}"
-        );
+        assert!(on.contains(&format!("{domain}: maintenance on")), "{on}");
     }
-    let status = json(&cli(url, &["status", "--json"]));
+    let status = all_sites(url);
     for s in status.as_array().expect("an array") {
         assert_eq!(s["state"], "on", "{s}");
         assert_eq!(s["message"], "Bulk", "{s}");
@@ -870,7 +781,7 @@ fn bulk_scenario(url: &str) {
             "C.bulk.example",
         ],
     ));
-    let status = json(&cli(url, &["status", "--json"]));
+    let status = all_sites(url);
     assert_eq!(site(&status, "a.bulk.example")["state"], "off");
     assert_eq!(site(&status, "b.bulk.example")["state"], "on");
     assert_eq!(site(&status, "c.bulk.example")["state"], "off");
@@ -881,39 +792,17 @@ fn bulk_scenario(url: &str) {
         url,
         &["off", "--site", "b.bulk.example", "--site", "nope.example"],
     );
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("unknown site `nope.example`"),
-        "{run:#?}"
-    );
+    fails(&run, 1, &["unknown site `nope.example`"]);
     assert_eq!(snapshot(url), before);
 
-    let run = ok(&cli(url, &["sites", "list", "--state", "on"])).clone();
-    assert!(run.stdout.contains("b.bulk.example"), "{run:#?}");
-    assert!(!run.stdout.contains("a.bulk.example"), "{run:#?}");
-    assert!(
-        run.stdout.contains("sites 1-2 of 2 (page 1 of 1)"),
-        "{run:#?}"
-    );
-    let run = ok(&cli(
-        url,
-        &[
-            "sites",
-            "list",
-            "--search",
-            "bulk",
-            "--per-page",
-            "2",
-            "--page",
-            "2",
-        ],
-    ))
-    .clone();
-    assert!(run.stdout.contains("c.bulk.example"), "{run:#?}");
-    assert!(
-        run.stdout.contains("sites 3-3 of 3 (page 2 of 2)"),
-        "{run:#?}"
-    );
+    let on = stdout(url, &["sites", "list", "--state", "on"]);
+    assert!(on.contains("b.bulk.example"), "{on}");
+    assert!(!on.contains("a.bulk.example"), "{on}");
+    assert!(on.contains("sites 1-2 of 2 (page 1 of 1)"), "{on}");
+    let search = ["sites", "list", "--search", "bulk", "--per-page", "2"];
+    let last = stdout(url, &[&search[..], &["--page", "2"]].concat());
+    assert!(last.contains("c.bulk.example"), "{last}");
+    assert!(last.contains("sites 3-3 of 3 (page 2 of 2)"), "{last}");
     let page = json(&cli(
         url,
         &[
@@ -931,10 +820,6 @@ fn bulk_scenario(url: &str) {
     assert_eq!(page["sites"][0]["domain"], "a.bulk.example", "{page}");
 }
 
-async fn scenario_on(backend: Backend, test: &str) {
-    run_on(backend, test, scenario).await;
-}
-
 async fn run_on(backend: Backend, test: &str, scenario: fn(&str)) {
     let Some(db) = fresh_db(backend, test).await else {
         return;
@@ -946,53 +831,13 @@ async fn run_on(backend: Backend, test: &str, scenario: fn(&str)) {
     drop(db);
 }
 
-#[tokio::test]
-async fn commands_behave_as_documented_on_sqlite() {
-    scenario_on(Backend::Sqlite, "commands_behave_as_documented_on_sqlite").await;
-}
-
-#[tokio::test]
-async fn commands_behave_as_documented_on_postgres() {
-    scenario_on(
-        Backend::Postgres,
-        "commands_behave_as_documented_on_postgres",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn commands_behave_as_documented_on_mysql() {
-    scenario_on(Backend::MySql, "commands_behave_as_documented_on_mysql").await;
-}
-
-#[tokio::test]
-async fn bulk_changes_and_listings_on_sqlite() {
-    run_on(
-        Backend::Sqlite,
-        "bulk_changes_and_listings_on_sqlite",
-        bulk_scenario,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn bulk_changes_and_listings_on_postgres() {
-    run_on(
-        Backend::Postgres,
-        "bulk_changes_and_listings_on_postgres",
-        bulk_scenario,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn bulk_changes_and_listings_on_mysql() {
-    run_on(
-        Backend::MySql,
-        "bulk_changes_and_listings_on_mysql",
-        bulk_scenario,
-    )
-    .await;
+maintenance_tests::multi_thread_tests! {
+    commands_behave_as_documented_on_sqlite => run_on(Backend::Sqlite, "commands_behave_as_documented_on_sqlite", scenario);
+    commands_behave_as_documented_on_postgres => run_on(Backend::Postgres, "commands_behave_as_documented_on_postgres", scenario);
+    commands_behave_as_documented_on_mysql => run_on(Backend::MySql, "commands_behave_as_documented_on_mysql", scenario);
+    bulk_changes_and_listings_on_sqlite => run_on(Backend::Sqlite, "bulk_changes_and_listings_on_sqlite", bulk_scenario);
+    bulk_changes_and_listings_on_postgres => run_on(Backend::Postgres, "bulk_changes_and_listings_on_postgres", bulk_scenario);
+    bulk_changes_and_listings_on_mysql => run_on(Backend::MySql, "bulk_changes_and_listings_on_mysql", bulk_scenario);
 }
 
 #[test]
@@ -1003,32 +848,23 @@ fn unreachable_database_is_named_without_its_password() {
         "mysql://maint:s3cret@127.0.0.1:1/nothing",
     ] {
         let run = cli_env(url, &["status"], &timeout, &[]);
-        assert_eq!(run.code, 1, "{run:#?}");
-        let shown = url.replace("s3cret", "***");
-        assert!(run.stderr.contains(&format!("`{shown}`")), "{run:#?}");
+        let shown = format!("`{}`", url.replace("s3cret", "***"));
+        fails(&run, 1, &[&shown]);
         assert!(!run.stderr.contains("s3cret"), "{run:#?}");
         assert!(!run.stdout.contains("s3cret"), "{run:#?}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/missing-dir/m.db", dir.path().display());
+    let (_dir, url) = temp_sqlite("missing-dir/m.db");
     let run = cli(&url, &["status"]);
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr
-            .contains(&format!("could not connect to `{url}`")),
-        "{run:#?}"
-    );
+    fails(&run, 1, &[&format!("could not connect to `{url}`")]);
 
     let run = cli("redis://u:s3cret@cache/0", &["status"]);
-    assert_eq!(run.code, 2, "{run:#?}");
-    assert!(
-        run.stderr
-            .contains("unsupported database URL `redis://u:***@cache/0`"),
-        "{run:#?}"
-    );
-    assert!(
-        run.stderr.contains("expected a URL starting with"),
-        "{run:#?}"
+    fails(
+        &run,
+        2,
+        &[
+            "unsupported database URL `redis://u:***@cache/0`",
+            "expected a URL starting with",
+        ],
     );
 
     let run = cli_env(
@@ -1037,12 +873,7 @@ fn unreachable_database_is_named_without_its_password() {
         &[("MAINTENANCE_CONNECT_TIMEOUT", "soon")],
         &[],
     );
-    assert_eq!(run.code, 2, "{run:#?}");
-    assert!(
-        run.stderr
-            .contains("invalid MAINTENANCE_CONNECT_TIMEOUT=\"soon\""),
-        "{run:#?}"
-    );
+    fails(&run, 2, &["invalid MAINTENANCE_CONNECT_TIMEOUT=\"soon\""]);
 }
 
 /// Passwords holding a raw `/ ? # @ :` (which move a URL parser's idea of the host), or
@@ -1051,9 +882,7 @@ fn unreachable_database_is_named_without_its_password() {
 #[test]
 fn database_passwords_never_print_whatever_they_hold() {
     let timeout = [("MAINTENANCE_CONNECT_TIMEOUT", "2")];
-    let dir = tempfile::tempdir().unwrap();
-    let ours = format!("sqlite://{}", dir.path().join("m.db").display());
-    ok(&cli(&ours, &["migrate"]));
+    let (_dir, ours) = migrated_sqlite();
     for secret in [
         "PWs3/cret",
         "PWs3?cret",
@@ -1097,9 +926,7 @@ fn database_passwords_never_print_whatever_they_hold() {
 /// them as JSON escapes.
 #[test]
 fn control_characters_in_stored_text_are_escaped() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    ok(&cli(&url, &["migrate"]));
+    let (_dir, url) = migrated_sqlite();
     let name = "Shop\u{1b}]0;pwned\u{7}\r";
     let message = "down\u{1b}[2J\u{1b}[1;1H\u{7}\u{9b}";
     let mut runs = vec![
@@ -1173,43 +1000,36 @@ fn control_characters_in_stored_text_are_escaped() {
 /// of listing every domain.
 #[test]
 fn an_unknown_site_among_many_gets_a_short_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    ok(&cli(&url, &["migrate"]));
+    let (_dir, url) = migrated_sqlite();
     for i in 0..40 {
         ok(&cli(&url, &["sites", "add", &format!("shop{i}.example")]));
     }
     let run = cli(&url, &["on", "--site", "shop7.exmple"]);
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("unknown site `shop7.exmple`"),
-        "{run:#?}"
-    );
-    assert!(
-        run.stderr
-            .contains("of the 41 sites; the closest: shop7.example"),
-        "{run:#?}"
+    fails(
+        &run,
+        1,
+        &[
+            "unknown site `shop7.exmple`",
+            "of the 41 sites; the closest: shop7.example",
+            "and 36 more",
+        ],
     );
     assert!(run.stderr.matches(".example").count() <= 5, "{run:#?}");
-    assert!(run.stderr.contains("and 36 more"), "{run:#?}");
 }
 
 #[test]
 fn missing_tables_say_to_migrate() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    let run = cli(&url, &["status"]);
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("run `maintenance migrate` first"),
-        "{run:#?}"
+    let (_dir, url) = temp_sqlite("m.db");
+    fails(
+        &cli(&url, &["status"]),
+        1,
+        &["run `maintenance migrate` first"],
     );
 }
 
 #[test]
 fn database_url_comes_from_the_flag_then_the_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("env.db").display());
+    let (dir, url) = temp_sqlite("env.db");
     let mut cmd = std::process::Command::new(common::BIN);
     let out = cmd
         .args(["migrate"])
@@ -1231,9 +1051,7 @@ fn database_url_comes_from_the_flag_then_the_environment() {
 
 #[test]
 fn actor_is_the_flag_then_user_then_unknown() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    ok(&cli(&url, &["migrate"]));
+    let (_dir, url) = migrated_sqlite();
     ok(&cli_env(&url, &["on"], &[("USER", "carol")], &[]));
     ok(&cli_env(&url, &["off"], &[], &["USER"]));
     ok(&cli(&url, &["--actor", "dave", "on"]));
@@ -1296,15 +1114,16 @@ fn short_admin_token_from_the_environment_is_refused_without_showing_it() {
         &[("MAINTENANCE_ADMIN_TOKEN", "hunter2-hunter2")],
         &[],
     );
-    assert_eq!(run.code, 2, "{run:#?}");
-    for want in [
-        "refusing an admin token of 15 characters",
-        "MAINTENANCE_ADMIN_TOKEN",
-        "openssl rand -hex 32",
-        "head -c 32 /dev/urandom | base64",
-    ] {
-        assert!(run.stderr.contains(want), "{want:?} in {run:#?}");
-    }
+    fails(
+        &run,
+        2,
+        &[
+            "refusing an admin token of 15 characters",
+            "MAINTENANCE_ADMIN_TOKEN",
+            "openssl rand -hex 32",
+            "head -c 32 /dev/urandom | base64",
+        ],
+    );
     assert!(!run.stderr.contains("hunter2"), "{run:#?}");
     assert!(!run.stdout.contains("Admin page on"), "{run:#?}");
 }
@@ -1326,11 +1145,10 @@ fn public_origins_from_the_environment_are_checked_at_start_up() {
         ],
         &[],
     );
-    assert_eq!(run.code, 2, "{run:#?}");
-    assert!(
-        run.stderr
-            .contains("invalid public origin `http://ops.example.com:8o8o`: invalid port `8o8o`"),
-        "{run:#?}"
+    fails(
+        &run,
+        2,
+        &["invalid public origin `http://ops.example.com:8o8o`: invalid port `8o8o`"],
     );
     assert!(!run.stdout.contains("Admin page on"), "{run:#?}");
 }

@@ -165,6 +165,22 @@ pub fn ok(run: &Run) -> &Run {
     run
 }
 
+/// Asserts that a run exited with `code` and that its stderr holds each of `words`.
+pub fn fails<'r>(run: &'r Run, code: i32, words: &[&str]) -> &'r Run {
+    assert_eq!(run.code, code, "expected exit status {code}, got {run:#?}");
+    for word in words {
+        assert!(run.stderr.contains(word), "stderr lacks {word:?}: {run:#?}");
+    }
+    run
+}
+
+/// Runs the binary without blocking the async runtime and asserts that it succeeded.
+pub async fn cli_ok(url: &str, args: &[&str]) -> Run {
+    let run = cli_async(url, args).await;
+    ok(&run);
+    run
+}
+
 /// GETs `url` until it answers `status`, for at most 10 s; panics with the last answer.
 pub async fn wait_for_status(client: &reqwest::Client, url: &str, status: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -180,9 +196,19 @@ pub async fn wait_for_status(client: &reqwest::Client, url: &str, status: u16) {
     panic!("{url} did not answer {status} within 10 s; last: {last}");
 }
 
-/// Starts the axum test project on `url`'s database at 127.0.0.1:<free port>; returns its
-/// base URL.
-pub async fn start_test_project(url: &str) -> String {
+/// The axum test project, running.
+pub struct Project {
+    /// Its base URL, `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Its home page, the base URL and `/`.
+    pub home: String,
+    /// A client to send it requests.
+    pub http: reqwest::Client,
+}
+
+/// Starts the axum test project on `url`'s database at 127.0.0.1:<free port> and waits until
+/// its home page answers 200.
+pub async fn start_test_project(url: &str) -> Project {
     let config = maintenance_examples::Config {
         database_url: url.to_owned(),
         bind: "127.0.0.1:0".parse().expect("address"),
@@ -197,7 +223,33 @@ pub async fn start_test_project(url: &str) -> String {
         .expect("bind");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(maintenance_examples::axum_app::serve(listener, router));
-    format!("http://{addr}")
+    let base = format!("http://{addr}");
+    let home = format!("{base}/");
+    let http = reqwest::Client::new();
+    wait_for_status(&http, &home, 200).await;
+    Project { base, home, http }
+}
+
+/// A client that does not follow redirects, to see the admin page's own answers.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+/// The value of the first hidden `csrf` field in a page.
+pub fn csrf_of(page: &str) -> String {
+    let field = "name=\"csrf\" value=\"";
+    let start = page
+        .find(field)
+        .unwrap_or_else(|| panic!("no csrf field in {page}"))
+        + field.len();
+    page[start..]
+        .split('"')
+        .next()
+        .expect("split yields a part")
+        .to_owned()
 }
 
 /// Starts the admin page in-process on `url`'s database, with no public origin; returns its
