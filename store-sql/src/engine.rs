@@ -670,6 +670,195 @@ pub async fn record_event<E: Engine + ?Sized>(
     settle(tx, result).await
 }
 
+/// An entry of one of a site's two lists: an ignored path pattern, or an allowed network.
+enum Entry<'a> {
+    Path(&'a str),
+    Network(IpNet),
+}
+
+impl Entry<'_> {
+    /// The entry as the audit log and messages write it.
+    fn text(&self) -> String {
+        match self {
+            Entry::Path(pattern) => (*pattern).to_owned(),
+            Entry::Network(net) => net.to_string(),
+        }
+    }
+
+    /// The ids of the site's rows that hold this entry, in id order. Raw rows, so that an entry
+    /// written by hand that does not read back (a pattern that does not compile) can still be
+    /// removed.
+    fn row_ids(&self, loaded: &Loaded) -> Vec<i64> {
+        match self {
+            Entry::Path(pattern) => loaded
+                .paths
+                .iter()
+                .filter(|p| p.pattern == *pattern)
+                .map(|p| p.id)
+                .collect(),
+            Entry::Network(net) => loaded
+                .networks
+                .iter()
+                .filter(|n| validate::network(&n.cidr).ok() == Some(*net))
+                .map(|n| n.id)
+                .collect(),
+        }
+    }
+
+    /// Puts the entry with `description` into the site's state: a new description for an entry
+    /// it has, or a new entry (checked with the rest of its list).
+    fn put(&self, site: &mut SiteState, description: &str) -> Result<(), StoreError> {
+        match *self {
+            Entry::Path(pattern) => {
+                match site.ignored_paths.iter_mut().find(|p| p.pattern == pattern) {
+                    Some(p) => description.clone_into(&mut p.description),
+                    None => {
+                        site.ignored_paths.push(IgnoredPath {
+                            pattern: pattern.to_owned(),
+                            description: description.to_owned(),
+                        });
+                        validate::pattern_set(
+                            site.ignored_paths.iter().map(|p| p.pattern.as_str()),
+                        )?;
+                    }
+                }
+            }
+            Entry::Network(net) => {
+                match site.allowed_networks.iter_mut().find(|n| n.network == net) {
+                    Some(n) => description.clone_into(&mut n.description),
+                    None => site.allowed_networks.push(AllowedNetwork {
+                        network: net,
+                        description: description.to_owned(),
+                    }),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the entry out of the site's state.
+    fn take(&self, site: &mut SiteState) {
+        match *self {
+            Entry::Path(pattern) => site.ignored_paths.retain(|p| p.pattern != pattern),
+            Entry::Network(net) => site.allowed_networks.retain(|n| n.network != net),
+        }
+    }
+
+    /// What a refusal calls the entry.
+    fn what(&self) -> &'static str {
+        match self {
+            Entry::Path(_) => "ignored pattern",
+            Entry::Network(_) => "allowed network",
+        }
+    }
+
+    /// The audit action of adding (`true`) or removing it.
+    fn action(&self, added: bool) -> AuditAction {
+        match (self, added) {
+            (Entry::Path(_), true) => AuditAction::IgnoreAdd,
+            (Entry::Path(_), false) => AuditAction::IgnoreRemove,
+            (Entry::Network(_), true) => AuditAction::AllowAdd,
+            (Entry::Network(_), false) => AuditAction::AllowRemove,
+        }
+    }
+
+    /// Writes the entry's row: a new description for row `existing`, or a new row.
+    async fn write(
+        &self,
+        tx: &mut dyn WriteTx,
+        site_id: i64,
+        existing: Option<i64>,
+        description: &str,
+    ) -> Result<(), StoreError> {
+        match (self, existing) {
+            (Entry::Path(_), Some(id)) => tx.update_path(id, description).await,
+            (Entry::Path(pattern), None) => tx.insert_path(site_id, pattern, description).await,
+            (Entry::Network(_), Some(id)) => tx.update_network(id, description).await,
+            (Entry::Network(net), None) => {
+                tx.insert_network(site_id, &net.to_string(), description)
+                    .await
+            }
+        }
+    }
+
+    /// Deletes the entry's row `id`.
+    async fn delete(&self, tx: &mut dyn WriteTx, id: i64) -> Result<(), StoreError> {
+        match self {
+            Entry::Path(_) => tx.delete_path(id).await,
+            Entry::Network(_) => tx.delete_network(id).await,
+        }
+    }
+}
+
+/// Adds `entry` to a site's list (or gives an entry it has `description`), in one write.
+async fn add_entry<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    entry: Entry<'_>,
+    description: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let (mut tx, revision) = begin(engine).await?;
+    let result = async {
+        let mut loaded = load_site(&mut *tx, site).await?;
+        let existing = entry.row_ids(&loaded).first().copied();
+        entry.put(&mut loaded.site, description)?;
+        let at = stamp(&mut loaded.site, actor)?;
+        entry
+            .write(&mut *tx, loaded.site.id, existing, description)
+            .await?;
+        list_changed(&mut *tx, &loaded.site, revision, at, actor, &entry, true).await
+    }
+    .await;
+    settle(tx, result).await
+}
+
+/// Removes `entry` from a site's list (every row holding it), in one write.
+async fn remove_entry<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    entry: Entry<'_>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let (mut tx, revision) = begin(engine).await?;
+    let result = async {
+        let mut loaded = load_site(&mut *tx, site).await?;
+        let ids = entry.row_ids(&loaded);
+        if ids.is_empty() {
+            return Err(StoreError::NotFound {
+                what: entry.what(),
+                value: entry.text(),
+                site: loaded.site.domain,
+            });
+        }
+        entry.take(&mut loaded.site);
+        let at = stamp(&mut loaded.site, actor)?;
+        for id in ids {
+            entry.delete(&mut *tx, id).await?;
+        }
+        list_changed(&mut *tx, &loaded.site, revision, at, actor, &entry, false).await
+    }
+    .await;
+    settle(tx, result).await
+}
+
+/// The end of a change of a site's list: who changed the site and when, the site recorded as
+/// changed, and the audit event.
+async fn list_changed(
+    tx: &mut dyn WriteTx,
+    site: &SiteState,
+    revision: i64,
+    at: DateTime<Utc>,
+    actor: &str,
+    entry: &Entry<'_>,
+    added: bool,
+) -> Result<(), StoreError> {
+    tx.touch_site(site.id, at, actor).await?;
+    tx.record_change(site.id, revision, false).await?;
+    let action = entry.action(added).as_str();
+    audit(tx, site, at, actor, action, &entry.text()).await
+}
+
 /// [`MaintenanceStore::add_ignored_path`](maintenance_core::MaintenanceStore::add_ignored_path) through
 /// an [`Engine`].
 pub async fn add_ignored_path<E: Engine + ?Sized>(
@@ -680,56 +869,7 @@ pub async fn add_ignored_path<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     validate::pattern(pattern)?;
-    let (mut tx, revision) = begin(engine).await?;
-    let result = add_ignored_path_in(&mut *tx, revision, site, pattern, description, actor).await;
-    settle(tx, result).await
-}
-
-async fn add_ignored_path_in(
-    tx: &mut dyn WriteTx,
-    revision: i64,
-    site: &SiteRef,
-    pattern: &str,
-    description: &str,
-    actor: &str,
-) -> Result<(), StoreError> {
-    let mut loaded = load_site(tx, site).await?;
-    let existing = loaded
-        .paths
-        .iter()
-        .find(|p| p.pattern == pattern)
-        .map(|p| p.id);
-    match loaded
-        .site
-        .ignored_paths
-        .iter_mut()
-        .find(|p| p.pattern == pattern)
-    {
-        Some(p) => description.clone_into(&mut p.description),
-        None => {
-            loaded.site.ignored_paths.push(IgnoredPath {
-                pattern: pattern.to_owned(),
-                description: description.to_owned(),
-            });
-            validate::pattern_set(loaded.site.ignored_paths.iter().map(|p| p.pattern.as_str()))?;
-        }
-    }
-    let at = stamp(&mut loaded.site, actor)?;
-    match existing {
-        Some(id) => tx.update_path(id, description).await?,
-        None => tx.insert_path(loaded.site.id, pattern, description).await?,
-    }
-    tx.touch_site(loaded.site.id, at, actor).await?;
-    tx.record_change(loaded.site.id, revision, false).await?;
-    audit(
-        tx,
-        &loaded.site,
-        at,
-        actor,
-        AuditAction::IgnoreAdd.as_str(),
-        pattern,
-    )
-    .await
+    add_entry(engine, site, Entry::Path(pattern), description, actor).await
 }
 
 /// [`MaintenanceStore::remove_ignored_path`](maintenance_core::MaintenanceStore::remove_ignored_path)
@@ -740,49 +880,7 @@ pub async fn remove_ignored_path<E: Engine + ?Sized>(
     pattern: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let (mut tx, revision) = begin(engine).await?;
-    let result = remove_ignored_path_in(&mut *tx, revision, site, pattern, actor).await;
-    settle(tx, result).await
-}
-
-async fn remove_ignored_path_in(
-    tx: &mut dyn WriteTx,
-    revision: i64,
-    site: &SiteRef,
-    pattern: &str,
-    actor: &str,
-) -> Result<(), StoreError> {
-    let mut loaded = load_site(tx, site).await?;
-    // Raw rows, so that a pattern written by hand that does not compile can still be removed.
-    let ids: Vec<i64> = loaded
-        .paths
-        .iter()
-        .filter(|p| p.pattern == pattern)
-        .map(|p| p.id)
-        .collect();
-    if ids.is_empty() {
-        return Err(StoreError::NotFound {
-            what: "ignored pattern",
-            value: pattern.to_owned(),
-            site: loaded.site.domain,
-        });
-    }
-    loaded.site.ignored_paths.retain(|p| p.pattern != pattern);
-    let at = stamp(&mut loaded.site, actor)?;
-    for id in ids {
-        tx.delete_path(id).await?;
-    }
-    tx.touch_site(loaded.site.id, at, actor).await?;
-    tx.record_change(loaded.site.id, revision, false).await?;
-    audit(
-        tx,
-        &loaded.site,
-        at,
-        actor,
-        AuditAction::IgnoreRemove.as_str(),
-        pattern,
-    )
-    .await
+    remove_entry(engine, site, Entry::Path(pattern), actor).await
 }
 
 /// [`MaintenanceStore::add_allowed_network`](maintenance_core::MaintenanceStore::add_allowed_network)
@@ -795,57 +893,7 @@ pub async fn add_allowed_network<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     let net = validate::network(network)?;
-    let (mut tx, revision) = begin(engine).await?;
-    let result = add_allowed_network_in(&mut *tx, revision, site, net, description, actor).await;
-    settle(tx, result).await
-}
-
-async fn add_allowed_network_in(
-    tx: &mut dyn WriteTx,
-    revision: i64,
-    site: &SiteRef,
-    net: IpNet,
-    description: &str,
-    actor: &str,
-) -> Result<(), StoreError> {
-    let mut loaded = load_site(tx, site).await?;
-    let existing = loaded
-        .networks
-        .iter()
-        .find(|n| validate::network(&n.cidr).ok() == Some(net))
-        .map(|n| n.id);
-    match loaded
-        .site
-        .allowed_networks
-        .iter_mut()
-        .find(|n| n.network == net)
-    {
-        Some(n) => description.clone_into(&mut n.description),
-        None => loaded.site.allowed_networks.push(AllowedNetwork {
-            network: net,
-            description: description.to_owned(),
-        }),
-    }
-    let at = stamp(&mut loaded.site, actor)?;
-    let text = net.to_string();
-    match existing {
-        Some(id) => tx.update_network(id, description).await?,
-        None => {
-            tx.insert_network(loaded.site.id, &text, description)
-                .await?;
-        }
-    }
-    tx.touch_site(loaded.site.id, at, actor).await?;
-    tx.record_change(loaded.site.id, revision, false).await?;
-    audit(
-        tx,
-        &loaded.site,
-        at,
-        actor,
-        AuditAction::AllowAdd.as_str(),
-        &text,
-    )
-    .await
+    add_entry(engine, site, Entry::Network(net), description, actor).await
 }
 
 /// [`MaintenanceStore::remove_allowed_network`](maintenance_core::MaintenanceStore::remove_allowed_network)
@@ -857,48 +905,7 @@ pub async fn remove_allowed_network<E: Engine + ?Sized>(
     actor: &str,
 ) -> Result<(), StoreError> {
     let net = validate::network(network)?;
-    let (mut tx, revision) = begin(engine).await?;
-    let result = remove_allowed_network_in(&mut *tx, revision, site, net, actor).await;
-    settle(tx, result).await
-}
-
-async fn remove_allowed_network_in(
-    tx: &mut dyn WriteTx,
-    revision: i64,
-    site: &SiteRef,
-    net: IpNet,
-    actor: &str,
-) -> Result<(), StoreError> {
-    let mut loaded = load_site(tx, site).await?;
-    let ids: Vec<i64> = loaded
-        .networks
-        .iter()
-        .filter(|n| validate::network(&n.cidr).ok() == Some(net))
-        .map(|n| n.id)
-        .collect();
-    if ids.is_empty() {
-        return Err(StoreError::NotFound {
-            what: "allowed network",
-            value: net.to_string(),
-            site: loaded.site.domain,
-        });
-    }
-    loaded.site.allowed_networks.retain(|n| n.network != net);
-    let at = stamp(&mut loaded.site, actor)?;
-    for id in ids {
-        tx.delete_network(id).await?;
-    }
-    tx.touch_site(loaded.site.id, at, actor).await?;
-    tx.record_change(loaded.site.id, revision, false).await?;
-    audit(
-        tx,
-        &loaded.site,
-        at,
-        actor,
-        AuditAction::AllowRemove.as_str(),
-        &net.to_string(),
-    )
-    .await
+    remove_entry(engine, site, Entry::Network(net), actor).await
 }
 
 /// [`MaintenanceStore::set_bypass_secret_hash`](maintenance_core::MaintenanceStore::set_bypass_secret_hash)
