@@ -19,7 +19,7 @@ use maintenance_sql::listing::Dialect;
 
 use crate::engine::{Driver, Sql, ensure_rows, pooled, query_error};
 use crate::error::Error;
-use crate::url::redact_url;
+use crate::pool;
 
 /// The connection type of [`MySqlStore`]'s pool.
 pub type MySqlConnection = AsyncMysqlConnection;
@@ -118,10 +118,7 @@ impl MySqlStore {
     /// Connects to `url` (`mysql://` or `mariadb://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let store = MySqlStore::connect_lazy(url)?;
-        drop(store.sql.pool.get().await.map_err(|e| Error::Connect {
-            url: redact_url(url),
-            source: Box::new(e),
-        })?);
+        pool::check(&store.sql.pool, url).await?;
         Ok(store)
     }
 
@@ -136,16 +133,7 @@ impl MySqlStore {
             _ => url.to_owned(),
         };
         let manager = AsyncDieselConnectionManager::<Conn>::new(driver_url);
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(crate::CONNECT_TIMEOUT))
-            .create_timeout(Some(crate::CONNECT_TIMEOUT))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::Connect {
-                url: redact_url(url),
-                source: Box::new(e),
-            })?;
+        let pool = pool::build(pool::builder(manager, POOL_SIZE), url)?;
         Ok(MySqlStore::new(pool))
     }
 

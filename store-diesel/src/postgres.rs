@@ -20,7 +20,7 @@ use maintenance_sql::listing::Dialect;
 
 use crate::engine::{Driver, Sql, ensure_rows, pooled, query_error};
 use crate::error::Error;
-use crate::url::redact_url;
+use crate::pool;
 
 /// The connection type of [`PgStore`]'s pool.
 pub type PgConnection = AsyncPgConnection;
@@ -100,10 +100,7 @@ impl PgStore {
     /// Connects to `url` (`postgres://` or `postgresql://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let store = PgStore::connect_lazy(url)?;
-        drop(store.sql.pool.get().await.map_err(|e| Error::Connect {
-            url: redact_url(url),
-            source: Box::new(e),
-        })?);
+        pool::check(&store.sql.pool, url).await?;
         Ok(store)
     }
 
@@ -111,16 +108,7 @@ impl PgStore {
     /// the database is down (each read then fails until it answers).
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
         let manager = AsyncDieselConnectionManager::<Conn>::new(url);
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(crate::CONNECT_TIMEOUT))
-            .create_timeout(Some(crate::CONNECT_TIMEOUT))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::Connect {
-                url: redact_url(url),
-                source: Box::new(e),
-            })?;
+        let pool = pool::build(pool::builder(manager, POOL_SIZE), url)?;
         Ok(PgStore::new(pool))
     }
 

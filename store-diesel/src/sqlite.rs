@@ -31,8 +31,8 @@ use maintenance_sql::sqlite_file::{FileWatch, open_existing};
 use maintenance_sql::listing::Dialect;
 
 use crate::engine::{Driver, On, Sql, pooled, query_error};
-use crate::error::{BoxError, Error};
-use crate::url::redact_url;
+use crate::error::Error;
+use crate::pool;
 
 /// The connection type of [`SqliteStore`]'s pool.
 pub type SqliteConnection = SyncConnectionWrapper<diesel::SqliteConnection>;
@@ -138,10 +138,6 @@ impl SqliteStore {
     /// Opens `url` (`sqlite://path`, `sqlite:path` or `sqlite::memory:`), creating the file if
     /// it is missing. An in-memory database lives in the one connection its pool keeps.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let connect_error = |source: BoxError| Error::Connect {
-            url: redact_url(url),
-            source,
-        };
         let target = SqliteTarget::from_url(url);
         // A file is watched; an in-memory database lives in the one connection of its pool
         // (each connection to `:memory:` would see a database of its own).
@@ -160,11 +156,7 @@ impl SqliteStore {
         // A local file: no round trip to check a connection before handing it out.
         config.recycling_method = RecyclingMethod::Fast;
         let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(target.path, config);
-        let mut builder = Pool::builder(manager)
-            .max_size(if watch.is_some() { POOL_SIZE } else { 1 })
-            .wait_timeout(Some(crate::CONNECT_TIMEOUT))
-            .create_timeout(Some(crate::CONNECT_TIMEOUT))
-            .runtime(deadpool::Runtime::Tokio1);
+        let mut builder = pool::builder(manager, if watch.is_some() { POOL_SIZE } else { 1 });
         if let Some(watch) = &watch {
             let check = Arc::clone(watch);
             builder = builder.pre_recycle(Hook::sync_fn(move |_, metrics| {
@@ -177,9 +169,9 @@ impl SqliteStore {
                 }
             }));
         }
-        let pool = builder.build().map_err(|e| connect_error(Box::new(e)))?;
+        let pool = pool::build(builder, url)?;
         // Connect once now, so that a bad path fails here rather than on first use.
-        drop(pool.get().await.map_err(|e| connect_error(Box::new(e)))?);
+        pool::check(&pool, url).await?;
         if let Some(watch) = watch {
             watch.opened();
         }
