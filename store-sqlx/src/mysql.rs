@@ -11,14 +11,14 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use maintenance_sql::conn;
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::migrations;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::pool::PoolConnection;
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};
 
 use crate::engine::{Driver, On, Sql};
 use crate::error::Error;
 use crate::migrate::Migrating;
-use crate::url::redact_url;
+use crate::pool;
 
 const BACKEND: &str = "MySQL";
 
@@ -57,23 +57,16 @@ impl MySqlStore {
 
     /// Connects to `url` (`mysql://` or `mariadb://`), with the session time zone `+00:00`.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let pool = pool_options()
-            .connect_with(connect_options(url)?)
-            .await
-            .map_err(|source| Error::Connect {
-                url: redact_url(url),
-                source,
-            })?;
-        Ok(MySqlStore::new(pool))
+        Ok(MySqlStore::new(
+            pool::connect(connect_options(url)?, url).await?,
+        ))
     }
 
     /// A store on `url` that connects on first use: no I/O here, so a server can start while
     /// the database is down (each read then fails until it answers). Fails only on a URL that
     /// cannot be parsed.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
-        Ok(MySqlStore::new(
-            pool_options().connect_lazy_with(connect_options(url)?),
-        ))
+        Ok(MySqlStore::new(pool::lazy(connect_options(url)?)))
     }
 
     /// The pool the store uses.
@@ -125,15 +118,9 @@ impl MySqlStore {
     }
 }
 
-fn pool_options() -> MySqlPoolOptions {
-    MySqlPoolOptions::new().acquire_timeout(crate::CONNECT_TIMEOUT)
-}
-
 fn connect_options(url: &str) -> Result<MySqlConnectOptions, Error> {
-    let options = MySqlConnectOptions::from_str(url).map_err(|source| Error::Connect {
-        url: redact_url(url),
-        source,
-    })?;
+    let options =
+        MySqlConnectOptions::from_str(url).map_err(|source| pool::connect_error(url, source))?;
     Ok(options.timezone(Some("+00:00".to_owned())))
 }
 

@@ -21,7 +21,7 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use crate::engine::{Driver, On, Sql};
 use crate::error::Error;
 use crate::migrate::Migrating;
-use crate::url::redact_url;
+use crate::pool;
 
 const BACKEND: &str = "PostgreSQL";
 
@@ -56,23 +56,16 @@ impl PgStore {
 
     /// Connects to `url` (`postgres://` or `postgresql://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let pool = pool_options()
-            .connect_with(connect_options(url)?)
-            .await
-            .map_err(|source| Error::Connect {
-                url: redact_url(url),
-                source,
-            })?;
-        Ok(PgStore::new(pool))
+        Ok(PgStore::new(
+            pool::connect(connect_options(url)?, url).await?,
+        ))
     }
 
     /// A store on `url` that connects on first use: no I/O here, so a server can start while
     /// the database is down (each read then fails until it answers). Fails only on a URL that
     /// cannot be parsed.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
-        Ok(PgStore::new(
-            pool_options().connect_lazy_with(connect_options(url)?),
-        ))
+        Ok(PgStore::new(pool::lazy(connect_options(url)?)))
     }
 
     /// The pool the store uses.
@@ -125,15 +118,9 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<(), Error> {
     tx.commit().await.map_err(query_error)
 }
 
-fn pool_options() -> PgPoolOptions {
-    PgPoolOptions::new().acquire_timeout(crate::CONNECT_TIMEOUT)
-}
-
 fn connect_options(url: &str) -> Result<PgConnectOptions, Error> {
-    url.parse().map_err(|source| Error::Connect {
-        url: redact_url(url),
-        source,
-    })
+    url.parse()
+        .map_err(|source| pool::connect_error(url, source))
 }
 
 impl Driver for Postgres {

@@ -1,0 +1,37 @@
+//! The pools the server stores open on a URL: their acquire timeout, and connect errors that
+//! name the URL without its password.
+
+use sqlx::pool::PoolOptions;
+use sqlx::{Connection, Database, Pool};
+
+use crate::error::Error;
+use crate::url::redact_url;
+
+/// The options of a store's pool: waiting at most [`crate::CONNECT_TIMEOUT`] for a connection.
+fn options<B: Database>() -> PoolOptions<B> {
+    PoolOptions::new().acquire_timeout(crate::CONNECT_TIMEOUT)
+}
+
+/// The error of connecting to `url`, naming it without its password.
+pub(crate) fn connect_error(url: &str, source: sqlx::Error) -> Error {
+    Error::Connect {
+        url: redact_url(url),
+        source,
+    }
+}
+
+/// A pool on `connect` (the options read from `url`), with a first connection open.
+pub(crate) async fn connect<B: Database>(
+    connect: <B::Connection as Connection>::Options,
+    url: &str,
+) -> Result<Pool<B>, Error> {
+    options()
+        .connect_with(connect)
+        .await
+        .map_err(|source| connect_error(url, source))
+}
+
+/// A pool on `connect` that opens its first connection on first use.
+pub(crate) fn lazy<B: Database>(connect: <B::Connection as Connection>::Options) -> Pool<B> {
+    options().connect_lazy_with(connect)
+}
