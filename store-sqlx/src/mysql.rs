@@ -8,16 +8,14 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use maintenance_sql::conn;
 use maintenance_sql::listing::Dialect;
-use maintenance_sql::migrations;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::pool::PoolConnection;
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};
 
-use crate::engine::{Driver, On, Sql};
+use crate::engine::{Driver, Sql};
 use crate::error::Error;
-use crate::migrate::Migrating;
+use crate::migrate::migrate_locked;
 use crate::pool;
 
 const BACKEND: &str = "MySQL";
@@ -101,18 +99,7 @@ impl MySqlStore {
                 waited: MIGRATION_LOCK_TIMEOUT_SECS,
             });
         }
-        let report = migrations::run(&mut Migrating::<MySql>(&mut conn), Dialect::MySql)
-            .await
-            .map_err(|source| Error::Migrate {
-                backend: BACKEND,
-                source,
-            })?;
-        report.log(BACKEND);
-        let mut tx = conn.begin().await.map_err(query_error)?;
-        conn::ensure_rows(&mut On::<MySql, _>::new(&mut *tx))
-            .await
-            .map_err(|e| Error::of_step(BACKEND, e))?;
-        tx.commit().await.map_err(query_error)?;
+        migrate_locked::<MySql>(&mut conn, BACKEND).await?;
         // Closing the session frees the lock.
         conn.close().await.map_err(query_error)
     }

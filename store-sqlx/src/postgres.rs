@@ -11,16 +11,14 @@ use chrono::{DateTime, Utc};
 use maintenance_core::StoreError;
 use maintenance_core::store::ChangeFeed;
 use maintenance_sql::change_feed::{self, Listen, Wake};
-use maintenance_sql::conn;
 use maintenance_sql::listing::Dialect;
-use maintenance_sql::migrations;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 
-use crate::engine::{Driver, On, Sql};
+use crate::engine::{Driver, Sql};
 use crate::error::Error;
-use crate::migrate::Migrating;
+use crate::migrate::migrate_locked;
 use crate::pool;
 
 const BACKEND: &str = "PostgreSQL";
@@ -90,32 +88,12 @@ impl PgStore {
             .execute(&mut lock)
             .await
             .map_err(query_error)?;
-        let result = migrate_locked(&mut lock).await;
+        let result = migrate_locked::<Postgres>(&mut lock, BACKEND).await;
         if let Err(e) = sqlx::Connection::close(lock).await {
             tracing::warn!(error = %e, "closing the migration lock connection failed");
         }
         result
     }
-}
-
-/// The migrations, the revision row and the default site, on the connection holding the lock.
-async fn migrate_locked(conn: &mut PgConnection) -> Result<(), Error> {
-    let query_error = |source| Error::Query {
-        backend: BACKEND,
-        source,
-    };
-    let report = migrations::run(&mut Migrating::<Postgres>(&mut *conn), Dialect::Postgres)
-        .await
-        .map_err(|source| Error::Migrate {
-            backend: BACKEND,
-            source,
-        })?;
-    report.log(BACKEND);
-    let mut tx = conn.begin().await.map_err(query_error)?;
-    conn::ensure_rows(&mut On::<Postgres, _>::new(&mut *tx))
-        .await
-        .map_err(|e| Error::of_step(BACKEND, e))?;
-    tx.commit().await.map_err(query_error)
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, Error> {

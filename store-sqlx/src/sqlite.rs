@@ -15,17 +15,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use maintenance_sql::conn;
 use maintenance_sql::listing::Dialect;
-use maintenance_sql::migrations;
 use maintenance_sql::sqlite_file::FileWatch;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, Transaction};
 
-use crate::engine::{Driver, On, Sql};
+use crate::engine::{Driver, Sql};
 use crate::error::Error;
-use crate::migrate::Migrating;
+use crate::migrate::migrate_locked;
 use crate::url::redact_url;
 
 const BACKEND: &str = "SQLite";
@@ -114,16 +112,7 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(query_error)?;
-        let report = migrations::run(&mut Migrating::<sqlx::Sqlite>(&mut *tx), Dialect::Sqlite)
-            .await
-            .map_err(|source| Error::Migrate {
-                backend: BACKEND,
-                source,
-            })?;
-        report.log(BACKEND);
-        conn::ensure_rows(&mut On::<Sqlite, _>::new(&mut *tx))
-            .await
-            .map_err(|e| Error::of_step(BACKEND, e))?;
+        migrate_locked::<Sqlite>(&mut tx, BACKEND).await?;
         tx.commit().await.map_err(query_error)
     }
 }
