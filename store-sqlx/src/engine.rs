@@ -107,11 +107,16 @@ impl<B, C> On<B, C> {
     }
 }
 
-/// `query` with `params` bound, in order, each as backend `B` takes it.
-fn bind_all<'q, B>(
-    query: sqlx::query::Query<'q, B, B::Arguments>,
-    params: &[Param<'_>],
-) -> sqlx::query::Query<'q, B, B::Arguments>
+/// A backend that binds every [`Param`]: each sqlx type a parameter becomes can be encoded.
+pub(crate) trait Binds: Driver {
+    /// `query` with `params` bound, in order, each as this backend takes it.
+    fn bind_all<'q>(
+        query: sqlx::query::Query<'q, Self, Self::Arguments>,
+        params: &[Param<'_>],
+    ) -> sqlx::query::Query<'q, Self, Self::Arguments>;
+}
+
+impl<B> Binds for B
 where
     B: Driver,
     for<'a> &'a str: Encode<'a, B> + Type<B>,
@@ -122,43 +127,41 @@ where
     for<'a> B::Time: Encode<'a, B> + Type<B>,
     for<'a> Option<B::Time>: Encode<'a, B> + Type<B>,
 {
-    params.iter().fold(query, |q, param| match *param {
-        Param::Int(v) => q.bind(v),
-        Param::OptInt(v) => q.bind(v),
-        Param::Bool(v) => q.bind(v),
-        Param::Text(v) => q.bind(v),
-        Param::OptText(v) => q.bind(v),
-        Param::Time(t) => q.bind(B::time(t)),
-        Param::OptTime(t) => q.bind(t.map(B::time)),
-    })
+    fn bind_all<'q>(
+        query: sqlx::query::Query<'q, B, B::Arguments>,
+        params: &[Param<'_>],
+    ) -> sqlx::query::Query<'q, B, B::Arguments> {
+        params.iter().fold(query, |q, param| match *param {
+            Param::Int(v) => q.bind(v),
+            Param::OptInt(v) => q.bind(v),
+            Param::Bool(v) => q.bind(v),
+            Param::Text(v) => q.bind(v),
+            Param::OptText(v) => q.bind(v),
+            Param::Time(t) => q.bind(B::time(t)),
+            Param::OptTime(t) => q.bind(t.map(B::time)),
+        })
+    }
 }
 
 #[async_trait]
 impl<B, C> SqlConn for On<B, C>
 where
-    B: Driver,
+    B: Binds,
     C: DerefMut<Target = B::Connection> + Send,
     for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
     B::Row: RowExt,
-    for<'a> &'a str: Encode<'a, B> + Type<B>,
-    for<'a> Option<&'a str>: Encode<'a, B> + Type<B>,
-    for<'a> i64: Encode<'a, B> + Type<B>,
-    for<'a> Option<i64>: Encode<'a, B> + Type<B>,
-    for<'a> bool: Encode<'a, B> + Type<B>,
-    for<'a> B::Time: Encode<'a, B> + Type<B>,
-    for<'a> Option<B::Time>: Encode<'a, B> + Type<B>,
 {
     fn statements(&self) -> &'static Statements {
         Statements::of(B::DIALECT)
     }
 
     async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<(), StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         db(query.execute(&mut *self.conn).await.map(drop))
     }
 
     async fn sites(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SiteRow>, StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         // Decoded as the rows arrive: a full load never holds every raw row at once next to
         // what they decode to.
         db(fetch_decoded(
@@ -170,7 +173,7 @@ where
     }
 
     async fn paths(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<PathRow>, StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         let table = "maintenance_ignored_paths";
         db(fetch_decoded(table, query.fetch(&mut *self.conn), decode_path).await)
     }
@@ -180,13 +183,13 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Vec<NetworkRow>, StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         let table = "maintenance_allowed_networks";
         db(fetch_decoded(table, query.fetch(&mut *self.conn), decode_network).await)
     }
 
     async fn events(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Event>, StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         let rows = db(query.fetch_all(&mut *self.conn).await)?;
         Ok(decode_all("maintenance_events", &rows, decode_event))
     }
@@ -196,7 +199,7 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Vec<(i64, bool)>, StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         let rows = db(query.fetch_all(&mut *self.conn).await)?;
         db(rows
             .iter()
@@ -205,7 +208,7 @@ where
     }
 
     async fn int(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<i64>, StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         let row = db(query.fetch_optional(&mut *self.conn).await)?;
         db(row.map(|row| row.int("value")).transpose())
     }
@@ -215,7 +218,7 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Option<String>, StoreError> {
-        let query = bind_all(sqlx::query(AssertSqlSafe(sql)), params);
+        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
         let row = db(query.fetch_optional(&mut *self.conn).await)?;
         db(row.map(|row| row.text("value")).transpose())
     }
