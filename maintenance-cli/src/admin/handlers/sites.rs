@@ -94,41 +94,30 @@ pub(crate) async fn remove_site(
     State(app): State<Arc<AdminState>>,
     SitePost { post, site }: SitePost,
 ) -> Response {
-    if site.is_default {
-        let errors = vec![(
-            "general",
-            format!(
-                "the default site `{}` cannot be removed: it answers every host that has no site of its own; nothing was changed",
-                site.domain
-            ),
-        )];
-        return refuse(
+    let refused = |field: &'static str, message: String, status: StatusCode| {
+        let errors = vec![(field, message)];
+        refuse(
             &app,
             &post,
             Some(&site),
             FormKind::RemoveSite,
             errors,
-            StatusCode::CONFLICT,
+            status,
         )
-        .await;
+    };
+    if site.is_default {
+        let message = format!(
+            "the default site `{}` cannot be removed: it answers every host that has no site of its own; nothing was changed",
+            site.domain
+        );
+        return refused("general", message, StatusCode::CONFLICT).await;
     }
     if post.form.get("confirm") != Some("yes") {
-        let errors = vec![(
-            "confirm",
-            format!(
-                "tick this box to confirm that {} is to be removed; nothing was changed",
-                site.domain
-            ),
-        )];
-        return refuse(
-            &app,
-            &post,
-            Some(&site),
-            FormKind::RemoveSite,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let message = format!(
+            "tick this box to confirm that {} is to be removed; nothing was changed",
+            site.domain
+        );
+        return refused("confirm", message, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     match app.store.remove_site(&site.domain, &post.actor).await {
         Ok(()) => {
