@@ -15,34 +15,20 @@ use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::TryFutureExt;
 use futures_util::future::{Either, MapOk, Ready, ready};
 use maintenance_core::{
-    Block, Decision, Identity, Maintenance, RequestView, response::BlockedAnswer,
+    Block, Decision, Identity, Maintenance, RequestView, adapter::Settings, response::BlockedAnswer,
 };
 
 pub use maintenance_core;
 
-type IdentityHook = Arc<dyn Fn(&ServiceRequest) -> Identity + Send + Sync>;
-type BlockedHook = Arc<dyn Fn(&Block, &HttpRequest) -> HttpResponse + Send + Sync>;
+type IdentityHook = dyn Fn(&ServiceRequest) -> Identity + Send + Sync;
+type BlockedHook = dyn Fn(&Block, &HttpRequest) -> HttpResponse + Send + Sync;
 
 /// The middleware factory. Cheap to clone; build it once with the live [`Maintenance`] handle
 /// and `.wrap(middleware.clone())` in each worker's `App`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 #[must_use = "the middleware does nothing until the App wraps it"]
 pub struct MaintenanceMode {
-    maintenance: Maintenance,
-    identity: Option<IdentityHook>,
-    blocked: Option<BlockedHook>,
-    allow_reason: bool,
-}
-
-impl fmt::Debug for MaintenanceMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MaintenanceMode")
-            .field("maintenance", &self.maintenance)
-            .field("identity_hook", &self.identity.is_some())
-            .field("blocked_hook", &self.blocked.is_some())
-            .field("allow_reason", &self.allow_reason)
-            .finish()
-    }
+    settings: Settings<IdentityHook, BlockedHook>,
 }
 
 impl MaintenanceMode {
@@ -58,10 +44,7 @@ impl MaintenanceMode {
     /// ```
     pub fn new(maintenance: Maintenance) -> Self {
         MaintenanceMode {
-            maintenance,
-            identity: None,
-            blocked: None,
-            allow_reason: false,
+            settings: Settings::new(maintenance),
         }
     }
 
@@ -90,7 +73,7 @@ impl MaintenanceMode {
     where
         F: Fn(&ServiceRequest) -> Identity + Send + Sync + 'static,
     {
-        self.identity = Some(Arc::new(hook));
+        self.settings.set_identity(Arc::new(hook));
         self
     }
 
@@ -112,7 +95,7 @@ impl MaintenanceMode {
     where
         F: Fn(&Block, &HttpRequest) -> HttpResponse + Send + Sync + 'static,
     {
-        self.blocked = Some(Arc::new(hook));
+        self.settings.set_blocked(Arc::new(hook));
         self
     }
 
@@ -139,13 +122,13 @@ impl MaintenanceMode {
     ///     .route("/", web::get().to(home));
     /// ```
     pub fn with_allow_reason(mut self) -> Self {
-        self.allow_reason = true;
+        self.settings.set_allow_reason();
         self
     }
 
     /// The handle the middleware decides with.
     pub fn maintenance(&self) -> &Maintenance {
-        &self.maintenance
+        self.settings.maintenance()
     }
 }
 
@@ -213,11 +196,11 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let identity = self.config.identity.as_deref();
+        let identity = self.config.settings.identity();
         // Asked only when the decision reaches the identity step.
         let decision = self
             .config
-            .maintenance
+            .maintenance()
             .check(&ActixRequest::new(req.request()), || {
                 identity.map_or(Identity::Anonymous, |hook| hook(&req))
             });
@@ -225,17 +208,17 @@ where
             ServiceResponse::map_into_left_body;
         let res = match decision {
             Decision::Allow(reason) => {
-                if self.config.allow_reason {
+                if self.config.settings.allow_reason() {
                     req.extensions_mut().insert(reason);
                 }
                 return Either::Left(self.service.call(req).map_ok(left));
             }
-            Decision::Block(block) => match &self.config.blocked {
+            Decision::Block(block) => match self.config.settings.blocked() {
                 Some(hook) => hook(&block, req.request()),
                 None => answer_response(
                     &self
                         .config
-                        .maintenance
+                        .maintenance()
                         .blocked_answer(&block, &ActixRequest::new(req.request())),
                 ),
             },

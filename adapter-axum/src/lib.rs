@@ -12,34 +12,23 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response};
-use maintenance_core::{Block, Decision, Identity, Maintenance, RequestView, adapter::PeerAddr};
+use maintenance_core::{
+    Block, Decision, Identity, Maintenance, RequestView,
+    adapter::{PeerAddr, Settings},
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
 pub use maintenance_core;
 
-type IdentityHook = Arc<dyn Fn(&Parts) -> Identity + Send + Sync>;
-type BlockedHook = Arc<dyn Fn(&Block, &Parts) -> Response<String> + Send + Sync>;
+type IdentityHook = dyn Fn(&Parts) -> Identity + Send + Sync;
+type BlockedHook = dyn Fn(&Block, &Parts) -> Response<String> + Send + Sync;
 
 /// The layer. Cheap to clone; build it once with the live [`Maintenance`] handle.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 #[must_use = "the layer does nothing until it wraps a service"]
 pub struct MaintenanceLayer {
-    maintenance: Maintenance,
-    identity: Option<IdentityHook>,
-    blocked: Option<BlockedHook>,
-    allow_reason: bool,
-}
-
-impl fmt::Debug for MaintenanceLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MaintenanceLayer")
-            .field("maintenance", &self.maintenance)
-            .field("identity_hook", &self.identity.is_some())
-            .field("blocked_hook", &self.blocked.is_some())
-            .field("allow_reason", &self.allow_reason)
-            .finish()
-    }
+    settings: Settings<IdentityHook, BlockedHook>,
 }
 
 impl MaintenanceLayer {
@@ -47,10 +36,7 @@ impl MaintenanceLayer {
     /// [`MaintenanceLayer::with_identity`] says otherwise.
     pub fn new(maintenance: Maintenance) -> Self {
         MaintenanceLayer {
-            maintenance,
-            identity: None,
-            blocked: None,
-            allow_reason: false,
+            settings: Settings::new(maintenance),
         }
     }
 
@@ -78,7 +64,7 @@ impl MaintenanceLayer {
     where
         F: Fn(&Parts) -> Identity + Send + Sync + 'static,
     {
-        self.identity = Some(Arc::new(hook));
+        self.settings.set_identity(Arc::new(hook));
         self
     }
 
@@ -98,7 +84,7 @@ impl MaintenanceLayer {
     where
         F: Fn(&Block, &Parts) -> Response<String> + Send + Sync + 'static,
     {
-        self.blocked = Some(Arc::new(hook));
+        self.settings.set_blocked(Arc::new(hook));
         self
     }
 
@@ -124,13 +110,13 @@ impl MaintenanceLayer {
     ///     .layer(MaintenanceLayer::new(maintenance).with_allow_reason());
     /// ```
     pub fn with_allow_reason(mut self) -> Self {
-        self.allow_reason = true;
+        self.settings.set_allow_reason();
         self
     }
 
     /// The handle the layer decides with.
     pub fn maintenance(&self) -> &Maintenance {
-        &self.maintenance
+        self.settings.maintenance()
     }
 }
 
@@ -238,25 +224,25 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
         let view = View::new(&parts);
-        let identity = self.layer.identity.as_deref();
+        let identity = self.layer.settings.identity();
         // Asked only when the decision reaches the identity step.
-        let decision = self.layer.maintenance.check(&view, || {
+        let decision = self.layer.maintenance().check(&view, || {
             identity.map_or(Identity::Anonymous, |hook| hook(&parts))
         });
         match decision {
             Decision::Allow(reason) => {
-                if self.layer.allow_reason {
+                if self.layer.settings.allow_reason() {
                     parts.extensions.insert(reason);
                 }
                 // The inner service `poll_ready` readied serves this call: the decision was
                 // made here, synchronously, so nothing needs a clone of it.
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)))
             }
-            Decision::Block(block) => ResponseFuture::ready(match &self.layer.blocked {
+            Decision::Block(block) => ResponseFuture::ready(match self.layer.settings.blocked() {
                 Some(hook) => hook(&block, &parts).map(|b| ResBody::from(Bytes::from(b))),
                 None => self
                     .layer
-                    .maintenance
+                    .maintenance()
                     .blocked_answer(&block, &view)
                     .into_response(),
             }),

@@ -13,7 +13,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use maintenance_core::{
-    AllowReason, Block, Decision, Identity, Maintenance, RequestView, response::BlockedAnswer,
+    AllowReason, Block, Decision, Identity, Maintenance, RequestView, adapter::Settings,
+    response::BlockedAnswer,
 };
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::uri::Origin;
@@ -30,30 +31,16 @@ pub const ANSWER_PATH: &str = "/__maintenance/answer";
 const ANSWER_BASE: &str = "/__maintenance";
 const ANSWER_ROUTE: &str = "/answer";
 
-type IdentityHook = Arc<dyn Fn(&Request<'_>) -> Identity + Send + Sync>;
-type BlockedHook = Arc<dyn Fn(&Block, &Request<'_>) -> http::Response<String> + Send + Sync>;
+type IdentityHook = dyn Fn(&Request<'_>) -> Identity + Send + Sync;
+type BlockedHook = dyn Fn(&Block, &Request<'_>) -> http::Response<String> + Send + Sync;
 
 /// The fairing. Build it with the live [`Maintenance`] handle and attach it once.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 #[must_use = "the fairing does nothing until it is attached"]
 pub struct MaintenanceFairing {
-    maintenance: Maintenance,
-    identity: Option<IdentityHook>,
-    blocked: Option<BlockedHook>,
-    allow_reason: bool,
+    settings: Settings<IdentityHook, BlockedHook>,
     /// [`ANSWER_PATH`], parsed once.
     answer_uri: Option<Origin<'static>>,
-}
-
-impl fmt::Debug for MaintenanceFairing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MaintenanceFairing")
-            .field("maintenance", &self.maintenance)
-            .field("identity_hook", &self.identity.is_some())
-            .field("blocked_hook", &self.blocked.is_some())
-            .field("allow_reason", &self.allow_reason)
-            .finish()
-    }
 }
 
 impl MaintenanceFairing {
@@ -68,10 +55,7 @@ impl MaintenanceFairing {
     /// ```
     pub fn new(maintenance: Maintenance) -> Self {
         MaintenanceFairing {
-            maintenance,
-            identity: None,
-            blocked: None,
-            allow_reason: false,
+            settings: Settings::new(maintenance),
             answer_uri: match Origin::parse(ANSWER_PATH) {
                 Ok(uri) => Some(uri),
                 Err(e) => {
@@ -111,7 +95,7 @@ impl MaintenanceFairing {
     where
         F: Fn(&Request<'_>) -> Identity + Send + Sync + 'static,
     {
-        self.identity = Some(Arc::new(hook));
+        self.settings.set_identity(Arc::new(hook));
         self
     }
 
@@ -133,7 +117,7 @@ impl MaintenanceFairing {
     where
         F: Fn(&Block, &Request<'_>) -> http::Response<String> + Send + Sync + 'static,
     {
-        self.blocked = Some(Arc::new(hook));
+        self.settings.set_blocked(Arc::new(hook));
         self
     }
 
@@ -149,13 +133,13 @@ impl MaintenanceFairing {
     /// let rocket = rocket::build().attach(MaintenanceFairing::new(maintenance).with_allow_reason());
     /// ```
     pub fn with_allow_reason(mut self) -> Self {
-        self.allow_reason = true;
+        self.settings.set_allow_reason();
         self
     }
 
     /// The handle the fairing decides with.
     pub fn maintenance(&self) -> &Maintenance {
-        &self.maintenance
+        self.settings.maintenance()
     }
 }
 
@@ -201,15 +185,15 @@ impl MaintenanceFairing {
     fn decide(&self, req: &mut Request<'_>) {
         let decision = {
             let seen: &Request<'_> = req;
-            let identity = self.identity.as_deref();
+            let identity = self.settings.identity();
             // Asked only when the decision reaches the identity step.
-            self.maintenance.check(&RocketRequest::new(seen), || {
+            self.maintenance().check(&RocketRequest::new(seen), || {
                 identity.map_or(Identity::Anonymous, |hook| hook(seen))
             })
         };
         let answer = match decision {
             Decision::Allow(reason) => {
-                if self.allow_reason {
+                if self.settings.allow_reason() {
                     req.local_cache(|| Checked {
                         reason: Some(reason),
                         answer: None,
@@ -217,10 +201,10 @@ impl MaintenanceFairing {
                 }
                 return;
             }
-            Decision::Block(block) => match &self.blocked {
+            Decision::Block(block) => match self.settings.blocked() {
                 Some(hook) => Answer::Http(hook(&block, req).map(Bytes::from)),
                 None => Answer::Blocked(
-                    self.maintenance
+                    self.maintenance()
                         .blocked_answer(&block, &RocketRequest::new(req)),
                 ),
             },

@@ -267,7 +267,6 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
         // The common case, and the one the layer must cost nothing in: no host lookup.
         return Decision::Allow(AllowReason::NotInMaintenance);
     }
-    let identity = &mut AskOnce::new(identity);
     let raw = req.host();
     // A `Host` line that is not text never reaches `host()`: it is as unreadable as one that
     // is not a plain `host[:port]`.
@@ -281,9 +280,16 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
             exact: true,
         }),
     };
+    let mut asking = Asking {
+        snapshot,
+        policy,
+        req,
+        identity: AskOnce::new(identity),
+        now,
+    };
     let decision = match &host {
-        Some(read) => for_host(snapshot, read, policy, req, identity, now),
-        None => strictest(snapshot, policy, req, identity, now),
+        Some(read) => asking.for_host(read),
+        None => asking.strictest(),
     };
     if !matches!(decision, Decision::Allow(_)) {
         return decision;
@@ -300,13 +306,13 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
             .header_bytes("host")
             .any(|b| !std::ptr::eq(b, raw.as_bytes()) && header_text(b).is_none())
     {
-        return strictest(snapshot, policy, req, identity, now);
+        return asking.strictest();
     }
     for other in req.other_hosts() {
         let other = match read_host(other) {
             Some(other) if other.key == host.key && other.exact == host.exact => continue,
-            Some(other) => for_host(snapshot, &other, policy, req, identity, now),
-            None => strictest(snapshot, policy, req, identity, now),
+            Some(other) => asking.for_host(&other),
+            None => asking.strictest(),
         };
         if let Decision::Block(_) = other {
             return other;
@@ -315,33 +321,72 @@ pub fn decide<R: RequestView + ?Sized, L: IdentityLookup>(
     decision
 }
 
-/// The decision for a readable host ([`crate::host::host_key`]): its site's, else the policy's
-/// [`UnknownHost`] answer.
-///
-/// A router that compares names exactly (actix-web's `guard::Host` is case-sensitive; few
-/// routers drop a trailing dot) does not find the site of `SHOP.example.` and serves its
-/// default route. When the name as written differs from its key, the request must also pass
-/// as an unknown host.
-#[inline]
-fn for_host<R: RequestView + ?Sized, L: IdentityLookup>(
-    snapshot: &Snapshot,
-    host: &ReadHost<'_>,
-    policy: &Policy,
-    req: &R,
-    identity: &mut AskOnce<L>,
+/// One request being decided past the snapshot check: what every step reads, and the
+/// identity, asked at most once whichever sites the request names.
+struct Asking<'a, R: ?Sized, L> {
+    snapshot: &'a Snapshot,
+    policy: &'a Policy,
+    req: &'a R,
+    identity: AskOnce<L>,
     now: DateTime<Utc>,
-) -> Decision {
-    let Some(site) = snapshot.site_by_key(&host.key) else {
-        return unknown_host(snapshot, policy, req, identity, now);
-    };
-    let decision = decide_for_site(site, policy, req, identity, now);
-    if matches!(decision, Decision::Allow(_)) && !host.exact {
-        let as_unknown = unknown_host(snapshot, policy, req, identity, now);
-        if let Decision::Block(_) = as_unknown {
-            return as_unknown;
+}
+
+impl<R: RequestView + ?Sized, L: IdentityLookup> Asking<'_, R, L> {
+    /// The decision for a readable host ([`crate::host::host_key`]): its site's, else the
+    /// policy's [`UnknownHost`] answer.
+    ///
+    /// A router that compares names exactly (actix-web's `guard::Host` is case-sensitive; few
+    /// routers drop a trailing dot) does not find the site of `SHOP.example.` and serves its
+    /// default route. When the name as written differs from its key, the request must also pass
+    /// as an unknown host.
+    #[inline]
+    fn for_host(&mut self, host: &ReadHost<'_>) -> Decision {
+        let Some(site) = self.snapshot.site_by_key(&host.key) else {
+            return self.unknown_host();
+        };
+        let decision = self.for_site(site);
+        if matches!(decision, Decision::Allow(_)) && !host.exact {
+            let as_unknown = self.unknown_host();
+            if let Decision::Block(_) = as_unknown {
+                return as_unknown;
+            }
+        }
+        decision
+    }
+
+    /// The decision as strict as the strictest site: the first site that blocks the request
+    /// answers, else the default site.
+    fn strictest(&mut self) -> Decision {
+        for site in self.snapshot.enabled_sites() {
+            let decision = self.for_site(site);
+            if let Decision::Block(_) = decision {
+                return decision;
+            }
+        }
+        self.for_default_site()
+    }
+
+    /// The default site's decision, or `NoSite` when there is none.
+    fn for_default_site(&mut self) -> Decision {
+        match self.snapshot.default_site() {
+            Some(site) => self.for_site(site),
+            None => Decision::Allow(AllowReason::NoSite),
         }
     }
-    decision
+
+    /// The decision for a host that names no site, as the policy's [`UnknownHost`] says.
+    fn unknown_host(&mut self) -> Decision {
+        if self.policy.unknown_host() == UnknownHost::Strictest {
+            return self.strictest();
+        }
+        self.for_default_site()
+    }
+
+    /// The decision for the request on one site.
+    fn for_site(&mut self, site: &Arc<LiveSite>) -> Decision {
+        let (policy, req, now) = (self.policy, self.req, self.now);
+        decide_for_site(site, policy, req, &mut self.identity, now)
+    }
 }
 
 /// The path with its trailing slash toggled (`a/` and `a`): the other form a router that
@@ -383,52 +428,6 @@ fn ignored_path(policy: &Policy, site: &LiveSite, path: &str) -> bool {
     exempt(&path)
         && (!policy.trailing_slash_insensitive()
             || other_slash_form(&path).is_none_or(|other| exempt(&other)))
-}
-
-/// The decision as strict as the strictest site: the first site that blocks the request
-/// answers, else the default site.
-fn strictest<R: RequestView + ?Sized, L: IdentityLookup>(
-    snapshot: &Snapshot,
-    policy: &Policy,
-    req: &R,
-    identity: &mut AskOnce<L>,
-    now: DateTime<Utc>,
-) -> Decision {
-    for site in snapshot.enabled_sites() {
-        let decision = decide_for_site(site, policy, req, identity, now);
-        if let Decision::Block(_) = decision {
-            return decision;
-        }
-    }
-    for_default_site(snapshot, policy, req, identity, now)
-}
-
-/// The default site's decision, or `NoSite` when there is none.
-fn for_default_site<R: RequestView + ?Sized, L: IdentityLookup>(
-    snapshot: &Snapshot,
-    policy: &Policy,
-    req: &R,
-    identity: &mut AskOnce<L>,
-    now: DateTime<Utc>,
-) -> Decision {
-    match snapshot.default_site() {
-        Some(site) => decide_for_site(site, policy, req, identity, now),
-        None => Decision::Allow(AllowReason::NoSite),
-    }
-}
-
-/// The decision for a host that names no site, as the policy's [`UnknownHost`] says.
-fn unknown_host<R: RequestView + ?Sized, L: IdentityLookup>(
-    snapshot: &Snapshot,
-    policy: &Policy,
-    req: &R,
-    identity: &mut AskOnce<L>,
-    now: DateTime<Utc>,
-) -> Decision {
-    if policy.unknown_host() == UnknownHost::Strictest {
-        return strictest(snapshot, policy, req, identity, now);
-    }
-    for_default_site(snapshot, policy, req, identity, now)
 }
 
 /// The decision for `req` on one site: the steps after the site is known.

@@ -161,7 +161,7 @@ impl Maintenance {
     }
 
     /// Decides for `req` now. No I/O, no lock, no allocation on the common paths: safe on every
-    /// request. `identity` is an [`Identity`] or a closure that finds it, called only when the
+    /// request. `identity` is an [`Identity`](crate::Identity) or a closure that finds it, called only when the
     /// decision needs it (see [`IdentityLookup`]).
     pub fn check<R: RequestView + ?Sized>(
         &self,

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod adapter_settings;
 mod answer_cache;
 pub mod bypass;
 mod client_ip;
@@ -32,8 +33,10 @@ mod tests;
 
 /// Reading a request the way the decision does, for adapters and custom servers: the peer
 /// address ([`PeerAddr`](adapter::PeerAddr), [`WithPeer`](adapter::WithPeer)), a header's text,
-/// and the client address behind trusted proxies.
+/// and the client address behind trusted proxies; and what an adapter's builder keeps
+/// ([`Settings`](adapter::Settings)).
 pub mod adapter {
+    pub use crate::adapter_settings::Settings;
     pub use crate::client_ip::{client_ip, in_networks};
     pub use crate::request::{PeerAddr, WithPeer, header_text};
 }

@@ -36,7 +36,7 @@ pub struct StoreChanges {
     pub removed: Vec<i64>,
 }
 
-/// What [`MaintenanceStore::set_state_if`] did.
+/// What [`MaintenanceStore::set_state_if`](crate::MaintenanceStore::set_state_if) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuardedWrite {
     /// The site still held the expected state: the change is written; its new state.

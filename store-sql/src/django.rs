@@ -157,7 +157,7 @@ pub struct DjangoRow {
 /// pattern is left out (the rest of the site is kept); a site whose domain cannot match a host
 /// is left out, unless it is the default site. Sites whose domains are the same once
 /// normalised (`example.com` and `EXAMPLE.com:8000.`) are merged into one, failing closed
-/// (see [`merge`]), with a warning naming them.
+/// (see `merge`), with a warning naming them.
 pub fn assemble(rows: &[DjangoRow], default_site_id: i64) -> Vec<SiteState> {
     let mut sites: BTreeMap<i64, Read> = BTreeMap::new();
     for row in rows {

@@ -163,6 +163,17 @@ impl Served {
     }
 }
 
+/// The `Accept` line of a browser's page request: wants HTML, takes anything.
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
+
+/// Maintenance on with the message `Back soon` and `Retry-After: 300`: what the tests of the
+/// JSON answers read back.
+fn back_soon() -> StateChange {
+    StateChange::turn_on()
+        .message("Back soon")
+        .retry_after_secs(300)
+}
+
 /// How long a change may take to reach a server before a test fails: generous, since tests
 /// check that a change arrives, not how fast (benchmarks measure that).
 pub const CHANGE_ARRIVES_WITHIN: Duration = Duration::from_secs(30);
@@ -429,7 +440,13 @@ impl TestSite {
 
     /// Turns maintenance on for the default site and waits until the server blocks `/`.
     pub async fn turn_on(&self) {
-        self.change(&StateChange::turn_on()).await;
+        self.turn_on_with(&StateChange::turn_on()).await;
+    }
+
+    /// Applies `change`, one that leaves the default site in maintenance for `/`, and waits
+    /// until the server blocks `/`.
+    pub async fn turn_on_with(&self, change: &StateChange) {
+        self.change(change).await;
         self.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
     }
 
@@ -553,9 +570,8 @@ pub mod cases {
     /// django-maintenancemode-2's testproject: 503 with "Temporarily unavailable" when on.
     pub async fn maintenance_answers_503_with_the_page(server: Server) {
         let site = start(server, |_| {}).await;
-        site.change(&StateChange::turn_on().message("Upgrading the <database>"))
+        site.turn_on_with(&StateChange::turn_on().message("Upgrading the <database>"))
             .await;
-        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
         let res = site.get("/", &[]).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(content_type(&res).starts_with("text/html"));
@@ -727,13 +743,7 @@ pub mod cases {
     /// stays for `application/json`.
     pub async fn problem_json_for_clients_that_ask(server: Server) {
         let site = start(server, |_| {}).await;
-        site.change(
-            &StateChange::turn_on()
-                .message("Back soon")
-                .retry_after_secs(300),
-        )
-        .await;
-        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        site.turn_on_with(&back_soon()).await;
         let res = site
             .get(
                 "/api/items",
@@ -761,13 +771,12 @@ pub mod cases {
     /// `grpc-status: 14` and the percent-encoded message, never the page.
     pub async fn grpc_clients_get_unavailable(server: Server) {
         let site = start(server, |_| {}).await;
-        site.change(
+        site.turn_on_with(
             &StateChange::turn_on()
                 .message("Back at 5 — 100% sure")
                 .retry_after_secs(30),
         )
         .await;
-        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
         let res = client()
             .post(site.url("/helloworld.Greeter/SayHello"))
             .header("content-type", "application/grpc")
@@ -793,12 +802,7 @@ pub mod cases {
         let site = start(server, |c| c.redirect_to = Some("/status/".into())).await;
         site.change(&StateChange::turn_on()).await;
         site.wait_for("/", StatusCode::FOUND).await;
-        let browser = site
-            .get(
-                "/",
-                &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
-            )
-            .await;
+        let browser = site.get("/", &[("accept", BROWSER_ACCEPT)]).await;
         assert_eq!(browser.status(), StatusCode::FOUND);
         assert_eq!(browser.headers()["location"], "/status/");
         assert_eq!(browser.headers()["cache-control"], "no-store");
@@ -821,9 +825,8 @@ pub mod cases {
     /// open page reloads itself; JSON answers do not.
     pub async fn pages_refresh_when_retry_after_has_passed(server: Server) {
         let site = start(server, |c| c.refresh = Some(None)).await;
-        site.change(&StateChange::turn_on().retry_after_secs(90))
+        site.turn_on_with(&StateChange::turn_on().retry_after_secs(90))
             .await;
-        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
         let page = site.get("/", &[]).await;
         assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(page.headers()["refresh"], "90");
@@ -855,9 +858,8 @@ pub mod cases {
             "an ambiguous path is in the scope"
         );
         // `on` for the whole site again.
-        site.change(&StateChange::turn_on().only(Vec::<String>::new()))
+        site.turn_on_with(&StateChange::turn_on().only(Vec::<String>::new()))
             .await;
-        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
     }
 
     /// The second review's reproduction: `on --only '^api/items$'`, then `POST /api/items/`.
@@ -905,13 +907,7 @@ pub mod cases {
     /// JSON for `Accept: application/json` and for a JSON `Content-Type`; HTML otherwise.
     pub async fn json_by_accept_and_by_content_type(server: Server) {
         let site = start(server, |_| {}).await;
-        site.change(
-            &StateChange::turn_on()
-                .message("Back soon")
-                .retry_after_secs(300),
-        )
-        .await;
-        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        site.turn_on_with(&back_soon()).await;
         let by_accept = site
             .get("/api/items", &[("accept", "application/json")])
             .await;
@@ -941,21 +937,15 @@ pub mod cases {
                 assert_eq!(v[field], want, "{field} in {v}");
             }
         }
-        let browser = site
-            .get(
-                "/",
-                &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
-            )
-            .await;
+        let browser = site.get("/", &[("accept", BROWSER_ACCEPT)]).await;
         assert!(content_type(&browser).starts_with("text/html"));
     }
 
     /// `Retry-After` from the setting, else from the window's end; `Cache-Control: no-store`.
     pub async fn retry_after_and_cache_control(server: Server) {
         let site = start(server, |_| {}).await;
-        site.change(&StateChange::turn_on().retry_after_secs(120))
+        site.turn_on_with(&StateChange::turn_on().retry_after_secs(120))
             .await;
-        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
         let res = site.get("/", &[]).await;
         assert_eq!(res.headers()["retry-after"], "120");
         assert_eq!(res.headers()["cache-control"], "no-store");

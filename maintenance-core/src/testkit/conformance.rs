@@ -10,6 +10,7 @@ use crate::MaintenanceStore;
 use crate::error::StoreError;
 use crate::listing::{SiteQuery, SiteSelection, StateFilter};
 use crate::model::{Event, Mode, SiteRef, SiteState, StateChange};
+use crate::store::StoreChanges;
 
 /// Generates one `#[tokio::test]` per conformance case. See the [module docs](crate::testkit).
 #[macro_export]
@@ -921,11 +922,7 @@ pub async fn set_state_if_never_undoes_a_concurrent_write(store: &dyn Maintenanc
 pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
     let start = store.load().await.expect("load");
     let r0 = start.revision;
-    let nothing = store
-        .changes_since(r0)
-        .await
-        .expect("changes since")
-        .expect("the store tells which sites changed");
+    let nothing = changes_since(store, r0).await;
     assert_eq!(nothing.revision, r0);
     assert!(nothing.changed.is_empty() && nothing.removed.is_empty());
 
@@ -940,11 +937,7 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
         .expect("turn a on");
     store.remove_site("b.example", "t").await.expect("remove b");
     let now = store.load().await.expect("load");
-    let changes = store
-        .changes_since(r1)
-        .await
-        .expect("changes since")
-        .expect("the store tells which sites changed");
+    let changes = changes_since(store, r1).await;
     assert_eq!(changes.revision, now.revision);
     let ids: Vec<i64> = changes.changed.iter().map(|s| s.id).collect();
     assert_eq!(ids, vec![a.id], "only a changed after r1");
@@ -966,11 +959,7 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
                 .await
                 .expect("add network");
         }
-        let changes = store
-            .changes_since(before)
-            .await
-            .expect("changes since")
-            .expect("the store tells which sites changed");
+        let changes = changes_since(store, before).await;
         let expected = if step == 0 { "default" } else { "a.example" };
         let domains: Vec<&str> = changes.changed.iter().map(|s| s.domain.as_str()).collect();
         assert_eq!(domains, vec![expected], "step {step}");
@@ -984,11 +973,7 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
         .set_state_many(&crate::SiteSelection::All, &StateChange::turn_on(), "t")
         .await
         .expect("bulk change");
-    let changes = store
-        .changes_since(before)
-        .await
-        .expect("changes since")
-        .expect("the store tells which sites changed");
+    let changes = changes_since(store, before).await;
     let mut named: Vec<i64> = changes.changed.iter().map(|s| s.id).collect();
     let mut expected: Vec<i64> = changed.iter().map(|s| s.id).collect();
     named.sort_unstable();
@@ -997,11 +982,7 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
     assert!(changes.changed.iter().all(|s| s.enabled));
 
     // From the start: the changes make the first snapshot the current one.
-    let all = store
-        .changes_since(r0)
-        .await
-        .expect("changes since")
-        .expect("the store tells which sites changed");
+    let all = changes_since(store, r0).await;
     let updated = crate::snapshot::Snapshot::new(r0, start.sites).apply(all);
     let current = store.load().await.expect("load");
     let full = crate::snapshot::Snapshot::new(current.revision, current.sites);
@@ -1009,6 +990,15 @@ pub async fn changes_since_names_what_changed(store: &dyn MaintenanceStore) {
     let states =
         |s: &crate::snapshot::Snapshot| s.sites().map(|l| l.state().clone()).collect::<Vec<_>>();
     assert_eq!(states(&updated), states(&full));
+}
+
+/// The sites that changed since `revision`: every store here can tell.
+async fn changes_since(store: &dyn MaintenanceStore, revision: i64) -> StoreChanges {
+    store
+        .changes_since(revision)
+        .await
+        .expect("changes since")
+        .expect("the store tells which sites changed")
 }
 
 /// How many events the store holds (up to 1000).

@@ -21,8 +21,10 @@ fn at(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
-/// Turns the default site on with a window starting at `start`.
-async fn start_window_at<D: TestDriver>(store: &D::Store, start: DateTime<Utc>) {
+/// Turns the default site on with a window starting `secs` and 250 ms after the epoch, and
+/// answers `sql`: how the database keeps that time.
+async fn stored_window_start<D: TestDriver>(store: &D::Store, secs: i64, sql: &str) -> String {
+    let start = DateTime::from_timestamp(secs, 250_000_000).expect("a time");
     store
         .set_state(
             &SiteRef::Default,
@@ -31,6 +33,7 @@ async fn start_window_at<D: TestDriver>(store: &D::Store, start: DateTime<Utc>) 
         )
         .await
         .expect("set the window");
+    D::query_text(store, sql).await
 }
 
 /// Migrating again changes nothing: same sites, same revision.
@@ -328,66 +331,38 @@ pub async fn behaves_like_the_memory_store<D: TestDriver>() {
     let mut runs: Vec<Run> = Vec::new();
     for s in [&store as &dyn MaintenanceStore, &memory] {
         let results = vec![
-            outcome(
-                s.set_state(&SiteRef::Default, &window, "alice")
-                    .await
-                    .map(drop),
-            ),
-            outcome(
-                s.add_ignored_path(&SiteRef::Default, "^ignored-page/$", "seed", "bob")
-                    .await,
-            ),
-            outcome(
-                s.add_ignored_path(&SiteRef::Default, "^ignored-page/$", "seed (again)", "bob")
-                    .await,
-            ),
-            outcome(
-                s.add_ignored_path(&SiteRef::Default, "^(oops", "", "bob")
-                    .await,
-            ),
-            outcome(
-                s.add_allowed_network(&SiteRef::Default, "10.1.2.3/8", "office", "carol")
-                    .await,
-            ),
-            outcome(
-                s.add_allowed_network(&SiteRef::Default, "2001:DB8::/32", "vpn", "carol")
-                    .await,
-            ),
-            outcome(
-                s.add_site("Shop.Example.com.", Some("Shop"), "dave")
-                    .await
-                    .map(drop),
-            ),
-            outcome(s.add_site("shop.example.com", None, "dave").await.map(drop)),
-            outcome(s.set_bypass_secret_hash(&shop, Some(&hash), "dave").await),
-            outcome(s.add_ignored_path(&shop, "^health", "", "erin").await),
-            outcome(s.set_state(&shop, &update, "erin").await.map(drop)),
-            outcome(
-                s.remove_allowed_network(&SiteRef::Default, "10.1.2.3/8", "carol")
-                    .await,
-            ),
-            outcome(
-                s.remove_allowed_network(&SiteRef::Default, "10.0.0.0/8", "carol")
-                    .await,
-            ),
-            outcome(s.set_bypass_secret_hash(&shop, None, "dave").await),
-            outcome(s.remove_site("shop.example.com", "dave").await),
-            outcome(s.remove_site("default", "dave").await),
-            outcome(s.add_site("shop.example.com", None, "dave").await.map(drop)),
-            outcome(
-                s.set_state(&SiteRef::Default, &StateChange::turn_off(), "alice")
-                    .await
-                    .map(drop),
-            ),
-            outcome(
-                s.set_state(
-                    &SiteRef::Domain("nowhere.example".to_owned()),
-                    &StateChange::turn_on(),
-                    "x",
-                )
-                .await
-                .map(drop),
-            ),
+            outcome(s.set_state(&SiteRef::Default, &window, "alice")).await,
+            outcome(s.add_ignored_path(&SiteRef::Default, "^ignored-page/$", "seed", "bob")).await,
+            outcome(s.add_ignored_path(
+                &SiteRef::Default,
+                "^ignored-page/$",
+                "seed (again)",
+                "bob",
+            ))
+            .await,
+            outcome(s.add_ignored_path(&SiteRef::Default, "^(oops", "", "bob")).await,
+            outcome(s.add_allowed_network(&SiteRef::Default, "10.1.2.3/8", "office", "carol"))
+                .await,
+            outcome(s.add_allowed_network(&SiteRef::Default, "2001:DB8::/32", "vpn", "carol"))
+                .await,
+            outcome(s.add_site("Shop.Example.com.", Some("Shop"), "dave")).await,
+            outcome(s.add_site("shop.example.com", None, "dave")).await,
+            outcome(s.set_bypass_secret_hash(&shop, Some(&hash), "dave")).await,
+            outcome(s.add_ignored_path(&shop, "^health", "", "erin")).await,
+            outcome(s.set_state(&shop, &update, "erin")).await,
+            outcome(s.remove_allowed_network(&SiteRef::Default, "10.1.2.3/8", "carol")).await,
+            outcome(s.remove_allowed_network(&SiteRef::Default, "10.0.0.0/8", "carol")).await,
+            outcome(s.set_bypass_secret_hash(&shop, None, "dave")).await,
+            outcome(s.remove_site("shop.example.com", "dave")).await,
+            outcome(s.remove_site("default", "dave")).await,
+            outcome(s.add_site("shop.example.com", None, "dave")).await,
+            outcome(s.set_state(&SiteRef::Default, &StateChange::turn_off(), "alice")).await,
+            outcome(s.set_state(
+                &SiteRef::Domain("nowhere.example".to_owned()),
+                &StateChange::turn_on(),
+                "x",
+            ))
+            .await,
         ];
         let events = |list: Vec<Event>| -> Vec<EventRow> {
             list.into_iter()
@@ -418,8 +393,9 @@ pub async fn behaves_like_the_memory_store<D: TestDriver>() {
     assert!(db.1.len() >= 14, "{:?}", db.1);
 }
 
-fn outcome(r: Result<(), StoreError>) -> String {
-    format!("{r:?}")
+/// What a store call answered, success (its value dropped) or error, for comparing stores.
+async fn outcome<T>(call: impl Future<Output = Result<T, StoreError>>) -> String {
+    format!("{:?}", call.await.map(drop))
 }
 
 type EventRow = (Option<String>, String, String, String);
@@ -560,10 +536,9 @@ pub async fn timestamps_are_stored_as_rfc3339_text<D: TestDriver>() {
     let Some(store) = fresh_store::<D>().await else {
         return;
     };
-    let start = DateTime::from_timestamp(1_900_000_000, 250_000_000).expect("a time");
-    start_window_at::<D>(&store, start).await;
-    let text = D::query_text(
+    let text = stored_window_start::<D>(
         &store,
+        1_900_000_000,
         "SELECT starts_at AS value FROM maintenance_sites WHERE is_default",
     )
     .await;
@@ -575,10 +550,9 @@ pub async fn timestamps_are_native_utc<D: TestDriver>() {
     let Some(store) = fresh_store::<D>().await else {
         return;
     };
-    let start = DateTime::from_timestamp(1_900_000_000, 250_000_000).expect("a time");
-    start_window_at::<D>(&store, start).await;
-    let text = D::query_text(
+    let text = stored_window_start::<D>(
         &store,
+        1_900_000_000,
         "SELECT pg_typeof(starts_at)::text || ' | ' || \
          to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') AS value \
          FROM maintenance_sites WHERE is_default",
@@ -597,10 +571,9 @@ pub async fn timestamps_are_utc_datetimes<D: TestDriver>() {
         (1_900_000_000, "2030-03-17 17:46:40.250000"),
         (4_102_444_800, "2100-01-01 00:00:00.250000"),
     ] {
-        let start = DateTime::from_timestamp(secs, 250_000_000).expect("a time");
-        start_window_at::<D>(&store, start).await;
-        let text = D::query_text(
+        let text = stored_window_start::<D>(
             &store,
+            secs,
             "SELECT CONCAT(@@session.time_zone, ' | ', \
              (SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
               AND TABLE_NAME = 'maintenance_sites' AND COLUMN_NAME = 'starts_at'), ' | ', \
@@ -645,12 +618,11 @@ pub async fn out_of_range_timestamps_read_as_unset<D: TestDriver>() {
     let Some(store) = fresh_store::<D>().await else {
         return;
     };
-    D::exec(
+    let site = default_site_after::<D>(
         &store,
         "UPDATE maintenance_sites SET enabled = TRUE, ends_at = 'infinity' WHERE is_default",
     )
     .await;
-    let site = store.site(&SiteRef::Default).await.expect("site");
     assert!(site.enabled);
     assert_eq!(site.ends_at, None);
 }
@@ -660,15 +632,20 @@ pub async fn zero_dates_read_as_unset<D: TestDriver>() {
     let Some(store) = fresh_store::<D>().await else {
         return;
     };
-    D::exec(
+    let site = default_site_after::<D>(
         &store,
         "UPDATE maintenance_sites SET enabled = TRUE, \
          starts_at = CAST('0000-00-00 00:00:00' AS DATETIME) WHERE is_default",
     )
     .await;
-    let site = store.site(&SiteRef::Default).await.expect("site");
     assert!(site.enabled);
     assert_eq!(site.starts_at, None);
+}
+
+/// The default site as the store reads it after `sql` changed its row behind the store's back.
+async fn default_site_after<D: TestDriver>(store: &D::Store, sql: &str) -> SiteState {
+    D::exec(store, sql).await;
+    store.site(&SiteRef::Default).await.expect("site")
 }
 
 /// MariaDB compares text without case and trailing spaces by default: the patterns' column
