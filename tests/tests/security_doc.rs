@@ -50,6 +50,16 @@ fn function_names(root: &Path) -> BTreeSet<String> {
                 names.insert(name);
             }
         }
+        // A test list (`multi_thread_tests!`) names each test at the start of a line:
+        // `name => body(...);`.
+        for line in text.lines() {
+            if let Some((name, _)) = line.trim_start().split_once(" => ")
+                && !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                names.insert(name.to_owned());
+            }
+        }
     }
     names
 }
