@@ -297,23 +297,11 @@ struct TextValue {
 }
 
 /// The reads of a store on backend `D`, and how it opens its writes: the
-/// [`Engine`](maintenance_sql::engine::Engine) of the public store types.
+/// [`Engine`](maintenance_sql::engine::Engine) of the public store types. (Each store shows its
+/// pool's status in its own `Debug`.)
+#[derive(Clone)]
 pub(crate) struct Sql<D: Driver> {
     pub(crate) pool: D::Pool,
-}
-
-impl<D: Driver> Clone for Sql<D> {
-    fn clone(&self) -> Self {
-        Sql {
-            pool: self.pool.clone(),
-        }
-    }
-}
-
-impl<D: Driver> std::fmt::Debug for Sql<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sql").finish_non_exhaustive()
-    }
 }
 
 impl<D: Driver> Sql<D> {

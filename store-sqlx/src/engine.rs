@@ -67,6 +67,7 @@ type Read<'t, T> = BoxFuture<'t, Result<T, StoreError>>;
 
 /// The reads of a store on backend `B`, and how it opens its writes: the
 /// [`Engine`](maintenance_sql::engine::Engine) of the public store types.
+#[derive(Debug)]
 pub(crate) struct Sql<B: Driver> {
     pub(crate) pool: Pool<B>,
 }
@@ -76,12 +77,6 @@ impl<B: Driver> Clone for Sql<B> {
         Sql {
             pool: self.pool.clone(),
         }
-    }
-}
-
-impl<B: Driver> std::fmt::Debug for Sql<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sql").field("pool", &self.pool).finish()
     }
 }
 

@@ -400,3 +400,20 @@ macro_rules! sql_store_conformance_tests {
         )*
     };
 }
+
+/// Checks the message of a URL a store of build `B` refused: it names `url` without its
+/// password (the tests' `hunter2`), and each scheme the build accepts, spelt in full.
+pub fn assert_refused_url_message<B: crate::url::Build>(message: &str, url: &str) {
+    use crate::url::Backend;
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(message.contains(&crate::url::redact_url(url)), "{message}");
+    for backend in B::COMPILED {
+        let schemes = match backend {
+            Backend::Sqlite => "`sqlite:`",
+            Backend::Postgres => "`postgres://` or `postgresql://`",
+            Backend::MySql => "`mysql://` or `mariadb://`",
+            Backend::__Build(never, _) => match *never {},
+        };
+        assert!(message.contains(schemes), "{message} should name {schemes}");
+    }
+}
