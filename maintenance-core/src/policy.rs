@@ -751,6 +751,35 @@ mod tests {
                 Policy::builder().poll_interval(Duration::ZERO),
                 &["poll_interval"],
             ),
+            // The blocked answer's settings.
+            (
+                Policy::builder().redirect_to("ftp://x/"),
+                &["redirect_to", "ftp://x/"],
+            ),
+            (
+                Policy::builder().redirect_to("status"),
+                &["redirect_to", "status"],
+            ),
+            (
+                Policy::builder().redirect_to("//evil.example"),
+                &["redirect_to"],
+            ),
+            (
+                Policy::builder().redirect_to("/s").redirect_status(200),
+                &["redirect_status", "200"],
+            ),
+            (
+                Policy::builder().refresh(Some(Duration::ZERO)),
+                &["refresh"],
+            ),
+            (
+                Policy::builder().problem_type("not a uri", "x"),
+                &["problem_type", "not a uri"],
+            ),
+            (
+                Policy::builder().problem_type("urn:x:y", " "),
+                &["problem_title"],
+            ),
         ];
         for (builder, words) in cases {
             let err = builder.build().unwrap_err();
@@ -829,38 +858,58 @@ mod tests {
         assert!(!out.contains("signing key"), "{out}");
     }
 
+    /// A handle on a memory store whose default site is in maintenance, loaded.
+    fn handle_in_maintenance(policy: Policy) -> crate::Maintenance {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // The handle has no refresher: it outlives the runtime that loaded it.
+        runtime
+            .block_on(crate::testkit::memory_handle(true, policy))
+            .0
+    }
+
+    /// What `maintenance` logs while it checks `requests`, each of which it must block.
+    fn logged_blocking<'a>(
+        maintenance: &crate::Maintenance,
+        requests: impl IntoIterator<Item = &'a http::Request<()>>,
+    ) -> String {
+        logged(|| {
+            for req in requests {
+                let d = maintenance.check(req, crate::Identity::Anonymous);
+                assert!(matches!(d, crate::Decision::Block(_)), "{d:?}");
+            }
+        })
+    }
+
+    /// A request for `/` from `peer`, with `header` when given.
+    fn from_peer(peer: [u8; 4], header: Option<(&str, &str)>) -> http::Request<()> {
+        let mut req = http::Request::builder().uri("/");
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
+        let mut req = req.body(()).unwrap();
+        req.extensions_mut()
+            .insert(crate::adapter::PeerAddr(peer.into()));
+        req
+    }
+
     /// Blocked requests without a peer address while internal networks are set: one warning
     /// naming the fix, however many requests; none when no network could have matched.
     #[test]
     fn a_blocked_request_without_a_peer_address_warns_once() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let handle = |policy| {
-            runtime
-                .block_on(crate::testkit::memory_handle(true, policy))
-                .0
-        };
         let without_peer = http::Request::builder().uri("/").body(()).unwrap();
-        let mut with_peer = http::Request::builder().uri("/").body(()).unwrap();
-        with_peer
-            .extensions_mut()
-            .insert(crate::adapter::PeerAddr([203, 0, 113, 9].into()));
-        let networks = handle(crate::testkit::internal_test_net_policy());
-        let out = logged(|| {
-            for _ in 0..3 {
-                let d = networks.check(&without_peer, crate::Identity::Anonymous);
-                assert!(matches!(d, crate::Decision::Block(_)));
-            }
-        });
+        let with_peer = from_peer([203, 0, 113, 9], None);
+        let networks = handle_in_maintenance(crate::testkit::internal_test_net_policy());
+        let out = logged_blocking(&networks, [&without_peer; 3]);
         assert_eq!(out.matches("without a peer address").count(), 1, "{out}");
         assert!(out.contains("into_make_service_with_connect_info"), "{out}");
-        let peer_known = handle(crate::testkit::internal_test_net_policy());
+        let peer_known = handle_in_maintenance(crate::testkit::internal_test_net_policy());
         let out = logged(|| {
             let _ = peer_known.check(&with_peer, crate::Identity::Anonymous);
         });
         assert!(!out.contains("peer address"), "{out}");
-        let no_networks = handle(Policy::default());
+        let no_networks = handle_in_maintenance(Policy::default());
         let out = logged(|| {
             let _ = no_networks.check(&without_peer, crate::Identity::Anonymous);
         });
@@ -872,55 +921,27 @@ mod tests {
     /// there, or when the peer is not a trusted proxy.
     #[test]
     fn a_trusted_proxy_without_the_client_header_warns_once() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let policy = || {
-            Policy::builder()
-                .internal_networks(["192.0.2.0/24"])
-                .trusted_proxies(["10.0.0.0/8"])
-                .client_ip_header("x-real-ip")
-                .build()
-                .unwrap()
-        };
         let handle = || {
-            runtime
-                .block_on(crate::testkit::memory_handle(true, policy()))
-                .0
+            handle_in_maintenance(
+                Policy::builder()
+                    .internal_networks(["192.0.2.0/24"])
+                    .trusted_proxies(["10.0.0.0/8"])
+                    .client_ip_header("x-real-ip")
+                    .build()
+                    .unwrap(),
+            )
         };
-        let from = |peer: [u8; 4], header: Option<(&str, &str)>| {
-            let mut req = http::Request::builder().uri("/");
-            if let Some((name, value)) = header {
-                req = req.header(name, value);
-            }
-            let mut req = req.body(()).unwrap();
-            req.extensions_mut()
-                .insert(crate::adapter::PeerAddr(peer.into()));
-            req
-        };
-        let proxy_sends_xff = from([10, 0, 0, 2], Some(("x-forwarded-for", "203.0.113.9")));
-        let maintenance = handle();
-        let out = logged(|| {
-            for _ in 0..3 {
-                let d = maintenance.check(&proxy_sends_xff, crate::Identity::Anonymous);
-                assert!(matches!(d, crate::Decision::Block(_)));
-            }
-        });
+        let proxy_sends_xff = from_peer([10, 0, 0, 2], Some(("x-forwarded-for", "203.0.113.9")));
+        let out = logged_blocking(&handle(), [&proxy_sends_xff; 3]);
         assert_eq!(
             out.matches("without a readable `x-real-ip` header").count(),
             1,
             "{out}"
         );
         assert!(out.contains("PolicyBuilder::client_ip_header"), "{out}");
-        let proxy_sends_it = from([10, 0, 0, 2], Some(("x-real-ip", "203.0.113.9")));
-        let direct = from([203, 0, 113, 7], None);
-        let maintenance = handle();
-        let out = logged(|| {
-            for req in [&proxy_sends_it, &direct] {
-                let d = maintenance.check(req, crate::Identity::Anonymous);
-                assert!(matches!(d, crate::Decision::Block(_)));
-            }
-        });
+        let proxy_sends_it = from_peer([10, 0, 0, 2], Some(("x-real-ip", "203.0.113.9")));
+        let direct = from_peer([203, 0, 113, 7], None);
+        let out = logged_blocking(&handle(), [&proxy_sends_it, &direct]);
         assert!(!out.contains("readable"), "{out}");
     }
 

@@ -605,16 +605,13 @@ pub async fn sites_are_added_and_removed(store: &dyn MaintenanceStore) {
 pub async fn sites_are_independent(store: &dyn MaintenanceStore) {
     store.add_site("a.example", None, "t").await.expect("a");
     store.add_site("b.example", None, "t").await.expect("b");
+    let a = SiteRef::Domain("a.example".into());
     store
-        .set_state(
-            &SiteRef::Domain("a.example".into()),
-            &StateChange::turn_on(),
-            "t",
-        )
+        .set_state(&a, &StateChange::turn_on(), "t")
         .await
         .expect("on");
     store
-        .add_ignored_path(&SiteRef::Domain("a.example".into()), "^only-a", "", "t")
+        .add_ignored_path(&a, "^only-a", "", "t")
         .await
         .expect("pattern");
     let sites = store.load().await.expect("load").sites;
@@ -1117,14 +1114,9 @@ pub async fn set_state_many_changes_the_selected_sites_in_one_revision(
 /// A bulk change that one site refuses, or that names an unknown site, writes nothing.
 pub async fn set_state_many_is_all_or_nothing(store: &dyn MaintenanceStore) {
     let later = at(2_000_000_000);
-    store
-        .add_site("x.bulk.example", None, "t")
-        .await
-        .expect("add x");
-    store
-        .add_site("y.bulk.example", None, "t")
-        .await
-        .expect("add y");
+    for domain in ["x.bulk.example", "y.bulk.example"] {
+        store.add_site(domain, None, "t").await.expect("add site");
+    }
     let y = SiteRef::Domain("y.bulk.example".to_owned());
     store
         .set_state(&y, &StateChange::turn_off().window(Some(later), None), "t")

@@ -119,10 +119,16 @@ pub fn check_decision(
         Decision::Block(b) => Some(b.status),
         _ => None,
     };
-    let decision = decision_properties(snapshot, policy, req, identity, now)?;
+    let inputs = DecisionInputs {
+        snapshot,
+        policy,
+        identity,
+        now,
+    };
+    let decision = decision_properties(&inputs, req)?;
     let other = req
         .to_http()
-        .map(|http| decision_properties(snapshot, policy, &http, identity, now));
+        .map(|http| decision_properties(&inputs, &http));
     same_on_http(req, decision, other, |a, b| {
         a.reason_str() == b.reason_str() && status(a) == status(b)
     })
@@ -147,13 +153,25 @@ fn same_on_http<T: std::fmt::Debug>(
     Ok(answer)
 }
 
-fn decision_properties<R: RequestView + ?Sized>(
-    snapshot: Option<&Snapshot>,
-    policy: &Policy,
-    req: &R,
+/// Everything [`decide`] takes but the request: the raw request and its `http` copy are
+/// decided under the same inputs.
+struct DecisionInputs<'a> {
+    snapshot: Option<&'a Snapshot>,
+    policy: &'a Policy,
     identity: Identity,
     now: DateTime<Utc>,
+}
+
+fn decision_properties<R: RequestView + ?Sized>(
+    inputs: &DecisionInputs<'_>,
+    req: &R,
 ) -> Result<Decision, String> {
+    let &DecisionInputs {
+        snapshot,
+        policy,
+        identity,
+        now,
+    } = inputs;
     let decision = decide(snapshot, policy, req, identity, now);
     match &decision {
         Decision::Block(block) => {

@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// The decision for an anonymous `req` to the default site, in maintenance, under the default
+/// policy but for its internal networks and trusted proxies.
+fn run_with_networks(internal: &[&str], proxies: &[&str], req: &Req) -> Decision {
+    let snap = snap(vec![default_site()]);
+    run_anon(&snap, &networks_policy(internal, proxies), req)
+}
+
 #[test]
 fn allowed_networks_v4_and_v6() {
     let mut s = default_site();
@@ -32,9 +39,8 @@ fn allowed_networks_v4_and_v6() {
 
 #[test]
 fn internal_network_v6_cidr() {
-    let snap = snap(vec![default_site()]);
-    let p = networks_policy(&["fd00::/8"], &[]);
-    let d = run_from(&snap, &p, "fd12:3456::1");
+    let client = Req::get("/").peer(Some("fd12:3456::1"));
+    let d = run_with_networks(&["fd00::/8"], &[], &client);
     assert_eq!(allowed(&d), Some(AllowReason::InternalNetwork));
 }
 
@@ -56,15 +62,12 @@ fn spoofed_forwarded_for_from_untrusted_peer_gives_nothing() {
 #[test]
 fn trusted_proxy_itself_is_not_an_internal_client_when_it_forwards() {
     // The proxy lives in the internal network; forwarded outside clients must not inherit that.
-    let snap = snap(vec![default_site()]);
-    let p = networks_policy(&["10.0.0.0/8"], &["10.0.0.1"]);
-    let r = Req::forwarded("10.0.0.1", "198.51.100.4");
-    block(run_anon(&snap, &p, &r));
+    let outside = Req::forwarded("10.0.0.1", "198.51.100.4");
+    block(run_with_networks(&["10.0.0.0/8"], &["10.0.0.1"], &outside));
 }
 
 #[test]
 fn no_peer_address_means_no_network_bypass() {
-    let snap = snap(vec![default_site()]);
-    let p = networks_policy(&["0.0.0.0/0", "::/0"], &[]);
-    block(run_anon(&snap, &p, &Req::get("/").peer(None)));
+    let no_peer = Req::get("/").peer(None);
+    block(run_with_networks(&["0.0.0.0/0", "::/0"], &[], &no_peer));
 }

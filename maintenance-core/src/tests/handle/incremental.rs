@@ -15,8 +15,8 @@ fn request(host: &str, path: &str) -> http::Request<()> {
 }
 
 /// A store with three sites in maintenance, each ignoring `^static/` (so they share one set)
-/// and one with a pattern of its own.
-async fn three_sites() -> Arc<MemoryStore> {
+/// and one with a pattern of its own, and a handle on it, loaded.
+async fn three_sites() -> (Arc<MemoryStore>, Maintenance) {
     let store = Arc::new(MemoryStore::new());
     for domain in ["a.example", "b.example", "c.example"] {
         store.add_site(domain, None, "t").await.unwrap();
@@ -34,14 +34,14 @@ async fn three_sites() -> Arc<MemoryStore> {
         .add_ignored_path(&SiteRef::Domain("c.example".into()), "^c-only/", "", "t")
         .await
         .unwrap();
-    store
+    let m = Maintenance::new(store.clone(), fast_policy().build().unwrap());
+    m.refresh().await.unwrap();
+    (store, m)
 }
 
 #[tokio::test]
 async fn an_unchanged_site_keeps_its_compiled_patterns_across_a_refresh() {
-    let store = three_sites().await;
-    let m = Maintenance::new(store.clone(), fast_policy().build().unwrap());
-    m.refresh().await.unwrap();
+    let (store, m) = three_sites().await;
     let before = m.snapshot().unwrap();
     let a_before = Arc::clone(before.site("a.example").unwrap());
     assert!(
@@ -54,12 +54,9 @@ async fn an_unchanged_site_keeps_its_compiled_patterns_across_a_refresh() {
     );
     assert!(a_before.ignored().is_compiled());
 
+    let b = SiteRef::Domain("b.example".into());
     store
-        .set_state(
-            &SiteRef::Domain("b.example".into()),
-            &StateChange::turn_off(),
-            "t",
-        )
+        .set_state(&b, &StateChange::turn_off(), "t")
         .await
         .unwrap();
     m.refresh().await.unwrap();
@@ -82,9 +79,7 @@ async fn an_unchanged_site_keeps_its_compiled_patterns_across_a_refresh() {
 
 #[tokio::test]
 async fn sites_with_the_same_patterns_share_one_compiled_set() {
-    let store = three_sites().await;
-    let m = Maintenance::new(store.clone(), fast_policy().build().unwrap());
-    m.refresh().await.unwrap();
+    let (store, m) = three_sites().await;
     let snap = m.snapshot().unwrap();
     let a = snap.site("a.example").unwrap().ignored().clone();
     let b = snap.site("b.example").unwrap().ignored().clone();
@@ -114,9 +109,7 @@ async fn sites_with_the_same_patterns_share_one_compiled_set() {
 
 #[tokio::test]
 async fn incremental_snapshots_equal_full_ones_through_adds_changes_and_removals() {
-    let store = three_sites().await;
-    let m = Maintenance::new(store.clone(), fast_policy().build().unwrap());
-    m.refresh().await.unwrap();
+    let (store, m) = three_sites().await;
     let b = SiteRef::Domain("b.example".into());
     for round in 0..6 {
         match round {
