@@ -190,6 +190,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_process(proc, timeout):
+    """Stops a server with SIGTERM, then SIGKILL if it is still running after `timeout` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def file_tail(path, chars):
+    """The last `chars` characters of a (log) file, for an error message."""
+    with open(path, errors="replace") as f:
+        return f.read()[-chars:]
+
+
 def request(port, path, headers=None, timeout=10.0):
     """(status, headers, body) of one GET on a new connection, or None if nothing answers."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -246,19 +263,12 @@ class Server:
             time.sleep(0.2 if answer is None else 0.05)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=30)
         self.log.close()
 
     def log_tail(self):
         self.log.flush()
-        with open(self.log_path, errors="replace") as f:
-            return f.read()[-3000:]
+        return file_tail(self.log_path, 3000)
 
 
 def bypass_cookie(port, bypass_path):

@@ -32,14 +32,16 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
+
+sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import callgrind as common  # noqa: E402  (the process, port and git helpers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,7 +72,9 @@ class Backend:
         raise NotImplementedError
 
     def run_sql(self, sql):
-        """Runs SQL statements in the benchmark's database; stops on the first error."""
+        """Runs SQL statements in the benchmark's database; stops on the first error.
+
+        Returns what the client printed."""
         raise NotImplementedError
 
     def seed_sql(self, n):
@@ -80,6 +84,10 @@ class Backend:
     def describe(self):
         """The backend and its version, for the report."""
         return self.kind
+
+    def query(self, sql):
+        """The output of one SQL statement (without its `;`)."""
+        return self.run_sql(sql + ";\n")
 
     def count(self, table):
         out = self.query(f"SELECT COUNT(*) FROM {table}")
@@ -108,8 +116,8 @@ def check_server_url(url, parts):
         fail(f"--db {url!r}: query parameters are not supported here")
 
 
-class Postgres(Backend):
-    kind = "postgres"
+class ServerBackend(Backend):
+    """A database server given by a URL without a database (PostgreSQL, MySQL/MariaDB)."""
 
     def __init__(self, url, name):
         parts = urllib.parse.urlsplit(url)
@@ -123,6 +131,10 @@ class Postgres(Backend):
     def database_url(self):
         return self._url(self.name)
 
+
+class Postgres(ServerBackend):
+    kind = "postgres"
+
     def _psql(self, db, sql):
         return run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self._url(db)],
                    input_text=sql, what="psql")
@@ -132,10 +144,7 @@ class Postgres(Backend):
                                f'CREATE DATABASE "{self.name}";\n')
 
     def run_sql(self, sql):
-        self._psql(self.name, sql)
-
-    def query(self, sql):
-        return self._psql(self.name, sql + ";\n")
+        return self._psql(self.name, sql)
 
     def describe(self):
         version = self._psql("postgres", "SHOW server_version;\n").strip().split()[0]
@@ -173,17 +182,8 @@ def digits_cte(n):
             f"seq(i) AS (SELECT {terms} AS i FROM {tables}) ")
 
 
-class MySql(Backend):
+class MySql(ServerBackend):
     kind = "mysql"
-
-    def __init__(self, url, name):
-        parts = urllib.parse.urlsplit(url)
-        check_server_url(url, parts)
-        self.base = parts
-        self.name = name
-
-    def database_url(self):
-        return urllib.parse.urlunsplit((self.base.scheme, self.base.netloc, "/" + self.name, "", ""))
 
     def _mysql(self, db, sql):
         p = self.base
@@ -201,10 +201,7 @@ class MySql(Backend):
                           f"CREATE DATABASE `{self.name}`;\n")
 
     def run_sql(self, sql):
-        self._mysql(self.name, sql)
-
-    def query(self, sql):
-        return self._mysql(self.name, sql + ";\n")
+        return self._mysql(self.name, sql)
 
     def describe(self):
         return "MySQL/MariaDB " + self._mysql(None, "SELECT VERSION();\n").strip()
@@ -265,10 +262,7 @@ class Sqlite(Backend):
         self._sqlite("PRAGMA journal_mode = WAL;\n")
 
     def run_sql(self, sql):
-        self._sqlite(sql)
-
-    def query(self, sql):
-        return self._sqlite(sql + ";\n")
+        return self._sqlite(sql)
 
     def describe(self):
         return "SQLite " + self._sqlite("SELECT sqlite_version();\n").strip()
@@ -308,12 +302,6 @@ def backend_for(url, name):
 # The servers.
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def status(port, host, timeout=5.0):
     """The status of `GET /` with this Host header, or None if the server does not answer."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -340,7 +328,7 @@ def memory_mib(pid):
 
 class Server:
     def __init__(self, binary, url, logdir, index):
-        self.port = free_port()
+        self.port = common.free_port()
         self.log_path = os.path.join(logdir, f"server{index}.log")
         self.log = open(self.log_path, "w")
         env = dict(os.environ, DATABASE_URL=url, BIND=f"127.0.0.1:{self.port}",
@@ -351,18 +339,11 @@ class Server:
         self.ready = None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        common.stop_process(self.proc, timeout=10)
         self.log.close()
 
     def log_tail(self):
-        with open(self.log_path) as f:
-            return f.read()[-2000:]
+        return common.file_tail(self.log_path, 2000)
 
 
 def wait_ready(servers, on_host, off_host, limit):
@@ -407,17 +388,6 @@ def percentile(values, p):
     ordered = sorted(values)
     rank = max(1, min(len(ordered), -(-len(ordered) * p // 100)))
     return ordered[int(rank) - 1]
-
-
-def git_commit():
-    try:
-        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def cli_run(cli, env, args, timeout):
@@ -473,7 +443,7 @@ def main():
     result = {
         "backend": backend.kind,
         "sites": n,
-        "commit": git_commit(),
+        "commit": common.git_commit(ROOT),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "load_avg_at_start": round(os.getloadavg()[0], 2),
     }

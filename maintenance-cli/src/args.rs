@@ -427,15 +427,18 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
     }
 
+    /// The arguments of `maintenance admin` followed by `args`.
+    fn admin_args(args: &[&str]) -> AdminArgs {
+        let cli = Cli::try_parse_from(["maintenance", "admin"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Admin(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn trusted_proxies_are_checked_naming_a_bad_one() {
-        let admin = |args: &[&str]| {
-            let cli = Cli::try_parse_from(["maintenance", "admin"].iter().chain(args)).unwrap();
-            match cli.command {
-                Command::Admin(a) => a.trusted_proxies(),
-                other => panic!("{other:?}"),
-            }
-        };
+        let admin = |args: &[&str]| admin_args(args).trusted_proxies();
         let proxies = admin(&[
             "--trusted-proxy",
             "127.0.0.1,",
@@ -450,13 +453,7 @@ mod tests {
 
     #[test]
     fn public_origins_are_checked_and_blank_ones_left_out() {
-        let admin = |args: &[&str]| {
-            let cli = Cli::try_parse_from(["maintenance", "admin"].iter().chain(args)).unwrap();
-            match cli.command {
-                Command::Admin(a) => a.public_origins(),
-                other => panic!("{other:?}"),
-            }
-        };
+        let admin = |args: &[&str]| admin_args(args).public_origins();
         let origins = admin(&[
             "--public-origin",
             "https://a.example,",

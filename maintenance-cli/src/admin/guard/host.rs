@@ -23,6 +23,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, Uri, header};
+use maintenance_core::host::validate_domain;
 
 use super::access::client_text;
 use crate::admin::AdminState;
@@ -210,27 +211,19 @@ impl FromStr for PublicOrigin {
     }
 }
 
-/// Whether `host` is a DNS name of letters, digits and hyphens, or a dotted-quad IPv4 address.
-/// A name whose last label is all digits must be an IPv4 address: `127.1` and `2130706433`
-/// are other spellings of 127.0.0.1 that a browser would rewrite.
+/// Whether `host` is a DNS name of letters, digits and hyphens, or a dotted-quad IPv4 address:
+/// a site domain as [`validate_domain`] takes it, written exactly as it normalises (no trailing
+/// dot), without the underscore site domains may have. A name whose last label is all digits
+/// must be an IPv4 address: `127.1` and `2130706433` are other spellings of 127.0.0.1 that a
+/// browser would rewrite.
 fn valid_name(host: &str) -> bool {
-    if host.is_empty() || host.len() > 253 {
-        return false;
-    }
-    let labels_ok = host.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
     let numeric_end = host
         .rsplit('.')
         .next()
         .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
-    labels_ok && (!numeric_end || Ipv4Addr::from_str(host).is_ok())
+    validate_domain(host).is_ok_and(|domain| domain.eq_ignore_ascii_case(host))
+        && !host.contains('_')
+        && (!numeric_end || Ipv4Addr::from_str(host).is_ok())
 }
 
 /// `host:port`, and `host` alone when `port` is `default`.

@@ -5,7 +5,7 @@ use axum::response::Response;
 use http::StatusCode;
 use maintenance_core::{ErrorChain, SiteState, StoreError};
 
-use super::pages::site_response;
+use super::pages::{page_frame, site_response};
 use crate::admin::AdminState;
 use crate::admin::form::{FormKind, Invalid};
 use crate::admin::guard::access::Post;
@@ -36,7 +36,8 @@ pub(crate) async fn refuse(
         values: post.form.clone(),
         errors,
     };
-    site_response(app, &post.csrf, site, None, Some(&invalid), None, status).await
+    let frame = page_frame(app, &post.csrf, None, Some(&invalid));
+    site_response(app, site, None, frame, status).await
 }
 
 /// A form of `kind` for `site` refused with `errors` beside its fields (422); nothing written.

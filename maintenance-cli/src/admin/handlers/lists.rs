@@ -11,6 +11,7 @@ use super::forms::{done, refuse_invalid, store_failure};
 use crate::admin::AdminState;
 use crate::admin::form::{FormData, FormKind};
 use crate::admin::guard::access::SitePost;
+use crate::admin::views::site::{IGNORED, ListBlock, NETWORKS};
 use crate::parse;
 
 /// Checks a value and its description for an add form.
@@ -48,19 +49,11 @@ enum List {
 }
 
 impl List {
-    /// The form field holding an entry.
-    fn field(self) -> &'static str {
+    /// How the site's page shows the list: the form field holding an entry, the add form.
+    fn block(self) -> &'static ListBlock {
         match self {
-            List::Ignored => "pattern",
-            List::Allowed => "network",
-        }
-    }
-
-    /// The add form.
-    fn add_form(self) -> FormKind {
-        match self {
-            List::Ignored => FormKind::IgnoredAdd,
-            List::Allowed => FormKind::NetworkAdd,
+            List::Ignored => &IGNORED,
+            List::Allowed => &NETWORKS,
         }
     }
 
@@ -95,8 +88,9 @@ impl List {
 
 /// The add form of `list`.
 async fn add(app: Arc<AdminState>, SitePost { post, site }: SitePost, list: List) -> Response {
-    let kind = list.add_form();
-    let checked = check_add(&post.form, list.field(), |v| list.check(v), list.expected());
+    let block = list.block();
+    let kind = block.kind;
+    let checked = check_add(&post.form, block.field, |v| list.check(v), list.expected());
     let (value, description) = match checked {
         Ok(v) => v,
         Err(errors) => return refuse_invalid(&app, &post, &site, kind, errors).await,
@@ -122,7 +116,7 @@ async fn add(app: Arc<AdminState>, SitePost { post, site }: SitePost, list: List
 
 /// A remove button of `list`.
 async fn remove(app: Arc<AdminState>, SitePost { post, site }: SitePost, list: List) -> Response {
-    let value = post.form.text(list.field());
+    let value = post.form.text(list.block().field);
     let at = SiteRef::Domain(site.domain.clone());
     let removed = match list {
         List::Ignored => app.store.remove_ignored_path(&at, value, &post.actor).await,

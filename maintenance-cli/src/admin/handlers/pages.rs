@@ -17,6 +17,7 @@ use crate::admin::guard::access::Viewer;
 use crate::admin::lookup::lookup;
 use crate::admin::params::{ListParams, MAX_SEARCH_CHARS};
 use crate::admin::respond::{html, problem};
+use crate::admin::views::Frame;
 use crate::admin::views::list::{ListView, render_list};
 use crate::admin::views::site::{SiteView, render_site};
 use crate::admin::{AdminAuth, AdminState};
@@ -60,15 +61,8 @@ pub(crate) async fn index(
         }
     };
     let notice = list_notice(value(&pairs, "done"), value(&pairs, "count"));
-    list_response(
-        &app,
-        &viewer.csrf,
-        &params,
-        notice.as_deref(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let frame = page_frame(&app, &viewer.csrf, notice.as_deref(), None);
+    list_response(&app, &params, frame, StatusCode::OK).await
 }
 
 fn list_notice(done: Option<&str>, count: Option<&str>) -> Option<String> {
@@ -93,16 +87,8 @@ pub(crate) async fn site_page(
     let notice = value(&pairs, "done").and_then(site_notice);
     match lookup(&app, &SiteRef::Domain(domain.clone())).await {
         Ok(Some(site)) => {
-            site_response(
-                &app,
-                &viewer.csrf,
-                &site,
-                notice,
-                None,
-                None,
-                StatusCode::OK,
-            )
-            .await
+            let frame = page_frame(&app, &viewer.csrf, notice, None);
+            site_response(&app, &site, None, frame, StatusCode::OK).await
         }
         Ok(None) => problem(
             StatusCode::NOT_FOUND,
@@ -138,18 +124,32 @@ fn unavailable(e: &StoreError) -> Response {
     )
 }
 
-/// The list page for `params`, with `status`.
+/// The frame of a page for the session whose CSRF token is `csrf`, its states computed now:
+/// with the `notice` of the change just made, or a refused form (`invalid`) to show again.
+pub(crate) fn page_frame<'a>(
+    app: &AdminState,
+    csrf: &'a str,
+    notice: Option<&'a str>,
+    invalid: Option<&'a Invalid>,
+) -> Frame<'a> {
+    Frame {
+        csrf,
+        notice,
+        invalid,
+        auth: matches!(app.auth, AdminAuth::Token(_)),
+        now: Utc::now(),
+    }
+}
+
+/// The list page for `params` in `frame`, with `status`.
 pub(crate) async fn list_response(
     app: &AdminState,
-    csrf: &str,
     params: &ListParams,
-    notice: Option<&str>,
-    invalid: Option<&Invalid>,
+    frame: Frame<'_>,
     status: StatusCode,
 ) -> Response {
-    let now = Utc::now();
     let loaded = async {
-        let page = app.store.list_sites(&params.query(now)).await?;
+        let page = app.store.list_sites(&params.query(frame.now)).await?;
         let events = app.store.events(None, LIST_LOG_LIMIT).await?;
         Ok::<_, StoreError>((page, events))
     }
@@ -161,26 +161,20 @@ pub(crate) async fn list_response(
                 params,
                 page: &page,
                 events: &events,
-                csrf,
-                notice,
-                invalid,
-                auth: matches!(app.auth, AdminAuth::Token(_)),
-                now,
+                frame,
             }),
         ),
         Err(e) => unavailable(&e),
     }
 }
 
-/// The page of `site` (as given: just read, or as it was when a form was refused), with
-/// `status`.
+/// The page of `site` (as given: just read, or as it was when a form was refused) in
+/// `frame`, with the bypass `secret` just made if any, and `status`.
 pub(crate) async fn site_response(
     app: &AdminState,
-    csrf: &str,
     site: &SiteState,
-    notice: Option<&str>,
-    invalid: Option<&Invalid>,
     secret: Option<&NewSecret>,
+    frame: Frame<'_>,
     status: StatusCode,
 ) -> Response {
     let events = app
@@ -193,12 +187,8 @@ pub(crate) async fn site_response(
             render_site(&SiteView {
                 site,
                 events: &events,
-                csrf,
-                notice,
-                invalid,
                 secret,
-                auth: matches!(app.auth, AdminAuth::Token(_)),
-                now: Utc::now(),
+                frame,
             }),
         ),
         Err(e) => unavailable(&e),

@@ -12,7 +12,7 @@ use maintenance_core::{
 };
 
 use super::forms::{done, refuse, store_failure};
-use super::pages::{list_response, site_response};
+use super::pages::{list_response, page_frame, site_response};
 use crate::admin::AdminState;
 use crate::admin::form::{FormKind, Invalid, NewSecret};
 use crate::admin::guard::access::{Post, SitePost};
@@ -36,7 +36,8 @@ async fn refuse_on_list(
         values: post.form.clone(),
         errors,
     };
-    list_response(app, &post.csrf, params, None, Some(&invalid), status).await
+    let frame = page_frame(app, &post.csrf, None, Some(&invalid));
+    list_response(app, params, frame, status).await
 }
 
 /// The add-site form of the list.
@@ -255,16 +256,8 @@ pub(crate) async fn bypass_new(
     };
     let mut shown = site.clone();
     shown.bypass_secret_hash = Some(hash);
-    site_response(
-        &app,
-        &post.csrf,
-        &shown,
-        Some("New bypass secret set."),
-        None,
-        Some(&new),
-        StatusCode::OK,
-    )
-    .await
+    let frame = page_frame(&app, &post.csrf, Some("New bypass secret set."), None);
+    site_response(&app, &shown, Some(&new), frame, StatusCode::OK).await
 }
 
 /// Clears the form's site's bypass secret.

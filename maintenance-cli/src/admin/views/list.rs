@@ -6,8 +6,8 @@ use maintenance_core::{Event, SitePage, SiteState, StateFilter};
 use maud::{Markup, html};
 
 use super::{
-    error_id, error_span, header, hidden, log_section, notice, problem_line, shell, site_href,
-    text_input,
+    Frame, error_id, error_span, header, hidden, log_section, notice, problem_line, shell,
+    site_href, text_input,
 };
 use crate::admin::form::{FormKind, Invalid};
 use crate::admin::params::{ListParams, page_count};
@@ -22,16 +22,9 @@ pub(crate) struct ListView<'a> {
     pub(crate) page: &'a SitePage,
     /// The newest audit events of every site.
     pub(crate) events: &'a [Event],
-    /// The session's CSRF token, put in every form.
-    pub(crate) csrf: &'a str,
-    /// A message about the last change, if any.
-    pub(crate) notice: Option<&'a str>,
-    /// A refused add-site or bulk form to show again.
-    pub(crate) invalid: Option<&'a Invalid>,
-    /// Whether a token is needed (shows the log-out button).
-    pub(crate) auth: bool,
-    /// The time states are computed at.
-    pub(crate) now: DateTime<Utc>,
+    /// The session, the outcome of the last request (a refused add-site or bulk form) and
+    /// the clock.
+    pub(crate) frame: Frame<'a>,
 }
 
 /// A site's state in words, with its window when it has one.
@@ -48,11 +41,11 @@ fn state_text(site: &SiteState, now: DateTime<Utc>) -> (StateFilter, String) {
 
 /// The list page.
 pub(crate) fn render_list(view: &ListView<'_>) -> String {
-    let invalid_of = |kind: FormKind| view.invalid.filter(|i| i.kind == kind);
+    let invalid_of = |kind: FormKind| view.frame.invalid.filter(|i| i.kind == kind);
     let body = html! {
-        (header(view.auth, view.csrf))
+        (header(view.frame.auth, view.frame.csrf))
         main {
-            (notice(view.notice))
+            (notice(view.frame.notice))
             @if let Some(g) = invalid_of(FormKind::Bulk).and_then(|i| i.error("general")) {
                 (problem_line(g))
             }
@@ -63,8 +56,8 @@ pub(crate) fn render_list(view: &ListView<'_>) -> String {
             (pager(view, Some("pager")))
             (sites_form(view, invalid_of(FormKind::Bulk)))
             (pager(view, None))
-            (add_site_form(view.csrf, invalid_of(FormKind::AddSite)))
-            p.hint { "States are computed at " (report::time(view.now)) "." }
+            (add_site_form(view.frame.csrf, invalid_of(FormKind::AddSite)))
+            p.hint { "States are computed at " (report::time(view.frame.now)) "." }
             (log_section(view.events))
         }
     };
@@ -127,7 +120,7 @@ fn sites_form(view: &ListView<'_>, bulk: Option<&Invalid>) -> Markup {
     };
     html! {
         form method="post" action="/bulk" id="bulk" {
-            (hidden("csrf", view.csrf))
+            (hidden("csrf", view.frame.csrf))
             // The fields that bring the answer back to this list.
             (hidden("q", &params.q))
             (hidden("state", params.state.map(StateFilter::as_str).unwrap_or("")))
@@ -150,7 +143,7 @@ fn sites_form(view: &ListView<'_>, bulk: Option<&Invalid>) -> Markup {
                         tr { td colspan="6" class="hint" id="empty" { (empty) } }
                     }
                     @for site in &view.page.sites {
-                        @let (state, text) = state_text(site, view.now);
+                        @let (state, text) = state_text(site, view.frame.now);
                         tr data-domain=(site.domain) {
                             td { input type="checkbox" name="site" value=(site.domain) aria-label=(format!("Select {}", site.domain)); }
                             td {
@@ -201,14 +194,13 @@ fn add_site_form(csrf: &str, add: Option<&Invalid>) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::views::hostile_site;
 
     #[test]
     fn the_list_escapes_what_it_shows() {
-        let mut site = SiteState::new(2, "a.example");
-        site.name = "<script>x</script>".into();
         let page = SitePage {
             total: 120,
-            sites: vec![site],
+            sites: vec![hostile_site(2)],
         };
         let params = ListParams {
             q: "\"><b>".into(),
@@ -219,11 +211,10 @@ mod tests {
             params: &params,
             page: &page,
             events: &[],
-            csrf: "t",
-            notice: Some("<n>"),
-            invalid: None,
-            auth: false,
-            now: Utc::now(),
+            frame: Frame {
+                notice: Some("<n>"),
+                ..Frame::plain("t")
+            },
         });
         for bad in ["<script>", "\"><b>", "<n>"] {
             assert!(!html.contains(bad), "{bad} unescaped");

@@ -8,9 +8,11 @@
 pub(super) mod list;
 pub(super) mod site;
 
+use chrono::{DateTime, Utc};
 use maintenance_core::Event;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::admin::form::Invalid;
 use crate::report;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;color:#1b1b1b}\
@@ -27,6 +29,51 @@ table.sites{width:100%}.pager{margin:.5rem 0}.secret{border:2px solid #c90;paddi
 form.search,form.add-site{margin:.5rem 0}\
 table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}\
 input[type=text],input[type=password]{min-width:22rem}textarea{width:100%;max-width:40rem}.hint{color:#555;font-size:.9rem}form.inline{display:inline}";
+
+/// What every page shows around its content: the session's forms, the outcome of the last
+/// request and the time its states are computed at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frame<'a> {
+    /// The session's CSRF token, put in every form.
+    pub(crate) csrf: &'a str,
+    /// A message about the last change, if any.
+    pub(crate) notice: Option<&'a str>,
+    /// A refused submission to show again.
+    pub(crate) invalid: Option<&'a Invalid>,
+    /// Whether a token is needed (shows the log-out button).
+    pub(crate) auth: bool,
+    /// The time states are computed at.
+    pub(crate) now: DateTime<Utc>,
+}
+
+#[cfg(test)]
+impl Frame<'_> {
+    /// The frame of a session whose token is `csrf`: no notice, no refused form, no log-out
+    /// button, states computed now.
+    pub(crate) fn plain(csrf: &str) -> Frame<'_> {
+        Frame {
+            csrf,
+            notice: None,
+            invalid: None,
+            auth: false,
+            now: Utc::now(),
+        }
+    }
+}
+
+/// Site `id` (`a.example`) whose every text is markup, to prove that the pages escape what
+/// they show.
+#[cfg(test)]
+pub(crate) fn hostile_site(id: i64) -> maintenance_core::SiteState {
+    let mut site = maintenance_core::SiteState::new(id, "a.example");
+    site.name = "<script>alert(1)</script>".into();
+    site.message = Some("\"><b>x</b>".into());
+    site.ignored_paths.push(maintenance_core::IgnoredPath {
+        pattern: "^<i>".into(),
+        description: "'quote'".into(),
+    });
+    site
+}
 
 /// A whole page: `title` and `body` in the page's frame and style.
 fn shell(title: &str, body: Markup) -> String {

@@ -6,7 +6,8 @@ use maintenance_core::{Event, Mode, SiteState};
 use maud::{Markup, html};
 
 use super::{
-    error_id, error_span, header, hidden, log_section, notice, problem_line, shell, text_input,
+    Frame, error_id, error_span, header, hidden, log_section, notice, problem_line, shell,
+    text_input,
 };
 use crate::admin::form::{FormKind, Invalid, NewSecret};
 use crate::report::{self, Phase};
@@ -18,29 +19,21 @@ pub(crate) struct SiteView<'a> {
     pub(crate) site: &'a SiteState,
     /// The site's newest audit events.
     pub(crate) events: &'a [Event],
-    /// The session's CSRF token, put in every form.
-    pub(crate) csrf: &'a str,
-    /// A message about the last change, if any.
-    pub(crate) notice: Option<&'a str>,
-    /// A refused submission to show again.
-    pub(crate) invalid: Option<&'a Invalid>,
     /// A bypass secret just made, shown once.
     pub(crate) secret: Option<&'a NewSecret>,
-    /// Whether a token is needed (shows the log-out button).
-    pub(crate) auth: bool,
-    /// The time states are computed at.
-    pub(crate) now: DateTime<Utc>,
+    /// The session, the outcome of the last request and the clock.
+    pub(crate) frame: Frame<'a>,
 }
 
 /// A site's page.
 pub(crate) fn render_site(page: &SiteView<'_>) -> String {
     let site = page.site;
     let body = html! {
-        (header(page.auth, page.csrf))
+        (header(page.frame.auth, page.frame.csrf))
         main {
             p { a href="/" id="back" { "\u{2190} All sites" } }
-            (notice(page.notice))
-            @if let Some(inv) = page.invalid {
+            (notice(page.frame.notice))
+            @if let Some(inv) = page.frame.invalid {
                 (problem_line(refusal_line(inv)))
             }
             @if let Some(secret) = page.secret {
@@ -55,7 +48,7 @@ pub(crate) fn render_site(page: &SiteView<'_>) -> String {
                 }
             }
             p.hint {
-                "States are computed at " (report::time(page.now))
+                "States are computed at " (report::time(page.frame.now))
                 ". Times are RFC 3339; a time without an offset is read as UTC."
             }
             (site_section(page, site))
@@ -79,7 +72,7 @@ fn refusal_line(inv: &Invalid) -> &str {
 
 fn site_section(page: &SiteView<'_>, site: &SiteState) -> Markup {
     let id = site.id;
-    let phase = Phase::of(site, page.now).as_str();
+    let phase = Phase::of(site, page.frame.now).as_str();
     let last = match (&site.updated_by, site.updated_at) {
         (Some(by), Some(at)) => format!("{by} at {}", report::time(at)),
         (Some(by), None) => by.clone(),
@@ -103,7 +96,7 @@ fn site_section(page: &SiteView<'_>, site: &SiteState) -> Markup {
                 "Bypass secret: " strong id="bypass-state" { @if set { "set" } @else { "not set" } }
             }
             form method="post" action="/bypass/new" class="inline" id="bypass-new" {
-                (hidden("csrf", page.csrf))
+                (hidden("csrf", page.frame.csrf))
                 (hidden("site", &site.domain))
                 button type="submit" id="bypass-new-submit" {
                     @if set { "Replace it with a new secret" } @else { "Create a secret" }
@@ -111,7 +104,7 @@ fn site_section(page: &SiteView<'_>, site: &SiteState) -> Markup {
             }
             @if set {
                 form method="post" action="/bypass/clear" class="inline" id="bypass-clear" {
-                    (hidden("csrf", page.csrf))
+                    (hidden("csrf", page.frame.csrf))
                     (hidden("site", &site.domain))
                     button type="submit" id="bypass-clear-submit" { "Clear it" }
                 }
@@ -131,6 +124,7 @@ fn remove_block(page: &SiteView<'_>, site: &SiteState) -> Markup {
         };
     }
     let err = page
+        .frame
         .invalid
         .and_then(|i| i.for_form(site.id, FormKind::RemoveSite))
         .and_then(|i| i.error("confirm"));
@@ -138,7 +132,7 @@ fn remove_block(page: &SiteView<'_>, site: &SiteState) -> Markup {
         section id="remove" {
             h2 { "Remove this site" }
             form method="post" action="/remove-site" id="remove-site" {
-                (hidden("csrf", page.csrf))
+                (hidden("csrf", page.frame.csrf))
                 (hidden("site", &site.domain))
                 div.field {
                     label {
@@ -196,7 +190,10 @@ impl StateValues {
 
 fn state_form(page: &SiteView<'_>, site: &SiteState) -> Markup {
     let id = site.id;
-    let inv = page.invalid.and_then(|i| i.for_form(id, FormKind::State));
+    let inv = page
+        .frame
+        .invalid
+        .and_then(|i| i.for_form(id, FormKind::State));
     let v = StateValues::of(site, inv);
     let err = |field: &str| inv.and_then(|i| i.error(field));
     let (mode_id, message_id, retry_id, scope_id) = (
@@ -205,11 +202,10 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> Markup {
         format!("retry_after-{id}"),
         format!("scope-{id}"),
     );
-    let invalid = |field: &str| err(field).map(|_| "true");
-    let described = |field: &str, input_id: &str| err(field).map(|_| error_id(input_id));
+    let mode_error = err("mode");
     html! {
         form method="post" action="/state" class="state" id=(format!("state-{id}")) {
-            (hidden("csrf", page.csrf))
+            (hidden("csrf", page.frame.csrf))
             (hidden("site", &site.domain))
             div.field {
                 label {
@@ -219,20 +215,14 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> Markup {
             }
             div.field {
                 label for=(mode_id) { "Mode" }
-                select name="mode" id=(mode_id) aria-invalid=[invalid("mode")] aria-describedby=[described("mode", &mode_id)] {
+                select name="mode" id=(mode_id) aria-invalid=[mode_error.map(|_| "true")] aria-describedby=[mode_error.map(|_| error_id(&mode_id))] {
                     @for (mode, label) in [(Mode::Full, "Full: every request is blocked"), (Mode::ReadOnly, "Read-only: GET, HEAD and OPTIONS pass")] {
                         option value=(mode.as_str()) selected[v.mode == mode.as_str()] { (label) }
                     }
                 }
-                (error_span(&mode_id, err("mode")))
+                (error_span(&mode_id, mode_error))
             }
-            div.field {
-                label for=(message_id) { "Message" }
-                (error_span(&message_id, err("message")))
-                br;
-                textarea name="message" id=(message_id) rows="2" placeholder="Empty: the application's default text"
-                    aria-invalid=[invalid("message")] aria-describedby=[described("message", &message_id)] { (v.message) }
-            }
+            (textarea_field("message", &message_id, "Message", "Empty: the application's default text", &v.message, err("message")))
             @for (field, label, value) in [("starts_at", "Starts at", &v.starts_at), ("ends_at", "Ends at", &v.ends_at)] {
                 @let input_id = format!("{field}-{id}");
                 div.field {
@@ -244,13 +234,7 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> Markup {
                 label for=(retry_id) { "Retry-After (seconds)" }
                 (text_input("retry_after", &retry_id, &v.retry_after, "empty: derived from the end", err("retry_after")))
             }
-            div.field {
-                label for=(scope_id) { "Only these paths (partial maintenance)" }
-                (error_span(&scope_id, err("scope")))
-                br;
-                textarea name="scope" id=(scope_id) rows="2" placeholder="Empty: the whole site. One pattern a line, e.g. ^checkout/"
-                    aria-invalid=[invalid("scope")] aria-describedby=[described("scope", &scope_id)] { (v.scope) }
-            }
+            (textarea_field("scope", &scope_id, "Only these paths (partial maintenance)", "Empty: the whole site. One pattern a line, e.g. ^checkout/", &v.scope, err("scope")))
             @if let Some(g) = err("general") {
                 p.error id=(format!("state-{id}-error")) role="alert" { (g) }
             }
@@ -259,22 +243,45 @@ fn state_form(page: &SiteView<'_>, site: &SiteState) -> Markup {
     }
 }
 
-/// What differs between the two lists of a site: ignored paths and allowed networks.
-struct ListBlock {
+/// A labelled two-line text area with its error message above it, marked invalid (and
+/// described by the message) when `error` is set.
+fn textarea_field(
+    name: &str,
+    id: &str,
+    label: &str,
+    placeholder: &str,
+    value: &str,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            (error_span(id, error))
+            br;
+            textarea name=(name) id=(id) rows="2" placeholder=(placeholder)
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id(id))] { (value) }
+        }
+    }
+}
+
+/// What differs between the two lists of a site: ignored paths and allowed networks. The
+/// handlers read the forms' field and kind from here too.
+pub(crate) struct ListBlock {
     title: &'static str,
     /// `ignored` or `network`: prefixes ids.
     key: &'static str,
     /// The routes' folder: `/ignored/add`, `/networks/remove`.
     route: &'static str,
     /// The form field of a row's value.
-    field: &'static str,
+    pub(crate) field: &'static str,
     label: &'static str,
     placeholder: &'static str,
-    kind: FormKind,
+    /// The add form.
+    pub(crate) kind: FormKind,
     empty: &'static str,
 }
 
-const IGNORED: ListBlock = ListBlock {
+pub(crate) const IGNORED: ListBlock = ListBlock {
     title: "Ignored paths",
     key: "ignored",
     route: "ignored",
@@ -285,7 +292,7 @@ const IGNORED: ListBlock = ListBlock {
     empty: "No ignored paths.",
 };
 
-const NETWORKS: ListBlock = ListBlock {
+pub(crate) const NETWORKS: ListBlock = ListBlock {
     title: "Allowed networks",
     key: "network",
     route: "networks",
@@ -306,7 +313,7 @@ fn list_block(
     let id = site.id;
     let key = block.key;
     let rows: Vec<(String, String)> = rows.collect();
-    let inv = page.invalid.and_then(|i| i.for_form(id, block.kind));
+    let inv = page.frame.invalid.and_then(|i| i.for_form(id, block.kind));
     let err = |field: &str| inv.and_then(|i| i.error(field));
     let value = |field: &str| {
         inv.map(|i| i.values.text(field).to_owned())
@@ -328,7 +335,7 @@ fn list_block(
                         td { (description) }
                         td {
                             form method="post" action=(format!("/{}/remove", block.route)) class="inline" {
-                                (hidden("csrf", page.csrf))
+                                (hidden("csrf", page.frame.csrf))
                                 (hidden("site", &site.domain))
                                 (hidden(block.field, row_value))
                                 button type="submit" { "Remove" }
@@ -339,7 +346,7 @@ fn list_block(
             }
         }
         form method="post" action=(format!("/{}/add", block.route)) class="add" id=(format!("{key}-add-{id}")) {
-            (hidden("csrf", page.csrf))
+            (hidden("csrf", page.frame.csrf))
             (hidden("site", &site.domain))
             div.field {
                 label for=(value_id) { (block.label) }
@@ -358,16 +365,11 @@ fn list_block(
 mod tests {
     use super::*;
     use crate::admin::form::FormData;
+    use crate::admin::views::hostile_site;
 
     #[test]
     fn everything_shown_is_escaped() {
-        let mut site = SiteState::new(1, "a.example");
-        site.name = "<script>alert(1)</script>".into();
-        site.message = Some("\"><b>x</b>".into());
-        site.ignored_paths.push(maintenance_core::IgnoredPath {
-            pattern: "^<i>".into(),
-            description: "'quote'".into(),
-        });
+        let site = hostile_site(1);
         let events = [Event {
             id: 1,
             site: Some("a.example".into()),
@@ -384,12 +386,12 @@ mod tests {
         let html = render_site(&SiteView {
             site: &site,
             events: &events,
-            csrf: "\"csrf",
-            notice: Some("<notice>"),
-            invalid: None,
             secret: Some(&secret),
-            auth: true,
-            now: Utc::now(),
+            frame: Frame {
+                notice: Some("<notice>"),
+                auth: true,
+                ..Frame::plain("\"csrf")
+            },
         });
         for bad in [
             "<script>",
@@ -419,12 +421,11 @@ mod tests {
         let html = render_site(&SiteView {
             site: &site,
             events: &[],
-            csrf: "t",
-            notice: None,
-            invalid: Some(&invalid),
             secret: None,
-            auth: false,
-            now: Utc::now(),
+            frame: Frame {
+                invalid: Some(&invalid),
+                ..Frame::plain("t")
+            },
         });
         assert!(
             html.contains(
@@ -449,12 +450,8 @@ mod tests {
         let html = render_site(&SiteView {
             site: &site,
             events: &[],
-            csrf: "t",
-            notice: None,
-            invalid: None,
             secret: None,
-            auth: false,
-            now: Utc::now(),
+            frame: Frame::plain("t"),
         });
         assert!(!html.contains("/remove-site"), "{html}");
         assert!(html.contains("cannot be removed"), "{html}");
