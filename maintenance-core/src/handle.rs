@@ -15,7 +15,7 @@
 //! every 250 ms thus writes two lines, not fourteen thousand.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
@@ -30,6 +30,7 @@ use crate::policy::{FailMode, Policy};
 use crate::request::{IdentityLookup, RequestView};
 use crate::response::{BlockedAnswer, answer_format};
 use crate::snapshot::{LiveSite, Snapshot};
+use crate::state_file::{StateFile, StateFileError};
 use crate::store::{ChangeFeed, StoreChanges};
 use crate::telemetry::Metrics;
 
@@ -57,6 +58,11 @@ struct Inner {
     warned_no_forwarded: AtomicBool,
     metrics: Metrics,
     follower: Arc<StateFollower>,
+    /// Where each new snapshot is saved, and read back at a start-up the source cannot serve.
+    state_file: OnceLock<StateFile>,
+    /// The newest snapshot not saved yet; one write at a time, of the newest.
+    unsaved: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    saving: Arc<Mutex<()>>,
 }
 
 impl Drop for Inner {
@@ -128,8 +134,26 @@ impl Maintenance {
                 warned_no_forwarded: AtomicBool::new(false),
                 metrics: Metrics::register(),
                 follower: Arc::new(StateFollower::new()),
+                state_file: OnceLock::new(),
+                unsaved: Arc::new(Mutex::new(None)),
+                saving: Arc::new(Mutex::new(())),
             }),
         }
+    }
+
+    /// Keeps the last known state in `file`: each new snapshot is saved there, and a start-up
+    /// whose source cannot be read serves the state saved last instead of the fail mode (and
+    /// says so once), until the source answers. A file of another origin, written in a newer
+    /// format or damaged is ignored with a warning; the fail mode applies then.
+    ///
+    /// Give it before the first load ([`Maintenance::load_and_follow`]); the first file given
+    /// stays.
+    #[must_use]
+    pub fn with_state_file(self, file: StateFile) -> Self {
+        if let Err(file) = self.inner.state_file.set(file) {
+            tracing::warn!(path = %file.path().display(), "a state file is set already; this one is not used");
+        }
+        self
     }
 
     /// Loads the first snapshot and starts the background refresher. Needs a Tokio runtime.
@@ -153,11 +177,37 @@ impl Maintenance {
     pub async fn load_and_follow(&self) {
         if let Err(e) = self.refresh().await
             && begin_outage(&self.inner)
+            && !self.serve_saved_state(&e)
         {
             tracing::error!(error = %crate::ErrorChain(&e), fail_mode = ?self.inner.policy.fail_mode(),
                 "could not load maintenance state at start-up; the fail mode applies until the store answers");
         }
         self.spawn_refresher();
+    }
+
+    /// At a start-up the source could not serve: puts the state file's state in use, if there
+    /// is one to use, and says so. `true` if it did.
+    fn serve_saved_state(&self, error: &StoreError) -> bool {
+        let Some(file) = self.inner.state_file.get() else {
+            return false;
+        };
+        if self.inner.snapshot.load().is_some() {
+            return false;
+        }
+        match file.read() {
+            Ok(saved) => {
+                tracing::warn!(error = %crate::ErrorChain(error), path = %file.path().display(),
+                    revision = saved.revision, saved_at = %saved.saved_at,
+                    "could not load maintenance state at start-up; serving the state saved in the state file until the store answers");
+                publish_unsaved(&self.inner, Snapshot::new(saved.revision, saved.sites));
+                true
+            }
+            Err(StateFileError::Missing(_)) => false,
+            Err(e) => {
+                tracing::warn!(error = %crate::ErrorChain(&e), "ignoring the state file");
+                false
+            }
+        }
     }
 
     /// Decides for `req` now. No I/O, no lock, no allocation on the common paths: safe on every
@@ -434,8 +484,42 @@ fn count_failure(inner: &Inner) {
     inner.metrics.store_error();
 }
 
-/// Puts `snapshot` in use and tells the gauges and the workers' change stream.
+/// Puts `snapshot` in use, tells the gauges and the workers' change stream, and saves it to
+/// the state file if there is one.
 fn publish(inner: &Inner, snapshot: Snapshot) {
+    let snapshot = publish_unsaved(inner, snapshot);
+    if let Some(file) = inner.state_file.get() {
+        save(inner, file.clone(), snapshot);
+    }
+}
+
+/// Saves `snapshot` to `file` off the async threads. Writes run one at a time, each of the
+/// newest snapshot not saved yet, so the file never goes back to an older state.
+fn save(inner: &Inner, file: StateFile, snapshot: Arc<Snapshot>) {
+    *inner
+        .unsaved
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot);
+    let unsaved = Arc::clone(&inner.unsaved);
+    let saving = Arc::clone(&inner.saving);
+    tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = saving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newest = unsaved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(snapshot) = newest
+            && let Err(e) = file.write(&snapshot)
+        {
+            tracing::warn!(error = %crate::ErrorChain(&e), "could not save the maintenance state");
+        }
+    });
+}
+
+/// [`publish`] without saving: the state read back from the state file.
+fn publish_unsaved(inner: &Inner, snapshot: Snapshot) -> Arc<Snapshot> {
     inner.metrics.revision(snapshot.revision());
     let snapshot = Arc::new(snapshot);
     // In use before the change stream is told, so that a woken worker reads the new state.
@@ -443,6 +527,7 @@ fn publish(inner: &Inner, snapshot: Snapshot) {
     let in_force = inner.follower.observe(&snapshot, Utc::now());
     inner.metrics.sites_in_maintenance(in_force);
     inner.follower.wake.notify_one();
+    snapshot
 }
 
 /// The longest the window follower sleeps before it looks again, so a clock that jumped is

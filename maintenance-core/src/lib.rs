@@ -21,6 +21,7 @@ mod request;
 pub mod response;
 pub mod snapshot;
 mod source;
+mod state_file;
 pub mod store;
 pub mod telemetry;
 pub mod validate;
@@ -53,6 +54,7 @@ pub use model::{
 pub use policy::{DEFAULT_MESSAGE, FailMode, Policy, PolicyBuilder, Redirect, UnknownHost};
 pub use request::{Identity, IdentityLookup, RequestView};
 pub use source::{MaintenanceSource, MaintenanceStore};
+pub use state_file::{StateFile, StateFileError};
 
 pub use chrono;
 pub use http;

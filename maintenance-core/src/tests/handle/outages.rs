@@ -132,3 +132,101 @@ async fn an_outage_before_the_first_load_warns_with_the_fail_mode() {
     })
     .await;
 }
+
+/// A state file in a directory of its own under the system's temporary directory.
+fn state_file_in(test: &str, origin: &str) -> crate::StateFile {
+    let dir = std::env::temp_dir().join(format!("maintenance-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    crate::StateFile::new(dir.join("state.json"), origin)
+}
+
+/// Waits (real time: the file is written on a blocking thread) until `path` holds `revision`.
+fn wait_for_saved(path: &std::path::Path, revision: i64) {
+    let needle = format!("\"revision\":{revision},");
+    for _ in 0..500 {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(&needle)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{} never held revision {revision}", path.display());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_up_without_the_store_serves_the_saved_state_then_follows_the_store() {
+    use tracing::Level;
+    let (logs, _guard) = Logs::capture();
+    let store = Arc::new(FlakyStore::default());
+    store
+        .inner
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
+        .await
+        .unwrap();
+    let file = state_file_in("saved-state", "memory://shop");
+    let first = Maintenance::new(store.clone(), fast_policy().build().unwrap())
+        .with_state_file(file.clone());
+    first.load_and_follow().await;
+    let revision = store.inner.revision().await.unwrap();
+    wait_for_saved(file.path(), revision);
+    drop(first);
+
+    // The next start-up finds the store down: the saved state serves, and says so once.
+    store.down.store(true, Ordering::SeqCst);
+    let policy = fast_policy().fail_mode(FailMode::Open).build().unwrap();
+    let m = Maintenance::new(store.clone(), policy).with_state_file(file.clone());
+    m.load_and_follow().await;
+    assert_eq!(m.revision(), Some(revision));
+    assert!(!m.check(&home(), Identity::Anonymous).is_allowed());
+    eventually("a few failed polls", || m.stats().1 >= 3).await;
+    assert_eq!(
+        logs.count(Level::WARN, "serving the state saved in the state file"),
+        1
+    );
+    assert_eq!(logs.count(Level::ERROR, ""), 0);
+
+    // The store answers, with a change made meanwhile: followed from the saved revision on.
+    store
+        .inner
+        .set_state(&SiteRef::Default, &StateChange::turn_off(), "ops")
+        .await
+        .unwrap();
+    store.down.store(false, Ordering::SeqCst);
+    eventually("the change made meanwhile", || {
+        m.check(&home(), Identity::Anonymous).is_allowed()
+    })
+    .await;
+    wait_for_saved(file.path(), revision + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_state_file_of_another_origin_or_damaged_is_ignored_for_the_fail_mode() {
+    use tracing::Level;
+    let (logs, _guard) = Logs::capture();
+    let store = Arc::new(FlakyStore::default());
+    store
+        .inner
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
+        .await
+        .unwrap();
+    let file = state_file_in("other-origin", "postgres://db/one");
+    let first = Maintenance::new(store.clone(), fast_policy().build().unwrap())
+        .with_state_file(file.clone());
+    first.load_and_follow().await;
+    wait_for_saved(file.path(), store.inner.revision().await.unwrap());
+    store.down.store(true, Ordering::SeqCst);
+
+    let other = crate::StateFile::new(file.path(), "postgres://db/two");
+    let policy = fast_policy().fail_mode(FailMode::Open).build().unwrap();
+    let m = Maintenance::new(store.clone(), policy.clone()).with_state_file(other);
+    m.load_and_follow().await;
+    assert_eq!(m.revision(), None, "nothing loaded: the fail mode answers");
+    assert!(m.check(&home(), Identity::Anonymous).is_allowed());
+    assert_eq!(logs.count(Level::WARN, "ignoring the state file"), 1);
+    assert_eq!(logs.count(Level::ERROR, "the fail mode applies"), 1);
+
+    std::fs::write(file.path(), b"{\"format\":1,\"origin\":").unwrap();
+    let m = Maintenance::new(store.clone(), policy).with_state_file(file);
+    m.load_and_follow().await;
+    assert_eq!(m.revision(), None);
+    assert_eq!(logs.count(Level::WARN, "ignoring the state file"), 2);
+}
