@@ -93,6 +93,9 @@ pub enum Command {
     /// Run a command in maintenance: on (with the options of `on`) while it runs, back to the
     /// previous state when it succeeds, left on (exit status: the command's) when it fails.
     Run(RunArgs),
+    /// Keep a NATS JetStream key-value bucket in step with the database, for servers that
+    /// follow it with maintenance-nats (a server until stopped; run two for availability).
+    Relay(RelayArgs),
     /// Copy a Django project's django-maintenancemode-2 state (sites, flags, ignored URLs)
     /// into these tables; running it again changes nothing.
     #[command(name = "import-django")]
@@ -333,6 +336,29 @@ pub struct LogArgs {
     /// Machine-readable output: a JSON array of events.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `relay --nats-url URL [--bucket NAME] [--metrics-listen ADDR] [--once]`
+#[derive(Debug, Clone, Args)]
+pub struct RelayArgs {
+    /// The NATS server(s) to write to, e.g. nats://127.0.0.1:4222 (several separated by
+    /// commas). JetStream must be enabled on them (nats-server -js).
+    #[arg(long, value_name = "URL", env = "NATS_URL")]
+    pub nats_url: String,
+    /// The key-value bucket to write (created if it is not there).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MAINTENANCE_NATS_BUCKET",
+        default_value = maintenance_nats::DEFAULT_BUCKET
+    )]
+    pub bucket: String,
+    /// Serve the relay's metrics (Prometheus text) at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Write the bucket once (everything) and exit, instead of following the database.
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// `admin [--listen ADDR] [--token TOKEN] [--public-origin URL]... [--insecure-no-auth]`

@@ -25,6 +25,9 @@ pub enum CliError {
     /// The database could not be opened, or its URL is not usable.
     #[error(transparent)]
     Database(#[from] maintenance_sqlx::Error),
+    /// NATS or the relay's bucket failed (`relay`).
+    #[error(transparent)]
+    Nats(#[from] maintenance_nats::Error),
     /// The store refused or failed a read or a write.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -50,6 +53,9 @@ impl CliError {
             CliError::Database(
                 maintenance_sqlx::Error::UnsupportedUrl { .. }
                 | maintenance_sqlx::Error::BackendNotCompiled { .. },
+            ) => EXIT_USAGE,
+            CliError::Nats(
+                maintenance_nats::Error::Url { .. } | maintenance_nats::Error::BucketName(_),
             ) => EXIT_USAGE,
             CliError::Command { code, .. } => *code,
             _ => EXIT_FAILURE,

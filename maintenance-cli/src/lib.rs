@@ -7,6 +7,7 @@ pub mod args;
 pub mod commands;
 pub mod error;
 pub mod parse;
+pub mod relay;
 pub mod report;
 
 pub use args::Cli;

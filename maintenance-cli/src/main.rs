@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use maintenance_cli::admin::{self, AdminAuth, AdminConfig, AdminSetupError};
 use maintenance_cli::args::{AdminArgs, Command};
+use maintenance_cli::relay;
 use maintenance_cli::report::escape_lines;
 use maintenance_cli::{Cli, CliError, commands};
 
@@ -51,6 +52,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Admin(args) => serve_admin(&cli, args).await.map(|()| String::new()),
+            Command::Relay(args) => relay::serve(&cli.database_url, args, shutdown_signal())
+                .await
+                .map(|()| String::new()),
             _ => commands::run(&cli).await,
         }
     });
@@ -99,26 +103,7 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
         println!("Reading the client address from X-Forwarded-For behind {proxy}");
     }
     let config = AdminConfig::new(auth, addr, public_origins).with_trusted_proxies(trusted_proxies);
-    let shutdown = async {
-        // A handler that cannot be installed never fires; the other one still stops the server.
-        let ctrl_c = async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut sig) => {
-                    sig.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            () = ctrl_c => {}
-            () = terminate => {}
-        }
-    };
+    let shutdown = shutdown_signal();
     admin::serve(
         listener,
         admin::router(std::sync::Arc::new(store), config),
@@ -126,4 +111,26 @@ async fn serve_admin(cli: &Cli, args: &AdminArgs) -> Result<(), CliError> {
     )
     .await
     .map_err(|e| CliError::Failed(format!("the admin server stopped: {e}")))
+}
+
+/// Resolves at Ctrl-C or SIGTERM. A handler that cannot be installed never fires; the other
+/// one still stops the server.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
 }
