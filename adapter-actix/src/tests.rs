@@ -67,22 +67,21 @@ async fn blocked_requests_never_reach_the_inner_service() {
 
 #[actix_web::test]
 async fn allowed_requests_carry_the_decision() {
-    let (m, _) = handle(false, Policy::default()).await;
-    let hits = Arc::new(AtomicUsize::new(0));
-    let app = counting_app!(MaintenanceMode::new(m), hits.clone());
-    let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(text(res).await, "home not_in_maintenance");
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
-}
-
-#[actix_web::test]
-async fn without_allow_reason_the_extensions_are_left_alone() {
-    let (m, _) = handle(false, Policy::default()).await;
-    let app = counting_app!(raw MaintenanceMode::new(m), Arc::default());
-    let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(text(res).await, "home -");
+    // Only when asked: without `with_allow_reason` the extensions are left alone.
+    for (asked, body) in [(true, "home not_in_maintenance"), (false, "home -")] {
+        let (m, _) = handle(false, Policy::default()).await;
+        let middleware = if asked {
+            MaintenanceMode::new(m).with_allow_reason()
+        } else {
+            MaintenanceMode::new(m)
+        };
+        let hits = Arc::new(AtomicUsize::new(0));
+        let app = counting_app!(raw middleware, hits.clone());
+        let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+        assert_eq!(res.status(), 200, "{body}");
+        assert_eq!(text(res).await, body);
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "{body}");
+    }
 }
 
 #[actix_web::test]
@@ -148,29 +147,32 @@ async fn identity_hook_lets_staff_through() {
 async fn peer_address_is_the_connection_not_a_header() {
     let (m, _) = handle(true, internal_test_net_policy()).await;
     let app = counting_app!(MaintenanceMode::new(m), Arc::default());
-    let req = TestRequest::get()
-        .uri("/")
-        .peer_addr("192.0.2.7:5555".parse().unwrap())
-        .to_request();
-    assert_eq!(
-        text(call_service(&app, req).await).await,
-        "home internal_network"
-    );
-    let req = TestRequest::get()
-        .uri("/")
-        .peer_addr("198.51.100.7:5555".parse().unwrap())
-        .insert_header(("x-forwarded-for", "192.0.2.7"))
-        .to_request();
-    assert_eq!(call_service(&app, req).await.status(), 503);
-    let req = TestRequest::get()
-        .uri("/")
-        .peer_addr("[::ffff:192.0.2.7]:5555".parse().unwrap())
-        .to_request();
-    assert_eq!(
-        text(call_service(&app, req).await).await,
-        "home internal_network",
-        "a v4-mapped peer on a dual-stack socket counts as its v4 address"
-    );
+    let cases = [
+        ("192.0.2.7:5555", None, 200, "an internal peer"),
+        (
+            "198.51.100.7:5555",
+            Some("192.0.2.7"),
+            503,
+            "an outside peer naming an internal client in a header",
+        ),
+        (
+            "[::ffff:192.0.2.7]:5555",
+            None,
+            200,
+            "a v4-mapped peer on a dual-stack socket counts as its v4 address",
+        ),
+    ];
+    for (peer, forwarded_for, status, why) in cases {
+        let mut req = TestRequest::get().uri("/").peer_addr(peer.parse().unwrap());
+        if let Some(client) = forwarded_for {
+            req = req.insert_header(("x-forwarded-for", client));
+        }
+        let res = call_service(&app, req.to_request()).await;
+        assert_eq!(res.status(), status, "{why}");
+        if status == 200 {
+            assert_eq!(text(res).await, "home internal_network", "{why}");
+        }
+    }
 }
 
 #[actix_web::test]

@@ -1,9 +1,13 @@
 //! maintenance-rs in a server of your own, on plain hyper with no adapter: the core's decision
-//! asked once per request, and its answer sent for a blocked one.
+//! asked once per request, its answer sent for a blocked one, and the bypass link that lets one
+//! browser through while the site is down.
 //!
 //! Run it with `cargo run -p maintenance-examples --example hyper`, then turn maintenance on and
 //! off with `cargo run -p maintenance-cli -- on` (and `off`) on the same `DATABASE_URL`, and
-//! watch `curl -i http://127.0.0.1:3000/` answer 503 and 200.
+//! watch `curl -i http://127.0.0.1:3000/` answer 503 and 200. While it is on,
+//! `cargo run -p maintenance-cli -- bypass new --base-url http://127.0.0.1:3000` prints a secret
+//! and its link: the link sets a cookie that passes, as does the secret in an
+//! `x-maintenance-bypass` header.
 use std::convert::Infallible;
 
 use http_body_util::Full;
@@ -15,10 +19,15 @@ use maintenance_core::{Decision, Identity, Maintenance, Policy, adapter::WithPee
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://maintenance.db".into());
-    let policy = Policy::builder()
-        .internal_networks(["10.0.0.0/8"])
-        .build()?;
-    let maintenance = maintenance_sqlx::Startup::new(url).start(policy).await?;
+    // Bypass cookies are signed with a key every server shares (`openssl rand -hex 32`);
+    // without one, anyone who can read the database could mint them (the handle warns).
+    let mut policy = Policy::builder();
+    if let Ok(key) = std::env::var("BYPASS_SIGNING_KEY") {
+        policy = policy.bypass_signing_key(key);
+    }
+    let maintenance = maintenance_sqlx::Startup::new(url)
+        .start(policy.build()?)
+        .await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://{}", listener.local_addr()?);
@@ -44,10 +53,11 @@ fn answer(
     req: &Request<Incoming>,
     peer: std::net::IpAddr,
 ) -> Response<Full<Bytes>> {
-    // The peer address lets internal networks match; a session would give the identity.
+    // The peer address lets a site's allowed networks match; a session would give the identity.
     let view = WithPeer::new(req, Some(peer));
     match m.check(&view, Identity::Anonymous) {
         Decision::Block(block) => m.blocked_response(&block, &view).map(Full::new),
+        // The bypass link: its cookie and a redirect to `/`.
         Decision::Bypass(grant) => grant.to_response().map(|body| Full::new(Bytes::from(body))),
         // Allowed, and decisions a later release may add: serve the page.
         _ => Response::new(Full::new(Bytes::from_static(b"Hello"))),

@@ -264,31 +264,27 @@ macro_rules! django_source_tests {
 
             type D = Sqlx<$store>;
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn reads_django_maintenancemode_tables() {
-                super::reads_django_maintenancemode_tables::<D>($ddl).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn every_change_moves_the_revision() {
-                super::every_change_moves_the_revision::<D>($ddl).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_live_handle_follows_the_checkbox() {
-                super::a_live_handle_follows_the_checkbox::<D>($ddl).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sites_of_one_domain_merge_failing_closed() {
-                super::sites_of_one_domain_merge_failing_closed::<D>($ddl).await;
-            }
+            django_source_tests!(@over_tables $ddl;
+                reads_django_maintenancemode_tables,
+                every_change_moves_the_revision,
+                a_live_handle_follows_the_checkbox,
+                sites_of_one_domain_merge_failing_closed,
+            );
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn missing_tables_are_named() {
                 super::missing_tables_are_named::<D>().await;
             }
         }
+    };
+    // The cases that run over Django's tables built with `$ddl`.
+    (@over_tables $ddl:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case::<D>($ddl).await;
+            }
+        )*
     };
 }
 

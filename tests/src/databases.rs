@@ -9,7 +9,9 @@
 //! (read only) or an operator's on a test database, and drops it again.
 
 use std::collections::hash_map::RandomState;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
 
 use async_trait::async_trait;
 use maintenance_sql::testkit::{Backend, ServerSql, fresh_server_database};
@@ -236,51 +238,53 @@ struct Admin;
 #[async_trait]
 impl ServerSql for Admin {
     async fn execute_at(url: &str, sql: &str) -> Result<(), String> {
-        let failed = |e: sqlx::Error| format!("{}: {e}", redact(url));
-        let statement = || AssertSqlSafe(sql.to_owned());
+        let statements = [sql.to_owned()];
         match maintenance_sqlx::Backend::from_scheme(url) {
             Some(maintenance_sqlx::Backend::Postgres) => {
-                let mut conn = sqlx::PgConnection::connect(url).await.map_err(failed)?;
-                sqlx::query(statement())
-                    .execute(&mut conn)
-                    .await
-                    .map_err(failed)?;
-                conn.close().await.ok();
+                execute::<sqlx::PgConnection>(url, &statements).await
             }
             Some(maintenance_sqlx::Backend::MySql) => {
-                let mut conn = sqlx::MySqlConnection::connect(url).await.map_err(failed)?;
-                sqlx::query(statement())
-                    .execute(&mut conn)
-                    .await
-                    .map_err(failed)?;
-                conn.close().await.ok();
+                execute::<sqlx::MySqlConnection>(url, &statements).await
             }
-            _ => return Err(format!("{}: not a database server", redact(url))),
+            _ => Err(format!("{}: not a database server", redact(url))),
         }
-        Ok(())
     }
 }
 
 async fn run_as_admin(server: RoleServer, url: &str, statements: &[String]) {
-    async fn run<C: Connection>(url: &str, statements: &[String])
-    where
-        for<'c> &'c mut C: sqlx::Executor<'c>,
-    {
+    let done = match server {
+        RoleServer::Postgres => execute::<sqlx::PgConnection>(url, statements).await,
+        RoleServer::MySql => execute::<sqlx::MySqlConnection>(url, statements).await,
+    };
+    done.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Runs `statements` in order on a connection of its own to `url`. The error names the URL
+/// (without its password) when it cannot connect, else the statement that failed.
+///
+/// Boxed, so that its future is proved `Send` here, under the bound on `C`: as a plain
+/// `async fn` awaited in `execute_at`, rustc cannot prove the higher-ranked `Executor` bound
+/// for the `Send` future `async_trait` asks of it.
+fn execute<'a, C: Connection>(
+    url: &'a str,
+    statements: &'a [String],
+) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>
+where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    Box::pin(async move {
         let mut conn = C::connect(url)
             .await
-            .unwrap_or_else(|e| panic!("{}: {e}", redact(url)));
+            .map_err(|e| format!("{}: {e}", redact(url)))?;
         for statement in statements {
             sqlx::raw_sql(AssertSqlSafe(statement.clone()))
                 .execute(&mut conn)
                 .await
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                .map_err(|e| format!("{statement}: {e}"))?;
         }
         conn.close().await.ok();
-    }
-    match server {
-        RoleServer::Postgres => run::<sqlx::PgConnection>(url, statements).await,
-        RoleServer::MySql => run::<sqlx::MySqlConnection>(url, statements).await,
-    }
+        Ok(())
+    })
 }
 
 fn redact(url: &str) -> String {

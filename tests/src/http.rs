@@ -278,6 +278,16 @@ pub async fn start(server: Server, configure: impl FnOnce(&mut Config)) -> TestS
     start_on(server, "127.0.0.1:0", configure).await
 }
 
+/// Starts a test project whose trusted proxy is `127.0.0.1` (where the test's clients, and a
+/// proxy the test runs, connect from), with `internal` as its internal networks.
+pub async fn start_behind_proxy(server: Server, internal: &[&str]) -> TestSite {
+    start(server, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.internal_ips = internal.iter().map(|&network| network.to_owned()).collect();
+    })
+    .await
+}
+
 /// A client that keeps cookies and does not follow redirects.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -452,8 +462,13 @@ impl TestSite {
 
     /// Applies a change to the default site (through the second connection).
     pub async fn change(&self, change: &StateChange) {
+        self.change_site(&SiteRef::Default, change).await;
+    }
+
+    /// Applies a change to `site` (through the second connection).
+    pub async fn change_site(&self, site: &SiteRef, change: &StateChange) {
         self.store
-            .set_state(&SiteRef::Default, change, "conformance")
+            .set_state(site, change, "conformance")
             .await
             .expect("set_state");
     }
@@ -464,14 +479,8 @@ impl TestSite {
             .add_site(domain, Some("Shop"), "conformance")
             .await
             .expect("site");
-        self.store
-            .set_state(
-                &SiteRef::Domain(domain.into()),
-                &StateChange::turn_on(),
-                "conformance",
-            )
-            .await
-            .expect("on");
+        self.change_site(&SiteRef::Domain(domain.into()), &StateChange::turn_on())
+            .await;
     }
 
     /// `GET path` on a fresh client logged in as the demo account `user`: the response.
@@ -705,11 +714,7 @@ pub mod cases {
 
     /// Behind a trusted proxy the forwarded client counts; from anyone else it is ignored.
     pub async fn trusted_proxy_versus_spoofed_forwarded_for(server: Server) {
-        let proxied = start(server, |c| {
-            c.internal_ips = vec!["10.0.0.0/8".into()];
-            c.trusted_proxies = vec!["127.0.0.1".into()];
-        })
-        .await;
+        let proxied = start_behind_proxy(server, &["10.0.0.0/8"]).await;
         proxied.turn_on().await;
         let send = |site: &TestSite, xff: &str| {
             client()
@@ -996,24 +1001,21 @@ pub mod cases {
         let site = start(server, |_| {}).await;
         site.change(&StateChange::turn_on().mode(Mode::ReadOnly))
             .await;
-        for _ in 0..400 {
-            let res = client()
+        let add_item = async || {
+            client()
                 .post(site.url("/api/items"))
                 .json(&serde_json::json!({"name": "x"}))
                 .send()
                 .await
-                .expect("post");
-            if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+                .expect("post")
+        };
+        for _ in 0..400 {
+            if add_item().await.status() == StatusCode::SERVICE_UNAVAILABLE {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        let post = client()
-            .post(site.url("/api/items"))
-            .json(&serde_json::json!({"name": "x"}))
-            .send()
-            .await
-            .expect("post");
+        let post = add_item().await;
         assert_eq!(post.status(), StatusCode::SERVICE_UNAVAILABLE);
         let v: serde_json::Value = post.json().await.expect("json");
         assert_eq!(v["mode"], "read-only");
@@ -1071,35 +1073,19 @@ pub mod cases {
 
     /// Each host has its own site: one down, another up.
     pub async fn sites_by_host(server: Server) {
-        let site = start(server, |_| {}).await;
-        site.add_site_in_maintenance("shop.test").await;
+        let site = start_with_shop_example_down(server).await;
+        // Through the client library this time, and with the host's port and case as
+        // browsers may send them.
         let port = site.addr.port();
-        let for_host = |host: String| client().get(site.url("/")).header("host", host).send();
-        for _ in 0..400 {
-            if for_host(format!("shop.test:{port}"))
-                .await
-                .expect("get")
-                .status()
-                == StatusCode::SERVICE_UNAVAILABLE
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let status_for = async |host: &str| {
+            let host = format!("{host}:{port}");
+            site.get("/", &[("host", &host)]).await.status()
+        };
         assert_eq!(
-            for_host(format!("SHOP.test:{port}"))
-                .await
-                .expect("get")
-                .status(),
+            status_for("SHOP.example").await,
             StatusCode::SERVICE_UNAVAILABLE
         );
-        assert_eq!(
-            for_host(format!("blog.test:{port}"))
-                .await
-                .expect("get")
-                .status(),
-            StatusCode::OK
-        );
+        assert_eq!(status_for("blog.example").await, StatusCode::OK);
         assert_eq!(
             site.status("/").await,
             StatusCode::OK,
@@ -1146,11 +1132,7 @@ pub mod cases {
     /// no client address: no internal-network bypass, and never the proxy's own address, even
     /// though the proxy is inside the internal networks.
     pub async fn forged_forwarding_headers_fail_closed(server: Server) {
-        let site = start(server, |c| {
-            c.trusted_proxies = vec!["127.0.0.1".into()];
-            c.internal_ips = vec!["127.0.0.0/8".into()];
-        })
-        .await;
+        let site = start_behind_proxy(server, &["127.0.0.0/8"]).await;
         let host = site.addr.to_string();
         let send = |xff: Option<&[u8]>| {
             let mut req = RawRequest::get("/").header("Host", &host);
@@ -1363,11 +1345,7 @@ pub mod cases {
     /// unreadable, so there is no client address. This is the shape a trusted proxy makes when
     /// it appends the client's address to the last of the lines it received.
     pub async fn unreadable_line_among_forwarding_lines(server: Server) {
-        let site = start(server, |c| {
-            c.trusted_proxies = vec!["127.0.0.1".into()];
-            c.internal_ips = vec!["127.0.0.0/8".into()];
-        })
-        .await;
+        let site = start_behind_proxy(server, &["127.0.0.0/8"]).await;
         site.turn_on().await;
         let host = site.addr.to_string();
         let send = |lines: [&'static [u8]; 2]| {

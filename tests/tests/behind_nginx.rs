@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use maintenance_core::StateChange;
-use maintenance_tests::http::{RawRequest, Server, start};
+use maintenance_tests::http::{RawRequest, Server, start_behind_proxy};
 use reqwest::StatusCode;
 
 /// A public client: not in the internal networks. nginx appends this address.
@@ -182,11 +182,7 @@ async fn forged_headers_through_nginx_fail_closed(server: Server) {
     // nginx connects to the application from 127.0.0.1: the trusted proxy, itself inside
     // the internal networks, so that a client address falling back to the proxy's own would
     // show as a bypass.
-    let site = start(server, |c| {
-        c.trusted_proxies = vec!["127.0.0.1".into()];
-        c.internal_ips = vec!["127.0.0.1".into(), "127.0.0.3".into()];
-    })
-    .await;
+    let site = start_behind_proxy(server, &["127.0.0.1", "127.0.0.3"]).await;
     let nginx = Nginx::start(&binary, site.addr).await;
 
     // The controls: with maintenance off the public client is served through nginx, and
@@ -242,22 +238,9 @@ async fn forged_headers_through_nginx_fail_closed(server: Server) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn axum_behind_nginx_forged_headers_fail_closed() {
-    forged_headers_through_nginx_fail_closed(Server::Axum).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hyper_behind_nginx_forged_headers_fail_closed() {
-    forged_headers_through_nginx_fail_closed(Server::Hyper).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn actix_behind_nginx_forged_headers_fail_closed() {
-    forged_headers_through_nginx_fail_closed(Server::Actix).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rocket_behind_nginx_forged_headers_fail_closed() {
-    forged_headers_through_nginx_fail_closed(Server::Rocket).await;
+maintenance_tests::multi_thread_tests! {
+    axum_behind_nginx_forged_headers_fail_closed => forged_headers_through_nginx_fail_closed(Server::Axum);
+    hyper_behind_nginx_forged_headers_fail_closed => forged_headers_through_nginx_fail_closed(Server::Hyper);
+    actix_behind_nginx_forged_headers_fail_closed => forged_headers_through_nginx_fail_closed(Server::Actix);
+    rocket_behind_nginx_forged_headers_fail_closed => forged_headers_through_nginx_fail_closed(Server::Rocket);
 }

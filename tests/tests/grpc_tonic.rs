@@ -95,6 +95,23 @@ impl GrpcSite {
         panic!("SayHello on {authority:?} never gave {want:?} within 10 s");
     }
 
+    /// Applies `change` to `site` through the second connection, as an operator would.
+    async fn change(&self, site: &SiteRef, change: &StateChange) {
+        self.store
+            .set_state(site, change, "ops")
+            .await
+            .expect("set_state");
+    }
+
+    /// `GET path` over HTTP/1.1: the body of its 200 answer.
+    async fn http_get(&self, path: &str) -> String {
+        let res = reqwest::get(format!("http://{}{path}", self.addr))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.text().await.expect("body")
+    }
+
     async fn health(&self, service: &str) -> ServingStatus {
         let mut client = HealthClient::new(self.channel(None).await);
         let res = client
@@ -112,33 +129,26 @@ async fn say_hello_passes_when_off_and_is_unavailable_when_on() {
     let site = start(|_| {}).await;
     assert_eq!(site.say_hello(None).await.expect("hello"), "Hello Ferris!");
 
-    site.store
-        .set_state(
-            &SiteRef::Default,
-            &StateChange::turn_on().message("Back at 5 — 100% sure"),
-            "ops",
-        )
-        .await
-        .expect("on");
+    site.change(
+        &SiteRef::Default,
+        &StateChange::turn_on().message("Back at 5 — 100% sure"),
+    )
+    .await;
     site.wait_for(None, Some(Code::Unavailable)).await;
     let status = site.say_hello(None).await.expect_err("blocked");
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(status.message(), "Back at 5 — 100% sure");
 
-    site.store
-        .set_state(&SiteRef::Default, &StateChange::turn_off(), "ops")
-        .await
-        .expect("off");
+    site.change(&SiteRef::Default, &StateChange::turn_off())
+        .await;
     site.wait_for(None, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_served_during_maintenance() {
     let site = start(|_| {}).await;
-    site.store
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
-        .await
-        .expect("on");
+    site.change(&SiteRef::Default, &StateChange::turn_on())
+        .await;
     site.wait_for(None, Some(Code::Unavailable)).await;
     let status = site.say_hello(None).await.expect_err("blocked");
     assert_eq!(
@@ -147,21 +157,8 @@ async fn health_is_served_during_maintenance() {
     );
     assert_eq!(site.health("").await, ServingStatus::Serving);
     // The HTTP probes and the metrics answer too, over HTTP/1.1.
-    let http = reqwest::Client::new();
-    let res = http
-        .get(format!("http://{}/healthz", site.addr))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.text().await.expect("body"), "ok");
-    let res = http
-        .get(format!("http://{}/metrics", site.addr))
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(res.status(), 200);
-    let page = res.text().await.expect("body");
+    assert_eq!(site.http_get("/healthz").await, "ok");
+    let page = site.http_get("/metrics").await;
     let blocked = maintenance_tests::http::prometheus_value(
         &page,
         r#"maintenance_requests_total{outcome="blocked",reason="maintenance"}"#,
@@ -180,14 +177,11 @@ async fn authority_picks_the_site() {
         .add_site("shop.example", None, "ops")
         .await
         .expect("site");
-    site.store
-        .set_state(
-            &SiteRef::Domain("shop.example".into()),
-            &StateChange::turn_on().message("The shop is closed"),
-            "ops",
-        )
-        .await
-        .expect("on");
+    site.change(
+        &SiteRef::Domain("shop.example".into()),
+        &StateChange::turn_on().message("The shop is closed"),
+    )
+    .await;
     site.wait_for(Some("shop.example"), Some(Code::Unavailable))
         .await;
     let status = site
@@ -206,10 +200,8 @@ async fn authority_picks_the_site() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_networks_pass() {
     let site = start(|c| c.internal_ips = vec!["127.0.0.1".into()]).await;
-    site.store
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
-        .await
-        .expect("on");
+    site.change(&SiteRef::Default, &StateChange::turn_on())
+        .await;
     // Once the server's handle has the change, the peer address is the only thing that lets
     // this client through.
     let mut changes = site.maintenance.watch();

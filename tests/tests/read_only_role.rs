@@ -188,24 +188,8 @@ async fn scenario(
     );
 
     // Migrations are the operator's: with the role's URL they fail, promptly and clearly.
-    let error = within_deadline("sqlx migrate", reader.migrate())
-        .await
-        .expect_err("migrating through a read-only role");
-    assert_denied(
-        "sqlx migrate",
-        &maintenance_core::ErrorChain(&error).to_string(),
-        denied,
-    );
-    assert!(error.to_string().contains("could not migrate"), "{error}");
-    let error = within_deadline("diesel migrate", diesel.migrate())
-        .await
-        .expect_err("migrating through a read-only role");
-    assert_denied(
-        "diesel migrate",
-        &maintenance_core::ErrorChain(&error).to_string(),
-        denied,
-    );
-    assert!(error.to_string().contains("could not migrate"), "{error}");
+    migrate_is_denied("sqlx migrate", reader.migrate(), denied).await;
+    migrate_is_denied("diesel migrate", diesel.migrate(), denied).await;
     assert_unchanged(&admin, &before, events_before).await;
 
     // The server still serves what the operator set.
@@ -281,6 +265,24 @@ async fn writes_are_denied(which: &str, store: &dyn MaintenanceStore, denied: &s
             }
         }
     }
+}
+
+/// `migrate` (a store's `migrate()` through the role) fails within [`DEADLINE`], saying it
+/// could not migrate and, in its chain, `denied`.
+async fn migrate_is_denied<E: std::error::Error + 'static>(
+    what: &str,
+    migrate: impl Future<Output = Result<(), E>>,
+    denied: &str,
+) {
+    let error = within_deadline(what, migrate)
+        .await
+        .expect_err("migrating through a read-only role");
+    assert_denied(
+        what,
+        &maintenance_core::ErrorChain(&error).to_string(),
+        denied,
+    );
+    assert!(error.to_string().contains("could not migrate"), "{error}");
 }
 
 fn assert_denied(what: &str, message: &str, denied: &str) {

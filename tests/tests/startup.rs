@@ -84,24 +84,20 @@ async fn answers(store: Store, url: &str) {
     assert_eq!(snapshot.sites().count(), 1, "{store:?}: the default site");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_startup_waits_out_an_outage() {
+/// Each store, on a fresh database of its own from `fresh` (named after `test`), waits out an
+/// outage ([`down_then_up`]); skipped when `fresh` has no server.
+async fn waits_out_an_outage(fresh: impl AsyncFn(&str) -> Option<String>, test: &str) {
     for store in STORES {
-        let Some(url) = fresh_postgres_url("postgres_startup_waits_out_an_outage").await else {
+        let Some(url) = fresh(test).await else {
             return;
         };
         down_then_up(store, &url).await;
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_startup_waits_out_an_outage() {
-    for store in STORES {
-        let Some(url) = fresh_mysql_url("mysql_startup_waits_out_an_outage").await else {
-            return;
-        };
-        down_then_up(store, &url).await;
-    }
+maintenance_tests::multi_thread_tests! {
+    postgres_startup_waits_out_an_outage => waits_out_an_outage(fresh_postgres_url, "postgres_startup_waits_out_an_outage");
+    mysql_startup_waits_out_an_outage => waits_out_an_outage(fresh_mysql_url, "mysql_startup_waits_out_an_outage");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
