@@ -18,30 +18,7 @@ use maintenance_core::MaintenanceSource;
 use maintenance_nats::NatsSource;
 use maintenance_nats::async_nats;
 use maintenance_nats::record::{SiteRecord, decode};
-
-/// The shared server's URL, or `None` after printing that the test is skipped (a failure
-/// when `CI` is set).
-fn nats_url(test: &str) -> Option<String> {
-    match std::env::var("MAINTENANCE_TEST_NATS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{test}: MAINTENANCE_TEST_NATS_URL is not set, and CI runs every test"
-            );
-            eprintln!("skipped {test}: MAINTENANCE_TEST_NATS_URL is not set");
-            None
-        }
-    }
-}
-
-fn bucket_for(test: &str) -> String {
-    format!(
-        "cli_{test}_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros() % 1_000_000_000
-    )
-}
+use maintenance_nats::testkit::{drop_bucket, nats_url, unique_bucket as bucket_for};
 
 /// `maintenance relay` running in the background; killed when dropped.
 struct RelayProcess(Child);
@@ -74,6 +51,14 @@ impl Drop for RelayProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A follower of `bucket`, as a server would hold one.
+async fn follower(nats: &str, bucket: &str) -> NatsSource {
+    NatsSource::connect(nats, bucket)
+        .await
+        .unwrap()
+        .load_timeout(Duration::from_secs(10))
 }
 
 /// Waits (at most 15 s) until the follower serves exactly what the database holds.
@@ -118,10 +103,7 @@ async fn every_change_goes_through_the_relay(backend: Backend, test: &str) {
     cli_ok(&db.url, &["migrate"]).await;
     let bucket = bucket_for(test);
     let _relay = RelayProcess::start(&db.url, &nats, &bucket);
-    let source = NatsSource::connect(&nats, &bucket)
-        .await
-        .unwrap()
-        .load_timeout(Duration::from_secs(10));
+    let source = follower(&nats, &bucket).await;
     until_followed(&source, &db.url, "the first resync").await;
     let steps: [&[&str]; 12] = [
         &["on", "--message", "Back at noon", "--retry-after", "60"],
@@ -156,6 +138,7 @@ async fn every_change_goes_through_the_relay(backend: Backend, test: &str) {
     let sites = source.load().await.unwrap().sites;
     assert_eq!(sites.len(), 1);
     assert_eq!(sites[0].message.as_deref(), Some("Written in SQL"));
+    drop_bucket(&nats, &bucket).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,10 +195,7 @@ async fn two_relays_one_killed_mid_stream_lose_and_revert_nothing() {
     let bucket = bucket_for(test);
     let first = RelayProcess::start(&db.url, &nats, &bucket);
     let _second = RelayProcess::start(&db.url, &nats, &bucket);
-    let source = NatsSource::connect(&nats, &bucket)
-        .await
-        .unwrap()
-        .load_timeout(Duration::from_secs(10));
+    let source = follower(&nats, &bucket).await;
     until_followed(&source, &db.url, "both relays started").await;
     let client = async_nats::connect(&nats).await.unwrap();
     let kv = async_nats::jetstream::new(client)
@@ -243,4 +223,5 @@ async fn two_relays_one_killed_mid_stream_lose_and_revert_nothing() {
         );
     }
     assert!(!seen.lock().unwrap().is_empty(), "the writes were seen");
+    drop_bucket(&nats, &bucket).await;
 }

@@ -52,6 +52,20 @@ pub(crate) fn connect_options(name: &str) -> async_nats::ConnectOptions {
         .reconnect_delay_callback(reconnect_delay)
 }
 
+/// Checks `url` and `bucket`, then connects to `url` with `options`.
+pub(crate) async fn connect(
+    options: async_nats::ConnectOptions,
+    url: &str,
+    bucket: &str,
+) -> Result<async_nats::Client, Error> {
+    check_url(url)?;
+    check_bucket(bucket)?;
+    options.connect(url).await.map_err(|source| Error::Connect {
+        url: url.to_owned(),
+        source,
+    })
+}
+
 /// Opens the bucket; with `create`, creates it first if it is not there (one value per key:
 /// the bucket holds states, not their history).
 pub(crate) async fn open(

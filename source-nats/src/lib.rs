@@ -9,6 +9,8 @@ mod mirror;
 pub mod record;
 mod relay;
 mod source;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use bucket::DEFAULT_BUCKET;
 pub use error::Error;

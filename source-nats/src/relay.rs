@@ -131,15 +131,8 @@ impl Relay {
         source: Arc<dyn MaintenanceSource>,
         database: impl Into<String>,
     ) -> Result<Self, Error> {
-        bucket::check_url(url)?;
-        bucket::check_bucket(bucket)?;
-        let client = bucket::connect_options("maintenance relay")
-            .connect(url)
-            .await
-            .map_err(|source| Error::Connect {
-                url: url.to_owned(),
-                source,
-            })?;
+        let options = bucket::connect_options("maintenance relay");
+        let client = bucket::connect(options, url, bucket).await?;
         let js = jetstream::new(client);
         let store = bucket::open(&js, bucket, true).await?;
         Ok(Relay {

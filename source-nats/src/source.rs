@@ -81,23 +81,16 @@ impl NatsSource {
     /// background and the source reads the bucket when it can. A URL or bucket name that
     /// cannot work is refused here, with a message that names it. Needs a Tokio runtime.
     pub async fn connect(url: &str, bucket: &str) -> Result<Self, Error> {
-        bucket::check_url(url)?;
-        bucket::check_bucket(bucket)?;
         let (events_tx, events) = mpsc::unbounded_channel();
-        let client = bucket::connect_options("maintenance-nats follower")
+        let options = bucket::connect_options("maintenance-nats follower")
             .retry_on_initial_connect()
             .event_callback(move |event| {
                 let events_tx = events_tx.clone();
                 async move {
                     let _ = events_tx.send(event);
                 }
-            })
-            .connect(url)
-            .await
-            .map_err(|source| Error::Connect {
-                url: url.to_owned(),
-                source,
-            })?;
+            });
+        let client = bucket::connect(options, url, bucket).await?;
         let inner = Arc::new(Inner {
             url: url.to_owned(),
             bucket: bucket.to_owned(),

@@ -6,7 +6,6 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -14,48 +13,10 @@ use maintenance_core::{
     MaintenanceSource, MaintenanceStore, MemoryStore, SiteRef, SiteState, StateChange,
 };
 use maintenance_nats::record::{SiteRecord, encode, site_key};
+use maintenance_nats::testkit::{drop_bucket, nats_url, unique_bucket as bucket_name};
 use maintenance_nats::{Error, NatsSource, Relay};
 
 const DATABASE: &str = "memory://tests";
-
-/// The shared server's URL, or `None` after printing that the test is skipped (a failure
-/// when `CI` is set: CI always runs these).
-fn nats_url(test: &str) -> Option<String> {
-    match std::env::var("MAINTENANCE_TEST_NATS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{test}: MAINTENANCE_TEST_NATS_URL is not set, and CI runs every test"
-            );
-            eprintln!("skipped {test}: MAINTENANCE_TEST_NATS_URL is not set");
-            None
-        }
-    }
-}
-
-/// A bucket name no other test (or run) uses.
-fn bucket_name(test: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "t_{}_{}_{}_{}",
-        test.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-            .chars()
-            .take(30)
-            .collect::<String>(),
-        std::process::id(),
-        Utc::now().timestamp_millis() % 1_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-async fn drop_bucket(url: &str, bucket: &str) {
-    if let Ok(client) = async_nats::connect(url).await {
-        let _ = async_nats::jetstream::new(client)
-            .delete_key_value(bucket)
-            .await;
-    }
-}
 
 /// Waits (at most 10 s) until `check` holds; `false` if it never did.
 async fn eventually<F, Fut>(mut check: F) -> bool
@@ -203,11 +164,12 @@ async fn a_slow_relay_neither_reverts_a_newer_state_nor_revives_a_removed_site()
     let bucket = bucket_name("slow_relay");
     // Both relays follow one database; the slow one read it before the last changes.
     let stale = Arc::new(MemoryStore::new());
-    stale.add_site("a.example", None, "t").await.unwrap();
-    stale.add_site("b.example", None, "t").await.unwrap();
     let fresh = Arc::new(MemoryStore::new());
-    fresh.add_site("a.example", None, "t").await.unwrap();
-    fresh.add_site("b.example", None, "t").await.unwrap();
+    for store in [&stale, &fresh] {
+        for domain in ["a.example", "b.example"] {
+            store.add_site(domain, None, "t").await.unwrap();
+        }
+    }
     let a = SiteRef::Domain("a.example".into());
     fresh
         .set_state(&a, &StateChange::turn_on().message("newer"), "t")

@@ -55,6 +55,16 @@ impl MaintenanceSource for FlakyStore {
     }
 }
 
+/// Turns the default site off while the store is down, then brings the store back.
+async fn turn_off_and_recover(store: &FlakyStore) {
+    store
+        .inner
+        .set_state(&SiteRef::Default, &StateChange::turn_off(), "t")
+        .await
+        .unwrap();
+    store.down.store(false, Ordering::SeqCst);
+}
+
 fn fast_policy() -> PolicyBuilder {
     // With a signing key, so that the only warnings are the ones the tests look for.
     Policy::builder()
@@ -143,12 +153,7 @@ async fn handle_polls_without_a_feed_and_keeps_last_state_when_store_fails() {
         "last known state keeps serving"
     );
 
-    store
-        .inner
-        .set_state(&SiteRef::Default, &StateChange::turn_off(), "t")
-        .await
-        .unwrap();
-    store.down.store(false, Ordering::SeqCst);
+    turn_off_and_recover(&store).await;
     eventually("recovery", || {
         m.check(&home(), Identity::Anonymous).is_allowed()
     })

@@ -152,26 +152,32 @@ fn wait_for_saved(path: &std::path::Path, revision: i64) {
     panic!("{} never held revision {revision}", path.display());
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_start_up_without_the_store_serves_the_saved_state_then_follows_the_store() {
-    use tracing::Level;
-    let (logs, _guard) = Logs::capture();
+/// A store with the default site in maintenance, whose state a first handle saved to a state
+/// file of `origin`; then the store goes down. Returns the store, the file and the revision
+/// saved.
+async fn saved_then_down(test: &str, origin: &str) -> (Arc<FlakyStore>, crate::StateFile, i64) {
     let store = Arc::new(FlakyStore::default());
     store
         .inner
         .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
         .await
         .unwrap();
-    let file = state_file_in("saved-state", "memory://shop");
+    let file = state_file_in(test, origin);
     let first = Maintenance::new(store.clone(), fast_policy().build().unwrap())
         .with_state_file(file.clone());
     first.load_and_follow().await;
     let revision = store.inner.revision().await.unwrap();
     wait_for_saved(file.path(), revision);
-    drop(first);
-
-    // The next start-up finds the store down: the saved state serves, and says so once.
     store.down.store(true, Ordering::SeqCst);
+    (store, file, revision)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_up_without_the_store_serves_the_saved_state_then_follows_the_store() {
+    use tracing::Level;
+    let (logs, _guard) = Logs::capture();
+    // The next start-up finds the store down: the saved state serves, and says so once.
+    let (store, file, revision) = saved_then_down("saved-state", "memory://shop").await;
     let policy = fast_policy().fail_mode(FailMode::Open).build().unwrap();
     let m = Maintenance::new(store.clone(), policy).with_state_file(file.clone());
     m.load_and_follow().await;
@@ -185,12 +191,7 @@ async fn a_start_up_without_the_store_serves_the_saved_state_then_follows_the_st
     assert_eq!(logs.count(Level::ERROR, ""), 0);
 
     // The store answers, with a change made meanwhile: followed from the saved revision on.
-    store
-        .inner
-        .set_state(&SiteRef::Default, &StateChange::turn_off(), "ops")
-        .await
-        .unwrap();
-    store.down.store(false, Ordering::SeqCst);
+    turn_off_and_recover(&store).await;
     eventually("the change made meanwhile", || {
         m.check(&home(), Identity::Anonymous).is_allowed()
     })
@@ -202,18 +203,7 @@ async fn a_start_up_without_the_store_serves_the_saved_state_then_follows_the_st
 async fn a_state_file_of_another_origin_or_damaged_is_ignored_for_the_fail_mode() {
     use tracing::Level;
     let (logs, _guard) = Logs::capture();
-    let store = Arc::new(FlakyStore::default());
-    store
-        .inner
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
-        .await
-        .unwrap();
-    let file = state_file_in("other-origin", "postgres://db/one");
-    let first = Maintenance::new(store.clone(), fast_policy().build().unwrap())
-        .with_state_file(file.clone());
-    first.load_and_follow().await;
-    wait_for_saved(file.path(), store.inner.revision().await.unwrap());
-    store.down.store(true, Ordering::SeqCst);
+    let (store, file, _) = saved_then_down("other-origin", "postgres://db/one").await;
 
     let other = crate::StateFile::new(file.path(), "postgres://db/two");
     let policy = fast_policy().fail_mode(FailMode::Open).build().unwrap();
