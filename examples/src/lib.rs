@@ -76,8 +76,16 @@ pub struct Config {
     /// known).
     pub refresh: Option<Option<Duration>>,
     /// `MAINTENANCE_STORE`: where the state is read from, `maintenance` (the default: our
-    /// tables) or `django` (django-maintenancemode-2's tables, read-only, never migrated).
+    /// tables), `django` (django-maintenancemode-2's tables, read-only, never migrated) or
+    /// `nats` (the bucket `maintenance relay` writes; no database connection at all).
     pub store: StoreKind,
+    /// `NATS_URL` (default `nats://127.0.0.1:4222`): the NATS server(s) of `MAINTENANCE_STORE=nats`.
+    pub nats_url: String,
+    /// `MAINTENANCE_NATS_BUCKET` (default `maintenance`): the bucket of `MAINTENANCE_STORE=nats`.
+    pub nats_bucket: String,
+    /// `MAINTENANCE_STATE_FILE`: where the last known state is kept, so that a server started
+    /// while its source cannot be reached serves it (see [`maintenance_core::StateFile`]).
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// Which tables a test project reads its maintenance state from (`MAINTENANCE_STORE`).
@@ -92,6 +100,9 @@ pub enum StoreKind {
         /// The Django `SITE_ID`.
         site_id: i64,
     },
+    /// The NATS JetStream bucket that `maintenance relay` keeps in step with the database
+    /// (`NATS_URL`, `MAINTENANCE_NATS_BUCKET`), through [`maintenance_nats::NatsSource`].
+    Nats,
 }
 
 /// A bypass signing key; its `Debug` output never shows it.
@@ -123,6 +134,9 @@ impl Default for Config {
             redirect_to: None,
             refresh: None,
             store: StoreKind::Maintenance,
+            nats_url: "nats://127.0.0.1:4222".to_owned(),
+            nats_bucket: maintenance_nats::DEFAULT_BUCKET.to_owned(),
+            state_file: None,
         }
     }
 }
@@ -285,11 +299,23 @@ impl Config {
             };
         }
         if let Some(v) = var("MAINTENANCE_STORE") {
-            let kinds = [("maintenance", false), ("", false), ("django", true)];
-            let expected = "`maintenance` (our tables) or `django` (django-maintenancemode-2's)";
-            if one_of("MAINTENANCE_STORE", v, &kinds, expected)? {
-                c.store = StoreKind::Django { site_id: 1 };
-            }
+            let kinds = [
+                ("maintenance", StoreKind::Maintenance),
+                ("", StoreKind::Maintenance),
+                ("django", StoreKind::Django { site_id: 1 }),
+                ("nats", StoreKind::Nats),
+            ];
+            let expected = "`maintenance` (our tables), `django` (django-maintenancemode-2's) or `nats` (the relay's bucket)";
+            c.store = one_of("MAINTENANCE_STORE", v, &kinds, expected)?;
+        }
+        if let Some(v) = var("NATS_URL").filter(|v| !v.trim().is_empty()) {
+            c.nats_url = v.trim().to_owned();
+        }
+        if let Some(v) = var("MAINTENANCE_NATS_BUCKET").filter(|v| !v.trim().is_empty()) {
+            c.nats_bucket = v.trim().to_owned();
+        }
+        if let Some(v) = var("MAINTENANCE_STATE_FILE").filter(|v| !v.trim().is_empty()) {
+            c.state_file = Some(v.trim().into());
         }
         if let Some(v) = var("DJANGO_SITE_ID").filter(|v| !v.trim().is_empty()) {
             let expected = "the Django SITE_ID, a whole number greater than 0";
@@ -343,8 +369,10 @@ impl Config {
         // Before the handle, which registers its metrics with the recorder installed then.
         prometheus();
         let url = &self.database_url;
-        if let StoreKind::Django { site_id } = self.store {
-            return self.start_django(policy, site_id).await;
+        match self.store {
+            StoreKind::Django { site_id } => return self.start_django(policy, site_id).await,
+            StoreKind::Nats => return self.start_nats(policy).await,
+            StoreKind::Maintenance => {}
         }
         maintenance_sqlx::Startup::new(url.as_str())
             .wait_at_most(self.startup_wait)
@@ -366,6 +394,29 @@ impl Config {
 }
 
 impl Config {
+    /// [`Config::start_maintenance`] over the relay's NATS bucket: the handle follows it with
+    /// one NATS connection and none to the database. NATS may be down: start-up waits at most
+    /// `startup_wait` for the bucket, serving the state file's state (with
+    /// `MAINTENANCE_STATE_FILE`) or the fail mode meanwhile and until it answers.
+    async fn start_nats(&self, policy: Policy) -> Result<Maintenance, ConfigError> {
+        let source = maintenance_nats::NatsSource::connect(&self.nats_url, &self.nats_bucket)
+            .await
+            .map_err(|e| ConfigError::Store {
+                url: self.nats_url.clone(),
+                source: Box::new(e),
+            })?
+            .load_timeout(self.startup_wait);
+        let mut maintenance = Maintenance::new(source, policy);
+        if let Some(path) = &self.state_file {
+            let origin = format!("{} bucket {}", self.nats_url, self.nats_bucket);
+            maintenance =
+                maintenance.with_state_file(maintenance_core::StateFile::new(path, origin));
+        }
+        maintenance.load_and_follow().await;
+        tracing::info!(url = %self.nats_url, bucket = %self.nats_bucket, "following the maintenance bucket");
+        Ok(maintenance)
+    }
+
     /// [`Config::start_maintenance`] over django-maintenancemode-2's tables: no migration (the
     /// Django project owns its tables), then the first load, waited for at most
     /// `startup_wait` as with our own tables. A database that answers but cannot be read (the
@@ -681,6 +732,26 @@ mod tests {
         assert_eq!(c.store, StoreKind::Django { site_id: 3 });
         let c = Config::from_vars(|k| (k == "MAINTENANCE_STORE").then(|| "django".into())).unwrap();
         assert_eq!(c.store, StoreKind::Django { site_id: 1 });
+        let vars: HashMap<&str, &str> = [
+            ("MAINTENANCE_STORE", "nats"),
+            ("NATS_URL", "nats://n1:4222,nats://n2:4222"),
+            ("MAINTENANCE_NATS_BUCKET", "shop"),
+            ("MAINTENANCE_STATE_FILE", "/var/lib/shop/maintenance.json"),
+        ]
+        .into();
+        let c = Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.store, StoreKind::Nats);
+        assert_eq!(c.nats_url, "nats://n1:4222,nats://n2:4222");
+        assert_eq!(c.nats_bucket, "shop");
+        assert_eq!(
+            c.state_file.as_deref(),
+            Some(std::path::Path::new("/var/lib/shop/maintenance.json"))
+        );
+        let c = Config::from_vars(|k| (k == "MAINTENANCE_STORE").then(|| "NATS".into())).unwrap();
+        assert_eq!(
+            (c.nats_url.as_str(), c.nats_bucket.as_str()),
+            ("nats://127.0.0.1:4222", "maintenance")
+        );
         for (name, value) in [
             ("MAINTENANCE_STORE", "redis"),
             ("DJANGO_SITE_ID", "0"),

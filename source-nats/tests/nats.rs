@@ -2,9 +2,6 @@
 //! `MAINTENANCE_TEST_NATS_URL` (JetStream on), and servers of their own on free ports for the
 //! faults (stopped, restarted, without JetStream).
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +10,7 @@ use maintenance_core::{
     MaintenanceSource, MaintenanceStore, MemoryStore, SiteRef, SiteState, StateChange,
 };
 use maintenance_nats::record::{SiteRecord, encode, site_key};
-use maintenance_nats::testkit::{drop_bucket, nats_url, unique_bucket as bucket_name};
+use maintenance_nats::testkit::{OwnServer, drop_bucket, nats_url, unique_bucket as bucket_name};
 use maintenance_nats::{Error, NatsSource, Relay};
 
 const DATABASE: &str = "memory://tests";
@@ -299,62 +296,6 @@ async fn an_empty_bucket_is_no_state_and_says_to_start_a_relay() {
         "{err:?}"
     );
     drop_bucket(&url, &bucket).await;
-}
-
-/// A nats-server of the test's own, on a free port, with its store in `dir`.
-struct OwnServer {
-    child: Child,
-    port: u16,
-}
-
-fn nats_server_binary() -> String {
-    std::env::var("MAINTENANCE_TEST_NATS_SERVER").unwrap_or_else(|_| "nats-server".into())
-}
-
-impl OwnServer {
-    fn start(port: Option<u16>, jetstream: Option<&Path>) -> OwnServer {
-        let port = port.unwrap_or_else(|| {
-            TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port()
-        });
-        let mut cmd = Command::new(nats_server_binary());
-        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
-        if let Some(dir) = jetstream {
-            cmd.arg("-js").arg("-sd").arg(dir);
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs (set MAINTENANCE_TEST_NATS_SERVER to its path)");
-        let server = OwnServer { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("nats-server did not listen on {port}");
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
