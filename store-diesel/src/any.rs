@@ -111,31 +111,36 @@ impl DieselStore {
     /// [`Maintenance`](maintenance_core::Maintenance) handle applies its fail mode meanwhile.
     /// A SQLite file is opened at once. Fails at once only on a URL that cannot be used.
     pub async fn connect_lazy(url: &str) -> Result<Self, Error> {
-        let backend = Backend::for_url(url)?;
-        match backend {
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite => Ok(SqliteStore::connect(url).await?.into()),
-            #[cfg(feature = "postgres")]
-            Backend::Postgres => Ok(PgStore::connect_lazy(url)?.into()),
-            #[cfg(feature = "mysql")]
-            Backend::MySql => Ok(MySqlStore::connect_lazy(url)?.into()),
-            #[allow(unreachable_patterns)]
-            _ => Err(backend.not_compiled(url).into()),
-        }
+        DieselStore::open(url, true).await
     }
 
     /// See [`connect`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let backend = Backend::for_url(url)?;
-        match backend {
+        DieselStore::open(url, false).await
+    }
+
+    /// The store for `url`; when `lazy`, a database server is reached on first use.
+    async fn open(
+        url: &str,
+        #[cfg_attr(
+            not(any(feature = "postgres", feature = "mysql")),
+            allow(unused_variables)
+        )]
+        lazy: bool,
+    ) -> Result<Self, Error> {
+        match Backend::for_url(url)? {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => Ok(SqliteStore::connect(url).await?.into()),
             #[cfg(feature = "postgres")]
+            Backend::Postgres if lazy => Ok(PgStore::connect_lazy(url)?.into()),
+            #[cfg(feature = "postgres")]
             Backend::Postgres => Ok(PgStore::connect(url).await?.into()),
+            #[cfg(feature = "mysql")]
+            Backend::MySql if lazy => Ok(MySqlStore::connect_lazy(url)?.into()),
             #[cfg(feature = "mysql")]
             Backend::MySql => Ok(MySqlStore::connect(url).await?.into()),
             #[allow(unreachable_patterns)]
-            _ => Err(backend.not_compiled(url).into()),
+            other => Err(other.not_compiled(url).into()),
         }
     }
 }

@@ -171,29 +171,29 @@ where
     }
 }
 
-impl<D: Driver> SiteRecord<D> {
-    /// The row, a timestamp that cannot be read logged and read as unset.
-    fn into_row(self) -> SiteRow {
+/// The row, a timestamp that cannot be read logged and read as unset.
+impl<D: Driver> From<SiteRecord<D>> for SiteRow {
+    fn from(r: SiteRecord<D>) -> Self {
         const TABLE: &str = "maintenance_sites";
-        let id = self.id;
+        let id = r.id;
         let time = |column: &'static str, v: Option<D::TimeIn>| {
             lenient_time(TABLE, id, column, v.map(D::time_in))
         };
         SiteRow {
             id,
-            domain: self.domain,
-            name: self.name,
-            is_default: self.is_default,
-            enabled: self.enabled,
-            mode: self.mode,
-            message: self.message,
-            starts_at: time("starts_at", self.starts_at),
-            ends_at: time("ends_at", self.ends_at),
-            retry_after_secs: self.retry_after_secs,
-            bypass_secret_hash: self.bypass_secret_hash,
-            updated_at: time("updated_at", self.updated_at),
-            updated_by: self.updated_by,
-            scope_patterns: self.scope_patterns,
+            domain: r.domain,
+            name: r.name,
+            is_default: r.is_default,
+            enabled: r.enabled,
+            mode: r.mode,
+            message: r.message,
+            starts_at: time("starts_at", r.starts_at),
+            ends_at: time("ends_at", r.ends_at),
+            retry_after_secs: r.retry_after_secs,
+            bypass_secret_hash: r.bypass_secret_hash,
+            updated_at: time("updated_at", r.updated_at),
+            updated_by: r.updated_by,
+            scope_patterns: r.scope_patterns,
         }
     }
 }
@@ -282,6 +282,13 @@ struct ChangeRecord {
     removed: bool,
 }
 
+/// The `(site_id, removed)` pair [`SqlConn::changes`] answers.
+impl From<ChangeRecord> for (i64, bool) {
+    fn from(r: ChangeRecord) -> Self {
+        (r.site_id, r.removed)
+    }
+}
+
 /// One integer a statement reads (its column `value`).
 #[derive(QueryableByName)]
 struct IntValue {
@@ -349,6 +356,40 @@ where
     })
 }
 
+impl<D, C> On<D, C>
+where
+    D: Driver,
+    C: DerefMut<Target = D::Conn> + Send,
+    Query<D>: QueryFragment<D::Db>,
+    i64: ToSql<BigInt, D::Db>,
+    bool: ToSql<Bool, D::Db>,
+    String: ToSql<Text, D::Db>,
+{
+    /// The rows `sql` selects, each read as an `R` and turned into a `T`.
+    async fn load<R, T>(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<T>, StoreError>
+    where
+        R: QueryableByName<D::Db> + Into<T> + Send + 'static,
+    {
+        let rows: Vec<R> = bind_all::<D>(query::<D>(sql), params)
+            .load(&mut *self.conn)
+            .await
+            .map_err(store_error::<D>)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// The first row `sql` selects, if there is one.
+    async fn first<R>(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<R>, StoreError>
+    where
+        R: QueryableByName<D::Db> + Send + 'static,
+    {
+        bind_all::<D>(query::<D>(sql), params)
+            .get_result(&mut *self.conn)
+            .await
+            .optional()
+            .map_err(store_error::<D>)
+    }
+}
+
 #[async_trait]
 impl<D, C> SqlConn for On<D, C>
 where
@@ -372,19 +413,11 @@ where
     }
 
     async fn sites(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SiteRow>, StoreError> {
-        let rows: Vec<SiteRecord<D>> = bind_all::<D>(query::<D>(sql), params)
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(SiteRecord::into_row).collect())
+        self.load::<SiteRecord<D>, _>(sql, params).await
     }
 
     async fn paths(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<PathRow>, StoreError> {
-        let rows: Vec<PathRecord> = bind_all::<D>(query::<D>(sql), params)
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(PathRow::from).collect())
+        self.load::<PathRecord, _>(sql, params).await
     }
 
     async fn networks(
@@ -392,18 +425,11 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Vec<NetworkRow>, StoreError> {
-        let rows: Vec<NetworkRecord> = bind_all::<D>(query::<D>(sql), params)
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(NetworkRow::from).collect())
+        self.load::<NetworkRecord, _>(sql, params).await
     }
 
     async fn events(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<EventRecord<D>> = bind_all::<D>(query::<D>(sql), params)
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
+        let rows: Vec<EventRecord<D>> = self.load::<EventRecord<D>, _>(sql, params).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -418,20 +444,11 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Vec<(i64, bool)>, StoreError> {
-        let rows: Vec<ChangeRecord> = bind_all::<D>(query::<D>(sql), params)
-            .load(&mut *self.conn)
-            .await
-            .map_err(store_error::<D>)?;
-        Ok(rows.into_iter().map(|r| (r.site_id, r.removed)).collect())
+        self.load::<ChangeRecord, _>(sql, params).await
     }
 
     async fn int(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<i64>, StoreError> {
-        let row: Option<IntValue> = bind_all::<D>(query::<D>(sql), params)
-            .get_result(&mut *self.conn)
-            .await
-            .optional()
-            .map_err(store_error::<D>)?;
-        Ok(row.map(|r| r.value))
+        Ok(self.first::<IntValue>(sql, params).await?.map(|r| r.value))
     }
 
     async fn text(
@@ -439,12 +456,7 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Option<String>, StoreError> {
-        let row: Option<TextValue> = bind_all::<D>(query::<D>(sql), params)
-            .get_result(&mut *self.conn)
-            .await
-            .optional()
-            .map_err(store_error::<D>)?;
-        Ok(row.map(|r| r.value))
+        Ok(self.first::<TextValue>(sql, params).await?.map(|r| r.value))
     }
 }
 

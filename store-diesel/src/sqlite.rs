@@ -60,33 +60,41 @@ fn time_out(t: DateTime<Utc>) -> String {
 /// Reads the timestamp forms found in SQLite databases: RFC 3339 (what both stores write),
 /// `YYYY-MM-DD HH:MM[:SS[.f]]` with or without a zone (no zone means UTC), and Unix seconds.
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for format in [
+    const ZONED: [&str; 3] = [
         "%Y-%m-%d %H:%M:%S%.f%:z",
         "%Y-%m-%d %H:%M%:z",
         "%Y-%m-%dT%H:%M%:z",
-    ] {
-        if let Ok(t) = DateTime::parse_from_str(text, format) {
-            return Some(t.with_timezone(&Utc));
-        }
-    }
-    let naive = text.strip_suffix('Z').unwrap_or(text);
-    for format in [
+    ];
+    const NAIVE: [&str; 4] = [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(naive, format) {
-            return Some(Utc.from_utc_datetime(&t));
-        }
-    }
-    text.parse::<i64>()
-        .ok()
-        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+    ];
+    let text = text.trim();
+    let zoned = || {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .or_else(|| {
+                ZONED
+                    .iter()
+                    .find_map(|f| DateTime::parse_from_str(text, f).ok())
+            })
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let naive = || {
+        let naive = text.strip_suffix('Z').unwrap_or(text);
+        NAIVE
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(naive, f).ok())
+            .map(|t| Utc.from_utc_datetime(&t))
+    };
+    let unix = || {
+        text.parse::<i64>()
+            .ok()
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+    };
+    zoned().or_else(naive).or_else(unix)
 }
 
 async fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {

@@ -179,15 +179,15 @@ impl<T: SqlWrite> WriteTx for T {
         let placeholder = self.statements().dialect.placeholder();
         let sql = bulk::delete_scopes_sql(site_ids.len(), placeholder);
         self.execute(&sql, &ids(site_ids)).await?;
-        if let Some(patterns) = patterns {
-            let sql = bulk::insert_scopes_sql(site_ids.len(), placeholder);
-            let params: Vec<Param<'_>> = site_ids
-                .iter()
-                .flat_map(|id| [Param::Int(*id), Param::Text(patterns)])
-                .collect();
-            self.execute(&sql, &params).await?;
-        }
-        Ok(())
+        let Some(patterns) = patterns else {
+            return Ok(());
+        };
+        let sql = bulk::insert_scopes_sql(site_ids.len(), placeholder);
+        let params: Vec<Param<'_>> = site_ids
+            .iter()
+            .flat_map(|id| [Param::Int(*id), Param::Text(patterns)])
+            .collect();
+        self.execute(&sql, &params).await
     }
 
     async fn touch_site(

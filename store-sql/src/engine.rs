@@ -677,6 +677,11 @@ enum Entry<'a> {
 }
 
 impl Entry<'_> {
+    /// The network `network` names, as an entry; an error when it names none.
+    fn network(network: &str) -> Result<Self, StoreError> {
+        Ok(Entry::Network(validate::network(network)?))
+    }
+
     /// The entry as the audit log and messages write it.
     fn text(&self) -> String {
         match self {
@@ -790,7 +795,9 @@ impl Entry<'_> {
     }
 }
 
-/// Adds `entry` to a site's list (or gives an entry it has `description`), in one write.
+/// Adds `entry` to a site's list (or gives an entry it has `description`), in one write. A
+/// pattern is checked first, before any write begins (a network was checked when it was
+/// parsed); removing one is not, so that a pattern written by hand that does not compile can go.
 async fn add_entry<E: Engine + ?Sized>(
     engine: &E,
     site: &SiteRef,
@@ -798,6 +805,9 @@ async fn add_entry<E: Engine + ?Sized>(
     description: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
+    if let Entry::Path(pattern) = entry {
+        validate::pattern(pattern)?;
+    }
     let (mut tx, revision) = begin(engine).await?;
     let result = async {
         let mut loaded = load_site(&mut *tx, site).await?;
@@ -868,7 +878,6 @@ pub async fn add_ignored_path<E: Engine + ?Sized>(
     description: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    validate::pattern(pattern)?;
     add_entry(engine, site, Entry::Path(pattern), description, actor).await
 }
 
@@ -892,8 +901,7 @@ pub async fn add_allowed_network<E: Engine + ?Sized>(
     description: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let net = validate::network(network)?;
-    add_entry(engine, site, Entry::Network(net), description, actor).await
+    add_entry(engine, site, Entry::network(network)?, description, actor).await
 }
 
 /// [`MaintenanceStore::remove_allowed_network`](maintenance_core::MaintenanceStore::remove_allowed_network)
@@ -904,8 +912,7 @@ pub async fn remove_allowed_network<E: Engine + ?Sized>(
     network: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let net = validate::network(network)?;
-    remove_entry(engine, site, Entry::Network(net), actor).await
+    remove_entry(engine, site, Entry::network(network)?, actor).await
 }
 
 /// [`MaintenanceStore::set_bypass_secret_hash`](maintenance_core::MaintenanceStore::set_bypass_secret_hash)

@@ -195,8 +195,6 @@ pub struct Statements {
     pub update_network: String,
     /// Deletes an allowed network: id.
     pub delete_network: String,
-    /// Appends an audit event: site id, site domain, at, actor, action, detail.
-    pub insert_event: String,
     /// The newest events first: limit.
     pub select_events: String,
     /// The newest events of one site first: site domain, limit.
@@ -234,6 +232,7 @@ impl Statements {
             "ON CONFLICT (site_id) DO UPDATE SET version = excluded.version, removed = excluded.removed"
         };
         let bump = "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1";
+        let site_id = format!("= {}", p(1));
         Statements {
             dialect,
             select_revision: "SELECT revision AS value FROM maintenance_revision WHERE id = 1"
@@ -269,20 +268,10 @@ impl Statements {
                 "SELECT site_id, removed FROM maintenance_site_changes WHERE version > {}",
                 p(1)
             ),
-            select_paths: format!(
-                "SELECT {PATH_COLUMNS} FROM maintenance_ignored_paths ORDER BY id"
-            ),
-            select_site_paths: format!(
-                "SELECT {PATH_COLUMNS} FROM maintenance_ignored_paths WHERE site_id = {} ORDER BY id",
-                p(1)
-            ),
-            select_networks: format!(
-                "SELECT {NETWORK_COLUMNS} FROM maintenance_allowed_networks ORDER BY id"
-            ),
-            select_site_networks: format!(
-                "SELECT {NETWORK_COLUMNS} FROM maintenance_allowed_networks WHERE site_id = {} ORDER BY id",
-                p(1)
-            ),
+            select_paths: PATHS.select(None),
+            select_site_paths: PATHS.select(Some(&site_id)),
+            select_networks: NETWORKS.select(None),
+            select_site_networks: NETWORKS.select(Some(&site_id)),
             insert_site: format!(
                 "INSERT INTO maintenance_sites (domain, name, is_default, enabled, mode, message, \
                  starts_at, ends_at, retry_after_secs, bypass_secret_hash, updated_at, updated_by) \
@@ -310,39 +299,15 @@ impl Statements {
                 p(2),
                 p(3)
             ),
-            delete_site_paths: format!(
-                "DELETE FROM maintenance_ignored_paths WHERE site_id = {}",
-                p(1)
-            ),
-            delete_site_networks: format!(
-                "DELETE FROM maintenance_allowed_networks WHERE site_id = {}",
-                p(1)
-            ),
+            delete_site_paths: PATHS.delete_by("site_id", ph),
+            delete_site_networks: NETWORKS.delete_by("site_id", ph),
             delete_site: format!("DELETE FROM maintenance_sites WHERE id = {}", p(1)),
-            insert_path: format!(
-                "INSERT INTO maintenance_ignored_paths (site_id, pattern, description) VALUES {}",
-                ph.tuples(1, 3, 1)
-            ),
-            update_path: format!(
-                "UPDATE maintenance_ignored_paths SET description = {} WHERE id = {}",
-                p(1),
-                p(2)
-            ),
-            delete_path: format!("DELETE FROM maintenance_ignored_paths WHERE id = {}", p(1)),
-            insert_network: format!(
-                "INSERT INTO maintenance_allowed_networks (site_id, cidr, description) VALUES {}",
-                ph.tuples(1, 3, 1)
-            ),
-            update_network: format!(
-                "UPDATE maintenance_allowed_networks SET description = {} WHERE id = {}",
-                p(1),
-                p(2)
-            ),
-            delete_network: format!(
-                "DELETE FROM maintenance_allowed_networks WHERE id = {}",
-                p(1)
-            ),
-            insert_event: crate::bulk::insert_events_sql(1, ph),
+            insert_path: PATHS.insert(ph),
+            update_path: PATHS.update_description(ph),
+            delete_path: PATHS.delete_by("id", ph),
+            insert_network: NETWORKS.insert(ph),
+            update_network: NETWORKS.update_description(ph),
+            delete_network: NETWORKS.delete_by("id", ph),
             select_events: format!(
                 "SELECT {EVENT_READ_COLUMNS} FROM maintenance_events ORDER BY id DESC LIMIT {}",
                 p(1)
@@ -379,26 +344,81 @@ impl Statements {
 
     /// The site rows whose id is one of `count` bound ids, in id order.
     pub fn select_sites_in(&self, count: usize) -> String {
-        format!(
-            "SELECT {SITE_COLUMNS} FROM {SITES_WITH_SCOPES} WHERE id IN ({}) ORDER BY id",
-            self.dialect.placeholder().list(count)
-        )
+        let ids = self.site_ids_in(count);
+        format!("SELECT {SITE_COLUMNS} FROM {SITES_WITH_SCOPES} WHERE id {ids} ORDER BY id")
     }
 
     /// The ignored-path rows of `count` bound site ids, in id order.
     pub fn select_paths_in(&self, count: usize) -> String {
-        format!(
-            "SELECT {PATH_COLUMNS} FROM maintenance_ignored_paths WHERE site_id IN ({}) ORDER BY id",
-            self.dialect.placeholder().list(count)
-        )
+        PATHS.select(Some(&self.site_ids_in(count)))
     }
 
     /// The allowed-network rows of `count` bound site ids, in id order.
     pub fn select_networks_in(&self, count: usize) -> String {
+        NETWORKS.select(Some(&self.site_ids_in(count)))
+    }
+
+    /// `IN` and a list of `count` parameters: the site ids a statement of many sites binds.
+    fn site_ids_in(&self, count: usize) -> String {
+        format!("IN ({})", self.dialect.placeholder().list(count))
+    }
+}
+
+/// One of a site's two lists, ignored paths and allowed networks: a table of `id, site_id,
+/// <entry>, description` rows, whose statements are written alike.
+#[derive(Debug, Clone, Copy)]
+struct List {
+    table: &'static str,
+    /// Its columns, in the order stores read them.
+    columns: &'static str,
+    /// The column that holds the entry: a pattern, a CIDR.
+    entry: &'static str,
+}
+
+/// The `maintenance_ignored_paths` table.
+const PATHS: List = List {
+    table: "maintenance_ignored_paths",
+    columns: PATH_COLUMNS,
+    entry: "pattern",
+};
+
+/// The `maintenance_allowed_networks` table.
+const NETWORKS: List = List {
+    table: "maintenance_allowed_networks",
+    columns: NETWORK_COLUMNS,
+    entry: "cidr",
+};
+
+impl List {
+    /// Its rows in id order: every row, or with `site_ids` (`= $1`, `IN ($1, $2)`) those of the
+    /// sites it names.
+    fn select(self, site_ids: Option<&str>) -> String {
+        let List { table, columns, .. } = self;
+        match site_ids {
+            None => format!("SELECT {columns} FROM {table} ORDER BY id"),
+            Some(ids) => format!("SELECT {columns} FROM {table} WHERE site_id {ids} ORDER BY id"),
+        }
+    }
+
+    /// Inserts a row: site id, entry, description.
+    fn insert(self, ph: Placeholder) -> String {
+        let List { table, entry, .. } = self;
+        let values = ph.tuples(1, 3, 1);
+        format!("INSERT INTO {table} (site_id, {entry}, description) VALUES {values}")
+    }
+
+    /// Writes a row's description: description, id.
+    fn update_description(self, ph: Placeholder) -> String {
+        let (description, id) = (ph.nth(1), ph.nth(2));
         format!(
-            "SELECT {NETWORK_COLUMNS} FROM maintenance_allowed_networks WHERE site_id IN ({}) ORDER BY id",
-            self.dialect.placeholder().list(count)
+            "UPDATE {} SET description = {description} WHERE id = {id}",
+            self.table
         )
+    }
+
+    /// Deletes the rows whose `column` (`id`, `site_id`) holds the one parameter.
+    fn delete_by(self, column: &str, ph: Placeholder) -> String {
+        format!("DELETE FROM {} WHERE {column} = {}", self.table, ph.nth(1))
     }
 }
 
@@ -428,7 +448,7 @@ mod tests {
     fn every_statement_binds_its_documented_parameters_in_order() {
         for dialect in DIALECTS {
             let s = Statements::of(dialect);
-            let expected: [(&str, usize); 17] = [
+            let expected: [(&str, usize); 16] = [
                 (&s.select_site_by_domain, 1),
                 (&s.record_change, 3),
                 (&s.insert_site, 12),
@@ -440,7 +460,6 @@ mod tests {
                 (&s.insert_network, 3),
                 (&s.update_network, 2),
                 (&s.delete_network, 1),
-                (&s.insert_event, 6),
                 (&s.select_events, 1),
                 (&s.select_site_events, 2),
                 (&s.select_changes_since, 1),

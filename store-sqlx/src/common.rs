@@ -150,92 +150,96 @@ fn lenient_time(
     })
 }
 
-pub(crate) fn decode_site(row: &impl RowExt) -> Result<SiteRow, sqlx::Error> {
-    let id = row.int("id")?;
-    let table = "maintenance_sites";
-    Ok(SiteRow {
-        id,
-        domain: row.text("domain")?,
-        name: row.text("name")?,
-        is_default: row.flag("is_default")?,
-        enabled: row.flag("enabled")?,
-        mode: row.text("mode")?,
-        message: row.opt_text("message")?,
-        starts_at: lenient_time(row, table, id, "starts_at"),
-        ends_at: lenient_time(row, table, id, "ends_at"),
-        retry_after_secs: row.opt_int("retry_after_secs")?,
-        bypass_secret_hash: row.opt_text("bypass_secret_hash")?,
-        updated_at: lenient_time(row, table, id, "updated_at"),
-        updated_by: row.opt_text("updated_by")?,
-        scope_patterns: row.opt_text("scope_patterns")?,
-    })
+/// A row of one of the tables, read from a sqlx row by its column names.
+pub(crate) trait ReadRow: Sized {
+    /// The table, which a row that cannot be read is logged with.
+    const TABLE: &'static str;
+    /// The row; an error when a column it needs cannot be read.
+    fn read(row: &impl RowExt) -> Result<Self, sqlx::Error>;
 }
 
-pub(crate) fn decode_path(row: &impl RowExt) -> Result<PathRow, sqlx::Error> {
-    Ok(PathRow {
-        id: row.int("id")?,
-        site_id: row.int("site_id")?,
-        pattern: row.text("pattern")?,
-        description: row.text("description")?,
-    })
-}
+impl ReadRow for SiteRow {
+    const TABLE: &'static str = "maintenance_sites";
 
-pub(crate) fn decode_network(row: &impl RowExt) -> Result<NetworkRow, sqlx::Error> {
-    Ok(NetworkRow {
-        id: row.int("id")?,
-        site_id: row.int("site_id")?,
-        cidr: row.text("cidr")?,
-        description: row.text("description")?,
-    })
-}
-
-pub(crate) fn decode_event(row: &impl RowExt) -> Result<Event, sqlx::Error> {
-    Ok(Event {
-        id: row.int("id")?,
-        site: row.opt_text("site_domain")?,
-        at: row.time("at")?,
-        actor: row.text("actor")?,
-        action: row.text("action")?,
-        detail: row.text("detail")?,
-    })
-}
-
-/// Decodes every row; one that cannot be read is logged with its table and id, and skipped.
-pub(crate) fn decode_all<R: RowExt, T>(
-    table: &'static str,
-    rows: &[R],
-    decode: impl Fn(&R) -> Result<T, sqlx::Error>,
-) -> Vec<T> {
-    rows.iter()
-        .filter_map(|row| match decode(row) {
-            Ok(value) => Some(value),
-            Err(e) => {
-                let id = row.int("id").ok();
-                tracing::warn!(table, id, error = %e, "skipping a row that cannot be read");
-                None
-            }
+    fn read(row: &impl RowExt) -> Result<Self, sqlx::Error> {
+        let id = row.int("id")?;
+        let time = |column| lenient_time(row, Self::TABLE, id, column);
+        Ok(SiteRow {
+            id,
+            domain: row.text("domain")?,
+            name: row.text("name")?,
+            is_default: row.flag("is_default")?,
+            enabled: row.flag("enabled")?,
+            mode: row.text("mode")?,
+            message: row.opt_text("message")?,
+            starts_at: time("starts_at"),
+            ends_at: time("ends_at"),
+            retry_after_secs: row.opt_int("retry_after_secs")?,
+            bypass_secret_hash: row.opt_text("bypass_secret_hash")?,
+            updated_at: time("updated_at"),
+            updated_by: row.opt_text("updated_by")?,
+            scope_patterns: row.opt_text("scope_patterns")?,
         })
-        .collect()
+    }
 }
 
-/// Reads the rows of `rows` one at a time as they arrive, as [`decode_all`] reads them: a full
-/// load never holds every raw row of a table at once next to what they decode to.
-pub(crate) async fn fetch_decoded<R, T, S>(
-    table: &'static str,
-    mut rows: S,
-    decode: impl Fn(&R) -> Result<T, sqlx::Error>,
-) -> Result<Vec<T>, sqlx::Error>
+impl ReadRow for PathRow {
+    const TABLE: &'static str = "maintenance_ignored_paths";
+
+    fn read(row: &impl RowExt) -> Result<Self, sqlx::Error> {
+        Ok(PathRow {
+            id: row.int("id")?,
+            site_id: row.int("site_id")?,
+            pattern: row.text("pattern")?,
+            description: row.text("description")?,
+        })
+    }
+}
+
+impl ReadRow for NetworkRow {
+    const TABLE: &'static str = "maintenance_allowed_networks";
+
+    fn read(row: &impl RowExt) -> Result<Self, sqlx::Error> {
+        Ok(NetworkRow {
+            id: row.int("id")?,
+            site_id: row.int("site_id")?,
+            cidr: row.text("cidr")?,
+            description: row.text("description")?,
+        })
+    }
+}
+
+impl ReadRow for Event {
+    const TABLE: &'static str = "maintenance_events";
+
+    fn read(row: &impl RowExt) -> Result<Self, sqlx::Error> {
+        Ok(Event {
+            id: row.int("id")?,
+            site: row.opt_text("site_domain")?,
+            at: row.time("at")?,
+            actor: row.text("actor")?,
+            action: row.text("action")?,
+            detail: row.text("detail")?,
+        })
+    }
+}
+
+/// Reads the rows of `rows` one at a time as they arrive: a full load never holds every raw
+/// row of a table at once next to what they are read into. A row that cannot be read is
+/// logged with its table and id, and skipped.
+pub(crate) async fn read_rows<T, R, S>(mut rows: S) -> Result<Vec<T>, sqlx::Error>
 where
+    T: ReadRow,
     R: RowExt,
     S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
 {
     use futures_util::TryStreamExt;
     let mut out = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        match decode(&row) {
+        match T::read(&row) {
             Ok(value) => out.push(value),
             Err(e) => {
-                let id = row.int("id").ok();
+                let (table, id) = (T::TABLE, row.int("id").ok());
                 tracing::warn!(table, id, error = %e, "skipping a row that cannot be read");
             }
         }

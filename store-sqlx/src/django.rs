@@ -23,7 +23,8 @@ use maintenance_sql::listing::Dialect;
 use sqlx::Row;
 
 use crate::error::Error;
-use crate::url::{Backend, redact_url};
+use crate::pool;
+use crate::url::Backend;
 
 /// A read-only source over django-maintenancemode-2's tables (`django_site`,
 /// `maintenancemode_maintenance`, `maintenancemode_ignoredurl`) on SQLite, PostgreSQL or
@@ -67,12 +68,9 @@ impl DjangoSource {
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let source = DjangoSource::connect_lazy(url)?;
         source.rows().await.map_err(|e| match e {
-            Error::Django {
-                source: sqlx_error, ..
-            } if is_connect_error(&sqlx_error) => Error::Connect {
-                url: redact_url(url),
-                source: sqlx_error,
-            },
+            Error::Django { source, .. } if is_connect_error(&source) => {
+                pool::connect_error(url, source)
+            }
             other => other,
         })?;
         Ok(source)
@@ -83,10 +81,7 @@ impl DjangoSource {
     /// yet): reads fail until it answers, and the handle applies its fail mode meanwhile.
     /// Fails at once only on a URL that cannot be used.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
-        let connect_error = |source| Error::Connect {
-            url: redact_url(url),
-            source,
-        };
+        let connect_error = |source| pool::connect_error(url, source);
         let pool = match Backend::for_url(url)? {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
@@ -96,30 +91,21 @@ impl DjangoSource {
                 .map_err(connect_error)?
                 .read_only(true)
                 .create_if_missing(false);
-                Pool::Sqlite(
-                    sqlx::sqlite::SqlitePoolOptions::new()
-                        .acquire_timeout(crate::CONNECT_TIMEOUT)
-                        .connect_lazy_with(options),
-                )
+                Pool::Sqlite(pool::lazy(options))
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres => {
                 let options = sqlx::postgres::PgConnectOptions::from_str(url)
                     .map_err(connect_error)?
                     .options([("default_transaction_read_only", "on")]);
-                Pool::Postgres(
-                    sqlx::postgres::PgPoolOptions::new()
-                        .acquire_timeout(crate::CONNECT_TIMEOUT)
-                        .connect_lazy_with(options),
-                )
+                Pool::Postgres(pool::lazy(options))
             }
             #[cfg(feature = "mysql")]
             Backend::MySql => {
                 let options =
                     sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(connect_error)?;
                 Pool::MySql(
-                    sqlx::mysql::MySqlPoolOptions::new()
-                        .acquire_timeout(crate::CONNECT_TIMEOUT)
+                    pool::options()
                         .after_connect(|conn, _| {
                             Box::pin(async move {
                                 sqlx::query("SET SESSION TRANSACTION READ ONLY")

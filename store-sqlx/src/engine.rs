@@ -27,9 +27,7 @@ use maintenance_sql::statements::{Param, Statements};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Encode, Executor, Pool, Transaction, Type};
 
-use crate::common::{
-    RowExt, db, decode_all, decode_event, decode_network, decode_path, decode_site, fetch_decoded,
-};
+use crate::common::{ReadRow, RowExt, db, read_rows};
 
 /// What a sqlx database brings to the store: its dialect, its transactions, its timestamps.
 pub(crate) trait Driver: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
@@ -102,13 +100,13 @@ impl<B, C> On<B, C> {
     }
 }
 
+/// A statement of backend `B` with its parameters bound.
+type Query<'q, B> = sqlx::query::Query<'q, B, <B as sqlx::Database>::Arguments>;
+
 /// A backend that binds every [`Param`]: each sqlx type a parameter becomes can be encoded.
 pub(crate) trait Binds: Driver {
-    /// `query` with `params` bound, in order, each as this backend takes it.
-    fn bind_all<'q>(
-        query: sqlx::query::Query<'q, Self, Self::Arguments>,
-        params: &[Param<'_>],
-    ) -> sqlx::query::Query<'q, Self, Self::Arguments>;
+    /// `sql` with `params` bound, in order, each as this backend takes it.
+    fn query<'q>(sql: &'q str, params: &[Param<'_>]) -> Query<'q, Self>;
 }
 
 impl<B> Binds for B
@@ -122,10 +120,8 @@ where
     for<'a> B::Time: Encode<'a, B> + Type<B>,
     for<'a> Option<B::Time>: Encode<'a, B> + Type<B>,
 {
-    fn bind_all<'q>(
-        query: sqlx::query::Query<'q, B, B::Arguments>,
-        params: &[Param<'_>],
-    ) -> sqlx::query::Query<'q, B, B::Arguments> {
+    fn query<'q>(sql: &'q str, params: &[Param<'_>]) -> Query<'q, B> {
+        let query = sqlx::query(AssertSqlSafe(sql));
         params.iter().fold(query, |q, param| match *param {
             Param::Int(v) => q.bind(v),
             Param::OptInt(v) => q.bind(v),
@@ -135,6 +131,35 @@ where
             Param::Time(t) => q.bind(B::time(t)),
             Param::OptTime(t) => q.bind(t.map(B::time)),
         })
+    }
+}
+
+impl<B, C> On<B, C>
+where
+    B: Binds,
+    C: DerefMut<Target = B::Connection> + Send,
+    for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
+    B::Row: RowExt,
+{
+    /// The rows `sql` selects, read as they arrive ([`read_rows`]: a row that cannot be read
+    /// is logged and skipped).
+    async fn rows<T: ReadRow + Send>(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<T>, StoreError> {
+        db(read_rows(B::query(sql, params).fetch(&mut *self.conn)).await)
+    }
+
+    /// The column `value` of the first row `sql` selects, if there is a row.
+    async fn value<T: Send>(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        read: fn(&B::Row, &str) -> Result<T, sqlx::Error>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = db(B::query(sql, params).fetch_optional(&mut *self.conn).await)?;
+        db(row.map(|row| read(&row, "value")).transpose())
     }
 }
 
@@ -151,26 +176,18 @@ where
     }
 
     async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<(), StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        db(query.execute(&mut *self.conn).await.map(drop))
+        db(B::query(sql, params)
+            .execute(&mut *self.conn)
+            .await
+            .map(drop))
     }
 
     async fn sites(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SiteRow>, StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        // Decoded as the rows arrive: a full load never holds every raw row at once next to
-        // what they decode to.
-        db(fetch_decoded(
-            "maintenance_sites",
-            query.fetch(&mut *self.conn),
-            decode_site,
-        )
-        .await)
+        self.rows(sql, params).await
     }
 
     async fn paths(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<PathRow>, StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        let table = "maintenance_ignored_paths";
-        db(fetch_decoded(table, query.fetch(&mut *self.conn), decode_path).await)
+        self.rows(sql, params).await
     }
 
     async fn networks(
@@ -178,15 +195,11 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Vec<NetworkRow>, StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        let table = "maintenance_allowed_networks";
-        db(fetch_decoded(table, query.fetch(&mut *self.conn), decode_network).await)
+        self.rows(sql, params).await
     }
 
     async fn events(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Event>, StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        let rows = db(query.fetch_all(&mut *self.conn).await)?;
-        Ok(decode_all("maintenance_events", &rows, decode_event))
+        self.rows(sql, params).await
     }
 
     async fn changes(
@@ -194,8 +207,7 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Vec<(i64, bool)>, StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        let rows = db(query.fetch_all(&mut *self.conn).await)?;
+        let rows = db(B::query(sql, params).fetch_all(&mut *self.conn).await)?;
         db(rows
             .iter()
             .map(|row| Ok((row.int("site_id")?, row.flag("removed")?)))
@@ -203,9 +215,7 @@ where
     }
 
     async fn int(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<i64>, StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        let row = db(query.fetch_optional(&mut *self.conn).await)?;
-        db(row.map(|row| row.int("value")).transpose())
+        self.value(sql, params, B::Row::int).await
     }
 
     async fn text(
@@ -213,9 +223,7 @@ where
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Option<String>, StoreError> {
-        let query = B::bind_all(sqlx::query(AssertSqlSafe(sql)), params);
-        let row = db(query.fetch_optional(&mut *self.conn).await)?;
-        db(row.map(|row| row.text("value")).transpose())
+        self.value(sql, params, B::Row::text).await
     }
 }
 

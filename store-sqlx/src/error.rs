@@ -80,6 +80,12 @@ impl From<maintenance_sql::url::BackendNotCompiled> for Error {
 }
 
 impl Error {
+    /// What turns a sqlx error into a query error of `backend`, for `map_err`.
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    pub(crate) fn query(backend: &'static str) -> impl Fn(sqlx::Error) -> Error + Copy {
+        move |source| Error::Query { backend, source }
+    }
+
     /// A step of `migrate()` that ran through maintenance-sql ([`maintenance_sql::conn`]), as
     /// this crate says it: the sqlx error it carries, as a query error of `backend`.
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

@@ -14,7 +14,7 @@ mod error;
 mod migrate;
 #[cfg(feature = "mysql")]
 mod mysql;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -48,7 +48,7 @@ where
     for<'c> Migrating<'c, B>: MigrationConnection<Error = sqlx::Error>,
     for<'c> On<B, &'c mut B::Connection>: SqlConn,
 {
-    let query_error = |source| Error::Query { backend, source };
+    let query_error = Error::query(backend);
     let report = migrations::run(&mut Migrating::<B>(&mut *conn), B::DIALECT)
         .await
         .map_err(|source| Error::Migrate { backend, source })?;

@@ -77,10 +77,7 @@ impl MySqlStore {
     /// throughout, on a connection of its own that is closed at the end (which also frees the
     /// lock if the call is cancelled).
     pub async fn migrate(&self) -> Result<(), Error> {
-        let query_error = |source| Error::Query {
-            backend: BACKEND,
-            source,
-        };
+        let query_error = Error::query(BACKEND);
         let mut conn = self
             .sql
             .pool

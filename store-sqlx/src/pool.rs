@@ -1,5 +1,5 @@
-//! The pools the server stores open on a URL: their acquire timeout, and connect errors that
-//! name the URL without its password.
+//! The pools the stores (and [`crate::DjangoSource`]) open on a URL: their acquire timeout, and
+//! connect errors that name the URL without its password.
 
 use sqlx::pool::PoolOptions;
 use sqlx::{Connection, Database, Pool};
@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::url::redact_url;
 
 /// The options of a store's pool: waiting at most [`crate::CONNECT_TIMEOUT`] for a connection.
-fn options<B: Database>() -> PoolOptions<B> {
+pub(crate) fn options<B: Database>() -> PoolOptions<B> {
     PoolOptions::new().acquire_timeout(crate::CONNECT_TIMEOUT)
 }
 
@@ -21,6 +21,7 @@ pub(crate) fn connect_error(url: &str, source: sqlx::Error) -> Error {
 }
 
 /// A pool on `connect` (the options read from `url`), with a first connection open.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) async fn connect<B: Database>(
     connect: <B::Connection as Connection>::Options,
     url: &str,

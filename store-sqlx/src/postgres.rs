@@ -76,10 +76,7 @@ impl PgStore {
     /// lock). It records its migrations in `maintenance_migrations`, never in sqlx's
     /// `_sqlx_migrations`, which stays the application's; rows 0.1 left there are moved over.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let query_error = |source| Error::Query {
-            backend: BACKEND,
-            source,
-        };
+        let query_error = Error::query(BACKEND);
         // The lock maintenance-diesel takes too, so that no two stores migrate the same
         // database at once. It lives on a connection of its own, which the migrations run on
         // and which is closed at the end: that releases it whatever happened.

@@ -24,7 +24,7 @@ use sqlx::{Connection, Sqlite, Transaction};
 use crate::engine::{Driver, Sql};
 use crate::error::Error;
 use crate::migrate::migrate_locked;
-use crate::url::redact_url;
+use crate::pool;
 
 const BACKEND: &str = "SQLite";
 
@@ -57,10 +57,7 @@ impl SqliteStore {
     /// Opens `url` (`sqlite://path`, `sqlite:path` or `sqlite::memory:`), creating the file if it
     /// is missing. An in-memory database lives in one connection that the pool keeps open.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let connect_error = |source| Error::Connect {
-            url: redact_url(url),
-            source,
-        };
+        let connect_error = |source| pool::connect_error(url, source);
         let url_lower = normalize_scheme(url);
         let options = SqliteConnectOptions::from_str(&url_lower)
             .map_err(connect_error)?
@@ -102,14 +99,9 @@ impl SqliteStore {
     /// Creates or updates the tables, and the default site if it is missing. Safe to run again,
     /// and from several processes at once: it holds SQLite's write lock throughout.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let query_error = |source| Error::Query {
-            backend: BACKEND,
-            source,
-        };
-        let mut tx = self
-            .sql
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let query_error = Error::query(BACKEND);
+        // The write lock every write takes.
+        let mut tx = Sqlite::begin_write(&self.sql.pool)
             .await
             .map_err(query_error)?;
         migrate_locked::<Sqlite>(&mut tx, BACKEND).await?;

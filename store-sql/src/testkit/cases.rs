@@ -21,21 +21,6 @@ fn at(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
-/// Turns the default site on with a window starting `secs` and 250 ms after the epoch, and
-/// answers `sql`: how the database keeps that time.
-async fn stored_window_start<D: TestDriver>(store: &D::Store, secs: i64, sql: &str) -> String {
-    let start = DateTime::from_timestamp(secs, 250_000_000).expect("a time");
-    store
-        .set_state(
-            &SiteRef::Default,
-            &StateChange::turn_on().window(Some(start), None),
-            "t",
-        )
-        .await
-        .expect("set the window");
-    D::query_text(store, sql).await
-}
-
 /// Migrating again changes nothing: same sites, same revision.
 pub async fn migrations_are_idempotent<D: TestDriver>() {
     let Some(store) = fresh_store::<D>().await else {
@@ -183,11 +168,7 @@ pub async fn a_scope_written_in_plain_sql_is_read<D: TestDriver>() {
     );
     assert_eq!(D::exec(&store, &sql).await, 1, "{sql}");
     // By hand, the revision is bumped too, as for any change written in SQL.
-    D::exec(
-        &store,
-        "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
-    )
-    .await;
+    D::exec(&store, BUMP_REVISION).await;
     let site = store.site(&SiteRef::Default).await.expect("site");
     assert_eq!(site.scope, ["^api/", "^checkout"]);
     handle.refresh().await.expect("refresh");
@@ -533,119 +514,121 @@ pub async fn connect_accepts_both_schemes<D: TestDriver>() {
 
 /// SQLite stores times as RFC 3339 text in UTC, with milliseconds.
 pub async fn timestamps_are_stored_as_rfc3339_text<D: TestDriver>() {
-    let Some(store) = fresh_store::<D>().await else {
-        return;
-    };
-    let text = stored_window_start::<D>(
-        &store,
-        1_900_000_000,
+    window_starts_are_stored_as::<D>(
         "SELECT starts_at AS value FROM maintenance_sites WHERE is_default",
+        &[(1_900_000_000, "2030-03-17T17:46:40.250+00:00")],
     )
     .await;
-    assert_eq!(text, "2030-03-17T17:46:40.250+00:00");
 }
 
 /// PostgreSQL stores times as `timestamp with time zone`, to the millisecond.
 pub async fn timestamps_are_native_utc<D: TestDriver>() {
-    let Some(store) = fresh_store::<D>().await else {
-        return;
-    };
-    let text = stored_window_start::<D>(
-        &store,
-        1_900_000_000,
+    window_starts_are_stored_as::<D>(
         "SELECT pg_typeof(starts_at)::text || ' | ' || \
          to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') AS value \
          FROM maintenance_sites WHERE is_default",
+        &[(
+            1_900_000_000,
+            "timestamp with time zone | 2030-03-17 17:46:40.250",
+        )],
     )
     .await;
-    assert_eq!(text, "timestamp with time zone | 2030-03-17 17:46:40.250");
 }
 
 /// MariaDB stores times as `DATETIME` in UTC (the session's time zone is `+00:00`), to the
 /// millisecond, beyond 2038 too.
 pub async fn timestamps_are_utc_datetimes<D: TestDriver>() {
+    window_starts_are_stored_as::<D>(
+        "SELECT CONCAT(@@session.time_zone, ' | ', \
+         (SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+          AND TABLE_NAME = 'maintenance_sites' AND COLUMN_NAME = 'starts_at'), ' | ', \
+         DATE_FORMAT(starts_at, '%Y-%m-%d %H:%i:%s.%f')) AS value \
+         FROM maintenance_sites WHERE is_default",
+        &[
+            (
+                1_900_000_000,
+                "+00:00 | datetime | 2030-03-17 17:46:40.250000",
+            ),
+            (
+                4_102_444_800,
+                "+00:00 | datetime | 2100-01-01 00:00:00.250000",
+            ),
+        ],
+    )
+    .await;
+}
+
+/// For each `(secs, want)`, turns the default site on with a window starting `secs` and 250 ms
+/// after the epoch, and checks that `sql` answers `want`: how the database keeps that time.
+async fn window_starts_are_stored_as<D: TestDriver>(sql: &str, cases: &[(i64, &str)]) {
     let Some(store) = fresh_store::<D>().await else {
         return;
     };
-    for (secs, want) in [
-        (1_900_000_000, "2030-03-17 17:46:40.250000"),
-        (4_102_444_800, "2100-01-01 00:00:00.250000"),
-    ] {
-        let text = stored_window_start::<D>(
-            &store,
-            secs,
-            "SELECT CONCAT(@@session.time_zone, ' | ', \
-             (SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-              AND TABLE_NAME = 'maintenance_sites' AND COLUMN_NAME = 'starts_at'), ' | ', \
-             DATE_FORMAT(starts_at, '%Y-%m-%d %H:%i:%s.%f')) AS value \
-             FROM maintenance_sites WHERE is_default",
-        )
-        .await;
-        assert_eq!(text, format!("+00:00 | datetime | {want}"));
+    for &(secs, want) in cases {
+        let start = DateTime::from_timestamp(secs, 250_000_000).expect("a time");
+        store
+            .set_state(
+                &SiteRef::Default,
+                &StateChange::turn_on().window(Some(start), None),
+                "t",
+            )
+            .await
+            .expect("set the window");
+        assert_eq!(D::query_text(&store, sql).await, want, "{secs}");
     }
 }
 
 /// Unreadable SQLite times written by hand read as unset; the rest of the site is kept.
 pub async fn unreadable_timestamps_read_as_unset<D: TestDriver>() {
-    let Some(store) = fresh_store::<D>().await else {
-        return;
-    };
-    store
-        .set_state(
-            &SiteRef::Default,
-            &StateChange::turn_on().message("kept"),
-            "t",
-        )
-        .await
-        .expect("turn on");
-    assert_eq!(
-        D::exec(
-            &store,
-            "UPDATE maintenance_sites SET starts_at = 'soon', updated_at = 'yesterday'"
-        )
-        .await,
-        1
-    );
-    let site = store.site(&SiteRef::Default).await.expect("site");
-    assert_eq!((site.starts_at, site.updated_at), (None, None));
-    assert_eq!(site.message.as_deref(), Some("kept"));
-    assert!(site.enabled);
+    times_written_by_hand_read_as_unset::<D>(
+        "UPDATE maintenance_sites SET enabled = TRUE, message = 'kept', \
+         starts_at = 'soon', updated_at = 'yesterday'",
+        &[
+            ("starts_at", |s| s.starts_at),
+            ("updated_at", |s| s.updated_at),
+        ],
+    )
+    .await;
 }
 
 /// A PostgreSQL time out of the model's range (`infinity`) reads as unset (the site still
 /// loads), on every store: no driver's conversion may panic on it.
 pub async fn out_of_range_timestamps_read_as_unset<D: TestDriver>() {
-    let Some(store) = fresh_store::<D>().await else {
-        return;
-    };
-    let site = default_site_after::<D>(
-        &store,
-        "UPDATE maintenance_sites SET enabled = TRUE, ends_at = 'infinity' WHERE is_default",
+    times_written_by_hand_read_as_unset::<D>(
+        "UPDATE maintenance_sites SET enabled = TRUE, message = 'kept', ends_at = 'infinity' \
+         WHERE is_default",
+        &[("ends_at", |s| s.ends_at)],
     )
     .await;
-    assert!(site.enabled);
-    assert_eq!(site.ends_at, None);
 }
 
 /// A MariaDB zero date reads as unset.
 pub async fn zero_dates_read_as_unset<D: TestDriver>() {
+    times_written_by_hand_read_as_unset::<D>(
+        "UPDATE maintenance_sites SET enabled = TRUE, message = 'kept', \
+         starts_at = CAST('0000-00-00 00:00:00' AS DATETIME) WHERE is_default",
+        &[("starts_at", |s| s.starts_at)],
+    )
+    .await;
+}
+
+/// A time of a site, by its column.
+type TimeColumn = (&'static str, fn(&SiteState) -> Option<DateTime<Utc>>);
+
+/// Runs `sql` behind the store's back on the default site's row (the only one): it turns the
+/// site on with the message `kept`, and writes into the columns `unset` times the store cannot
+/// read. The site still loads, on and with its message, and those times read as unset.
+async fn times_written_by_hand_read_as_unset<D: TestDriver>(sql: &str, unset: &[TimeColumn]) {
     let Some(store) = fresh_store::<D>().await else {
         return;
     };
-    let site = default_site_after::<D>(
-        &store,
-        "UPDATE maintenance_sites SET enabled = TRUE, \
-         starts_at = CAST('0000-00-00 00:00:00' AS DATETIME) WHERE is_default",
-    )
-    .await;
+    assert_eq!(D::exec(&store, sql).await, 1, "{sql}");
+    let site = store.site(&SiteRef::Default).await.expect("site");
     assert!(site.enabled);
-    assert_eq!(site.starts_at, None);
-}
-
-/// The default site as the store reads it after `sql` changed its row behind the store's back.
-async fn default_site_after<D: TestDriver>(store: &D::Store, sql: &str) -> SiteState {
-    D::exec(store, sql).await;
-    store.site(&SiteRef::Default).await.expect("site")
+    assert_eq!(site.message.as_deref(), Some("kept"));
+    for (column, time) in unset {
+        assert_eq!(time(&site), None, "{column}");
+    }
 }
 
 /// MariaDB compares text without case and trailing spaces by default: the patterns' column
@@ -655,38 +638,38 @@ pub async fn patterns_differing_in_case_or_trailing_space_are_distinct<D: TestDr
         return;
     };
     let site = SiteRef::Default;
-    for pattern in ["^Admin", "^admin", "^admin "] {
+    // The last one is the second again, to the letter: it only gets a new description.
+    for (pattern, description) in [
+        ("^Admin", "^Admin"),
+        ("^admin", "^admin"),
+        ("^admin ", "^admin "),
+        ("^admin", "again"),
+    ] {
         store
-            .add_ignored_path(&site, pattern, pattern, "t")
+            .add_ignored_path(&site, pattern, description, "t")
             .await
             .expect("add a path");
     }
-    store
-        .add_ignored_path(&site, "^admin", "again", "t")
-        .await
-        .expect("add a path again");
-    let got: Vec<(String, String)> = store
-        .site(&site)
-        .await
-        .expect("site")
-        .ignored_paths
-        .into_iter()
-        .map(|p| (p.pattern, p.description))
-        .collect();
+    let listed = async || -> Vec<(String, String)> {
+        let site = store.site(&site).await.expect("site");
+        let paths = site.ignored_paths.into_iter();
+        paths.map(|p| (p.pattern, p.description)).collect()
+    };
     let want = [
         ("^Admin", "^Admin"),
         ("^admin", "again"),
         ("^admin ", "^admin "),
     ];
-    assert_eq!(got, want.map(|(p, d)| (p.to_owned(), d.to_owned())));
+    assert_eq!(
+        listed().await,
+        want.map(|(p, d)| (p.to_owned(), d.to_owned()))
+    );
     store
         .remove_ignored_path(&site, "^admin ", "t")
         .await
         .expect("remove a path");
-    assert_eq!(
-        store.site(&site).await.expect("site").ignored_paths.len(),
-        2
-    );
+    let left: Vec<String> = listed().await.into_iter().map(|(p, _)| p).collect();
+    assert_eq!(left, ["^Admin", "^admin"]);
 }
 
 /// Waits up to `secs` for a notice on `feed`.
@@ -835,16 +818,13 @@ pub async fn a_change_in_plain_sql_is_picked_up_incrementally<D: TestDriver>() {
     };
     for domain in ["shop.example", "blog.example"] {
         store.add_site(domain, None, "t").await.expect("add site");
+        let site = SiteRef::Domain(domain.into());
         store
-            .add_ignored_path(&SiteRef::Domain(domain.into()), "^static/", "", "t")
+            .add_ignored_path(&site, "^static/", "", "t")
             .await
             .expect("add pattern");
         store
-            .set_state(
-                &SiteRef::Domain(domain.into()),
-                &StateChange::turn_on(),
-                "t",
-            )
+            .set_state(&site, &StateChange::turn_on(), "t")
             .await
             .expect("turn on");
     }
@@ -863,20 +843,9 @@ pub async fn a_change_in_plain_sql_is_picked_up_incrementally<D: TestDriver>() {
     assert!(handle.check(&on_blog, Identity::Anonymous).is_allowed());
     assert!(blog_before.ignored().is_compiled());
 
-    let statements: &[&str] = match D::BACKEND {
-        Backend::Postgres => {
-            &["UPDATE maintenance_sites SET enabled = FALSE WHERE domain = 'shop.example'"]
-        }
-        Backend::Sqlite | Backend::MySql => &[
-            "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
-            "UPDATE maintenance_sites SET enabled = FALSE WHERE domain = 'shop.example'",
-            "REPLACE INTO maintenance_site_changes (site_id, version, removed) \
-             SELECT id, (SELECT revision FROM maintenance_revision WHERE id = 1), FALSE \
-             FROM maintenance_sites WHERE domain = 'shop.example'",
-        ],
-    };
-    for sql in statements {
-        D::exec(&store, sql).await;
+    let update = "UPDATE maintenance_sites SET enabled = FALSE WHERE domain = 'shop.example'";
+    for sql in change_by_hand::<D>(update, "shop.example") {
+        D::exec(&store, &sql).await;
     }
     handle.refresh().await.expect("refresh");
     let snapshot = handle.snapshot().expect("a snapshot");
@@ -901,12 +870,10 @@ pub async fn a_change_in_plain_sql_is_picked_up_incrementally<D: TestDriver>() {
 
     // A revision bumped with no site recorded: everything is read again, and seen.
     let unrecorded: &[&str] = match D::BACKEND {
-        Backend::Postgres => {
-            &["UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1"]
-        }
+        Backend::Postgres => &[BUMP_REVISION],
         Backend::Sqlite | Backend::MySql => &[
             "UPDATE maintenance_sites SET enabled = TRUE WHERE domain = 'shop.example'",
-            "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
+            BUMP_REVISION,
         ],
     };
     for sql in unrecorded {
@@ -917,6 +884,27 @@ pub async fn a_change_in_plain_sql_is_picked_up_incrementally<D: TestDriver>() {
     if D::BACKEND != Backend::Postgres {
         let snapshot = handle.snapshot().expect("a snapshot");
         assert!(snapshot.site("shop.example").expect("shop").state().enabled);
+    }
+}
+
+/// Bumps the revision, as every change written by hand must.
+const BUMP_REVISION: &str = "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1";
+
+/// The statements that make `update`, a change to the site `domain`, by hand, as the stores'
+/// READMEs give them: on SQLite and MariaDB/MySQL, bump the revision, change the row, record the
+/// site as changed; on PostgreSQL the change alone, which the triggers record.
+fn change_by_hand<D: TestDriver>(update: &str, domain: &str) -> Vec<String> {
+    match D::BACKEND {
+        Backend::Postgres => vec![update.to_owned()],
+        Backend::Sqlite | Backend::MySql => vec![
+            BUMP_REVISION.to_owned(),
+            update.to_owned(),
+            format!(
+                "REPLACE INTO maintenance_site_changes (site_id, version, removed) \
+                 SELECT id, (SELECT revision FROM maintenance_revision WHERE id = 1), FALSE \
+                 FROM maintenance_sites WHERE domain = '{domain}'"
+            ),
+        ],
     }
 }
 
@@ -931,14 +919,12 @@ pub async fn a_site_deleted_in_plain_sql_is_dropped_incrementally<D: TestDriver>
         .await
         .expect("add");
     let handle = Maintenance::new(store.clone(), hour_policy());
+    let serves_gone = |h: &Maintenance| {
+        let snapshot = h.snapshot().expect("snapshot");
+        snapshot.site("gone.example").is_some()
+    };
     handle.refresh().await.expect("first load");
-    assert!(
-        handle
-            .snapshot()
-            .expect("snapshot")
-            .site("gone.example")
-            .is_some()
-    );
+    assert!(serves_gone(&handle));
     let mut feed = store
         .subscribe()
         .await
@@ -963,12 +949,6 @@ pub async fn a_site_deleted_in_plain_sql_is_dropped_incrementally<D: TestDriver>
     .await;
     assert_eq!(payload, "true", "the trigger recorded the removal");
     handle.refresh().await.expect("refresh");
-    assert!(
-        handle
-            .snapshot()
-            .expect("snapshot")
-            .site("gone.example")
-            .is_none()
-    );
+    assert!(!serves_gone(&handle));
     assert_eq!(handle.full_loads(), 1);
 }
