@@ -612,9 +612,20 @@ async fn refresh_if_changed(inner: &Inner) -> Result<bool, StoreError> {
     reload(inner).await.map(|()| true)
 }
 
+/// The longest pause between two looks at a store that keeps failing (or the poll interval,
+/// if that is longer).
+const MAX_OUTAGE_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn refresh_loop(weak: Weak<Inner>, source: Arc<dyn MaintenanceSource>, policy: Policy) {
     let mut feed: Option<ChangeFeed> = None;
     let mut next_subscribe = tokio::time::Instant::now();
+    // While the store fails, the looks at it are spread out and grow, so that servers that
+    // lost it together do not all come back to it in the same instant.
+    let mut outage = crate::backoff::Backoff::new(
+        policy.poll_interval(),
+        MAX_OUTAGE_PAUSE.max(policy.poll_interval()),
+    );
+    let mut failed = false;
     loop {
         let mut just_subscribed = false;
         if feed.is_none() && tokio::time::Instant::now() >= next_subscribe {
@@ -640,7 +651,9 @@ async fn refresh_loop(weak: Weak<Inner>, source: Arc<dyn MaintenanceSource>, pol
             }
             next_subscribe = tokio::time::Instant::now() + policy.feed_poll_interval();
         }
-        let wait = if feed.is_some() {
+        let wait = if failed {
+            outage.pause()
+        } else if feed.is_some() {
             policy.feed_poll_interval()
         } else {
             policy.poll_interval()
@@ -672,6 +685,10 @@ async fn refresh_loop(weak: Weak<Inner>, source: Arc<dyn MaintenanceSource>, pol
         } else {
             refresh_if_changed(&inner).await
         };
+        failed = result.is_err();
+        if !failed {
+            outage.reset();
+        }
         match result {
             Ok(changed) => {
                 if inner.failing.swap(false, Ordering::Relaxed) {

@@ -4,6 +4,7 @@
 
 mod adapter_settings;
 mod answer_cache;
+pub mod backoff;
 pub mod bypass;
 mod client_ip;
 mod decision;

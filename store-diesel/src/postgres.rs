@@ -99,16 +99,26 @@ impl PgStore {
 
     /// Connects to `url` (`postgres://` or `postgresql://`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let store = PgStore::connect_lazy(url)?;
+        let store = PgStore::with_pool_size(url, POOL_SIZE)?;
         pool::check(&store.sql.pool, url).await?;
         Ok(store)
     }
 
     /// A store on `url` that connects on first use: no I/O here, so a server can start while
     /// the database is down (each read then fails until it answers).
+    ///
+    /// Its pool holds one connection at most: what a server needs, whose reads come one at a
+    /// time (the change feed, on PostgreSQL, has one more of its own). The CLI and the admin
+    /// page use `connect`, whose pool holds more.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
+        // A server's reads come one at a time: one connection each (plus the change feed's).
+        PgStore::with_pool_size(url, 1)
+    }
+
+    /// A store on `url` whose pool holds at most `size` connections, opened on first use.
+    fn with_pool_size(url: &str, size: usize) -> Result<Self, Error> {
         let manager = AsyncDieselConnectionManager::<Conn>::new(url);
-        let pool = pool::build(pool::builder(manager, POOL_SIZE), url)?;
+        let pool = pool::build(pool::builder(manager, size), url)?;
         Ok(PgStore::new(pool))
     }
 

@@ -82,8 +82,8 @@ fn notify(tx: &mpsc::Sender<()>) -> bool {
     !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(())))
 }
 
-/// Forwards notifications until the receiver is dropped, reconnecting (with backoff) after the
-/// connection is lost, and sending one notice after each reconnection.
+/// Forwards notifications until the receiver is dropped, reconnecting (with jittered backoff)
+/// after the connection is lost, and sending one notice after each reconnection.
 async fn forward<L: Listen>(listener: L, mut conn: L::Connection, tx: mpsc::Sender<()>) {
     let mut backoff = MIN_BACKOFF;
     loop {
@@ -125,9 +125,11 @@ async fn forward<L: Listen>(listener: L, mut conn: L::Connection, tx: mpsc::Send
             backoff = MIN_BACKOFF;
         }
         conn = loop {
+            // Jittered, so that servers that lost the database together do not all come
+            // back in the same instant.
             tokio::select! {
                 () = tx.closed() => return,
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(crate::startup::jittered(backoff)) => {}
             }
             backoff = next_backoff(backoff);
             let attempt = tokio::select! {
@@ -232,7 +234,13 @@ mod tests {
         let connects = script.connects.lock().unwrap().clone();
         assert_eq!(connects.len(), 4);
         let waits: Vec<_> = connects.windows(2).map(|w| w[1] - w[0]).collect();
-        assert_eq!(waits, [MIN_BACKOFF, MIN_BACKOFF * 2, MIN_BACKOFF * 4]);
+        // Each wait doubles, scaled by a jitter in [0.5, 1.0).
+        for (wait, base) in waits
+            .iter()
+            .zip([MIN_BACKOFF, MIN_BACKOFF * 2, MIN_BACKOFF * 4])
+        {
+            assert!(*wait >= base / 2 && *wait < base, "{waits:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

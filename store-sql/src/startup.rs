@@ -10,9 +10,7 @@
 //! while start-up waits, so a misconfigured server stops with a clear message; after the wait it
 //! is logged, and the handle follows whatever the database holds.
 
-use std::collections::hash_map::RandomState;
 use std::error::Error as StdError;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use maintenance_core::{ErrorChain, Maintenance, MaintenanceSource, Policy};
@@ -231,30 +229,5 @@ async fn migrate_when_reachable<S: Migrate>(
 }
 
 /// `backoff` scaled by a random factor in [0.5, 1.0), so that servers started together do not
-/// all try again in the same instant.
-pub fn jittered(backoff: Duration) -> Duration {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(0);
-    let unit = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    backoff.mul_f64(0.5 + unit / 2.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_half_and_whole_and_varies() {
-        let base = Duration::from_millis(1000);
-        let pauses: Vec<Duration> = (0..200).map(|_| jittered(base)).collect();
-        assert!(
-            pauses.iter().all(|p| *p >= base / 2 && *p < base),
-            "{pauses:?}"
-        );
-        let first = pauses[0];
-        assert!(
-            pauses.iter().any(|p| *p != first),
-            "all the same: {first:?}"
-        );
-    }
-}
+/// all try again in the same instant ([`maintenance_core::backoff::jittered`]).
+pub use maintenance_core::backoff::jittered;

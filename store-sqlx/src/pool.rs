@@ -32,7 +32,9 @@ pub(crate) async fn connect<B: Database>(
         .map_err(|source| connect_error(url, source))
 }
 
-/// A pool on `connect` that opens its first connection on first use.
+/// A pool on `connect` that opens its first connection on first use, and holds one at most: a
+/// server's reads (the handle's polls and reloads) come one at a time, so a fleet of servers
+/// costs the database one connection each (two on PostgreSQL, with the change feed's).
 pub(crate) fn lazy<B: Database>(connect: <B::Connection as Connection>::Options) -> Pool<B> {
-    options().connect_lazy_with(connect)
+    options().max_connections(1).connect_lazy_with(connect)
 }

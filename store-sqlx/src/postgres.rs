@@ -62,6 +62,10 @@ impl PgStore {
     /// A store on `url` that connects on first use: no I/O here, so a server can start while
     /// the database is down (each read then fails until it answers). Fails only on a URL that
     /// cannot be parsed.
+    ///
+    /// Its pool holds one connection at most: what a server needs, whose reads come one at a
+    /// time (the change feed, on PostgreSQL, has one more of its own). The CLI and the admin
+    /// page use `connect`, whose pool holds more.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
         Ok(PgStore::new(pool::lazy(connect_options(url)?)))
     }

@@ -84,7 +84,8 @@ async fn failures_are_logged_once_per_outage_not_once_per_poll() {
     // Down again while following the feed: one warning, however many polls fail.
     store.down.store(true, Ordering::SeqCst);
     let failures = m.stats().1;
-    eventually("ten more failed polls", || m.stats().1 >= failures + 10).await;
+    // The looks at a failing store are spread out (and grow): five of them, then.
+    eventually("five more failed polls", || m.stats().1 >= failures + 5).await;
     assert_eq!(logs.count(Level::WARN, ""), 1, "one warning for the outage");
     assert_eq!(
         logs.count(Level::WARN, "serving the last known state"),
@@ -219,4 +220,23 @@ async fn a_state_file_of_another_origin_or_damaged_is_ignored_for_the_fail_mode(
     m.load_and_follow().await;
     assert_eq!(m.revision(), None);
     assert_eq!(logs.count(Level::WARN, "ignoring the state file"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_store_is_looked_at_less_often_and_at_spread_times() {
+    let store = Arc::new(FlakyStore::default());
+    store.down.store(true, Ordering::SeqCst);
+    let m = Maintenance::new(store.clone(), fast_policy().build().unwrap());
+    m.spawn_refresher();
+    // 20 ms polls: in two seconds of an outage, at most a dozen looks rather than a hundred.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let looks = m.stats().1;
+    assert!((4..=14).contains(&looks), "{looks} looks in 2 s");
+    // Back: seen within the longest pause (2 s), then polled at the interval again.
+    store.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(m.snapshot().is_some(), "the store's return is seen");
+    let failures = m.stats().1;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(m.stats().1, failures, "no failure once back");
 }
