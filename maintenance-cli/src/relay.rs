@@ -25,7 +25,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), CliError> {
     let database = maintenance_sqlx::redact_url(database_url);
-    let store = commands::connect(database_url).await?;
+    // Checked at once (a clear error on a bad URL or a database that does not answer), then
+    // followed as a server follows it: one connection for its reads (and, on PostgreSQL, the
+    // change feed's).
+    commands::connect(database_url).await?;
+    let store = maintenance_sqlx::connect_lazy(database_url).await?;
     let source: Arc<dyn MaintenanceSource> = Arc::new(store);
     let mut relay = Relay::connect(&args.nats_url, &args.bucket, source, database.clone()).await?;
     if args.once {
