@@ -129,6 +129,12 @@ def start_followers(binary, source_args, total, processes, logdir, tag):
     return procs, count, grown_kib / max(count, 1), loaded
 
 
+def nats_server_pids():
+    """The running nats-server processes (their CPU is part of what a flip costs)."""
+    out = subprocess.run(["pgrep", "-x", "nats-server"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
 def connections(backend):
     out = backend.run_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database();\n")
     return int(out.strip()) - 1  # the counting session itself
@@ -147,7 +153,8 @@ def flip_all(cli, url, followers, servers, flips):
         if proc.returncode != 0:
             fail(f"maintenance {'on' if turn_on else 'off'} failed: {proc.stderr}")
         if servers:
-            seen = scale.wait_seen(servers, "localhost", 503 if turn_on else 200, 30)
+            # Polled every 10 ms, so that the polling does not take the cores the followers need.
+            seen = scale.wait_seen(servers, "localhost", 503 if turn_on else 200, 30, pause=0.01)
             if seen is None:
                 fail("the servers did not all show a flip within 30 s")
             servers_seen.append(seen * 1000)
@@ -230,15 +237,23 @@ def main():
             fail("the servers did not all answer within 60 s")
         result["database_connections"] = connections(backend)
         cpu_before = sum(cpu_seconds(r.pid) for r in relays)
+        nats_pids = nats_server_pids()
+        nats_before = sum(cpu_seconds(pid) for pid in nats_pids)
+        followers_before = sum(cpu_seconds(p.proc.pid) for p in procs)
         clock = time.monotonic()
         slowest, every, servers_seen, cli_times = flip_all(cli, url, procs, servers, args.flips)
         elapsed = time.monotonic() - clock
         relay_cpu = sum(cpu_seconds(r.pid) for r in relays) - cpu_before
+        nats_cpu = sum(cpu_seconds(pid) for pid in nats_pids) - nats_before
+        followers_cpu = sum(cpu_seconds(p.proc.pid) for p in procs) - followers_before
         result["nats"] = summary(slowest, every)
         if servers_seen:
             result["nats"]["servers_after_cli_ms"] = {"p50": round(scale.percentile(servers_seen, 50), 1),
                                                       "p99": round(scale.percentile(servers_seen, 99), 1)}
         result["nats"]["relay_cpu_percent"] = round(100 * relay_cpu / elapsed, 2)
+        # CPU per flip: what a flip costs the NATS server and the follower processes.
+        result["nats"]["nats_server_cpu_ms_per_flip"] = round(1000 * nats_cpu / args.flips, 1)
+        result["nats"]["followers_cpu_ms_per_flip"] = round(1000 * followers_cpu / args.flips, 1)
         result["nats"]["cli_s"] = round(scale.percentile(cli_times, 50), 3)
         result["database_connections_after"] = connections(backend)
         for p in procs:

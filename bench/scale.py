@@ -366,8 +366,9 @@ def wait_ready(servers, on_host, off_host, limit):
         time.sleep(0.001)
 
 
-def wait_seen(servers, host, code, limit):
-    """Seconds from now until every server answers `code` for `host` (each polled in turn)."""
+def wait_seen(servers, host, code, limit, pause=0.001):
+    """Seconds from now until every server answers `code` for `host` (each polled in turn,
+    `pause` seconds between rounds)."""
     start = time.monotonic()
     seen = {}
     while len(seen) < len(servers):
@@ -376,7 +377,7 @@ def wait_seen(servers, host, code, limit):
                 seen[s.port] = time.monotonic() - start
         if time.monotonic() - start > limit:
             return None
-        time.sleep(0.001)
+        time.sleep(pause)
     return max(seen.values())
 
 
