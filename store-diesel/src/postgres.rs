@@ -205,10 +205,12 @@ impl Listen for Listener {
             source: Box::new(e),
         })?;
         let mut conn = Object::take(conn);
-        diesel::sql_query(change_feed::LISTEN)
-            .execute(&mut conn)
-            .await
-            .map_err(query_error::<diesel::pg::Pg>)?;
+        for statement in [change_feed::LISTEN, change_feed::NAME_FEED] {
+            diesel::sql_query(statement)
+                .execute(&mut conn)
+                .await
+                .map_err(query_error::<diesel::pg::Pg>)?;
+        }
         Ok(conn)
     }
 

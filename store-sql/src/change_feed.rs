@@ -21,6 +21,13 @@ pub const NOTIFY_CHANNEL: &str = "maintenance_changes";
 /// The statement that subscribes a connection to [`NOTIFY_CHANNEL`].
 pub const LISTEN: &str = "LISTEN maintenance_changes";
 
+/// The `application_name` of the feed's connection, so that an operator (and a test) can tell
+/// it in `pg_stat_activity`: on PostgreSQL it is also the connection the store reads on.
+pub const FEED_APPLICATION_NAME: &str = "maintenance change feed";
+
+/// The statement that names a connection [`FEED_APPLICATION_NAME`].
+pub const NAME_FEED: &str = "SET application_name = 'maintenance change feed'";
+
 /// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF`].
 pub const MIN_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between two reconnection attempts.

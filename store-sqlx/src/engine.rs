@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::DerefMut;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,6 +29,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Encode, Executor, Pool, Transaction, Type};
 
 use crate::common::{ReadRow, RowExt, db, read_rows};
+use crate::feed_conn::{FeedSlot, ReadGuard};
 
 /// What a sqlx database brings to the store: its dialect, its transactions, its timestamps.
 pub(crate) trait Driver: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
@@ -48,14 +50,16 @@ pub(crate) trait Driver: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
     /// Opens, on `conn`, the transaction of a read that must see one consistent state
     /// (a whole load, the changes since a revision, a listing page and its count).
     fn begin_read(
-        conn: &mut PoolConnection<Self>,
+        conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send;
 
-    /// The backend's change feed; `None` (the default) when handles poll.
+    /// The backend's change feed; `None` (the default) when handles poll. A feed that holds a
+    /// connection puts it in `feed`, where the store's reads run while it is there.
     fn change_feed(
         pool: &Pool<Self>,
+        feed: &Arc<FeedSlot<Self>>,
     ) -> impl Future<Output = Result<Option<ChangeFeed>, StoreError>> + Send {
-        let _ = pool;
+        let _ = (pool, feed);
         async { Ok(None) }
     }
 }
@@ -65,22 +69,35 @@ type Read<'t, T> = BoxFuture<'t, Result<T, StoreError>>;
 
 /// The reads of a store on backend `B`, and how it opens its writes: the
 /// [`Engine`](maintenance_sql::engine::Engine) of the public store types.
-#[derive(Debug)]
 pub(crate) struct Sql<B: Driver> {
     pub(crate) pool: Pool<B>,
+    /// The change feed's connection, where reads run while a feed holds one.
+    pub(crate) feed: Arc<FeedSlot<B>>,
+}
+
+impl<B: Driver> std::fmt::Debug for Sql<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sql")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<B: Driver> Clone for Sql<B> {
     fn clone(&self) -> Self {
         Sql {
             pool: self.pool.clone(),
+            feed: Arc::clone(&self.feed),
         }
     }
 }
 
 impl<B: Driver> Sql<B> {
     pub(crate) fn new(pool: Pool<B>) -> Self {
-        Sql { pool }
+        Sql {
+            pool,
+            feed: Arc::default(),
+        }
     }
 }
 
@@ -254,16 +271,25 @@ impl<B: Driver> Sql<B>
 where
     for<'c> On<B, &'c mut B::Connection>: SqlConn,
 {
-    /// Runs `read` in the consistent read transaction of [`Driver::begin_read`].
+    /// Runs `read` in the consistent read transaction of [`Driver::begin_read`], on the
+    /// change feed's connection if a feed holds one, else on the pool's.
     async fn in_read<T: Send>(
         &self,
         read: impl for<'t> FnOnce(&'t mut (dyn SqlConn + 't)) -> Read<'t, T> + Send,
     ) -> Result<T, StoreError> {
-        let mut conn = db(self.pool.acquire().await)?;
-        let mut tx = db(B::begin_read(&mut conn).await)?;
+        let mut conn = self.read_connection().await?;
+        let mut tx = db(B::begin_read(db(conn.get().await)?).await)?;
         let value = read(&mut On::<B, _>::new(&mut *tx)).await?;
         db(tx.commit().await)?;
         Ok(value)
+    }
+
+    /// A connection to read on: the change feed's while a feed holds one, else the pool's.
+    async fn read_connection(&self) -> Result<ReadConn<'_, B>, StoreError> {
+        Ok(match self.feed.for_read().await {
+            Some(feed) => ReadConn::Feed(feed),
+            None => ReadConn::Pool(db(self.pool.acquire().await)?),
+        })
     }
 }
 
@@ -289,12 +315,14 @@ where
     }
 
     async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError> {
-        let conn = db(self.pool.acquire().await)?;
-        Ok(Box::new(On::<B, _>::new(conn)))
+        Ok(match self.read_connection().await? {
+            ReadConn::Feed(feed) => Box::new(OnFeed(feed)),
+            ReadConn::Pool(conn) => Box::new(On::<B, _>::new(conn)),
+        })
     }
 
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
-        B::change_feed(&self.pool).await
+        B::change_feed(&self.pool, &self.feed).await
     }
 
     fn no_revision_row(&self) -> StoreError {
@@ -302,10 +330,89 @@ where
     }
 
     async fn read_listing(&self, query: &SiteQuery) -> Result<Option<(u64, Rows)>, StoreError> {
-        let mut c = db(self.pool.acquire().await)?;
-        let mut tx = db(B::begin_read(&mut c).await)?;
+        let mut c = self.read_connection().await?;
+        let mut tx = db(B::begin_read(db(c.get().await)?).await)?;
         let page = conn::read_listing_rows(&mut On::<B, _>::new(&mut *tx), query).await?;
         db(tx.commit().await)?;
         Ok(Some(page))
+    }
+}
+
+/// Where a read runs: the change feed's connection, or one of the pool's.
+enum ReadConn<'a, B: sqlx::Database> {
+    Feed(ReadGuard<'a, B>),
+    Pool(PoolConnection<B>),
+}
+
+impl<B: sqlx::Database> ReadConn<'_, B> {
+    async fn get(&mut self) -> Result<&mut B::Connection, sqlx::Error> {
+        match self {
+            ReadConn::Feed(feed) => feed.connection().await,
+            ReadConn::Pool(conn) => Ok(&mut **conn),
+        }
+    }
+}
+
+/// Single reads on the change feed's connection, held for as long as the reader holds this.
+struct OnFeed<'a, B: sqlx::Database>(ReadGuard<'a, B>);
+
+impl<B: sqlx::Database> OnFeed<'_, B> {
+    async fn on(&mut self) -> Result<On<B, &mut B::Connection>, StoreError> {
+        Ok(On::new(db(self.0.connection().await)?))
+    }
+}
+
+#[async_trait]
+impl<B> SqlConn for OnFeed<'_, B>
+where
+    B: Driver,
+    for<'c> On<B, &'c mut B::Connection>: SqlConn,
+{
+    fn statements(&self) -> &'static Statements {
+        Statements::of(B::DIALECT)
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<(), StoreError> {
+        self.on().await?.execute(sql, params).await
+    }
+
+    async fn sites(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SiteRow>, StoreError> {
+        self.on().await?.sites(sql, params).await
+    }
+
+    async fn paths(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<PathRow>, StoreError> {
+        self.on().await?.paths(sql, params).await
+    }
+
+    async fn networks(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<NetworkRow>, StoreError> {
+        self.on().await?.networks(sql, params).await
+    }
+
+    async fn events(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Event>, StoreError> {
+        self.on().await?.events(sql, params).await
+    }
+
+    async fn changes(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
+        self.on().await?.changes(sql, params).await
+    }
+
+    async fn int(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<i64>, StoreError> {
+        self.on().await?.int(sql, params).await
+    }
+
+    async fn text(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<String>, StoreError> {
+        self.on().await?.text(sql, params).await
     }
 }

@@ -9,8 +9,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use maintenance_sql::listing::Dialect;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
-use sqlx::pool::PoolConnection;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::{ConnectOptions, Connection, MySql, Transaction};
 
 use crate::engine::{Driver, Sql};
@@ -128,13 +127,11 @@ impl Driver for MySql {
 
     /// REPEATABLE READ for this transaction, whatever the server's default, so that
     /// [`READ_SNAPSHOT`] sees one snapshot.
-    async fn begin_read(
-        conn: &mut PoolConnection<MySql>,
-    ) -> Result<Transaction<'_, MySql>, sqlx::Error> {
+    async fn begin_read(conn: &mut MySqlConnection) -> Result<Transaction<'_, MySql>, sqlx::Error> {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut **conn)
+            .execute(&mut *conn)
             .await?;
-        Connection::begin_with(&mut **conn, READ_SNAPSHOT).await
+        Connection::begin_with(conn, READ_SNAPSHOT).await
     }
 }
 

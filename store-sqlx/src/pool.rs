@@ -34,7 +34,14 @@ pub(crate) async fn connect<B: Database>(
 
 /// A pool on `connect` that opens its first connection on first use, and holds one at most: a
 /// server's reads (the handle's polls and reloads) come one at a time, so a fleet of servers
-/// costs the database one connection each (two on PostgreSQL, with the change feed's).
+/// costs the database one connection each. On PostgreSQL the reads move to the change feed's
+/// connection once it listens, and the pool's, idle, closes after [`LAZY_IDLE_TIMEOUT`].
 pub(crate) fn lazy<B: Database>(connect: <B::Connection as Connection>::Options) -> Pool<B> {
-    options().max_connections(1).connect_lazy_with(connect)
+    options()
+        .max_connections(1)
+        .idle_timeout(LAZY_IDLE_TIMEOUT)
+        .connect_lazy_with(connect)
 }
+
+/// How long an unused connection of a lazily opened pool stays open.
+pub(crate) const LAZY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -5,19 +5,21 @@
 //! connection of its own, so a change made by any writer (a store, the CLI, plain `psql`)
 //! reaches every server at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use maintenance_core::StoreError;
 use maintenance_core::store::ChangeFeed;
 use maintenance_sql::change_feed::{self, Listen, Wake};
 use maintenance_sql::listing::Dialect;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
 use crate::engine::{Driver, Sql};
 use crate::error::Error;
+use crate::feed_conn::{FeedConnection, FeedSlot};
 use crate::migrate::migrate_locked;
 use crate::pool;
 
@@ -114,22 +116,19 @@ impl Driver for Postgres {
         pool.begin().await
     }
 
-    async fn begin_read(
-        conn: &mut PoolConnection<Postgres>,
-    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
-        Connection::begin_with(
-            &mut **conn,
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        )
-        .await
+    async fn begin_read(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        Connection::begin_with(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
     }
 
     /// `LISTEN` on a connection of its own, with the pool's connect options and acquire
-    /// timeout.
-    async fn change_feed(pool: &PgPool) -> Result<Option<ChangeFeed>, StoreError> {
+    /// timeout; the store's reads run on it too while the feed lasts.
+    async fn change_feed(
+        pool: &PgPool,
+        feed: &Arc<FeedSlot<Postgres>>,
+    ) -> Result<Option<ChangeFeed>, StoreError> {
         let options = (*pool.connect_options()).clone();
         let acquire_timeout = pool.options().get_acquire_timeout();
-        change_feed::subscribe(Listener::new(options, acquire_timeout))
+        change_feed::subscribe(Listener::new(options, acquire_timeout, Arc::clone(feed)))
             .await
             .map(Some)
             .map_err(StoreError::backend)
@@ -138,49 +137,81 @@ impl Driver for Postgres {
 
 maintenance_sql::sql_store!(PgStore => sql);
 
-/// The change feed's connection: a pool of one connection of its own (so the store's pool keeps
-/// its size), which `PgListener` reconnects after a loss on its next read.
+/// The change feed's connection: a pool of one connection of its own, which `PgListener`
+/// reconnects after a loss on its next read. The connection lives in the store's
+/// [`FeedSlot`], where the store's reads borrow it.
 struct Listener {
     pool: PgPool,
+    feed: Arc<FeedSlot<Postgres>>,
 }
 
 impl Listener {
     /// Connecting gives up after the store pool's acquire timeout.
-    fn new(options: PgConnectOptions, acquire_timeout: Duration) -> Self {
+    fn new(
+        options: PgConnectOptions,
+        acquire_timeout: Duration,
+        feed: Arc<FeedSlot<Postgres>>,
+    ) -> Self {
         let pool = PgPoolOptions::new()
             .acquire_timeout(acquire_timeout)
             .min_connections(0)
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_lazy_with(options);
-        Listener { pool }
+            .connect_lazy_with(options.application_name(change_feed::FEED_APPLICATION_NAME));
+        Listener { pool, feed }
+    }
+}
+
+impl FeedConnection<Postgres> for PgListener {
+    fn connection(&mut self) -> BoxFuture<'_, Result<&mut PgConnection, sqlx::Error>> {
+        sqlx::Acquire::acquire(self)
+    }
+
+    fn next(&mut self) -> BoxFuture<'_, Wake> {
+        Box::pin(async move {
+            match self.try_recv().await {
+                Ok(Some(_)) => Wake::Notice,
+                Ok(None) => Wake::Reconnecting,
+                Err(e) => Wake::Lost(e.to_string()),
+            }
+        })
+    }
+}
+
+/// The feed's hold on the slot: when the feed ends, reads go back to the pool.
+struct FeedToken(Arc<FeedSlot<Postgres>>);
+
+impl Drop for FeedToken {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 
 impl Listen for Listener {
-    type Connection = PgListener;
+    type Connection = FeedToken;
     type Error = sqlx::Error;
 
-    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(NOTIFY_CHANNEL).await?;
-        Ok(listener)
+    async fn listen(&self) -> Result<FeedToken, sqlx::Error> {
+        self.feed
+            .install(async {
+                let mut listener = PgListener::connect_with(&self.pool).await?;
+                listener.listen(NOTIFY_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(Box::new(listener) as Box<dyn FeedConnection<Postgres>>)
+            })
+            .await?;
+        Ok(FeedToken(Arc::clone(&self.feed)))
     }
 
-    async fn next(&self, listener: &mut PgListener) -> Wake {
-        match listener.try_recv().await {
-            Ok(Some(_)) => Wake::Notice,
-            Ok(None) => Wake::Reconnecting,
-            Err(e) => Wake::Lost(e.to_string()),
-        }
+    async fn next(&self, token: &mut FeedToken) -> Wake {
+        token.0.next().await
     }
 
-    async fn ping(&self, listener: &mut PgListener) -> Result<(), String> {
-        sqlx::query("SELECT 1")
-            .execute(listener)
+    async fn ping(&self, token: &mut FeedToken) -> Result<(), String> {
+        token
+            .0
+            .with_connection(|conn| Box::pin(sqlx::query("SELECT 1").execute(conn)))
             .await
             .map(drop)
-            .map_err(|e| e.to_string())
     }
 }

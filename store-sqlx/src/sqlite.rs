@@ -17,8 +17,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::sqlite_file::FileWatch;
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, Transaction};
 
 use crate::engine::{Driver, Sql};
@@ -141,9 +140,9 @@ impl Driver for Sqlite {
     }
 
     async fn begin_read(
-        conn: &mut PoolConnection<Sqlite>,
+        conn: &mut SqliteConnection,
     ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
-        Connection::begin(&mut **conn).await
+        Connection::begin(conn).await
     }
 }
 

@@ -546,7 +546,7 @@ async fn wait_for_listener(ops: &SqlxStore) {
     loop {
         let listening: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+             WHERE datname = current_database() AND application_name = 'maintenance change feed'",
         )
         .fetch_one(pg.pool())
         .await

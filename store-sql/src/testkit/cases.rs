@@ -688,9 +688,10 @@ async fn drain(feed: &mut ChangeFeed) {
     {}
 }
 
-/// The other connections of this PostgreSQL database that are (or were, last) listening.
+/// The other connections of this PostgreSQL database that are change feeds (they name
+/// themselves [`crate::change_feed::FEED_APPLICATION_NAME`]).
 const LISTENERS: &str = "FROM pg_stat_activity WHERE datname = current_database() \
-                         AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'";
+                         AND pid <> pg_backend_pid() AND application_name = 'maintenance change feed'";
 
 /// How many other connections of this PostgreSQL database are listening.
 async fn listeners<D: TestDriver>(store: &D::Store) -> i64 {
