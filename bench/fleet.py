@@ -15,8 +15,8 @@ and measures:
   - the database connections in all (`pg_stat_activity`), the followers' memory (VmRSS
     growth per follower), the relay's CPU over the flips.
 With --direct N it then measures the direct path for comparison: N followers on PostgreSQL
-itself (each holds its own connections: its reads and the change feed's `LISTEN`), N capped to
-what `max_connections` leaves.
+itself (each holds one connection once settled: it reads on its change feed's `LISTEN`
+connection; two for up to 20 s after it starts), N capped to what `max_connections` leaves.
 
 Builds nothing: run
   cargo build --release -p maintenance-cli -p maintenance-examples --bin maintenance \\
@@ -267,14 +267,18 @@ def main():
             limit = int(backend.run_sql("SHOW max_connections;\n").strip())
             reserved = int(backend.run_sql("SHOW superuser_reserved_connections;\n").strip())
             used = int(backend.run_sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend';\n").strip())
-            # Two connections each (reads and LISTEN), and room for the CLI's own.
+            # One connection each once settled (reads on the LISTEN connection), but two for up to
+            # 20 s after a start (the first load's, until it idles out); room for the CLI's.
             n = min(args.direct, (limit - reserved - used - 4) // 2)
             procs, count, kib_each, loaded = start_followers(
                 followers_bin, ["--database-url", url], n, min(args.processes, n), logdir, "direct")
             started += [p.proc for p in procs]
+            at_start = connections(backend)
+            time.sleep(25)
             conns = connections(backend)
             slowest, every, _, _ = flip_all(cli, url, procs, [], args.flips)
             result["direct"] = {"count": count, "max_connections": limit, "database_connections": conns,
+                                "database_connections_at_start": at_start,
                                 "memory_kib_each": round(kib_each, 1), **summary(slowest, every)}
             for p in procs:
                 p.stop()
