@@ -84,7 +84,8 @@ pub struct Config {
     /// `MAINTENANCE_NATS_BUCKET` (default `maintenance`): the bucket of `MAINTENANCE_STORE=nats`.
     pub nats_bucket: String,
     /// `MAINTENANCE_STATE_FILE`: where the last known state is kept, so that a server started
-    /// while its source cannot be reached serves it (see [`maintenance_core::StateFile`]).
+    /// while its source (the database, or NATS) cannot be reached serves it (see
+    /// [`maintenance_core::StateFile`]). Not used for django-maintenancemode-2's tables.
     pub state_file: Option<std::path::PathBuf>,
 }
 
@@ -374,12 +375,14 @@ impl Config {
             StoreKind::Nats => return self.start_nats(policy).await,
             StoreKind::Maintenance => {}
         }
-        maintenance_sqlx::Startup::new(url.as_str())
+        let mut startup = maintenance_sqlx::Startup::new(url.as_str())
             .wait_at_most(self.startup_wait)
-            .migrate(self.migrate)
-            .start(policy)
-            .await
-            .map_err(|e| store_error(url, e))
+            .migrate(self.migrate);
+        if let Some(path) = &self.state_file {
+            let origin = maintenance_sqlx::redact_url(url);
+            startup = startup.state_file(maintenance_core::StateFile::new(path, origin));
+        }
+        startup.start(policy).await.map_err(|e| store_error(url, e))
     }
 
     /// [`Config::start_maintenance`] when the layer is on, `None` when `MAINTENANCE_LAYER=off`

@@ -177,7 +177,7 @@ impl Maintenance {
     pub async fn load_and_follow(&self) {
         if let Err(e) = self.refresh().await
             && begin_outage(&self.inner)
-            && !self.serve_saved_state(&e)
+            && !self.serve_saved_state_after(&e)
         {
             tracing::error!(error = %crate::ErrorChain(&e), fail_mode = ?self.inner.policy.fail_mode(),
                 "could not load maintenance state at start-up; the fail mode applies until the store answers");
@@ -185,9 +185,21 @@ impl Maintenance {
         self.spawn_refresher();
     }
 
-    /// At a start-up the source could not serve: puts the state file's state in use, if there
-    /// is one to use, and says so. `true` if it did.
-    fn serve_saved_state(&self, error: &StoreError) -> bool {
+    /// While nothing is loaded yet (a start-up that waits for its source): puts the state
+    /// file's state in use, if a state file is set and holds one to use, and says so once.
+    /// `true` if it did. [`Maintenance::load_and_follow`] does this itself when its first load
+    /// fails; a start-up that gives up waiting before that (the database still down while
+    /// migrations are retried) calls it.
+    pub fn serve_saved_state(&self) -> bool {
+        let unreachable = StoreError::backend(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the store has not answered yet",
+        ));
+        self.serve_saved_state_after(&unreachable)
+    }
+
+    /// [`Maintenance::serve_saved_state`] after the source failed with `error`.
+    fn serve_saved_state_after(&self, error: &StoreError) -> bool {
         let Some(file) = self.inner.state_file.get() else {
             return false;
         };

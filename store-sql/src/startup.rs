@@ -13,7 +13,7 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use maintenance_core::{ErrorChain, Maintenance, MaintenanceSource, Policy};
+use maintenance_core::{ErrorChain, Maintenance, MaintenanceSource, Policy, StateFile};
 
 /// What [`start`] needs of a store beyond reading it.
 pub trait Migrate: MaintenanceSource + Clone + 'static {
@@ -54,6 +54,7 @@ pub trait OpenLazy: Migrate + Sized {
 pub struct Startup<S> {
     target: Target<S>,
     options: StartOptions,
+    state_file: Option<StateFile>,
 }
 
 #[derive(Debug)]
@@ -68,6 +69,7 @@ impl<S: OpenLazy> Startup<S> {
         Startup {
             target: Target::Url(url.into()),
             options: StartOptions::default(),
+            state_file: None,
         }
     }
 
@@ -76,6 +78,7 @@ impl<S: OpenLazy> Startup<S> {
         Startup {
             target: Target::Store(store.into()),
             options: StartOptions::default(),
+            state_file: None,
         }
     }
 
@@ -93,6 +96,14 @@ impl<S: OpenLazy> Startup<S> {
         self
     }
 
+    /// Keeps the last known state in `file` ([`Maintenance::with_state_file`]): a server
+    /// that starts while its database is down serves the state saved last time, once the wait
+    /// is over, rather than the fail mode.
+    pub fn state_file(mut self, file: StateFile) -> Self {
+        self.state_file = Some(file);
+        self
+    }
+
     /// The options as set so far.
     pub fn options(&self) -> StartOptions {
         self.options
@@ -104,7 +115,7 @@ impl<S: OpenLazy> Startup<S> {
             Target::Url(url) => S::open_lazy(&url).await?,
             Target::Store(store) => store,
         };
-        start(store, policy, self.options).await
+        start_with_state_file(store, policy, self.options, self.state_file).await
     }
 }
 
@@ -141,8 +152,22 @@ pub async fn start<S: Migrate>(
     policy: Policy,
     options: StartOptions,
 ) -> Result<Maintenance, S::Error> {
+    start_with_state_file(store, policy, options, None).await
+}
+
+/// [`start`], keeping the last known state in `state_file`: when the wait is over with
+/// nothing loaded, the state saved there serves until the database answers.
+pub async fn start_with_state_file<S: Migrate>(
+    store: S,
+    policy: Policy,
+    options: StartOptions,
+    state_file: Option<StateFile>,
+) -> Result<Maintenance, S::Error> {
     let fail_mode = policy.fail_mode();
-    let maintenance = Maintenance::new(store.clone(), policy);
+    let mut maintenance = Maintenance::new(store.clone(), policy);
+    if let Some(file) = state_file {
+        maintenance = maintenance.with_state_file(file);
+    }
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(prepare(store, maintenance.clone(), options, ready_tx));
     match tokio::time::timeout(options.wait, ready_rx).await {
@@ -153,6 +178,7 @@ pub async fn start<S: Migrate>(
             ?fail_mode,
             "maintenance start-up ended early; serving with the fail mode"
         ),
+        Err(_) if maintenance.serve_saved_state() => {}
         Err(_) => tracing::warn!(
             waited = ?options.wait,
             ?fail_mode,

@@ -1,7 +1,7 @@
 //! A fleet: test projects on axum, actix-web and rocket with `MAINTENANCE_STORE=nats` follow
 //! a real database through the relay and a real nats-server, hold no database connection,
 //! ride out NATS restarts without a failed request, and start from their state file when NATS
-//! is down.
+//! (or, on the direct path, their database) is down.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -206,4 +206,58 @@ async fn a_server_restarted_while_nats_is_down_serves_its_state_file() {
     })
     .await;
     answers(&without_file, StatusCode::OK).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restarted_while_its_database_is_down_serves_its_state_file() {
+    use maintenance_tests::databases::fresh_postgres_url;
+    use maintenance_tests::faults::{TcpProxy, upstream_of};
+    let Some(direct) = fresh_postgres_url("a_server_restarted_while_its_database_is_down").await
+    else {
+        return;
+    };
+    let proxy = TcpProxy::start(upstream_of(&direct).await.unwrap())
+        .await
+        .unwrap();
+    let url = proxy.url(&direct);
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let config = |file: Option<&std::path::Path>| Config {
+        database_url: url.clone(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        startup_wait: Duration::from_millis(500),
+        state_file: file.map(std::path::Path::to_path_buf),
+        ..Config::default()
+    };
+    let served = serve(Server::Axum, &config(Some(&state_file))).await;
+    let store = open_store(&direct).await.unwrap();
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
+        .await
+        .unwrap();
+    answers(&served, StatusCode::SERVICE_UNAVAILABLE).await;
+    let saved = tokio::time::Instant::now();
+    while !std::fs::read_to_string(&state_file).is_ok_and(|t| t.contains("\"enabled\":true")) {
+        assert!(
+            saved.elapsed() < DEADLINE,
+            "the state file was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(served);
+
+    // The database is down: the restarted server serves the saved state, not the fail mode.
+    proxy.refuse();
+    let restarted = serve(Server::Axum, &config(Some(&state_file))).await;
+    answers(&restarted, StatusCode::SERVICE_UNAVAILABLE).await;
+    let without_file = serve(Server::Axum, &config(None)).await;
+    answers(&without_file, StatusCode::OK).await;
+
+    // Back: the restarted server follows the database, a change made meanwhile included.
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_off(), "ops")
+        .await
+        .unwrap();
+    proxy.restore();
+    answers(&restarted, StatusCode::OK).await;
 }
