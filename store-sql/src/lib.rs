@@ -7,6 +7,7 @@ pub mod change_feed;
 pub mod conn;
 pub mod django;
 pub mod engine;
+pub mod feed_conn;
 pub mod listing;
 pub mod migrations;
 pub mod rows;

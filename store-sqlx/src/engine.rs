@@ -29,7 +29,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Encode, Executor, Pool, Transaction, Type};
 
 use crate::common::{ReadRow, RowExt, db, read_rows};
-use crate::feed_conn::{FeedSlot, ReadGuard};
+use maintenance_sql::change_feed::Wake;
+use maintenance_sql::feed_conn::{FeedSlot, Listening, ReadGuard};
 
 /// What a sqlx database brings to the store: its dialect, its transactions, its timestamps.
 pub(crate) trait Driver: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
@@ -57,7 +58,7 @@ pub(crate) trait Driver: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
     /// connection puts it in `feed`, where the store's reads run while it is there.
     fn change_feed(
         pool: &Pool<Self>,
-        feed: &Arc<FeedSlot<Self>>,
+        feed: &Arc<FeedSlot<FeedConn<Self>>>,
     ) -> impl Future<Output = Result<Option<ChangeFeed>, StoreError>> + Send {
         let _ = (pool, feed);
         async { Ok(None) }
@@ -72,7 +73,7 @@ type Read<'t, T> = BoxFuture<'t, Result<T, StoreError>>;
 pub(crate) struct Sql<B: Driver> {
     pub(crate) pool: Pool<B>,
     /// The change feed's connection, where reads run while a feed holds one.
-    pub(crate) feed: Arc<FeedSlot<B>>,
+    pub(crate) feed: Arc<FeedSlot<FeedConn<B>>>,
 }
 
 impl<B: Driver> std::fmt::Debug for Sql<B> {
@@ -340,25 +341,35 @@ where
 
 /// Where a read runs: the change feed's connection, or one of the pool's.
 enum ReadConn<'a, B: sqlx::Database> {
-    Feed(ReadGuard<'a, B>),
+    Feed(ReadGuard<'a, FeedConn<B>>),
     Pool(PoolConnection<B>),
 }
 
 impl<B: sqlx::Database> ReadConn<'_, B> {
     async fn get(&mut self) -> Result<&mut B::Connection, sqlx::Error> {
         match self {
-            ReadConn::Feed(feed) => feed.connection().await,
+            ReadConn::Feed(feed) => feed_connection(feed).await,
             ReadConn::Pool(conn) => Ok(&mut **conn),
         }
     }
 }
 
 /// Single reads on the change feed's connection, held for as long as the reader holds this.
-struct OnFeed<'a, B: sqlx::Database>(ReadGuard<'a, B>);
+struct OnFeed<'a, B: sqlx::Database>(ReadGuard<'a, FeedConn<B>>);
 
 impl<B: sqlx::Database> OnFeed<'_, B> {
     async fn on(&mut self) -> Result<On<B, &mut B::Connection>, StoreError> {
-        Ok(On::new(db(self.0.connection().await)?))
+        Ok(On::new(db(feed_connection(&mut self.0).await)?))
+    }
+}
+
+/// The connection a read holds through the feed.
+async fn feed_connection<'a, B: sqlx::Database>(
+    read: &'a mut ReadGuard<'_, FeedConn<B>>,
+) -> Result<&'a mut B::Connection, sqlx::Error> {
+    match read.conn() {
+        Some(feed) => feed.connection().await,
+        None => Err(sqlx::Error::PoolClosed),
     }
 }
 
@@ -414,5 +425,23 @@ where
         params: &[Param<'_>],
     ) -> Result<Option<String>, StoreError> {
         self.on().await?.text(sql, params).await
+    }
+}
+
+/// The change feed's connection as a store reads on it: PostgreSQL's `PgListener`.
+pub(crate) trait FeedConnection<B: sqlx::Database>: Send {
+    /// The connection, reconnected first if it was lost.
+    fn connection(&mut self) -> BoxFuture<'_, Result<&mut B::Connection, sqlx::Error>>;
+
+    /// Waits for the next notification. Dropping the future loses none.
+    fn next(&mut self) -> BoxFuture<'_, Wake>;
+}
+
+/// What a feed's slot holds, whatever the backend.
+pub(crate) type FeedConn<B> = Box<dyn FeedConnection<B> + 'static>;
+
+impl<B: sqlx::Database> Listening for FeedConn<B> {
+    fn next(&mut self) -> BoxFuture<'_, Wake> {
+        FeedConnection::next(&mut **self)
     }
 }

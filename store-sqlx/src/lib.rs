@@ -11,10 +11,6 @@ mod django;
 mod engine;
 mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-// Only PostgreSQL has a change feed that holds a connection; the others read on the pool.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-mod feed_conn;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod migrate;
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -19,7 +19,9 @@ use sqlx::{Connection, Postgres, Transaction};
 
 use crate::engine::{Driver, Sql};
 use crate::error::Error;
-use crate::feed_conn::{FeedConnection, FeedSlot};
+use maintenance_sql::feed_conn::FeedSlot;
+
+use crate::engine::{FeedConn, FeedConnection};
 use crate::migrate::migrate_locked;
 use crate::pool;
 
@@ -124,7 +126,7 @@ impl Driver for Postgres {
     /// timeout; the store's reads run on it too while the feed lasts.
     async fn change_feed(
         pool: &PgPool,
-        feed: &Arc<FeedSlot<Postgres>>,
+        feed: &Arc<FeedSlot<FeedConn<Postgres>>>,
     ) -> Result<Option<ChangeFeed>, StoreError> {
         let options = (*pool.connect_options()).clone();
         let acquire_timeout = pool.options().get_acquire_timeout();
@@ -142,7 +144,7 @@ maintenance_sql::sql_store!(PgStore => sql);
 /// [`FeedSlot`], where the store's reads borrow it.
 struct Listener {
     pool: PgPool,
-    feed: Arc<FeedSlot<Postgres>>,
+    feed: Arc<FeedSlot<FeedConn<Postgres>>>,
 }
 
 impl Listener {
@@ -150,7 +152,7 @@ impl Listener {
     fn new(
         options: PgConnectOptions,
         acquire_timeout: Duration,
-        feed: Arc<FeedSlot<Postgres>>,
+        feed: Arc<FeedSlot<FeedConn<Postgres>>>,
     ) -> Self {
         let pool = PgPoolOptions::new()
             .acquire_timeout(acquire_timeout)
@@ -180,7 +182,7 @@ impl FeedConnection<Postgres> for PgListener {
 }
 
 /// The feed's hold on the slot: when the feed ends, reads go back to the pool.
-struct FeedToken(Arc<FeedSlot<Postgres>>);
+struct FeedToken(Arc<FeedSlot<FeedConn<Postgres>>>);
 
 impl Drop for FeedToken {
     fn drop(&mut self) {
@@ -197,7 +199,7 @@ impl Listen for Listener {
             .install(async {
                 let mut listener = PgListener::connect_with(&self.pool).await?;
                 listener.listen(NOTIFY_CHANNEL).await?;
-                Ok::<_, sqlx::Error>(Box::new(listener) as Box<dyn FeedConnection<Postgres>>)
+                Ok::<_, sqlx::Error>(Box::new(listener) as FeedConn<Postgres>)
             })
             .await?;
         Ok(FeedToken(Arc::clone(&self.feed)))
@@ -208,10 +210,18 @@ impl Listen for Listener {
     }
 
     async fn ping(&self, token: &mut FeedToken) -> Result<(), String> {
-        token
+        let ping = token
             .0
-            .with_connection(|conn| Box::pin(sqlx::query("SELECT 1").execute(conn)))
-            .await
-            .map(drop)
+            .with(|listener| {
+                Box::pin(async move {
+                    let conn = listener.connection().await?;
+                    sqlx::query("SELECT 1").execute(conn).await.map(drop)
+                })
+            })
+            .await;
+        match ping {
+            Some(result) => result.map_err(|e| e.to_string()),
+            None => Err("the change feed's connection is closed".to_owned()),
+        }
     }
 }

@@ -1,0 +1,234 @@
+//! One connection that both listens and reads: while PostgreSQL's change feed holds its
+//! connection (its `LISTEN`), the store's reads run on it too, so that a server costs its
+//! database one connection rather than two.
+//!
+//! The feed waits for notifications holding the connection's lock; a read asks for the
+//! connection ([`FeedSlot::for_read`]), the feed lets go, the read runs, and the feed takes it
+//! back. Notifications that arrive meanwhile wait in the connection and are handed out next.
+//! Without a feed (SQLite, MariaDB, or before the first subscription) reads use the pool.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::{Mutex, MutexGuard, Notify};
+
+use crate::change_feed::Wake;
+
+/// A future a connection hands out, boxed so that the slot's futures stay `Send` whatever
+/// the connection type.
+pub type ConnFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// A connection the change feed listens on.
+pub trait Listening: Send + 'static {
+    /// Waits for the next notification. Dropping the future must lose none.
+    fn next(&mut self) -> ConnFuture<'_, Wake>;
+}
+
+/// The change feed's connection, shared with the reads of the store it belongs to.
+pub struct FeedSlot<C> {
+    slot: Mutex<Option<C>>,
+    /// Whether a feed holds a connection: reads try it only then.
+    active: AtomicBool,
+    /// Reads waiting for the connection: the feed lets go until there are none.
+    wanted: AtomicUsize,
+    /// Tells the feed that a read waits.
+    wake: Notify,
+    /// Tells the feed that the last waiting read is done.
+    idle: Notify,
+    /// Counts the connections installed, so that a late release leaves a newer one alone.
+    generation: AtomicU64,
+}
+
+impl<C> Default for FeedSlot<C> {
+    fn default() -> Self {
+        FeedSlot {
+            slot: Mutex::new(None),
+            active: AtomicBool::new(false),
+            wanted: AtomicUsize::new(0),
+            wake: Notify::new(),
+            idle: Notify::new(),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for FeedSlot<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedSlot")
+            .field("active", &self.active.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A read's hold on the feed's connection; lets the feed have it back when dropped.
+pub struct ReadGuard<'a, C> {
+    slot: MutexGuard<'a, Option<C>>,
+    feed: &'a FeedSlot<C>,
+}
+
+impl<C> ReadGuard<'_, C> {
+    /// The connection (always there: [`FeedSlot::for_read`] hands out a guard only then, and
+    /// nothing else can change the slot while the guard holds it).
+    pub fn conn(&mut self) -> Option<&mut C> {
+        self.slot.as_mut()
+    }
+}
+
+impl<C> Drop for ReadGuard<'_, C> {
+    fn drop(&mut self) {
+        self.feed.done_waiting();
+    }
+}
+
+impl<C: Listening> FeedSlot<C> {
+    /// The feed's connection for a read, when a feed holds one; `None`: read on the pool.
+    pub async fn for_read(&self) -> Option<ReadGuard<'_, C>> {
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
+        self.wanted.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
+        let slot = self.slot.lock().await;
+        let read = ReadGuard { slot, feed: self };
+        // Dropped at once (and the feed told) when the feed is gone meanwhile.
+        read.slot.is_some().then_some(read)
+    }
+
+    /// Puts the connection `open` makes in the slot, in place of the one it held (closed
+    /// first, so that a one-connection pool can open the new one).
+    pub async fn install<E>(&self, open: impl Future<Output = Result<C, E>>) -> Result<(), E> {
+        let mut slot = self.slot.lock().await;
+        *slot = None;
+        let conn = open.await?;
+        *slot = Some(conn);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.active.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The feed is gone: reads go back to the pool, and the connection is closed (once the
+    /// read holding it, if any, is done; unless a new feed has installed its own by then).
+    pub fn release(self: &Arc<Self>) {
+        self.active.store(false, Ordering::Release);
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Ok(mut slot) = self.slot.try_lock() {
+            *slot = None;
+            return;
+        }
+        let feed = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut slot = feed.slot.lock().await;
+            if feed.generation.load(Ordering::Acquire) == generation {
+                *slot = None;
+            }
+        });
+    }
+
+    /// Waits for the next notification, letting go of the connection whenever a read asks
+    /// for it.
+    pub async fn next(&self) -> Wake {
+        loop {
+            let mut slot = self.slot.lock().await;
+            let Some(conn) = slot.as_mut() else {
+                return Wake::Lost("the change feed's connection is closed".to_owned());
+            };
+            tokio::select! {
+                biased;
+                () = self.wake.notified() => {}
+                wake = conn.next() => return wake,
+            }
+            drop(slot);
+            self.wait_for_reads().await;
+        }
+    }
+
+    /// Runs `f` on the connection (the feed's keepalive check); `None` if there is none.
+    pub async fn with<T>(
+        &self,
+        f: impl for<'c> FnOnce(&'c mut C) -> ConnFuture<'c, T>,
+    ) -> Option<T> {
+        let mut slot = self.slot.lock().await;
+        let conn = slot.as_mut()?;
+        Some(f(conn).await)
+    }
+}
+
+impl<C> FeedSlot<C> {
+    fn done_waiting(&self) {
+        if self.wanted.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    async fn wait_for_reads(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.wanted.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A connection whose notifications the test sends.
+    struct Fake(tokio::sync::mpsc::UnboundedReceiver<()>, u32);
+
+    impl Listening for Fake {
+        fn next(&mut self) -> ConnFuture<'_, Wake> {
+            Box::pin(async move {
+                match self.0.recv().await {
+                    Some(()) => Wake::Notice,
+                    None => Wake::Lost("closed".to_owned()),
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_borrow_the_feeds_connection_and_notices_still_arrive() {
+        let feed = Arc::new(FeedSlot::<Fake>::default());
+        assert!(feed.for_read().await.is_none(), "no feed: the pool");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        feed.install(async { Ok::<_, ()>(Fake(rx, 0)) })
+            .await
+            .unwrap();
+
+        let waiting = tokio::spawn({
+            let feed = Arc::clone(&feed);
+            async move { feed.next().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The feed holds the connection while it waits; a read gets it all the same.
+        for n in 1..=3 {
+            let mut read = tokio::time::timeout(Duration::from_secs(5), feed.for_read())
+                .await
+                .expect("the feed lets go")
+                .expect("the feed's connection");
+            let conn = read.conn().unwrap();
+            conn.1 += 1;
+            assert_eq!(conn.1, n);
+        }
+        tx.send(()).unwrap();
+        let wake = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the feed takes it back")
+            .unwrap();
+        assert_eq!(wake, Wake::Notice);
+
+        feed.release();
+        assert!(feed.for_read().await.is_none(), "released: the pool again");
+    }
+}
