@@ -8,13 +8,14 @@
 //! Without a feed (SQLite, MariaDB, or before the first subscription) reads use the pool.
 
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
-use crate::change_feed::Wake;
+use crate::change_feed::{Listen, Wake};
 
 /// A future a connection hands out, boxed so that the slot's futures stay `Send` whatever
 /// the connection type.
@@ -24,6 +25,65 @@ pub type ConnFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 pub trait Listening: Send + 'static {
     /// Waits for the next notification. Dropping the future must lose none.
     fn next(&mut self) -> ConnFuture<'_, Wake>;
+
+    /// Checks that the connection still answers (a `SELECT 1`); an error says why not.
+    fn ping(&mut self) -> ConnFuture<'_, Result<(), String>>;
+}
+
+/// How a store opens its feed's connection: connected, listening, named.
+pub trait OpenFeed: Send + Sync + 'static {
+    /// The connection it opens.
+    type Conn: Listening;
+    /// What opening fails with.
+    type Error: std::fmt::Display + Send;
+
+    /// Opens a connection (not one the store's pool keeps for its queries) and runs
+    /// [`LISTEN`](crate::change_feed::LISTEN) on it.
+    fn open(&self) -> impl Future<Output = Result<Self::Conn, Self::Error>> + Send;
+}
+
+/// The change feed of a store whose reads borrow the feed's connection: [`Listen`] over an
+/// [`OpenFeed`], each connection kept in the store's [`FeedSlot`].
+pub struct SlotFeed<O: OpenFeed> {
+    open: O,
+    feed: Arc<FeedSlot<O::Conn>>,
+}
+
+impl<O: OpenFeed> SlotFeed<O> {
+    /// The feed `open` makes connections for, kept in `feed`.
+    pub fn new(open: O, feed: Arc<FeedSlot<O::Conn>>) -> Self {
+        SlotFeed { open, feed }
+    }
+}
+
+/// A feed's hold on its slot: when the feed ends, the store's reads go back to its pool.
+pub struct FeedToken<C: Listening>(Arc<FeedSlot<C>>);
+
+impl<C: Listening> Drop for FeedToken<C> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+impl<O: OpenFeed> Listen for SlotFeed<O> {
+    type Connection = FeedToken<O::Conn>;
+    type Error = O::Error;
+
+    async fn listen(&self) -> Result<FeedToken<O::Conn>, O::Error> {
+        self.feed.install(self.open.open()).await?;
+        Ok(FeedToken(Arc::clone(&self.feed)))
+    }
+
+    async fn next(&self, token: &mut FeedToken<O::Conn>) -> Wake {
+        token.0.next().await
+    }
+
+    async fn ping(&self, token: &mut FeedToken<O::Conn>) -> Result<(), String> {
+        match token.0.with(Listening::ping).await {
+            Some(result) => result,
+            None => Err("the change feed's connection is closed".to_owned()),
+        }
+    }
 }
 
 /// The change feed's connection, shared with the reads of the store it belongs to.
@@ -68,11 +128,27 @@ pub struct ReadGuard<'a, C> {
     feed: &'a FeedSlot<C>,
 }
 
-impl<C> ReadGuard<'_, C> {
-    /// The connection (always there: [`FeedSlot::for_read`] hands out a guard only then, and
-    /// nothing else can change the slot while the guard holds it).
-    pub fn conn(&mut self) -> Option<&mut C> {
-        self.slot.as_mut()
+// The connection is always there: [`FeedSlot::for_read`] hands out a guard only when the slot
+// holds one, and nothing else can change the slot while the guard holds its lock.
+const HELD: &str = "a read guard holds the slot's lock, and the slot was full when it was made";
+
+impl<C> Deref for ReadGuard<'_, C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        match self.slot.as_ref() {
+            Some(conn) => conn,
+            None => unreachable!("{HELD}"),
+        }
+    }
+}
+
+impl<C> DerefMut for ReadGuard<'_, C> {
+    fn deref_mut(&mut self) -> &mut C {
+        match self.slot.as_mut() {
+            Some(conn) => conn,
+            None => unreachable!("{HELD}"),
+        }
     }
 }
 
@@ -195,6 +271,10 @@ mod tests {
                 }
             })
         }
+
+        fn ping(&mut self) -> ConnFuture<'_, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
     }
 
     #[tokio::test]
@@ -217,9 +297,8 @@ mod tests {
                 .await
                 .expect("the feed lets go")
                 .expect("the feed's connection");
-            let conn = read.conn().unwrap();
-            conn.1 += 1;
-            assert_eq!(conn.1, n);
+            read.1 += 1;
+            assert_eq!(read.1, n);
         }
         tx.send(()).unwrap();
         let wake = tokio::time::timeout(Duration::from_secs(5), waiting)

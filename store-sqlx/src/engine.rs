@@ -367,10 +367,7 @@ impl<B: sqlx::Database> OnFeed<'_, B> {
 async fn feed_connection<'a, B: sqlx::Database>(
     read: &'a mut ReadGuard<'_, FeedConn<B>>,
 ) -> Result<&'a mut B::Connection, sqlx::Error> {
-    match read.conn() {
-        Some(feed) => feed.connection().await,
-        None => Err(sqlx::Error::PoolClosed),
-    }
+    read.connection().await
 }
 
 #[async_trait]
@@ -435,6 +432,9 @@ pub(crate) trait FeedConnection<B: sqlx::Database>: Send {
 
     /// Waits for the next notification. Dropping the future loses none.
     fn next(&mut self) -> BoxFuture<'_, Wake>;
+
+    /// Checks that the connection still answers.
+    fn ping(&mut self) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// What a feed's slot holds, whatever the backend.
@@ -443,5 +443,9 @@ pub(crate) type FeedConn<B> = Box<dyn FeedConnection<B> + 'static>;
 impl<B: sqlx::Database> Listening for FeedConn<B> {
     fn next(&mut self) -> BoxFuture<'_, Wake> {
         FeedConnection::next(&mut **self)
+    }
+
+    fn ping(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        FeedConnection::ping(&mut **self)
     }
 }

@@ -12,14 +12,14 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use maintenance_core::StoreError;
 use maintenance_core::store::ChangeFeed;
-use maintenance_sql::change_feed::{self, Listen, Wake};
+use maintenance_sql::change_feed::{self, Wake};
 use maintenance_sql::listing::Dialect;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
 use crate::engine::{Driver, Sql};
 use crate::error::Error;
-use maintenance_sql::feed_conn::FeedSlot;
+use maintenance_sql::feed_conn::{FeedSlot, OpenFeed, SlotFeed};
 
 use crate::engine::{FeedConn, FeedConnection};
 use crate::migrate::migrate_locked;
@@ -130,7 +130,8 @@ impl Driver for Postgres {
     ) -> Result<Option<ChangeFeed>, StoreError> {
         let options = (*pool.connect_options()).clone();
         let acquire_timeout = pool.options().get_acquire_timeout();
-        change_feed::subscribe(Listener::new(options, acquire_timeout, Arc::clone(feed)))
+        let feed = SlotFeed::new(Listener::new(options, acquire_timeout), Arc::clone(feed));
+        change_feed::subscribe(feed)
             .await
             .map(Some)
             .map_err(StoreError::backend)
@@ -144,16 +145,11 @@ maintenance_sql::sql_store!(PgStore => sql);
 /// [`FeedSlot`], where the store's reads borrow it.
 struct Listener {
     pool: PgPool,
-    feed: Arc<FeedSlot<FeedConn<Postgres>>>,
 }
 
 impl Listener {
     /// Connecting gives up after the store pool's acquire timeout.
-    fn new(
-        options: PgConnectOptions,
-        acquire_timeout: Duration,
-        feed: Arc<FeedSlot<FeedConn<Postgres>>>,
-    ) -> Self {
+    fn new(options: PgConnectOptions, acquire_timeout: Duration) -> Self {
         let pool = PgPoolOptions::new()
             .acquire_timeout(acquire_timeout)
             .min_connections(0)
@@ -161,7 +157,7 @@ impl Listener {
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_lazy_with(options.application_name(change_feed::FEED_APPLICATION_NAME));
-        Listener { pool, feed }
+        Listener { pool }
     }
 }
 
@@ -179,49 +175,25 @@ impl FeedConnection<Postgres> for PgListener {
             }
         })
     }
-}
 
-/// The feed's hold on the slot: when the feed ends, reads go back to the pool.
-struct FeedToken(Arc<FeedSlot<FeedConn<Postgres>>>);
-
-impl Drop for FeedToken {
-    fn drop(&mut self) {
-        self.0.release();
+    fn ping(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(self)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
-impl Listen for Listener {
-    type Connection = FeedToken;
+impl OpenFeed for Listener {
+    type Conn = FeedConn<Postgres>;
     type Error = sqlx::Error;
 
-    async fn listen(&self) -> Result<FeedToken, sqlx::Error> {
-        self.feed
-            .install(async {
-                let mut listener = PgListener::connect_with(&self.pool).await?;
-                listener.listen(NOTIFY_CHANNEL).await?;
-                Ok::<_, sqlx::Error>(Box::new(listener) as FeedConn<Postgres>)
-            })
-            .await?;
-        Ok(FeedToken(Arc::clone(&self.feed)))
-    }
-
-    async fn next(&self, token: &mut FeedToken) -> Wake {
-        token.0.next().await
-    }
-
-    async fn ping(&self, token: &mut FeedToken) -> Result<(), String> {
-        let ping = token
-            .0
-            .with(|listener| {
-                Box::pin(async move {
-                    let conn = listener.connection().await?;
-                    sqlx::query("SELECT 1").execute(conn).await.map(drop)
-                })
-            })
-            .await;
-        match ping {
-            Some(result) => result.map_err(|e| e.to_string()),
-            None => Err("the change feed's connection is closed".to_owned()),
-        }
+    async fn open(&self) -> Result<FeedConn<Postgres>, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(Box::new(listener))
     }
 }
