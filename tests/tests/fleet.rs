@@ -80,6 +80,28 @@ async fn answers(served: &Served, want: StatusCode) {
     panic!("{} never answered {want}; last {last:?}", served.base);
 }
 
+/// Turns the default site on through `store`, waits until `served` answers 503, then until its
+/// state file holds that state (saved off the request path, moments after).
+async fn turn_on_and_save(
+    store: &dyn maintenance_core::MaintenanceStore,
+    served: &Served,
+    state_file: &std::path::Path,
+) {
+    store
+        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
+        .await
+        .unwrap();
+    answers(served, StatusCode::SERVICE_UNAVAILABLE).await;
+    let saved = tokio::time::Instant::now();
+    while !std::fs::read_to_string(state_file).is_ok_and(|t| t.contains("\"enabled\":true")) {
+        assert!(
+            saved.elapsed() < DEADLINE,
+            "the state file was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn follows_the_relay(server: Server, test: &str) {
     let Some(nats) = nats_url(test) else {
         return;
@@ -180,21 +202,7 @@ async fn a_server_restarted_while_nats_is_down_serves_its_state_file() {
     };
     let fleet = fleet(&nats, "maintenance").await;
     let served = follower(Server::Axum, &nats, "maintenance", with_file).await;
-    fleet
-        .store
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
-        .await
-        .unwrap();
-    answers(&served, StatusCode::SERVICE_UNAVAILABLE).await;
-    // Saved off the request path, moments after the change is served.
-    let saved = tokio::time::Instant::now();
-    while !std::fs::read_to_string(&state_file).is_ok_and(|t| t.contains("\"enabled\":true")) {
-        assert!(
-            saved.elapsed() < DEADLINE,
-            "the state file was never written"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    turn_on_and_save(&*fleet.store, &served, &state_file).await;
     drop(served);
     server.stop();
 
@@ -231,19 +239,7 @@ async fn a_server_restarted_while_its_database_is_down_serves_its_state_file() {
     };
     let served = serve(Server::Axum, &config(Some(&state_file))).await;
     let store = open_store(&direct).await.unwrap();
-    store
-        .set_state(&SiteRef::Default, &StateChange::turn_on(), "ops")
-        .await
-        .unwrap();
-    answers(&served, StatusCode::SERVICE_UNAVAILABLE).await;
-    let saved = tokio::time::Instant::now();
-    while !std::fs::read_to_string(&state_file).is_ok_and(|t| t.contains("\"enabled\":true")) {
-        assert!(
-            saved.elapsed() < DEADLINE,
-            "the state file was never written"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    turn_on_and_save(&*store, &served, &state_file).await;
     drop(served);
 
     // The database is down: the restarted server serves the saved state, not the fail mode.
