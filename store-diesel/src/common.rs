@@ -12,7 +12,7 @@ use maintenance_core::{Event, StoreError};
 
 use crate::error::Error;
 
-pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
+pub(crate) use maintenance_sql::rows::{NetworkRow, PathRow, SiteRow};
 
 /// The error of a missing revision row, for [`Engine::no_revision_row`].
 pub(crate) fn no_revision_row() -> StoreError {

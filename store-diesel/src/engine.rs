@@ -12,7 +12,8 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::ops::DerefMut;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,13 +30,14 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConnection};
 use diesel_async::{AsyncConnection, RunQueryDsl, TransactionManager};
 use maintenance_core::store::ChangeFeed;
-use maintenance_core::{Event, SiteQuery, StoreError};
-use maintenance_sql::conn::{self, SqlConn, SqlWrite};
-use maintenance_sql::engine::{ChangeRows, WriteTx};
+use maintenance_core::{Event, StoreError};
+use maintenance_sql::conn::{SqlConn, SqlWrite};
+use maintenance_sql::engine::{ReadJob, WriteTx};
+use maintenance_sql::feed_conn::{FeedSlot, Listening, ReadGuard};
 use maintenance_sql::listing::Dialect;
 use maintenance_sql::statements::{Param, Statements};
 
-use crate::common::{NetworkRow, PathRow, Rows, SiteRow, event_from_parts, lenient_time};
+use crate::common::{NetworkRow, PathRow, SiteRow, event_from_parts, lenient_time};
 use crate::error::Error;
 
 /// What a diesel backend brings to the store: its connection, its dialect, its transactions,
@@ -59,6 +61,9 @@ pub(crate) trait Driver: Send + Sync + Sized + 'static {
     type TimeIn: FromSql<Self::TimeSql, Self::Db> + Send + 'static;
     /// A timestamp as it is bound.
     type TimeOut: ToSql<Self::TimeSql, Self::Db> + Send + 'static;
+    /// The change feed's connection, where the store's reads run while a feed holds one
+    /// ([`NoFeed`] for a backend whose handles poll).
+    type Feed: Listening + DerefMut<Target = Self::Conn>;
 
     /// The backend's name in errors and logs (`PostgreSQL`).
     const NAME: &'static str;
@@ -81,12 +86,47 @@ pub(crate) trait Driver: Send + Sync + Sized + 'static {
     /// whole load, the changes since a revision, a listing page and its count).
     fn begin_read(conn: &mut Self::Conn) -> impl Future<Output = QueryResult<()>> + Send;
 
-    /// The backend's change feed; `None` (the default) when handles poll.
+    /// The backend's change feed; `None` (the default) when handles poll. A feed that holds a
+    /// connection puts it in `feed`, where the store's reads run while it is there.
     fn change_feed(
         pool: &Self::Pool,
+        feed: &Arc<FeedSlot<Self::Feed>>,
     ) -> impl Future<Output = Result<Option<ChangeFeed>, StoreError>> + Send {
-        let _ = pool;
+        let _ = (pool, feed);
         async { Ok(None) }
+    }
+}
+
+/// The feed connection of a backend without a change feed: there is none to make.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) struct NoFeed<C>(std::convert::Infallible, PhantomData<fn() -> C>);
+
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+impl<C> Deref for NoFeed<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        match self.0 {}
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+impl<C> DerefMut for NoFeed<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        match self.0 {}
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+impl<C: 'static> Listening for NoFeed<C> {
+    fn next(
+        &mut self,
+    ) -> maintenance_sql::feed_conn::ConnFuture<'_, maintenance_sql::change_feed::Wake> {
+        match self.0 {}
+    }
+
+    fn ping(&mut self) -> maintenance_sql::feed_conn::ConnFuture<'_, Result<(), String>> {
+        match self.0 {}
     }
 }
 
@@ -306,19 +346,66 @@ struct TextValue {
 /// The reads of a store on backend `D`, and how it opens its writes: the
 /// [`Engine`](maintenance_sql::engine::Engine) of the public store types. (Each store shows its
 /// pool's status in its own `Debug`.)
-#[derive(Clone)]
 pub(crate) struct Sql<D: Driver> {
     pub(crate) pool: D::Pool,
+    /// The change feed's connection, where reads run while a feed holds one.
+    feed: Arc<FeedSlot<D::Feed>>,
+}
+
+impl<D: Driver> Clone for Sql<D> {
+    fn clone(&self) -> Self {
+        Sql {
+            pool: self.pool.clone(),
+            feed: Arc::clone(&self.feed),
+        }
+    }
 }
 
 impl<D: Driver> Sql<D> {
     pub(crate) fn new(pool: D::Pool) -> Self {
-        Sql { pool }
+        Sql {
+            pool,
+            feed: Arc::default(),
+        }
     }
 
     /// A connection of the pool.
     pub(crate) async fn conn(&self) -> Result<D::Pooled, Error> {
         D::connection(&self.pool).await
+    }
+
+    /// A connection to read on: the change feed's while a feed holds one, else the pool's.
+    async fn read_conn(&self) -> Result<ReadConn<'_, D>, Error> {
+        Ok(match self.feed.for_read().await {
+            Some(feed) => ReadConn::Feed(feed),
+            None => ReadConn::Pool(self.conn().await?),
+        })
+    }
+}
+
+/// Where a read runs: the change feed's connection, or one of the pool's.
+enum ReadConn<'a, D: Driver> {
+    Feed(ReadGuard<'a, D::Feed>),
+    Pool(D::Pooled),
+}
+
+impl<D: Driver> Deref for ReadConn<'_, D> {
+    type Target = D::Conn;
+
+    fn deref(&self) -> &D::Conn {
+        match self {
+            ReadConn::Feed(feed) => feed,
+            ReadConn::Pool(conn) => conn,
+        }
+    }
+}
+
+impl<D: Driver> DerefMut for ReadConn<'_, D> {
+    fn deref_mut(&mut self) -> &mut D::Conn {
+        match self {
+            ReadConn::Feed(feed) => &mut *feed,
+            ReadConn::Pool(conn) => &mut *conn,
+        }
     }
 }
 
@@ -510,6 +597,7 @@ async fn end_transaction<D: Driver, T>(
 impl<D: Driver> maintenance_sql::engine::Engine for Sql<D>
 where
     for<'c> On<D, &'c mut D::Conn>: SqlConn,
+    for<'r> On<D, ReadConn<'r, D>>: SqlConn,
     On<D, D::Pooled>: SqlWrite,
 {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
@@ -518,41 +606,28 @@ where
         Ok(Box::new(On::<D, _>::new(conn)))
     }
 
-    async fn read_all(&self) -> Result<Rows, StoreError> {
-        let mut conn = self.conn().await?;
+    /// On the change feed's connection if a feed holds one, else on the pool's.
+    async fn in_read(&self, read: &mut (dyn ReadJob + '_)) -> Result<(), StoreError> {
+        let mut conn = self.read_conn().await?;
         D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
-        let result = conn::read_rows(&mut On::<D, _>::new(&mut *conn)).await;
-        end_transaction::<D, _>(&mut conn, result).await
-    }
-
-    async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
-        let mut conn = self.conn().await?;
-        D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
-        let result = conn::read_change_rows(&mut On::<D, _>::new(&mut *conn), since).await;
+        let result = read.run(&mut On::<D, _>::new(&mut *conn)).await;
         end_transaction::<D, _>(&mut conn, result).await
     }
 
     async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError> {
-        Ok(Box::new(On::<D, _>::new(self.conn().await?)))
+        Ok(Box::new(On::<D, _>::new(self.read_conn().await?)))
     }
 
     async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
-        D::change_feed(&self.pool).await
+        D::change_feed(&self.pool, &self.feed).await
     }
 
     fn no_revision_row(&self) -> StoreError {
         crate::common::no_revision_row()
     }
-
-    async fn read_listing(&self, query: &SiteQuery) -> Result<Option<(u64, Rows)>, StoreError> {
-        let mut conn = self.conn().await?;
-        D::begin_read(&mut conn).await.map_err(store_error::<D>)?;
-        let result = conn::read_listing_rows(&mut On::<D, _>::new(&mut *conn), query).await;
-        end_transaction::<D, _>(&mut conn, result).await.map(Some)
-    }
 }
 
-/// maintenance-sql's last step of `migrate()` ([`conn::ensure_rows`]) on `conn`, in a
+/// maintenance-sql's last step of `migrate()` ([`maintenance_sql::conn::ensure_rows`]) on `conn`, in a
 /// transaction of its own. (SQLite's `migrate()` runs it inside its own write transaction.)
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) async fn ensure_rows<D: Driver>(conn: &mut D::Conn) -> Result<(), Error>
@@ -562,7 +637,7 @@ where
     Tm::<D>::begin_transaction(conn)
         .await
         .map_err(query_error::<D>)?;
-    let result = conn::ensure_rows(&mut On::<D, _>::new(&mut *conn)).await;
+    let result = maintenance_sql::conn::ensure_rows(&mut On::<D, _>::new(&mut *conn)).await;
     end_transaction::<D, _>(conn, result)
         .await
         .map_err(|e| Error::of_step(D::NAME, e))

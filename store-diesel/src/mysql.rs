@@ -17,7 +17,7 @@ use diesel_async::{
 
 use maintenance_sql::listing::Dialect;
 
-use crate::engine::{Driver, Sql, ensure_rows, pooled, query_error};
+use crate::engine::{Driver, NoFeed, Sql, ensure_rows, pooled, query_error};
 use crate::error::Error;
 use crate::pool;
 
@@ -126,10 +126,9 @@ impl MySqlStore {
     /// the database is down (each read then fails until it answers).
     ///
     /// Its pool holds one connection at most: what a server needs, whose reads come one at a
-    /// time (the change feed, on PostgreSQL, has one more of its own). The CLI and the admin
+    /// time, and polls on it. The CLI and the admin
     /// page use `connect`, whose pool holds more.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
-        // A server's reads come one at a time: one connection each (plus the change feed's).
         MySqlStore::with_pool_size(url, 1)
     }
 
@@ -185,6 +184,7 @@ impl Driver for diesel::mysql::Mysql {
     type Conn = Conn;
     type Pool = MySqlPool;
     type Pooled = Object<Conn>;
+    type Feed = NoFeed<Conn>;
     type TimeSql = diesel::sql_types::Datetime;
     type TimeIn = MysqlTime;
     type TimeOut = NaiveDateTime;

@@ -6,6 +6,9 @@
 //! connection of its own, so a change made by any writer (either store, the CLI, plain `psql`)
 //! reaches every server at once.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::pg::data_types::PgTimestamp;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
@@ -14,7 +17,8 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use maintenance_core::StoreError;
 use maintenance_core::store::ChangeFeed;
-use maintenance_sql::change_feed::{self, Listen, Wake};
+use maintenance_sql::change_feed::{self, Wake};
+use maintenance_sql::feed_conn::{ConnFuture, FeedSlot, Listening, OpenFeed, SlotFeed};
 
 use maintenance_sql::listing::Dialect;
 
@@ -108,10 +112,10 @@ impl PgStore {
     /// the database is down (each read then fails until it answers).
     ///
     /// Its pool holds one connection at most: what a server needs, whose reads come one at a
-    /// time (the change feed, on PostgreSQL, has one more of its own). The CLI and the admin
+    /// time. While the change feed listens, the reads run on its connection instead, so that a
+    /// server holds one connection in all. The CLI and the admin
     /// page use `connect`, whose pool holds more.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
-        // A server's reads come one at a time: one connection each (plus the change feed's).
         PgStore::with_pool_size(url, 1)
     }
 
@@ -153,6 +157,7 @@ impl Driver for diesel::pg::Pg {
     type Conn = Conn;
     type Pool = PgPool;
     type Pooled = Object<Conn>;
+    type Feed = Feed;
     type TimeSql = diesel::sql_types::Timestamptz;
     type TimeIn = PgTimestamp;
     type TimeOut = DateTime<Utc>;
@@ -179,57 +184,81 @@ impl Driver for diesel::pg::Pg {
         begin_read(conn).await
     }
 
-    async fn change_feed(pool: &PgPool) -> Result<Option<ChangeFeed>, StoreError> {
-        change_feed::subscribe(Listener { pool: pool.clone() })
-            .await
-            .map(Some)
-            .map_err(StoreError::from)
+    /// `LISTEN` on a connection taken out of the store's pool; the store's reads run on it
+    /// too while the feed lasts.
+    async fn change_feed(
+        pool: &PgPool,
+        feed: &Arc<FeedSlot<Feed>>,
+    ) -> Result<Option<ChangeFeed>, StoreError> {
+        SlotFeed::subscribe(Listener { pool: pool.clone() }, feed).await
     }
 }
 
 maintenance_sql::sql_store!(PgStore => sql);
 
 /// The change feed's connections, each taken out of the store's pool for good (the pool makes
-/// another in its place).
+/// another in its place when a read needs one while there is no feed).
 struct Listener {
     pool: PgPool,
 }
 
-impl Listen for Listener {
-    type Connection = Conn;
+impl OpenFeed for Listener {
+    type Conn = Feed;
     type Error = Error;
 
-    async fn listen(&self) -> Result<Conn, Error> {
-        let conn = self.pool.get().await.map_err(|e| Error::Pool {
-            backend: BACKEND,
-            source: Box::new(e),
-        })?;
-        let mut conn = Object::take(conn);
+    async fn open(&self) -> Result<Feed, Error> {
+        let mut conn = Object::take(pooled(&self.pool, BACKEND).await?);
         for statement in [change_feed::LISTEN, change_feed::NAME_FEED] {
             diesel::sql_query(statement)
                 .execute(&mut conn)
                 .await
                 .map_err(query_error::<diesel::pg::Pg>)?;
         }
-        Ok(conn)
+        // Reads run on this one from now on: the pool's idle connections are closed, so that a
+        // server holds one connection (the pool opens one again if the feed is lost).
+        self.pool.retain(|_, _| false);
+        Ok(Feed(conn))
     }
+}
 
+/// The change feed's connection, listening on [`NOTIFY_CHANNEL`].
+pub(crate) struct Feed(Conn);
+
+impl Deref for Feed {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl DerefMut for Feed {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+impl Listening for Feed {
     /// Notifications wait in the connection until read, so none is lost when this is dropped.
-    async fn next(&self, conn: &mut Conn) -> Wake {
-        let mut stream = std::pin::pin!(conn.notifications_stream());
-        match stream.next().await {
-            Some(Ok(_)) => Wake::Notice,
-            Some(Err(e)) => Wake::Lost(e.to_string()),
-            None => Wake::Lost("the connection was closed".to_owned()),
-        }
+    fn next(&mut self) -> ConnFuture<'_, Wake> {
+        Box::pin(async move {
+            let mut stream = std::pin::pin!(self.0.notifications_stream());
+            match stream.next().await {
+                Some(Ok(_)) => Wake::Notice,
+                Some(Err(e)) => Wake::Lost(e.to_string()),
+                None => Wake::Lost("the connection was closed".to_owned()),
+            }
+        })
     }
 
-    async fn ping(&self, conn: &mut Conn) -> Result<(), String> {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+    fn ping(&mut self) -> ConnFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            diesel::sql_query("SELECT 1")
+                .execute(&mut self.0)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

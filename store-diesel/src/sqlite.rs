@@ -30,7 +30,7 @@ use maintenance_sql::sqlite_file::{FileWatch, open_existing};
 
 use maintenance_sql::listing::Dialect;
 
-use crate::engine::{Driver, On, Sql, pooled, query_error};
+use crate::engine::{Driver, NoFeed, On, Sql, pooled, query_error};
 use crate::error::Error;
 use crate::pool;
 
@@ -277,6 +277,7 @@ impl Driver for diesel::sqlite::Sqlite {
     type Conn = Conn;
     type Pool = SqlitePool;
     type Pooled = Object<Conn>;
+    type Feed = NoFeed<Conn>;
     type TimeSql = diesel::sql_types::Text;
     type TimeIn = String;
     type TimeOut = String;

@@ -111,20 +111,77 @@ pub fn assemble_changes(changes: ChangeRows) -> Result<StoreChanges, MissingRevi
     })
 }
 
+/// A read that runs in one consistent transaction ([`Engine::in_read`]): it reads on the
+/// connection it is given, and keeps what it read for its caller.
+#[async_trait]
+pub trait ReadJob: Send {
+    /// Reads on `conn`, inside the transaction.
+    async fn run(&mut self, conn: &mut (dyn SqlConn + '_)) -> Result<(), StoreError>;
+}
+
+/// What a read in a transaction returns.
+type ReadFuture<'t, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 't>>;
+
+/// A [`ReadJob`] of a function of the connection, its result kept until taken.
+struct Job<F, T> {
+    read: Option<F>,
+    out: Option<T>,
+}
+
+impl<F, T> Job<F, T>
+where
+    F: for<'t> FnOnce(&'t mut (dyn SqlConn + 't)) -> ReadFuture<'t, T> + Send,
+    T: Send,
+{
+    /// Runs `read` in one of `engine`'s read transactions.
+    async fn run_in<E: Engine + ?Sized>(engine: &E, read: F) -> Result<T, StoreError> {
+        let mut job = Job {
+            read: Some(read),
+            out: None,
+        };
+        engine.in_read(&mut job).await?;
+        job.out.ok_or_else(|| {
+            StoreError::backend(std::io::Error::other(
+                "the read transaction ended without running its read",
+            ))
+        })
+    }
+}
+
+#[async_trait]
+impl<F, T> ReadJob for Job<F, T>
+where
+    F: for<'t> FnOnce(&'t mut (dyn SqlConn + 't)) -> ReadFuture<'t, T> + Send,
+    T: Send,
+{
+    async fn run(&mut self, conn: &mut (dyn SqlConn + '_)) -> Result<(), StoreError> {
+        if let Some(read) = self.read.take() {
+            self.out = Some(read(conn).await?);
+        }
+        Ok(())
+    }
+}
+
 /// The reads of a store, and how it opens a write transaction.
 #[async_trait]
 pub trait Engine: Send + Sync {
     /// Opens a write transaction.
     async fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError>;
+    /// Runs `read` in one consistent read transaction (a snapshot of the database that no
+    /// concurrent write changes), then ends it: committed when the read succeeded, rolled back
+    /// when it failed (and its error returned).
+    async fn in_read(&self, read: &mut (dyn ReadJob + '_)) -> Result<(), StoreError>;
     /// Reads the revision and every row, in one consistent transaction.
-    async fn read_all(&self) -> Result<Rows, StoreError>;
+    async fn read_all(&self) -> Result<Rows, StoreError> {
+        Job::run_in(self, |c| Box::pin(conn::read_rows(c))).await
+    }
     /// Reads the revision, the sites recorded in `maintenance_site_changes` after `since`
     /// (their ids and removed flags) and the rows of those still there, in one consistent
-    /// transaction. `None` (the default) for a store that keeps no such record: the handle then
+    /// transaction. `None` when the record does not reach back to `since`: the handle then
     /// reads everything.
     async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
-        let _ = since;
-        Ok(None)
+        Job::run_in(self, move |c| Box::pin(conn::read_change_rows(c, since))).await
     }
     /// A connection of the store's pool, outside a transaction: the single reads below run on
     /// it.
@@ -153,15 +210,20 @@ pub trait Engine: Send + Sync {
     /// deleted), in the store's own terms.
     fn no_revision_row(&self) -> StoreError;
     /// One page of a site listing, filtered, counted and paged in the database with the SQL
-    /// of [`crate::listing::listing_sql`]: how many sites match in all, and the page's site
-    /// rows in listing order with their pattern and network rows. `None` (the default) means
-    /// the store does not do it in SQL: every site is then loaded and filtered in memory.
+    /// of [`crate::listing::listing_sql`] in one consistent transaction: how many sites match
+    /// in all, and the page's site rows in listing order with their pattern and network rows.
+    /// `None` means the store does not do it in SQL: every site is then loaded and filtered in
+    /// memory.
     async fn read_listing(
         &self,
         query: &maintenance_core::SiteQuery,
     ) -> Result<Option<(u64, Rows)>, StoreError> {
-        let _ = query;
-        Ok(None)
+        let query = query.clone();
+        Job::run_in(self, move |c| {
+            Box::pin(async move { conn::read_listing_rows(c, &query).await })
+        })
+        .await
+        .map(Some)
     }
 }
 
@@ -193,11 +255,8 @@ impl<T: ChosenEngine> Engine for T {
     async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError> {
         self.engine().connection().await
     }
-    async fn read_all(&self) -> Result<Rows, StoreError> {
-        self.engine().read_all().await
-    }
-    async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
-        self.engine().read_changes(since).await
+    async fn in_read(&self, read: &mut (dyn ReadJob + '_)) -> Result<(), StoreError> {
+        self.engine().in_read(read).await
     }
     async fn read_revision(&self) -> Result<Option<i64>, StoreError> {
         self.engine().read_revision().await
@@ -217,12 +276,6 @@ impl<T: ChosenEngine> Engine for T {
     }
     fn no_revision_row(&self) -> StoreError {
         self.engine().no_revision_row()
-    }
-    async fn read_listing(
-        &self,
-        query: &maintenance_core::SiteQuery,
-    ) -> Result<Option<(u64, Rows)>, StoreError> {
-        self.engine().read_listing(query).await
     }
 }
 

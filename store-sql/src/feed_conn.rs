@@ -13,9 +13,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use maintenance_core::StoreError;
+use maintenance_core::store::ChangeFeed;
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
-use crate::change_feed::{Listen, Wake};
+use crate::change_feed::{self, Listen, Wake};
 
 /// A future a connection hands out, boxed so that the slot's futures stay `Send` whatever
 /// the connection type.
@@ -35,7 +37,7 @@ pub trait OpenFeed: Send + Sync + 'static {
     /// The connection it opens.
     type Conn: Listening;
     /// What opening fails with.
-    type Error: std::fmt::Display + Send;
+    type Error: std::error::Error + Send + Sync + 'static;
 
     /// Opens a connection (not one the store's pool keeps for its queries) and runs
     /// [`LISTEN`](crate::change_feed::LISTEN) on it.
@@ -53,6 +55,19 @@ impl<O: OpenFeed> SlotFeed<O> {
     /// The feed `open` makes connections for, kept in `feed`.
     pub fn new(open: O, feed: Arc<FeedSlot<O::Conn>>) -> Self {
         SlotFeed { open, feed }
+    }
+
+    /// Starts the change feed ([`change_feed::subscribe`]) on the connections `open` makes,
+    /// kept in `feed` for the store's reads: what a store's
+    /// [`Engine::change_feed`](crate::engine::Engine::change_feed) answers.
+    pub async fn subscribe(
+        open: O,
+        feed: &Arc<FeedSlot<O::Conn>>,
+    ) -> Result<Option<ChangeFeed>, StoreError> {
+        change_feed::subscribe(SlotFeed::new(open, Arc::clone(feed)))
+            .await
+            .map(Some)
+            .map_err(StoreError::backend)
     }
 }
 

@@ -19,11 +19,11 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use maintenance_core::store::ChangeFeed;
-use maintenance_core::{Event, SiteQuery, StoreError};
-use maintenance_sql::conn::{self, SqlConn, SqlWrite};
-use maintenance_sql::engine::{ChangeRows, WriteTx};
+use maintenance_core::{Event, StoreError};
+use maintenance_sql::conn::{SqlConn, SqlWrite};
+use maintenance_sql::engine::{ReadJob, WriteTx};
 use maintenance_sql::listing::Dialect;
-use maintenance_sql::rows::{NetworkRow, PathRow, Rows, SiteRow};
+use maintenance_sql::rows::{NetworkRow, PathRow, SiteRow};
 use maintenance_sql::statements::{Param, Statements};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Encode, Executor, Pool, Transaction, Type};
@@ -64,9 +64,6 @@ pub(crate) trait Driver: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
         async { Ok(None) }
     }
 }
-
-/// A read on one connection: what [`Sql::in_read`] runs.
-type Read<'t, T> = BoxFuture<'t, Result<T, StoreError>>;
 
 /// The reads of a store on backend `B`, and how it opens its writes: the
 /// [`Engine`](maintenance_sql::engine::Engine) of the public store types.
@@ -268,23 +265,7 @@ where
     }
 }
 
-impl<B: Driver> Sql<B>
-where
-    for<'c> On<B, &'c mut B::Connection>: SqlConn,
-{
-    /// Runs `read` in the consistent read transaction of [`Driver::begin_read`], on the
-    /// change feed's connection if a feed holds one, else on the pool's.
-    async fn in_read<T: Send>(
-        &self,
-        read: impl for<'t> FnOnce(&'t mut (dyn SqlConn + 't)) -> Read<'t, T> + Send,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.read_connection().await?;
-        let mut tx = db(B::begin_read(db(conn.get().await)?).await)?;
-        let value = read(&mut On::<B, _>::new(&mut *tx)).await?;
-        db(tx.commit().await)?;
-        Ok(value)
-    }
-
+impl<B: Driver> Sql<B> {
     /// A connection to read on: the change feed's while a feed holds one, else the pool's.
     async fn read_connection(&self) -> Result<ReadConn<'_, B>, StoreError> {
         Ok(match self.feed.for_read().await {
@@ -306,13 +287,12 @@ where
         Ok(Box::new(On::<B, _>::new(tx)))
     }
 
-    async fn read_all(&self) -> Result<Rows, StoreError> {
-        self.in_read(|c| Box::pin(conn::read_rows(c))).await
-    }
-
-    async fn read_changes(&self, since: i64) -> Result<Option<ChangeRows>, StoreError> {
-        self.in_read(move |c| Box::pin(conn::read_change_rows(c, since)))
-            .await
+    /// On the change feed's connection if a feed holds one, else on the pool's.
+    async fn in_read(&self, read: &mut (dyn ReadJob + '_)) -> Result<(), StoreError> {
+        let mut conn = self.read_connection().await?;
+        let mut tx = db(B::begin_read(db(conn.get().await)?).await)?;
+        read.run(&mut On::<B, _>::new(&mut *tx)).await?;
+        db(tx.commit().await)
     }
 
     async fn connection(&self) -> Result<Box<dyn SqlConn + '_>, StoreError> {
@@ -328,14 +308,6 @@ where
 
     fn no_revision_row(&self) -> StoreError {
         crate::common::no_revision_row()
-    }
-
-    async fn read_listing(&self, query: &SiteQuery) -> Result<Option<(u64, Rows)>, StoreError> {
-        let mut c = self.read_connection().await?;
-        let mut tx = db(B::begin_read(db(c.get().await)?).await)?;
-        let page = conn::read_listing_rows(&mut On::<B, _>::new(&mut *tx), query).await?;
-        db(tx.commit().await)?;
-        Ok(Some(page))
     }
 }
 

@@ -64,7 +64,7 @@ impl MySqlStore {
     /// cannot be parsed.
     ///
     /// Its pool holds one connection at most: what a server needs, whose reads come one at a
-    /// time (the change feed, on PostgreSQL, has one more of its own). The CLI and the admin
+    /// time, and polls on it. The CLI and the admin
     /// page use `connect`, whose pool holds more.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
         Ok(MySqlStore::new(pool::lazy(connect_options(url)?)))

@@ -68,7 +68,8 @@ impl PgStore {
     /// cannot be parsed.
     ///
     /// Its pool holds one connection at most: what a server needs, whose reads come one at a
-    /// time (the change feed, on PostgreSQL, has one more of its own). The CLI and the admin
+    /// time. While the change feed listens, the reads run on its connection instead, so that a
+    /// server holds one connection in all. The CLI and the admin
     /// page use `connect`, whose pool holds more.
     pub fn connect_lazy(url: &str) -> Result<Self, Error> {
         Ok(PgStore::new(pool::lazy(connect_options(url)?)))
@@ -130,11 +131,7 @@ impl Driver for Postgres {
     ) -> Result<Option<ChangeFeed>, StoreError> {
         let options = (*pool.connect_options()).clone();
         let acquire_timeout = pool.options().get_acquire_timeout();
-        let feed = SlotFeed::new(Listener::new(options, acquire_timeout), Arc::clone(feed));
-        change_feed::subscribe(feed)
-            .await
-            .map(Some)
-            .map_err(StoreError::backend)
+        SlotFeed::subscribe(Listener::new(options, acquire_timeout), feed).await
     }
 }
 
