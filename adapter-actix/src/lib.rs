@@ -12,8 +12,11 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
-use futures_util::TryFutureExt;
-use futures_util::future::{Either, MapOk, Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use maintenance_core::status::WINDOW_HEADER;
 use maintenance_core::{
     Block, Decision, Identity, Maintenance, RequestView, adapter::Settings, response::BlockedAnswer,
 };
@@ -176,13 +179,69 @@ impl<S> fmt::Debug for MaintenanceModeMiddleware<S> {
     }
 }
 
-/// The response future: the application's response with its body on the left, or an answer
-/// ready at once on the right. Not boxed; like every future of `futures-util`, it panics if
-/// polled again after it completed.
-pub type ResponseFuture<F, B> = Either<
-    MapOk<F, fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>>,
-    Ready<Result<ServiceResponse<EitherBody<B>>, Error>>,
->;
+pin_project_lite::pin_project! {
+    /// The response future: the application's response with its body on the left (with the
+    /// upcoming window announced on it, when the policy asks), or an answer ready at once on
+    /// the right. Not boxed; it panics if polled again after it completed.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner {
+            #[pin]
+            future: F,
+            // The window to announce on the response, if any.
+            announce: Option<HeaderValue>,
+        },
+        Ready {
+            response: Option<ServiceResponse<EitherBody<B>>>,
+        },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    fn inner(future: F, announce: Option<HeaderValue>) -> Self {
+        ResponseFuture {
+            kind: Kind::Inner { future, announce },
+        }
+    }
+
+    fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
+        ResponseFuture {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F, B> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future, announce } => {
+                let mut res = std::task::ready!(future.poll(cx))?;
+                if let Some(window) = announce.take() {
+                    res.headers_mut()
+                        .insert(HeaderName::from_static(WINDOW_HEADER), window);
+                }
+                Poll::Ready(Ok(res.map_into_left_body()))
+            }
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("maintenance_actix::ResponseFuture polled after completion"))),
+        }
+    }
+}
 
 impl<S, B> Service<ServiceRequest> for MaintenanceModeMiddleware<S>
 where
@@ -204,14 +263,17 @@ where
             .check(&ActixRequest::new(req.request()), || {
                 identity.map_or(Identity::Anonymous, |hook| hook(&req))
             });
-        let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
-            ServiceResponse::map_into_left_body;
         let res = match decision {
             Decision::Allow(reason) => {
+                let announce = self
+                    .config
+                    .maintenance()
+                    .announcement(&reason, &ActixRequest::new(req.request()))
+                    .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
                 if self.config.settings.allow_reason() {
                     req.extensions_mut().insert(reason);
                 }
-                return Either::Left(self.service.call(req).map_ok(left));
+                return ResponseFuture::inner(self.service.call(req), announce);
             }
             Decision::Block(block) => match self.config.settings.blocked() {
                 Some(hook) => hook(&block, req.request()),
@@ -223,10 +285,11 @@ where
                 ),
             },
             Decision::Bypass(grant) => to_http_response(grant.to_response()),
+            Decision::Status(status) => to_http_response(status.to_response()),
             // Decisions added later come with the adapters of the same release.
-            _ => return Either::Left(self.service.call(req).map_ok(left)),
+            _ => return ResponseFuture::inner(self.service.call(req), None),
         };
-        Either::Right(ready(Ok(req.into_response(res).map_into_right_body())))
+        ResponseFuture::ready(req.into_response(res).map_into_right_body())
     }
 }
 

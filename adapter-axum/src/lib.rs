@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
+use maintenance_core::status::WINDOW_HEADER;
 use maintenance_core::{
     Block, Decision, Identity, Maintenance, RequestView,
     adapter::{PeerAddr, Settings},
@@ -231,12 +232,17 @@ where
         });
         match decision {
             Decision::Allow(reason) => {
+                let announce = self.layer.maintenance().announcement(&reason, &view);
                 if self.layer.settings.allow_reason() {
                     parts.extensions.insert(reason);
                 }
                 // The inner service `poll_ready` readied serves this call: the decision was
                 // made here, synchronously, so nothing needs a clone of it.
-                ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)))
+                let future = self.inner.call(Request::from_parts(parts, body));
+                match announce {
+                    None => ResponseFuture::inner(future),
+                    Some(window) => ResponseFuture::announcing(future, window),
+                }
             }
             Decision::Block(block) => ResponseFuture::ready(match self.layer.settings.blocked() {
                 Some(hook) => hook(&block, &parts).map(|b| ResBody::from(Bytes::from(b))),
@@ -248,6 +254,9 @@ where
             }),
             Decision::Bypass(grant) => {
                 ResponseFuture::ready(grant.to_response().map(|b| ResBody::from(Bytes::from(b))))
+            }
+            Decision::Status(status) => {
+                ResponseFuture::ready(status.to_response().map(|b| ResBody::from(Bytes::from(b))))
             }
             // Decisions added later come with the adapters of the same release.
             _ => ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body))),
@@ -271,6 +280,8 @@ pin_project_lite::pin_project! {
         Inner {
             #[pin]
             future: F,
+            // The window to announce on the response, if any.
+            announce: Option<HeaderValue>,
         },
         Ready {
             response: Option<Response<B>>,
@@ -281,7 +292,19 @@ pin_project_lite::pin_project! {
 impl<F, B> ResponseFuture<F, B> {
     fn inner(future: F) -> Self {
         ResponseFuture {
-            kind: Kind::Inner { future },
+            kind: Kind::Inner {
+                future,
+                announce: None,
+            },
+        }
+    }
+
+    fn announcing(future: F, window: HeaderValue) -> Self {
+        ResponseFuture {
+            kind: Kind::Inner {
+                future,
+                announce: Some(window),
+            },
         }
     }
 
@@ -302,7 +325,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Inner { future, announce } => {
+                let mut res = std::task::ready!(future.poll(cx));
+                if let (Ok(res), Some(window)) = (&mut res, announce.take()) {
+                    res.headers_mut()
+                        .insert(HeaderName::from_static(WINDOW_HEADER), window);
+                }
+                Poll::Ready(res)
+            }
             KindProj::Ready { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("maintenance_axum::ResponseFuture polled after completion"))),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use maintenance_core::status::WINDOW_HEADER;
 use maintenance_core::{
     AllowReason, Block, Decision, Identity, Maintenance, RequestView, adapter::Settings,
     response::BlockedAnswer,
@@ -150,6 +151,8 @@ struct Checked {
     reason: Option<AllowReason>,
     /// The answer the hidden route sends, for a blocked request or a bypass link.
     answer: Option<Answer>,
+    /// The upcoming window to announce on the response of a request that passed.
+    announce: Option<String>,
 }
 
 /// An answer the hidden route sends.
@@ -164,6 +167,7 @@ fn checked<'r>(req: &'r Request<'_>) -> &'r Checked {
     req.local_cache(|| Checked {
         reason: None,
         answer: None,
+        announce: None,
     })
 }
 
@@ -193,10 +197,16 @@ impl MaintenanceFairing {
         };
         let answer = match decision {
             Decision::Allow(reason) => {
-                if self.settings.allow_reason() {
+                let announce = self
+                    .maintenance()
+                    .announcement(&reason, &RocketRequest::new(req))
+                    .and_then(|v| v.to_str().ok().map(str::to_owned));
+                let reason = self.settings.allow_reason().then_some(reason);
+                if reason.is_some() || announce.is_some() {
                     req.local_cache(|| Checked {
-                        reason: Some(reason),
+                        reason,
                         answer: None,
+                        announce,
                     });
                 }
                 return;
@@ -209,12 +219,14 @@ impl MaintenanceFairing {
                 ),
             },
             Decision::Bypass(grant) => Answer::Http(grant.to_response().map(Bytes::from)),
+            Decision::Status(status) => Answer::Http(status.to_response().map(Bytes::from)),
             // Decisions added later come with the adapters of the same release.
             _ => return,
         };
         req.local_cache(|| Checked {
             reason: None,
             answer: Some(answer),
+            announce: None,
         });
         // A constant that parses (a test checks it); were it not, `new` logged why.
         let Some(uri) = self.answer_uri.clone() else {
@@ -235,8 +247,31 @@ impl Fairing for MaintenanceFairing {
     fn info(&self) -> Info {
         Info {
             name: "Maintenance",
-            kind: Kind::Ignite | Kind::Request | Kind::Singleton,
+            kind: if self.maintenance().policy().announce_within().is_some() {
+                // Only then: the response callback looks at every response.
+                Kind::Ignite | Kind::Request | Kind::Response | Kind::Singleton
+            } else {
+                Kind::Ignite | Kind::Request | Kind::Singleton
+            },
         }
+    }
+
+    fn on_response<'r, 'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        req: &'r Request<'life1>,
+        res: &'life2 mut Response<'r>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'async_trait>>
+    where
+        'r: 'async_trait,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        if let Some(window) = &checked(req).announce {
+            res.set_raw_header(WINDOW_HEADER, window.as_str());
+        }
+        Box::pin(Done)
     }
 
     fn on_ignite<'life0, 'async_trait>(

@@ -36,13 +36,22 @@ pub async fn handle(
     if let Some(m) = &maintenance {
         let view = WithPeer::new(&req, Some(peer.ip()));
         // The session is looked up only when the decision needs to know who is asking.
-        match m.check(&view, || sessions.identity(req.headers())) {
-            Decision::Allow(_) => {}
+        let announce = match m.check(&view, || sessions.identity(req.headers())) {
+            Decision::Allow(reason) => m.announcement(&reason, &view),
             Decision::Block(block) => return Ok(m.blocked_response(&block, &view).map(Full::from)),
             Decision::Bypass(grant) => return Ok(grant.to_response().map(Full::from)),
+            Decision::Status(status) => return Ok(status.to_response().map(Full::from)),
             // `Decision` may grow: a later release says how to serve what it adds.
-            _ => {}
+            _ => None,
+        };
+        let mut res = route(req, &sessions).await;
+        if let Some(window) = announce {
+            res.headers_mut().insert(
+                http::HeaderName::from_static(maintenance_core::status::WINDOW_HEADER),
+                window,
+            );
         }
+        return Ok(res);
     }
     Ok(route(req, &sessions).await)
 }

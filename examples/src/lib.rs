@@ -87,6 +87,12 @@ pub struct Config {
     /// while its source (the database, or NATS) cannot be reached serves it (see
     /// [`maintenance_core::StateFile`]). Not used for django-maintenancemode-2's tables.
     pub state_file: Option<std::path::PathBuf>,
+    /// `MAINTENANCE_STATUS_PATH` (default `/_maintenance/status`, `off` for none): where the
+    /// public status answer is served ([`maintenance_core::status`]).
+    pub status_path: Option<String>,
+    /// `MAINTENANCE_ANNOUNCE_SECS` (default 3600, `0` or `off` for never): how long before a
+    /// window the responses that pass carry the `Maintenance-Window` header.
+    pub announce_within: Option<Duration>,
 }
 
 /// Which tables a test project reads its maintenance state from (`MAINTENANCE_STORE`).
@@ -138,9 +144,15 @@ impl Default for Config {
             nats_url: "nats://127.0.0.1:4222".to_owned(),
             nats_bucket: maintenance_nats::DEFAULT_BUCKET.to_owned(),
             state_file: None,
+            status_path: Some(DEFAULT_STATUS_PATH.to_owned()),
+            announce_within: Some(Duration::from_secs(3600)),
         }
     }
 }
+
+/// Where the test projects serve the status answer unless `MAINTENANCE_STATUS_PATH` says
+/// otherwise.
+pub const DEFAULT_STATUS_PATH: &str = "/_maintenance/status";
 
 /// A setting that cannot be used; names the variable and the value.
 #[derive(Debug, thiserror::Error)]
@@ -288,6 +300,22 @@ impl Config {
         if let Some(v) = var("MAINTENANCE_REDIRECT_TO").filter(|v| !v.trim().is_empty()) {
             c.redirect_to = Some(v.trim().to_owned());
         }
+        if let Some(v) = var("MAINTENANCE_STATUS_PATH") {
+            c.status_path = match v.trim() {
+                "" | "off" => None,
+                path => Some(path.to_owned()),
+            };
+        }
+        if let Some(v) = var("MAINTENANCE_ANNOUNCE_SECS") {
+            c.announce_within = match v.trim() {
+                "" | "0" | "off" => None,
+                _ => {
+                    let expected = "a number of seconds, or 0 or off for never";
+                    let secs = positive("MAINTENANCE_ANNOUNCE_SECS", &v, expected)?;
+                    Some(Duration::from_secs(secs))
+                }
+            };
+        }
         if let Some(v) = var("MAINTENANCE_REFRESH") {
             c.refresh = match v.trim() {
                 "" | "0" | "off" | "no" | "false" => None,
@@ -357,6 +385,12 @@ impl Config {
         }
         if let Some(fallback) = self.refresh {
             builder = builder.refresh(fallback);
+        }
+        if let Some(path) = &self.status_path {
+            builder = builder.status_path(path);
+        }
+        if let Some(lead) = self.announce_within {
+            builder = builder.announce_within(lead);
         }
         Ok(builder.build()?)
     }

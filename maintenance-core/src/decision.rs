@@ -205,6 +205,8 @@ pub enum Decision {
     Block(Block),
     /// A valid bypass link: answer with the cookie and the redirect; the handler must not run.
     Bypass(BypassGrant),
+    /// The public status answer ([`crate::status`]): answer with it; the handler must not run.
+    Status(crate::status::StatusAnswer),
 }
 
 impl Decision {
@@ -219,6 +221,7 @@ impl Decision {
             Decision::Allow(r) => r.as_str(),
             Decision::Block(b) => b.reason.as_str(),
             Decision::Bypass(_) => "bypass_link",
+            Decision::Status(_) => "status",
         }
     }
 }

@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
+use http::HeaderValue;
 use tokio::task::JoinHandle;
 
 use crate::MaintenanceSource;
 use crate::answer_cache::AnswerCache;
-use crate::decision::{Block, Decision, decide};
+use crate::decision::{AllowReason, Block, Decision, decide};
 use crate::error::StoreError;
 use crate::follow::StateFollower;
 use crate::policy::{FailMode, Policy};
@@ -31,6 +32,7 @@ use crate::request::{IdentityLookup, RequestView};
 use crate::response::{BlockedAnswer, answer_format};
 use crate::snapshot::{LiveSite, Snapshot};
 use crate::state_file::{StateFile, StateFileError};
+use crate::status::{SiteStatus, StatusAnswer, window_header};
 use crate::store::{ChangeFeed, StoreChanges};
 use crate::telemetry::Metrics;
 
@@ -230,6 +232,9 @@ impl Maintenance {
         req: &R,
         identity: impl IdentityLookup,
     ) -> Decision {
+        if let Some(status) = self.status_request(req, Utc::now) {
+            return status;
+        }
         let snapshot = self.inner.snapshot.load();
         let decision = if snapshot.as_deref().is_some_and(Snapshot::all_off) {
             // No site is in maintenance: no clock to read, no request to look at.
@@ -313,8 +318,74 @@ impl Maintenance {
         identity: impl IdentityLookup,
         now: DateTime<Utc>,
     ) -> Decision {
+        if let Some(status) = self.status_request(req, || now) {
+            return status;
+        }
         let snapshot = self.inner.snapshot.load();
         decide(snapshot.as_deref(), &self.inner.policy, req, identity, now)
+    }
+
+    /// The status answer, when `req` asks for it (`GET` or `HEAD` on the policy's status
+    /// path); one comparison of the path otherwise, none when no status path is set.
+    fn status_request<R: RequestView + ?Sized>(
+        &self,
+        req: &R,
+        now: impl FnOnce() -> DateTime<Utc>,
+    ) -> Option<Decision> {
+        let path = self.inner.policy.status_path()?;
+        if req.path() != path || !matches!(req.method(), "GET" | "HEAD") {
+            return None;
+        }
+        Some(Decision::Status(self.status_answer(req.host(), now())))
+    }
+
+    /// The public status answer for the site serving `host` at `now`, from the snapshot in
+    /// memory ([`crate::status`]). Adapters answer it at the policy's status path; a custom
+    /// route can answer it anywhere.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use maintenance_core::status::StatusState;
+    /// use maintenance_core::{Maintenance, MaintenanceStore, MemoryStore, Policy, SiteRef, StateChange};
+    /// let store = std::sync::Arc::new(MemoryStore::new());
+    /// store.set_state(&SiteRef::Default, &StateChange::turn_on(), "ops").await.unwrap();
+    /// let maintenance = Maintenance::start(store, Policy::default()).await;
+    /// let answer = maintenance.status_answer(Some("localhost"), chrono::Utc::now());
+    /// assert_eq!(answer.status().state, StatusState::Active);
+    /// # });
+    /// ```
+    pub fn status_answer(&self, host: Option<&str>, now: DateTime<Utc>) -> StatusAnswer {
+        let policy = &self.inner.policy;
+        let snapshot = self.inner.snapshot.load();
+        let status = SiteStatus::of(snapshot.as_deref(), host, policy.default_message(), now);
+        StatusAnswer::new(status, policy.status_max_age())
+    }
+
+    /// The [`WINDOW_HEADER`](crate::status::WINDOW_HEADER) value to add to the response of a
+    /// request that passed for `reason`, when the policy announces windows
+    /// ([`PolicyBuilder::announce_within`](crate::PolicyBuilder::announce_within)) and the
+    /// request's site has one starting within that time. `None` at once for every other
+    /// reason: adapters ask on every request that passes.
+    pub fn announcement<R: RequestView + ?Sized>(
+        &self,
+        reason: &AllowReason,
+        req: &R,
+    ) -> Option<HeaderValue> {
+        let AllowReason::Scheduled { starts_at } = *reason else {
+            return None;
+        };
+        let lead = self.inner.policy.announce_within()?;
+        let now = Utc::now();
+        let lead = chrono::TimeDelta::from_std(lead).unwrap_or(chrono::TimeDelta::MAX);
+        if starts_at.signed_duration_since(now) > lead {
+            return None;
+        }
+        let snapshot = self.inner.snapshot.load();
+        let ends_at = snapshot
+            .as_deref()
+            .and_then(|s| s.site_for_host(req.host()))
+            .and_then(|site| site.state().ends_at);
+        Some(window_header(starts_at, ends_at))
     }
 
     /// The answer to a blocked request in the form `req` asks for ([`crate::response::answer_format`]:

@@ -23,6 +23,7 @@ pub mod response;
 pub mod snapshot;
 mod source;
 mod state_file;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod validate;

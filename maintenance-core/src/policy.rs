@@ -139,6 +139,9 @@ pub struct Policy {
     pub(crate) problem_title: Option<String>,
     pub(crate) poll_interval: Duration,
     pub(crate) feed_poll_interval: Duration,
+    pub(crate) status_path: Option<String>,
+    pub(crate) status_max_age: Duration,
+    pub(crate) announce_within: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -163,6 +166,9 @@ impl Default for Policy {
             problem_title: None,
             poll_interval: Duration::from_millis(250),
             feed_poll_interval: Duration::from_secs(5),
+            status_path: None,
+            status_max_age: DEFAULT_STATUS_MAX_AGE,
+            announce_within: None,
         }
     }
 }
@@ -272,9 +278,52 @@ impl Policy {
     pub fn poll_interval(&self) -> Duration {
         self.poll_interval
     }
+
+    /// The path of the public status answer ([`crate::status`]), if served.
+    pub fn status_path(&self) -> Option<&str> {
+        self.status_path.as_deref()
+    }
+
+    /// How long clients and proxies may cache the status answer.
+    pub fn status_max_age(&self) -> Duration {
+        self.status_max_age
+    }
+
+    /// How long before a window allowed requests announce it ([`crate::status::WINDOW_HEADER`]),
+    /// if they do.
+    pub fn announce_within(&self) -> Option<Duration> {
+        self.announce_within
+    }
+
     /// How often the revision is still polled while a change feed is followed.
     pub fn feed_poll_interval(&self) -> Duration {
         self.feed_poll_interval
+    }
+}
+
+/// How long the status answer may be cached, unless the policy says otherwise.
+const DEFAULT_STATUS_MAX_AGE: Duration = Duration::from_secs(5);
+/// The longest cache time the status answer may have.
+const MAX_STATUS_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// A status path: absolute, of letters, digits and `/-_.~`, no trailing slash.
+fn status_path(path: String) -> Result<String, PolicyError> {
+    let trimmed = path.trim();
+    let ok = trimmed.starts_with('/')
+        && trimmed.len() > 1
+        && !trimmed.ends_with('/')
+        && !trimmed.contains("//")
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+    if ok {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(PolicyError::Value {
+            setting: "status_path",
+            value: path,
+            expected: "a path such as /_maintenance/status (letters, digits, `/-_.~`)",
+        })
     }
 }
 
@@ -301,6 +350,9 @@ pub struct PolicyBuilder {
     problem: Option<(String, String)>,
     poll_interval: Option<Duration>,
     feed_poll_interval: Option<Duration>,
+    status_path: Option<String>,
+    status_max_age: Option<Duration>,
+    announce_within: Option<Duration>,
 }
 
 /// The items as owned strings.
@@ -513,6 +565,43 @@ impl PolicyBuilder {
         self
     }
 
+    /// Serves the public status answer ([`crate::status`]) at `path` (say
+    /// `/_maintenance/status`): `GET` and `HEAD` there answer JSON for the request's site from
+    /// memory, never blocked. Off by default.
+    ///
+    /// ```
+    /// use maintenance_core::Policy;
+    /// let policy = Policy::builder().status_path("/_maintenance/status").build().unwrap();
+    /// assert_eq!(policy.status_path(), Some("/_maintenance/status"));
+    /// assert!(Policy::builder().status_path("status").build().is_err());
+    /// ```
+    pub fn status_path(mut self, path: impl Into<String>) -> Self {
+        self.status_path = Some(path.into());
+        self
+    }
+
+    /// How long the status answer may be cached (`Cache-Control: public, max-age`), in whole
+    /// seconds; 5 s by default, at most an hour.
+    pub fn status_max_age(mut self, max_age: Duration) -> Self {
+        self.status_max_age = Some(max_age);
+        self
+    }
+
+    /// Adds the [`WINDOW_HEADER`](crate::status::WINDOW_HEADER) to the responses of requests
+    /// that pass while their site's window starts within `lead` (a banner's cue). Off by
+    /// default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use maintenance_core::Policy;
+    /// let policy = Policy::builder().announce_within(Duration::from_secs(3600)).build().unwrap();
+    /// assert_eq!(policy.announce_within(), Some(Duration::from_secs(3600)));
+    /// ```
+    pub fn announce_within(mut self, lead: Duration) -> Self {
+        self.announce_within = Some(lead);
+        self
+    }
+
     /// Checks everything and builds the policy.
     pub fn build(self) -> Result<Policy, PolicyError> {
         let defaults = Policy::default();
@@ -672,6 +761,31 @@ impl PolicyBuilder {
                 self.feed_poll_interval,
                 defaults.feed_poll_interval,
             )?,
+            status_path: match self.status_path {
+                Some(path) => Some(status_path(path)?),
+                None => None,
+            },
+            status_max_age: match self.status_max_age {
+                Some(age) if age > MAX_STATUS_MAX_AGE => {
+                    return Err(PolicyError::Value {
+                        setting: "status_max_age",
+                        value: format!("{}s", age.as_secs()),
+                        expected: "at most an hour (3600s)",
+                    });
+                }
+                Some(age) => age,
+                None => DEFAULT_STATUS_MAX_AGE,
+            },
+            announce_within: match self.announce_within {
+                Some(lead) if lead.is_zero() => {
+                    return Err(PolicyError::Value {
+                        setting: "announce_within",
+                        value: "0s".to_owned(),
+                        expected: "a duration longer than zero",
+                    });
+                }
+                lead => lead,
+            },
         })
     }
 }

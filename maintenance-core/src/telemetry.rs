@@ -93,6 +93,8 @@ impl Metrics {
             Decision::Allow(reason) => &self.allowed[reason.index()],
             Decision::Bypass(_) => &self.bypass[0],
             Decision::Block(block) => &self.blocked[block.reason.index()],
+            // Not a decision on a request for the application: not counted.
+            Decision::Status(_) => return,
         };
         counter.increment(1);
     }

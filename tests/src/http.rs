@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, SubsecRound, Utc};
 use maintenance_core::{MaintenanceStore, Mode, SiteRef, StateChange, bypass};
 use maintenance_examples::{
     Config, Sessions, actix_app, axum_app, hyper_app, open_store, rocket_app,
@@ -552,6 +552,7 @@ macro_rules! http_conformance_tests {
             healthz_and_metrics_are_never_blocked,
             partial_maintenance_blocks_only_its_scope,
             a_trailing_slash_never_leaves_the_scope,
+            status_answer_and_window_announcement,
         );
     };
     (@cases $server:expr; $($case:ident),* $(,)?) => {
@@ -994,6 +995,93 @@ pub mod cases {
         assert!(Utc::now() >= start_at, "blocked before the window started");
         site.wait_for("/", StatusCode::OK).await;
         assert!(Utc::now() >= end_at, "served again before the window ended");
+    }
+
+    /// The public status answer (`/_maintenance/status`): JSON for the request's site, from
+    /// memory, cacheable and readable from any origin, never blocked; and the
+    /// `Maintenance-Window` header on the pages that pass within the hour before a window.
+    pub async fn status_answer_and_window_announcement(server: Server) {
+        const STATUS: &str = maintenance_examples::DEFAULT_STATUS_PATH;
+        let site = start(server, |_| {}).await;
+        let status = async || {
+            let res = site.get(STATUS, &[("origin", "https://app.example")]).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(content_type(&res), "application/json");
+            assert_eq!(res.headers()["cache-control"], "public, max-age=5");
+            assert_eq!(res.headers()["access-control-allow-origin"], "*");
+            res.json::<serde_json::Value>().await.expect("json")
+        };
+        let off = status().await;
+        assert_eq!(off["state"], "off", "{off}");
+        assert_eq!(off["site"], "default", "{off}");
+        let home = site.get("/", &[]).await;
+        assert!(home.headers().get("maintenance-window").is_none());
+
+        // A window in two hours: scheduled, but too far off to announce on pages.
+        let later = Utc::now() + chrono::Duration::hours(2);
+        site.change(&StateChange::turn_on().window(Some(later), None))
+            .await;
+        let mut seen = off;
+        for _ in 0..400 {
+            seen = status().await;
+            if seen["state"] == "scheduled" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(seen["state"], "scheduled", "{seen}");
+        assert_eq!(seen["ends_at"], serde_json::Value::Null, "{seen}");
+        let home = site.get("/", &[]).await;
+        assert_eq!(home.status(), StatusCode::OK);
+        assert!(home.headers().get("maintenance-window").is_none());
+
+        // A window in ten minutes, for half an hour: announced on every page that passes.
+        let start_at = (Utc::now() + chrono::Duration::minutes(10)).trunc_subsecs(0);
+        let end_at = start_at + chrono::Duration::minutes(30);
+        site.change(
+            &StateChange::turn_on()
+                .message("Moving to a new database")
+                .window(Some(start_at), Some(end_at)),
+        )
+        .await;
+        let want = format!(
+            "starts={}; ends={}",
+            start_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            end_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        );
+        let mut window = None;
+        for _ in 0..400 {
+            let home = site.get("/", &[]).await;
+            assert_eq!(home.status(), StatusCode::OK);
+            window = home
+                .headers()
+                .get("maintenance-window")
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            if window.as_deref() == Some(want.as_str()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(window.as_deref(), Some(want.as_str()));
+        let scheduled = status().await;
+        assert_eq!(scheduled["state"], "scheduled", "{scheduled}");
+        assert_eq!(scheduled["message"], "Moving to a new database");
+        assert_eq!(scheduled["mode"], "full");
+        let starts = scheduled["starts_at"].as_str().unwrap_or_default();
+        assert_eq!(starts.parse::<DateTime<Utc>>().ok(), Some(start_at));
+
+        // In force: the pages are blocked, the status answer is not, whoever asks.
+        site.change(&StateChange::turn_on().window(None, None))
+            .await;
+        site.wait_for("/", StatusCode::SERVICE_UNAVAILABLE).await;
+        let active = status().await;
+        assert_eq!(active["state"], "active", "{active}");
+        let res = site.get_as("user", STATUS).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(site.status(STATUS).await, StatusCode::OK);
+        // Only GET and HEAD: any other method goes through the decision as usual.
+        let post = client().post(site.url(STATUS)).send().await.expect("post");
+        assert_eq!(post.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     /// Read-only mode: safe methods pass, writes get 503.

@@ -215,6 +215,9 @@ fn decision_properties<R: RequestView + ?Sized>(
             }
             let _ = grant.to_response();
         }
+        Decision::Status(_) => {
+            return Err("`decide` answered the status path, which only the handle answers".into());
+        }
         Decision::Allow(_) => {}
     }
     Ok(decision)
