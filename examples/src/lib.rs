@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use maintenance_core::server_override::ServerOverride;
 use maintenance_core::{
     FailMode, Identity, Maintenance, MaintenanceStore, Policy, PolicyError, UnknownHost,
 };
@@ -93,6 +94,13 @@ pub struct Config {
     /// `MAINTENANCE_ANNOUNCE_SECS` (default 3600, `0` or `off` for never): how long before a
     /// window the responses that pass carry the `Maintenance-Window` header.
     pub announce_within: Option<Duration>,
+    /// `MAINTENANCE_OVERRIDE`: `on` or `off` puts this server in or out of maintenance
+    /// whatever the store says ([`maintenance_core::server_override`]); empty or unset, the
+    /// store decides.
+    pub server_override: Option<ServerOverride>,
+    /// `MAINTENANCE_OVERRIDE_FILE`: a file holding `on`, `off` or nothing, watched by the
+    /// handle; it beats `MAINTENANCE_OVERRIDE`.
+    pub override_file: Option<std::path::PathBuf>,
 }
 
 /// Which tables a test project reads its maintenance state from (`MAINTENANCE_STORE`).
@@ -146,6 +154,8 @@ impl Default for Config {
             state_file: None,
             status_path: Some(DEFAULT_STATUS_PATH.to_owned()),
             announce_within: Some(Duration::from_secs(3600)),
+            server_override: None,
+            override_file: None,
         }
     }
 }
@@ -300,6 +310,16 @@ impl Config {
         if let Some(v) = var("MAINTENANCE_REDIRECT_TO").filter(|v| !v.trim().is_empty()) {
             c.redirect_to = Some(v.trim().to_owned());
         }
+        if let Some(v) = var("MAINTENANCE_OVERRIDE") {
+            c.server_override = ServerOverride::parse(&v).map_err(|_| ConfigError::Var {
+                name: "MAINTENANCE_OVERRIDE",
+                value: v.clone(),
+                expected: "on, off, or empty (the store decides)",
+            })?;
+        }
+        if let Some(v) = var("MAINTENANCE_OVERRIDE_FILE").filter(|v| !v.trim().is_empty()) {
+            c.override_file = Some(v.trim().into());
+        }
         if let Some(v) = var("MAINTENANCE_STATUS_PATH") {
             c.status_path = match v.trim() {
                 "" | "off" => None,
@@ -389,6 +409,10 @@ impl Config {
         if let Some(path) = &self.status_path {
             builder = builder.status_path(path);
         }
+        if let Some(file) = &self.override_file {
+            builder = builder.override_file(file);
+        }
+        builder = builder.server_override(self.server_override);
         if let Some(lead) = self.announce_within {
             builder = builder.announce_within(lead);
         }

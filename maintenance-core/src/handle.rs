@@ -14,8 +14,10 @@
 //! success after them logs that the store is back. A store that is down for an hour and polled
 //! every 250 ms thus writes two lines, not fourteen thousand.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
@@ -30,6 +32,7 @@ use crate::follow::StateFollower;
 use crate::policy::{FailMode, Policy};
 use crate::request::{IdentityLookup, RequestView};
 use crate::response::{BlockedAnswer, answer_format};
+use crate::server_override::{self, FileMark, ServerOverride};
 use crate::snapshot::{LiveSite, Snapshot};
 use crate::state_file::{StateFile, StateFileError};
 use crate::status::{SiteStatus, StatusAnswer, window_header};
@@ -65,6 +68,38 @@ struct Inner {
     /// The newest snapshot not saved yet; one write at a time, of the newest.
     unsaved: Arc<Mutex<Option<Arc<Snapshot>>>>,
     saving: Arc<Mutex<()>>,
+    /// Whether the server's override is in effect: then decisions read `forced`.
+    overriding: AtomicBool,
+    /// The snapshot the override in effect makes of the source's.
+    forced: ArcSwapOption<Snapshot>,
+    /// What the override file said last, and the override in effect.
+    override_state: Mutex<OverrideState>,
+}
+
+/// The server's override as the handle last saw it.
+#[derive(Debug, Default)]
+struct OverrideState {
+    /// What the override file says (`None`: missing, empty, or no file).
+    file: Option<ServerOverride>,
+    /// The override in effect: the file's, else the policy's value.
+    effective: Option<ServerOverride>,
+}
+
+impl Inner {
+    /// The snapshot decisions read: the override's while one is in effect, else the source's.
+    fn effective(&self) -> arc_swap::Guard<Option<Arc<Snapshot>>> {
+        if self.overriding.load(Ordering::Acquire) {
+            self.forced.load()
+        } else {
+            self.snapshot.load()
+        }
+    }
+
+    fn override_state(&self) -> std::sync::MutexGuard<'_, OverrideState> {
+        self.override_state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Drop for Inner {
@@ -119,7 +154,7 @@ impl Maintenance {
     #[must_use]
     pub fn new(source: impl MaintenanceSource, policy: Policy) -> Self {
         policy.warn_if_cookies_unsigned();
-        Maintenance {
+        let handle = Maintenance {
             inner: Arc::new(Inner {
                 id: NEXT_HANDLE_ID.fetch_add(1, Ordering::Relaxed),
                 source: Arc::new(source),
@@ -139,8 +174,19 @@ impl Maintenance {
                 state_file: OnceLock::new(),
                 unsaved: Arc::new(Mutex::new(None)),
                 saving: Arc::new(Mutex::new(())),
+                overriding: AtomicBool::new(false),
+                forced: ArcSwapOption::empty(),
+                override_state: Mutex::new(OverrideState::default()),
             }),
-        }
+        };
+        let file = handle.inner.policy.override_file().map(|path| {
+            server_override::read_file(path).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring the maintenance override file");
+                None
+            })
+        });
+        set_override_file(&handle.inner, file.flatten());
+        handle
     }
 
     /// Keeps the last known state in `file`: each new snapshot is saved there, and a start-up
@@ -235,7 +281,7 @@ impl Maintenance {
         if let Some(status) = self.status_request(req, Utc::now) {
             return status;
         }
-        let snapshot = self.inner.snapshot.load();
+        let snapshot = self.inner.effective();
         let decision = if snapshot.as_deref().is_some_and(Snapshot::all_off) {
             // No site is in maintenance: no clock to read, no request to look at.
             Decision::Allow(crate::AllowReason::NotInMaintenance)
@@ -321,7 +367,7 @@ impl Maintenance {
         if let Some(status) = self.status_request(req, || now) {
             return status;
         }
-        let snapshot = self.inner.snapshot.load();
+        let snapshot = self.inner.effective();
         decide(snapshot.as_deref(), &self.inner.policy, req, identity, now)
     }
 
@@ -356,7 +402,7 @@ impl Maintenance {
     /// ```
     pub fn status_answer(&self, host: Option<&str>, now: DateTime<Utc>) -> StatusAnswer {
         let policy = &self.inner.policy;
-        let snapshot = self.inner.snapshot.load();
+        let snapshot = self.inner.effective();
         let status = SiteStatus::of(snapshot.as_deref(), host, policy.default_message(), now);
         StatusAnswer::new(status, policy.status_max_age())
     }
@@ -380,7 +426,7 @@ impl Maintenance {
         if starts_at.signed_duration_since(now) > lead {
             return None;
         }
-        let snapshot = self.inner.snapshot.load();
+        let snapshot = self.inner.effective();
         let ends_at = snapshot
             .as_deref()
             .and_then(|s| s.site_for_host(req.host()))
@@ -434,7 +480,7 @@ impl Maintenance {
     /// # });
     /// ```
     pub fn is_in_maintenance(&self, host: &str) -> bool {
-        match self.inner.snapshot.load().as_deref() {
+        match self.inner.effective().as_deref() {
             None => self.inner.policy.fail_mode() == FailMode::Closed,
             Some(snapshot) => snapshot
                 .site_for_host(Some(host))
@@ -524,8 +570,13 @@ impl Maintenance {
             let policy = self.inner.policy.clone();
             let follower = Arc::clone(&self.inner.follower);
             let windows = follow_windows(weak.clone(), follower);
+            let overrides = watch_override_file(
+                weak.clone(),
+                policy.override_file().map(Path::to_path_buf),
+                policy.override_poll(),
+            );
             *slot = Some(tokio::spawn(async move {
-                tokio::join!(refresh_loop(weak, source, policy), windows);
+                tokio::join!(refresh_loop(weak, source, policy), windows, overrides);
             }));
         }
     }
@@ -607,10 +658,96 @@ fn publish_unsaved(inner: &Inner, snapshot: Snapshot) -> Arc<Snapshot> {
     let snapshot = Arc::new(snapshot);
     // In use before the change stream is told, so that a woken worker reads the new state.
     inner.snapshot.store(Some(Arc::clone(&snapshot)));
-    let in_force = inner.follower.observe(&snapshot, Utc::now());
-    inner.metrics.sites_in_maintenance(in_force);
-    inner.follower.wake.notify_one();
+    if inner.overriding.load(Ordering::Acquire) {
+        apply_override(inner);
+    }
+    observe(inner);
     snapshot
+}
+
+/// Tells the change stream (and the gauge) what is in force now in the snapshot decisions
+/// read.
+fn observe(inner: &Inner) {
+    if let Some(snapshot) = inner.effective().as_deref() {
+        let in_force = inner.follower.observe(snapshot, Utc::now());
+        inner.metrics.sites_in_maintenance(in_force);
+    }
+    inner.follower.wake.notify_one();
+}
+
+/// Puts in use the snapshot the override in effect makes of the source's, or the source's
+/// when none is in effect.
+fn apply_override(inner: &Inner) {
+    let state = inner.override_state();
+    match state.effective {
+        Some(forced) => {
+            let snapshot = forced.apply(inner.snapshot.load().as_deref());
+            inner.forced.store(Some(Arc::new(snapshot)));
+            inner.overriding.store(true, Ordering::Release);
+        }
+        None => {
+            inner.overriding.store(false, Ordering::Release);
+            inner.forced.store(None);
+        }
+    }
+}
+
+/// Takes what the override file says (`None`: nothing); when the override in effect changes,
+/// says so, puts it in use and tells the change stream.
+fn set_override_file(inner: &Inner, file: Option<ServerOverride>) {
+    let mut state = inner.override_state();
+    state.file = file;
+    let effective = file.or(inner.policy.server_override());
+    if effective == state.effective {
+        return;
+    }
+    let from = match (file, inner.policy.override_file()) {
+        (Some(_), Some(path)) => format!("the file {}", path.display()),
+        _ => "the policy".to_owned(),
+    };
+    match effective {
+        Some(ServerOverride::On) => tracing::warn!(%from,
+            "maintenance override on: this server is in maintenance whatever the store says"),
+        Some(ServerOverride::Off) => tracing::warn!(%from,
+            "maintenance override off: this server is out of maintenance whatever the store says"),
+        None => tracing::warn!("maintenance override lifted: this server follows the store again"),
+    }
+    state.effective = effective;
+    inner.metrics.server_override(effective);
+    drop(state);
+    apply_override(inner);
+    observe(inner);
+}
+
+/// Looks at the override file every [`Policy::override_poll`] (its modification time and
+/// length; it is read only when they change), while the handle lives. Nothing to do without
+/// an override file.
+async fn watch_override_file(weak: Weak<Inner>, path: Option<PathBuf>, every: Duration) {
+    let Some(path) = path else {
+        return;
+    };
+    // Read at the first look: the file may have changed since the handle was made.
+    let mut last = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let seen = server_override::mark(&path);
+        if last.as_ref() == Some(&seen) {
+            continue;
+        }
+        last = Some(seen.clone());
+        let read = match seen {
+            FileMark::Unreadable(e) => Err(e),
+            _ => server_override::read_file(&path),
+        };
+        match read {
+            Ok(file) => set_override_file(&inner, file),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e,
+                "ignoring the maintenance override file; the override stays as it was"),
+        }
+    }
 }
 
 /// The longest the window follower sleeps before it looks again, so a clock that jumped is
@@ -633,8 +770,8 @@ async fn follow_windows(weak: Weak<Inner>, follower: Arc<StateFollower>) {
         let Some(inner) = weak.upgrade() else {
             return;
         };
-        if let Some(snapshot) = inner.snapshot.load_full() {
-            let in_force = follower.observe(&snapshot, Utc::now());
+        if let Some(snapshot) = inner.effective().as_deref() {
+            let in_force = follower.observe(snapshot, Utc::now());
             inner.metrics.sites_in_maintenance(in_force);
         }
     }

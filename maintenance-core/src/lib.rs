@@ -20,6 +20,7 @@ mod policy;
 pub mod printable;
 mod request;
 pub mod response;
+pub mod server_override;
 pub mod snapshot;
 mod source;
 mod state_file;

@@ -4,6 +4,7 @@
 //! through and how the refusal looks. Build it with [`Policy::builder`], which checks every
 //! value and names the bad one.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -13,6 +14,7 @@ use crate::bypass::{BypassSettings, MAX_BYPASS_COOKIE_TTL};
 use crate::client_ip::ClientIpHeader;
 use crate::error::PolicyError;
 use crate::pattern::PatternSet;
+use crate::server_override::{OverrideSettings, ServerOverride};
 use crate::validate;
 
 /// What to do while no snapshot could ever be loaded (the store was down at start-up).
@@ -142,6 +144,8 @@ pub struct Policy {
     pub(crate) status_path: Option<String>,
     pub(crate) status_max_age: Duration,
     pub(crate) announce_within: Option<Duration>,
+    pub(crate) server_override: OverrideSettings,
+    pub(crate) override_poll: Duration,
 }
 
 impl Default for Policy {
@@ -169,6 +173,8 @@ impl Default for Policy {
             status_path: None,
             status_max_age: DEFAULT_STATUS_MAX_AGE,
             announce_within: None,
+            server_override: OverrideSettings::default(),
+            override_poll: Duration::from_secs(1),
         }
     }
 }
@@ -295,6 +301,21 @@ impl Policy {
         self.announce_within
     }
 
+    /// The server's override given as a value ([`crate::server_override`]), if any.
+    pub fn server_override(&self) -> Option<ServerOverride> {
+        self.server_override.value
+    }
+
+    /// The file the handle reads the server's override from, if any.
+    pub fn override_file(&self) -> Option<&Path> {
+        self.server_override.file.as_deref()
+    }
+
+    /// How often the handle looks at the override file.
+    pub fn override_poll(&self) -> Duration {
+        self.override_poll
+    }
+
     /// How often the revision is still polled while a change feed is followed.
     pub fn feed_poll_interval(&self) -> Duration {
         self.feed_poll_interval
@@ -353,6 +374,8 @@ pub struct PolicyBuilder {
     status_path: Option<String>,
     status_max_age: Option<Duration>,
     announce_within: Option<Duration>,
+    server_override: OverrideSettings,
+    override_poll: Option<Duration>,
 }
 
 /// The items as owned strings.
@@ -602,6 +625,38 @@ impl PolicyBuilder {
         self
     }
 
+    /// Puts this server in maintenance (`Some(On)`) or out of it (`Some(Off)`) whatever the
+    /// store says ([`crate::server_override`]); `None` (the default) leaves the store in
+    /// charge. An override file that holds `on` or `off` beats it.
+    ///
+    /// ```
+    /// use maintenance_core::Policy;
+    /// use maintenance_core::server_override::ServerOverride;
+    /// // The application reads it where it likes, e.g. `MAINTENANCE_OVERRIDE=on`.
+    /// let value = ServerOverride::parse("on").unwrap();
+    /// let policy = Policy::builder().server_override(value).build().unwrap();
+    /// assert_eq!(policy.server_override(), Some(ServerOverride::On));
+    /// ```
+    pub fn server_override(mut self, value: Option<ServerOverride>) -> Self {
+        self.server_override.value = value;
+        self
+    }
+
+    /// Reads the server's override from `path`, which holds `on`, `off`, or nothing (then the
+    /// value of [`PolicyBuilder::server_override`], or the store, decides). The handle looks
+    /// at the file at start and then every [`PolicyBuilder::override_poll`] (1 s by default);
+    /// the file need not exist.
+    pub fn override_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.server_override.file = Some(path.into());
+        self
+    }
+
+    /// How often the handle looks at the override file's modification time (default 1 s).
+    pub fn override_poll(mut self, every: Duration) -> Self {
+        self.override_poll = Some(every);
+        self
+    }
+
     /// Checks everything and builds the policy.
     pub fn build(self) -> Result<Policy, PolicyError> {
         let defaults = Policy::default();
@@ -775,6 +830,17 @@ impl PolicyBuilder {
                 }
                 Some(age) => age,
                 None => DEFAULT_STATUS_MAX_AGE,
+            },
+            override_poll: positive("override_poll", self.override_poll, defaults.override_poll)?,
+            server_override: match self.server_override.file {
+                Some(path) if path.as_os_str().is_empty() => {
+                    return Err(PolicyError::Value {
+                        setting: "override_file",
+                        value: String::new(),
+                        expected: "the path of a file (which need not exist yet)",
+                    });
+                }
+                _ => self.server_override,
             },
             announce_within: match self.announce_within {
                 Some(lead) if lead.is_zero() => {

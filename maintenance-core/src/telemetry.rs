@@ -8,6 +8,7 @@
 //! | `maintenance_sites_in_maintenance` | gauge | | sites whose maintenance is in force now (windows included) |
 //! | `maintenance_snapshot_revision` | gauge | | the store revision the snapshot was read at |
 //! | `maintenance_store_errors_total` | counter | | failed loads, polls and subscriptions |
+//! | `maintenance_override` | gauge | | the server's override in effect: 1 on, -1 off, 0 none ([`crate::server_override`]) |
 //!
 //! `reason` is the decision's stable name ([`crate::AllowReason::as_str`],
 //! [`crate::BlockReason::as_str`], `bypass_link` for a bypass link). `bypass` counts requests
@@ -34,6 +35,8 @@ pub const SITES_IN_MAINTENANCE: &str = "maintenance_sites_in_maintenance";
 pub const SNAPSHOT_REVISION: &str = "maintenance_snapshot_revision";
 /// Failed loads, polls and subscriptions.
 pub const STORE_ERRORS_TOTAL: &str = "maintenance_store_errors_total";
+/// The server's override in effect: 1 on, -1 off, 0 none.
+pub const OVERRIDE: &str = "maintenance_override";
 
 /// The handle's metrics, registered once so that a decision only increments a counter.
 pub(crate) struct Metrics {
@@ -43,6 +46,7 @@ pub(crate) struct Metrics {
     store_errors: Counter,
     sites_in_maintenance: Gauge,
     revision: Gauge,
+    server_override: Gauge,
 }
 
 impl Metrics {
@@ -64,6 +68,10 @@ impl Metrics {
             STORE_ERRORS_TOTAL,
             "Failed reads of the maintenance store (loads, polls, subscriptions)"
         );
+        metrics::describe_gauge!(
+            OVERRIDE,
+            "The server's maintenance override in effect: 1 on, -1 off, 0 none (the store decides)"
+        );
         let requests = |outcome: &'static str, reason: &'static str| metrics::counter!(REQUESTS_TOTAL, "outcome" => outcome, "reason" => reason);
         Metrics {
             allowed: AllowReason::NAMES
@@ -82,6 +90,7 @@ impl Metrics {
             store_errors: metrics::counter!(STORE_ERRORS_TOTAL),
             sites_in_maintenance: metrics::gauge!(SITES_IN_MAINTENANCE),
             revision: metrics::gauge!(SNAPSHOT_REVISION),
+            server_override: metrics::gauge!(OVERRIDE),
         }
     }
 
@@ -105,6 +114,11 @@ impl Metrics {
 
     pub(crate) fn sites_in_maintenance(&self, count: usize) {
         self.sites_in_maintenance.set(count as f64);
+    }
+
+    pub(crate) fn server_override(&self, value: Option<crate::server_override::ServerOverride>) {
+        self.server_override
+            .set(crate::server_override::ServerOverride::gauge(value));
     }
 
     pub(crate) fn revision(&self, revision: i64) {

@@ -13,6 +13,7 @@ use crate::store::{ChangeFeed, StoreContents};
 
 mod incremental;
 mod outages;
+mod overrides;
 mod workers;
 
 #[derive(Default)]
