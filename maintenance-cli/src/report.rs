@@ -364,6 +364,36 @@ impl From<&Event> for EventReport {
     }
 }
 
+/// The windows still to start, soonest first, as `status` ends its listing of every site:
+/// `None` when there is none.
+///
+/// ```text
+/// upcoming windows (2):
+///   2026-12-08T10:00:00Z until 2026-12-08T11:00:00Z  default
+///   2026-12-09T10:00:00Z until (no end)              blog.example
+/// ```
+pub fn upcoming_text(sites: &[SiteState], now: DateTime<Utc>) -> Option<String> {
+    let mut upcoming: Vec<(DateTime<Utc>, &SiteState)> = sites
+        .iter()
+        .filter(|s| Phase::of(s, now) == Phase::Scheduled)
+        .filter_map(|s| Some((s.starts_at?, s)))
+        .collect();
+    if upcoming.is_empty() {
+        return None;
+    }
+    upcoming.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.domain.cmp(&b.1.domain)));
+    let mut out = format!("upcoming windows ({}):\n", upcoming.len());
+    for (start, site) in upcoming {
+        let end = site.ends_at.map_or_else(|| "(no end)".to_owned(), time);
+        out.push_str(&format!(
+            "  {} until {end:<20}  {}\n",
+            time(start),
+            escape(&site.domain)
+        ));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +416,36 @@ mod tests {
         assert_eq!(Phase::of(&site, t(8)), Phase::Ended);
         site.enabled = false;
         assert_eq!(Phase::of(&site, t(7)), Phase::Off);
+    }
+
+    #[test]
+    fn upcoming_windows_are_listed_soonest_first() {
+        let scheduled = |id, domain: &str, start, end: Option<u32>| {
+            let mut s = SiteState::new(id, domain);
+            s.enabled = true;
+            s.starts_at = Some(t(start));
+            s.ends_at = end.map(t);
+            s
+        };
+        let on = {
+            let mut s = SiteState::new(3, "on.example");
+            s.enabled = true;
+            s
+        };
+        let sites = [
+            scheduled(1, "later.example", 9, None),
+            on,
+            scheduled(2, "soon.example", 6, Some(7)),
+            scheduled(4, "past.example", 1, Some(2)),
+        ];
+        let text = upcoming_text(&sites, t(5)).unwrap();
+        assert_eq!(
+            text,
+            "upcoming windows (2):\n  \
+             2030-01-01T06:00:00Z until 2030-01-01T07:00:00Z  soon.example\n  \
+             2030-01-01T09:00:00Z until (no end)              later.example\n"
+        );
+        assert_eq!(upcoming_text(&sites[1..2], t(5)), None);
     }
 
     #[test]

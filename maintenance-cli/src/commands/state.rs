@@ -28,11 +28,9 @@ pub(super) async fn status(
         let all: Vec<SiteReport> = sites.iter().map(|s| SiteReport::new(s, now)).collect();
         json(&all)
     } else {
-        Ok(sites
-            .iter()
-            .map(|s| report::site_text(s, now))
-            .collect::<Vec<_>>()
-            .join("\n"))
+        let mut texts: Vec<String> = sites.iter().map(|s| report::site_text(s, now)).collect();
+        texts.extend(report::upcoming_text(&sites, now));
+        Ok(texts.join("\n"))
     }
 }
 
