@@ -100,6 +100,10 @@ pub enum Command {
     /// into these tables; running it again changes nothing.
     #[command(name = "import-django")]
     ImportDjango(ImportDjangoArgs),
+    /// Follow the sites as a server does and deliver an event (JSON) for every change of
+    /// their maintenance: to a command (--exec) and/or a webhook (--webhook, signed). A
+    /// server until stopped.
+    Watch(WatchArgs),
 }
 
 /// `status [--site D] [--json]`
@@ -359,6 +363,25 @@ pub struct RelayArgs {
     /// Write the bucket once (everything) and exit, instead of following the database.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `watch [--site D]... [--exec CMD] [--webhook URL] [--secret-env VAR]`
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Only these sites (domains); every site without it, those added later too.
+    #[arg(long = "site", value_name = "DOMAIN")]
+    pub sites: Vec<String>,
+    /// Run this shell command (`sh -c`) for each event, the event as JSON on its standard
+    /// input; a non-zero exit is retried.
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// POST each event (JSON) to this URL, signed in the `Maintenance-Signature` header; an
+    /// answer other than 2xx is retried.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// The environment variable that holds the webhook's signing secret.
+    #[arg(long, value_name = "VAR", default_value = "MAINTENANCE_WEBHOOK_SECRET")]
+    pub secret_env: String,
 }
 
 /// `admin [--listen ADDR] [--token TOKEN] [--public-origin URL]... [--insecure-no-auth]`

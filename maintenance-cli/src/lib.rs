@@ -9,6 +9,7 @@ pub mod error;
 pub mod parse;
 pub mod relay;
 pub mod report;
+pub mod watch;
 
 pub use args::Cli;
 pub use error::{CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use maintenance_cli::admin::{self, AdminAuth, AdminConfig, AdminSetupError};
 use maintenance_cli::args::{AdminArgs, Command};
-use maintenance_cli::relay;
 use maintenance_cli::report::escape_lines;
 use maintenance_cli::{Cli, CliError, commands};
+use maintenance_cli::{relay, watch};
 
 /// Stderr for the log lines, with the control characters of what they quote (a domain read
 /// from a row, a driver's error) escaped: the fmt layer writes each event in one call.
@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Admin(args) => serve_admin(&cli, args).await.map(|()| String::new()),
             Command::Relay(args) => relay::serve(&cli.database_url, args, shutdown_signal())
+                .await
+                .map(|()| String::new()),
+            Command::Watch(args) => watch::serve(&cli.database_url, args, shutdown_signal())
                 .await
                 .map(|()| String::new()),
             _ => commands::run(&cli).await,

@@ -97,7 +97,7 @@ impl SiteStatus {
             return SiteStatus::empty(StatusState::Off, revision);
         };
         let state = site.state();
-        let status = status_of(state, now);
+        let status = StatusState::of(state, now);
         if status == StatusState::Off {
             let mut off = SiteStatus::empty(StatusState::Off, revision);
             off.site = Some(state.domain.clone());
@@ -140,14 +140,27 @@ impl SiteStatus {
     }
 }
 
-/// Off, scheduled or active at `now`.
-fn status_of(state: &SiteState, now: DateTime<Utc>) -> StatusState {
-    if !state.enabled || state.ends_at.is_some_and(|end| now >= end) {
-        StatusState::Off
-    } else if state.starts_at.is_some_and(|start| now < start) {
-        StatusState::Scheduled
-    } else {
-        StatusState::Active
+impl StatusState {
+    /// Where `state` stands at `now`: off (the flag off, or the window over), scheduled (the
+    /// window starts later) or active.
+    pub fn of(state: &SiteState, now: DateTime<Utc>) -> StatusState {
+        if !state.enabled || state.ends_at.is_some_and(|end| now >= end) {
+            StatusState::Off
+        } else if state.starts_at.is_some_and(|start| now < start) {
+            StatusState::Scheduled
+        } else {
+            StatusState::Active
+        }
+    }
+
+    /// `off`, `scheduled`, `active` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusState::Off => "off",
+            StatusState::Scheduled => "scheduled",
+            StatusState::Active => "active",
+            StatusState::Unknown => "unknown",
+        }
     }
 }
 

@@ -76,9 +76,10 @@ pub async fn connect(url: &str) -> Result<maintenance_sqlx::SqlxStore, CliError>
 /// Runs every command but `admin` (which serves until stopped; see [`crate::admin`]) and
 /// returns what to print.
 pub async fn run(cli: &Cli) -> Result<String, CliError> {
-    if let Command::Admin(_) | Command::Relay(_) = cli.command {
+    if let Command::Admin(_) | Command::Relay(_) | Command::Watch(_) = cli.command {
         return Err(CliError::Usage(
-            "`admin` and `relay` are servers; start them from the `maintenance` binary".to_owned(),
+            "`admin`, `relay` and `watch` are servers; start them from the `maintenance` binary"
+                .to_owned(),
         ));
     }
     let store = connect(&cli.database_url).await?;
@@ -104,9 +105,12 @@ pub async fn execute(
 ) -> Result<String, CliError> {
     let actor = cli.actor();
     match &cli.command {
-        Command::Migrate | Command::Admin(_) | Command::Relay(_) => Err(CliError::Usage(
-            "`migrate`, `admin` and `relay` need the database itself; use `run`".to_owned(),
-        )),
+        Command::Migrate | Command::Admin(_) | Command::Relay(_) | Command::Watch(_) => {
+            Err(CliError::Usage(
+                "`migrate`, `admin`, `relay` and `watch` need the database itself; use `run`"
+                    .to_owned(),
+            ))
+        }
         Command::Status(args) => status(store, args, now).await,
         Command::On(args) => on(store, args, &actor, now).await,
         Command::Off(args) => off(store, args, &actor, now).await,
