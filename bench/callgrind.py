@@ -65,6 +65,8 @@ CASES = {
     "bypass": ("in maintenance, GET / with a bypass cookie", True, "bypass", "/", 200, True),
     "bare-admin": ("MAINTENANCE_LAYER=off, GET /admin/login/", False, "off", "/admin/login/", 200, False),
     "lean": ("layer on without the allow reason, not in maintenance, GET /", True, "off", "/", 200, False),
+    "status": ("the status answer, not in maintenance, GET /_maintenance/status", True, "off", "/_maintenance/status", 200, False),
+    "status-on": ("the status answer, in maintenance, GET /_maintenance/status", True, "on", "/_maintenance/status", 200, False),
 }
 # What a case sets beside the rest: `lean` runs the test project with
 # MAINTENANCE_ALLOW_REASON=off, the layer as a library user gets it by default (the test
