@@ -354,6 +354,13 @@ pub trait WriteTx: Send {
     async fn update_network(&mut self, id: i64, description: &str) -> Result<(), StoreError>;
     /// Deletes an allowed-network row.
     async fn delete_network(&mut self, id: i64) -> Result<(), StoreError>;
+    /// Inserts a tag of a site (one it does not carry yet).
+    async fn insert_tag(&mut self, site_id: i64, tag: &str) -> Result<(), StoreError>;
+    /// Deletes a tag of a site.
+    async fn delete_tag(&mut self, site_id: i64, tag: &str) -> Result<(), StoreError>;
+    /// The rows of the sites carrying one of `tags` (at most [`crate::bulk::CHUNK`]), in id
+    /// order.
+    async fn tagged_site_rows(&mut self, tags: &[String]) -> Result<Vec<SiteRow>, StoreError>;
     /// Appends an audit event.
     async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError>;
     /// Commits the transaction.
@@ -916,10 +923,104 @@ async fn list_changed(
     entry: &Entry<'_>,
     added: bool,
 ) -> Result<(), StoreError> {
+    let action = entry.action(added).as_str();
+    site_touched(tx, site, revision, at, actor, action, &entry.text()).await
+}
+
+/// The end of a write that changes a site's rows but not its own columns: who changed the
+/// site and when, the site recorded as changed, and the audit event.
+async fn site_touched(
+    tx: &mut dyn WriteTx,
+    site: &SiteState,
+    revision: i64,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
     tx.touch_site(site.id, at, actor).await?;
     tx.record_change(site.id, revision, false).await?;
-    let action = entry.action(added).as_str();
-    audit(tx, site, at, actor, action, &entry.text()).await
+    audit(tx, site, at, actor, action, detail).await
+}
+
+/// [`MaintenanceStore::add_tags`](maintenance_core::MaintenanceStore::add_tags) through an
+/// [`Engine`]: the tags the site does not carry yet are inserted.
+pub async fn add_tags<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    tags: &[String],
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let tags = validate::tags(tags)?;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = async {
+        let mut loaded = load_site(&mut *tx, site).await?;
+        let new: Vec<&String> = tags
+            .iter()
+            .filter(|t| !loaded.site.tags.contains(t))
+            .collect();
+        loaded.site.tags.extend(new.iter().map(|t| (*t).clone()));
+        loaded.site.tags.sort();
+        let at = stamp(&mut loaded.site, actor)?;
+        for tag in new {
+            tx.insert_tag(loaded.site.id, tag).await?;
+        }
+        let action = AuditAction::TagAdd.as_str();
+        site_touched(
+            &mut *tx,
+            &loaded.site,
+            revision,
+            at,
+            actor,
+            action,
+            &tags.join(" "),
+        )
+        .await?;
+        Ok(loaded.site)
+    }
+    .await;
+    settle(tx, result).await
+}
+
+/// [`MaintenanceStore::remove_tags`](maintenance_core::MaintenanceStore::remove_tags) through
+/// an [`Engine`].
+pub async fn remove_tags<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    tags: &[String],
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    let tags = validate::tags(tags)?;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = async {
+        let mut loaded = load_site(&mut *tx, site).await?;
+        if let Some(missing) = tags.iter().find(|t| !loaded.site.tags.contains(t)) {
+            return Err(StoreError::NotFound {
+                what: "tag",
+                value: missing.clone(),
+                site: loaded.site.domain,
+            });
+        }
+        loaded.site.tags.retain(|t| !tags.contains(t));
+        let at = stamp(&mut loaded.site, actor)?;
+        for tag in &tags {
+            tx.delete_tag(loaded.site.id, tag).await?;
+        }
+        let action = AuditAction::TagRemove.as_str();
+        site_touched(
+            &mut *tx,
+            &loaded.site,
+            revision,
+            at,
+            actor,
+            action,
+            &tags.join(" "),
+        )
+        .await?;
+        Ok(loaded.site)
+    }
+    .await;
+    settle(tx, result).await
 }
 
 /// [`MaintenanceStore::add_ignored_path`](maintenance_core::MaintenanceStore::add_ignored_path) through
