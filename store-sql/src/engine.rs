@@ -951,35 +951,7 @@ pub async fn add_tags<E: Engine + ?Sized>(
     tags: &[String],
     actor: &str,
 ) -> Result<SiteState, StoreError> {
-    let tags = validate::tags(tags)?;
-    let (mut tx, revision) = begin(engine).await?;
-    let result = async {
-        let mut loaded = load_site(&mut *tx, site).await?;
-        let new: Vec<&String> = tags
-            .iter()
-            .filter(|t| !loaded.site.tags.contains(t))
-            .collect();
-        loaded.site.tags.extend(new.iter().map(|t| (*t).clone()));
-        loaded.site.tags.sort();
-        let at = stamp(&mut loaded.site, actor)?;
-        for tag in new {
-            tx.insert_tag(loaded.site.id, tag).await?;
-        }
-        let action = AuditAction::TagAdd.as_str();
-        site_touched(
-            &mut *tx,
-            &loaded.site,
-            revision,
-            at,
-            actor,
-            action,
-            &tags.join(" "),
-        )
-        .await?;
-        Ok(loaded.site)
-    }
-    .await;
-    settle(tx, result).await
+    change_tags(engine, site, tags, actor, AuditAction::TagAdd).await
 }
 
 /// [`MaintenanceStore::remove_tags`](maintenance_core::MaintenanceStore::remove_tags) through
@@ -990,31 +962,58 @@ pub async fn remove_tags<E: Engine + ?Sized>(
     tags: &[String],
     actor: &str,
 ) -> Result<SiteState, StoreError> {
+    change_tags(engine, site, tags, actor, AuditAction::TagRemove).await
+}
+
+/// Adds ([`AuditAction::TagAdd`]) or removes tags of a site, in one write.
+async fn change_tags<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    tags: &[String],
+    actor: &str,
+    action: AuditAction,
+) -> Result<SiteState, StoreError> {
     let tags = validate::tags(tags)?;
+    let adding = action == AuditAction::TagAdd;
     let (mut tx, revision) = begin(engine).await?;
     let result = async {
         let mut loaded = load_site(&mut *tx, site).await?;
-        if let Some(missing) = tags.iter().find(|t| !loaded.site.tags.contains(t)) {
+        let carried = |t: &&String| loaded.site.tags.contains(t);
+        // Adding writes the tags the site lacks; removing needs every one carried.
+        let rows: Vec<String> = if adding {
+            tags.iter().filter(|t| !carried(t)).cloned().collect()
+        } else if let Some(missing) = tags.iter().find(|t| !carried(t)) {
             return Err(StoreError::NotFound {
                 what: "tag",
                 value: missing.clone(),
                 site: loaded.site.domain,
             });
+        } else {
+            tags.clone()
+        };
+        if adding {
+            loaded.site.tags.extend(rows.iter().cloned());
+            loaded.site.tags.sort();
+        } else {
+            loaded.site.tags.retain(|t| !rows.contains(t));
         }
-        loaded.site.tags.retain(|t| !tags.contains(t));
         let at = stamp(&mut loaded.site, actor)?;
-        for tag in &tags {
-            tx.delete_tag(loaded.site.id, tag).await?;
+        for tag in &rows {
+            if adding {
+                tx.insert_tag(loaded.site.id, tag).await?;
+            } else {
+                tx.delete_tag(loaded.site.id, tag).await?;
+            }
         }
-        let action = AuditAction::TagRemove.as_str();
+        let detail = tags.join(" ");
         site_touched(
             &mut *tx,
             &loaded.site,
             revision,
             at,
             actor,
-            action,
-            &tags.join(" "),
+            action.as_str(),
+            &detail,
         )
         .await?;
         Ok(loaded.site)
