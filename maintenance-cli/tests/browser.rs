@@ -484,6 +484,164 @@ async fn drive_list(
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_list_in_chromium_filters_and_acts_by_tag() {
+    const TEST: &str = "admin_list_in_chromium_filters_and_acts_by_tag";
+    let Some((browser, db)) = start_browser(TEST).await else {
+        return;
+    };
+    let store = common::store(&db.url).await;
+    store.migrate().await.unwrap();
+    seed_sites(&db.url, 120).await;
+    // Every even site (60, more than a page) carries `eu`.
+    {
+        use maintenance_sqlx::sqlx::{self, Connection};
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO maintenance_site_tags (site_id, tag) SELECT id, 'eu' FROM maintenance_sites \
+             WHERE domain LIKE 'site%' AND CAST(substr(domain, 5, 5) AS INTEGER) % 2 = 0; \
+             UPDATE maintenance_revision SET revision = revision + 1;",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
+    let result = drive_tags(&browser.client, &admin, &store).await;
+    browser.close(TEST, result).await;
+}
+
+async fn drive_tags(
+    browser: &fantoccini::Client,
+    admin: &str,
+    store: &dyn MaintenanceStore,
+) -> Res {
+    log_in(browser, admin).await?;
+    browser.wait().for_element(Locator::Id("sites")).await?;
+    assert_eq!(
+        text_of(browser, "tr[data-domain='site00002.example'] td.tags").await?,
+        "eu"
+    );
+
+    // Tag one site from its page.
+    search(browser, "site00003", "").await?;
+    submit(browser, "tr[data-domain='site00003.example'] a.site-link").await?;
+    let section = "section[data-domain='site00003.example']";
+    browser.wait().for_element(Locator::Css(section)).await?;
+    type_into(
+        browser,
+        &format!("{section} form[action='/tags/add'] input[name='tag']"),
+        "Blue",
+    )
+    .await?;
+    submit(
+        browser,
+        &format!("{section} form[action='/tags/add'] button"),
+    )
+    .await?;
+    assert_eq!(text_of(browser, "#notice").await?, "Tag added.");
+    let three = SiteRef::Domain("site00003.example".into());
+    assert_eq!(store.site(&three).await?.tags, ["blue"]);
+    // A bad tag is refused beside its field, nothing written.
+    type_into(
+        browser,
+        &format!("{section} form[action='/tags/add'] input[name='tag']"),
+        "no spaces",
+    )
+    .await?;
+    submit(
+        browser,
+        &format!("{section} form[action='/tags/add'] button"),
+    )
+    .await?;
+    let error = text_of(
+        browser,
+        &format!("{section} form[action='/tags/add'] .error"),
+    )
+    .await?;
+    assert!(error.contains("invalid tag `no spaces`"), "{error}");
+    assert_eq!(store.site(&three).await?.tags, ["blue"]);
+
+    // Its tag links to the list filtered by it.
+    submit(browser, &format!("{section} ul.tags a.tag")).await?;
+    assert_eq!(listed(browser).await?, ["site00003.example"]);
+    assert_eq!(value_of(browser, "#tag").await?.as_deref(), Some("blue"));
+
+    // Filter by `eu` with the list's control: 60 sites over two pages.
+    let tag = browser.find(Locator::Id("tag")).await?;
+    tag.clear().await?;
+    tag.send_keys("eu").await?;
+    submit(browser, "#search-submit").await?;
+    let pager = text_of(browser, "#pager").await?;
+    assert!(pager.starts_with("60 sites · page 1 of 2"), "{pager}");
+    let rows = listed(browser).await?;
+    assert_eq!(rows.len(), 50);
+    assert!(!rows.contains(&"site00003.example".to_owned()), "{rows:?}");
+
+    // Bulk on to every site tagged `eu`, both pages, none ticked.
+    click(browser, "#whole-tag").await?;
+    browser
+        .find(Locator::Id("action"))
+        .await?
+        .select_by_value("on")
+        .await?;
+    submit(browser, "#bulk-submit").await?;
+    assert_eq!(
+        text_of(browser, "#notice").await?,
+        "60 sites put in maintenance."
+    );
+    let url = browser.current_url().await?;
+    assert_eq!(url.query(), Some("tag=eu&done=bulk-on&count=60"), "{url}");
+    let on = store
+        .list_sites(
+            &maintenance_core::SiteQuery::all(chrono::Utc::now())
+                .state(maintenance_core::StateFilter::On),
+        )
+        .await?;
+    assert_eq!(on.total, 60);
+    assert!(on.sites.iter().all(|s| s.tags == ["eu"]));
+
+    // Off again for two ticked sites only (the box left unticked).
+    for domain in ["site00002.example", "site00004.example"] {
+        click(
+            browser,
+            &format!("tr[data-domain='{domain}'] input[name='site']"),
+        )
+        .await?;
+    }
+    browser
+        .find(Locator::Id("action"))
+        .await?
+        .select_by_value("off")
+        .await?;
+    submit(browser, "#bulk-submit").await?;
+    assert_eq!(
+        text_of(browser, "#notice").await?,
+        "2 sites taken out of maintenance."
+    );
+    let on = store
+        .list_sites(
+            &maintenance_core::SiteQuery::all(chrono::Utc::now())
+                .state(maintenance_core::StateFilter::On),
+        )
+        .await?;
+    assert_eq!(on.total, 58);
+
+    // Remove the tag from its site's page.
+    browser
+        .goto(&format!("{admin}/sites/site00003.example"))
+        .await?;
+    submit(
+        browser,
+        &format!("{section} ul.tags li[data-tag='blue'] button"),
+    )
+    .await?;
+    assert_eq!(text_of(browser, "#notice").await?, "Tag removed.");
+    assert!(store.site(&three).await?.tags.is_empty());
+    Ok(())
+}
+
 /// Markup that would become elements (and run a handler) if a page wrote it unescaped, in
 /// text or in an attribute; each piece is a valid regex too, so it can be an ignored pattern
 /// and a scope.
