@@ -132,7 +132,7 @@ pub(crate) async fn remove_site(
 /// The bulk action of the list on the ticked sites.
 pub(crate) async fn bulk(State(app): State<Arc<AdminState>>, post: Post) -> Response {
     let params = match ListParams::from_pairs(
-        ["q", "state", "page"]
+        ["q", "state", "tag", "page"]
             .into_iter()
             .map(|k| (k, post.form.text(k))),
     ) {
