@@ -289,14 +289,22 @@ async fn drive(
 /// Adds `count` sites `site00001.example`... to a migrated SQLite database in one statement,
 /// and bumps the revision as a store's write would.
 async fn seed_sites(url: &str, count: u32) {
+    run_sql(
+        url,
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
+             INSERT INTO maintenance_sites (domain, name) \
+             SELECT printf('site%05d.example', i), printf('Site %d', i) FROM n; \
+             UPDATE maintenance_revision SET revision = revision + 1;"
+        ),
+    )
+    .await;
+}
+
+/// Runs `sql` on the SQLite database at `url`.
+async fn run_sql(url: &str, sql: String) {
     use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection};
     let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-    let sql = format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
-         INSERT INTO maintenance_sites (domain, name) \
-         SELECT printf('site%05d.example', i), printf('Site %d', i) FROM n; \
-         UPDATE maintenance_revision SET revision = revision + 1;"
-    );
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut conn)
         .await
@@ -304,16 +312,25 @@ async fn seed_sites(url: &str, count: u32) {
     conn.close().await.unwrap();
 }
 
+/// A browser, and the admin page on a fresh database of `sites` seeded sites.
+async fn start_list(
+    test: &str,
+    sites: u32,
+) -> Option<(Browser, TestDb, maintenance_sqlx::SqlxStore, String)> {
+    let (browser, db) = start_browser(test).await?;
+    let store = common::store(&db.url).await;
+    store.migrate().await.unwrap();
+    seed_sites(&db.url, sites).await;
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
+    Some((browser, db, store, admin))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_list_in_chromium_with_ten_thousand_sites() {
     const TEST: &str = "admin_list_in_chromium_with_ten_thousand_sites";
-    let Some((browser, db)) = start_browser(TEST).await else {
+    let Some((browser, _db, store, admin)) = start_list(TEST, 10_000).await else {
         return;
     };
-    let store = common::store(&db.url).await;
-    store.migrate().await.unwrap();
-    seed_sites(&db.url, 10_000).await;
-    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
 
     let result = drive_list(&browser.client, &admin, &store).await;
     browser.close(TEST, result).await;
@@ -360,6 +377,23 @@ async fn type_into(browser: &fantoccini::Client, css: &str, text: &str) -> Res {
         .send_keys(text)
         .await?;
     Ok(())
+}
+
+/// Ticks the rows of `domains` on the list, chooses `action` (`on` or `off`) and presses Go.
+async fn bulk_action(browser: &fantoccini::Client, domains: &[&str], action: &str) -> Res {
+    for domain in domains {
+        click(
+            browser,
+            &format!("tr[data-domain='{domain}'] input[name='site']"),
+        )
+        .await?;
+    }
+    browser
+        .find(Locator::Id("action"))
+        .await?
+        .select_by_value(action)
+        .await?;
+    submit(browser, "#bulk-submit").await
 }
 
 /// Searches for `q` with the state filter `state` (its option's value) from the list's form.
@@ -425,19 +459,7 @@ async fn drive_list(
     let rows = listed(browser).await?;
     assert_eq!(rows.len(), 10, "{rows:?}");
     assert_eq!(rows[0], "site00010.example");
-    for domain in ["site00010.example", "site00011.example"] {
-        click(
-            browser,
-            &format!("tr[data-domain='{domain}'] input[name='site']"),
-        )
-        .await?;
-    }
-    browser
-        .find(Locator::Id("action"))
-        .await?
-        .select_by_value("on")
-        .await?;
-    submit(browser, "#bulk-submit").await?;
+    bulk_action(browser, &["site00010.example", "site00011.example"], "on").await?;
     assert_eq!(
         text_of(browser, "#notice").await?,
         "2 sites put in maintenance."
@@ -487,27 +509,18 @@ async fn drive_list(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_list_in_chromium_filters_and_acts_by_tag() {
     const TEST: &str = "admin_list_in_chromium_filters_and_acts_by_tag";
-    let Some((browser, db)) = start_browser(TEST).await else {
+    let Some((browser, db, store, admin)) = start_list(TEST, 120).await else {
         return;
     };
-    let store = common::store(&db.url).await;
-    store.migrate().await.unwrap();
-    seed_sites(&db.url, 120).await;
     // Every even site (60, more than a page) carries `eu`.
-    {
-        use maintenance_sqlx::sqlx::{self, Connection};
-        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::raw_sql(
-            "INSERT INTO maintenance_site_tags (site_id, tag) SELECT id, 'eu' FROM maintenance_sites \
-             WHERE domain LIKE 'site%' AND CAST(substr(domain, 5, 5) AS INTEGER) % 2 = 0; \
-             UPDATE maintenance_revision SET revision = revision + 1;",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-    }
-    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
+    run_sql(
+        &db.url,
+        "INSERT INTO maintenance_site_tags (site_id, tag) SELECT id, 'eu' FROM maintenance_sites \
+         WHERE domain LIKE 'site%' AND CAST(substr(domain, 5, 5) AS INTEGER) % 2 = 0; \
+         UPDATE maintenance_revision SET revision = revision + 1;"
+            .to_owned(),
+    )
+    .await;
     let result = drive_tags(&browser.client, &admin, &store).await;
     browser.close(TEST, result).await;
 }
@@ -593,12 +606,7 @@ async fn drive_tags(
 
     // Bulk on to every site tagged `eu`, both pages, none ticked.
     click(browser, "#whole-tag").await?;
-    browser
-        .find(Locator::Id("action"))
-        .await?
-        .select_by_value("on")
-        .await?;
-    submit(browser, "#bulk-submit").await?;
+    bulk_action(browser, &[], "on").await?;
     assert_eq!(notice_of(browser).await?, "60 sites put in maintenance.");
     let url = browser.current_url().await?;
     assert_eq!(url.query(), Some("tag=eu&done=bulk-on&count=60"), "{url}");
@@ -612,19 +620,7 @@ async fn drive_tags(
     assert!(on.sites.iter().all(|s| s.tags == ["eu"]));
 
     // Off again for two ticked sites only (the box left unticked).
-    for domain in ["site00002.example", "site00004.example"] {
-        click(
-            browser,
-            &format!("tr[data-domain='{domain}'] input[name='site']"),
-        )
-        .await?;
-    }
-    browser
-        .find(Locator::Id("action"))
-        .await?
-        .select_by_value("off")
-        .await?;
-    submit(browser, "#bulk-submit").await?;
+    bulk_action(browser, &["site00002.example", "site00004.example"], "off").await?;
     assert_eq!(
         notice_of(browser).await?,
         "2 sites taken out of maintenance."
