@@ -197,6 +197,48 @@ pub async fn a_scope_written_in_plain_sql_is_read<D: TestDriver>() {
     assert!(other.scope.is_empty(), "{:?}", other.scope);
 }
 
+/// Tags written in plain SQL are read (by a live handle and by a selection too); one the core
+/// would refuse is left out, and the site's other tags stay.
+pub async fn tags_written_in_plain_sql_are_read<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let site = store
+        .add_site("tagged.example", None, "t")
+        .await
+        .expect("add site");
+    let handle = maintenance_core::Maintenance::new(
+        store.clone(),
+        maintenance_core::Policy::builder()
+            .bypass_signing_key(b"0123456789abcdef0123456789abcdef".to_vec())
+            .build()
+            .expect("policy"),
+    );
+    handle.refresh().await.expect("first load");
+    let sql = format!(
+        "INSERT INTO maintenance_site_tags (site_id, tag) VALUES ({0}, 'eu'), ({0}, 'Bad Tag'), ({0}, 'blue')",
+        site.id
+    );
+    assert_eq!(D::exec(&store, &sql).await, 3, "{sql}");
+    D::exec(&store, BUMP_REVISION).await;
+    let read = store
+        .site(&SiteRef::Domain("tagged.example".into()))
+        .await
+        .expect("site");
+    assert_eq!(read.tags, ["blue", "eu"]);
+    handle.refresh().await.expect("refresh");
+    let snapshot = handle.snapshot().expect("snapshot");
+    let live = snapshot.site("tagged.example").expect("site");
+    assert_eq!(live.state().tags, ["blue", "eu"]);
+    let selection = maintenance_core::SiteSelection::of(Vec::new(), ["blue"]).expect("selection");
+    let changed = store
+        .set_state_many(&selection, &maintenance_core::StateChange::turn_on(), "t")
+        .await
+        .expect("on --tag blue");
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].tags, ["blue", "eu"]);
+}
+
 /// Bad rows written by hand are skipped; the rest of the snapshot loads; an unknown mode
 /// reads as full maintenance, a negative retry-after and a malformed hash as unset.
 pub async fn bad_rows_are_skipped<D: TestDriver>() {
