@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
-use maintenance_core::StateFilter;
 use maintenance_core::ipnet::IpNet;
+use maintenance_core::{SiteRef, SiteSelection, StateFilter};
 
 use crate::admin::{AdminSetupError, OriginError, PublicOrigin};
 use crate::parse;
@@ -106,27 +106,67 @@ pub enum Command {
     Watch(WatchArgs),
 }
 
-/// `status [--site D] [--json]`
+/// `status [--site D] [--tag T]... [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     /// Only this site (domain).
-    #[arg(long, value_name = "DOMAIN")]
+    #[arg(long, value_name = "DOMAIN", conflicts_with = "tags")]
     pub site: Option<String>,
+    /// Only the sites carrying this tag; repeat for several (sites carrying any of them).
+    #[arg(long = "tag", value_name = "TAG", value_parser = parse::tag)]
+    pub tags: Vec<String>,
     /// Machine-readable output: a JSON array of sites (an object with --site).
     #[arg(long)]
     pub json: bool,
 }
 
-/// `on [--site D]... [--all] [--message T] [--for DUR | --until TIME] [--from TIME]
-/// [--retry-after SECS] [--read-only] [--only PATTERN]...`
-#[derive(Debug, Clone, Args)]
-pub struct OnArgs {
+/// Which sites a command acts on: `[--site D]... [--tag T]... | --all`. Without any, the
+/// default site.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SiteChoice {
     /// A site (domain); repeat for several. Default: the default site.
     #[arg(long = "site", value_name = "DOMAIN", conflicts_with = "all")]
     pub sites: Vec<String>,
+    /// Every site carrying this tag; repeat for several. With --site, those sites too.
+    #[arg(long = "tag", value_name = "TAG", value_parser = parse::tag, conflicts_with = "all")]
+    pub tags: Vec<String>,
     /// Every site.
     #[arg(long)]
     pub all: bool,
+}
+
+impl SiteChoice {
+    /// The selection the store takes: every site, the named and tagged ones, or the default
+    /// site.
+    pub fn selection(&self) -> SiteSelection {
+        let named = || {
+            self.sites
+                .iter()
+                .map(|n| SiteRef::Domain(n.clone()))
+                .collect()
+        };
+        if self.all {
+            SiteSelection::All
+        } else if !self.tags.is_empty() {
+            SiteSelection::Tagged {
+                sites: named(),
+                tags: self.tags.clone(),
+            }
+        } else if self.sites.is_empty() {
+            SiteSelection::Sites(vec![SiteRef::Default])
+        } else {
+            SiteSelection::Sites(named())
+        }
+    }
+}
+
+/// `on [--site D]... [--tag T]... [--all] [--message T] [--for DUR | --until TIME] [--from TIME]
+/// [--retry-after SECS] [--read-only] [--only PATTERN]...`
+#[derive(Debug, Clone, Args)]
+pub struct OnArgs {
+    /// The sites: `--site`, `--tag`, `--all`.
+    #[command(flatten)]
+    pub target: SiteChoice,
     /// The message shown to blocked users (default: the application's text).
     #[arg(long, value_name = "TEXT", value_parser = parse::message)]
     pub message: Option<String>,
@@ -152,7 +192,7 @@ pub struct OnArgs {
     pub only: Vec<String>,
 }
 
-/// `run [--site D]... [--all] [the options of on] -- CMD [ARGS]...`
+/// `run [--site D]... [--tag T]... [--all] [the options of on] -- CMD [ARGS]...`
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// The sites and the state while the command runs, as for `on`.
@@ -181,18 +221,16 @@ pub struct ImportDjangoArgs {
     pub dry_run: bool,
 }
 
-/// `off [--site D]... [--all]`
+/// `off [--site D]... [--tag T]... [--all]`
 #[derive(Debug, Clone, Args)]
 pub struct OffArgs {
-    /// A site (domain); repeat for several. Default: the default site.
-    #[arg(long = "site", value_name = "DOMAIN", conflicts_with = "all")]
-    pub sites: Vec<String>,
-    /// Every site.
-    #[arg(long)]
-    pub all: bool,
+    /// The sites: `--site`, `--tag`, `--all`.
+    #[command(flatten)]
+    pub target: SiteChoice,
 }
 
-/// `sites list [--search T] [--state S] [--page N] [--per-page N] [--json]|add D [--name N]|remove D`
+/// `sites list [--search T] [--state S] [--tag T]... [--page N] [--per-page N] [--json]|add D
+/// [--name N]|remove D|tag add|remove D TAG...`
 #[derive(Debug, Clone, Subcommand)]
 pub enum SitesCommand {
     /// List the sites, a page at a time: the default site first, then by domain.
@@ -212,9 +250,35 @@ pub enum SitesCommand {
         #[arg(value_name = "DOMAIN")]
         domain: String,
     },
+    /// Add or remove a site's tags (labels that group sites: `on --tag TAG`).
+    #[command(subcommand)]
+    Tag(TagAction),
 }
 
-/// `sites list [--search T] [--state on|off|scheduled] [--page N] [--per-page N] [--json]`
+/// `sites tag add|remove D TAG...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum TagAction {
+    /// Add tags to a site (1 to 48 characters of a-z, 0-9, `_`, `.` and `-`; lower-cased).
+    Add {
+        /// The site (domain).
+        #[arg(value_name = "DOMAIN")]
+        domain: String,
+        /// The tags.
+        #[arg(value_name = "TAG", required = true, value_parser = parse::tag)]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a site.
+    Remove {
+        /// The site (domain).
+        #[arg(value_name = "DOMAIN")]
+        domain: String,
+        /// The tags.
+        #[arg(value_name = "TAG", required = true, value_parser = parse::tag)]
+        tags: Vec<String>,
+    },
+}
+
+/// `sites list [--search T] [--state on|off|scheduled] [--tag T]... [--page N] [--per-page N] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
     /// Only sites whose domain or name contains this text (case-insensitive).
@@ -223,6 +287,9 @@ pub struct ListArgs {
     /// Only sites in this state now: on, off or scheduled.
     #[arg(long, value_name = "STATE", value_parser = parse::state_filter)]
     pub state: Option<StateFilter>,
+    /// Only sites carrying this tag; repeat for several (sites carrying any of them).
+    #[arg(long = "tag", value_name = "TAG", value_parser = parse::tag)]
+    pub tags: Vec<String>,
     /// The page to show, from 1.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse::page)]
     pub page: u64,

@@ -118,6 +118,11 @@ pub fn domain(text: &str) -> Result<String, String> {
     validate::domain(text).map_err(|e| e.to_string())
 }
 
+/// Checks a tag and returns it as stored (lower case).
+pub fn tag(text: &str) -> Result<String, String> {
+    validate::tag(text).map_err(|e| e.to_string())
+}
+
 /// Checks an ignored-path pattern (a regular expression); the error carries the regex error.
 pub fn pattern(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {

@@ -132,6 +132,8 @@ pub struct SiteReport {
     /// Partial maintenance: the patterns of the paths in maintenance; empty for the whole
     /// site.
     pub scope: Vec<String>,
+    /// The site's tags, sorted.
+    pub tags: Vec<String>,
     /// The ignored path patterns.
     pub ignored_paths: Vec<PatternReport>,
     /// The allowed networks.
@@ -177,6 +179,7 @@ impl SiteReport {
             ends_at: site.ends_at.map(time),
             retry_after_secs: site.retry_after_secs,
             scope: site.scope.clone(),
+            tags: site.tags.clone(),
             ignored_paths: site
                 .ignored_paths
                 .iter()
@@ -237,6 +240,12 @@ pub fn site_text(site: &SiteState, now: DateTime<Utc>) -> String {
         None => "derived from the window end".to_owned(),
     };
     line("retry-after:", &retry);
+    let tags = if site.tags.is_empty() {
+        "none".to_owned()
+    } else {
+        site.tags.join(", ")
+    };
+    line("tags:", &tags);
     let list = |items: Vec<String>| {
         if items.is_empty() {
             "none".to_owned()

@@ -289,14 +289,22 @@ async fn drive(
 /// Adds `count` sites `site00001.example`... to a migrated SQLite database in one statement,
 /// and bumps the revision as a store's write would.
 async fn seed_sites(url: &str, count: u32) {
+    run_sql(
+        url,
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
+             INSERT INTO maintenance_sites (domain, name) \
+             SELECT printf('site%05d.example', i), printf('Site %d', i) FROM n; \
+             UPDATE maintenance_revision SET revision = revision + 1;"
+        ),
+    )
+    .await;
+}
+
+/// Runs `sql` on the SQLite database at `url`.
+async fn run_sql(url: &str, sql: String) {
     use maintenance_sqlx::sqlx::{self, AssertSqlSafe, Connection};
     let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-    let sql = format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
-         INSERT INTO maintenance_sites (domain, name) \
-         SELECT printf('site%05d.example', i), printf('Site %d', i) FROM n; \
-         UPDATE maintenance_revision SET revision = revision + 1;"
-    );
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut conn)
         .await
@@ -304,16 +312,25 @@ async fn seed_sites(url: &str, count: u32) {
     conn.close().await.unwrap();
 }
 
+/// A browser, and the admin page on a fresh database of `sites` seeded sites.
+async fn start_list(
+    test: &str,
+    sites: u32,
+) -> Option<(Browser, TestDb, maintenance_sqlx::SqlxStore, String)> {
+    let (browser, db) = start_browser(test).await?;
+    let store = common::store(&db.url).await;
+    store.migrate().await.unwrap();
+    seed_sites(&db.url, sites).await;
+    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
+    Some((browser, db, store, admin))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_list_in_chromium_with_ten_thousand_sites() {
     const TEST: &str = "admin_list_in_chromium_with_ten_thousand_sites";
-    let Some((browser, db)) = start_browser(TEST).await else {
+    let Some((browser, _db, store, admin)) = start_list(TEST, 10_000).await else {
         return;
     };
-    let store = common::store(&db.url).await;
-    store.migrate().await.unwrap();
-    seed_sites(&db.url, 10_000).await;
-    let admin = start_admin(&db.url, AdminAuth::token(TOKEN).unwrap()).await;
 
     let result = drive_list(&browser.client, &admin, &store).await;
     browser.close(TEST, result).await;
@@ -360,6 +377,23 @@ async fn type_into(browser: &fantoccini::Client, css: &str, text: &str) -> Res {
         .send_keys(text)
         .await?;
     Ok(())
+}
+
+/// Ticks the rows of `domains` on the list, chooses `action` (`on` or `off`) and presses Go.
+async fn bulk_action(browser: &fantoccini::Client, domains: &[&str], action: &str) -> Res {
+    for domain in domains {
+        click(
+            browser,
+            &format!("tr[data-domain='{domain}'] input[name='site']"),
+        )
+        .await?;
+    }
+    browser
+        .find(Locator::Id("action"))
+        .await?
+        .select_by_value(action)
+        .await?;
+    submit(browser, "#bulk-submit").await
 }
 
 /// Searches for `q` with the state filter `state` (its option's value) from the list's form.
@@ -425,19 +459,7 @@ async fn drive_list(
     let rows = listed(browser).await?;
     assert_eq!(rows.len(), 10, "{rows:?}");
     assert_eq!(rows[0], "site00010.example");
-    for domain in ["site00010.example", "site00011.example"] {
-        click(
-            browser,
-            &format!("tr[data-domain='{domain}'] input[name='site']"),
-        )
-        .await?;
-    }
-    browser
-        .find(Locator::Id("action"))
-        .await?
-        .select_by_value("on")
-        .await?;
-    submit(browser, "#bulk-submit").await?;
+    bulk_action(browser, &["site00010.example", "site00011.example"], "on").await?;
     assert_eq!(
         text_of(browser, "#notice").await?,
         "2 sites put in maintenance."
@@ -481,6 +503,147 @@ async fn drive_list(
             "site04321.example"
         ]
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_list_in_chromium_filters_and_acts_by_tag() {
+    const TEST: &str = "admin_list_in_chromium_filters_and_acts_by_tag";
+    let Some((browser, db, store, admin)) = start_list(TEST, 120).await else {
+        return;
+    };
+    // Every even site (60, more than a page) carries `eu`.
+    run_sql(
+        &db.url,
+        "INSERT INTO maintenance_site_tags (site_id, tag) SELECT id, 'eu' FROM maintenance_sites \
+         WHERE domain LIKE 'site%' AND CAST(substr(domain, 5, 5) AS INTEGER) % 2 = 0; \
+         UPDATE maintenance_revision SET revision = revision + 1;"
+            .to_owned(),
+    )
+    .await;
+    let result = drive_tags(&browser.client, &admin, &store).await;
+    browser.close(TEST, result).await;
+}
+
+/// The page's notice, or an error holding the page's text when it has none.
+async fn notice_of(browser: &fantoccini::Client) -> Result<String, Box<dyn std::error::Error>> {
+    match browser.find(Locator::Id("notice")).await {
+        Ok(notice) => Ok(notice.text().await?),
+        Err(_) => {
+            let url = browser.current_url().await?;
+            let page = text_of(browser, "body").await?;
+            Err(format!("no notice at {url}: {page}").into())
+        }
+    }
+}
+
+async fn drive_tags(
+    browser: &fantoccini::Client,
+    admin: &str,
+    store: &dyn MaintenanceStore,
+) -> Res {
+    log_in(browser, admin).await?;
+    browser.wait().for_element(Locator::Id("sites")).await?;
+    assert_eq!(
+        text_of(browser, "tr[data-domain='site00002.example'] td.tags").await?,
+        "eu"
+    );
+
+    // Tag one site from its page.
+    search(browser, "site00003", "").await?;
+    submit(browser, "tr[data-domain='site00003.example'] a.site-link").await?;
+    let section = "section[data-domain='site00003.example']";
+    browser.wait().for_element(Locator::Css(section)).await?;
+    type_into(
+        browser,
+        &format!("{section} form[action='/tags/add'] input[name='tag']"),
+        "Blue",
+    )
+    .await?;
+    submit(
+        browser,
+        &format!("{section} form[action='/tags/add'] button"),
+    )
+    .await?;
+    assert_eq!(notice_of(browser).await?, "Tag added.");
+    let three = SiteRef::Domain("site00003.example".into());
+    assert_eq!(store.site(&three).await?.tags, ["blue"]);
+    // A bad tag is refused beside its field, nothing written.
+    type_into(
+        browser,
+        &format!("{section} form[action='/tags/add'] input[name='tag']"),
+        "no spaces",
+    )
+    .await?;
+    submit(
+        browser,
+        &format!("{section} form[action='/tags/add'] button"),
+    )
+    .await?;
+    let error = text_of(
+        browser,
+        &format!("{section} form[action='/tags/add'] .error"),
+    )
+    .await?;
+    assert!(error.contains("invalid tag `no spaces`"), "{error}");
+    assert_eq!(store.site(&three).await?.tags, ["blue"]);
+
+    // Its tag links to the list filtered by it.
+    submit(browser, &format!("{section} ul.tags a.tag")).await?;
+    assert_eq!(listed(browser).await?, ["site00003.example"]);
+    assert_eq!(value_of(browser, "#tag").await?.as_deref(), Some("blue"));
+
+    // Filter by `eu` with the list's control: 60 sites over two pages.
+    let tag = browser.find(Locator::Id("tag")).await?;
+    tag.clear().await?;
+    tag.send_keys("eu").await?;
+    submit(browser, "#search-submit").await?;
+    let pager = text_of(browser, "#pager").await?;
+    assert!(pager.starts_with("60 sites · page 1 of 2"), "{pager}");
+    let rows = listed(browser).await?;
+    assert_eq!(rows.len(), 50);
+    assert!(!rows.contains(&"site00003.example".to_owned()), "{rows:?}");
+
+    // Bulk on to every site tagged `eu`, both pages, none ticked.
+    click(browser, "#whole-tag").await?;
+    bulk_action(browser, &[], "on").await?;
+    assert_eq!(notice_of(browser).await?, "60 sites put in maintenance.");
+    let url = browser.current_url().await?;
+    assert_eq!(url.query(), Some("tag=eu&done=bulk-on&count=60"), "{url}");
+    let on = store
+        .list_sites(
+            &maintenance_core::SiteQuery::all(chrono::Utc::now())
+                .state(maintenance_core::StateFilter::On),
+        )
+        .await?;
+    assert_eq!(on.total, 60);
+    assert!(on.sites.iter().all(|s| s.tags == ["eu"]));
+
+    // Off again for two ticked sites only (the box left unticked).
+    bulk_action(browser, &["site00002.example", "site00004.example"], "off").await?;
+    assert_eq!(
+        notice_of(browser).await?,
+        "2 sites taken out of maintenance."
+    );
+    let on = store
+        .list_sites(
+            &maintenance_core::SiteQuery::all(chrono::Utc::now())
+                .state(maintenance_core::StateFilter::On),
+        )
+        .await?;
+    assert_eq!(on.total, 58);
+
+    // Remove the tag from its site's page.
+    browser
+        .goto(&format!("{admin}/sites/site00003.example"))
+        .await?;
+    submit(
+        browser,
+        &format!("{section} ul.tags li[data-tag='blue'] button"),
+    )
+    .await?;
+    assert_eq!(notice_of(browser).await?, "Tag removed.");
+    assert!(store.site(&three).await?.tags.is_empty());
     Ok(())
 }
 

@@ -820,6 +820,112 @@ fn bulk_scenario(url: &str) {
     assert_eq!(page["sites"][0]["domain"], "a.bulk.example", "{page}");
 }
 
+/// `sites tag add|remove`, `sites list --tag`, and `--tag` on `on`, `off`, `status` and `run`.
+fn tags_scenario(url: &str) {
+    ok(&cli(url, &["migrate"]));
+    for domain in ["a.tags.example", "b.tags.example", "c.tags.example"] {
+        ok(&cli(url, &["sites", "add", domain]));
+    }
+    let out = stdout(
+        url,
+        &["sites", "tag", "add", "a.tags.example", "EU", "shop"],
+    );
+    assert!(out.contains("it carries: eu, shop"), "{out}");
+    ok(&cli(url, &["sites", "tag", "add", "b.tags.example", "eu"]));
+    ok(&cli(url, &["sites", "tag", "add", "c.tags.example", "us"]));
+    let status = all_sites(url);
+    assert_eq!(
+        site(&status, "a.tags.example")["tags"],
+        serde_json::json!(["eu", "shop"])
+    );
+    assert_eq!(site(&status, "default")["tags"], serde_json::json!([]));
+    let text = stdout(url, &["status", "--site", "a.tags.example"]);
+    assert!(text.contains("tags:        eu, shop"), "{text}");
+
+    let list = stdout(url, &["sites", "list", "--tag", "eu"]);
+    assert!(
+        list.contains("a.tags.example") && list.contains("b.tags.example"),
+        "{list}"
+    );
+    assert!(!list.contains("c.tags.example"), "{list}");
+    assert!(list.contains("tags: eu, shop"), "{list}");
+    assert!(list.contains("sites 1-2 of 2"), "{list}");
+
+    // A tag and a site together: the union, in one transaction.
+    let on = stdout(url, &["on", "--tag", "eu", "--site", "c.tags.example"]);
+    for domain in ["a.tags.example", "b.tags.example", "c.tags.example"] {
+        assert!(on.contains(&format!("{domain}: maintenance on")), "{on}");
+    }
+    assert!(!on.contains("default"), "{on}");
+    let status = all_sites(url);
+    assert_eq!(site(&status, "default")["state"], "off");
+    let only_us = json(&cli(url, &["status", "--tag", "us", "--json"]));
+    assert_eq!(only_us.as_array().map(Vec::len), Some(1), "{only_us}");
+    ok(&cli(url, &["off", "--tag", "EU"]));
+    let status = all_sites(url);
+    assert_eq!(site(&status, "a.tags.example")["state"], "off");
+    assert_eq!(site(&status, "c.tags.example")["state"], "on");
+
+    // `run --tag`: on while the command runs, back off after.
+    let run = ok(&cli(url, &["run", "--tag", "shop", "--", "true"]))
+        .stderr
+        .clone();
+    assert!(run.contains("a.tags.example: maintenance on"), "{run}");
+    assert_eq!(site(&all_sites(url), "a.tags.example")["state"], "off");
+
+    // Refused, and nothing written.
+    let before = snapshot(url);
+    fails(
+        &cli(url, &["on", "--tag", "nowhere"]),
+        1,
+        &["no site carries the tag `nowhere`"],
+    );
+    fails(
+        &cli(url, &["off", "--tag", "eu", "--tag", "nowhere"]),
+        1,
+        &["`nowhere`"],
+    );
+    fails(
+        &cli(url, &["status", "--tag", "nowhere"]),
+        1,
+        &["`nowhere`"],
+    );
+    fails(
+        &cli(url, &["on", "--tag", "two words"]),
+        2,
+        &["invalid tag `two words`"],
+    );
+    fails(&cli(url, &["on", "--tag", "eu", "--all"]), 2, &["--all"]);
+    fails(
+        &cli(url, &["sites", "tag", "add", "a.tags.example", "bad/tag"]),
+        2,
+        &["invalid tag `bad/tag`"],
+    );
+    fails(
+        &cli(url, &["sites", "tag", "remove", "a.tags.example", "us"]),
+        1,
+        &["tag `us` is not set on site `a.tags.example`"],
+    );
+    fails(
+        &cli(url, &["sites", "tag", "add", "nope.example", "eu"]),
+        1,
+        &["unknown site `nope.example`"],
+    );
+    assert_eq!(snapshot(url), before);
+
+    let out = stdout(
+        url,
+        &["sites", "tag", "remove", "a.tags.example", "shop", "eu"],
+    );
+    assert!(out.contains("it carries: no tag"), "{out}");
+    let log = json(&cli(
+        url,
+        &["log", "--json", "--limit", "1", "--site", "a.tags.example"],
+    ));
+    assert_eq!(log[0]["action"], "tag.remove", "{log}");
+    assert_eq!(log[0]["detail"], "eu shop", "{log}");
+}
+
 async fn run_on(backend: Backend, test: &str, scenario: fn(&str)) {
     let Some(db) = fresh_db(backend, test).await else {
         return;
@@ -838,6 +944,9 @@ maintenance_tests::multi_thread_tests! {
     bulk_changes_and_listings_on_sqlite => run_on(Backend::Sqlite, "bulk_changes_and_listings_on_sqlite", bulk_scenario);
     bulk_changes_and_listings_on_postgres => run_on(Backend::Postgres, "bulk_changes_and_listings_on_postgres", bulk_scenario);
     bulk_changes_and_listings_on_mysql => run_on(Backend::MySql, "bulk_changes_and_listings_on_mysql", bulk_scenario);
+    tags_select_sites_on_sqlite => run_on(Backend::Sqlite, "tags_select_sites_on_sqlite", tags_scenario);
+    tags_select_sites_on_postgres => run_on(Backend::Postgres, "tags_select_sites_on_postgres", tags_scenario);
+    tags_select_sites_on_mysql => run_on(Backend::MySql, "tags_select_sites_on_mysql", tags_scenario);
 }
 
 #[test]

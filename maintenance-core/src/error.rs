@@ -37,6 +37,12 @@ pub enum ValidationError {
     /// An unknown mode.
     #[error("invalid mode `{}`: expected `full` or `read-only`", Printable(.0))]
     Mode(String),
+    /// A tag that is not 1 to 48 characters of `a-z`, `0-9`, `_`, `.` and `-`.
+    #[error(
+        "invalid tag `{}`: expected 1 to 48 characters of a-z, 0-9, `_`, `.` and `-`",
+        Printable(.0)
+    )]
+    Tag(String),
     /// A state filter that is not `on`, `off` or `scheduled`.
     #[error("invalid state `{}`: expected `on`, `off` or `scheduled`", Printable(.0))]
     StateFilter(String),
@@ -133,6 +139,9 @@ pub enum StoreError {
     /// The named site does not exist.
     #[error("unknown site `{}`", Printable(.0))]
     UnknownSite(String),
+    /// No site carries a tag a selection names.
+    #[error("no site carries the tag `{}`", Printable(.0))]
+    UnknownTag(String),
     /// The site already exists.
     #[error("site `{}` already exists", Printable(.0))]
     SiteExists(String),
@@ -142,7 +151,7 @@ pub enum StoreError {
     /// A pattern or network to remove is not there.
     #[error("{what} `{}` is not set on site `{}`", Printable(.value), Printable(.site))]
     NotFound {
-        /// `ignored pattern` or `allowed network`.
+        /// `ignored pattern`, `allowed network` or `tag`.
         what: &'static str,
         /// The value asked for.
         value: String,

@@ -90,7 +90,8 @@ impl FromStr for StateFilter {
 /// Which sites a listing shows, and which page of them.
 ///
 /// Sites are ordered with the default site first, then by domain. The search is a
-/// case-insensitive substring of the domain or the name.
+/// case-insensitive substring of the domain or the name; the tag filter keeps the sites that
+/// carry one of its tags.
 ///
 /// ```
 /// use chrono::Utc;
@@ -108,6 +109,9 @@ pub struct SiteQuery {
     pub search: Option<String>,
     /// Only sites in this state at [`SiteQuery::now`].
     pub state: Option<StateFilter>,
+    /// Only sites carrying one of these tags (in [`crate::validate::tag`] form); empty for
+    /// all.
+    pub tags: Vec<String>,
     /// The moment the state filter is evaluated at.
     pub now: DateTime<Utc>,
     /// How many matching sites to skip.
@@ -122,6 +126,7 @@ impl SiteQuery {
         SiteQuery {
             search: None,
             state: None,
+            tags: Vec::new(),
             now,
             offset: 0,
             limit: MAX_PAGE_SIZE,
@@ -137,6 +142,13 @@ impl SiteQuery {
     /// Only sites in `state`.
     pub fn state(mut self, state: StateFilter) -> Self {
         self.state = Some(state);
+        self
+    }
+
+    /// Only sites carrying `tag` (with those of earlier calls: any of them). The tag is taken
+    /// as given: check it first with [`crate::validate::tag`].
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
         self
     }
 
@@ -170,6 +182,7 @@ impl SiteQuery {
             && self
                 .state
                 .is_none_or(|s| StateFilter::of(site, self.now) == s)
+            && (self.tags.is_empty() || site.tags.iter().any(|t| self.tags.contains(t)))
     }
 
     /// The page this query selects from `sites`, in the listing order.
@@ -201,11 +214,67 @@ pub struct SitePage {
     pub sites: Vec<SiteState>,
 }
 
-/// The sites a bulk change applies to.
+/// The sites a bulk change applies to (and, for commands that follow changes, the sites they
+/// watch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SiteSelection {
     /// Every site.
     All,
     /// These sites; an unknown one fails the whole change.
     Sites(Vec<SiteRef>),
+    /// These sites and every site carrying one of these tags (in [`crate::validate::tag`]
+    /// form), each once; an unknown site, or a tag no site carries, fails the whole change.
+    Tagged {
+        /// Sites named one by one.
+        sites: Vec<SiteRef>,
+        /// Tags whose sites are selected.
+        tags: Vec<String>,
+    },
+}
+
+impl SiteSelection {
+    /// The named sites and the sites carrying one of `tags`: [`SiteSelection::Sites`] without
+    /// tags, [`SiteSelection::Tagged`] with some. Tags are checked and put in their stored
+    /// form ([`crate::validate::tags`]).
+    ///
+    /// ```
+    /// use maintenance_core::{SiteRef, SiteSelection};
+    /// let selection = SiteSelection::of(vec![SiteRef::Default], ["EU"]).unwrap();
+    /// assert_eq!(selection, SiteSelection::Tagged { sites: vec![SiteRef::Default], tags: vec!["eu".into()] });
+    /// assert!(SiteSelection::of(Vec::new(), ["not a tag"]).is_err());
+    /// ```
+    pub fn of<I, S>(sites: Vec<SiteRef>, tags: I) -> Result<Self, ValidationError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let tags = crate::validate::tags(tags)?;
+        Ok(if tags.is_empty() {
+            SiteSelection::Sites(sites)
+        } else {
+            SiteSelection::Tagged { sites, tags }
+        })
+    }
+
+    /// The tags the selection names (none for [`SiteSelection::All`] and
+    /// [`SiteSelection::Sites`]).
+    pub fn tags(&self) -> &[String] {
+        match self {
+            SiteSelection::Tagged { tags, .. } => tags,
+            SiteSelection::All | SiteSelection::Sites(_) => &[],
+        }
+    }
+
+    /// The sites the selection names one by one (none for [`SiteSelection::All`]).
+    pub fn named(&self) -> &[SiteRef] {
+        match self {
+            SiteSelection::Sites(sites) | SiteSelection::Tagged { sites, .. } => sites,
+            SiteSelection::All => &[],
+        }
+    }
+
+    /// Whether the selection is empty by construction (no site named, no tag, not all).
+    pub fn is_empty(&self) -> bool {
+        !matches!(self, SiteSelection::All) && self.named().is_empty() && self.tags().is_empty()
+    }
 }

@@ -434,6 +434,41 @@ impl MaintenanceStore for MemoryStore {
         .map(drop)
     }
 
+    async fn add_tags(
+        &self,
+        site: &SiteRef,
+        tags: &[String],
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
+        let tags = validate::tags(tags)?;
+        self.write(site, actor, AuditAction::TagAdd.as_str(), |s| {
+            s.tags.extend(tags.iter().cloned());
+            s.tags.sort();
+            s.tags.dedup();
+            Ok(tags.join(" "))
+        })
+    }
+
+    async fn remove_tags(
+        &self,
+        site: &SiteRef,
+        tags: &[String],
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
+        let tags = validate::tags(tags)?;
+        self.write(site, actor, AuditAction::TagRemove.as_str(), |s| {
+            if let Some(missing) = tags.iter().find(|t| !s.tags.contains(t)) {
+                return Err(StoreError::NotFound {
+                    what: "tag",
+                    value: missing.clone(),
+                    site: s.domain.clone(),
+                });
+            }
+            s.tags.retain(|t| !tags.contains(t));
+            Ok(tags.join(" "))
+        })
+    }
+
     async fn record_event(
         &self,
         site: &SiteRef,

@@ -105,6 +105,10 @@ pub struct SiteState {
     /// (the meaning of ignored patterns) are in maintenance, and every other path passes.
     #[serde(default)]
     pub scope: Vec<String>,
+    /// The site's tags (labels that group sites: `maintenance on --tag eu`), sorted, each
+    /// once, in the form [`crate::validate::tag`] gives.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Paths that stay reachable.
     pub ignored_paths: Vec<IgnoredPath>,
     /// Networks whose clients stay served.
@@ -131,6 +135,7 @@ impl std::fmt::Debug for SiteState {
             .field("ends_at", &self.ends_at)
             .field("retry_after_secs", &self.retry_after_secs)
             .field("scope", &self.scope)
+            .field("tags", &self.tags)
             .field("ignored_paths", &self.ignored_paths)
             .field("allowed_networks", &self.allowed_networks)
             .field(
@@ -191,6 +196,12 @@ impl SiteState {
         for p in &self.scope {
             validate::pattern_syntax(p)?;
         }
+        validate::tag_count(self.tags.len())?;
+        for t in &self.tags {
+            if validate::tag(t)? != *t {
+                return Err(ValidationError::Tag(t.clone()));
+            }
+        }
         Ok(())
     }
 
@@ -215,6 +226,7 @@ impl SiteState {
             ends_at: None,
             retry_after_secs: None,
             scope: Vec::new(),
+            tags: Vec::new(),
             ignored_paths: Vec::new(),
             allowed_networks: Vec::new(),
             bypass_secret_hash: None,
@@ -496,11 +508,15 @@ pub enum AuditAction {
     /// `maintenance run`: the command succeeded, but the site's state was changed by someone
     /// else meanwhile, so `run` left it as they set it (`run.kept`).
     RunKept,
+    /// Tags added to a site (`tag.add`).
+    TagAdd,
+    /// Tags removed from a site (`tag.remove`).
+    TagRemove,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::On,
         AuditAction::Off,
         AuditAction::Update,
@@ -514,6 +530,8 @@ impl AuditAction {
         AuditAction::BypassClear,
         AuditAction::RunFailed,
         AuditAction::RunKept,
+        AuditAction::TagAdd,
+        AuditAction::TagRemove,
     ];
 
     /// The name stored in the audit log, e.g. `ignore.add`.
@@ -532,6 +550,8 @@ impl AuditAction {
             AuditAction::BypassClear => "bypass.clear",
             AuditAction::RunFailed => "run.failed",
             AuditAction::RunKept => "run.kept",
+            AuditAction::TagAdd => "tag.add",
+            AuditAction::TagRemove => "tag.remove",
         }
     }
 

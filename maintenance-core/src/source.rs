@@ -126,6 +126,26 @@ pub trait MaintenanceStore: MaintenanceSource {
         actor: &str,
     ) -> Result<(), StoreError>;
 
+    /// Adds tags to a site (checked and put in their stored form by
+    /// [`crate::validate::tags`]; one it carries already stays) and returns its new state. One
+    /// write, audited as [`AuditAction::TagAdd`](crate::AuditAction::TagAdd); a site carries at
+    /// most [`crate::validate::MAX_TAGS`].
+    async fn add_tags(
+        &self,
+        site: &SiteRef,
+        tags: &[String],
+        actor: &str,
+    ) -> Result<SiteState, StoreError>;
+
+    /// Removes tags from a site and returns its new state; [`StoreError::NotFound`] (nothing
+    /// written) if it does not carry one of them.
+    async fn remove_tags(
+        &self,
+        site: &SiteRef,
+        tags: &[String],
+        actor: &str,
+    ) -> Result<SiteState, StoreError>;
+
     /// The newest audit events first, at most `limit`, of one site or of all.
     async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError>;
 
@@ -177,7 +197,8 @@ pub trait MaintenanceStore: MaintenanceSource {
     /// states in the store's order.
     ///
     /// The change is checked against each site ([`StateChange::apply_to`]); if one site
-    /// refuses it, or a named site is unknown, nothing is written. Each site gets its audit
+    /// refuses it, a named site is unknown or a named tag is carried by no site, nothing is
+    /// written. Each site gets its audit
     /// event. The SQL stores and [`crate::MemoryStore`] make it one transaction with one
     /// revision; the default, for stores that do not override it, checks every site first and
     /// then writes them one by one with [`MaintenanceStore::set_state`] (so a failure midway,
@@ -320,6 +341,24 @@ impl<T: MaintenanceStore + ?Sized> MaintenanceStore for Arc<T> {
         actor: &str,
     ) -> Result<(), StoreError> {
         (**self).set_bypass_secret_hash(site, hash, actor).await
+    }
+
+    async fn add_tags(
+        &self,
+        site: &SiteRef,
+        tags: &[String],
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
+        (**self).add_tags(site, tags, actor).await
+    }
+
+    async fn remove_tags(
+        &self,
+        site: &SiteRef,
+        tags: &[String],
+        actor: &str,
+    ) -> Result<SiteState, StoreError> {
+        (**self).remove_tags(site, tags, actor).await
     }
 
     async fn events(&self, site: Option<&SiteRef>, limit: u32) -> Result<Vec<Event>, StoreError> {

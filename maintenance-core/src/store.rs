@@ -58,22 +58,32 @@ pub fn find_site<'a>(sites: &'a [SiteState], site: &SiteRef) -> Option<&'a SiteS
 }
 
 /// The sites a [`SiteSelection`] names, in the order of `sites` (each once); the first unknown
-/// one is an error.
+/// site, then the first tag no site carries, is an error.
 pub fn select_sites<'a>(
     sites: &'a [SiteState],
     selection: &SiteSelection,
 ) -> Result<Vec<&'a SiteState>, StoreError> {
-    match selection {
-        SiteSelection::All => Ok(sites.iter().collect()),
-        SiteSelection::Sites(refs) => {
-            let mut ids = std::collections::HashSet::with_capacity(refs.len());
-            for r in refs {
-                let site = find_site(sites, r).ok_or_else(|| unknown_site(r))?;
-                ids.insert(site.id);
-            }
-            Ok(sites.iter().filter(|s| ids.contains(&s.id)).collect())
+    if let SiteSelection::All = selection {
+        return Ok(sites.iter().collect());
+    }
+    let refs = selection.named();
+    let tags = selection.tags();
+    let mut ids = std::collections::HashSet::with_capacity(refs.len());
+    for r in refs {
+        let site = find_site(sites, r).ok_or_else(|| unknown_site(r))?;
+        ids.insert(site.id);
+    }
+    for tag in tags {
+        let mut carried = false;
+        for site in sites.iter().filter(|s| s.tags.contains(tag)) {
+            carried = true;
+            ids.insert(site.id);
+        }
+        if !carried {
+            return Err(StoreError::UnknownTag(tag.clone()));
         }
     }
+    Ok(sites.iter().filter(|s| ids.contains(&s.id)).collect())
 }
 
 /// The error for a site that is not there.

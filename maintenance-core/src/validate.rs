@@ -30,6 +30,63 @@ pub fn scope_size(count: usize) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// The longest tag accepted. With at most [`MAX_TAGS`] tags a site's tags, joined by spaces,
+/// stay under 1,024 bytes, MySQL's default `group_concat_max_len` (the SQL stores read a site's
+/// tags as one aggregated column).
+pub const MAX_TAG_LEN: usize = 48;
+/// The most tags one site carries.
+pub const MAX_TAGS: usize = 20;
+
+/// Checks a tag (a label that groups sites) and returns it as stored: trimmed and lower-cased
+/// (ASCII), then 1 to [`MAX_TAG_LEN`] characters of `a-z`, `0-9`, `_`, `.` and `-`.
+///
+/// ```
+/// use maintenance_core::validate::tag;
+/// assert_eq!(tag(" EU-West ").unwrap(), "eu-west");
+/// assert!(tag("two words").unwrap_err().to_string().contains("`two words`"));
+/// assert!(tag("").is_err());
+/// ```
+pub fn tag(text: &str) -> Result<String, ValidationError> {
+    let t = text.trim().to_ascii_lowercase();
+    let ok = (1..=MAX_TAG_LEN).contains(&t.len())
+        && t.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        });
+    if ok {
+        Ok(t)
+    } else {
+        Err(ValidationError::Tag(text.to_owned()))
+    }
+}
+
+/// Checks several tags ([`tag`]) and returns them as stored: sorted, each once. The first bad
+/// one is the error.
+pub fn tags<I, S>(texts: I) -> Result<Vec<String>, ValidationError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut out = texts
+        .into_iter()
+        .map(|t| tag(t.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Checks how many tags a site carries.
+pub fn tag_count(count: usize) -> Result<(), ValidationError> {
+    if count > MAX_TAGS {
+        return Err(ValidationError::TooMany {
+            field: "tags",
+            count,
+            max: MAX_TAGS,
+        });
+    }
+    Ok(())
+}
+
 /// The longest message accepted.
 pub const MAX_MESSAGE_LEN: usize = 2000;
 /// The longest description (of a pattern or a network) accepted.

@@ -182,6 +182,7 @@ struct SiteRecord<D: Driver> {
     updated_at: Option<D::TimeIn>,
     updated_by: Option<String>,
     scope_patterns: Option<String>,
+    site_tags: Option<String>,
 }
 
 impl<D: Driver> QueryableByName<D::Db> for SiteRecord<D>
@@ -207,6 +208,7 @@ where
             updated_at: time("updated_at")?,
             updated_by: NamedRow::get::<Nullable<Text>, _>(row, "updated_by")?,
             scope_patterns: NamedRow::get::<Nullable<Text>, _>(row, "scope_patterns")?,
+            site_tags: NamedRow::get::<Nullable<Text>, _>(row, "site_tags")?,
         })
     }
 }
@@ -234,6 +236,7 @@ impl<D: Driver> From<SiteRecord<D>> for SiteRow {
             updated_at: time("updated_at", r.updated_at),
             updated_by: r.updated_by,
             scope_patterns: r.scope_patterns,
+            tags: r.site_tags,
         }
     }
 }

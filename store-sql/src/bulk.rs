@@ -170,7 +170,7 @@ pub async fn set_state_many<E: Engine + ?Sized>(
     change: &StateChange,
     actor: &str,
 ) -> Result<Vec<SiteState>, StoreError> {
-    if matches!(selection, SiteSelection::Sites(refs) if refs.is_empty()) {
+    if selection.is_empty() {
         // Nothing to change: no transaction, no revision, as in the memory store.
         return Ok(Vec::new());
     }
@@ -199,12 +199,51 @@ async fn named_rows(tx: &mut dyn WriteTx, refs: &[SiteRef]) -> Result<Vec<SiteRo
     Ok(rows)
 }
 
-/// The rows a selection names, in id order; an unknown site is an error.
+/// Whether a site row carries `tag` (its `site_tags` column, as stored).
+fn carries(row: &SiteRow, tag: &str) -> bool {
+    row.tags
+        .as_deref()
+        .is_some_and(|tags| tags.split(' ').any(|t| t == tag))
+}
+
+/// The first of `tags` that none of `rows` carries, as the error of an unknown tag.
+fn check_tags(rows: &[SiteRow], tags: &[String]) -> Result<(), StoreError> {
+    match tags
+        .iter()
+        .find(|tag| !rows.iter().any(|row| carries(row, tag)))
+    {
+        Some(tag) => Err(StoreError::UnknownTag(tag.clone())),
+        None => Ok(()),
+    }
+}
+
+/// The rows of the named sites and of the sites carrying one of the tags, found by key and
+/// by tag, in id order (each once); an unknown site or tag is an error.
+async fn named_and_tagged_rows(
+    tx: &mut dyn WriteTx,
+    refs: &[SiteRef],
+    tags: &[String],
+) -> Result<Vec<SiteRow>, StoreError> {
+    let mut rows = named_rows(tx, refs).await?;
+    let mut tagged = Vec::new();
+    for chunk in tags.chunks(CHUNK) {
+        tagged.extend(tx.tagged_site_rows(chunk).await?);
+    }
+    check_tags(&tagged, tags)?;
+    let known: HashSet<i64> = rows.iter().map(|r| r.id).collect();
+    rows.extend(tagged.into_iter().filter(|r| !known.contains(&r.id)));
+    rows.sort_by_key(|r| r.id);
+    rows.dedup_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// The rows a selection names, in id order; an unknown site or tag is an error.
 fn select_rows(rows: Vec<SiteRow>, selection: &SiteSelection) -> Result<Vec<SiteRow>, StoreError> {
-    let refs = match selection {
-        SiteSelection::All => return Ok(rows),
-        SiteSelection::Sites(refs) => refs,
-    };
+    if let SiteSelection::All = selection {
+        return Ok(rows);
+    }
+    let refs = selection.named();
+    let tags = selection.tags();
     let mut ids = HashSet::with_capacity(refs.len());
     for r in refs {
         let found = match r {
@@ -216,7 +255,11 @@ fn select_rows(rows: Vec<SiteRow>, selection: &SiteSelection) -> Result<Vec<Site
         };
         ids.insert(found.ok_or_else(|| unknown_site(r))?.id);
     }
-    Ok(rows.into_iter().filter(|r| ids.contains(&r.id)).collect())
+    check_tags(&rows, tags)?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| ids.contains(&r.id) || tags.iter().any(|t| carries(r, t)))
+        .collect())
 }
 
 async fn set_state_many_in(
@@ -229,6 +272,10 @@ async fn set_state_many_in(
     let rows = match selection {
         // A few named sites are looked up by key; reading every row pays off for many.
         SiteSelection::Sites(refs) if refs.len() <= FEW_SITES => named_rows(tx, refs).await?,
+        // Tagged sites are found through the tags' index.
+        SiteSelection::Tagged { sites, tags } if sites.len() <= FEW_SITES => {
+            named_and_tagged_rows(tx, sites, tags).await?
+        }
         _ => select_rows(tx.all_site_rows().await?, selection)?,
     };
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -259,7 +306,7 @@ async fn set_state_many_in(
             // skipped, as `load` skips it.
             match selection {
                 SiteSelection::All => continue,
-                SiteSelection::Sites(_) => return Err(StoreError::UnknownSite(domain)),
+                _ => return Err(StoreError::UnknownSite(domain)),
             }
         };
         let scope_before = change.scope.as_ref().map(|_| site.scope.clone());

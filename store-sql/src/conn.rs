@@ -21,8 +21,7 @@ use crate::engine::{ChangeRows, MAX_CHANGED_SITES, NewEvent, SiteKey, WriteTx};
 use crate::listing::{self, Bind};
 use crate::rows::{NetworkRow, PathRow, Rows, SiteRow};
 use crate::statements::{
-    Param, SITE_COLUMNS, Statements, event_params, insert_site_params, update_site_params,
-    upsert_site_params,
+    Param, Statements, event_params, insert_site_params, update_site_params, upsert_site_params,
 };
 
 /// One connection of a driver (or a transaction on one): statements with their parameters,
@@ -34,7 +33,7 @@ pub trait SqlConn: Send {
     fn statements(&self) -> &'static Statements;
     /// Runs `sql` with `params`, in order.
     async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<(), StoreError>;
-    /// The site rows `sql` selects ([`SITE_COLUMNS`]).
+    /// The site rows `sql` selects ([`crate::statements::site_columns`]).
     async fn sites(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SiteRow>, StoreError>;
     /// The ignored-path rows `sql` selects.
     async fn paths(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<PathRow>, StoreError>;
@@ -146,6 +145,7 @@ impl<T: SqlWrite> WriteTx for T {
         for sql in [
             &s.delete_site_paths,
             &s.delete_site_networks,
+            &s.delete_site_tags,
             &s.delete_site,
         ] {
             self.execute(sql, &[Param::Int(site_id)]).await?;
@@ -248,6 +248,25 @@ impl<T: SqlWrite> WriteTx for T {
     async fn delete_network(&mut self, id: i64) -> Result<(), StoreError> {
         self.execute(&self.statements().delete_network, &[Param::Int(id)])
             .await
+    }
+
+    async fn insert_tag(&mut self, site_id: i64, tag: &str) -> Result<(), StoreError> {
+        let params = [Param::Int(site_id), Param::Text(tag)];
+        self.execute(&self.statements().insert_tag, &params).await
+    }
+
+    async fn delete_tag(&mut self, site_id: i64, tag: &str) -> Result<(), StoreError> {
+        let params = [Param::Int(site_id), Param::Text(tag)];
+        self.execute(&self.statements().delete_tag, &params).await
+    }
+
+    async fn tagged_site_rows(&mut self, tags: &[String]) -> Result<Vec<SiteRow>, StoreError> {
+        if tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = self.statements().select_sites_tagged(tags.len());
+        let params: Vec<Param<'_>> = tags.iter().map(|t| Param::Text(t)).collect();
+        self.sites(&sql, &params).await
     }
 
     async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError> {
@@ -396,7 +415,8 @@ pub async fn read_listing_rows(
     c: &mut (dyn SqlConn + '_),
     query: &SiteQuery,
 ) -> Result<(u64, Rows), StoreError> {
-    let dialect = c.statements().dialect;
+    let s = c.statements();
+    let dialect = s.dialect;
     let sql = listing::listing_sql(query, dialect, dialect.placeholder());
     let params: Vec<Param<'_>> = sql
         .binds
@@ -407,7 +427,7 @@ pub async fn read_listing_rows(
         })
         .collect();
     let total = c.int(&sql.count_sql(), &params).await?.unwrap_or(0);
-    let sites = c.sites(&sql.page_sql(SITE_COLUMNS), &params).await?;
+    let sites = c.sites(&sql.page_sql(&s.site_columns), &params).await?;
     let site_ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
     let of_sites = rows_of_sites(c, &site_ids).await?;
     Ok((

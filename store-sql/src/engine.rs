@@ -354,6 +354,13 @@ pub trait WriteTx: Send {
     async fn update_network(&mut self, id: i64, description: &str) -> Result<(), StoreError>;
     /// Deletes an allowed-network row.
     async fn delete_network(&mut self, id: i64) -> Result<(), StoreError>;
+    /// Inserts a tag of a site (one it does not carry yet).
+    async fn insert_tag(&mut self, site_id: i64, tag: &str) -> Result<(), StoreError>;
+    /// Deletes a tag of a site.
+    async fn delete_tag(&mut self, site_id: i64, tag: &str) -> Result<(), StoreError>;
+    /// The rows of the sites carrying one of `tags` (at most [`crate::bulk::CHUNK`]), in id
+    /// order.
+    async fn tagged_site_rows(&mut self, tags: &[String]) -> Result<Vec<SiteRow>, StoreError>;
     /// Appends an audit event.
     async fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<(), StoreError>;
     /// Commits the transaction.
@@ -916,10 +923,103 @@ async fn list_changed(
     entry: &Entry<'_>,
     added: bool,
 ) -> Result<(), StoreError> {
+    let action = entry.action(added).as_str();
+    site_touched(tx, site, revision, at, actor, action, &entry.text()).await
+}
+
+/// The end of a write that changes a site's rows but not its own columns: who changed the
+/// site and when, the site recorded as changed, and the audit event.
+async fn site_touched(
+    tx: &mut dyn WriteTx,
+    site: &SiteState,
+    revision: i64,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
     tx.touch_site(site.id, at, actor).await?;
     tx.record_change(site.id, revision, false).await?;
-    let action = entry.action(added).as_str();
-    audit(tx, site, at, actor, action, &entry.text()).await
+    audit(tx, site, at, actor, action, detail).await
+}
+
+/// [`MaintenanceStore::add_tags`](maintenance_core::MaintenanceStore::add_tags) through an
+/// [`Engine`]: the tags the site does not carry yet are inserted.
+pub async fn add_tags<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    tags: &[String],
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    change_tags(engine, site, tags, actor, AuditAction::TagAdd).await
+}
+
+/// [`MaintenanceStore::remove_tags`](maintenance_core::MaintenanceStore::remove_tags) through
+/// an [`Engine`].
+pub async fn remove_tags<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    tags: &[String],
+    actor: &str,
+) -> Result<SiteState, StoreError> {
+    change_tags(engine, site, tags, actor, AuditAction::TagRemove).await
+}
+
+/// Adds ([`AuditAction::TagAdd`]) or removes tags of a site, in one write.
+async fn change_tags<E: Engine + ?Sized>(
+    engine: &E,
+    site: &SiteRef,
+    tags: &[String],
+    actor: &str,
+    action: AuditAction,
+) -> Result<SiteState, StoreError> {
+    let tags = validate::tags(tags)?;
+    let adding = action == AuditAction::TagAdd;
+    let (mut tx, revision) = begin(engine).await?;
+    let result = async {
+        let mut loaded = load_site(&mut *tx, site).await?;
+        let carried = |t: &&String| loaded.site.tags.contains(t);
+        // Adding writes the tags the site lacks; removing needs every one carried.
+        let rows: Vec<String> = if adding {
+            tags.iter().filter(|t| !carried(t)).cloned().collect()
+        } else if let Some(missing) = tags.iter().find(|t| !carried(t)) {
+            return Err(StoreError::NotFound {
+                what: "tag",
+                value: missing.clone(),
+                site: loaded.site.domain,
+            });
+        } else {
+            tags.clone()
+        };
+        if adding {
+            loaded.site.tags.extend(rows.iter().cloned());
+            loaded.site.tags.sort();
+        } else {
+            loaded.site.tags.retain(|t| !rows.contains(t));
+        }
+        let at = stamp(&mut loaded.site, actor)?;
+        for tag in &rows {
+            if adding {
+                tx.insert_tag(loaded.site.id, tag).await?;
+            } else {
+                tx.delete_tag(loaded.site.id, tag).await?;
+            }
+        }
+        let detail = tags.join(" ");
+        site_touched(
+            &mut *tx,
+            &loaded.site,
+            revision,
+            at,
+            actor,
+            action.as_str(),
+            &detail,
+        )
+        .await?;
+        Ok(loaded.site)
+    }
+    .await;
+    settle(tx, result).await
 }
 
 /// [`MaintenanceStore::add_ignored_path`](maintenance_core::MaintenanceStore::add_ignored_path) through

@@ -180,6 +180,24 @@ macro_rules! sql_store {
                 $crate::engine::events(&(*self)$(.$field)?, site, limit).await
             }
 
+            async fn add_tags(
+                &self,
+                site: &$crate::__core::SiteRef,
+                tags: &[::std::string::String],
+                actor: &str,
+            ) -> ::std::result::Result<$crate::__core::SiteState, $crate::__core::StoreError> {
+                $crate::engine::add_tags(&(*self)$(.$field)?, site, tags, actor).await
+            }
+
+            async fn remove_tags(
+                &self,
+                site: &$crate::__core::SiteRef,
+                tags: &[::std::string::String],
+                actor: &str,
+            ) -> ::std::result::Result<$crate::__core::SiteState, $crate::__core::StoreError> {
+                $crate::engine::remove_tags(&(*self)$(.$field)?, site, tags, actor).await
+            }
+
             async fn set_state_many(
                 &self,
                 sites: &$crate::__core::SiteSelection,

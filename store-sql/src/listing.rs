@@ -5,7 +5,8 @@
 //! with its parameters, the order and the page. The answer is
 //! [`SiteQuery::page_of`]'s: the search is a case-insensitive substring of the domain or the
 //! name (`LOWER(..) LIKE`, with the search's own `%`, `_` and `!` escaped), the state filter is
-//! evaluated at the query's `now`, bound as a parameter, and sites are ordered default first,
+//! evaluated at the query's `now`, bound as a parameter, the tag filter looks the tags up in
+//! their own table (by its index on the tag), and sites are ordered default first,
 //! then by domain compared byte by byte. Case folding beyond ASCII is the database's (SQLite's
 //! `LOWER` folds ASCII only), so searches for non-ASCII names may differ from the in-memory
 //! answer.
@@ -105,6 +106,17 @@ pub fn listing_sql(query: &SiteQuery, dialect: Dialect, placeholder: Placeholder
         let b = param(Bind::Text(pattern), &mut binds);
         conditions.push(format!(
             "(LOWER(domain) LIKE {a} ESCAPE '!' OR LOWER(name) LIKE {b} ESCAPE '!')"
+        ));
+    }
+    if !query.tags.is_empty() {
+        let tags: Vec<String> = query
+            .tags
+            .iter()
+            .map(|t| param(Bind::Text(t.clone()), &mut binds))
+            .collect();
+        conditions.push(format!(
+            "id IN (SELECT site_id FROM maintenance_site_tags WHERE tag IN ({}))",
+            tags.join(", ")
         ));
     }
     if let Some(state) = query.state {

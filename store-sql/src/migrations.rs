@@ -90,18 +90,21 @@ pub const SQLITE: &[Migration] = migrations!(
     "sqlite": "0001_maintenance_tables" creates "maintenance_sites",
     "0002_site_changes" creates "maintenance_site_changes",
     "0003_site_scopes" creates "maintenance_site_scopes",
+    "0004_site_tags" creates "maintenance_site_tags",
 );
 /// PostgreSQL's migrations, oldest first.
 pub const POSTGRES: &[Migration] = migrations!(
     "postgres": "0001_maintenance_tables" creates "maintenance_sites",
     "0002_site_changes" creates "maintenance_site_changes",
     "0003_site_scopes" creates "maintenance_site_scopes",
+    "0004_site_tags" creates "maintenance_site_tags",
 );
 /// MariaDB's and MySQL's migrations, oldest first.
 pub const MYSQL: &[Migration] = migrations!(
     "mysql": "0001_maintenance_tables" creates "maintenance_sites",
     "0002_site_changes" creates "maintenance_site_changes",
     "0003_site_scopes" creates "maintenance_site_scopes",
+    "0004_site_tags" creates "maintenance_site_tags",
 );
 
 /// A dialect's migrations, oldest first.
@@ -533,9 +536,9 @@ mod tests {
     fn versions_are_the_names_leading_part() {
         for (_, migrations) in backends() {
             let versions: Vec<_> = migrations.iter().map(Migration::version).collect();
-            assert_eq!(versions, ["0001", "0002", "0003"]);
+            assert_eq!(versions, ["0001", "0002", "0003", "0004"]);
             let numbers: Vec<_> = migrations.iter().map(Migration::number).collect();
-            assert_eq!(numbers, [1, 2, 3]);
+            assert_eq!(numbers, [1, 2, 3, 4]);
         }
         let bare = Migration {
             name: "0002",

@@ -43,6 +43,9 @@ pub struct SiteRow {
     /// Column `scope_patterns` of the site's `maintenance_site_scopes` row (a JSON array of
     /// patterns), `None` without one.
     pub scope_patterns: Option<String>,
+    /// Column `site_tags`: the site's `maintenance_site_tags` rows, their tags joined by
+    /// spaces ([`crate::statements::site_columns`]), `None` without one.
+    pub tags: Option<String>,
 }
 
 /// A `maintenance_ignored_paths` row as stored.
@@ -149,12 +152,42 @@ fn read_scope(site_id: i64, text: &str) -> Vec<String> {
     }
 }
 
+/// Reads a site's stored tags: each one the core would refuse is left out, with a warning;
+/// they come back sorted, each once, at most [`validate::MAX_TAGS`].
+fn read_tags(site_id: i64, text: &str) -> Vec<String> {
+    const TABLE: &str = "maintenance_site_tags";
+    let mut tags: Vec<String> = text
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .filter(|t| match validate::tag(t) {
+            Ok(stored) if stored == *t => true,
+            _ => {
+                tracing::warn!(table = TABLE, site_id, tag = %Printable(t), "skipping an invalid tag");
+                false
+            }
+        })
+        .map(str::to_owned)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    if tags.len() > validate::MAX_TAGS {
+        tracing::warn!(
+            table = TABLE,
+            site_id,
+            count = tags.len(),
+            "more tags than a site carries; reading the first ones"
+        );
+        tags.truncate(validate::MAX_TAGS);
+    }
+    tags
+}
+
 /// Turns a site row and its pattern and network rows into the core's [`SiteState`].
 ///
 /// Values the core would refuse on write are dealt with here, each with a warning naming the
 /// table and row id: an invalid pattern or network is left out; an unknown mode reads as
 /// [`Mode::Full`] (maintenance stays in force); a bad `retry_after_secs` or bypass hash reads
-/// as unset; a scope that cannot be read reads as the whole site; a site whose domain cannot match a host is left out (the default site is kept).
+/// as unset; a scope that cannot be read reads as the whole site; an invalid tag is left out; a site whose domain cannot match a host is left out (the default site is kept).
 pub fn assemble_site<'a>(
     row: SiteRow,
     paths: impl IntoIterator<Item = &'a PathRow>,
@@ -201,6 +234,10 @@ pub fn assemble_site<'a>(
         .scope_patterns
         .as_deref()
         .map_or_else(Vec::new, |text| read_scope(id, text));
+    let tags = row
+        .tags
+        .as_deref()
+        .map_or_else(Vec::new, |text| read_tags(id, text));
     let ignored_paths = paths
         .into_iter()
         .filter(|p| match validate::pattern_syntax(&p.pattern) {
@@ -240,6 +277,7 @@ pub fn assemble_site<'a>(
     site.ends_at = row.ends_at;
     site.retry_after_secs = retry_after_secs;
     site.scope = scope;
+    site.tags = tags;
     site.ignored_paths = ignored_paths;
     site.allowed_networks = allowed_networks;
     site.bypass_secret_hash = bypass_secret_hash;

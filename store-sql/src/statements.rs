@@ -29,6 +29,41 @@ use crate::listing::{Dialect, SITES_WITH_SCOPES};
 pub const SITE_COLUMNS: &str = "id, domain, name, is_default, enabled, mode, message, starts_at, \
      ends_at, retry_after_secs, bypass_secret_hash, updated_at, updated_by, scope_patterns";
 
+/// The aggregate that joins a site's tags by spaces, in the order stores read them
+/// ([`crate::rows::SiteRow::tags`]): MySQL's `GROUP_CONCAT` stops at its
+/// `group_concat_max_len`, 1,024 bytes by default, which a site's tags never reach
+/// ([`maintenance_core::validate::MAX_TAGS`]).
+fn tag_list(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "group_concat(tag, ' ')",
+        Dialect::Postgres => "string_agg(tag, ' ')",
+        Dialect::MySql => "GROUP_CONCAT(tag SEPARATOR ' ')",
+    }
+}
+
+/// The columns of a site row with its tags ([`SITE_COLUMNS`], then `site_tags`), for a
+/// statement that reads some sites: each site's tags come from a subquery on the tags' key,
+/// an index lookup per site read.
+pub fn site_columns(dialect: Dialect) -> String {
+    format!(
+        "{SITE_COLUMNS}, (SELECT {} FROM maintenance_site_tags \
+         WHERE maintenance_site_tags.site_id = maintenance_sites.id) AS site_tags",
+        tag_list(dialect)
+    )
+}
+
+/// Every site row with its tags, in id order: the tags of every site are grouped once and
+/// joined, rather than looked up site by site.
+fn every_site(dialect: Dialect) -> String {
+    format!(
+        "SELECT {SITE_COLUMNS}, site_tag_lists.site_tags FROM {SITES_WITH_SCOPES} \
+         LEFT JOIN (SELECT site_id AS tagged_site, {} AS site_tags FROM maintenance_site_tags \
+         GROUP BY site_id) site_tag_lists ON site_tag_lists.tagged_site = maintenance_sites.id \
+         ORDER BY id",
+        tag_list(dialect)
+    )
+}
+
 /// The columns of an ignored-path row.
 pub const PATH_COLUMNS: &str = "id, site_id, pattern, description";
 
@@ -138,6 +173,8 @@ pub fn event_params<'a>(event: &NewEvent<'a>) -> [Param<'a>; 6] {
 pub struct Statements {
     /// The dialect these are written in.
     pub dialect: Dialect,
+    /// The columns a statement selecting some sites reads ([`site_columns`]).
+    pub site_columns: String,
     /// The revision. No parameter.
     pub select_revision: String,
     /// Bumps the revision (taking the writers' lock on its row). No parameter.
@@ -147,6 +184,12 @@ pub struct Statements {
     pub bump_revision_returning: Option<String>,
     /// Every site row, in id order. No parameter.
     pub select_sites: String,
+    /// Inserts a tag: site id, tag.
+    pub insert_tag: String,
+    /// Deletes a tag of a site: site id, tag.
+    pub delete_tag: String,
+    /// Deletes a site's tags: site id.
+    pub delete_site_tags: String,
     /// The default site's row. No parameter.
     pub select_default_site: String,
     /// A site's row: domain.
@@ -225,7 +268,8 @@ impl Statements {
     pub fn new(dialect: Dialect) -> Statements {
         let ph = dialect.placeholder();
         let p = |n: usize| ph.nth(n);
-        let sites = format!("SELECT {SITE_COLUMNS} FROM {SITES_WITH_SCOPES}");
+        let columns = site_columns(dialect);
+        let sites = format!("SELECT {columns} FROM {SITES_WITH_SCOPES}");
         let record_change = if dialect.on_duplicate_key() {
             "ON DUPLICATE KEY UPDATE version = VALUES(version), removed = VALUES(removed)"
         } else {
@@ -235,6 +279,7 @@ impl Statements {
         let site_id = format!("= {}", p(1));
         Statements {
             dialect,
+            site_columns: columns.clone(),
             select_revision: "SELECT revision AS value FROM maintenance_revision WHERE id = 1"
                 .to_owned(),
             bump_revision: bump.to_owned(),
@@ -244,7 +289,18 @@ impl Statements {
                     Some(format!("{bump} RETURNING revision AS value"))
                 }
             },
-            select_sites: format!("{sites} ORDER BY id"),
+            select_sites: every_site(dialect),
+            insert_tag: format!(
+                "INSERT INTO maintenance_site_tags (site_id, tag) VALUES ({}, {})",
+                p(1),
+                p(2)
+            ),
+            delete_tag: format!(
+                "DELETE FROM maintenance_site_tags WHERE site_id = {} AND tag = {}",
+                p(1),
+                p(2)
+            ),
+            delete_site_tags: format!("DELETE FROM maintenance_site_tags WHERE site_id = {}", p(1)),
             select_default_site: format!("{sites} WHERE is_default = TRUE ORDER BY id LIMIT 1"),
             select_site_by_domain: format!("{sites} WHERE domain = {}", p(1)),
             select_default_domain: "SELECT domain AS value FROM maintenance_sites \
@@ -345,7 +401,19 @@ impl Statements {
     /// The site rows whose id is one of `count` bound ids, in id order.
     pub fn select_sites_in(&self, count: usize) -> String {
         let ids = self.site_ids_in(count);
-        format!("SELECT {SITE_COLUMNS} FROM {SITES_WITH_SCOPES} WHERE id {ids} ORDER BY id")
+        let columns = &self.site_columns;
+        format!("SELECT {columns} FROM {SITES_WITH_SCOPES} WHERE id {ids} ORDER BY id")
+    }
+
+    /// The site rows carrying one of `count` bound tags, in id order (found through the tags'
+    /// index).
+    pub fn select_sites_tagged(&self, count: usize) -> String {
+        let tags = self.dialect.placeholder().list(count);
+        let columns = &self.site_columns;
+        format!(
+            "SELECT {columns} FROM {SITES_WITH_SCOPES} WHERE id IN \
+             (SELECT site_id FROM maintenance_site_tags WHERE tag IN ({tags})) ORDER BY id"
+        )
     }
 
     /// The ignored-path rows of `count` bound site ids, in id order.
@@ -448,7 +516,7 @@ mod tests {
     fn every_statement_binds_its_documented_parameters_in_order() {
         for dialect in DIALECTS {
             let s = Statements::of(dialect);
-            let expected: [(&str, usize); 16] = [
+            let expected: [(&str, usize); 19] = [
                 (&s.select_site_by_domain, 1),
                 (&s.record_change, 3),
                 (&s.insert_site, 12),
@@ -465,6 +533,9 @@ mod tests {
                 (&s.select_changes_since, 1),
                 (&s.select_site_id, 1),
                 (&s.bump_revision, 0),
+                (&s.insert_tag, 2),
+                (&s.delete_tag, 2),
+                (&s.delete_site_tags, 1),
             ];
             assert_eq!(
                 parameters(&s.insert_default_site, dialect),

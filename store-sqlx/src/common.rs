@@ -179,6 +179,7 @@ impl ReadRow for SiteRow {
             updated_at: time("updated_at"),
             updated_by: row.opt_text("updated_by")?,
             scope_patterns: row.opt_text("scope_patterns")?,
+            tags: row.opt_text("site_tags")?,
         })
     }
 }
@@ -270,6 +271,7 @@ mod tests {
             updated_at: None,
             updated_by: None,
             scope_patterns: None,
+            tags: None,
         }
     }
 

@@ -116,7 +116,7 @@ impl Access {
 }
 
 /// The tables the stores read and write.
-pub const MAINTENANCE_TABLES: [&str; 7] = [
+pub const MAINTENANCE_TABLES: [&str; 8] = [
     "maintenance_sites",
     "maintenance_ignored_paths",
     "maintenance_allowed_networks",
@@ -124,6 +124,7 @@ pub const MAINTENANCE_TABLES: [&str; 7] = [
     "maintenance_revision",
     "maintenance_site_changes",
     "maintenance_site_scopes",
+    "maintenance_site_tags",
 ];
 
 /// A role with limited privileges on one test database, with a name no other test run uses.

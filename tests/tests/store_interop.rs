@@ -127,12 +127,16 @@ async fn round_trip(
     sqlx.add_allowed_network(&shop, "fd00::/8", "", "erin")
         .await
         .unwrap();
+    sqlx.add_tags(&shop, &["EU".into(), "shop".into()], "erin")
+        .await
+        .unwrap();
     assert_same(sqlx, diesel, "after writing through sqlx").await;
     assert_eq!(
         diesel.revision().await.unwrap(),
-        start + 10,
+        start + 11,
         "one bump per write"
     );
+    assert_eq!(diesel.site(&shop).await.unwrap().tags, ["eu", "shop"]);
     let read = diesel.site(&site).await.unwrap();
     assert_eq!(read.mode, Mode::ReadOnly);
     assert_eq!(
@@ -141,7 +145,7 @@ async fn round_trip(
     );
     assert_eq!(read.ends_at, Some(at(4_102_444_800, 123_456_000)));
     assert_eq!(read.allowed_networks.len(), 3);
-    assert_eq!(diesel.events(None, 1000).await.unwrap().len(), 10);
+    assert_eq!(diesel.events(None, 1000).await.unwrap().len(), 11);
 
     // Changes written through diesel.
     diesel
@@ -188,12 +192,17 @@ async fn round_trip(
         .await
         .unwrap();
     diesel
+        .remove_tags(&shop, &["shop".into()], "heidi")
+        .await
+        .unwrap();
+    diesel
         .add_site("second.example", Some("Zweite"), "heidi")
         .await
         .unwrap();
     diesel.remove_site("second.example", "heidi").await.unwrap();
     assert_same(sqlx, diesel, "after writing through diesel").await;
-    assert_eq!(sqlx.revision().await.unwrap(), start + 20);
+    assert_eq!(sqlx.revision().await.unwrap(), start + 22);
+    assert_eq!(sqlx.site(&shop).await.unwrap().tags, ["eu"]);
     let read = sqlx.site(&site).await.unwrap();
     assert!(!read.enabled);
     assert_eq!((read.starts_at, read.ends_at), (None, None));
@@ -205,7 +214,7 @@ async fn round_trip(
         "a scope written through diesel reads through sqlx"
     );
     let events = sqlx.events(None, 1000).await.unwrap();
-    assert_eq!(events.len(), 20);
+    assert_eq!(events.len(), 22);
     assert_eq!(events[0].action, "site.remove");
     assert_eq!(events[0].site.as_deref(), Some("second.example"));
 
@@ -218,7 +227,7 @@ async fn round_trip(
         .await
         .unwrap();
     assert_same(sqlx, diesel, "after interleaved writes").await;
-    assert_eq!(diesel.revision().await.unwrap(), start + 22);
+    assert_eq!(diesel.revision().await.unwrap(), start + 24);
 }
 
 /// The round trip between a sqlx and a diesel store on `url`.

@@ -47,7 +47,9 @@ pub(crate) enum FormKind {
     IgnoredAdd,
     /// Adding an allowed network.
     NetworkAdd,
-    /// Removing a pattern or a network.
+    /// Adding a tag.
+    TagAdd,
+    /// Removing a pattern, a network or a tag.
     Remove,
     /// Removing a whole site.
     RemoveSite,

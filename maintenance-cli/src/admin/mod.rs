@@ -43,7 +43,9 @@ use maintenance_core::ipnet::IpNet;
 
 use guard::session::Sessions;
 use guard::throttle::LoginThrottle;
-use handlers::lists::{add_ignored, add_network, remove_ignored, remove_network};
+use handlers::lists::{
+    add_ignored, add_network, add_tag, remove_ignored, remove_network, remove_tag,
+};
 use handlers::login::{login, login_form, logout};
 use handlers::pages::{index, site_page};
 use handlers::sites::{add_site, bulk, bypass_clear, bypass_new, remove_site};
@@ -147,6 +149,8 @@ pub fn router(store: Arc<dyn MaintenanceStore>, config: AdminConfig) -> Router {
         .route("/ignored/remove", post(remove_ignored))
         .route("/networks/add", post(add_network))
         .route("/networks/remove", post(remove_network))
+        .route("/tags/add", post(add_tag))
+        .route("/tags/remove", post(remove_tag))
         .fallback(not_found)
         // Outside the routes, so that it also covers the fallback: no handler sees a foreign
         // host.

@@ -19,6 +19,8 @@ pub(crate) struct ListParams {
     pub(crate) q: String,
     /// The state filter (`state`); `None` for all.
     pub(crate) state: Option<StateFilter>,
+    /// The tag filter (`tag`), in its stored form; empty for all.
+    pub(crate) tag: String,
     /// The page (`page`), from 1.
     pub(crate) page: u64,
 }
@@ -48,6 +50,8 @@ impl ListParams {
                     }
                     v.clone_into(&mut params.q)
                 }
+                "tag" if v.trim().is_empty() => params.tag.clear(),
+                "tag" => params.tag = crate::parse::tag(v)?,
                 "state" if v.is_empty() => params.state = None,
                 "state" => {
                     params.state = Some(v.parse::<StateFilter>().map_err(|e| e.to_string())?)
@@ -75,6 +79,9 @@ impl ListParams {
         if let Some(state) = self.state {
             query = query.state(state);
         }
+        if !self.tag.is_empty() {
+            query = query.tag(self.tag.clone());
+        }
         query
     }
 
@@ -87,6 +94,9 @@ impl ListParams {
         }
         if let Some(state) = self.state {
             url.append_pair("state", state.as_str());
+        }
+        if !self.tag.is_empty() {
+            url.append_pair("tag", &self.tag);
         }
         if page != 1 {
             url.append_pair("page", &page.to_string());
@@ -150,6 +160,16 @@ mod tests {
             err.len() < 200,
             "the whole text is not repeated back: {err}"
         );
+    }
+
+    #[test]
+    fn the_tag_filter_is_read_checked_and_written_back() {
+        let params = parse("tag=EU&page=2").unwrap();
+        assert_eq!(params.tag, "eu");
+        assert_eq!(params.href(1, ""), "/?tag=eu");
+        assert_eq!(params.query(Utc::now()).tags, ["eu"]);
+        let err = parse("tag=a+b").unwrap_err();
+        assert!(err.contains("invalid tag `a b`"), "{err}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use maintenance_core::{
     host::normalize_host,
 };
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, SiteChoice};
 use crate::error::CliError;
 
 use bypass::bypass_cmd;
@@ -263,20 +263,23 @@ fn resolve<'a>(sites: &'a [SiteState], site: Option<&str>) -> Result<&'a SiteSta
     find_site(sites, &r).ok_or_else(|| unknown_sites(sites, &[&r]))
 }
 
-/// The sites named by `--site`s (or all with `--all`, or the default one), every one checked
-/// before anything is written; each site once.
+/// The sites named by `--site`s and carrying a `--tag` (or all with `--all`, or the default
+/// one), every one checked before anything is written; each site once, named ones first.
 fn targets<'a>(
     sites: &'a [SiteState],
-    names: &[String],
-    all: bool,
+    choice: &SiteChoice,
 ) -> Result<Vec<&'a SiteState>, CliError> {
-    if all {
+    if choice.all {
         return Ok(sites.iter().collect());
     }
-    let refs: Vec<SiteRef> = if names.is_empty() {
+    let refs: Vec<SiteRef> = if choice.sites.is_empty() && choice.tags.is_empty() {
         vec![SiteRef::Default]
     } else {
-        names.iter().map(|n| SiteRef::Domain(n.clone())).collect()
+        choice
+            .sites
+            .iter()
+            .map(|n| SiteRef::Domain(n.clone()))
+            .collect()
     };
     let mut found: Vec<&SiteState> = Vec::new();
     let mut missing: Vec<&SiteRef> = Vec::new();
@@ -290,11 +293,29 @@ fn targets<'a>(
             None => missing.push(r),
         }
     }
-    if missing.is_empty() {
-        Ok(found)
-    } else {
-        Err(unknown_sites(sites, &missing))
+    if !missing.is_empty() {
+        return Err(unknown_sites(sites, &missing));
     }
+    for tag in &choice.tags {
+        let tagged: Vec<&SiteState> = sites.iter().filter(|s| s.tags.contains(tag)).collect();
+        if tagged.is_empty() {
+            return Err(unknown_tag(tag));
+        }
+        for s in tagged {
+            if !found.iter().any(|f| f.id == s.id) {
+                found.push(s);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The error of a `--tag` no site carries.
+fn unknown_tag(tag: &str) -> CliError {
+    CliError::Failed(format!(
+        "no site carries the tag `{}`: expected a tag of `maintenance sites list` (tag a site with `maintenance sites tag add DOMAIN TAG`)",
+        crate::report::escape(tag)
+    ))
 }
 
 /// How a site is named in store calls.

@@ -64,7 +64,7 @@ pub(super) async fn run_command(
     let change = on_change(&args.on, now)?;
     // The states to go back to, read before anything is written.
     let sites = load_sites(store).await?;
-    let before: Vec<SiteState> = targets(&sites, &args.on.sites, args.on.all)?
+    let before: Vec<SiteState> = targets(&sites, &args.on.target)?
         .into_iter()
         .cloned()
         .collect();
@@ -76,7 +76,7 @@ pub(super) async fn run_command(
     let mut terminate = handler(SignalKind::terminate(), "SIGTERM")?;
     let mut hangup = handler(SignalKind::hangup(), "SIGHUP")?;
 
-    let written = write_states(store, &args.on.sites, args.on.all, &change, actor).await?;
+    let written = write_states(store, &args.on.target, &change, actor).await?;
     for site in &written {
         say(&format!("{}\n", report::state_line(site, now)));
     }

@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use maintenance_core::{MaintenanceStore, SiteQuery, SiteState};
+use maintenance_core::{MaintenanceStore, SiteQuery, SiteRef, SiteState};
 use serde::Serialize;
 
 use super::{json, load_sites, resolve};
-use crate::args::{ListArgs, SitesCommand};
+use crate::args::{ListArgs, SitesCommand, TagAction};
 use crate::error::CliError;
 use crate::report::{Phase, SiteReport, escape};
 
@@ -40,6 +40,7 @@ async fn list(
         .limit(args.per_page);
     query.search = args.search.clone();
     query.state = args.state;
+    query.tags = args.tags.clone();
     let page = store.list_sites(&query).await?;
     let pages = page_count(page.total, args.per_page);
     if args.json {
@@ -62,8 +63,13 @@ async fn list(
         ));
         for s in sites {
             let default = if s.is_default { "  (default site)" } else { "" };
+            let tags = if s.tags.is_empty() {
+                String::new()
+            } else {
+                format!("  tags: {}", s.tags.join(", "))
+            };
             out.push_str(&format!(
-                "{:<width$}  {:<name_width$}  {}{default}\n",
+                "{:<width$}  {:<name_width$}  {}{default}{tags}\n",
                 escape(&s.domain),
                 escape(&s.name),
                 Phase::of(s, now).as_str()
@@ -110,6 +116,31 @@ pub(super) async fn sites(
                 "Added site {} ({}).\n",
                 escape(&site.domain),
                 escape(&site.name)
+            ))
+        }
+        SitesCommand::Tag(action) => {
+            let (domain, tags, adding) = match action {
+                TagAction::Add { domain, tags } => (domain, tags, true),
+                TagAction::Remove { domain, tags } => (domain, tags, false),
+            };
+            let sites = load_sites(store).await?;
+            let site = resolve(&sites, Some(domain))?;
+            let reference = SiteRef::Domain(site.domain.clone());
+            let site = if adding {
+                store.add_tags(&reference, tags, actor).await?
+            } else {
+                store.remove_tags(&reference, tags, actor).await?
+            };
+            let now_carries = if site.tags.is_empty() {
+                "no tag".to_owned()
+            } else {
+                site.tags.join(", ")
+            };
+            Ok(format!(
+                "{} {} {}; it carries: {now_carries}.\n",
+                if adding { "Tagged" } else { "Untagged" },
+                escape(&site.domain),
+                tags.join(", ")
             ))
         }
         SitesCommand::Remove { domain } => {

@@ -1,12 +1,10 @@
 //! `status`, `on` and `off`: the maintenance state of one site, several or all.
 
 use chrono::{DateTime, Utc};
-use maintenance_core::{
-    MaintenanceStore, Mode, SiteRef, SiteSelection, SiteState, StateChange, StoreError,
-};
+use maintenance_core::{MaintenanceStore, Mode, SiteState, StateChange, StoreError};
 
 use super::{json, load_sites, resolve, targets};
-use crate::args::{OffArgs, OnArgs, StatusArgs};
+use crate::args::{OffArgs, OnArgs, SiteChoice, StatusArgs};
 use crate::error::CliError;
 use crate::report::{self, SiteReport};
 
@@ -15,7 +13,15 @@ pub(super) async fn status(
     args: &StatusArgs,
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
-    let sites = load_sites(store).await?;
+    let mut sites = load_sites(store).await?;
+    if !args.tags.is_empty() {
+        let choice = SiteChoice {
+            tags: args.tags.clone(),
+            ..SiteChoice::default()
+        };
+        let ids: Vec<i64> = targets(&sites, &choice)?.iter().map(|s| s.id).collect();
+        sites.retain(|s| ids.contains(&s.id));
+    }
     if let Some(domain) = &args.site {
         let site = resolve(&sites, Some(domain))?;
         return if args.json {
@@ -88,28 +94,16 @@ pub(super) fn on_change(args: &OnArgs, now: DateTime<Utc>) -> Result<StateChange
     })
 }
 
-/// Which sites `on`/`off` change: every site, those named, or the default site.
-fn selection(names: &[String], all: bool) -> SiteSelection {
-    if all {
-        SiteSelection::All
-    } else if names.is_empty() {
-        SiteSelection::Sites(vec![SiteRef::Default])
-    } else {
-        SiteSelection::Sites(names.iter().map(|n| SiteRef::Domain(n.clone())).collect())
-    }
-}
-
 /// Applies `change` to the selected sites in one transaction (all of them or none), and says
 /// how each one stands.
 pub(super) async fn set_states(
     store: &dyn MaintenanceStore,
-    names: &[String],
-    all: bool,
+    choice: &SiteChoice,
     change: &StateChange,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
-    let changed = write_states(store, names, all, change, actor).await?;
+    let changed = write_states(store, choice, change, actor).await?;
     let mut out = String::new();
     for site in &changed {
         out.push_str(&report::state_line(site, now));
@@ -122,20 +116,22 @@ pub(super) async fn set_states(
 /// returns their new states.
 pub(super) async fn write_states(
     store: &dyn MaintenanceStore,
-    names: &[String],
-    all: bool,
+    choice: &SiteChoice,
     change: &StateChange,
     actor: &str,
 ) -> Result<Vec<SiteState>, CliError> {
     match store
-        .set_state_many(&selection(names, all), change, actor)
+        .set_state_many(&choice.selection(), change, actor)
         .await
     {
         Ok(changed) => Ok(changed),
-        // Name the unknown sites, or the site that refuses the change, as one-site writes do.
-        Err(e @ (StoreError::UnknownSite(_) | StoreError::Invalid(_))) => {
+        // Name the unknown sites or tags, or the site that refuses the change, as one-site
+        // writes do.
+        Err(
+            e @ (StoreError::UnknownSite(_) | StoreError::UnknownTag(_) | StoreError::Invalid(_)),
+        ) => {
             let sites = load_sites(store).await?;
-            let targets = targets(&sites, names, all)?;
+            let targets = targets(&sites, choice)?;
             for site in targets {
                 let mut next = site.clone();
                 change
@@ -155,7 +151,7 @@ pub(super) async fn on(
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
     let change = on_change(args, now)?;
-    set_states(store, &args.sites, args.all, &change, actor, now).await
+    set_states(store, &args.target, &change, actor, now).await
 }
 
 pub(super) async fn off(
@@ -165,7 +161,7 @@ pub(super) async fn off(
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
     let change = StateChange::turn_off();
-    set_states(store, &args.sites, args.all, &change, actor, now).await
+    set_states(store, &args.target, &change, actor, now).await
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ macro_rules! store_conformance_tests {
             partial_maintenance_scope_round_trips,
             set_state_if_writes_only_over_the_expected_state,
             set_state_if_never_undoes_a_concurrent_write,
+            tags_are_added_removed_and_read,
+            a_tag_selection_changes_its_sites_in_one_revision,
+            list_sites_filters_by_tag,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -775,6 +778,14 @@ pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) 
         .record_event(&site, A::RunFailed, "`false` failed with exit code 1", "t")
         .await
         .expect("run.failed");
+    store
+        .add_tags(&site, &["audited".to_owned()], "t")
+        .await
+        .expect("tag.add");
+    store
+        .remove_tags(&site, &["audited".to_owned()], "t")
+        .await
+        .expect("tag.remove");
     assert_eq!(
         store.site(&site).await.expect("site").updated_by.as_deref(),
         Some("t")
@@ -817,10 +828,12 @@ pub async fn every_write_records_its_audit_action(store: &dyn MaintenanceStore) 
             A::BypassSet,
             A::BypassClear,
             A::RunFailed,
+            A::TagAdd,
+            A::TagRemove,
         ]
         .map(Some)
     );
-    let last = &store.events(Some(&site), 1).await.expect("events")[0];
+    let last = &store.events(Some(&site), 3).await.expect("events")[2];
     assert_eq!(last.detail, "`false` failed with exit code 1");
 }
 
@@ -1235,6 +1248,261 @@ pub async fn list_sites_answers_as_page_of(store: &dyn MaintenanceStore) {
         everything.sites[0].is_default,
         "the default site comes first"
     );
+}
+
+fn owned(tags: &[&str]) -> Vec<String> {
+    tags.iter().map(|t| (*t).to_owned()).collect()
+}
+
+/// Tags are added (checked, lower-cased, each once, sorted) and removed, each write with its
+/// revision and audit event; every reader sees them (one site, all, the changes since); other
+/// writes keep them; bad tags, too many and removing one the site lacks change nothing; a
+/// removed site's tags go with it.
+pub async fn tags_are_added_removed_and_read(store: &dyn MaintenanceStore) {
+    store
+        .add_site("tagged.example", None, "t")
+        .await
+        .expect("add site");
+    let tagged = SiteRef::Domain("tagged.example".to_owned());
+    let before = store.revision().await.expect("revision");
+    let written = store
+        .add_tags(&tagged, &owned(&["Prod", "eu-west.1", "prod"]), "dora")
+        .await
+        .expect("add tags");
+    assert_eq!(written.tags, ["eu-west.1", "prod"]);
+    assert!(store.revision().await.expect("revision") > before);
+    assert_eq!(
+        store.site(&tagged).await.expect("site").tags,
+        ["eu-west.1", "prod"]
+    );
+    let loaded = store.load().await.expect("load");
+    let site = loaded
+        .sites
+        .iter()
+        .find(|s| s.domain == "tagged.example")
+        .expect("site");
+    assert_eq!(site.tags, ["eu-west.1", "prod"]);
+    assert!(default_site(store).await.tags.is_empty(), "only that site");
+    if let Some(changes) = store.changes_since(before).await.expect("changes") {
+        let site = changes
+            .changed
+            .iter()
+            .find(|s| s.domain == "tagged.example")
+            .expect("the tagged site changed");
+        assert_eq!(site.tags, ["eu-west.1", "prod"]);
+    }
+    let event = &store.events(Some(&tagged), 1).await.expect("events")[0];
+    assert_eq!(event.kind(), Some(crate::AuditAction::TagAdd));
+    assert_eq!(event.actor, "dora");
+    assert!(event.detail.contains("prod"), "{}", event.detail);
+
+    // A second add keeps what is there.
+    let written = store
+        .add_tags(&tagged, &owned(&["canary", "prod"]), "t")
+        .await
+        .expect("add again");
+    assert_eq!(written.tags, ["canary", "eu-west.1", "prod"]);
+
+    // Refused, and nothing written.
+    let revision = store.revision().await.expect("revision");
+    let err = store
+        .add_tags(&tagged, &owned(&["ok", "not ok"]), "t")
+        .await
+        .expect_err("a bad tag");
+    assert!(
+        matches!(err, StoreError::Invalid(_)) && err.to_string().contains("`not ok`"),
+        "{err}"
+    );
+    let many: Vec<String> = (0..crate::validate::MAX_TAGS)
+        .map(|i| format!("t{i}"))
+        .collect();
+    let err = store
+        .add_tags(&tagged, &many, "t")
+        .await
+        .expect_err("too many tags");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    let err = store
+        .remove_tags(&tagged, &owned(&["prod", "missing"]), "t")
+        .await
+        .expect_err("a tag the site lacks");
+    assert!(
+        matches!(err, StoreError::NotFound { .. }) && err.to_string().contains("`missing`"),
+        "{err}"
+    );
+    let err = store
+        .add_tags(&SiteRef::Domain("nope.example".into()), &owned(&["x"]), "t")
+        .await
+        .expect_err("unknown site");
+    assert!(matches!(err, StoreError::UnknownSite(_)), "{err}");
+    assert_eq!(store.revision().await.expect("revision"), revision);
+    assert_eq!(
+        store.site(&tagged).await.expect("site").tags,
+        ["canary", "eu-west.1", "prod"]
+    );
+
+    // Other writes keep them.
+    store
+        .set_state(&tagged, &StateChange::turn_on().message("soon"), "t")
+        .await
+        .expect("on");
+    store
+        .add_ignored_path(&tagged, "^health", "", "t")
+        .await
+        .expect("ignore");
+    store
+        .set_state_many(&SiteSelection::All, &StateChange::turn_off(), "t")
+        .await
+        .expect("off --all");
+    assert_eq!(store.site(&tagged).await.expect("site").tags.len(), 3);
+
+    let written = store
+        .remove_tags(&tagged, &owned(&["PROD", "canary"]), "t")
+        .await
+        .expect("remove tags");
+    assert_eq!(written.tags, ["eu-west.1"]);
+    assert_eq!(store.site(&tagged).await.expect("site").tags, ["eu-west.1"]);
+    let event = &store.events(Some(&tagged), 1).await.expect("events")[0];
+    assert_eq!(event.kind(), Some(crate::AuditAction::TagRemove));
+
+    // A removed site takes its tags with it.
+    store
+        .remove_site("tagged.example", "t")
+        .await
+        .expect("remove");
+    store
+        .add_site("tagged.example", None, "t")
+        .await
+        .expect("add again");
+    assert!(store.site(&tagged).await.expect("site").tags.is_empty());
+    let err = store
+        .set_state_many(
+            &SiteSelection::of(Vec::new(), ["eu-west.1"]).expect("selection"),
+            &StateChange::turn_on(),
+            "t",
+        )
+        .await
+        .expect_err("the tag went with its site");
+    assert!(matches!(err, StoreError::UnknownTag(_)), "{err}");
+}
+
+/// A selection by tags changes the named sites and every site carrying one of the tags, in one
+/// revision, each site once; a tag no site carries fails the whole change, naming it.
+pub async fn a_tag_selection_changes_its_sites_in_one_revision(store: &dyn MaintenanceStore) {
+    for (domain, tags) in [
+        ("a.tags.example", &["eu", "shop"][..]),
+        ("b.tags.example", &["eu"][..]),
+        ("c.tags.example", &["us"][..]),
+        ("d.tags.example", &[][..]),
+    ] {
+        store.add_site(domain, None, "t").await.expect("add site");
+        if !tags.is_empty() {
+            store
+                .add_tags(&SiteRef::Domain(domain.to_owned()), &owned(tags), "t")
+                .await
+                .expect("tags");
+        }
+    }
+    let revision = store.revision().await.expect("revision");
+    let selection = SiteSelection::of(
+        vec![SiteRef::Default, SiteRef::Domain("a.tags.example".into())],
+        ["EU", "shop"],
+    )
+    .expect("selection");
+    let changed = store
+        .set_state_many(&selection, &StateChange::turn_on(), "t")
+        .await
+        .expect("on --tag");
+    let mut domains: Vec<&str> = changed.iter().map(|s| s.domain.as_str()).collect();
+    domains.sort_unstable();
+    assert_eq!(domains, ["a.tags.example", "b.tags.example", "default"]);
+    assert_eq!(
+        store.revision().await.expect("revision"),
+        revision + 1,
+        "one revision"
+    );
+    let enabled: Vec<String> = store
+        .load()
+        .await
+        .expect("load")
+        .sites
+        .into_iter()
+        .filter(|s| s.enabled)
+        .map(|s| s.domain)
+        .collect();
+    assert_eq!(enabled.len(), 3, "{enabled:?}");
+
+    // An unknown tag beside known ones: nothing written.
+    let revision = store.revision().await.expect("revision");
+    let selection = SiteSelection::of(Vec::new(), ["us", "nowhere"]).expect("selection");
+    let err = store
+        .set_state_many(&selection, &StateChange::turn_off(), "t")
+        .await
+        .expect_err("unknown tag");
+    assert!(
+        matches!(err, StoreError::UnknownTag(_)) && err.to_string().contains("`nowhere`"),
+        "{err}"
+    );
+    assert_eq!(store.revision().await.expect("revision"), revision);
+    assert!(store.site(&SiteRef::Default).await.expect("site").enabled);
+
+    // The tag alone.
+    let selection = SiteSelection::of(Vec::new(), ["us"]).expect("selection");
+    let changed = store
+        .set_state_many(&selection, &StateChange::turn_on(), "t")
+        .await
+        .expect("on --tag us");
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].domain, "c.tags.example");
+    assert!(
+        !store
+            .site(&SiteRef::Domain("d.tags.example".into()))
+            .await
+            .expect("site")
+            .enabled
+    );
+}
+
+/// A listing filtered by tags shows the sites carrying any of them, as
+/// [`SiteQuery::page_of`] does.
+pub async fn list_sites_filters_by_tag(store: &dyn MaintenanceStore) {
+    for i in 0..12 {
+        let domain = format!("t{i:02}.list.example");
+        store.add_site(&domain, None, "t").await.expect("add");
+        let tags: &[&str] = match i % 4 {
+            0 => &["eu"],
+            1 => &["eu", "us"],
+            2 => &["us"],
+            _ => &[],
+        };
+        if !tags.is_empty() {
+            store
+                .add_tags(&SiteRef::Domain(domain), &owned(tags), "t")
+                .await
+                .expect("tags");
+        }
+    }
+    let now = Utc::now();
+    let sites = store.load().await.expect("load").sites;
+    let base = SiteQuery::all(now);
+    let queries = [
+        base.clone().tag("eu"),
+        base.clone().tag("us"),
+        base.clone().tag("eu").tag("us"),
+        base.clone().tag("nowhere"),
+        base.clone().tag("eu").search("T0"),
+        base.clone().tag("us").offset(2).limit(2),
+        base.clone().tag("eu").state(StateFilter::Off),
+    ];
+    for query in queries {
+        let page = store.list_sites(&query).await.expect("list_sites");
+        assert_eq!(page, query.page_of(&sites), "{query:?}");
+    }
+    let page = store
+        .list_sites(&base.clone().tag("eu"))
+        .await
+        .expect("list_sites");
+    assert_eq!(page.total, 6);
+    assert!(page.sites.iter().all(|s| s.tags.contains(&"eu".to_owned())));
 }
 
 /// A store with a change feed sends a notice after a write.

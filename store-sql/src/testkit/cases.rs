@@ -140,6 +140,17 @@ pub async fn concurrent_writes_are_serialised<D: TestDriver>() {
     assert_eq!(store.events(None, 100).await.expect("events").len(), 40);
 }
 
+/// A handle on `source`, as a server starts one (bypass cookies signed).
+fn live_handle(source: impl maintenance_core::MaintenanceSource) -> maintenance_core::Maintenance {
+    maintenance_core::Maintenance::new(
+        source,
+        maintenance_core::Policy::builder()
+            .bypass_signing_key(b"0123456789abcdef0123456789abcdef".to_vec())
+            .build()
+            .expect("policy"),
+    )
+}
+
 /// Partial maintenance set in plain SQL (a row of `maintenance_site_scopes`) is read, by a
 /// live handle too; a scope that cannot be read reads as the whole site.
 pub async fn a_scope_written_in_plain_sql_is_read<D: TestDriver>() {
@@ -155,13 +166,7 @@ pub async fn a_scope_written_in_plain_sql_is_read<D: TestDriver>() {
         .await
         .expect("site");
     let id = store.site(&SiteRef::Default).await.expect("site").id;
-    let handle = maintenance_core::Maintenance::new(
-        store.clone(),
-        maintenance_core::Policy::builder()
-            .bypass_signing_key(b"0123456789abcdef0123456789abcdef".to_vec())
-            .build()
-            .expect("policy"),
-    );
+    let handle = live_handle(store.clone());
     handle.refresh().await.expect("first load");
     let sql = format!(
         r#"INSERT INTO maintenance_site_scopes (site_id, scope_patterns) VALUES ({id}, '["^api/", "^checkout"]')"#
@@ -195,6 +200,42 @@ pub async fn a_scope_written_in_plain_sql_is_read<D: TestDriver>() {
         .await
         .expect("site with a bad scope");
     assert!(other.scope.is_empty(), "{:?}", other.scope);
+}
+
+/// Tags written in plain SQL are read (by a live handle and by a selection too); one the core
+/// would refuse is left out, and the site's other tags stay.
+pub async fn tags_written_in_plain_sql_are_read<D: TestDriver>() {
+    let Some(store) = fresh_store::<D>().await else {
+        return;
+    };
+    let site = store
+        .add_site("tagged.example", None, "t")
+        .await
+        .expect("add site");
+    let handle = live_handle(store.clone());
+    handle.refresh().await.expect("first load");
+    let sql = format!(
+        "INSERT INTO maintenance_site_tags (site_id, tag) VALUES ({0}, 'eu'), ({0}, 'Bad Tag'), ({0}, 'blue')",
+        site.id
+    );
+    assert_eq!(D::exec(&store, &sql).await, 3, "{sql}");
+    D::exec(&store, BUMP_REVISION).await;
+    let read = store
+        .site(&SiteRef::Domain("tagged.example".into()))
+        .await
+        .expect("site");
+    assert_eq!(read.tags, ["blue", "eu"]);
+    handle.refresh().await.expect("refresh");
+    let snapshot = handle.snapshot().expect("snapshot");
+    let live = snapshot.site("tagged.example").expect("site");
+    assert_eq!(live.state().tags, ["blue", "eu"]);
+    let selection = maintenance_core::SiteSelection::of(Vec::new(), ["blue"]).expect("selection");
+    let changed = store
+        .set_state_many(&selection, &maintenance_core::StateChange::turn_on(), "t")
+        .await
+        .expect("on --tag blue");
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].tags, ["blue", "eu"]);
 }
 
 /// Bad rows written by hand are skipped; the rest of the snapshot loads; an unknown mode

@@ -388,6 +388,7 @@ macro_rules! sql_store_conformance_tests {
             hot_path_makes_no_store_calls,
             a_change_in_plain_sql_is_picked_up_incrementally,
             a_scope_written_in_plain_sql_is_read,
+            tags_written_in_plain_sql_are_read,
             $($case,)*
         );
     };

@@ -101,6 +101,7 @@ pub(crate) fn failure_status(err: &StoreError) -> StatusCode {
         StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         StoreError::NotFound { .. }
         | StoreError::UnknownSite(_)
+        | StoreError::UnknownTag(_)
         | StoreError::SiteExists(_)
         | StoreError::DefaultSite(_) => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

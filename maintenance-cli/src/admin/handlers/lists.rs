@@ -1,5 +1,5 @@
-//! The ignored patterns and allowed networks of a site: the add forms (value and description
-//! checked) and the remove buttons.
+//! The ignored patterns, allowed networks and tags of a site: the add forms (value and
+//! description checked) and the remove buttons.
 
 use std::sync::Arc;
 
@@ -146,4 +146,36 @@ pub(crate) async fn add_network(State(app): State<Arc<AdminState>>, form: SitePo
 
 pub(crate) async fn remove_network(State(app): State<Arc<AdminState>>, form: SitePost) -> Response {
     remove(app, form, List::Allowed).await
+}
+
+/// The form that adds a tag to a site.
+pub(crate) async fn add_tag(
+    State(app): State<Arc<AdminState>>,
+    SitePost { post, site }: SitePost,
+) -> Response {
+    let tag = match parse::tag(post.form.text("tag")) {
+        Ok(tag) => tag,
+        Err(e) => {
+            let errors = vec![("tag", e)];
+            return refuse_invalid(&app, &post, &site, FormKind::TagAdd, errors).await;
+        }
+    };
+    let at = SiteRef::Domain(site.domain.clone());
+    match app.store.add_tags(&at, &[tag], &post.actor).await {
+        Ok(_) => done("tag-added", &site),
+        Err(e) => store_failure(&app, &post, Some(&site), FormKind::TagAdd, e).await,
+    }
+}
+
+/// A tag's remove button.
+pub(crate) async fn remove_tag(
+    State(app): State<Arc<AdminState>>,
+    SitePost { post, site }: SitePost,
+) -> Response {
+    let tag = post.form.text("tag").to_owned();
+    let at = SiteRef::Domain(site.domain.clone());
+    match app.store.remove_tags(&at, &[tag], &post.actor).await {
+        Ok(_) => done("tag-removed", &site),
+        Err(e) => store_failure(&app, &post, Some(&site), FormKind::Remove, e).await,
+    }
 }

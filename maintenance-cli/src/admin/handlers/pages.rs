@@ -109,6 +109,8 @@ fn site_notice(code: &str) -> Option<&'static str> {
         "ignored-removed" => "Ignored pattern removed.",
         "network-added" => "Allowed network saved.",
         "network-removed" => "Allowed network removed.",
+        "tag-added" => "Tag added.",
+        "tag-removed" => "Tag removed.",
         "site-added" => "Site added.",
         "bypass-cleared" => "Bypass secret cleared: its links and cookies no longer work.",
         _ => return None,

@@ -132,7 +132,7 @@ pub(crate) async fn remove_site(
 /// The bulk action of the list on the ticked sites.
 pub(crate) async fn bulk(State(app): State<Arc<AdminState>>, post: Post) -> Response {
     let params = match ListParams::from_pairs(
-        ["q", "state", "page"]
+        ["q", "state", "tag", "page"]
             .into_iter()
             .map(|k| (k, post.form.text(k))),
     ) {
@@ -186,7 +186,17 @@ pub(crate) async fn bulk(State(app): State<Arc<AdminState>>, post: Post) -> Resp
         .filter(|d| !d.is_empty())
         .map(|d| SiteRef::Domain(d.to_owned()))
         .collect();
-    if selected.is_empty() {
+    // With the list filtered by a tag, "every site tagged" acts on all of them, every page.
+    let whole_tag = !params.tag.is_empty() && post.form.text("whole_tag") == "1";
+    let selection = if whole_tag {
+        SiteSelection::Tagged {
+            sites: selected,
+            tags: vec![params.tag.clone()],
+        }
+    } else {
+        SiteSelection::Sites(selected)
+    };
+    if selection.is_empty() {
         return refuse(
             "general",
             "No site selected: tick the sites to change first; nothing was changed.".to_owned(),
@@ -196,7 +206,7 @@ pub(crate) async fn bulk(State(app): State<Arc<AdminState>>, post: Post) -> Resp
     }
     match app
         .store
-        .set_state_many(&SiteSelection::Sites(selected), &change, &post.actor)
+        .set_state_many(&selection, &change, &post.actor)
         .await
     {
         Ok(changed) => {

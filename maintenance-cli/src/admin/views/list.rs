@@ -11,6 +11,7 @@ use super::{
 };
 use crate::admin::form::{FormKind, Invalid};
 use crate::admin::params::{ListParams, page_count};
+use crate::admin::views::site::tag_href;
 use crate::report;
 
 /// Everything the list page shows.
@@ -79,6 +80,9 @@ fn search_form(params: &ListParams) -> Markup {
                 }
             }
             " "
+            label for="tag" { "Tag" }
+            input type="text" name="tag" id="tag" value=(params.tag) placeholder="any" size="12";
+            " "
             button type="submit" id="search-submit" { "Search" }
         }
     }
@@ -124,6 +128,7 @@ fn sites_form(view: &ListView<'_>, bulk: Option<&Invalid>) -> Markup {
             // The fields that bring the answer back to this list.
             (hidden("q", &params.q))
             (hidden("state", params.state.map(StateFilter::as_str).unwrap_or("")))
+            (hidden("tag", &params.tag))
             (hidden("page", &params.page.to_string()))
             div.field {
                 label for="action" { "Action" }
@@ -135,12 +140,19 @@ fn sites_form(view: &ListView<'_>, bulk: Option<&Invalid>) -> Markup {
                 " "
                 button type="submit" id="bulk-submit" { "Go" }
                 (error_span("action", error))
+                @if !params.tag.is_empty() {
+                    " "
+                    label for="whole-tag" {
+                        input type="checkbox" name="whole_tag" value="1" id="whole-tag";
+                        " to every site tagged " code { (params.tag) } " (" (total) ", every page)"
+                    }
+                }
             }
             table.sites id="sites" {
-                thead { tr { th {} th { "Domain" } th { "Name" } th { "State" } th { "Ignored paths" } th { "Allowed networks" } } }
+                thead { tr { th {} th { "Domain" } th { "Name" } th { "State" } th { "Tags" } th { "Ignored paths" } th { "Allowed networks" } } }
                 tbody {
                     @if view.page.sites.is_empty() {
-                        tr { td colspan="6" class="hint" id="empty" { (empty) } }
+                        tr { td colspan="7" class="hint" id="empty" { (empty) } }
                     }
                     @for site in &view.page.sites {
                         @let (state, text) = state_text(site, view.frame.now);
@@ -152,6 +164,12 @@ fn sites_form(view: &ListView<'_>, bulk: Option<&Invalid>) -> Markup {
                             }
                             td { (site.name) }
                             td.state { span class=(format!("badge {}", state.as_str())) { (text) } }
+                            td.tags {
+                                @for (i, tag) in site.tags.iter().enumerate() {
+                                    @if i > 0 { " " }
+                                    a href=(tag_href(tag)) class="tag" { (tag) }
+                                }
+                            }
                             td.ignored { (site.ignored_paths.len()) }
                             td.networks { (site.allowed_networks.len()) }
                         }
@@ -205,6 +223,7 @@ mod tests {
         let params = ListParams {
             q: "\"><b>".into(),
             state: None,
+            tag: String::new(),
             page: 2,
         };
         let html = render_list(&ListView {

@@ -25,6 +25,7 @@ label{font-weight:600;margin-right:.5rem}\
 .problem{background:#fdecea;border:1px solid #d88;padding:.5rem;white-space:pre-wrap}\
 .badge{font-size:.8rem;padding:.1rem .4rem;border-radius:4px;background:#ddd}\
 .badge.on{background:#f6c343}.badge.scheduled{background:#cde}.badge.ended{background:#eee}\
+a.tag{font-size:.8rem;padding:.1rem .4rem;border-radius:4px;background:#e8eefc}ul.tags{list-style:none;padding:0}\
 table.sites{width:100%}.pager{margin:.5rem 0}.secret{border:2px solid #c90;padding:0 1rem;margin:1rem 0}\
 form.search,form.add-site{margin:.5rem 0}\
 table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}\

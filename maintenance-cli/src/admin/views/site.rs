@@ -91,6 +91,7 @@ fn site_section(page: &SiteView<'_>, site: &SiteState) -> Markup {
             (state_form(page, site))
             (list_block(page, site, &IGNORED, site.ignored_paths.iter().map(|p| (p.pattern.clone(), p.description.clone()))))
             (list_block(page, site, &NETWORKS, site.allowed_networks.iter().map(|n| (n.network.to_string(), n.description.clone()))))
+            (tags_block(page, site))
             h3 { "Bypass secret" }
             p id=(format!("bypass-{id}")) {
                 "Bypass secret: " strong id="bypass-state" { @if set { "set" } @else { "not set" } }
@@ -302,6 +303,58 @@ pub(crate) const NETWORKS: ListBlock = ListBlock {
     kind: FormKind::NetworkAdd,
     empty: "No allowed networks.",
 };
+
+/// A site's tags, each a link to the list filtered by it with a remove button, and the form
+/// that adds one.
+fn tags_block(page: &SiteView<'_>, site: &SiteState) -> Markup {
+    let id = site.id;
+    let inv = page
+        .frame
+        .invalid
+        .and_then(|i| i.for_form(id, FormKind::TagAdd));
+    let err = inv.and_then(|i| i.error("tag"));
+    let value = inv
+        .map(|i| i.values.text("tag").to_owned())
+        .unwrap_or_default();
+    let input_id = format!("tag-{id}");
+    html! {
+        h3 { "Tags" }
+        ul.tags id=(format!("tags-{id}")) {
+            @if site.tags.is_empty() {
+                li.hint { "No tags." }
+            }
+            @for tag in &site.tags {
+                li data-tag=(tag) {
+                    a href=(tag_href(tag)) class="tag" { (tag) }
+                    " "
+                    form method="post" action="/tags/remove" class="inline" {
+                        (hidden("csrf", page.frame.csrf))
+                        (hidden("site", &site.domain))
+                        (hidden("tag", tag))
+                        button type="submit" aria-label=(format!("Remove tag {tag}")) { "Remove" }
+                    }
+                }
+            }
+        }
+        form method="post" action="/tags/add" class="add" id=(format!("tag-add-{id}")) {
+            (hidden("csrf", page.frame.csrf))
+            (hidden("site", &site.domain))
+            div.field {
+                label for=(input_id) { "Tag" }
+                (text_input("tag", &input_id, &value, "eu-west", err))
+            }
+            button type="submit" id=(format!("tag-submit-{id}")) { "Add tag" }
+        }
+    }
+}
+
+/// The list filtered by `tag`.
+pub(crate) fn tag_href(tag: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tag", tag)
+        .finish();
+    format!("/?{query}")
+}
 
 /// A list of a site (its rows, each with a remove button) and the form that adds to it.
 fn list_block(
