@@ -432,12 +432,16 @@ pub struct RelayArgs {
     pub once: bool,
 }
 
-/// `watch [--site D]... [--exec CMD] [--webhook URL] [--secret-env VAR]`
+/// `watch [--site D]... [--tag T]... [--exec CMD] [--webhook URL] [--secret-env VAR]`
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
-    /// Only these sites (domains); every site without it, those added later too.
+    /// Only these sites (domains); every site without it or --tag, those added later too.
     #[arg(long = "site", value_name = "DOMAIN")]
     pub sites: Vec<String>,
+    /// Only the sites carrying this tag, as they are tagged and untagged; repeat for several.
+    /// With --site, those sites too.
+    #[arg(long = "tag", value_name = "TAG", value_parser = crate::parse::tag)]
+    pub tags: Vec<String>,
     /// Run this shell command (`sh -c`) for each event, the event as JSON on its standard
     /// input; a non-zero exit is retried.
     #[arg(long, value_name = "CMD")]

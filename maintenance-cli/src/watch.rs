@@ -96,6 +96,8 @@ pub struct Event {
     pub ends_at: Option<String>,
     /// The paths in maintenance in partial maintenance (empty: the whole site).
     pub scope: Vec<String>,
+    /// The site's tags.
+    pub tags: Vec<String>,
 }
 
 /// What an event says of a site: two views that differ make an event.
@@ -107,6 +109,7 @@ struct View {
     starts_at: Option<DateTime<Utc>>,
     ends_at: Option<DateTime<Utc>>,
     scope: Vec<String>,
+    tags: Vec<String>,
 }
 
 impl View {
@@ -118,6 +121,7 @@ impl View {
             starts_at: site.starts_at,
             ends_at: site.ends_at,
             scope: site.scope.clone(),
+            tags: site.tags.clone(),
         }
     }
 
@@ -144,6 +148,7 @@ impl View {
             starts_at: self.starts_at.map(time),
             ends_at: self.ends_at.map(time),
             scope: self.scope.clone(),
+            tags: self.tags.clone(),
         }
     }
 }
@@ -151,15 +156,29 @@ impl View {
 /// The watched sites as last seen, and the events their changes make.
 #[derive(Debug, Default)]
 pub struct Watcher {
-    /// The domains watched; every site when empty.
+    /// The domains watched.
     only: Vec<String>,
+    /// The tags whose sites are watched; every site when neither is given.
+    tags: Vec<String>,
     seen: Option<BTreeMap<String, View>>,
 }
 
 impl Watcher {
-    /// Watches the sites `only` names (normalised domains), or every site.
-    pub fn new(only: Vec<String>) -> Self {
-        Watcher { only, seen: None }
+    /// Watches the sites `only` names (normalised domains) and those carrying one of `tags`,
+    /// or every site when both are empty. A site tagged later joins (an `added` event); one
+    /// untagged leaves (`removed`).
+    pub fn new(only: Vec<String>, tags: Vec<String>) -> Self {
+        Watcher {
+            only,
+            tags,
+            seen: None,
+        }
+    }
+
+    fn watches(&self, site: &SiteState) -> bool {
+        (self.only.is_empty() && self.tags.is_empty())
+            || self.only.contains(&site.domain)
+            || site.tags.iter().any(|t| self.tags.contains(t))
     }
 
     /// The events that `snapshot` at `now` makes after what was seen before; the first call
@@ -169,7 +188,7 @@ impl Watcher {
         let views: BTreeMap<String, View> = snapshot
             .sites()
             .map(|s| s.state())
-            .filter(|s| self.only.is_empty() || self.only.contains(&s.domain))
+            .filter(|s| self.watches(s))
             .map(|s| (s.domain.clone(), View::of(s, now)))
             .collect();
         let mut events = Vec::new();
@@ -398,6 +417,13 @@ pub async fn serve(
         }
         only.push(normalized);
     }
+    for tag in &args.tags {
+        if !contents.sites.iter().any(|s| s.tags.contains(tag)) {
+            return Err(CliError::Usage(format!(
+                "no site carries the tag `{tag}`: `maintenance sites tag add DOMAIN {tag}` gives it to one"
+            )));
+        }
+    }
     drop(store);
     let store = maintenance_sqlx::connect_lazy(database_url).await?;
     let source: Arc<dyn MaintenanceSource> = Arc::new(store);
@@ -411,16 +437,18 @@ pub async fn serve(
             tx
         })
         .collect();
+    let mut what: Vec<String> = only.clone();
+    what.extend(args.tags.iter().map(|t| format!("the sites tagged {t}")));
     println!(
         "Watching {} of `{}` (Ctrl-C or SIGTERM stops it)",
-        if only.is_empty() {
+        if what.is_empty() {
             "every site".to_owned()
         } else {
-            only.join(", ")
+            what.join(", ")
         },
         maintenance_sqlx::redact_url(database_url)
     );
-    let mut watcher = Watcher::new(only);
+    let mut watcher = Watcher::new(only, args.tags.clone());
     let follow = async {
         let mut tick = tokio::time::interval(LOOK_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -511,7 +539,7 @@ mod tests {
 
     #[test]
     fn the_first_look_states_every_site_then_only_changes_make_events() {
-        let mut w = Watcher::new(Vec::new());
+        let mut w = Watcher::new(Vec::new(), Vec::new());
         let a = site(1, "a.example");
         let mut b = site(2, "b.example");
         let first = w.events(&Snapshot::new(1, vec![a.clone(), b.clone()]), t(0));
@@ -567,8 +595,32 @@ mod tests {
     }
 
     #[test]
+    fn sites_tagged_later_join_and_untagged_ones_leave() {
+        let mut w = Watcher::new(Vec::new(), vec!["eu".to_owned()]);
+        let a = site(1, "a.example");
+        let mut b = site(2, "b.example");
+        b.tags = vec!["eu".to_owned()];
+        let first = w.events(&Snapshot::new(1, vec![a.clone(), b.clone()]), t(0));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].site, "b.example");
+        assert_eq!(first[0].tags, ["eu"]);
+        let mut a2 = a.clone();
+        a2.tags = vec!["eu".to_owned()];
+        b.tags.clear();
+        let events = w.events(&Snapshot::new(2, vec![a2, b]), t(1));
+        let kinds: Vec<_> = events.iter().map(|e| (e.site.as_str(), e.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("a.example", EventKind::Added),
+                ("b.example", EventKind::Removed)
+            ]
+        );
+    }
+
+    #[test]
     fn only_the_sites_named_are_watched() {
-        let mut w = Watcher::new(vec!["b.example".to_owned()]);
+        let mut w = Watcher::new(vec!["b.example".to_owned()], Vec::new());
         let mut a = site(1, "a.example");
         let b = site(2, "b.example");
         let first = w.events(&Snapshot::new(1, vec![a.clone(), b.clone()]), t(0));
@@ -605,6 +657,7 @@ mod tests {
             starts_at: None,
             ends_at: None,
             scope: Vec::new(),
+            tags: Vec::new(),
         };
         let mut pending: VecDeque<Event> = (0..MAX_PENDING as i64 + 5)
             .map(|n| event(if n % 2 == 0 { "a" } else { "b" }, n))

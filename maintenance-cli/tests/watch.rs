@@ -302,4 +302,47 @@ async fn bad_arguments_are_usage_errors() {
         2,
         &["nowhere.example"],
     );
+    fails(
+        &cli(url, &["watch", "--exec", "true", "--tag", "nobody"]),
+        2,
+        &["nobody"],
+    );
+    fails(
+        &cli(url, &["watch", "--exec", "true", "--tag", "Not a tag!"]),
+        2,
+        &["Not a tag!"],
+    );
+}
+
+/// `--tag`: only the sites of the tag, as they are tagged and untagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_selects_the_sites_it_is_on() {
+    let Some(db) = fresh_db(Backend::Sqlite, "watch_a_tag").await else {
+        return;
+    };
+    let url = &db.url;
+    cli_ok(url, &["migrate"]).await;
+    cli_ok(url, &["sites", "add", "eu1.example"]).await;
+    cli_ok(url, &["sites", "add", "us1.example"]).await;
+    cli_ok(url, &["sites", "tag", "add", "eu1.example", "eu"]).await;
+    let (hook, seen) = receiver().await;
+    let _watch = Watch::start(url, &["--webhook", &hook, "--tag", "eu"]);
+    let first = until_events(&seen, 1).await;
+    assert!(first[0].0.starts_with("eu1.example@"), "{first:?}");
+
+    cli_ok(url, &["on", "--site", "us1.example"]).await;
+    cli_ok(url, &["on", "--tag", "eu"]).await;
+    let events = until_events(&seen, 2).await;
+    assert!(events[1].0.starts_with("eu1.example@"), "{events:?}");
+    assert_eq!(events[1].1, "active");
+    // Tagged later: it joins, in its current state.
+    cli_ok(url, &["sites", "tag", "add", "us1.example", "eu"]).await;
+    let events = until_events(&seen, 3).await;
+    assert!(events[2].0.starts_with("us1.example@"), "{events:?}");
+    assert_eq!(seen.events.lock().unwrap()[2].1["kind"], "added");
+    assert_eq!(
+        events.len(),
+        3,
+        "nothing of us1.example before it was tagged: {events:?}"
+    );
 }
