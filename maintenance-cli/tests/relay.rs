@@ -8,11 +8,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{BIN, Backend, cli_ok, fresh_db, store};
+use common::{Backend, Background, cli_ok, fresh_db, store};
 use futures_util::StreamExt;
 use maintenance_core::MaintenanceSource;
 use maintenance_nats::NatsSource;
@@ -21,36 +20,12 @@ use maintenance_nats::record::{SiteRecord, decode};
 use maintenance_nats::testkit::{drop_bucket, nats_url, unique_bucket as bucket_for};
 
 /// `maintenance relay` running in the background; killed when dropped.
-struct RelayProcess(Child);
-
-impl RelayProcess {
-    fn start(db_url: &str, nats: &str, bucket: &str) -> RelayProcess {
-        let child = std::process::Command::new(BIN)
-            .args([
-                "--database-url",
-                db_url,
-                "relay",
-                "--nats-url",
-                nats,
-                "--bucket",
-                bucket,
-            ])
-            .env_remove("DATABASE_URL")
-            .env("MAINTENANCE_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        RelayProcess(child)
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn relay(db_url: &str, nats: &str, bucket: &str) -> Background {
+    Background::start(
+        db_url,
+        &["relay", "--nats-url", nats, "--bucket", bucket],
+        &[],
+    )
 }
 
 /// A follower of `bucket`, as a server would hold one.
@@ -102,7 +77,7 @@ async fn every_change_goes_through_the_relay(backend: Backend, test: &str) {
     };
     cli_ok(&db.url, &["migrate"]).await;
     let bucket = bucket_for(test);
-    let _relay = RelayProcess::start(&db.url, &nats, &bucket);
+    let _relay = relay(&db.url, &nats, &bucket);
     let source = follower(&nats, &bucket).await;
     until_followed(&source, &db.url, "the first resync").await;
     let steps: [&[&str]; 12] = [
@@ -193,8 +168,8 @@ async fn two_relays_one_killed_mid_stream_lose_and_revert_nothing() {
         cli_ok(&db.url, &["sites", "add", &format!("s{i}.example")]).await;
     }
     let bucket = bucket_for(test);
-    let first = RelayProcess::start(&db.url, &nats, &bucket);
-    let _second = RelayProcess::start(&db.url, &nats, &bucket);
+    let first = relay(&db.url, &nats, &bucket);
+    let _second = relay(&db.url, &nats, &bucket);
     let source = follower(&nats, &bucket).await;
     until_followed(&source, &db.url, "both relays started").await;
     let client = async_nats::connect(&nats).await.unwrap();

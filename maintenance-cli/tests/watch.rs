@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +15,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{BIN, Backend, cli, cli_ok, fails, fresh_db};
+use common::{Backend, Background, cli, cli_ok, fails, fresh_db};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -96,31 +95,12 @@ async fn receiver() -> (String, Arc<Received>) {
     (format!("http://{addr}/hook"), seen)
 }
 
-/// `maintenance watch` in the background; killed when dropped.
-struct Watch(Child);
-
-impl Watch {
-    fn start(db_url: &str, args: &[&str]) -> Watch {
-        let child = std::process::Command::new(BIN)
-            .args(["--database-url", db_url, "watch"])
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("MAINTENANCE_WEBHOOK_SECRET", SECRET)
-            .env("MAINTENANCE_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Watch(child)
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `maintenance watch ARGS...` in the background, the webhook secret set; killed when
+/// dropped.
+fn watch(db_url: &str, args: &[&str]) -> Background {
+    let mut all = vec!["watch"];
+    all.extend_from_slice(args);
+    Background::start(db_url, &all, &[("MAINTENANCE_WEBHOOK_SECRET", SECRET)])
 }
 
 /// Waits (at most 20 s) until the receiver has `n` events; returns their (id, state) pairs.
@@ -152,7 +132,7 @@ async fn webhook_deliveries(backend: Backend, test: &str) {
     cli_ok(url, &["migrate"]).await;
     cli_ok(url, &["sites", "add", "shop.example"]).await;
     let (hook, seen) = receiver().await;
-    let _watch = Watch::start(url, &["--webhook", &hook]);
+    let _watch = watch(url, &["--webhook", &hook]);
 
     // The current state of each site first.
     let first = until_events(&seen, 2).await;
@@ -232,7 +212,7 @@ async fn exec_gets_every_event_and_windows_need_no_write() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("events.jsonl");
     let cmd = format!("cat >> '{}'", out.display());
-    let _watch = Watch::start(url, &["--exec", &cmd, "--site", "default"]);
+    let _watch = watch(url, &["--exec", &cmd, "--site", "default"]);
     let lines = |n: usize| {
         let out = out.clone();
         async move {
@@ -326,7 +306,7 @@ async fn a_tag_selects_the_sites_it_is_on() {
     cli_ok(url, &["sites", "add", "us1.example"]).await;
     cli_ok(url, &["sites", "tag", "add", "eu1.example", "eu"]).await;
     let (hook, seen) = receiver().await;
-    let _watch = Watch::start(url, &["--webhook", &hook, "--tag", "eu"]);
+    let _watch = watch(url, &["--webhook", &hook, "--tag", "eu"]);
     let first = until_events(&seen, 1).await;
     assert!(first[0].0.starts_with("eu1.example@"), "{first:?}");
 

@@ -324,3 +324,37 @@ pub async fn start_admin_clocked(
 pub async fn store(url: &str) -> maintenance_sqlx::SqlxStore {
     maintenance_sqlx::connect(url).await.expect("connect")
 }
+
+/// `maintenance --database-url URL ARGS...` running in the background (a server command:
+/// `relay`, `watch`), with `set` added to its environment; killed when dropped.
+pub struct Background(std::process::Child);
+
+impl Background {
+    pub fn start(url: &str, args: &[&str], set: &[(&str, &str)]) -> Background {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.arg("--database-url")
+            .arg(url)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("MAINTENANCE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in set {
+            cmd.env(k, v);
+        }
+        Background(cmd.spawn().expect("start the binary"))
+    }
+
+    /// Stops it at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
