@@ -251,6 +251,34 @@ async fn exec_gets_every_event_and_windows_need_no_write() {
     assert_ne!(events[2]["id"], events[3]["id"]);
 }
 
+/// A started `watch` says what it watches and warns of nothing (it decides no request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_starts_quietly() {
+    let Some(db) = fresh_db(Backend::Sqlite, "watch_starts_quietly").await else {
+        return;
+    };
+    let url = &db.url;
+    cli_ok(url, &["migrate"]).await;
+    let mut child = tokio::process::Command::new(common::BIN)
+        .args(["--database-url", url, "watch", "--exec", "true"])
+        .env_remove("DATABASE_URL")
+        .env("MAINTENANCE_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("Watching every site"), "{stdout}");
+    assert!(stdout.contains("delivered default@"), "{stdout}");
+    assert!(stderr.trim().is_empty(), "no warning: {stderr}");
+}
+
 #[tokio::test]
 async fn bad_arguments_are_usage_errors() {
     let Some(db) = fresh_db(Backend::Sqlite, "watch_bad_arguments").await else {
