@@ -43,6 +43,7 @@ use crate::error::CliError;
 pub const SIGNATURE_HEADER: &str = "maintenance-signature";
 /// The header that carries the event's id.
 pub const EVENT_ID_HEADER: &str = "maintenance-event-id";
+const USER_AGENT: &str = concat!("maintenance-watch/", env!("CARGO_PKG_VERSION"));
 
 /// How often the followed state is looked at (in memory: the handle follows the database).
 const LOOK_EVERY: Duration = Duration::from_millis(100);
@@ -238,11 +239,17 @@ enum Sink {
     Exec(String),
     /// A signed `POST`.
     Webhook {
-        url: String,
+        url: http::Uri,
         secret: Arc<[u8]>,
-        client: reqwest::Client,
+        client: Box<HttpClient>,
     },
 }
+
+/// The webhook's client: HTTP/1.1, over TLS for `https://`.
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
 
 impl Sink {
     fn name(&self) -> String {
@@ -262,13 +269,17 @@ impl Sink {
                 client,
             } => {
                 let t = Utc::now().timestamp();
-                let res = client
-                    .post(url)
+                let req = http::Request::post(url.clone())
                     .header(http::header::CONTENT_TYPE, "application/json")
+                    .header(http::header::USER_AGENT, USER_AGENT)
                     .header(EVENT_ID_HEADER, id)
                     .header(SIGNATURE_HEADER, signature(secret, t, body))
-                    .body(body.to_owned())
-                    .send()
+                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                        body.to_owned(),
+                    )))
+                    .map_err(|e| format!("could not make the request: {e}"))?;
+                let res = client
+                    .request(req)
                     .await
                     .map_err(|e| format!("{}", maintenance_core::ErrorChain(&e)))?;
                 let status = res.status();
@@ -503,20 +514,37 @@ fn sinks(args: &WatchArgs) -> Result<Vec<Sink>, CliError> {
                 args.secret_env
             )));
         }
-        // The TLS provider of every HTTPS connection this process makes: ring, which the NATS
-        // client builds already (rustls deprecates it for lacking post-quantum key exchange,
-        // which webhooks do not need).
+        // TLS with ring, which the NATS client builds already (rustls deprecates it for lacking
+        // post-quantum key exchange, which webhooks do not need), for this client alone.
         #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("maintenance-watch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| CliError::Failed(format!("could not set up the webhook client: {e}")))?;
+        let provider = rustls::crypto::ring::default_provider();
+        let tls_error = |e: &dyn std::fmt::Display| {
+            CliError::Failed(format!(
+                "could not set up TLS for the webhook (the system's root certificates): {e}"
+            ))
+        };
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = if parsed.scheme_str() == Some("https") {
+            builder
+                .with_provider_and_native_roots(provider)
+                .map_err(|e| tls_error(&e))?
+        } else {
+            // Plain HTTP: no root certificates are needed (nor read).
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| tls_error(&e))?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            builder.with_tls_config(config)
+        };
+        let https = builder.https_or_http().enable_http1().build();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(https);
         sinks.push(Sink::Webhook {
-            url: url.clone(),
+            url: parsed,
             secret: Arc::from(secret.into_bytes()),
-            client,
+            client: Box::new(client),
         });
     }
     if sinks.is_empty() {
