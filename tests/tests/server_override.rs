@@ -63,18 +63,29 @@ async fn status_state(served: &Served) -> String {
     json["state"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Both cases in one test, one after the other: the gauge is the process's, and two servers
+/// in one test binary would share it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_override_file_takes_and_leaves_effect_with_the_database_down() {
+async fn the_override_takes_and_leaves_effect_with_the_database_down() {
     let test = "the_override_file_takes_and_leaves_effect_with_the_database_down";
     let Some(url) = fresh_postgres_url(test).await else {
         return;
     };
-    let proxy = TcpProxy::start(upstream_of(&url).await.unwrap())
+    the_override_file_takes_and_leaves_effect(&url).await;
+    let test = "an_override_value_beats_a_database_down_at_start_up";
+    let Some(url) = fresh_postgres_url(test).await else {
+        return;
+    };
+    an_override_value_beats_a_database_down_at_start_up(&url).await;
+}
+
+async fn the_override_file_takes_and_leaves_effect(url: &str) {
+    let proxy = TcpProxy::start(upstream_of(url).await.unwrap())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("override");
-    let mut config = config(&proxy.url(&url));
+    let mut config = config(&proxy.url(url));
     config.override_file = Some(file.clone());
     let served = serve(Server::Axum, &config).await;
     answers(&served, StatusCode::OK).await;
@@ -97,19 +108,15 @@ async fn the_override_file_takes_and_leaves_effect_with_the_database_down() {
     assert_eq!(gauge(&served).await, Some(0.0));
     assert_eq!(status_state(&served).await, "off");
     proxy.restore();
+    drop(served);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_override_value_beats_a_database_down_at_start_up() {
-    let test = "an_override_value_beats_a_database_down_at_start_up";
-    let Some(url) = fresh_postgres_url(test).await else {
-        return;
-    };
-    let proxy = TcpProxy::start_down(upstream_of(&url).await.unwrap())
+async fn an_override_value_beats_a_database_down_at_start_up(url: &str) {
+    let proxy = TcpProxy::start_down(upstream_of(url).await.unwrap())
         .await
         .unwrap();
     // Failing open with nothing loaded would serve: the override says maintenance.
-    let mut config = config(&proxy.url(&url));
+    let mut config = config(&proxy.url(url));
     config.server_override = Some(ServerOverride::On);
     let served = serve(Server::Axum, &config).await;
     answers(&served, StatusCode::SERVICE_UNAVAILABLE).await;
