@@ -14,8 +14,7 @@
 use std::borrow::Cow;
 
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use maintenance_core::store::StoreContents;
-use maintenance_core::{MaintenanceStore, SiteRef, StateChange};
+use maintenance_core::MaintenanceStore;
 use maintenance_diesel::diesel;
 use maintenance_diesel::diesel::Connection as _;
 use maintenance_diesel::diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -134,10 +133,13 @@ fn app_sqlx_migrator() -> Migrator {
     ])
 }
 
+/// How many of our migrations 0.1 had (`0001`-`0003`); the later ones are 0.2's own.
+const IN_0_1: usize = 3;
+
 /// maintenance-sqlx 0.1's migrator: our files under their own versions, in `_sqlx_migrations`.
 fn sqlx_0_1_migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(
-        ours_for(backend)
+        ours_for(backend)[..IN_0_1]
             .iter()
             .map(|m| {
                 Migration::new(
@@ -252,7 +254,7 @@ async fn run_diesel(set: DieselSet, backend: Backend, url: &str) -> Result<(), S
             let ran = match set {
                 DieselSet::App => conn.run_pending_migrations(APP_DIESEL).map(drop),
                 DieselSet::Ours01 => conn
-                    .run_pending_migrations(Diesel01(ours_for(backend)))
+                    .run_pending_migrations(Diesel01(&ours_for(backend)[..IN_0_1]))
                     .map(drop),
             };
             ran.map_err(|e| e.to_string())
@@ -305,15 +307,17 @@ async fn our_records(backend: Backend, url: &str) -> Vec<String> {
     texts(url, sql).await
 }
 
+/// Our records: 0.1's migrations taken `from` a shared table (`-`: run here), and 0.2's own,
+/// always run here.
 fn records(from: &str) -> Vec<String> {
-    [
+    let adopted = [
         "1 0001_maintenance_tables",
         "2 0002_site_changes",
         "3 0003_site_scopes",
     ]
     .iter()
-    .map(|r| format!("{r} {from}"))
-    .collect()
+    .map(|r| format!("{r} {from}"));
+    adopted.chain(["4 0004_site_tags -".to_owned()]).collect()
 }
 
 /// Which of the application's tables exist.
@@ -406,23 +410,19 @@ async fn beside_diesel_app(backend: Backend, test: &str) {
     }
 }
 
-/// A state worth keeping: the flag on with a message, an ignored pattern, a second site.
-async fn some_state(store: &dyn MaintenanceStore) -> StoreContents {
-    let mut on = StateChange::turn_on();
-    on.message = Some(Some("Back at noon".to_owned()));
-    store
-        .set_state(&SiteRef::Default, &on, "alice")
-        .await
-        .unwrap();
-    store
-        .add_ignored_path(&SiteRef::Default, "^healthz$", "probes", "alice")
-        .await
-        .unwrap();
-    store
-        .add_site("shop.example.com", Some("Shop"), "alice")
-        .await
-        .unwrap();
-    store.load().await.unwrap()
+/// A state worth keeping (the flag on with a message, an ignored pattern, a second site),
+/// written as 0.1 wrote it: in plain SQL, since this build's stores read the tables of 0.2,
+/// which a 0.1 database does not have yet.
+async fn state_0_1(url: &str) {
+    for sql in [
+        "UPDATE maintenance_sites SET enabled = TRUE, message = 'Back at noon' WHERE is_default = TRUE",
+        "INSERT INTO maintenance_ignored_paths (site_id, pattern, description) \
+         SELECT id, '^healthz$', 'probes' FROM maintenance_sites WHERE is_default = TRUE",
+        "INSERT INTO maintenance_sites (domain, name) VALUES ('shop.example.com', 'Shop')",
+        "UPDATE maintenance_revision SET revision = revision + 1 WHERE id = 1",
+    ] {
+        let _: Vec<String> = texts(url, sql).await;
+    }
 }
 
 /// A database migrated by 0.1 through `recorded_by`, with state, upgraded by `upgrader`'s
@@ -440,13 +440,19 @@ async fn upgrade_0_1(backend: Backend, test: &str) {
                     .unwrap(),
                 Store::Diesel => run_diesel(DieselSet::Ours01, backend, &url).await.unwrap(),
             }
-            let before = some_state(store(recorded_by, &url).await.as_ref()).await;
+            state_0_1(&url).await;
+            our_migrate(upgrader, &url).await;
+            // The state 0.1 kept, read through 0.2 once upgraded.
+            let before = store(upgrader, &url).await.load().await.unwrap();
+            let default = before.sites.iter().find(|s| s.is_default).unwrap();
+            assert!(default.enabled, "{when}: the flag is on");
+            assert_eq!(default.message.as_deref(), Some("Back at noon"), "{when}");
+            assert_eq!(default.ignored_paths[0].pattern, "^healthz$", "{when}");
             assert!(
-                before.sites.iter().any(|s| s.enabled),
-                "{when}: the flag is on"
+                before.sites.iter().any(|s| s.domain == "shop.example.com"),
+                "{when}: the second site"
             );
 
-            our_migrate(upgrader, &url).await;
             let (shared, app_run) = match recorded_by {
                 Store::Sqlx => (shared_versions(Store::Sqlx, backend, &url).await, {
                     run_sqlx(&app_sqlx_migrator(), backend, &url)
@@ -494,14 +500,14 @@ async fn sqlite_diesel_rows_numbered_like_ours_are_left_alone() {
         .unwrap();
     execute_on_sqlite(
         &url,
-        "INSERT INTO __diesel_schema_migrations (version) VALUES ('0004')",
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('0005')",
     )
     .await;
     for which in [Store::Sqlx, Store::Diesel] {
         our_migrate(which, &url).await;
         assert_eq!(
             shared_versions(Store::Diesel, Backend::Sqlite, &url).await,
-            ["0001", "0002", "0003", "0004"],
+            ["0001", "0002", "0003", "0005"],
             "{which:?}"
         );
         assert_eq!(
@@ -536,9 +542,9 @@ async fn sqlite_a_newer_release_is_refused() {
     sqlite_refused_after(
         "newer",
         Store::Sqlx,
-        "INSERT INTO maintenance_migrations (version, name, checksum) VALUES (4, '0004_future', 'ab')",
+        "INSERT INTO maintenance_migrations (version, name, checksum) VALUES (99, '0099_future', 'ab')",
         &[Store::Sqlx, Store::Diesel],
-        "migrated by a newer maintenance-rs (migration 4",
+        "migrated by a newer maintenance-rs (migration 99",
     )
     .await;
 }
