@@ -235,8 +235,9 @@ async fn exec_gets_every_event_and_windows_need_no_write() {
     assert_eq!(first[0]["state"], "off");
     assert_eq!(first[0]["kind"], "current");
 
-    // A window from in two seconds, for two seconds.
-    let start = chrono::Utc::now() + chrono::Duration::seconds(2);
+    // A window from in six seconds (time enough for the command and the first look, even on a
+    // loaded machine, so that it is seen scheduled first), for two seconds.
+    let start = chrono::Utc::now() + chrono::Duration::seconds(6);
     let from = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     cli_ok(url, &["on", "--from", &from, "--for", "2s"]).await;
     let events = lines(4).await;
